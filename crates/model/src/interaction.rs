@@ -1,0 +1,292 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{default_schema_version, DecodeError, Post, SCHEMA_VERSION};
+
+/// A post after the matcher scored it: what it mentions, how it feels,
+/// what the author wants, and who should act on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// Version of this JSON shape; see [`SCHEMA_VERSION`].
+    #[serde(default = "default_schema_version")]
+    pub schema_version: u16,
+    /// The post as received (with `lang` filled in when it was detected).
+    pub post: Post,
+    /// Every entity the post matched, in text order.
+    pub matches: Vec<Match>,
+    /// Sentiment of the whole post.
+    pub sentiment: Sentiment,
+    /// Sentiment toward single matched entities, listed only where it differs
+    /// from the post's overall label.
+    #[serde(default)]
+    pub entity_sentiment: Vec<EntitySentiment>,
+    /// Detected intents, strongest first.
+    #[serde(default)]
+    pub intents: Vec<Intent>,
+    /// Team that should act on it.
+    pub route: Route,
+    /// Priority from 0 (ignore) to 100 (act now).
+    pub priority: u8,
+    /// Why the route and priority were chosen (rule names with their inputs).
+    #[serde(default)]
+    pub priority_reasons: Vec<String>,
+    /// Version (content hash) of the compiled watchlist that produced this.
+    pub watchlist_version: String,
+    /// When the matcher scored it (UTC).
+    pub scored_at: DateTime<Utc>,
+}
+
+/// One entity found in a post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Match {
+    /// Kind of entity.
+    pub kind: EntityKind,
+    /// The entity's id in the watchlist or CRM.
+    pub entity_id: String,
+    /// The term, alias, handle or query that matched.
+    pub rule: String,
+    /// Byte span `[start, end)` in [`Post::full_text`], when a term in the text matched
+    /// (absent for author-handle matches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span: Option<(usize, usize)>,
+}
+
+/// What kind of entity a [`Match`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A CRM account.
+    Customer,
+    /// One of our brands or products.
+    Brand,
+    /// A competitor's brand.
+    Competitor,
+}
+
+/// Sentiment scores in the VADER convention.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    /// Normalized overall score in `[-1, 1]`.
+    pub compound: f32,
+    /// Share of positive weight, `[0, 1]`.
+    pub pos: f32,
+    /// Share of neutral weight, `[0, 1]`.
+    pub neu: f32,
+    /// Share of negative weight, `[0, 1]`.
+    pub neg: f32,
+    /// Label derived from `compound`.
+    pub label: SentimentLabel,
+}
+
+/// Three-way sentiment label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentLabel {
+    /// Favourable.
+    Positive,
+    /// Neither, or mixed evenly.
+    Neutral,
+    /// Unfavourable.
+    Negative,
+}
+
+/// Sentiment toward one matched entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntitySentiment {
+    /// The entity's id.
+    pub entity_id: String,
+    /// Compound score of the text around the entity's mentions.
+    pub compound: f32,
+    /// Label derived from `compound`.
+    pub label: SentimentLabel,
+}
+
+/// What the author wants or signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// Something went wrong for them.
+    Complaint,
+    /// They ask for help or information.
+    Question,
+    /// They consider buying.
+    PurchaseIntent,
+    /// They consider leaving.
+    ChurnRisk,
+    /// They are pleased.
+    Praise,
+    /// Legal threats, boycotts, press, safety: a reputational risk.
+    PrRisk,
+}
+
+/// The team an interaction is routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Customer support.
+    Support,
+    /// Sales.
+    Sales,
+    /// Marketing.
+    Marketing,
+    /// Public relations.
+    Pr,
+    /// Nobody needs to act.
+    None,
+}
+
+macro_rules! str_enum {
+    ($ty:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The snake_case name used in JSON, SQL and config files.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$(Self::$variant),+];
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok(Self::$variant),)+
+                    other => Err(format!(
+                        "unknown value `{other}`, expected one of: {}",
+                        [$($s),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+str_enum!(EntityKind { Customer => "customer", Brand => "brand", Competitor => "competitor" });
+str_enum!(SentimentLabel { Positive => "positive", Neutral => "neutral", Negative => "negative" });
+str_enum!(Intent {
+    Complaint => "complaint",
+    Question => "question",
+    PurchaseIntent => "purchase_intent",
+    ChurnRisk => "churn_risk",
+    Praise => "praise",
+    PrRisk => "pr_risk",
+});
+str_enum!(Route { Support => "support", Sales => "sales", Marketing => "marketing", Pr => "pr", None => "none" });
+
+impl SentimentLabel {
+    /// Label for a compound score with VADER's ±0.05 thresholds.
+    pub fn from_compound(compound: f32) -> SentimentLabel {
+        Self::from_compound_with(compound, 0.05)
+    }
+
+    /// Label for a compound score with a custom neutral band `(-t, t)`.
+    pub fn from_compound_with(compound: f32, threshold: f32) -> SentimentLabel {
+        if compound >= threshold {
+            SentimentLabel::Positive
+        } else if compound <= -threshold {
+            SentimentLabel::Negative
+        } else {
+            SentimentLabel::Neutral
+        }
+    }
+}
+
+impl Interaction {
+    /// Decodes and checks the schema version.
+    pub fn from_json(bytes: &[u8]) -> Result<Interaction, DecodeError> {
+        let i: Interaction = serde_json::from_slice(bytes)?;
+        if i.schema_version != SCHEMA_VERSION {
+            return Err(DecodeError::SchemaVersion {
+                found: i.schema_version,
+                expected: SCHEMA_VERSION,
+            });
+        }
+        Ok(i)
+    }
+
+    /// Serializes to compact JSON.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an Interaction always serializes")
+    }
+
+    /// Ids of matched entities of one kind, deduplicated, in first-match order.
+    pub fn entities(&self, kind: EntityKind) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for m in self.matches.iter().filter(|m| m.kind == kind) {
+            if !out.contains(&m.entity_id.as_str()) {
+                out.push(&m.entity_id);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_strings_and_json() {
+        for r in Route::ALL {
+            assert_eq!(r.as_str().parse::<Route>().unwrap(), *r);
+            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
+        }
+        assert_eq!(
+            "purchase_intent".parse::<Intent>().unwrap(),
+            Intent::PurchaseIntent
+        );
+        let err = "sale".parse::<Route>().unwrap_err();
+        assert!(err.contains("support, sales"), "{err}");
+    }
+
+    #[test]
+    fn label_thresholds() {
+        assert_eq!(
+            SentimentLabel::from_compound(0.05),
+            SentimentLabel::Positive
+        );
+        assert_eq!(
+            SentimentLabel::from_compound(0.0499),
+            SentimentLabel::Neutral
+        );
+        assert_eq!(
+            SentimentLabel::from_compound(-0.05),
+            SentimentLabel::Negative
+        );
+    }
+
+    #[test]
+    fn interaction_round_trips() {
+        let i = Interaction {
+            schema_version: SCHEMA_VERSION,
+            post: Post::new("rss:1", "Acme rocks"),
+            matches: vec![Match {
+                kind: EntityKind::Brand,
+                entity_id: "acme".into(),
+                rule: "acme".into(),
+                span: Some((0, 4)),
+            }],
+            sentiment: Sentiment {
+                compound: 0.5,
+                pos: 0.6,
+                neu: 0.4,
+                neg: 0.0,
+                label: SentimentLabel::Positive,
+            },
+            entity_sentiment: vec![],
+            intents: vec![Intent::Praise],
+            route: Route::Marketing,
+            priority: 20,
+            priority_reasons: vec!["praise".into()],
+            watchlist_version: "abc".into(),
+            scored_at: Utc::now(),
+        };
+        let back = Interaction::from_json(&i.to_json()).unwrap();
+        assert_eq!(back, i);
+        assert_eq!(back.entities(EntityKind::Brand), vec!["acme"]);
+    }
+}

@@ -1,0 +1,2 @@
+//! Earshot transport.
+#![deny(missing_docs)]

@@ -1,0 +1,1 @@
+//! Helpers for Earshot end-to-end tests.
