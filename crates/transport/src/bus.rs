@@ -1,0 +1,169 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::{AckToken, TransportError};
+
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Partitioning key (the post id), so one post's records keep their order.
+    pub key: String,
+    /// Serialized body.
+    pub payload: Vec<u8>,
+    /// Headers (schema version, origin, dead-letter reasons).
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Record {
+    /// A record with no headers.
+    pub fn new(key: impl Into<String>, payload: Vec<u8>) -> Record {
+        Record {
+            key: key.into(),
+            payload,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Record {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A consumed record and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+    /// Key, if any.
+    pub key: Option<String>,
+    /// Body.
+    pub payload: Vec<u8>,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Broker or producer timestamp in Unix milliseconds, when known.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl Message {
+    /// First header with this name, as UTF-8 when it is.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// A consumed message with its acknowledgement handle.
+#[derive(Debug)]
+pub struct Delivery {
+    /// The message.
+    pub message: Message,
+    /// Acknowledge once the next stage durably has it.
+    pub ack: AckToken,
+}
+
+/// Resolves once the bus durably has a produced record (Kafka: the broker
+/// acknowledged it with `acks=all`).
+pub type DeliveryFuture = BoxFuture<'static, Result<(), TransportError>>;
+
+/// Produces records to topics.
+pub trait Producer: Send + Sync {
+    /// Enqueues `record` for `topic` now, in call order, and returns a future
+    /// that resolves when it is durably stored. Dropping the future does not
+    /// cancel the send; it only forgoes the outcome.
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture;
+
+    /// Waits until every enqueued record was delivered or failed.
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>>;
+}
+
+/// Settings for a consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Consumer group; members of one group share the partitions.
+    pub group: String,
+    /// Topics to read.
+    pub topics: Vec<String>,
+    /// Most unacknowledged deliveries at once; [`Consumer::recv`] waits (and
+    /// the Kafka bus pauses fetching) while the budget is used up.
+    pub max_in_flight: usize,
+    /// How often watermarks are committed while running.
+    pub commit_interval: Duration,
+    /// Cancelled to stop: `recv` then returns `None`.
+    pub shutdown: CancellationToken,
+}
+
+impl ConsumerOptions {
+    /// Options with defaults: 10,000 in flight, commits every second.
+    pub fn new<S: Into<String>>(group: impl Into<String>, topics: impl IntoIterator<Item = S>) -> Self {
+        ConsumerOptions {
+            group: group.into(),
+            topics: topics.into_iter().map(Into::into).collect(),
+            max_in_flight: 10_000,
+            commit_interval: Duration::from_secs(1),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+/// Reads messages as a member of a consumer group.
+#[async_trait]
+pub trait Consumer: Send {
+    /// The next message, waiting for one (and for in-flight budget). `None`
+    /// once shutdown was requested.
+    async fn recv(&mut self) -> Option<Result<Delivery, TransportError>>;
+
+    /// Commits every assigned partition's contiguous watermark now.
+    async fn commit(&mut self) -> Result<(), TransportError>;
+
+    /// Stops fetching, waits up to `drain` for outstanding deliveries to be
+    /// settled, commits the watermarks, and leaves the group.
+    async fn close(self: Box<Self>, drain: Duration) -> Result<(), TransportError>;
+}
+
+/// A topic to provision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: i32,
+    /// Replication factor (ignored by the in-memory bus).
+    pub replication: i32,
+}
+
+impl TopicSpec {
+    /// A topic with `partitions` partitions and replication 1.
+    pub fn new(name: impl Into<String>, partitions: i32) -> TopicSpec {
+        TopicSpec {
+            name: name.into(),
+            partitions,
+            replication: 1,
+        }
+    }
+}
+
+/// A message bus: topics, producers and consumer groups.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Creates missing topics; checks that existing ones have at least the
+    /// configured partitions.
+    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError>;
+
+    /// A producer (cheap to clone through the `Arc`).
+    fn producer(&self) -> Arc<dyn Producer>;
+
+    /// Joins `options.group` and subscribes to `options.topics`.
+    async fn consumer(&self, options: ConsumerOptions) -> Result<Box<dyn Consumer>, TransportError>;
+}

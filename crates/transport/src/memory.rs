@@ -1,0 +1,328 @@
+//! The in-memory bus: the embedded one-process mode's transport, with the same
+//! partitions, consumer groups, acknowledgements and watermark commits as Kafka.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::{
+    AckToken, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, PartitionWatermark, Producer, Record,
+    TopicSpec, TransportError,
+};
+
+/// A bus that lives in this process. Cloning shares the same topics.
+#[derive(Clone, Default)]
+pub struct MemoryBus {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Woken on every produce and every membership change.
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    topics: HashMap<String, Vec<PartitionLog>>,
+    groups: HashMap<String, Group>,
+    next_member: u64,
+}
+
+#[derive(Default)]
+struct PartitionLog {
+    /// Offset of `records[0]`; records below it were trimmed after every group committed past them.
+    base: i64,
+    records: VecDeque<(Option<String>, Vec<u8>, Vec<(String, Vec<u8>)>, i64)>,
+}
+
+#[derive(Default)]
+struct Group {
+    members: Vec<u64>,
+    topics: Vec<String>,
+    generation: u64,
+    committed: HashMap<(String, i32), i64>,
+}
+
+impl MemoryBus {
+    /// An empty bus with no topics.
+    pub fn new() -> MemoryBus {
+        MemoryBus::default()
+    }
+
+    /// Records in a topic partition that are still kept (for tests and reports).
+    pub fn len(&self, topic: &str) -> usize {
+        let state = self.shared.state.lock().expect("bus lock");
+        state.topics.get(topic).map_or(0, |ps| ps.iter().map(|p| p.records.len()).sum())
+    }
+
+    /// Committed offset of `group` on a partition.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        let state = self.shared.state.lock().expect("bus lock");
+        state.groups.get(group)?.committed.get(&(topic.to_string(), partition)).copied()
+    }
+}
+
+fn partition_for(key: &str, partitions: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % partitions as u64) as usize
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[async_trait]
+impl Bus for MemoryBus {
+    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
+        let mut state = self.shared.state.lock().expect("bus lock");
+        for t in topics {
+            let parts = state.topics.entry(t.name.clone()).or_default();
+            if parts.is_empty() {
+                parts.resize_with(t.partitions.max(1) as usize, PartitionLog::default);
+            } else if parts.len() < t.partitions as usize {
+                return Err(TransportError::Topic {
+                    topic: t.name.clone(),
+                    message: format!("has {} partitions, configured {}", parts.len(), t.partitions),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn producer(&self) -> Arc<dyn Producer> {
+        Arc::new(self.clone())
+    }
+
+    async fn consumer(&self, options: ConsumerOptions) -> Result<Box<dyn Consumer>, TransportError> {
+        let member = {
+            let mut state = self.shared.state.lock().expect("bus lock");
+            for t in &options.topics {
+                if !state.topics.contains_key(t) {
+                    return Err(TransportError::Topic { topic: t.clone(), message: "does not exist".into() });
+                }
+            }
+            state.next_member += 1;
+            let member = state.next_member;
+            let group = state.groups.entry(options.group.clone()).or_default();
+            group.members.push(member);
+            for t in &options.topics {
+                if !group.topics.contains(t) {
+                    group.topics.push(t.clone());
+                }
+            }
+            group.generation += 1;
+            member
+        };
+        self.shared.changed.notify_waiters();
+        Ok(Box::new(MemoryConsumer {
+            bus: self.clone(),
+            member,
+            generation: 0,
+            assigned: Vec::new(),
+            next: 0,
+            budget: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            options,
+        }))
+    }
+}
+
+impl Producer for MemoryBus {
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        let result = {
+            let mut state = self.shared.state.lock().expect("bus lock");
+            match state.topics.get_mut(topic) {
+                Some(parts) => {
+                    let n = parts.len();
+                    parts[partition_for(&record.key, n)].records.push_back((
+                        Some(record.key),
+                        record.payload,
+                        record.headers,
+                        now_ms(),
+                    ));
+                    Ok(())
+                }
+                None => Err(TransportError::Delivery { topic: topic.to_string(), message: "unknown topic".into() }),
+            }
+        };
+        self.shared.changed.notify_waiters();
+        futures::future::ready(result).boxed()
+    }
+
+    fn flush(&self, _timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
+        futures::future::ready(Ok(())).boxed()
+    }
+}
+
+/// One member of a consumer group on a [`MemoryBus`].
+struct MemoryConsumer {
+    bus: MemoryBus,
+    member: u64,
+    generation: u64,
+    assigned: Vec<Assigned>,
+    /// Round-robin cursor over `assigned`.
+    next: usize,
+    budget: Arc<Semaphore>,
+    options: ConsumerOptions,
+}
+
+struct Assigned {
+    topic: String,
+    partition: i32,
+    position: i64,
+    watermark: Arc<PartitionWatermark>,
+}
+
+impl MemoryConsumer {
+    fn commit_locked(&self, state: &mut State) {
+        let Some(group) = state.groups.get_mut(&self.options.group) else { return };
+        for a in &self.assigned {
+            if let Some(off) = a.watermark.committable() {
+                group.committed.insert((a.topic.clone(), a.partition), off);
+            }
+        }
+        trim(state, &self.assigned);
+    }
+
+    /// Re-reads the assignment after a membership change, committing what is safe first (like a revoke).
+    fn rebalance_locked(&mut self, state: &mut State) {
+        self.commit_locked(state);
+        let group = state.groups.get(&self.options.group).expect("own group exists");
+        self.generation = group.generation;
+        let mut all: Vec<(String, i32)> = Vec::new();
+        for t in &group.topics {
+            if let Some(parts) = state.topics.get(t) {
+                all.extend((0..parts.len() as i32).map(|p| (t.clone(), p)));
+            }
+        }
+        let me = group.members.iter().position(|m| *m == self.member).unwrap_or(0);
+        let n = group.members.len().max(1);
+        self.assigned = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (t, _))| i % n == me && self.options.topics.contains(t))
+            .map(|(_, (topic, partition))| {
+                let committed = group.committed.get(&(topic.clone(), partition)).copied();
+                let base = state.topics[&topic][partition as usize].base;
+                Assigned {
+                    position: committed.unwrap_or(base).max(base),
+                    topic,
+                    partition,
+                    watermark: Arc::new(PartitionWatermark::new()),
+                }
+            })
+            .collect();
+    }
+
+    fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>)> {
+        let shared = self.bus.shared.clone();
+        let mut state = shared.state.lock().expect("bus lock");
+        let generation = state.groups.get(&self.options.group).map_or(0, |g| g.generation);
+        if generation != self.generation {
+            self.rebalance_locked(&mut state);
+        }
+        for step in 0..self.assigned.len() {
+            let i = (self.next + step) % self.assigned.len();
+            let a = &mut self.assigned[i];
+            let log = &state.topics[&a.topic][a.partition as usize];
+            let idx = (a.position - log.base) as usize;
+            if let Some((key, payload, headers, ts)) = log.records.get(idx) {
+                let message = Message {
+                    topic: a.topic.clone(),
+                    partition: a.partition,
+                    offset: a.position,
+                    key: key.clone(),
+                    payload: payload.clone(),
+                    headers: headers.clone(),
+                    timestamp_ms: Some(*ts),
+                };
+                a.watermark.track(a.position);
+                a.position += 1;
+                self.next = i + 1;
+                return Some((message, a.watermark.clone()));
+            }
+        }
+        None
+    }
+}
+
+/// Drops records every group of a topic has committed past, so a long embedded run stays bounded.
+fn trim(state: &mut State, assigned: &[Assigned]) {
+    for a in assigned {
+        let min = state
+            .groups
+            .values()
+            .filter(|g| g.topics.contains(&a.topic))
+            .map(|g| g.committed.get(&(a.topic.clone(), a.partition)).copied().unwrap_or(0))
+            .min();
+        if let (Some(min), Some(parts)) = (min, state.topics.get_mut(&a.topic)) {
+            let log = &mut parts[a.partition as usize];
+            while log.base < min && !log.records.is_empty() {
+                log.records.pop_front();
+                log.base += 1;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for MemoryConsumer {
+    async fn recv(&mut self) -> Option<Result<Delivery, TransportError>> {
+        let shutdown = self.options.shutdown.clone();
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            p = self.budget.clone().acquire_owned() => p.ok()?,
+        };
+        let mut last_commit = tokio::time::Instant::now();
+        let shared = self.bus.shared.clone();
+        loop {
+            // Register for wake-ups before looking, so a produce in between is not missed.
+            let changed = shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if let Some((message, watermark)) = self.try_fetch() {
+                let ack = AckToken::new(watermark, message.offset, Some(permit));
+                return Some(Ok(Delivery { message, ack }));
+            }
+            if last_commit.elapsed() >= self.options.commit_interval {
+                let _ = self.commit().await;
+                last_commit = tokio::time::Instant::now();
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = changed => {}
+                _ = tokio::time::sleep(self.options.commit_interval) => {}
+            }
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), TransportError> {
+        let mut state = self.bus.shared.state.lock().expect("bus lock");
+        self.commit_locked(&mut state);
+        Ok(())
+    }
+
+    async fn close(mut self: Box<Self>, drain: Duration) -> Result<(), TransportError> {
+        let all = self.options.max_in_flight.max(1) as u32;
+        let _ = tokio::time::timeout(drain, self.budget.acquire_many(all)).await;
+        let mut state = self.bus.shared.state.lock().expect("bus lock");
+        self.commit_locked(&mut state);
+        if let Some(group) = state.groups.get_mut(&self.options.group) {
+            group.members.retain(|m| *m != self.member);
+            group.generation += 1;
+        }
+        drop(state);
+        self.bus.shared.changed.notify_waiters();
+        Ok(())
+    }
+}
