@@ -63,6 +63,23 @@ impl MemoryBus {
         state.topics.get(topic).map_or(0, |ps| ps.iter().map(|p| p.records.len()).sum())
     }
 
+    /// Records produced but not yet committed, summed over every consumer
+    /// group and its topics: zero once every stage has everything.
+    pub fn total_lag(&self) -> u64 {
+        let state = self.shared.state.lock().expect("bus lock");
+        let mut lag = 0;
+        for group in state.groups.values() {
+            for topic in &group.topics {
+                for (p, log) in state.topics.get(topic).into_iter().flatten().enumerate() {
+                    let end = log.base + log.records.len() as i64;
+                    let committed = group.committed.get(&(topic.clone(), p as i32)).copied().unwrap_or(0);
+                    lag += (end - committed).max(0) as u64;
+                }
+            }
+        }
+        lag
+    }
+
     /// Committed offset of `group` on a partition.
     pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
         let state = self.shared.state.lock().expect("bus lock");

@@ -1,0 +1,168 @@
+//! Loading `earshot.toml` in two stages: the raw TOML (every section's own
+//! serde struct, unknown keys refused), then validation of every section with
+//! every problem reported at once, naming the file and the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use earshot_match::{FileSource, Matcher, MatcherConfig};
+use earshot_sink::SinkConfig;
+use earshot_transport::TransportConfig;
+use serde::Deserialize;
+
+use crate::bundled;
+use crate::match_stage::MatchStageConfig;
+
+/// The whole configuration, parsed (not yet validated).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// `[matcher]`: watchlists, lexicons, intents, routes. Absent: the bundled example.
+    #[serde(default)]
+    matcher: Option<MatcherConfig>,
+    /// `[transport]`: Kafka, or the in-memory bus when absent.
+    #[serde(default)]
+    transport: TransportConfig,
+    /// `[match]`: the match daemon.
+    #[serde(default, rename = "match")]
+    match_stage: MatchStageConfig,
+    /// `[sink]`: where interactions are stored.
+    #[serde(default)]
+    sink: SinkConfig,
+    /// `[cursors]` and `[[connectors]]`: the sources.
+    #[serde(flatten)]
+    connect: earshot_connect::ConnectConfig,
+}
+
+/// A loaded configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Name shown in messages: the file's path, or `<bundled>/earshot.toml`.
+    pub name: String,
+    /// Directory that relative paths in the file are resolved against; `None` for the bundled config.
+    pub base: Option<PathBuf>,
+    /// `[matcher]` (the bundled example when the file has none).
+    pub matcher: MatcherConfig,
+    matcher_bundled: bool,
+    /// `[transport]`, with environment overrides applied.
+    pub transport: TransportConfig,
+    /// `[match]`.
+    pub match_stage: MatchStageConfig,
+    /// `[sink]`, with environment overrides applied.
+    pub sink: SinkConfig,
+    /// `[cursors]` and `[[connectors]]`.
+    pub connect: earshot_connect::ConnectConfig,
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} configuration problem(s):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads config-relative files from disk, or from the bundled copies.
+pub struct ConfigFiles {
+    base: Option<PathBuf>,
+}
+
+impl FileSource for ConfigFiles {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        match &self.base {
+            Some(base) => std::fs::read_to_string(base.join(path)),
+            None => bundled::read(path),
+        }
+    }
+}
+
+/// Parses the file at `path` (or the bundled default) and applies environment
+/// overrides. Syntax errors and unknown keys fail here; [`Config::validate`]
+/// finds the rest.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    let (name, base, text) = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+            let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            (p.display().to_string(), Some(base), text)
+        }
+        None => ("<bundled>/earshot.toml".to_string(), None, bundled::EARSHOT_TOML.to_string()),
+    };
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigErrors(vec![format!("{name}: {}", e.to_string().trim_end())]))?;
+    let mut transport = raw.transport;
+    transport.apply_env();
+    let mut sink = raw.sink;
+    sink.apply_env();
+    let (matcher, matcher_bundled) = match raw.matcher {
+        Some(m) => (m, false),
+        None => (bundled_matcher_config(), true),
+    };
+    Ok(Config {
+        name,
+        base,
+        matcher,
+        matcher_bundled,
+        transport,
+        match_stage: raw.match_stage,
+        sink,
+        connect: raw.connect,
+    })
+}
+
+fn bundled_matcher_config() -> MatcherConfig {
+    #[derive(Deserialize)]
+    struct OnlyMatcher {
+        matcher: MatcherConfig,
+    }
+    let only: OnlyMatcher = toml::from_str(bundled::EARSHOT_TOML).expect("the bundled config has a valid [matcher] section");
+    only.matcher
+}
+
+impl Config {
+    /// Where the matcher's files are read from.
+    pub fn files(&self) -> ConfigFiles {
+        ConfigFiles {
+            base: if self.matcher_bundled { None } else { self.base.clone() },
+        }
+    }
+
+    /// Compiles the watchlists, naming every problem.
+    pub fn matcher(&self) -> Result<Matcher, ConfigErrors> {
+        self.matcher.compile(&self.files()).map_err(|errors| ConfigErrors(errors.iter().map(ToString::to_string).collect()))
+    }
+
+    /// Checks every section except the matcher (see [`Config::matcher`]),
+    /// returning each problem as `file: key: message`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let sections = [
+            self.transport.validate(),
+            self.match_stage.validate(),
+            self.sink.validate(),
+            self.connect.validate(),
+        ];
+        for (key, message) in sections.into_iter().flatten() {
+            problems.push(format!("{}: {key}: {message}", self.name));
+        }
+        problems
+    }
+
+    /// Validates, returning an error listing every problem.
+    pub fn validated(self) -> Result<Config, ConfigErrors> {
+        let problems = self.validate();
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! What every daemon shares: logging, the runtime, signals, building the bus.
+
+use std::sync::Arc;
+
+use earshot_match::SharedMatcher;
+use earshot_transport::{Bus, MemoryBus};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Logs to stderr; `EARSHOT_LOG` (or `RUST_LOG`) sets the filter, default `info`.
+pub fn init_logging(json: bool) {
+    let filter = std::env::var("EARSHOT_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The multi-threaded runtime the daemons run on.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// A token cancelled on SIGINT or SIGTERM: daemons then stop fetching, drain,
+/// commit and exit 0. A second signal exits at once.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: draining in-flight work and committing");
+        cancel.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without draining");
+        std::process::exit(130);
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The configured bus, with every topic provisioned. Daemons other than
+/// `run` need Kafka: the in-memory bus does not cross processes.
+pub async fn bus(config: &Config, daemon: &str) -> anyhow::Result<Arc<dyn Bus>> {
+    let bus: Arc<dyn Bus> = match &config.transport.kafka {
+        #[cfg(feature = "kafka")]
+        Some(kafka) => Arc::new(earshot_transport::KafkaBus::new(kafka)?),
+        #[cfg(not(feature = "kafka"))]
+        Some(_) => anyhow::bail!("{}: [transport.kafka] is set but this build has no Kafka support (feature `kafka`)", config.name),
+        None if daemon == "run" => Arc::new(MemoryBus::new()),
+        None => anyhow::bail!(
+            "{}: `earshot {daemon}` needs [transport.kafka] (or EARSHOT_KAFKA_BROKERS); use `earshot run` for the one-process embedded mode",
+            config.name
+        ),
+    };
+    bus.ensure_topics(&config.transport.topics.specs()).await?;
+    Ok(bus)
+}
+
+/// `earshot match`.
+pub async fn run_match(config: Config) -> anyhow::Result<()> {
+    let config = config.validated()?;
+    let matcher = SharedMatcher::new(config.matcher()?);
+    let bus = bus(&config, "match").await?;
+    let shutdown = shutdown_on_signal();
+    let stats = crate::match_stage::run(bus, &config.transport.topics, matcher, &config.match_stage, shutdown).await?;
+    tracing::info!(?stats, "match stopped");
+    Ok(())
+}
+
+/// `earshot connect`.
+pub async fn run_connect(config: Config) -> anyhow::Result<()> {
+    let config = config.validated()?;
+    let bus = bus(&config, "connect").await?;
+    let shutdown = shutdown_on_signal();
+    let stats = earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
+    tracing::info!(?stats, "connect stopped");
+    Ok(())
+}
+
+/// `earshot sink`.
+pub async fn run_sink(config: Config) -> anyhow::Result<()> {
+    let config = config.validated()?;
+    let bus = bus(&config, "sink").await?;
+    let shutdown = shutdown_on_signal();
+    let stats = earshot_sink::run(bus, &config.transport.topics, &config.sink, shutdown).await?;
+    tracing::info!(?stats, "sink stopped");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `earshot run`: every stage in one process.
+//!
+//! With no `[transport.kafka]` the stages talk over the in-memory bus, and the
+//! bundled config replays the bundled sample posts into the embedded SQLite
+//! store, so a newcomer sees the whole pipeline work with one command.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use earshot_match::SharedMatcher;
+use earshot_transport::{Bus, MemoryBus};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bundled;
+use crate::config::Config;
+use crate::daemon;
+
+/// Runs connectors, matcher and sink together. Unless `follow`, stops once the
+/// connectors are done and every record is stored, then prints the report.
+pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
+    if config.base.is_none() {
+        bundled::write_samples().context("cannot write the bundled sample posts")?;
+    }
+    let config = config.validated()?;
+    let matcher = SharedMatcher::new(config.matcher()?);
+    let migration = earshot_sink::migrate(&config.sink).await?;
+    tracing::info!(%migration, "store ready");
+
+    let memory = config.transport.kafka.is_none().then(MemoryBus::new);
+    let bus: Arc<dyn Bus> = match &memory {
+        Some(m) => {
+            m.ensure_topics(&config.transport.topics.specs()).await?;
+            Arc::new(m.clone())
+        }
+        None => daemon::bus(&config, "run").await?,
+    };
+    let shutdown = daemon::shutdown_on_signal();
+    let stages = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let started = Instant::now();
+
+    let (b, t, m, c, s) = (bus.clone(), config.transport.topics.clone(), matcher, config.match_stage.clone(), stages.clone());
+    let match_task = tracker.spawn(async move { crate::match_stage::run(b, &t, m, &c, s).await });
+    let (b, t, c, s) = (bus.clone(), config.transport.topics.clone(), config.sink.clone(), stages.clone());
+    let sink_task = tracker.spawn(async move { earshot_sink::run(b, &t, &c, s).await });
+    let (b, t, c, s) = (bus.clone(), config.transport.topics.clone(), config.connect.clone(), stages.clone());
+    let connect_task = tracker.spawn(async move { earshot_connect::run(b, &t, &c, s).await });
+    tracker.close();
+
+    let connect_stats = tokio::select! {
+        r = connect_task => Some(r.context("connectors panicked")??),
+        _ = shutdown.cancelled() => None,
+    };
+    if let (Some(memory), Some(_), false) = (&memory, &connect_stats, follow) {
+        // Connectors are done: wait until every consumer group has committed everything.
+        let mut last_report = Instant::now();
+        while memory.total_lag() > 0 && !shutdown.is_cancelled() {
+            if last_report.elapsed() > Duration::from_secs(2) {
+                tracing::info!(lag = memory.total_lag(), "waiting for matcher and sink to catch up");
+                last_report = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        shutdown.cancelled().await;
+    }
+    stages.cancel();
+    let match_stats = match_task.await.context("matcher panicked")??;
+    let sink_stats = sink_task.await.context("sink panicked")??;
+    tracker.wait().await;
+
+    eprintln!();
+    eprintln!("earshot run finished in {:.1}s", started.elapsed().as_secs_f64());
+    if let Some(c) = &connect_stats {
+        eprintln!("  connectors: {c}");
+    }
+    eprintln!("  matcher:    {match_stats}");
+    eprintln!("  sink:       {sink_stats}");
+    eprintln!();
+    crate::report::run(&config.sink, Duration::from_secs(3650 * 86_400), None, std::io::stdout().lock()).await
+}
