@@ -1,0 +1,282 @@
+//! The `[matcher]` config section and its compilation into a [`Matcher`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::customers::{parse_customers, Customer};
+use crate::error::{from_toml, locate, ConfigError};
+use crate::intent::{parse_intents, IntentRule};
+use crate::lexicon::{Lexicon, LexiconFormat};
+use crate::matcher::{Build, Matcher};
+use crate::route::{parse_routes, Routes};
+use crate::sentiment::{Analyzer, SentimentConfig};
+use crate::watchlist::{parse_brands, ParsedBrand};
+
+/// `[matcher]` section of earshot.toml; paths are relative to the config file's directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatcherConfig {
+    /// Brand watchlists (TOML files of `[[brand]]`).
+    #[serde(default)]
+    pub brands: Vec<PathBuf>,
+    /// CRM exports (`.csv` or `.jsonl`).
+    #[serde(default)]
+    pub customers: Vec<PathBuf>,
+    /// Sentiment lexicons, in order (later entries override earlier ones).
+    #[serde(default)]
+    pub lexicons: Vec<LexiconRef>,
+    /// Per-brand sentiment overrides (TOML files of `[[ruleset]]`).
+    #[serde(default)]
+    pub rulesets: Vec<PathBuf>,
+    /// Intent rules (TOML file of `[[intent]]`).
+    #[serde(default)]
+    pub intents: Option<PathBuf>,
+    /// Routing rules (TOML file of `[[rule]]` and `[[boost]]`).
+    #[serde(default)]
+    pub routes: Option<PathBuf>,
+    /// Match `café` as `cafe` (accents removed on both sides).
+    #[serde(default = "yes")]
+    pub fold_accents: bool,
+    /// Detect the language of posts that do not state one.
+    #[serde(default = "yes")]
+    pub detect_language: bool,
+    /// Tunable sentiment rules.
+    #[serde(default)]
+    pub sentiment: SentimentConfig,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        MatcherConfig {
+            brands: Vec::new(),
+            customers: Vec::new(),
+            lexicons: Vec::new(),
+            rulesets: Vec::new(),
+            intents: None,
+            routes: None,
+            fold_accents: true,
+            detect_language: true,
+            sentiment: SentimentConfig::default(),
+        }
+    }
+}
+
+/// A lexicon file and how to read it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconRef {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format (`vader`, `afinn`, `vader_emoji`).
+    #[serde(default)]
+    pub format: LexiconFormat,
+    /// Only for posts in this language (ISO 639-1); all posts when absent.
+    pub lang: Option<String>,
+}
+
+/// Where config files come from (the binary passes a filesystem reader; tests pass a map).
+pub trait FileSource {
+    /// Reads a whole file as text.
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// Files held in memory, for tests, benchmarks and embedded configs.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySource(pub HashMap<PathBuf, String>);
+
+impl MemorySource {
+    /// Adds a file.
+    pub fn with(mut self, path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        self.0.insert(path.into(), text.into());
+        self
+    }
+}
+
+impl FileSource for MemorySource {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesetsFile {
+    #[serde(default)]
+    ruleset: Vec<RulesetDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesetDef {
+    name: String,
+    brands: Vec<String>,
+    terms: BTreeMap<String, f32>,
+}
+
+/// Most bad lines reported per lexicon file, so a wrong format does not
+/// bury the other errors.
+const MAX_LEXICON_ERRORS: usize = 5;
+
+impl MatcherConfig {
+    /// Reads and compiles every file; returns every problem found, not only the first.
+    pub fn compile(&self, files: &dyn FileSource) -> Result<Matcher, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut hash = Sha256::new();
+        hash.update(format!("{self:?}").as_bytes());
+        let mut read = |path: &Path, errors: &mut Vec<ConfigError>| -> Option<String> {
+            match files.read(path) {
+                Ok(t) => {
+                    hash.update(path.to_string_lossy().as_bytes());
+                    hash.update([0]);
+                    hash.update(t.as_bytes());
+                    hash.update([0]);
+                    Some(t)
+                }
+                Err(e) => {
+                    errors.push(ConfigError::new(path.display().to_string(), "", format!("cannot read: {e}")));
+                    None
+                }
+            }
+        };
+
+        let mut brands: Vec<ParsedBrand> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for path in &self.brands {
+            let Some(text) = read(path, &mut errors) else { continue };
+            let file = path.display().to_string();
+            let (parsed, errs) = parse_brands(&file, &text);
+            errors.extend(errs);
+            for b in parsed {
+                if !seen.insert(b.def.id.clone()) {
+                    let at = locate(&text, &format!("\"{}\"", b.def.id), 0).unwrap_or(0);
+                    errors.push(
+                        ConfigError::new(&file, format!("brand {}", b.def.id), "duplicate brand id: expected each id once across all brand files")
+                            .at_offset(&text, at),
+                    );
+                    continue;
+                }
+                brands.push(b);
+            }
+        }
+
+        let mut customers: Vec<Customer> = Vec::new();
+        let mut seen_customers: HashSet<String> = HashSet::new();
+        for path in &self.customers {
+            let Some(text) = read(path, &mut errors) else { continue };
+            let file = path.display().to_string();
+            let (parsed, errs) = parse_customers(&file, &text);
+            errors.extend(errs);
+            for c in parsed {
+                if seen_customers.insert(c.id.clone()) {
+                    customers.push(c);
+                } else {
+                    errors.push(ConfigError::new(&file, format!("customer {}", c.id), "duplicate customer id"));
+                }
+            }
+        }
+
+        let mut analyzer = Analyzer { config: self.sentiment, ..Analyzer::default() };
+        for lex in &self.lexicons {
+            let Some(text) = read(&lex.path, &mut errors) else { continue };
+            let file = lex.path.display().to_string();
+            let target = match &lex.lang {
+                None => &mut analyzer.lexicon,
+                Some(l) => {
+                    if let Some(i) = analyzer.by_lang.iter().position(|(x, _)| x == l) {
+                        &mut analyzer.by_lang[i].1
+                    } else {
+                        analyzer.by_lang.push((l.clone(), Lexicon::default()));
+                        &mut analyzer.by_lang.last_mut().expect("just pushed").1
+                    }
+                }
+            };
+            let bad = target.load(&text, lex.format);
+            let total = bad.len();
+            for (line, msg) in bad.into_iter().take(MAX_LEXICON_ERRORS) {
+                let mut e = ConfigError::new(&file, "lexicon", msg);
+                e.line = Some(line);
+                errors.push(e);
+            }
+            if total > MAX_LEXICON_ERRORS {
+                errors.push(ConfigError::new(&file, "lexicon", format!("{} more bad lines: is `format` right?", total - MAX_LEXICON_ERRORS)));
+            }
+        }
+        analyzer.lexicon.resolve_emoji();
+        for (_, l) in &mut analyzer.by_lang {
+            l.resolve_emoji();
+        }
+        if !(0.0..1.0).contains(&self.sentiment.neutral_threshold) {
+            errors.push(ConfigError::new("[matcher.sentiment]", "neutral_threshold", "expected a number from 0 to below 1"));
+        }
+
+        let mut overrides: Vec<(Vec<String>, Lexicon)> = Vec::new();
+        for path in &self.rulesets {
+            let Some(text) = read(path, &mut errors) else { continue };
+            let file = path.display().to_string();
+            match toml::from_str::<RulesetsFile>(&text) {
+                Err(e) => errors.push(from_toml(&file, &text, &e)),
+                Ok(rs) => {
+                    for r in rs.ruleset {
+                        for b in &r.brands {
+                            if !seen.contains(b) {
+                                let at = locate(&text, &format!("\"{b}\""), 0).unwrap_or(0);
+                                errors.push(
+                                    ConfigError::new(&file, format!("ruleset {}", r.name), format!("unknown brand `{b}`: expected a brand id from the watchlists"))
+                                        .at_offset(&text, at),
+                                );
+                            }
+                        }
+                        let mut lex = Lexicon::default();
+                        for (term, v) in &r.terms {
+                            lex.insert(term, *v);
+                        }
+                        overrides.push((r.brands, lex));
+                    }
+                }
+            }
+        }
+
+        let mut intents: Vec<IntentRule> = Vec::new();
+        if let Some(path) = &self.intents {
+            if let Some(text) = read(path, &mut errors) {
+                let (parsed, errs) = parse_intents(&path.display().to_string(), &text);
+                intents = parsed;
+                errors.extend(errs);
+            }
+        }
+        let mut routes = Routes::default();
+        if let Some(path) = &self.routes {
+            if let Some(text) = read(path, &mut errors) {
+                let (parsed, errs) = parse_routes(&path.display().to_string(), &text);
+                routes = parsed;
+                errors.extend(errs);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let version = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+        Matcher::build(Build {
+            fold_accents: self.fold_accents,
+            detect_language: self.detect_language,
+            brands,
+            customers,
+            analyzer,
+            overrides,
+            intents,
+            routes,
+            version,
+        })
+        .map_err(|e| vec![ConfigError::new("", "", e)])
+    }
+}

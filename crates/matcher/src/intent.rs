@@ -1,0 +1,154 @@
+//! Intent rules (`intents.toml`): a query over the text plus optional
+//! sentiment and question conditions.
+
+use earshot_model::Intent;
+use serde::Deserialize;
+
+use crate::error::{from_toml, locate, ConfigError};
+use crate::query::Query;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentsFile {
+    #[serde(default)]
+    intent: Vec<IntentDef>,
+}
+
+/// One `[[intent]]` rule as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentDef {
+    /// Which intent the rule detects.
+    pub intent: String,
+    /// Query over the text (same syntax as brand queries).
+    pub query: Option<String>,
+    /// Only when the compound sentiment is below this.
+    pub sentiment_below: Option<f32>,
+    /// Only when the compound sentiment is above this.
+    pub sentiment_above: Option<f32>,
+    /// Only when the post asks (`true`) or does not ask (`false`) a question.
+    pub question: Option<bool>,
+    /// Strength multiplier when several intents compete.
+    #[serde(default = "one")]
+    pub weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// A compiled intent rule.
+#[derive(Debug, Clone)]
+pub(crate) struct IntentRule {
+    pub intent: Intent,
+    pub query: Option<Query>,
+    pub sentiment_below: Option<f32>,
+    pub sentiment_above: Option<f32>,
+    pub question: Option<bool>,
+    pub weight: f32,
+}
+
+pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<ConfigError>) {
+    let parsed: IntentsFile = match toml::from_str(text) {
+        Ok(p) => p,
+        Err(e) => return (Vec::new(), vec![from_toml(file, text, &e)]),
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut cursor = 0;
+    for (n, def) in parsed.intent.into_iter().enumerate() {
+        let at = locate(text, &format!("\"{}\"", def.intent), cursor).unwrap_or(cursor);
+        cursor = at;
+        let key = format!("intent #{} ({})", n + 1, def.intent);
+        let intent = match def.intent.parse::<Intent>() {
+            Ok(i) => Some(i),
+            Err(e) => {
+                errors.push(ConfigError::new(file, &key, e).at_offset(text, at));
+                None
+            }
+        };
+        let query = match &def.query {
+            None => None,
+            Some(q) => match Query::parse(q) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    let at = locate(text, q, at).map_or(at, |p| p + e.offset);
+                    errors.push(ConfigError::new(file, format!("{key}: query"), e.message).at_offset(text, at));
+                    None
+                }
+            },
+        };
+        if def.query.is_none() && def.sentiment_above.is_none() && def.sentiment_below.is_none() && def.question.is_none() {
+            errors.push(
+                ConfigError::new(file, &key, "rule matches every post: expected a `query`, `question` or a sentiment bound")
+                    .at_offset(text, at),
+            );
+            continue;
+        }
+        if let (Some(intent), true) = (intent, def.query.is_none() || query.is_some()) {
+            out.push(IntentRule {
+                intent,
+                query,
+                sentiment_below: def.sentiment_below,
+                sentiment_above: def.sentiment_above,
+                question: def.question,
+                weight: def.weight,
+            });
+        }
+    }
+    (out, errors)
+}
+
+const QUESTION_OPENERS: &[&str] = &[
+    "how", "why", "what", "where", "when", "who", "which", "can", "could", "does", "do", "is", "are", "anyone",
+    "any", "should", "will", "would", "has", "have",
+];
+
+/// Whether normalized text asks a question: a `?`, or a sentence opening
+/// with an interrogative word ("anyone know how to reset acme").
+pub(crate) fn asks_question(norm: &str) -> bool {
+    if norm.contains('?') {
+        return true;
+    }
+    norm.split(['.', '!', '\n'])
+        .filter_map(|s| s.split_whitespace().next())
+        .any(|w| QUESTION_OPENERS.contains(&w))
+        && norm.split_whitespace().count() >= 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports() {
+        let text = r#"
+[[intent]]
+intent = "complaint"
+query = 'broken OR "not working"'
+sentiment_below = 0.3
+
+[[intent]]
+intent = "grumble"
+query = "meh"
+
+[[intent]]
+intent = "praise"
+"#;
+        let (rules, errs) = parse_intents("intents.toml", text);
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].intent, Intent::Complaint);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].message.contains("expected one of"), "{}", errs[0]);
+        assert_eq!(errs[0].line, Some(8));
+        assert!(errs[1].message.contains("every post"));
+    }
+
+    #[test]
+    fn questions() {
+        assert!(asks_question("is acme down?"));
+        assert!(asks_question("anyone know how to reset my acme router"));
+        assert!(!asks_question("acme is down again"));
+        assert!(!asks_question("how nice"));
+    }
+}

@@ -1,0 +1,619 @@
+//! The compiled, immutable matcher and its per-post scoring.
+
+use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+
+use chrono::Utc;
+use earshot_model::{
+    EntityKind, EntitySentiment, Intent, Interaction, Match, Post, SCHEMA_VERSION,
+};
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::automaton::{Automaton, Hit, Mode, TermTable};
+use crate::customers::Customer;
+use crate::intent::{asks_question, IntentRule};
+use crate::lexicon::Lexicon;
+use crate::normalize::{is_word_char, NormText, Normalizer};
+use crate::query::{eval, Field, Hits, Query};
+use crate::route::{RouteInput, Routes};
+use crate::sentiment::{compound_of, Analyzer, Scratch as SentScratch};
+use crate::watchlist::ParsedBrand;
+
+/// What a term hit means.
+#[derive(Debug, Clone, Copy)]
+enum Use {
+    Alias { brand: u32, rule: u32 },
+    Context { brand: u32 },
+    Exclude { brand: u32 },
+    Query(u32),
+    Mention { customer: u32, rule: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Brand(u32),
+    Intent(u32),
+}
+
+#[derive(Debug)]
+struct CompiledQuery {
+    query: Query,
+    text: String,
+    owner: Owner,
+    positive: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct Brand {
+    id: String,
+    kind: EntityKind,
+    has_context: bool,
+}
+
+/// Everything the config compiler hands over.
+pub(crate) struct Build {
+    pub fold_accents: bool,
+    pub detect_language: bool,
+    pub brands: Vec<ParsedBrand>,
+    pub customers: Vec<Customer>,
+    pub analyzer: Analyzer,
+    pub overrides: Vec<(Vec<String>, Lexicon)>,
+    pub intents: Vec<IntentRule>,
+    pub routes: Routes,
+    pub version: String,
+}
+
+/// A compiled watchlist: immutable, cheap to share behind an `Arc`, and
+/// swapped whole on reload (see [`crate::SharedMatcher`]).
+#[derive(Debug)]
+pub struct Matcher {
+    automaton: Automaton,
+    use_index: Vec<Use>,
+    use_ranges: Vec<(u32, u32)>,
+    rules: Vec<String>,
+    brands: Vec<Brand>,
+    customers: Vec<Customer>,
+    authors: HashMap<(String, String), Vec<u32>>,
+    queries: Vec<CompiledQuery>,
+    intents: Vec<IntentRule>,
+    intent_query: Vec<Option<u32>>,
+    routes: Routes,
+    analyzer: Analyzer,
+    overrides: Vec<(Vec<u32>, Lexicon)>,
+    detect_language: bool,
+    version: String,
+}
+
+/// Sizes of a compiled matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Distinct terms (pattern and matching mode).
+    pub terms: usize,
+    /// Distinct patterns in the automaton.
+    pub patterns: usize,
+    /// Brands and competitors.
+    pub brands: usize,
+    /// Customer accounts.
+    pub customers: usize,
+    /// Boolean queries (brands' and intents').
+    pub queries: usize,
+    /// Heap bytes of the automaton.
+    pub automaton_bytes: usize,
+}
+
+struct Builder {
+    table: TermTable,
+    uses: Vec<Vec<Use>>,
+    rules: Vec<String>,
+}
+
+impl Builder {
+    fn term(&mut self, text: &str, mode: Mode, u: Option<Use>) -> Option<u32> {
+        let id = self.table.add(text, mode)?;
+        if self.uses.len() < self.table.len() {
+            self.uses.resize(self.table.len(), Vec::new());
+        }
+        if let Some(u) = u {
+            self.uses[id as usize].push(u);
+        }
+        Some(id)
+    }
+
+    fn rule(&mut self, text: String) -> u32 {
+        self.rules.push(text);
+        (self.rules.len() - 1) as u32
+    }
+
+    fn query(&mut self, mut query: Query, text: String, owner: Owner, stem: bool, qid: u32) -> CompiledQuery {
+        let mut positive = Vec::new();
+        query.terms_mut(false, &mut |t, negated| {
+            let mode = if t.wildcard {
+                Mode::Prefix
+            } else if t.stem || (stem && !t.phrase) {
+                Mode::Stem
+            } else {
+                Mode::Exact
+            };
+            let u = (!negated).then_some(Use::Query(qid));
+            // A term that normalizes to nothing can never hit.
+            t.id = self.term(&t.text, mode, u).unwrap_or(u32::MAX);
+            if !negated {
+                positive.push(t.id);
+            }
+        });
+        positive.sort_unstable();
+        positive.dedup();
+        CompiledQuery { query, text, owner, positive }
+    }
+}
+
+impl Matcher {
+    pub(crate) fn build(b: Build) -> Result<Matcher, String> {
+        let norm = Normalizer { fold_accents: b.fold_accents };
+        let mut bl = Builder { table: TermTable::new(norm), uses: Vec::new(), rules: Vec::new() };
+        let mut brands = Vec::new();
+        let mut queries = Vec::new();
+        for (i, pb) in b.brands.into_iter().enumerate() {
+            let i = i as u32;
+            let def = &pb.def;
+            let mode = if def.stem { Mode::Stem } else { Mode::Exact };
+            for alias in def.alias_terms(pb.query.is_some()) {
+                let rule = bl.rule(alias.clone());
+                bl.term(&alias, mode, Some(Use::Alias { brand: i, rule }));
+            }
+            for c in &def.context {
+                bl.term(c, mode, Some(Use::Context { brand: i }));
+            }
+            for x in &def.exclude {
+                bl.term(x, Mode::Exact, Some(Use::Exclude { brand: i }));
+            }
+            if let (Some(q), Some(text)) = (pb.query, &def.query) {
+                let qid = queries.len() as u32;
+                queries.push(bl.query(q, text.clone(), Owner::Brand(i), def.stem, qid));
+            }
+            brands.push(Brand {
+                id: def.id.clone(),
+                kind: if def.competitor { EntityKind::Competitor } else { EntityKind::Brand },
+                has_context: !def.context.is_empty(),
+            });
+        }
+        let mut authors: HashMap<(String, String), Vec<u32>> = HashMap::new();
+        for (i, c) in b.customers.iter().enumerate() {
+            let i = i as u32;
+            let mention = |bl: &mut Builder, text: &str| {
+                let rule = bl.rule(text.to_string());
+                bl.term(text, Mode::Exact, Some(Use::Mention { customer: i, rule }));
+            };
+            mention(&mut bl, &c.name);
+            for d in &c.domains {
+                mention(&mut bl, d);
+            }
+            for (network, handles) in &c.handles {
+                for h in handles {
+                    mention(&mut bl, &format!("@{h}"));
+                    authors.entry((network.to_ascii_lowercase(), h.to_lowercase())).or_default().push(i);
+                }
+            }
+        }
+        let mut intent_query = Vec::new();
+        let mut intents = b.intents;
+        for (i, rule) in intents.iter_mut().enumerate() {
+            intent_query.push(rule.query.take().map(|q| {
+                let qid = queries.len() as u32;
+                let text = q.to_string();
+                queries.push(bl.query(q, text, Owner::Intent(i as u32), false, qid));
+                qid
+            }));
+        }
+        let brand_ids: HashMap<&str, u32> = brands.iter().enumerate().map(|(i, b)| (b.id.as_str(), i as u32)).collect();
+        let overrides = b
+            .overrides
+            .into_iter()
+            .map(|(ids, lex)| (ids.iter().filter_map(|id| brand_ids.get(id.as_str()).copied()).collect(), lex))
+            .collect();
+        let mut use_index = Vec::new();
+        let mut use_ranges = Vec::with_capacity(bl.uses.len());
+        for u in &bl.uses {
+            let s = use_index.len() as u32;
+            use_index.extend_from_slice(u);
+            use_ranges.push((s, use_index.len() as u32));
+        }
+        let automaton = bl.table.build()?;
+        Ok(Matcher {
+            automaton,
+            use_index,
+            use_ranges,
+            rules: bl.rules,
+            brands,
+            customers: b.customers,
+            authors,
+            queries,
+            intents,
+            intent_query,
+            routes: b.routes,
+            analyzer: b.analyzer,
+            overrides,
+            detect_language: b.detect_language,
+            version: b.version,
+        })
+    }
+
+    /// Content hash of the config and every file it read.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Sizes, for logs and benchmarks.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            terms: self.use_ranges.len(),
+            patterns: self.automaton.patterns(),
+            brands: self.brands.len(),
+            customers: self.customers.len(),
+            queries: self.queries.len(),
+            automaton_bytes: self.automaton.memory_usage(),
+        }
+    }
+
+    /// The sentiment analyzer (lexicons and rules) this matcher uses.
+    pub fn analyzer(&self) -> &Analyzer {
+        &self.analyzer
+    }
+
+    /// Scores one post: matches, sentiment, intents, route. Deterministic
+    /// except for `scored_at`.
+    pub fn score(&self, post: &Post) -> Interaction {
+        thread_local! {
+            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.score_with(post, &mut s),
+            Err(_) => self.score_with(post, &mut Scratch::default()),
+        })
+    }
+
+    /// Entity matches only (no sentiment, intents or routing): the part
+    /// the throughput benchmark compares with a bare Aho-Corasick pass.
+    pub fn find_matches(&self, post: &Post) -> Vec<Match> {
+        let mut s = Scratch::default();
+        let text = full_text(post);
+        let lang = post.lang.clone();
+        self.match_entities(post, &text, lang.as_deref(), &mut s);
+        s.matches
+    }
+
+    fn match_entities(&self, post: &Post, text: &str, lang: Option<&str>, s: &mut Scratch) {
+        self.automaton.norm.normalize_into(text, &mut s.norm);
+        let alg = match lang {
+            None => Some(Algorithm::English),
+            Some(l) => crate::lang::stemmer_for(l),
+        };
+        let stemmer = alg.map(Stemmer::create);
+        s.hits.clear();
+        self.automaton.scan(&s.norm.text, stemmer.as_ref(), &mut s.hits);
+        s.hits.sort_unstable();
+        s.hits.dedup();
+
+        s.matches.clear();
+        s.aliases.clear();
+        s.excludes.clear();
+        s.context.clear();
+        s.cand.clear();
+        s.intent_hits.clear();
+        s.customer_hits.clear();
+        for h in &s.hits {
+            let (a, b) = self.use_ranges[h.term as usize];
+            for u in &self.use_index[a as usize..b as usize] {
+                match *u {
+                    Use::Alias { brand, rule } => s.aliases.push((brand, rule, h.start, h.end)),
+                    Use::Context { brand } => s.context.push(brand),
+                    Use::Exclude { brand } => s.excludes.push((brand, h.start, h.end)),
+                    Use::Query(q) => s.cand.push(q),
+                    Use::Mention { customer, rule } => {
+                        s.customer_hits.push(customer);
+                        s.matches.push(Match {
+                            kind: EntityKind::Customer,
+                            entity_id: self.customers[customer as usize].id.clone(),
+                            rule: self.rules[rule as usize].clone(),
+                            span: Some(s.norm.span(h.start as usize, h.end as usize)),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(handle) = post.author.handle.as_deref() {
+            let handle = handle.trim_start_matches('@').to_lowercase();
+            for network in [post.source.as_str(), "any"] {
+                if let Some(ids) = self.authors.get(&(network.to_string(), handle.clone())) {
+                    for &c in ids {
+                        s.customer_hits.push(c);
+                        s.matches.push(Match {
+                            kind: EntityKind::Customer,
+                            entity_id: self.customers[c as usize].id.clone(),
+                            rule: format!("author:@{handle}"),
+                            span: None,
+                        });
+                    }
+                }
+            }
+        }
+        s.context.sort_unstable();
+        s.context.dedup();
+        for &(brand, rule, start, end) in &s.aliases {
+            let b = &self.brands[brand as usize];
+            if b.has_context && s.context.binary_search(&brand).is_err() {
+                continue;
+            }
+            if s.excludes.iter().any(|&(x, xs, xe)| x == brand && xs <= start && end <= xe) {
+                continue;
+            }
+            s.matches.push(Match {
+                kind: b.kind,
+                entity_id: b.id.clone(),
+                rule: self.rules[rule as usize].clone(),
+                span: Some(s.norm.span(start as usize, end as usize)),
+            });
+        }
+        s.cand.sort_unstable();
+        s.cand.dedup();
+        if !s.cand.is_empty() {
+            let view = View { hits: &s.hits, text: &s.norm.text, words: OnceCell::new(), post, lang };
+            for &q in &s.cand {
+                let cq = &self.queries[q as usize];
+                if !eval(&cq.query, &view) {
+                    continue;
+                }
+                match cq.owner {
+                    Owner::Brand(b) => {
+                        let first = s
+                            .hits
+                            .iter()
+                            .filter(|h| cq.positive.binary_search(&h.term).is_ok())
+                            .min_by_key(|h| h.start);
+                        let b = &self.brands[b as usize];
+                        s.matches.push(Match {
+                            kind: b.kind,
+                            entity_id: b.id.clone(),
+                            rule: cq.text.clone(),
+                            span: first.map(|h| s.norm.span(h.start as usize, h.end as usize)),
+                        });
+                    }
+                    Owner::Intent(i) => {
+                        let distinct = cq.positive.iter().filter(|&&t| view.hit(t)).count();
+                        s.intent_hits.push((i, distinct));
+                    }
+                }
+            }
+        }
+        s.matches.sort_by_key(|m| m.span.map(|(a, b)| (a, b)));
+        s.matches.dedup_by(|a, b| a.kind == b.kind && a.entity_id == b.entity_id && a.span == b.span);
+    }
+
+    fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {
+        let text = full_text(post);
+        let lang: Option<Cow<str>> = match &post.lang {
+            Some(l) => Some(Cow::Borrowed(l.as_str())),
+            None if self.detect_language => crate::lang::detect(&text).map(Cow::Borrowed),
+            None => None,
+        };
+        self.match_entities(post, &text, lang.as_deref(), s);
+
+        // Sentiment, with the overrides of every matched brand.
+        let mut overrides: Vec<&Lexicon> = Vec::new();
+        for (brands, lex) in &self.overrides {
+            let hit = s.matches.iter().any(|m| {
+                m.kind != EntityKind::Customer && brands.iter().any(|&b| self.brands[b as usize].id == m.entity_id)
+            });
+            if hit {
+                overrides.push(lex);
+            }
+        }
+        let sentiment = self.analyzer.analyze(&text, lang.as_deref(), &overrides, &mut s.sent);
+
+        // Entity sentiment: the sentences that mention the entity.
+        let mut entity_sentiment = Vec::new();
+        let mut done: Vec<&str> = Vec::new();
+        for m in &s.matches {
+            if m.span.is_none() || done.contains(&m.entity_id.as_str()) {
+                continue;
+            }
+            done.push(&m.entity_id);
+            let mut sum = 0.0;
+            for sent in &s.sent.sentences {
+                let mentioned = s.matches.iter().any(|n| {
+                    n.entity_id == m.entity_id
+                        && n.span.is_some_and(|(a, _)| a as u32 >= sent.start && (a as u32) < sent.end)
+                });
+                if mentioned {
+                    sum += sent.sum;
+                }
+            }
+            let compound = compound_of(sum);
+            let label = self.analyzer.label(compound);
+            if label != sentiment.label {
+                entity_sentiment.push(EntitySentiment { entity_id: m.entity_id.clone(), compound, label });
+            }
+        }
+
+        // Intents.
+        let question = asks_question(&s.norm.text);
+        let mut found: Vec<(Intent, f32)> = Vec::new();
+        for (i, rule) in self.intents.iter().enumerate() {
+            let strength = match self.intent_query[i] {
+                Some(_) => match s.intent_hits.iter().find(|(x, _)| *x as usize == i) {
+                    Some(&(_, n)) => 1.0 + 0.25 * (n.saturating_sub(1)) as f32,
+                    None => continue,
+                },
+                None => 0.5,
+            };
+            if rule.sentiment_below.is_some_and(|b| sentiment.compound >= b)
+                || rule.sentiment_above.is_some_and(|a| sentiment.compound <= a)
+                || rule.question.is_some_and(|q| q != question)
+            {
+                continue;
+            }
+            let strength = rule.weight * (strength + sentiment.compound.abs() * 0.5);
+            match found.iter_mut().find(|(x, _)| *x == rule.intent) {
+                Some(f) => f.1 = f.1.max(strength),
+                None => found.push((rule.intent, strength)),
+            }
+        }
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let intents: Vec<Intent> = found.iter().map(|(i, _)| *i).collect();
+
+        // Routing.
+        let mut tiers: Vec<&str> = s
+            .customer_hits
+            .iter()
+            .map(|&c| self.customers[c as usize].tier.as_str())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tiers.sort_unstable();
+        tiers.dedup();
+        let mut kinds: Vec<EntityKind> = s.matches.iter().map(|m| m.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let (route, priority, priority_reasons) = self.routes.decide(&RouteInput {
+            intents: &intents,
+            compound: sentiment.compound,
+            label: sentiment.label,
+            tiers: &tiers,
+            reach: post.author.reach,
+            kinds: &kinds,
+            source: &post.source,
+        });
+
+        let mut out_post = post.clone();
+        if out_post.lang.is_none() {
+            out_post.lang = lang.map(Cow::into_owned);
+        }
+        Interaction {
+            schema_version: SCHEMA_VERSION,
+            post: out_post,
+            matches: std::mem::take(&mut s.matches),
+            sentiment,
+            entity_sentiment,
+            intents,
+            route,
+            priority,
+            priority_reasons,
+            watchlist_version: self.version.clone(),
+            scored_at: Utc::now(),
+        }
+    }
+}
+
+fn full_text(post: &Post) -> Cow<'_, str> {
+    match &post.title {
+        Some(t) if !t.is_empty() => Cow::Owned(post.full_text()),
+        _ => Cow::Borrowed(post.text.as_str()),
+    }
+}
+
+/// Buffers reused from post to post on one thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    norm: NormText,
+    hits: Vec<Hit>,
+    aliases: Vec<(u32, u32, u32, u32)>,
+    excludes: Vec<(u32, u32, u32)>,
+    context: Vec<u32>,
+    cand: Vec<u32>,
+    intent_hits: Vec<(u32, usize)>,
+    customer_hits: Vec<u32>,
+    matches: Vec<Match>,
+    sent: SentScratch,
+}
+
+/// A post's hits as queries see them.
+struct View<'a> {
+    hits: &'a [Hit],
+    text: &'a str,
+    words: OnceCell<Vec<u32>>,
+    post: &'a Post,
+    lang: Option<&'a str>,
+}
+
+impl View<'_> {
+    fn term_hits(&self, term: u32) -> &[Hit] {
+        let start = self.hits.partition_point(|h| h.term < term);
+        let end = start + self.hits[start..].partition_point(|h| h.term == term);
+        &self.hits[start..end]
+    }
+
+    /// Byte offsets where words start, for NEAR distances.
+    fn words(&self) -> &[u32] {
+        self.words.get_or_init(|| {
+            let mut out = Vec::new();
+            let mut prev_word = false;
+            for (i, c) in self.text.char_indices() {
+                let w = is_word_char(c);
+                if w && !prev_word {
+                    out.push(i as u32);
+                }
+                prev_word = w;
+            }
+            out
+        })
+    }
+}
+
+impl Hits for View<'_> {
+    fn word_spans(&self, term: u32, out: &mut Vec<(u32, u32)>) {
+        let words = self.words();
+        for h in self.term_hits(term) {
+            let first = words.partition_point(|&w| w < h.start) as u32;
+            let last = words.partition_point(|&w| w < h.end) as u32;
+            out.push((first, last.max(first + 1)));
+        }
+    }
+
+    fn hit(&self, term: u32) -> bool {
+        !self.term_hits(term).is_empty()
+    }
+
+    fn field(&self, field: Field, value: &str) -> bool {
+        let value = value.trim();
+        match field {
+            Field::Author => self
+                .post
+                .author
+                .handle
+                .as_deref()
+                .is_some_and(|h| h.trim_start_matches('@').eq_ignore_ascii_case(value.trim_start_matches('@'))),
+            Field::Site => self.post.url.as_deref().and_then(host).is_some_and(|h| {
+                let v = value.to_ascii_lowercase();
+                h == v || h.ends_with(&format!(".{v}"))
+            }),
+            Field::Lang => self.lang.is_some_and(|l| l.eq_ignore_ascii_case(value)),
+            Field::Source => self.post.source.eq_ignore_ascii_case(value),
+        }
+    }
+}
+
+fn host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_model::SentimentLabel;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host("https://www.Acme.com:443/x?y").as_deref(), Some("www.acme.com"));
+        assert_eq!(host("acme.com").as_deref(), Some("acme.com"));
+    }
+
+    #[test]
+    fn labels_match_threshold() {
+        let a = Analyzer::default();
+        assert_eq!(a.label(0.29), SentimentLabel::Neutral);
+    }
+}

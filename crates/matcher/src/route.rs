@@ -1,0 +1,320 @@
+//! Routing rules (`routes.toml`): the first `[[rule]]` whose conditions hold
+//! picks the route and base priority; every `[[boost]]` that holds adds to
+//! the priority. Each decision is recorded as a reason.
+
+use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
+use serde::Deserialize;
+
+use crate::error::{from_toml, locate, ConfigError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutesFile {
+    #[serde(default)]
+    rule: Vec<RuleDef>,
+    #[serde(default)]
+    boost: Vec<RuleDef>,
+}
+
+/// Conditions shared by rules and boosts; all given ones must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleDef {
+    name: String,
+    route: Option<String>,
+    priority: Option<u8>,
+    add: Option<i32>,
+    #[serde(default)]
+    intents: Vec<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    sentiment_below: Option<f32>,
+    sentiment_above: Option<f32>,
+    #[serde(default)]
+    tiers: Vec<String>,
+    min_reach: Option<u64>,
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+}
+
+/// A compiled rule or boost.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rule {
+    name: String,
+    route: Option<Route>,
+    priority: i32,
+    intents: Vec<Intent>,
+    labels: Vec<SentimentLabel>,
+    sentiment_below: Option<f32>,
+    sentiment_above: Option<f32>,
+    tiers: Vec<String>,
+    min_reach: Option<u64>,
+    kinds: Vec<EntityKind>,
+    sources: Vec<String>,
+}
+
+/// All routing rules.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routes {
+    rules: Vec<Rule>,
+    boosts: Vec<Rule>,
+}
+
+/// What routing looks at.
+pub(crate) struct RouteInput<'a> {
+    pub intents: &'a [Intent],
+    pub compound: f32,
+    pub label: SentimentLabel,
+    pub tiers: &'a [&'a str],
+    pub reach: Option<u64>,
+    pub kinds: &'a [EntityKind],
+    pub source: &'a str,
+}
+
+pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>) {
+    let parsed: RoutesFile = match toml::from_str(text) {
+        Ok(p) => p,
+        Err(e) => return (Routes::default(), vec![from_toml(file, text, &e)]),
+    };
+    let mut errors = Vec::new();
+    let mut routes = Routes::default();
+    let mut cursor = 0;
+    for (defs, is_rule) in [(parsed.rule, true), (parsed.boost, false)] {
+        for def in defs {
+            let at = locate(text, &format!("\"{}\"", def.name), cursor).unwrap_or(cursor);
+            cursor = at;
+            let key = format!("{} {}", if is_rule { "rule" } else { "boost" }, def.name);
+            let mut err = |m: String| errors.push(ConfigError::new(file, &key, m).at_offset(text, at));
+            let mut r = Rule {
+                name: def.name.clone(),
+                sentiment_below: def.sentiment_below,
+                sentiment_above: def.sentiment_above,
+                tiers: def.tiers.iter().map(|t| t.to_ascii_lowercase()).collect(),
+                min_reach: def.min_reach,
+                sources: def.sources.clone(),
+                ..Rule::default()
+            };
+            if is_rule {
+                match def.route.as_deref().map(str::parse::<Route>) {
+                    Some(Ok(route)) => r.route = Some(route),
+                    Some(Err(e)) => err(format!("route: {e}")),
+                    None => err("expected `route` (support, sales, marketing, pr, none)".into()),
+                }
+                match def.priority {
+                    Some(p) if p <= 100 => r.priority = p.into(),
+                    Some(p) => err(format!("priority {p}: expected 0 to 100")),
+                    None => err("expected `priority` (0 to 100)".into()),
+                }
+                if def.add.is_some() {
+                    err("`add` belongs in a [[boost]]; a [[rule]] sets `priority`".into());
+                }
+            } else {
+                match def.add {
+                    Some(a) => r.priority = a,
+                    None => err("expected `add` (points added to the priority)".into()),
+                }
+                if def.route.is_some() || def.priority.is_some() {
+                    err("a [[boost]] only adds points: expected `add`, not `route` or `priority`".into());
+                }
+            }
+            for i in &def.intents {
+                match i.parse() {
+                    Ok(i) => r.intents.push(i),
+                    Err(e) => err(format!("intents: {e}")),
+                }
+            }
+            for l in &def.labels {
+                match l.parse() {
+                    Ok(l) => r.labels.push(l),
+                    Err(e) => err(format!("labels: {e}")),
+                }
+            }
+            for k in &def.kinds {
+                match k.parse() {
+                    Ok(k) => r.kinds.push(k),
+                    Err(e) => err(format!("kinds: {e}")),
+                }
+            }
+            if is_rule {
+                routes.rules.push(r);
+            } else {
+                routes.boosts.push(r);
+            }
+        }
+    }
+    (routes, errors)
+}
+
+impl Rule {
+    /// Whether every condition holds; the held conditions are described in `why`.
+    fn holds(&self, x: &RouteInput, why: &mut Vec<String>) -> bool {
+        why.clear();
+        if !self.intents.is_empty() {
+            match self.intents.iter().find(|i| x.intents.contains(i)) {
+                Some(i) => why.push(format!("intent={i}")),
+                None => return false,
+            }
+        }
+        if !self.labels.is_empty() {
+            if !self.labels.contains(&x.label) {
+                return false;
+            }
+            why.push(format!("sentiment={}", x.label));
+        }
+        if let Some(b) = self.sentiment_below {
+            if x.compound >= b {
+                return false;
+            }
+            why.push(format!("compound={:.2}<{b}", x.compound));
+        }
+        if let Some(a) = self.sentiment_above {
+            if x.compound <= a {
+                return false;
+            }
+            why.push(format!("compound={:.2}>{a}", x.compound));
+        }
+        if !self.tiers.is_empty() {
+            match self.tiers.iter().find(|t| x.tiers.contains(&t.as_str())) {
+                Some(t) => why.push(format!("tier={t}")),
+                None => return false,
+            }
+        }
+        if let Some(m) = self.min_reach {
+            match x.reach {
+                Some(r) if r >= m => why.push(format!("reach={r}>={m}")),
+                _ => return false,
+            }
+        }
+        if !self.kinds.is_empty() {
+            match self.kinds.iter().find(|k| x.kinds.contains(k)) {
+                Some(k) => why.push(format!("matched={k}")),
+                None => return false,
+            }
+        }
+        if !self.sources.is_empty() {
+            if !self.sources.iter().any(|s| s == x.source) {
+                return false;
+            }
+            why.push(format!("source={}", x.source));
+        }
+        true
+    }
+}
+
+impl Routes {
+    /// Route, priority and the reasons for them.
+    pub fn decide(&self, x: &RouteInput) -> (Route, u8, Vec<String>) {
+        let mut why = Vec::new();
+        let mut reasons = Vec::new();
+        let Some(rule) = self.rules.iter().find(|r| r.holds(x, &mut why)) else {
+            return (Route::None, 0, vec!["no routing rule matched".into()]);
+        };
+        let route = rule.route.unwrap_or(Route::None);
+        let mut priority = rule.priority;
+        reasons.push(describe("rule", &rule.name, &why, None));
+        if route != Route::None {
+            for b in &self.boosts {
+                if b.holds(x, &mut why) {
+                    priority += b.priority;
+                    reasons.push(describe("boost", &b.name, &why, Some(b.priority)));
+                }
+            }
+        }
+        (route, priority.clamp(0, 100) as u8, reasons)
+    }
+}
+
+fn describe(kind: &str, name: &str, why: &[String], add: Option<i32>) -> String {
+    let mut s = format!("{kind} {name}");
+    if !why.is_empty() {
+        s.push_str(": ");
+        s.push_str(&why.join(", "));
+    }
+    if let Some(a) = add {
+        s.push_str(&format!(" ({a:+})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: &str = r#"
+[[rule]]
+name = "pr-risk"
+intents = ["pr_risk"]
+route = "pr"
+priority = 80
+
+[[rule]]
+name = "vip-complaint"
+intents = ["complaint", "churn_risk"]
+tiers = ["enterprise"]
+route = "support"
+priority = 60
+
+[[rule]]
+name = "complaint"
+intents = ["complaint"]
+route = "support"
+priority = 40
+
+[[boost]]
+name = "reach"
+min_reach = 10000
+add = 15
+
+[[boost]]
+name = "angry"
+sentiment_below = -0.6
+add = 10
+"#;
+
+    fn input<'a>(intents: &'a [Intent], tiers: &'a [&'a str], reach: Option<u64>, compound: f32) -> RouteInput<'a> {
+        RouteInput {
+            intents,
+            compound,
+            label: SentimentLabel::from_compound(compound),
+            tiers,
+            reach,
+            kinds: &[EntityKind::Brand],
+            source: "x",
+        }
+    }
+
+    #[test]
+    fn first_rule_wins_and_boosts_add() {
+        let (r, errs) = parse_routes("routes.toml", ROUTES);
+        assert!(errs.is_empty(), "{errs:?}");
+        let (route, p, why) = r.decide(&input(&[Intent::Complaint], &["enterprise"], Some(50_000), -0.8));
+        assert_eq!(route, Route::Support);
+        assert_eq!(p, 85);
+        assert_eq!(
+            why,
+            [
+                "rule vip-complaint: intent=complaint, tier=enterprise",
+                "boost reach: reach=50000>=10000 (+15)",
+                "boost angry: compound=-0.80<-0.6 (+10)"
+            ]
+        );
+        let (route, p, _) = r.decide(&input(&[Intent::Complaint], &["free"], None, -0.2));
+        assert_eq!((route, p), (Route::Support, 40));
+        let (route, p, why) = r.decide(&input(&[Intent::Praise], &[], None, 0.9));
+        assert_eq!((route, p), (Route::None, 0));
+        assert_eq!(why, ["no routing rule matched"]);
+    }
+
+    #[test]
+    fn bad_rules_are_reported() {
+        let text = "[[rule]]\nname = \"x\"\nroute = \"legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
+        let (_, errs) = parse_routes("routes.toml", text);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].message.contains("expected one of: support"));
+        assert!(errs[1].message.contains("priority"));
+        assert_eq!(errs[2].key, "boost y");
+        assert_eq!(errs[2].line, Some(6));
+    }
+}
