@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs Earshot's whole test suite against real servers: starts them (see
+# start.sh), runs `cargo test --workspace`, and stops them on exit even when
+# tests fail. This is the command the README and .ci/run use.
+#
+# Usage: tests/harness/run-tests.sh [extra `cargo test` arguments]
+# Servers already given in EARSHOT_TEST_KAFKA / EARSHOT_TEST_CLICKHOUSE are used
+# as they are. With CI=true, tests needing a server fail instead of skipping.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/../.."
+
+# Stop on every exit path: success, test failure, Ctrl-C.
+cleanup() { "$here/stop.sh" || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+env_file="$(mktemp)"
+"$here/start.sh" >"$env_file"
+# shellcheck disable=SC1090
+source "$env_file"
+rm -f "$env_file"
+echo "[harness] EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE" >&2
+
+cargo test --workspace "$@"
