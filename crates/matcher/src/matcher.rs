@@ -614,6 +614,6 @@ mod tests {
     #[test]
     fn labels_match_threshold() {
         let a = Analyzer::default();
-        assert_eq!(a.label(0.29), SentimentLabel::Neutral);
+        assert_eq!(a.label(0.34), SentimentLabel::Neutral);
     }
 }

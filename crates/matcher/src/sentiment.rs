@@ -36,7 +36,7 @@ const BOOSTERS: &[&str] = &[
 const DAMPENERS: &[&str] = &[
     "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less", "little", "marginal",
     "marginally", "occasional", "occasionally", "partly", "scarce", "scarcely", "slight", "slightly",
-    "somewhat", "sorta", "sortof", "sort-of", "a bit", "kind of", "sort of", "just enough",
+    "somewhat", "sorta", "sortof", "sort-of",
 ];
 
 /// Tunable parts of the sentiment rules (`[matcher.sentiment]`).
@@ -54,7 +54,7 @@ pub struct SentimentConfig {
 
 impl Default for SentimentConfig {
     fn default() -> Self {
-        SentimentConfig { neutral_threshold: 0.3, question_factor: 0.5 }
+        SentimentConfig { neutral_threshold: 0.35, question_factor: 0.5 }
     }
 }
 
@@ -226,7 +226,8 @@ impl Analyzer {
         push_lower(raw, &mut s.lower);
         let lower = &s.lower[lstart..];
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
-        let emoticon = self.lexicon.words.contains_key(lower) && !lower.chars().any(char::is_alphanumeric)
+        let has_punct = lower.chars().any(is_punct);
+        let emoticon = has_punct && self.lexicon.words.contains_key(lower)
             || lower.chars().count() <= 2 && !lower.chars().any(char::is_alphanumeric);
         let (off, len) = if emoticon {
             (0, lower.len())
@@ -352,6 +353,13 @@ impl Analyzer {
             }
             v = self.negation(v, s, i, j);
         }
+        // Two-word dampeners ("kind of good", "sort of works").
+        if i > 1 && in_sentence(i - 2) {
+            let pair = (s.word(i - 2), s.word(i - 1));
+            if matches!(pair, ("kind", "of") | ("sort", "of") | ("a", "bit") | ("just", "enough")) {
+                v -= B_INCR.copysign(v);
+            }
+        }
         // "least" negates unless "at least" / "very least".
         if i > 0 && s.word(i - 1) == "least" && s.tokens[i - 1].valence.is_none() {
             let before = if i > 1 { s.word(i - 2) } else { "" };
@@ -382,7 +390,9 @@ impl Analyzer {
                 }
             }
             _ => {
-                if w(k) == "never" && (matches!(w(i - 2), "so" | "this") || matches!(w(i - 1), "so" | "this")) {
+                // "haven't been this sore": a negation three words back with
+                // "so"/"this" right before the word intensifies (VADER does the same).
+                if (w(k) == "never" && matches!(w(i - 2), "so" | "this")) || matches!(w(i - 1), "so" | "this") {
                     return v * 1.25;
                 } else if w(k) == "without" && (w(i - 2) == "doubt" || w(i - 1) == "doubt") {
                     return v;
@@ -395,9 +405,11 @@ impl Analyzer {
     }
 
     /// Contrast: within a sentence, what comes after "but" weighs 1.5×,
-    /// what comes before 0.5×.
+    /// what comes before 0.5×. A sentence opening with "But" contrasts
+    /// with the sentence before it.
     fn contrast(&self, s: &mut Scratch) {
         let mut i = 0;
+        let mut prev_start = 0;
         while i < s.tokens.len() {
             let sentence = s.tokens[i].sentence;
             let mut end = i;
@@ -405,7 +417,8 @@ impl Analyzer {
                 end += 1;
             }
             if let Some(b) = (i..end).find(|&k| matches!(s.word(k), "but" | "however")) {
-                for k in i..end {
+                let from = if b == i { prev_start } else { i };
+                for k in from..end {
                     if k < b {
                         s.scores[k] *= 0.5;
                     } else if k > b {
@@ -413,6 +426,7 @@ impl Analyzer {
                     }
                 }
             }
+            prev_start = i;
             i = end;
         }
     }

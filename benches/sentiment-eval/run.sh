@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Reproducible sentiment evaluation: Earshot vs vaderSentiment 3.3.2 on the
+# human-rated ground truth shipped in the vaderSentiment sdist, plus a
+# differential run on benches/sentiment-eval/corpus.txt.
+#
+#   benches/sentiment-eval/run.sh            # held-out test half (headline figures)
+#   SPLIT=dev benches/sentiment-eval/run.sh  # development half
+#   SPLIT=all SHOW_DIFF=1 benches/sentiment-eval/run.sh
+#
+# Downloads only from PyPI (vaderSentiment wheel and sdist) into $EVAL_DIR
+# (default: $TMPDIR/earshot-sentiment-eval, outside the checkout).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+work="${EVAL_DIR:-${TMPDIR:-/tmp}/earshot-sentiment-eval}"
+mkdir -p "$work"
+
+if [ ! -x "$work/venv/bin/python" ]; then
+    python3 -m venv "$work/venv"
+    "$work/venv/bin/pip" install -q vaderSentiment==3.3.2
+fi
+gt="$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014"
+if [ ! -f "$gt/tweets_GroundTruth.txt" ]; then
+    mkdir -p "$work/sdist"
+    "$work/venv/bin/pip" download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 -d "$work/sdist"
+    tar -xzf "$work/sdist/vaderSentiment-3.3.2.tar.gz" -C "$work/sdist"
+    tar -xzf "$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz" \
+        -C "$work/sdist/vaderSentiment-3.3.2/additional_resources"
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+cargo build -q --release -p earshot-match --example score_text --manifest-path "$root/Cargo.toml"
+scorer="$CARGO_TARGET_DIR/release/examples/score_text $root/config/earshot.toml"
+
+"$work/venv/bin/python" "$here/eval.py" "$gt" "$scorer" --corpus "$here/corpus.txt"
