@@ -91,7 +91,7 @@ start_tansu() {
     # (at info level tansu logs gigabytes).
     (
         cd "$DIR/kafka"
-        unset RUST_LOG
+        unset RUST_LOG OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE SCHEMA_REGISTRY
         exec "$tansu" broker \
             --listener-url "tcp://127.0.0.1:$port" \
             --advertised-listener-url "tcp://127.0.0.1:$port" \
