@@ -386,15 +386,21 @@ mod tests {
     #[test]
     fn stemming_follows_language() {
         let mut t = table();
-        let r = t.add("refund", Mode::Stem).unwrap();
+        let r = t.add("fix", Mode::Stem).unwrap();
         let a = t.build().unwrap();
         let en = Some(rust_stemmers::Algorithm::English);
         assert_eq!(
-            found(&a, "refunds refunded refunding refundable", en),
-            vec![(r, "refunds".into()), (r, "refunded".into()), (r, "refunding".into())]
+            found(&a, "fixes fixed fixing fixture prefix", en),
+            vec![(r, "fixes".into()), (r, "fixed".into()), (r, "fixing".into())]
         );
         // Without a stemmer only the word itself matches.
-        assert_eq!(found(&a, "refunds refund", None), vec![(r, "refund".into())]);
+        assert_eq!(found(&a, "fixes fix", None), vec![(r, "fix".into())]);
+        // The post's language picks the stemmer: French plural of "panne".
+        let mut t = table();
+        let p = t.add("panne", Mode::Stem).unwrap();
+        let a = t.build().unwrap();
+        let fr = Some(rust_stemmers::Algorithm::French);
+        assert_eq!(found(&a, "des pannes", fr), vec![(p, "pannes".into())]);
     }
 
     #[test]

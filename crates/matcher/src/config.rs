@@ -7,7 +7,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::customers::{parse_customers, Customer};
-use crate::error::{from_toml, locate, ConfigError};
+use crate::error::{from_toml, locate_quoted, ConfigError};
 use crate::intent::{parse_intents, IntentRule};
 use crate::lexicon::{Lexicon, LexiconFormat};
 use crate::matcher::{Build, Matcher};
@@ -158,7 +158,7 @@ impl MatcherConfig {
             errors.extend(errs);
             for b in parsed {
                 if !seen.insert(b.def.id.clone()) {
-                    let at = locate(&text, &format!("\"{}\"", b.def.id), 0).unwrap_or(0);
+                    let at = locate_quoted(&text, &b.def.id, 0).unwrap_or(0);
                     errors.push(
                         ConfigError::new(&file, format!("brand {}", b.def.id), "duplicate brand id: expected each id once across all brand files")
                             .at_offset(&text, at),
@@ -229,7 +229,7 @@ impl MatcherConfig {
                     for r in rs.ruleset {
                         for b in &r.brands {
                             if !seen.contains(b) {
-                                let at = locate(&text, &format!("\"{b}\""), 0).unwrap_or(0);
+                                let at = locate_quoted(&text, b, 0).unwrap_or(0);
                                 errors.push(
                                     ConfigError::new(&file, format!("ruleset {}", r.name), format!("unknown brand `{b}`: expected a brand id from the watchlists"))
                                         .at_offset(&text, at),

@@ -88,6 +88,16 @@ pub(crate) fn locate(text: &str, needle: &str, after: usize) -> Option<usize> {
     text.get(after..)?.find(needle).map(|i| i + after)
 }
 
+/// Locates a quoted TOML string value (either quote style) after `after`.
+pub(crate) fn locate_quoted(text: &str, value: &str, after: usize) -> Option<usize> {
+    let double = locate(text, &format!("\"{value}\""), after);
+    let single = locate(text, &format!("'{value}'"), after);
+    match (double, single) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use earshot_model::Intent;
 use serde::Deserialize;
 
-use crate::error::{from_toml, locate, ConfigError};
+use crate::error::{from_toml, locate, locate_quoted, ConfigError};
 use crate::query::Query;
 
 #[derive(Debug, Deserialize)]
@@ -57,7 +57,7 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
     let mut errors = Vec::new();
     let mut cursor = 0;
     for (n, def) in parsed.intent.into_iter().enumerate() {
-        let at = locate(text, &format!("\"{}\"", def.intent), cursor).unwrap_or(cursor);
+        let at = locate_quoted(text, &def.intent, cursor).unwrap_or(cursor);
         cursor = at;
         let key = format!("intent #{} ({})", n + 1, def.intent);
         let intent = match def.intent.parse::<Intent>() {

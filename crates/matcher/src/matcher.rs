@@ -387,7 +387,7 @@ impl Matcher {
             }
         }
         s.matches.sort_by_key(|m| m.span.map(|(a, b)| (a, b)));
-        s.matches.dedup_by(|a, b| a.kind == b.kind && a.entity_id == b.entity_id && a.span == b.span);
+        s.matches.dedup();
     }
 
     fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {

@@ -5,7 +5,7 @@
 use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
 use serde::Deserialize;
 
-use crate::error::{from_toml, locate, ConfigError};
+use crate::error::{from_toml, locate_quoted, ConfigError};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +83,7 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
     let mut cursor = 0;
     for (defs, is_rule) in [(parsed.rule, true), (parsed.boost, false)] {
         for def in defs {
-            let at = locate(text, &format!("\"{}\"", def.name), cursor).unwrap_or(cursor);
+            let at = locate_quoted(text, &def.name, cursor).unwrap_or(cursor);
             cursor = at;
             let key = format!("{} {}", if is_rule { "rule" } else { "boost" }, def.name);
             let mut err = |m: String| errors.push(ConfigError::new(file, &key, m).at_offset(text, at));

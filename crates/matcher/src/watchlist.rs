@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{from_toml, locate, ConfigError};
+use crate::error::{from_toml, locate, locate_quoted, ConfigError};
 use crate::query::Query;
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +64,7 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
     let mut cursor = 0;
     for def in parsed.brand {
         // Find where this brand is written, to place errors about it.
-        let id_at = locate(text, &format!("\"{}\"", def.id), cursor).unwrap_or(cursor);
+        let id_at = locate_quoted(text, &def.id, cursor).unwrap_or(cursor);
         cursor = id_at;
         let key = format!("brand {}", def.id);
         let mut ok = true;
@@ -159,9 +159,10 @@ mod tests {
         let e = &errors[0];
         assert_eq!(e.key, "brand acme: query");
         assert_eq!(e.line, Some(4));
-        // The query starts at column 10 and its `(` is 9 characters in.
-        assert_eq!(e.column, Some(19), "{e}");
-        assert!(e.message.contains("unclosed `(`"), "{e}");
+        // The query starts at column 10 and is 19 characters long: the
+        // error is where a term was expected, at its end.
+        assert_eq!(e.column, Some(29), "{e}");
+        assert!(e.message.contains("unexpected end"), "{e}");
     }
 
     #[test]

@@ -1,1 +1,144 @@
+//! One test per rule, on a small lexicon so each effect is visible.
 
+use super::*;
+
+fn analyzer() -> Analyzer {
+    let mut lex = Lexicon::default();
+    let bad = lex.load(
+        "good\t1.9\nbad\t-2.5\ngreat\t3.1\nhate\t-2.7\nlol\t1.8\n:)\t2.0\n:d\t2.3\nsux\t-1.5\n\
+         yeah right\t-2\nunder the weather\t-2\nwar\t-2.9\ngrinning\t1.5\nanger\t-2.7\n",
+        crate::LexiconFormat::Vader,
+    );
+    assert!(bad.is_empty());
+    lex.load("😀\tgrinning face\n😠\tangry face with anger\n", crate::LexiconFormat::VaderEmoji);
+    lex.resolve_emoji();
+    Analyzer::new(lex)
+}
+
+fn c(text: &str) -> f32 {
+    analyzer().score(text).compound
+}
+
+#[test]
+fn lexicon_words_score() {
+    assert!(c("The book was good") > 0.3);
+    assert!(c("The book was bad") < -0.3);
+    assert_eq!(c("The book was blue"), 0.0);
+    assert_eq!(analyzer().score("").label, SentimentLabel::Neutral);
+}
+
+#[test]
+fn negation_window_of_three() {
+    assert!(c("not good") < 0.0);
+    assert!(c("don't think it is good") > 0.0, "four tokens back is outside the window");
+    assert!(c("don't think it good") < 0.0);
+    assert!(c("it isn’t good") < 0.0, "curly apostrophes negate too");
+    assert!(c("not bad") > 0.0);
+}
+
+#[test]
+fn boosters_and_dampeners() {
+    let base = c("the food was good");
+    assert!(c("the food was very good") > base);
+    assert!(c("the food was slightly good") < base);
+    assert!(c("the food was kind of good") < base);
+    assert!(c("the food was extremely bad") < c("the food was bad"));
+}
+
+#[test]
+fn contrast_but_favours_the_second_clause() {
+    assert!(c("the food was good but the service was bad") < 0.0);
+    assert!(c("the food was bad but the service was good") > 0.0);
+    // A sentence starting with "But" contrasts with the one before.
+    assert!(c("The food was great. But the service was bad.") < c("The food was great. The service was bad."));
+}
+
+#[test]
+fn all_caps_emphasis() {
+    assert!(c("the food was GOOD") > c("the food was good"));
+    // Caps everywhere is shouting, not emphasis of one word.
+    assert_eq!(c("THE FOOD WAS GOOD"), c("the food was good"));
+}
+
+#[test]
+fn exclamation_and_question_amplification() {
+    assert!(c("good!!!") > c("good"));
+    assert!(c("bad!!") < c("bad"));
+    assert!(c("good!!!!!!!!") == c("good!!!!"), "capped at four");
+    assert_eq!(c("!!!"), 0.0, "punctuation alone carries no sentiment");
+}
+
+#[test]
+fn questions_are_damped() {
+    assert!(c("is it good?") < c("it is good."));
+    assert!(c("is it good?") > 0.0);
+}
+
+#[test]
+fn emoticons_and_emoji() {
+    assert!(c("see you tomorrow :)") > 0.3);
+    assert!(c("see you tomorrow :D") > 0.3, "emoticons are looked up case-insensitively");
+    assert!(c("see you tomorrow 😀") > 0.2);
+    assert!(c("see you tomorrow😠") < -0.2, "emoji glued to a word are split off");
+}
+
+#[test]
+fn slang_and_initialisms() {
+    assert!(c("today sux") < 0.0);
+    assert!(c("lol") > 0.0);
+}
+
+#[test]
+fn idioms_replace_their_words() {
+    assert!(c("yeah right") < 0.0);
+    assert!(c("I'm under the weather today") < 0.0);
+}
+
+#[test]
+fn per_brand_overrides() {
+    let a = analyzer();
+    let mut s = Scratch::default();
+    assert!(a.analyze("war zone is out", None, &[], &mut s).compound < 0.0);
+    let mut o = Lexicon::default();
+    o.insert("war zone", 0.0);
+    assert_eq!(a.analyze("war zone is out", None, &[&o], &mut s).compound, 0.0);
+    assert!(a.analyze("war zone is great", None, &[&o], &mut s).compound > 0.0);
+}
+
+#[test]
+fn language_lexicons_apply_to_their_language() {
+    let mut a = analyzer();
+    let mut fr = Lexicon::default();
+    fr.insert("nul", -2.0);
+    a.by_lang.push(("fr".into(), fr));
+    let mut s = Scratch::default();
+    assert!(a.analyze("c'est nul", Some("fr"), &[], &mut s).compound < 0.0);
+    assert_eq!(a.analyze("c'est nul", Some("en"), &[], &mut s).compound, 0.0);
+}
+
+#[test]
+fn neutral_band_is_configurable() {
+    let mut a = analyzer();
+    a.config.neutral_threshold = 0.05;
+    let s = a.score("the food was good");
+    assert_eq!(s.label, SentimentLabel::Positive);
+    a.config.neutral_threshold = 0.99;
+    assert_eq!(a.score("the food was good").label, SentimentLabel::Neutral);
+}
+
+#[test]
+fn proportions_sum_to_one() {
+    let s = analyzer().score("good food, bad service, blue walls");
+    assert!((s.pos + s.neu + s.neg - 1.0).abs() < 0.01, "{s:?}");
+    assert!(s.pos > 0.0 && s.neg > 0.0 && s.neu > 0.0);
+}
+
+#[test]
+fn sentences_are_tracked_for_entity_sentiment() {
+    let a = analyzer();
+    let mut s = Scratch::default();
+    a.analyze("The food was good. The service was bad!\nWalls are blue", None, &[], &mut s);
+    let sums: Vec<f32> = s.sentences.iter().map(|x| x.sum).collect();
+    assert_eq!(sums.len(), 3);
+    assert!(sums[0] > 0.0 && sums[1] < 0.0 && sums[2] == 0.0, "{sums:?}");
+}
