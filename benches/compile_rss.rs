@@ -6,7 +6,10 @@
 use std::time::Instant;
 
 fn main() {
-    let terms: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let terms: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let before = earshot_benches::rss_bytes().unwrap_or(0);
     let text = earshot_benches::brands_toml(terms);
     let start = Instant::now();

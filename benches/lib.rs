@@ -30,8 +30,9 @@ impl Rng {
 }
 
 const SYLLABLES: &[&str] = &[
-    "ac", "me", "glo", "bex", "ini", "tech", "vor", "tex", "zen", "ith", "qua", "dra", "nex", "ora", "lum",
-    "ina", "sol", "ara", "pix", "el", "tri", "dent", "nova", "kor", "vex", "ly", "fin", "tor", "bri", "ox",
+    "ac", "me", "glo", "bex", "ini", "tech", "vor", "tex", "zen", "ith", "qua", "dra", "nex",
+    "ora", "lum", "ina", "sol", "ara", "pix", "el", "tri", "dent", "nova", "kor", "vex", "ly",
+    "fin", "tor", "bri", "ox",
 ];
 
 /// A made-up brand-like name, unique for each `i`.
@@ -55,7 +56,9 @@ pub fn brands_toml(terms: usize) -> String {
             "[[brand]]\nid = \"b{i}\"\nname = \"{n}\"\naliases = [\"{n}\", \"{n} app\", \"{n} cloud\"]\n"
         ));
         if i % 5 == 0 {
-            out.push_str(&format!("query = '{n} AND (refund* OR \"not working\") NOT site:{n}.com'\n"));
+            out.push_str(&format!(
+                "query = '{n} AND (refund* OR \"not working\") NOT site:{n}.com'\n"
+            ));
         } else {
             out.push_str(&format!("handles = [\"{n}hq\"]\n"));
         }
@@ -70,12 +73,24 @@ pub fn matcher(terms: usize, lexicon: &str) -> Matcher {
         "brands = ['brands.toml']\nlexicons = [{ path = 'lexicon.tsv' }]\ndetect_language = false",
     )
     .expect("static config");
-    let files = MemorySource::default().with("brands.toml", brands_toml(terms)).with("lexicon.tsv", lexicon);
-    config.compile(&files).expect("synthetic watchlist compiles")
+    let files = MemorySource::default()
+        .with("brands.toml", brands_toml(terms))
+        .with("lexicon.tsv", lexicon);
+    config
+        .compile(&files)
+        .expect("synthetic watchlist compiles")
 }
 
 const OPENERS: &[&str] = &[
-    "Honestly", "ngl", "Day 3 of waiting and", "Update:", "PSA:", "lol", "So", "Just saw that", "Anyone else think",
+    "Honestly",
+    "ngl",
+    "Day 3 of waiting and",
+    "Update:",
+    "PSA:",
+    "lol",
+    "So",
+    "Just saw that",
+    "Anyone else think",
     "Hot take:",
 ];
 const MIDDLES: &[&str] = &[
@@ -90,7 +105,18 @@ const MIDDLES: &[&str] = &[
     "not sure if I should upgrade or wait for the next version",
     "the refund still hasn't shown up on my statement",
 ];
-const CLOSERS: &[&str] = &["😡", "🙄", "!!", "...", "😂😂", "#fail", "#customerservice", "https://t.co/abc123", "", "smh"];
+const CLOSERS: &[&str] = &[
+    "😡",
+    "🙄",
+    "!!",
+    "...",
+    "😂😂",
+    "#fail",
+    "#customerservice",
+    "https://t.co/abc123",
+    "",
+    "smh",
+];
 
 /// Realistic short social posts; about one in three names a brand from the
 /// synthetic watchlist of `terms` terms.
@@ -98,7 +124,9 @@ pub fn posts(n: usize, terms: usize) -> Vec<Post> {
     let mut rng = Rng::new(7);
     let brands = (terms / 4).max(1);
     let mut names_rng = Rng::new(42);
-    let names: Vec<String> = (0..brands.min(2000)).map(|i| name(i, &mut names_rng)).collect();
+    let names: Vec<String> = (0..brands.min(2000))
+        .map(|i| name(i, &mut names_rng))
+        .collect();
     (0..n)
         .map(|i| {
             let mut text = format!("{} ", OPENERS[rng.below(OPENERS.len())]);

@@ -31,7 +31,10 @@ fn bare_patterns(terms: usize) -> Vec<String> {
             }
         }
         if let Some(list) = line.strip_prefix("handles = [") {
-            out.push(format!("@{}", list.trim_end_matches(']').trim_matches('"').to_lowercase()));
+            out.push(format!(
+                "@{}",
+                list.trim_end_matches(']').trim_matches('"').to_lowercase()
+            ));
         }
     }
     out.extend(["refund".into(), "not working".into()]);
@@ -48,14 +51,22 @@ fn throughput(c: &mut Criterion) {
         .build(bare_patterns(terms))
         .expect("patterns build");
     let m = matcher(terms, "");
-    let lexicon = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/lexicons/vader_lexicon.txt"))
-        .expect("bundled VADER lexicon");
+    let lexicon = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/lexicons/vader_lexicon.txt"
+    ))
+    .expect("bundled VADER lexicon");
     let full = matcher(terms, &lexicon);
 
     let mut g = c.benchmark_group("match_10k_terms");
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("bare_aho_corasick_find_iter", |b| {
-        b.iter(|| lower.iter().map(|t| ac.find_iter(t.as_str()).count()).sum::<usize>())
+        b.iter(|| {
+            lower
+                .iter()
+                .map(|t| ac.find_iter(t.as_str()).count())
+                .sum::<usize>()
+        })
     });
     g.bench_function("matcher_find_matches", |b| {
         b.iter(|| posts.iter().map(|p| m.find_matches(p).len()).sum::<usize>())
@@ -64,9 +75,21 @@ fn throughput(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("score_10k_terms");
     g.throughput(Throughput::Elements(posts.len() as u64));
-    g.bench_function("full_score", |b| b.iter(|| posts.iter().map(|p| full.score(p).priority as usize).sum::<usize>()));
+    g.bench_function("full_score", |b| {
+        b.iter(|| {
+            posts
+                .iter()
+                .map(|p| full.score(p).priority as usize)
+                .sum::<usize>()
+        })
+    });
     g.bench_function("sentiment_only", |b| {
-        b.iter(|| posts.iter().map(|p| full.analyzer().score(&p.text).compound).sum::<f32>())
+        b.iter(|| {
+            posts
+                .iter()
+                .map(|p| full.analyzer().score(&p.text).compound)
+                .sum::<f32>()
+        })
     });
     g.finish();
 }

@@ -47,7 +47,9 @@ pub fn run(
                 }
                 Ok(Post::new(format!("text:{line_no}"), text))
             }
-            Ok(text) if text.trim().is_empty() => Err("empty line: expected a JSON post".to_string()),
+            Ok(text) if text.trim().is_empty() => {
+                Err("empty line: expected a JSON post".to_string())
+            }
             Ok(_) => Post::from_json(line).map_err(|e| e.to_string()),
         };
         summary.lines += 1;
@@ -80,21 +82,35 @@ mod tests {
 
     fn matcher() -> Matcher {
         let config: MatcherConfig = toml::from_str("brands = ['b.toml']").unwrap();
-        let files = MemorySource::default().with("b.toml", "[[brand]]\nid = 'acme'\nname = 'Acme'\n");
+        let files =
+            MemorySource::default().with("b.toml", "[[brand]]\nid = 'acme'\nname = 'Acme'\n");
         config.compile(&files).unwrap()
     }
 
     #[test]
     fn bad_lines_become_errors_in_place() {
-        let input = b"{\"id\":\"x:1\",\"text\":\"Acme!\"}\nnot json\n\n{\"id\":\"x:2\",\"text\":\"hi\"}\n";
+        let input =
+            b"{\"id\":\"x:1\",\"text\":\"Acme!\"}\nnot json\n\n{\"id\":\"x:2\",\"text\":\"hi\"}\n";
         let mut out = Vec::new();
         let s = run(&matcher(), false, &input[..], &mut out).unwrap();
-        assert_eq!(s, ScoreSummary { lines: 4, failed: 2 });
-        let lines: Vec<serde_json::Value> =
-            String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            s,
+            ScoreSummary {
+                lines: 4,
+                failed: 2
+            }
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines[0]["matches"][0]["entity_id"], "acme");
         assert_eq!(lines[1]["error"]["line"], 2);
-        assert!(lines[1]["error"]["reason"].as_str().unwrap().contains("invalid JSON"));
+        assert!(lines[1]["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON"));
         assert_eq!(lines[2]["error"]["line"], 3);
         assert_eq!(lines[3]["post"]["id"], "x:2");
     }
@@ -103,11 +119,22 @@ mod tests {
     fn text_mode_numbers_lines() {
         let mut out = Vec::new();
         let s = run(&matcher(), true, &b"I love Acme\r\n\nmeh\n"[..], &mut out).unwrap();
-        assert_eq!(s, ScoreSummary { lines: 2, failed: 0 });
+        assert_eq!(
+            s,
+            ScoreSummary {
+                lines: 2,
+                failed: 0
+            }
+        );
         let text = String::from_utf8(out).unwrap();
         let ids: Vec<String> = text
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["post"]["id"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["post"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         assert_eq!(ids, ["text:1", "text:3"]);
     }

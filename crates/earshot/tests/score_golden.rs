@@ -36,7 +36,12 @@ fn score(input: &Path, text_mode: bool) -> (Vec<serde_json::Value>, bool) {
         .spawn()
         .expect("run earshot");
     let data = std::fs::read(input).expect("read input");
-    child.stdin.take().expect("stdin").write_all(&data).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&data)
+        .expect("write stdin");
     let out = child.wait_with_output().expect("earshot finished");
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
     assert!(
@@ -46,7 +51,11 @@ fn score(input: &Path, text_mode: bool) -> (Vec<serde_json::Value>, bool) {
     );
     let lines = stdout
         .lines()
-        .map(|l| strip_time(serde_json::from_str(l).unwrap_or_else(|e| panic!("bad output line {l}: {e}"))))
+        .map(|l| {
+            strip_time(
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad output line {l}: {e}")),
+            )
+        })
         .collect();
     (lines, out.status.success())
 }
@@ -59,7 +68,8 @@ fn golden_corpus() {
         .map(|e| e.expect("dir entry").path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            !name.ends_with(".expected.jsonl") && (name.ends_with(".jsonl") || name.ends_with(".txt"))
+            !name.ends_with(".expected.jsonl")
+                && (name.ends_with(".jsonl") || name.ends_with(".txt"))
         })
         .collect();
     inputs.sort();
@@ -68,10 +78,18 @@ fn golden_corpus() {
     for input in inputs {
         let text_mode = input.extension().is_some_and(|e| e == "txt");
         let (lines, ok) = score(&input, text_mode);
-        let stem = input.file_stem().and_then(|s| s.to_str()).expect("file name");
+        let stem = input
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("file name");
         let expected_path = dir.join(format!("{stem}.expected.jsonl"));
         let has_errors = lines.iter().any(|l| l.get("error").is_some());
-        assert_eq!(ok, !has_errors, "{}: exit status must say whether a line failed", input.display());
+        assert_eq!(
+            ok,
+            !has_errors,
+            "{}: exit status must say whether a line failed",
+            input.display()
+        );
         if update {
             let mut out = String::new();
             for l in &lines {
@@ -81,13 +99,22 @@ fn golden_corpus() {
             std::fs::write(&expected_path, out).expect("write expectations");
             continue;
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+                expected_path.display()
+            )
+        });
         let expected: Vec<serde_json::Value> = expected
             .lines()
             .map(|l| serde_json::from_str(l).expect("expected line is JSON"))
             .collect();
-        assert_eq!(lines.len(), expected.len(), "{}: one output line per input line", input.display());
+        assert_eq!(
+            lines.len(),
+            expected.len(),
+            "{}: one output line per input line",
+            input.display()
+        );
         for (n, (got, want)) in lines.iter().zip(&expected).enumerate() {
             assert_eq!(
                 got,

@@ -24,7 +24,9 @@ struct File {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/earshot.toml").into());
+    let path = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/earshot.toml").into()
+    });
     let path = PathBuf::from(path);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -47,6 +49,10 @@ fn main() {
         let mut post = Post::new(format!("text:{}", n + 1), line.clone());
         post.lang = Some("en".into());
         let s = matcher.score(&post);
-        let _ = writeln!(out, "{}\t{}\t{}", s.sentiment.compound, s.sentiment.label, line);
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}",
+            s.sentiment.compound, s.sentiment.label, line
+        );
     }
 }

@@ -96,7 +96,11 @@ impl TermTable {
             }
         };
         // Stemmed terms sharing a prefix still differ by their word.
-        let key_word = if mode == Mode::Stem { norm.as_str() } else { "" };
+        let key_word = if mode == Mode::Stem {
+            norm.as_str()
+        } else {
+            ""
+        };
         let known = if mode == Mode::Stem {
             self.stem_ids.get(key_word)
         } else {
@@ -106,7 +110,11 @@ impl TermTable {
             return Some(t);
         }
         let id = self.terms.len() as u32;
-        self.terms.push(TermDef { pattern, mode, word: key_word.into() });
+        self.terms.push(TermDef {
+            pattern,
+            mode,
+            word: key_word.into(),
+        });
         if mode == Mode::Stem {
             self.stem_ids.insert(key_word.to_string(), id);
         } else {
@@ -141,7 +149,13 @@ impl TermTable {
             term_index.extend_from_slice(&pattern_terms[p]);
             term_ranges.push((start, term_index.len() as u32));
             let start = sub_index.len() as u32;
-            nested_patterns(text, p as u32, &self.pattern_ids, any_prefix, &mut sub_index);
+            nested_patterns(
+                text,
+                p as u32,
+                &self.pattern_ids,
+                any_prefix,
+                &mut sub_index,
+            );
             sub_ranges.push((start, sub_index.len() as u32));
             edges.push((
                 text.chars().next().is_some_and(is_word_char),
@@ -297,7 +311,15 @@ impl Automaton {
     }
 
     /// Records the hits of the terms of pattern `p` at `[s, e)`.
-    fn credit(&self, p: u32, s: usize, e: usize, text: &str, stemmer: Option<&Stemmer>, hits: &mut Vec<Hit>) {
+    fn credit(
+        &self,
+        p: u32,
+        s: usize,
+        e: usize,
+        text: &str,
+        stemmer: Option<&Stemmer>,
+        hits: &mut Vec<Hit>,
+    ) {
         let (first_word, last_word) = self.edges[p as usize];
         if first_word && !starts_word(text, s) {
             return;
@@ -323,13 +345,20 @@ impl Automaton {
                     end
                 }
             };
-            hits.push(Hit { term: t, start: s as u32, end: end as u32 });
+            hits.push(Hit {
+                term: t,
+                start: s as u32,
+                end: end as u32,
+            });
         }
     }
 }
 
 fn next_char(text: &str, i: usize) -> usize {
-    text[i..].chars().next().map_or(text.len(), |c| i + c.len_utf8())
+    text[i..]
+        .chars()
+        .next()
+        .map_or(text.len(), |c| i + c.len_utf8())
 }
 
 #[cfg(test)]
@@ -340,13 +369,19 @@ mod tests {
         TermTable::new(Normalizer { fold_accents: true })
     }
 
-    fn found(a: &Automaton, text: &str, lang: Option<rust_stemmers::Algorithm>) -> Vec<(u32, String)> {
+    fn found(
+        a: &Automaton,
+        text: &str,
+        lang: Option<rust_stemmers::Algorithm>,
+    ) -> Vec<(u32, String)> {
         let norm = a.norm.normalize_str(text);
         let st = lang.map(Stemmer::create);
         let mut hits = Vec::new();
         a.scan(&norm, st.as_ref(), &mut hits);
         hits.sort();
-        hits.iter().map(|h| (h.term, norm[h.start as usize..h.end as usize].to_string())).collect()
+        hits.iter()
+            .map(|h| (h.term, norm[h.start as usize..h.end as usize].to_string()))
+            .collect()
     }
 
     #[test]
@@ -354,7 +389,10 @@ mod tests {
         let mut t = table();
         let apple = t.add("Apple", Mode::Exact).unwrap();
         let a = t.build().unwrap();
-        assert_eq!(found(&a, "pineapple apples APPLE.", None), vec![(apple, "apple".into())]);
+        assert_eq!(
+            found(&a, "pineapple apples APPLE.", None),
+            vec![(apple, "apple".into())]
+        );
         assert!(found(&a, "snapple_apple", None).is_empty());
     }
 
@@ -368,7 +406,11 @@ mod tests {
         let hits = found(&a, "the Acme Cloud is down", None);
         assert_eq!(
             hits,
-            vec![(acme, "acme".into()), (cloud, "acme cloud".into()), (cl, "cloud".into())]
+            vec![
+                (acme, "acme".into()),
+                (cloud, "acme cloud".into()),
+                (cl, "cloud".into())
+            ]
         );
         // The long pattern fails its boundary; the short one at the same start still counts.
         assert_eq!(found(&a, "acme cloudy", None), vec![(acme, "acme".into())]);
@@ -379,7 +421,10 @@ mod tests {
         let mut t = table();
         let r = t.add("refund", Mode::Prefix).unwrap();
         let a = t.build().unwrap();
-        assert_eq!(found(&a, "Refunded? no refunds", None), vec![(r, "refunded".into()), (r, "refunds".into())]);
+        assert_eq!(
+            found(&a, "Refunded? no refunds", None),
+            vec![(r, "refunded".into()), (r, "refunds".into())]
+        );
         assert!(found(&a, "prerefund", None).is_empty());
     }
 
@@ -391,7 +436,11 @@ mod tests {
         let en = Some(rust_stemmers::Algorithm::English);
         assert_eq!(
             found(&a, "fixes fixed fixing fixture prefix", en),
-            vec![(r, "fixes".into()), (r, "fixed".into()), (r, "fixing".into())]
+            vec![
+                (r, "fixes".into()),
+                (r, "fixed".into()),
+                (r, "fixing".into())
+            ]
         );
         // Without a stemmer only the word itself matches.
         assert_eq!(found(&a, "fixes fix", None), vec![(r, "fix".into())]);

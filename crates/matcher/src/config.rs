@@ -143,7 +143,11 @@ impl MatcherConfig {
                     Some(t)
                 }
                 Err(e) => {
-                    errors.push(ConfigError::new(path.display().to_string(), "", format!("cannot read: {e}")));
+                    errors.push(ConfigError::new(
+                        path.display().to_string(),
+                        "",
+                        format!("cannot read: {e}"),
+                    ));
                     None
                 }
             }
@@ -152,7 +156,9 @@ impl MatcherConfig {
         let mut brands: Vec<ParsedBrand> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for path in &self.brands {
-            let Some(text) = read(path, &mut errors) else { continue };
+            let Some(text) = read(path, &mut errors) else {
+                continue;
+            };
             let file = path.display().to_string();
             let (parsed, errs) = parse_brands(&file, &text);
             errors.extend(errs);
@@ -160,8 +166,12 @@ impl MatcherConfig {
                 if !seen.insert(b.def.id.clone()) {
                     let at = locate_quoted(&text, &b.def.id, 0).unwrap_or(0);
                     errors.push(
-                        ConfigError::new(&file, format!("brand {}", b.def.id), "duplicate brand id: expected each id once across all brand files")
-                            .at_offset(&text, at),
+                        ConfigError::new(
+                            &file,
+                            format!("brand {}", b.def.id),
+                            "duplicate brand id: expected each id once across all brand files",
+                        )
+                        .at_offset(&text, at),
                     );
                     continue;
                 }
@@ -172,7 +182,9 @@ impl MatcherConfig {
         let mut customers: Vec<Customer> = Vec::new();
         let mut seen_customers: HashSet<String> = HashSet::new();
         for path in &self.customers {
-            let Some(text) = read(path, &mut errors) else { continue };
+            let Some(text) = read(path, &mut errors) else {
+                continue;
+            };
             let file = path.display().to_string();
             let (parsed, errs) = parse_customers(&file, &text);
             errors.extend(errs);
@@ -180,14 +192,23 @@ impl MatcherConfig {
                 if seen_customers.insert(c.id.clone()) {
                     customers.push(c);
                 } else {
-                    errors.push(ConfigError::new(&file, format!("customer {}", c.id), "duplicate customer id"));
+                    errors.push(ConfigError::new(
+                        &file,
+                        format!("customer {}", c.id),
+                        "duplicate customer id",
+                    ));
                 }
             }
         }
 
-        let mut analyzer = Analyzer { config: self.sentiment, ..Analyzer::default() };
+        let mut analyzer = Analyzer {
+            config: self.sentiment,
+            ..Analyzer::default()
+        };
         for lex in &self.lexicons {
-            let Some(text) = read(&lex.path, &mut errors) else { continue };
+            let Some(text) = read(&lex.path, &mut errors) else {
+                continue;
+            };
             let file = lex.path.display().to_string();
             let target = match &lex.lang {
                 None => &mut analyzer.lexicon,
@@ -208,7 +229,14 @@ impl MatcherConfig {
                 errors.push(e);
             }
             if total > MAX_LEXICON_ERRORS {
-                errors.push(ConfigError::new(&file, "lexicon", format!("{} more bad lines: is `format` right?", total - MAX_LEXICON_ERRORS)));
+                errors.push(ConfigError::new(
+                    &file,
+                    "lexicon",
+                    format!(
+                        "{} more bad lines: is `format` right?",
+                        total - MAX_LEXICON_ERRORS
+                    ),
+                ));
             }
         }
         analyzer.lexicon.resolve_emoji();
@@ -216,12 +244,18 @@ impl MatcherConfig {
             l.resolve_emoji();
         }
         if !(0.0..1.0).contains(&self.sentiment.neutral_threshold) {
-            errors.push(ConfigError::new("[matcher.sentiment]", "neutral_threshold", "expected a number from 0 to below 1"));
+            errors.push(ConfigError::new(
+                "[matcher.sentiment]",
+                "neutral_threshold",
+                "expected a number from 0 to below 1",
+            ));
         }
 
         let mut overrides: Vec<(Vec<String>, Lexicon)> = Vec::new();
         for path in &self.rulesets {
-            let Some(text) = read(path, &mut errors) else { continue };
+            let Some(text) = read(path, &mut errors) else {
+                continue;
+            };
             let file = path.display().to_string();
             match toml::from_str::<RulesetsFile>(&text) {
                 Err(e) => errors.push(from_toml(&file, &text, &e)),
@@ -265,7 +299,12 @@ impl MatcherConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let version = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+        let version = hash
+            .finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
         Matcher::build(Build {
             fold_accents: self.fold_accents,
             detect_language: self.detect_language,

@@ -40,7 +40,14 @@ pub(crate) fn parse_customers(file: &str, text: &str) -> (Vec<Customer>, Vec<Con
     } else if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
         parse_jsonl(file, text)
     } else {
-        (Vec::new(), vec![ConfigError::new(file, "", "unknown customers format: expected a .csv or .jsonl file")])
+        (
+            Vec::new(),
+            vec![ConfigError::new(
+                file,
+                "",
+                "unknown customers format: expected a .csv or .jsonl file",
+            )],
+        )
     }
 }
 
@@ -53,10 +60,20 @@ fn split_list(s: &str) -> Vec<String> {
 
 fn parse_csv(file: &str, text: &str) -> (Vec<Customer>, Vec<ConfigError>) {
     let mut errors = Vec::new();
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = match rdr.headers() {
-        Ok(h) => h.iter().map(|h| h.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
-        Err(e) => return (Vec::new(), vec![ConfigError::new(file, "header", e.to_string())]),
+        Ok(h) => h
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            return (
+                Vec::new(),
+                vec![ConfigError::new(file, "header", e.to_string())],
+            )
+        }
     };
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(id_col), Some(name_col)) = (col("id"), col("name")) else {
@@ -146,7 +163,13 @@ fn check(c: &Customer) -> Result<(), String> {
     if c.id.is_empty() {
         return Err("expected a non-empty `id`".into());
     }
-    if c.name.trim().chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+    if c.name
+        .trim()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .count()
+        < 2
+    {
         return Err("expected a `name` of at least 2 letters".into());
     }
     Ok(())

@@ -20,7 +20,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A problem without a known position.
-    pub fn new(file: impl Into<String>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    pub fn new(
+        file: impl Into<String>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: file.into(),
             key: key.into(),
@@ -106,7 +110,10 @@ mod tests {
     fn display_has_file_line_col_key() {
         let e = ConfigError::new("brands.toml", "brand acme: query", "expected `)`")
             .at_offset("a\nbc d", 5);
-        assert_eq!(e.to_string(), "brands.toml:2:4: brand acme: query: expected `)`");
+        assert_eq!(
+            e.to_string(),
+            "brands.toml:2:4: brand acme: query: expected `)`"
+        );
         let e = ConfigError::new("x.csv", "", "empty");
         assert_eq!(e.to_string(), "x.csv: empty");
     }

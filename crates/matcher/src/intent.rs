@@ -73,15 +73,26 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
                 Ok(q) => Some(q),
                 Err(e) => {
                     let at = locate(text, q, at).map_or(at, |p| p + e.offset);
-                    errors.push(ConfigError::new(file, format!("{key}: query"), e.message).at_offset(text, at));
+                    errors.push(
+                        ConfigError::new(file, format!("{key}: query"), e.message)
+                            .at_offset(text, at),
+                    );
                     None
                 }
             },
         };
-        if def.query.is_none() && def.sentiment_above.is_none() && def.sentiment_below.is_none() && def.question.is_none() {
+        if def.query.is_none()
+            && def.sentiment_above.is_none()
+            && def.sentiment_below.is_none()
+            && def.question.is_none()
+        {
             errors.push(
-                ConfigError::new(file, &key, "rule matches every post: expected a `query`, `question` or a sentiment bound")
-                    .at_offset(text, at),
+                ConfigError::new(
+                    file,
+                    &key,
+                    "rule matches every post: expected a `query`, `question` or a sentiment bound",
+                )
+                .at_offset(text, at),
             );
             continue;
         }
@@ -100,8 +111,8 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
 }
 
 const QUESTION_OPENERS: &[&str] = &[
-    "how", "why", "what", "where", "when", "who", "which", "can", "could", "does", "do", "is", "are", "anyone",
-    "any", "should", "will", "would", "has", "have",
+    "how", "why", "what", "where", "when", "who", "which", "can", "could", "does", "do", "is",
+    "are", "anyone", "any", "should", "will", "would", "has", "have",
 ];
 
 /// Whether normalized text asks a question: a `?`, or a sentence opening

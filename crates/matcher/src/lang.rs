@@ -81,9 +81,18 @@ mod tests {
 
     #[test]
     fn detects_clear_languages() {
-        assert_eq!(detect("Le service client d'Acme est vraiment nul, je veux être remboursé"), Some("fr"));
-        assert_eq!(detect("The customer service at Acme is really terrible and slow today"), Some("en"));
-        assert_eq!(detect("Der Kundendienst von Acme ist wirklich schrecklich und langsam"), Some("de"));
+        assert_eq!(
+            detect("Le service client d'Acme est vraiment nul, je veux être remboursé"),
+            Some("fr")
+        );
+        assert_eq!(
+            detect("The customer service at Acme is really terrible and slow today"),
+            Some("en")
+        );
+        assert_eq!(
+            detect("Der Kundendienst von Acme ist wirklich schrecklich und langsam"),
+            Some("de")
+        );
     }
 
     #[test]

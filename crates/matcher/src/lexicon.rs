@@ -49,14 +49,22 @@ impl Lexicon {
                 continue;
             };
             if format == LexiconFormat::VaderEmoji {
-                self.emoji_descriptions.push((token.to_string(), value.to_lowercase()));
+                self.emoji_descriptions
+                    .push((token.to_string(), value.to_lowercase()));
                 continue;
             }
             let Ok(v) = value.parse::<f32>() else {
-                bad.push((n + 1, format!("expected a number after the tab, found `{value}`")));
+                bad.push((
+                    n + 1,
+                    format!("expected a number after the tab, found `{value}`"),
+                ));
                 continue;
             };
-            let v = if format == LexiconFormat::Afinn { v * 0.8 } else { v };
+            let v = if format == LexiconFormat::Afinn {
+                v * 0.8
+            } else {
+                v
+            };
             self.insert(token, v);
         }
         bad
@@ -71,7 +79,10 @@ impl Lexicon {
             if let Some(first) = token.split_whitespace().next() {
                 self.phrase_starts.insert(first.to_string());
             }
-            self.phrases.insert(token.split_whitespace().collect::<Vec<_>>().join(" "), valence);
+            self.phrases.insert(
+                token.split_whitespace().collect::<Vec<_>>().join(" "),
+                valence,
+            );
         } else if token.chars().any(is_emoji) && token.chars().count() <= 2 {
             self.emoji.insert(token, valence);
         } else {
@@ -116,7 +127,10 @@ mod tests {
     #[test]
     fn formats_load() {
         let mut l = Lexicon::default();
-        let bad = l.load("good\t1.9\t0.9\t[2, 2]\nyeah right\t-2\n:)\t2.0\nbroken line\n", LexiconFormat::Vader);
+        let bad = l.load(
+            "good\t1.9\t0.9\t[2, 2]\nyeah right\t-2\n:)\t2.0\nbroken line\n",
+            LexiconFormat::Vader,
+        );
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].0, 4);
         assert_eq!(l.words["good"], 1.9);
@@ -125,7 +139,10 @@ mod tests {
         let bad = l.load("awesome\t4\n", LexiconFormat::Afinn);
         assert!(bad.is_empty());
         assert!((l.words["awesome"] - 3.2).abs() < 1e-6);
-        l.load("😀\tgrinning face\n😡\tenraged face\n", LexiconFormat::VaderEmoji);
+        l.load(
+            "😀\tgrinning face\n😡\tenraged face\n",
+            LexiconFormat::VaderEmoji,
+        );
         l.insert("grinning", 1.0);
         l.insert("enraged", -2.0);
         l.resolve_emoji();

@@ -125,7 +125,14 @@ impl Builder {
         (self.rules.len() - 1) as u32
     }
 
-    fn query(&mut self, mut query: Query, text: String, owner: Owner, stem: bool, qid: u32) -> CompiledQuery {
+    fn query(
+        &mut self,
+        mut query: Query,
+        text: String,
+        owner: Owner,
+        stem: bool,
+        qid: u32,
+    ) -> CompiledQuery {
         let mut positive = Vec::new();
         query.terms_mut(false, &mut |t, negated| {
             let mode = if t.wildcard {
@@ -144,14 +151,25 @@ impl Builder {
         });
         positive.sort_unstable();
         positive.dedup();
-        CompiledQuery { query, text, owner, positive }
+        CompiledQuery {
+            query,
+            text,
+            owner,
+            positive,
+        }
     }
 }
 
 impl Matcher {
     pub(crate) fn build(b: Build) -> Result<Matcher, String> {
-        let norm = Normalizer { fold_accents: b.fold_accents };
-        let mut bl = Builder { table: TermTable::new(norm), uses: Vec::new(), rules: Vec::new() };
+        let norm = Normalizer {
+            fold_accents: b.fold_accents,
+        };
+        let mut bl = Builder {
+            table: TermTable::new(norm),
+            uses: Vec::new(),
+            rules: Vec::new(),
+        };
         let mut brands = Vec::new();
         let mut queries = Vec::new();
         for (i, pb) in b.brands.into_iter().enumerate() {
@@ -174,7 +192,11 @@ impl Matcher {
             }
             brands.push(Brand {
                 id: def.id.clone(),
-                kind: if def.competitor { EntityKind::Competitor } else { EntityKind::Brand },
+                kind: if def.competitor {
+                    EntityKind::Competitor
+                } else {
+                    EntityKind::Brand
+                },
                 has_context: !def.context.is_empty(),
             });
         }
@@ -192,7 +214,10 @@ impl Matcher {
             for (network, handles) in &c.handles {
                 for h in handles {
                     mention(&mut bl, &format!("@{h}"));
-                    authors.entry((network.to_ascii_lowercase(), h.to_lowercase())).or_default().push(i);
+                    authors
+                        .entry((network.to_ascii_lowercase(), h.to_lowercase()))
+                        .or_default()
+                        .push(i);
                 }
             }
         }
@@ -206,11 +231,22 @@ impl Matcher {
                 qid
             }));
         }
-        let brand_ids: HashMap<&str, u32> = brands.iter().enumerate().map(|(i, b)| (b.id.as_str(), i as u32)).collect();
+        let brand_ids: HashMap<&str, u32> = brands
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.id.as_str(), i as u32))
+            .collect();
         let overrides = b
             .overrides
             .into_iter()
-            .map(|(ids, lex)| (ids.iter().filter_map(|id| brand_ids.get(id.as_str()).copied()).collect(), lex))
+            .map(|(ids, lex)| {
+                (
+                    ids.iter()
+                        .filter_map(|id| brand_ids.get(id.as_str()).copied())
+                        .collect(),
+                    lex,
+                )
+            })
             .collect();
         let mut use_index = Vec::new();
         let mut use_ranges = Vec::with_capacity(bl.uses.len());
@@ -291,7 +327,8 @@ impl Matcher {
         };
         let stemmer = alg.map(Stemmer::create);
         s.hits.clear();
-        self.automaton.scan(&s.norm.text, stemmer.as_ref(), &mut s.hits);
+        self.automaton
+            .scan(&s.norm.text, stemmer.as_ref(), &mut s.hits);
         s.hits.sort_unstable();
         s.hits.dedup();
 
@@ -345,7 +382,10 @@ impl Matcher {
             if b.has_context && s.context.binary_search(&brand).is_err() {
                 continue;
             }
-            if s.excludes.iter().any(|&(x, xs, xe)| x == brand && xs <= start && end <= xe) {
+            if s.excludes
+                .iter()
+                .any(|&(x, xs, xe)| x == brand && xs <= start && end <= xe)
+            {
                 continue;
             }
             s.matches.push(Match {
@@ -358,7 +398,13 @@ impl Matcher {
         s.cand.sort_unstable();
         s.cand.dedup();
         if !s.cand.is_empty() {
-            let view = View { hits: &s.hits, text: &s.norm.text, words: OnceCell::new(), post, lang };
+            let view = View {
+                hits: &s.hits,
+                text: &s.norm.text,
+                words: OnceCell::new(),
+                post,
+                lang,
+            };
             for &q in &s.cand {
                 let cq = &self.queries[q as usize];
                 if !eval(&cq.query, &view) {
@@ -403,13 +449,18 @@ impl Matcher {
         let mut overrides: Vec<&Lexicon> = Vec::new();
         for (brands, lex) in &self.overrides {
             let hit = s.matches.iter().any(|m| {
-                m.kind != EntityKind::Customer && brands.iter().any(|&b| self.brands[b as usize].id == m.entity_id)
+                m.kind != EntityKind::Customer
+                    && brands
+                        .iter()
+                        .any(|&b| self.brands[b as usize].id == m.entity_id)
             });
             if hit {
                 overrides.push(lex);
             }
         }
-        let sentiment = self.analyzer.analyze(&text, lang.as_deref(), &overrides, &mut s.sent);
+        let sentiment = self
+            .analyzer
+            .analyze(&text, lang.as_deref(), &overrides, &mut s.sent);
 
         // Entity sentiment: the sentences that mention the entity.
         let mut entity_sentiment = Vec::new();
@@ -423,7 +474,8 @@ impl Matcher {
             for sent in &s.sent.sentences {
                 let mentioned = s.matches.iter().any(|n| {
                     n.entity_id == m.entity_id
-                        && n.span.is_some_and(|(a, _)| a as u32 >= sent.start && (a as u32) < sent.end)
+                        && n.span
+                            .is_some_and(|(a, _)| a as u32 >= sent.start && (a as u32) < sent.end)
                 });
                 if mentioned {
                     sum += sent.sum;
@@ -432,7 +484,11 @@ impl Matcher {
             let compound = compound_of(sum);
             let label = self.analyzer.label(compound);
             if label != sentiment.label {
-                entity_sentiment.push(EntitySentiment { entity_id: m.entity_id.clone(), compound, label });
+                entity_sentiment.push(EntitySentiment {
+                    entity_id: m.entity_id.clone(),
+                    compound,
+                    label,
+                });
             }
         }
 
@@ -447,8 +503,12 @@ impl Matcher {
                 },
                 None => 0.5,
             };
-            if rule.sentiment_below.is_some_and(|b| sentiment.compound >= b)
-                || rule.sentiment_above.is_some_and(|a| sentiment.compound <= a)
+            if rule
+                .sentiment_below
+                .is_some_and(|b| sentiment.compound >= b)
+                || rule
+                    .sentiment_above
+                    .is_some_and(|a| sentiment.compound <= a)
                 || rule.question.is_some_and(|q| q != question)
             {
                 continue;
@@ -576,12 +636,10 @@ impl Hits for View<'_> {
     fn field(&self, field: Field, value: &str) -> bool {
         let value = value.trim();
         match field {
-            Field::Author => self
-                .post
-                .author
-                .handle
-                .as_deref()
-                .is_some_and(|h| h.trim_start_matches('@').eq_ignore_ascii_case(value.trim_start_matches('@'))),
+            Field::Author => self.post.author.handle.as_deref().is_some_and(|h| {
+                h.trim_start_matches('@')
+                    .eq_ignore_ascii_case(value.trim_start_matches('@'))
+            }),
             Field::Site => self.post.url.as_deref().and_then(host).is_some_and(|h| {
                 let v = value.to_ascii_lowercase();
                 h == v || h.ends_with(&format!(".{v}"))
@@ -607,7 +665,10 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(host("https://www.Acme.com:443/x?y").as_deref(), Some("www.acme.com"));
+        assert_eq!(
+            host("https://www.Acme.com:443/x?y").as_deref(),
+            Some("www.acme.com")
+        );
         assert_eq!(host("acme.com").as_deref(), Some("acme.com"));
     }
 

@@ -97,8 +97,7 @@ impl Normalizer {
                 }
             }
             let added = out.text.len() - before;
-            out.map
-                .extend(std::iter::repeat_n(i as u32, added));
+            out.map.extend(std::iter::repeat_n(i as u32, added));
             seg_start = end;
         }
         debug_assert_eq!(seg_start, s.len());
@@ -152,7 +151,10 @@ pub fn ends_word(text: &str, end: usize) -> bool {
         Some(c) => {
             !is_word_char(c)
                 || is_unspaced_script(c)
-                || text[..end].chars().next_back().is_some_and(is_unspaced_script)
+                || text[..end]
+                    .chars()
+                    .next_back()
+                    .is_some_and(is_unspaced_script)
         }
     }
 }
@@ -225,7 +227,7 @@ mod tests {
         assert!(!ends_word(t, 15)); // followed by '_'
         assert!(ends_word(t, 25)); // followed by ','
         assert!(starts_word(t, 28)); // after '#'
-        // Unspaced scripts: a Latin brand inside Japanese text is bounded.
+                                     // Unspaced scripts: a Latin brand inside Japanese text is bounded.
         let j = "私はacmeが好き";
         let s = j.find("acme").unwrap();
         assert!(starts_word(j, s) && ends_word(j, s + 4));

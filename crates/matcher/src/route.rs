@@ -86,7 +86,8 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
             let at = locate_quoted(text, &def.name, cursor).unwrap_or(cursor);
             cursor = at;
             let key = format!("{} {}", if is_rule { "rule" } else { "boost" }, def.name);
-            let mut err = |m: String| errors.push(ConfigError::new(file, &key, m).at_offset(text, at));
+            let mut err =
+                |m: String| errors.push(ConfigError::new(file, &key, m).at_offset(text, at));
             let mut r = Rule {
                 name: def.name.clone(),
                 sentiment_below: def.sentiment_below,
@@ -116,7 +117,10 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                     None => err("expected `add` (points added to the priority)".into()),
                 }
                 if def.route.is_some() || def.priority.is_some() {
-                    err("a [[boost]] only adds points: expected `add`, not `route` or `priority`".into());
+                    err(
+                        "a [[boost]] only adds points: expected `add`, not `route` or `priority`"
+                            .into(),
+                    );
                 }
             }
             for i in &def.intents {
@@ -273,7 +277,12 @@ sentiment_below = -0.6
 add = 10
 "#;
 
-    fn input<'a>(intents: &'a [Intent], tiers: &'a [&'a str], reach: Option<u64>, compound: f32) -> RouteInput<'a> {
+    fn input<'a>(
+        intents: &'a [Intent],
+        tiers: &'a [&'a str],
+        reach: Option<u64>,
+        compound: f32,
+    ) -> RouteInput<'a> {
         RouteInput {
             intents,
             compound,
@@ -289,7 +298,12 @@ add = 10
     fn first_rule_wins_and_boosts_add() {
         let (r, errs) = parse_routes("routes.toml", ROUTES);
         assert!(errs.is_empty(), "{errs:?}");
-        let (route, p, why) = r.decide(&input(&[Intent::Complaint], &["enterprise"], Some(50_000), -0.8));
+        let (route, p, why) = r.decide(&input(
+            &[Intent::Complaint],
+            &["enterprise"],
+            Some(50_000),
+            -0.8,
+        ));
         assert_eq!(route, Route::Support);
         assert_eq!(p, 85);
         assert_eq!(

@@ -16,27 +16,105 @@ const C_INCR: f32 = 0.733;
 const N_SCALAR: f32 = -0.74;
 
 const NEGATIONS: &[&str] = &[
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "dont", "hadnt", "hasnt",
-    "havent", "isnt", "mightnt", "mustnt", "neither", "neednt", "never", "none", "nope", "nor", "not",
-    "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "uh-uh", "wasnt", "werent", "without",
-    "wont", "wouldnt", "rarely", "seldom", "despite", "nobody", "no-one",
+    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "dont", "hadnt",
+    "hasnt", "havent", "isnt", "mightnt", "mustnt", "neither", "neednt", "never", "none", "nope",
+    "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "uh-uh", "wasnt",
+    "werent", "without", "wont", "wouldnt", "rarely", "seldom", "despite", "nobody", "no-one",
 ];
 
 const BOOSTERS: &[&str] = &[
-    "absolutely", "amazingly", "awfully", "completely", "considerable", "considerably", "decidedly",
-    "deeply", "effing", "enormous", "enormously", "entirely", "especially", "exceptional",
-    "exceptionally", "extreme", "extremely", "fabulously", "flipping", "flippin", "frackin", "fracking",
-    "fricking", "frickin", "frigging", "friggin", "fully", "fuckin", "fucking", "fuggin", "fugging",
-    "greatly", "hella", "highly", "hugely", "incredible", "incredibly", "intensely", "major", "majorly",
-    "more", "most", "particularly", "purely", "quite", "really", "remarkably", "so", "substantially",
-    "thoroughly", "total", "totally", "tremendous", "tremendously", "uber", "unbelievably", "unusually",
-    "utter", "utterly", "very", "super", "mega", "soooo", "sooo", "realy", "rly", "srsly", "seriously",
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
+    "super",
+    "mega",
+    "soooo",
+    "sooo",
+    "realy",
+    "rly",
+    "srsly",
+    "seriously",
 ];
 
 const DAMPENERS: &[&str] = &[
-    "almost", "barely", "hardly", "kinda", "kindof", "kind-of", "less", "little", "marginal",
-    "marginally", "occasional", "occasionally", "partly", "scarce", "scarcely", "slight", "slightly",
-    "somewhat", "sorta", "sortof", "sort-of",
+    "almost",
+    "barely",
+    "hardly",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sorta",
+    "sortof",
+    "sort-of",
 ];
 
 /// Tunable parts of the sentiment rules (`[matcher.sentiment]`).
@@ -54,7 +132,10 @@ pub struct SentimentConfig {
 
 impl Default for SentimentConfig {
     fn default() -> Self {
-        SentimentConfig { neutral_threshold: 0.35, question_factor: 0.5 }
+        SentimentConfig {
+            neutral_threshold: 0.35,
+            question_factor: 0.5,
+        }
     }
 }
 
@@ -110,7 +191,11 @@ impl Scratch {
 impl Analyzer {
     /// An analyzer over one lexicon with default rules.
     pub fn new(lexicon: Lexicon) -> Analyzer {
-        Analyzer { lexicon, by_lang: Vec::new(), config: SentimentConfig::default() }
+        Analyzer {
+            lexicon,
+            by_lang: Vec::new(),
+            config: SentimentConfig::default(),
+        }
     }
 
     /// Scores a text (standalone use; the matcher reuses buffers instead).
@@ -130,9 +215,17 @@ impl Analyzer {
     }
 
     /// Scores `text`; leaves per-sentence sums in `s.sentences`.
-    pub(crate) fn analyze(&self, text: &str, lang: Option<&str>, overrides: &[&Overrides], s: &mut Scratch) -> Sentiment {
+    pub(crate) fn analyze(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        overrides: &[&Overrides],
+        s: &mut Scratch,
+    ) -> Sentiment {
         self.tokenize(text, s);
-        let lang_lex = lang.and_then(|l| self.by_lang.iter().find(|(x, _)| x == l)).map(|(_, lex)| lex);
+        let lang_lex = lang
+            .and_then(|l| self.by_lang.iter().find(|(x, _)| x == l))
+            .map(|(_, lex)| lex);
         self.lookup(overrides, lang_lex, s);
         let cap_diff = {
             let caps = s.tokens.iter().filter(|t| t.caps).count();
@@ -146,8 +239,16 @@ impl Analyzer {
         self.contrast(s);
         // Sum per sentence, damping questions.
         for (i, t) in s.tokens.iter().enumerate() {
-            let q = s.questions.get(t.sentence as usize).copied().unwrap_or(false);
-            let v = if q { s.scores[i] * self.config.question_factor } else { s.scores[i] };
+            let q = s
+                .questions
+                .get(t.sentence as usize)
+                .copied()
+                .unwrap_or(false);
+            let v = if q {
+                s.scores[i] * self.config.question_factor
+            } else {
+                s.scores[i]
+            };
             s.scores[i] = v;
             if let Some(sent) = s.sentences.get_mut(t.sentence as usize) {
                 sent.sum += v;
@@ -165,8 +266,16 @@ impl Analyzer {
         s.questions.clear();
         let mut sentence = 0u32;
         let mut sent_start = 0u32;
-        let close = |s: &mut Scratch, end: u32, question: bool, sentence: &mut u32, sent_start: &mut u32| {
-            s.sentences.push(SentenceScore { start: *sent_start, end, sum: 0.0 });
+        let close = |s: &mut Scratch,
+                     end: u32,
+                     question: bool,
+                     sentence: &mut u32,
+                     sent_start: &mut u32| {
+            s.sentences.push(SentenceScore {
+                start: *sent_start,
+                end,
+                sum: 0.0,
+            });
             s.questions.push(question);
             *sentence += 1;
             *sent_start = end;
@@ -219,7 +328,11 @@ impl Analyzer {
     fn push_token(&self, text: &str, start: usize, end: usize, sentence: u32, s: &mut Scratch) {
         let raw = &text[start..end];
         let raw = raw.trim_matches(|c| c == '\u{FE0F}' || c == '\u{200D}');
-        if raw.is_empty() || raw.chars().all(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)) {
+        if raw.is_empty()
+            || raw
+                .chars()
+                .all(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c))
+        {
             return;
         }
         let lstart = s.lower.len();
@@ -260,7 +373,12 @@ impl Analyzer {
     /// Finds each token's lexicon valence; phrases (idioms) take their first
     /// token's place and neutralize the rest.
     fn lookup(&self, overrides: &[&Overrides], lang_lex: Option<&Lexicon>, s: &mut Scratch) {
-        let lexes: Vec<&Lexicon> = overrides.iter().copied().chain(lang_lex).chain(Some(&self.lexicon)).collect();
+        let lexes: Vec<&Lexicon> = overrides
+            .iter()
+            .copied()
+            .chain(lang_lex)
+            .chain(Some(&self.lexicon))
+            .collect();
         let max_phrase = lexes.iter().map(|l| l.max_phrase_words).max().unwrap_or(0);
         let mut i = 0;
         while i < s.tokens.len() {
@@ -281,7 +399,9 @@ impl Analyzer {
                         }
                         join.push_str(s.word(k));
                     }
-                    let found = lexes.iter().find_map(|l| l.phrases.get(join.as_str()).copied());
+                    let found = lexes
+                        .iter()
+                        .find_map(|l| l.phrases.get(join.as_str()).copied());
                     s.join = join;
                     if let Some(v) = found {
                         valence = Some(v);
@@ -356,7 +476,10 @@ impl Analyzer {
         // Two-word dampeners ("kind of good", "sort of works").
         if i > 1 && in_sentence(i - 2) {
             let pair = (s.word(i - 2), s.word(i - 1));
-            if matches!(pair, ("kind", "of") | ("sort", "of") | ("a", "bit") | ("just", "enough")) {
+            if matches!(
+                pair,
+                ("kind", "of") | ("sort", "of") | ("a", "bit") | ("just", "enough")
+            ) {
                 v -= B_INCR.copysign(v);
             }
         }
@@ -392,7 +515,9 @@ impl Analyzer {
             _ => {
                 // "haven't been this sore": a negation three words back with
                 // "so"/"this" right before the word intensifies (VADER does the same).
-                if (w(k) == "never" && matches!(w(i - 2), "so" | "this")) || matches!(w(i - 1), "so" | "this") {
+                if (w(k) == "never" && matches!(w(i - 2), "so" | "this"))
+                    || matches!(w(i - 1), "so" | "this")
+                {
                     return v * 1.25;
                 } else if w(k) == "without" && (w(i - 2) == "doubt" || w(i - 1) == "doubt") {
                     return v;
@@ -433,7 +558,13 @@ impl Analyzer {
 
     fn finish(&self, text: &str, s: &mut Scratch) -> Sentiment {
         if s.tokens.is_empty() {
-            return Sentiment { compound: 0.0, pos: 0.0, neu: 0.0, neg: 0.0, label: SentimentLabel::Neutral };
+            return Sentiment {
+                compound: 0.0,
+                pos: 0.0,
+                neu: 0.0,
+                neg: 0.0,
+                label: SentimentLabel::Neutral,
+            };
         }
         let mut sum: f32 = s.scores.iter().sum();
         let amp = punctuation_emphasis(text);

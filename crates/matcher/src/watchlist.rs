@@ -69,10 +69,18 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
         let key = format!("brand {}", def.id);
         let mut ok = true;
         if def.id.trim().is_empty() {
-            errors.push(ConfigError::new(file, "brand", "expected a non-empty `id`").at_offset(text, id_at));
+            errors.push(
+                ConfigError::new(file, "brand", "expected a non-empty `id`").at_offset(text, id_at),
+            );
             ok = false;
         }
-        let wildcard = def.aliases.iter().flatten().chain(&def.context).chain(&def.exclude).find(|a| a.contains('*'));
+        let wildcard = def
+            .aliases
+            .iter()
+            .flatten()
+            .chain(&def.context)
+            .chain(&def.exclude)
+            .find(|a| a.contains('*'));
         if let Some(a) = wildcard {
             errors.push(
                 ConfigError::new(file, &key, format!("`{a}`: aliases, context and exclude terms are literal; put wildcards in `query`"))
@@ -84,7 +92,8 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             Some(q) => match Query::parse(q) {
                 Ok(q) => Some(q),
                 Err(e) => {
-                    let mut err = ConfigError::new(file, format!("{key}: query"), e.message.clone());
+                    let mut err =
+                        ConfigError::new(file, format!("{key}: query"), e.message.clone());
                     // Point into the file when the query is written on one line.
                     if let Some(at) = locate(text, q, id_at) {
                         err = err.at_offset(text, at + e.offset);
@@ -104,8 +113,12 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             || !def.hashtags.is_empty();
         if ok && !has_terms {
             errors.push(
-                ConfigError::new(file, &key, "brand can never match: expected `aliases`, `handles`, `hashtags` or a `query`")
-                    .at_offset(text, id_at),
+                ConfigError::new(
+                    file,
+                    &key,
+                    "brand can never match: expected `aliases`, `handles`, `hashtags` or a `query`",
+                )
+                .at_offset(text, id_at),
             );
             ok = false;
         }
@@ -194,7 +207,10 @@ aliases = []
 
     #[test]
     fn toml_errors_have_positions() {
-        let (_, errors) = parse_brands("w.toml", "[[brand]]\nid = \"a\"\nname = \"A\"\ncolour = 1\n");
+        let (_, errors) = parse_brands(
+            "w.toml",
+            "[[brand]]\nid = \"a\"\nname = \"A\"\ncolour = 1\n",
+        );
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].line, Some(4));
         assert!(errors[0].message.contains("colour"), "{}", errors[0]);
@@ -202,10 +218,18 @@ aliases = []
 
     #[test]
     fn alias_forms() {
-        let def: BrandDef = toml::from_str("id='a'\nname='Acme Cares'\nhandles=['@acme']\nhashtags=['AcmeLove']").unwrap();
+        let def: BrandDef =
+            toml::from_str("id='a'\nname='Acme Cares'\nhandles=['@acme']\nhashtags=['AcmeLove']")
+                .unwrap();
         assert_eq!(
             def.alias_terms(false),
-            ["Acme Cares", "#AcmeCares", "@AcmeCares", "@acme", "#AcmeLove"]
+            [
+                "Acme Cares",
+                "#AcmeCares",
+                "@AcmeCares",
+                "@acme",
+                "#AcmeLove"
+            ]
         );
     }
 }

@@ -25,7 +25,9 @@ fn bundled() -> Matcher {
     }
     let text = std::fs::read_to_string(config_dir().join("earshot.toml")).unwrap();
     let file: File = toml::from_str(&text).unwrap();
-    file.matcher.compile(&Dir(config_dir())).unwrap_or_else(|e| panic!("{e:#?}"))
+    file.matcher
+        .compile(&Dir(config_dir()))
+        .unwrap_or_else(|e| panic!("{e:#?}"))
 }
 
 fn post(text: &str) -> Post {
@@ -35,7 +37,11 @@ fn post(text: &str) -> Post {
 }
 
 fn ids(m: &Matcher, p: &Post, kind: EntityKind) -> Vec<String> {
-    m.score(p).entities(kind).into_iter().map(String::from).collect()
+    m.score(p)
+        .entities(kind)
+        .into_iter()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -51,36 +57,93 @@ fn bundled_config_compiles_with_a_stable_version() {
 #[test]
 fn brands_aliases_hashtags_and_mentions() {
     let m = bundled();
-    assert_eq!(ids(&m, &post("Loving my new ACME corp gadget"), EntityKind::Brand), ["acme"]);
-    assert_eq!(ids(&m, &post("thanks @acmesupport! #AcmeCares"), EntityKind::Brand), ["acme"]);
-    assert_eq!(ids(&m, &post("#RocketSkates are fast"), EntityKind::Brand), ["acme-rocket"]);
+    assert_eq!(
+        ids(
+            &m,
+            &post("Loving my new ACME corp gadget"),
+            EntityKind::Brand
+        ),
+        ["acme"]
+    );
+    assert_eq!(
+        ids(
+            &m,
+            &post("thanks @acmesupport! #AcmeCares"),
+            EntityKind::Brand
+        ),
+        ["acme"]
+    );
+    assert_eq!(
+        ids(&m, &post("#RocketSkates are fast"), EntityKind::Brand),
+        ["acme-rocket"]
+    );
     assert!(ids(&m, &post("acmeology is a word"), EntityKind::Brand).is_empty());
     let s = m.score(&post("My Acme Rocket arrived"));
-    let spans: Vec<_> = s.matches.iter().map(|x| (x.entity_id.as_str(), x.span)).collect();
-    assert_eq!(spans, [("acme", Some((3, 7))), ("acme-rocket", Some((3, 14)))]);
+    let spans: Vec<_> = s
+        .matches
+        .iter()
+        .map(|x| (x.entity_id.as_str(), x.span))
+        .collect();
+    assert_eq!(
+        spans,
+        [("acme", Some((3, 7))), ("acme-rocket", Some((3, 14)))]
+    );
 }
 
 #[test]
 fn ambiguous_brand_needs_context() {
     let m = bundled();
-    assert!(ids(&m, &post("Grandma's apple pie is the best"), EntityKind::Competitor).is_empty());
+    assert!(ids(
+        &m,
+        &post("Grandma's apple pie is the best"),
+        EntityKind::Competitor
+    )
+    .is_empty());
     assert!(ids(&m, &post("An apple a day"), EntityKind::Competitor).is_empty());
-    assert_eq!(ids(&m, &post("Apple just raised iPhone prices again"), EntityKind::Competitor), ["apple"]);
+    assert_eq!(
+        ids(
+            &m,
+            &post("Apple just raised iPhone prices again"),
+            EntityKind::Competitor
+        ),
+        ["apple"]
+    );
     // The excluded phrase cancels only the hit inside it.
     let s = m.score(&post("apple pie while my Apple iPhone charges"));
-    assert_eq!(s.matches.iter().filter(|x| x.entity_id == "apple").count(), 1);
+    assert_eq!(
+        s.matches.iter().filter(|x| x.entity_id == "apple").count(),
+        1
+    );
 }
 
 #[test]
 fn queries_near_and_stemming() {
     let m = bundled();
     let s = m.score(&post("Acme Cloud has been having an outage all morning"));
-    assert!(s.matches.iter().any(|x| x.entity_id == "acme-cloud" && x.rule.contains("NEAR/4")), "{:?}", s.matches);
-    let s = m.score(&post("Acme Cloud is fine, but there was an outage at the gym earlier"));
-    assert!(!s.matches.iter().any(|x| x.rule.contains("NEAR/4")), "too far apart: {:?}", s.matches);
+    assert!(
+        s.matches
+            .iter()
+            .any(|x| x.entity_id == "acme-cloud" && x.rule.contains("NEAR/4")),
+        "{:?}",
+        s.matches
+    );
+    let s = m.score(&post(
+        "Acme Cloud is fine, but there was an outage at the gym earlier",
+    ));
+    assert!(
+        !s.matches.iter().any(|x| x.rule.contains("NEAR/4")),
+        "too far apart: {:?}",
+        s.matches
+    );
     // `refund~` matches "refunded" by stem, within 3 words of "acme".
     let s = m.score(&post("acme finally refunded me"));
-    assert!(s.matches.iter().any(|x| x.entity_id == "acme" && x.rule.contains("refund~")), "{:?}", s.matches);
+    assert!(
+        s.matches
+            .iter()
+            .any(|x| x.entity_id == "acme" && x.rule.contains("refund~")),
+        "{:?}",
+        s.matches
+    );
 }
 
 #[test]
@@ -101,17 +164,32 @@ fn customers_by_author_handle_and_mentions() {
 #[test]
 fn accents_and_width_fold() {
     let m = bundled();
-    assert_eq!(ids(&m, &post("ＡＣＭＥ rocks"), EntityKind::Brand), ["acme"]);
-    let mut p = Post::new("x:2", "Acme Cloud est en panne depuis ce matin, c'est caído");
+    assert_eq!(
+        ids(&m, &post("ＡＣＭＥ rocks"), EntityKind::Brand),
+        ["acme"]
+    );
+    let mut p = Post::new(
+        "x:2",
+        "Acme Cloud est en panne depuis ce matin, c'est caído",
+    );
     p.lang = Some("fr".into());
-    assert!(m.score(&p).matches.iter().any(|x| x.entity_id == "acme-cloud"));
+    assert!(m
+        .score(&p)
+        .matches
+        .iter()
+        .any(|x| x.entity_id == "acme-cloud"));
 }
 
 #[test]
 fn brand_rulesets_override_sentiment() {
     let m = bundled();
     let s = m.score(&post("War Zone season 3 is out today"));
-    assert_eq!(s.sentiment.label, SentimentLabel::Neutral, "{:?}", s.sentiment);
+    assert_eq!(
+        s.sentiment.label,
+        SentimentLabel::Neutral,
+        "{:?}",
+        s.sentiment
+    );
     let s = m.score(&post("the war in the news is out today"));
     assert_eq!(s.sentiment.label, SentimentLabel::Negative);
 }
@@ -119,29 +197,53 @@ fn brand_rulesets_override_sentiment() {
 #[test]
 fn intents_and_routes() {
     let m = bundled();
-    let s = m.score(&post("Acme charged me twice and support is useless. I want a refund!"));
-    assert_eq!(s.intents.first(), Some(&Intent::Complaint), "{:?}", s.intents);
+    let s = m.score(&post(
+        "Acme charged me twice and support is useless. I want a refund!",
+    ));
+    assert_eq!(
+        s.intents.first(),
+        Some(&Intent::Complaint),
+        "{:?}",
+        s.intents
+    );
     assert_eq!(s.route, Route::Support);
-    assert!(s.priority_reasons[0].starts_with("rule complaint"), "{:?}", s.priority_reasons);
+    assert!(
+        s.priority_reasons[0].starts_with("rule complaint"),
+        "{:?}",
+        s.priority_reasons
+    );
 
-    let s = m.score(&post("My lawyer will hear about this, Acme. See you in court."));
+    let s = m.score(&post(
+        "My lawyer will hear about this, Acme. See you in court.",
+    ));
     assert!(s.intents.contains(&Intent::PrRisk));
     assert_eq!((s.route, s.priority), (Route::Pr, 80));
 
     let mut p = post("Thinking of buying an Acme Rocket, is it worth it?");
     p.author.reach = Some(25_000);
     let s = m.score(&p);
-    assert!(s.intents.contains(&Intent::PurchaseIntent), "{:?}", s.intents);
+    assert!(
+        s.intents.contains(&Intent::PurchaseIntent),
+        "{:?}",
+        s.intents
+    );
     assert_eq!(s.route, Route::Sales);
     assert_eq!(s.priority, 55);
-    assert_eq!(s.priority_reasons[1], "boost high-reach: reach=25000>=10000 (+15)");
+    assert_eq!(
+        s.priority_reasons[1],
+        "boost high-reach: reach=25000>=10000 (+15)"
+    );
 
     let mut p = post("Cancelling our Acme contract, moving to Globex. Done with the outages.");
     p.author.handle = Some("waynefoods".into());
     let s = m.score(&p);
     assert!(s.intents.contains(&Intent::ChurnRisk), "{:?}", s.intents);
     assert_eq!(s.route, Route::Support);
-    assert!(s.priority_reasons[0].contains("tier=enterprise"), "{:?}", s.priority_reasons);
+    assert!(
+        s.priority_reasons[0].contains("tier=enterprise"),
+        "{:?}",
+        s.priority_reasons
+    );
 
     let s = m.score(&post("the weather is nice"));
     assert_eq!((s.route, s.priority), (Route::None, 0));
@@ -150,11 +252,14 @@ fn intents_and_routes() {
 #[test]
 fn entity_sentiment_differs_per_entity() {
     let m = bundled();
-    let s = m.score(&post("Acme support was amazing today. Globex was a total disaster, awful."));
+    let s = m.score(&post(
+        "Acme support was amazing today. Globex was a total disaster, awful.",
+    ));
     let globex = s.entity_sentiment.iter().find(|e| e.entity_id == "globex");
     let acme = s.entity_sentiment.iter().find(|e| e.entity_id == "acme");
     assert!(
-        globex.is_some_and(|g| g.label == SentimentLabel::Negative) || acme.is_some_and(|a| a.label == SentimentLabel::Positive),
+        globex.is_some_and(|g| g.label == SentimentLabel::Negative)
+            || acme.is_some_and(|a| a.label == SentimentLabel::Positive),
         "{:?} {:?}",
         s.sentiment,
         s.entity_sentiment
@@ -164,11 +269,18 @@ fn entity_sentiment_differs_per_entity() {
 #[test]
 fn language_is_detected_when_missing() {
     let m = bundled();
-    let p = Post::new("x:3", "Le service client d'Acme est vraiment nul, je veux être remboursé");
+    let p = Post::new(
+        "x:3",
+        "Le service client d'Acme est vraiment nul, je veux être remboursé",
+    );
     assert_eq!(m.score(&p).post.lang.as_deref(), Some("fr"));
     let mut p = Post::new("x:4", "short");
     p.lang = Some("de".into());
-    assert_eq!(m.score(&p).post.lang.as_deref(), Some("de"), "a given language is kept");
+    assert_eq!(
+        m.score(&p).post.lang.as_deref(),
+        Some("de"),
+        "a given language is kept"
+    );
 }
 
 #[test]
@@ -208,12 +320,30 @@ fn compile_reports_every_problem() {
     let errors = config.compile(&files).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(text.len(), 6, "{text:#?}");
-    assert!(text[0].starts_with("b.toml:4:12: brand a: query: expected a distance after NEAR"), "{text:#?}");
-    assert!(text[1].starts_with("missing.toml: cannot read"), "{text:#?}");
-    assert!(text[2].starts_with("c.csv:2: customer 1: expected a `name`"), "{text:#?}");
-    assert!(text[3].starts_with("l.tsv:1: lexicon: expected a number"), "{text:#?}");
-    assert!(text[4].starts_with("i.toml:2:10: intent #1 (nope): unknown value `nope`"), "{text:#?}");
-    assert!(text[5].starts_with("r.toml:2:8: rule x: expected `priority`"), "{text:#?}");
+    assert!(
+        text[0].starts_with("b.toml:4:12: brand a: query: expected a distance after NEAR"),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].starts_with("missing.toml: cannot read"),
+        "{text:#?}"
+    );
+    assert!(
+        text[2].starts_with("c.csv:2: customer 1: expected a `name`"),
+        "{text:#?}"
+    );
+    assert!(
+        text[3].starts_with("l.tsv:1: lexicon: expected a number"),
+        "{text:#?}"
+    );
+    assert!(
+        text[4].starts_with("i.toml:2:10: intent #1 (nope): unknown value `nope`"),
+        "{text:#?}"
+    );
+    assert!(
+        text[5].starts_with("r.toml:2:8: rule x: expected `priority`"),
+        "{text:#?}"
+    );
 }
 
 #[test]
@@ -235,7 +365,12 @@ fn shared_matcher_swaps_atomically() {
 #[test]
 fn scoring_is_deterministic_and_thread_safe() {
     let m = Arc::new(bundled());
-    let texts = ["Acme is great!", "apple pie", "Acme Cloud outage again", "thanks @acme 😀"];
+    let texts = [
+        "Acme is great!",
+        "apple pie",
+        "Acme Cloud outage again",
+        "thanks @acme 😀",
+    ];
     let expected: Vec<_> = texts.iter().map(|t| m.score(&post(t))).collect();
     let handles: Vec<_> = (0..2)
         .map(|_| {
@@ -245,7 +380,10 @@ fn scoring_is_deterministic_and_thread_safe() {
         .collect();
     for h in handles {
         for (a, b) in h.join().unwrap().iter().zip(&expected) {
-            assert_eq!((&a.matches, a.sentiment, &a.intents, a.route, a.priority), (&b.matches, b.sentiment, &b.intents, b.route, b.priority));
+            assert_eq!(
+                (&a.matches, a.sentiment, &a.intents, a.route, a.priority),
+                (&b.matches, b.sentiment, &b.intents, b.route, b.priority)
+            );
         }
     }
 }

@@ -37,7 +37,12 @@ fn spans(q: &Query, h: &impl Hits, out: &mut Vec<(u32, u32)>) {
                 spans(q, h, out);
             }
         }
-        Query::Near { left, right, distance, ordered } => {
+        Query::Near {
+            left,
+            right,
+            distance,
+            ordered,
+        } => {
             let mut l = Vec::new();
             spans(left, h, &mut l);
             if l.is_empty() {

@@ -10,9 +10,16 @@ pub(crate) enum Tok {
     And,
     Or,
     Not,
-    Near { distance: u32, ordered: bool },
+    Near {
+        distance: u32,
+        ordered: bool,
+    },
     /// A bare word; `wildcard` for `refund*`, `stem` for `refund~`.
-    Word { text: String, wildcard: bool, stem: bool },
+    Word {
+        text: String,
+        wildcard: bool,
+        stem: bool,
+    },
     Phrase(String),
     Field(Field, String),
 }
@@ -60,22 +67,39 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Spanned>, QueryError> {
         let start = i;
         match c {
             '(' => {
-                out.push(Spanned { tok: Tok::LParen, offset: start });
+                out.push(Spanned {
+                    tok: Tok::LParen,
+                    offset: start,
+                });
                 i += 1;
             }
             ')' => {
-                out.push(Spanned { tok: Tok::RParen, offset: start });
+                out.push(Spanned {
+                    tok: Tok::RParen,
+                    offset: start,
+                });
                 i += 1;
             }
             '"' => {
                 let Some(len) = src[i + 1..].find('"') else {
-                    return Err(QueryError::at(src, start, "unterminated phrase: expected a closing `\"`"));
+                    return Err(QueryError::at(
+                        src,
+                        start,
+                        "unterminated phrase: expected a closing `\"`",
+                    ));
                 };
                 let phrase = src[i + 1..i + 1 + len].trim();
                 if phrase.is_empty() {
-                    return Err(QueryError::at(src, start, "empty phrase: expected words between the quotes"));
+                    return Err(QueryError::at(
+                        src,
+                        start,
+                        "empty phrase: expected words between the quotes",
+                    ));
                 }
-                out.push(Spanned { tok: Tok::Phrase(phrase.to_string()), offset: start });
+                out.push(Spanned {
+                    tok: Tok::Phrase(phrase.to_string()),
+                    offset: start,
+                });
                 i += len + 2;
             }
             _ => {
@@ -93,14 +117,24 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Spanned>, QueryError> {
                     let name = &word[..word.len() - 1];
                     let field = field_named(src, start, name)?;
                     let Some(len) = src[end + 1..].find('"') else {
-                        return Err(QueryError::at(src, end, "unterminated phrase: expected a closing `\"`"));
+                        return Err(QueryError::at(
+                            src,
+                            end,
+                            "unterminated phrase: expected a closing `\"`",
+                        ));
                     };
                     let value = src[end + 1..end + 1 + len].trim().to_string();
-                    out.push(Spanned { tok: Tok::Field(field, value), offset: start });
+                    out.push(Spanned {
+                        tok: Tok::Field(field, value),
+                        offset: start,
+                    });
                     i = end + len + 2;
                     continue;
                 }
-                out.push(Spanned { tok: word_token(src, start, word)?, offset: start });
+                out.push(Spanned {
+                    tok: word_token(src, start, word)?,
+                    offset: start,
+                });
                 i = end;
             }
         }
@@ -131,21 +165,33 @@ fn word_token(src: &str, offset: usize, word: &str) -> Result<Tok, QueryError> {
     }
     if let Some(rest) = word.strip_prefix("NEAR") {
         let spec = rest.strip_prefix('/').ok_or_else(|| {
-            QueryError::at(src, offset, "expected a distance after NEAR, as in NEAR/3 or NEAR/3f")
+            QueryError::at(
+                src,
+                offset,
+                "expected a distance after NEAR, as in NEAR/3 or NEAR/3f",
+            )
         })?;
         let (digits, ordered) = match spec.strip_suffix('f') {
             Some(d) => (d, true),
             None => (spec, false),
         };
         let distance: u32 = digits.parse().map_err(|_| {
-            QueryError::at(src, offset, format!("expected a number of words in `{word}`, as in NEAR/3 or NEAR/3f"))
+            QueryError::at(
+                src,
+                offset,
+                format!("expected a number of words in `{word}`, as in NEAR/3 or NEAR/3f"),
+            )
         })?;
         return Ok(Tok::Near { distance, ordered });
     }
     if let Some((name, value)) = word.split_once(':') {
         let field = field_named(src, offset, name)?;
         if value.is_empty() {
-            return Err(QueryError::at(src, offset + word.len(), format!("expected a value after `{name}:`")));
+            return Err(QueryError::at(
+                src,
+                offset + word.len(),
+                format!("expected a value after `{name}:`"),
+            ));
         }
         return Ok(Tok::Field(field, value.to_string()));
     }
@@ -173,5 +219,9 @@ fn word_token(src: &str, offset: usize, word: &str) -> Result<Tok, QueryError> {
     if text.is_empty() {
         return Err(QueryError::at(src, offset, "expected a word before `~`"));
     }
-    Ok(Tok::Word { text: text.to_string(), wildcard, stem })
+    Ok(Tok::Word {
+        text: text.to_string(),
+        wildcard,
+        stem,
+    })
 }

@@ -63,7 +63,13 @@ pub struct Term {
 
 impl Term {
     pub(crate) fn new(text: String, phrase: bool, wildcard: bool, stem: bool) -> Term {
-        Term { text, phrase, wildcard, stem, id: 0 }
+        Term {
+            text,
+            phrase,
+            wildcard,
+            stem,
+            id: 0,
+        }
     }
 }
 
@@ -110,7 +116,11 @@ impl QueryError {
     pub(crate) fn at(src: &str, offset: usize, message: impl Into<String>) -> QueryError {
         let offset = offset.min(src.len());
         let column = src[..offset].chars().count() + 1;
-        QueryError { offset, column, message: message.into() }
+        QueryError {
+            offset,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -173,7 +183,13 @@ impl fmt::Display for Term {
         if self.phrase {
             write!(f, "\"{}\"", self.text)
         } else {
-            let suffix = if self.wildcard { "*" } else if self.stem { "~" } else { "" };
+            let suffix = if self.wildcard {
+                "*"
+            } else if self.stem {
+                "~"
+            } else {
+                ""
+            };
             write!(f, "{}{suffix}", self.text)
         }
     }
@@ -203,15 +219,25 @@ impl fmt::Display for Query {
                 f.write_str("NOT ")?;
                 group(q, f, matches!(**q, Query::And(_) | Query::Or(_)))
             }
-            Query::Near { left, right, distance, ordered } => {
+            Query::Near {
+                left,
+                right,
+                distance,
+                ordered,
+            } => {
                 group(left, f, matches!(**left, Query::Or(_)))?;
                 write!(f, " NEAR/{distance}{} ", if *ordered { "f" } else { "" })?;
-                group(right, f, matches!(**right, Query::Or(_) | Query::Near { .. }))
+                group(
+                    right,
+                    f,
+                    matches!(**right, Query::Or(_) | Query::Near { .. }),
+                )
             }
             Query::And(items) | Query::Or(items) => {
                 let and = matches!(self, Query::And(_));
                 let sep = if and { " AND " } else { " OR " };
-                let nested = |q: &Query| matches!(q, Query::Or(_)) || (and && matches!(q, Query::And(_)));
+                let nested =
+                    |q: &Query| matches!(q, Query::Or(_)) || (and && matches!(q, Query::And(_)));
                 for (i, q) in items.iter().enumerate() {
                     if i > 0 {
                         f.write_str(sep)?;

@@ -6,13 +6,19 @@ use super::{Query, QueryError, Term};
 pub(crate) fn parse(src: &str) -> Result<Query, QueryError> {
     let toks = lex(src)?;
     if toks.is_empty() {
-        return Err(QueryError::at(src, 0, "empty query: expected a term, a \"phrase\" or `(`"));
+        return Err(QueryError::at(
+            src,
+            0,
+            "empty query: expected a term, a \"phrase\" or `(`",
+        ));
     }
     let mut p = Parser { src, toks, pos: 0 };
     let q = p.or()?;
     if let Some(t) = p.peek() {
         let msg = match t.tok {
-            Tok::RParen => "unbalanced `)`: expected AND, OR, NOT, NEAR/n or the end of the query".to_string(),
+            Tok::RParen => {
+                "unbalanced `)`: expected AND, OR, NOT, NEAR/n or the end of the query".to_string()
+            }
             _ => p.expected_operator(t),
         };
         return Err(QueryError::at(src, t.offset, msg));
@@ -37,7 +43,9 @@ impl Parser<'_> {
 
     fn expected_operator(&self, t: &Spanned) -> String {
         let hint = match &t.tok {
-            Tok::Word { .. } | Tok::Phrase(_) => " (to match words next to each other, quote them: \"acme cloud\")",
+            Tok::Word { .. } | Tok::Phrase(_) => {
+                " (to match words next to each other, quote them: \"acme cloud\")"
+            }
             _ => "",
         };
         format!(
@@ -52,7 +60,11 @@ impl Parser<'_> {
             self.pos += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Query::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Query::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<Query, QueryError> {
@@ -66,13 +78,24 @@ impl Parser<'_> {
                 // `a NOT b` is the Brandwatch spelling of `a AND NOT b`.
                 Some(Tok::Not) => items.push(self.unary()?),
                 Some(Tok::Word { .. } | Tok::Phrase(_) | Tok::Field(..) | Tok::LParen) => {
-                    let t = self.peek().cloned().unwrap_or(Spanned { tok: Tok::LParen, offset: 0 });
-                    return Err(QueryError::at(self.src, t.offset, self.expected_operator(&t)));
+                    let t = self.peek().cloned().unwrap_or(Spanned {
+                        tok: Tok::LParen,
+                        offset: 0,
+                    });
+                    return Err(QueryError::at(
+                        self.src,
+                        t.offset,
+                        self.expected_operator(&t),
+                    ));
                 }
                 _ => break,
             }
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Query::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Query::And(items)
+        })
     }
 
     fn unary(&mut self) -> Result<Query, QueryError> {
@@ -92,7 +115,12 @@ impl Parser<'_> {
             let right_at = self.peek().map_or(self.end_offset(), |t| t.offset);
             let right = self.primary()?;
             check_near_operand(self.src, right_at, &right)?;
-            left = Query::Near { left: Box::new(left), right: Box::new(right), distance, ordered };
+            left = Query::Near {
+                left: Box::new(left),
+                right: Box::new(right),
+                distance,
+                ordered,
+            };
         }
         Ok(left)
     }
@@ -110,7 +138,9 @@ impl Parser<'_> {
             Tok::LParen => {
                 let q = self.or()?;
                 match self.peek() {
-                    Some(Spanned { tok: Tok::RParen, .. }) => {
+                    Some(Spanned {
+                        tok: Tok::RParen, ..
+                    }) => {
                         self.pos += 1;
                         Ok(q)
                     }
@@ -125,7 +155,11 @@ impl Parser<'_> {
                     )),
                 }
             }
-            Tok::Word { text, wildcard, stem } => Ok(Query::Term(Term::new(text, false, wildcard, stem))),
+            Tok::Word {
+                text,
+                wildcard,
+                stem,
+            } => Ok(Query::Term(Term::new(text, false, wildcard, stem))),
             Tok::Phrase(p) => Ok(Query::Term(Term::new(p, true, false, false))),
             Tok::Field(f, v) => Ok(Query::Field(f, v)),
             other => Err(QueryError::at(

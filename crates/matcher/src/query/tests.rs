@@ -18,10 +18,22 @@ fn err(s: &str) -> QueryError {
 #[test]
 fn precedence_not_and_or() {
     // NOT > AND > OR
-    assert_eq!(p("a OR b AND NOT c"), Query::Or(vec![t("a"), Query::And(vec![t("b"), Query::Not(Box::new(t("c")))])]));
-    assert_eq!(p("(a OR b) AND c"), Query::And(vec![Query::Or(vec![t("a"), t("b")]), t("c")]));
+    assert_eq!(
+        p("a OR b AND NOT c"),
+        Query::Or(vec![
+            t("a"),
+            Query::And(vec![t("b"), Query::Not(Box::new(t("c")))])
+        ])
+    );
+    assert_eq!(
+        p("(a OR b) AND c"),
+        Query::And(vec![Query::Or(vec![t("a"), t("b")]), t("c")])
+    );
     // Binary NOT is AND NOT.
-    assert_eq!(p("a NOT b"), Query::And(vec![t("a"), Query::Not(Box::new(t("b")))]));
+    assert_eq!(
+        p("a NOT b"),
+        Query::And(vec![t("a"), Query::Not(Box::new(t("b")))])
+    );
 }
 
 #[test]
@@ -30,20 +42,43 @@ fn near_binds_tightest() {
     assert_eq!(
         q,
         Query::Or(vec![
-            Query::Near { left: Box::new(t("a")), right: Box::new(t("b")), distance: 3, ordered: false },
+            Query::Near {
+                left: Box::new(t("a")),
+                right: Box::new(t("b")),
+                distance: 3,
+                ordered: false
+            },
             t("c")
         ])
     );
-    assert!(matches!(p("a NEAR/2f b"), Query::Near { ordered: true, distance: 2, .. }));
+    assert!(matches!(
+        p("a NEAR/2f b"),
+        Query::Near {
+            ordered: true,
+            distance: 2,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn terms_phrases_wildcards_fields() {
-    let q = p(r#""acme cloud" AND refund* AND fix~ AND author:"Acme Help" AND site:acme.com AND lang:en AND source:reddit"#);
+    let q = p(
+        r#""acme cloud" AND refund* AND fix~ AND author:"Acme Help" AND site:acme.com AND lang:en AND source:reddit"#,
+    );
     let Query::And(items) = q else { panic!() };
-    assert_eq!(items[0], Query::Term(Term::new("acme cloud".into(), true, false, false)));
-    assert_eq!(items[1], Query::Term(Term::new("refund".into(), false, true, false)));
-    assert_eq!(items[2], Query::Term(Term::new("fix".into(), false, false, true)));
+    assert_eq!(
+        items[0],
+        Query::Term(Term::new("acme cloud".into(), true, false, false))
+    );
+    assert_eq!(
+        items[1],
+        Query::Term(Term::new("refund".into(), false, true, false))
+    );
+    assert_eq!(
+        items[2],
+        Query::Term(Term::new("fix".into(), false, false, true))
+    );
     assert_eq!(items[3], Query::Field(Field::Author, "Acme Help".into()));
     assert_eq!(items[4], Query::Field(Field::Site, "acme.com".into()));
     assert_eq!(items[5], Query::Field(Field::Lang, "en".into()));
@@ -58,7 +93,10 @@ fn errors_have_positions_and_expectations() {
 
     let e = err("acme cloud");
     assert_eq!(e.column, 6);
-    assert!(e.message.contains("expected AND, OR") && e.message.contains("quote them"), "{e}");
+    assert!(
+        e.message.contains("expected AND, OR") && e.message.contains("quote them"),
+        "{e}"
+    );
 
     let e = err("acme AND");
     assert_eq!(e.column, 9);
@@ -94,7 +132,13 @@ fn errors_have_positions_and_expectations() {
 
 #[test]
 fn negation_only_queries_are_rejected() {
-    for q in ["NOT acme", "lang:en", "NOT a AND NOT b", "acme OR NOT b", "lang:en OR acme"] {
+    for q in [
+        "NOT acme",
+        "lang:en",
+        "NOT a AND NOT b",
+        "acme OR NOT b",
+        "lang:en OR acme",
+    ] {
         let e = err(q);
         assert!(e.message.contains("without any of its terms"), "{q}: {e}");
     }
@@ -105,7 +149,10 @@ fn negation_only_queries_are_rejected() {
 
 #[test]
 fn lowercase_operators_are_words() {
-    assert_eq!(p("\"rock and roll\""), Query::Term(Term::new("rock and roll".into(), true, false, false)));
+    assert_eq!(
+        p("\"rock and roll\""),
+        Query::Term(Term::new("rock and roll".into(), true, false, false))
+    );
     assert!(Query::parse("rock and roll").is_err());
 }
 
@@ -121,7 +168,9 @@ fn near_distances() {
 }
 
 fn word() -> impl Strategy<Value = String> {
-    "[a-z]{3,8}".prop_filter("not an operator", |w| !["and", "or", "not"].contains(&w.as_str()))
+    "[a-z]{3,8}".prop_filter("not an operator", |w| {
+        !["and", "or", "not"].contains(&w.as_str())
+    })
 }
 
 fn leaf() -> impl Strategy<Value = Query> {
@@ -129,7 +178,12 @@ fn leaf() -> impl Strategy<Value = Query> {
         word().prop_map(|w| Query::Term(Term::new(w, false, false, false))),
         word().prop_map(|w| Query::Term(Term::new(w, false, true, false))),
         word().prop_map(|w| Query::Term(Term::new(w, false, false, true))),
-        (word(), word()).prop_map(|(a, b)| Query::Term(Term::new(format!("{a} {b}"), true, false, false))),
+        (word(), word()).prop_map(|(a, b)| Query::Term(Term::new(
+            format!("{a} {b}"),
+            true,
+            false,
+            false
+        ))),
     ]
 }
 
@@ -137,11 +191,13 @@ fn positional() -> impl Strategy<Value = Query> {
     leaf().prop_recursive(2, 6, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..4).prop_map(Query::Or),
-            (inner.clone(), inner, 0u32..5, any::<bool>()).prop_map(|(l, r, distance, ordered)| Query::Near {
-                left: Box::new(l),
-                right: Box::new(r),
-                distance,
-                ordered
+            (inner.clone(), inner, 0u32..5, any::<bool>()).prop_map(|(l, r, distance, ordered)| {
+                Query::Near {
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    distance,
+                    ordered,
+                }
             }),
         ]
     })

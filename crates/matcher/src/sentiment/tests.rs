@@ -10,7 +10,10 @@ fn analyzer() -> Analyzer {
         crate::LexiconFormat::Vader,
     );
     assert!(bad.is_empty());
-    lex.load("😀\tgrinning face\n😠\tangry face with anger\n", crate::LexiconFormat::VaderEmoji);
+    lex.load(
+        "😀\tgrinning face\n😠\tangry face with anger\n",
+        crate::LexiconFormat::VaderEmoji,
+    );
     lex.resolve_emoji();
     Analyzer::new(lex)
 }
@@ -30,7 +33,10 @@ fn lexicon_words_score() {
 #[test]
 fn negation_window_of_three() {
     assert!(c("not good") < 0.0);
-    assert!(c("don't think it is good") > 0.0, "four tokens back is outside the window");
+    assert!(
+        c("don't think it is good") > 0.0,
+        "four tokens back is outside the window"
+    );
     assert!(c("don't think it good") < 0.0);
     assert!(c("it isn’t good") < 0.0, "curly apostrophes negate too");
     assert!(c("not bad") > 0.0);
@@ -50,7 +56,10 @@ fn contrast_but_favours_the_second_clause() {
     assert!(c("the food was good but the service was bad") < 0.0);
     assert!(c("the food was bad but the service was good") > 0.0);
     // A sentence starting with "But" contrasts with the one before.
-    assert!(c("The food was great. But the service was bad.") < c("The food was great. The service was bad."));
+    assert!(
+        c("The food was great. But the service was bad.")
+            < c("The food was great. The service was bad.")
+    );
 }
 
 #[test]
@@ -77,9 +86,15 @@ fn questions_are_damped() {
 #[test]
 fn emoticons_and_emoji() {
     assert!(c("see you tomorrow :)") > 0.3);
-    assert!(c("see you tomorrow :D") > 0.3, "emoticons are looked up case-insensitively");
+    assert!(
+        c("see you tomorrow :D") > 0.3,
+        "emoticons are looked up case-insensitively"
+    );
     assert!(c("see you tomorrow 😀") > 0.2);
-    assert!(c("see you tomorrow😠") < -0.2, "emoji glued to a word are split off");
+    assert!(
+        c("see you tomorrow😠") < -0.2,
+        "emoji glued to a word are split off"
+    );
 }
 
 #[test]
@@ -101,7 +116,10 @@ fn per_brand_overrides() {
     assert!(a.analyze("war zone is out", None, &[], &mut s).compound < 0.0);
     let mut o = Lexicon::default();
     o.insert("war zone", 0.0);
-    assert_eq!(a.analyze("war zone is out", None, &[&o], &mut s).compound, 0.0);
+    assert_eq!(
+        a.analyze("war zone is out", None, &[&o], &mut s).compound,
+        0.0
+    );
     assert!(a.analyze("war zone is great", None, &[&o], &mut s).compound > 0.0);
 }
 
@@ -113,7 +131,10 @@ fn language_lexicons_apply_to_their_language() {
     a.by_lang.push(("fr".into(), fr));
     let mut s = Scratch::default();
     assert!(a.analyze("c'est nul", Some("fr"), &[], &mut s).compound < 0.0);
-    assert_eq!(a.analyze("c'est nul", Some("en"), &[], &mut s).compound, 0.0);
+    assert_eq!(
+        a.analyze("c'est nul", Some("en"), &[], &mut s).compound,
+        0.0
+    );
 }
 
 #[test]
@@ -137,7 +158,12 @@ fn proportions_sum_to_one() {
 fn sentences_are_tracked_for_entity_sentiment() {
     let a = analyzer();
     let mut s = Scratch::default();
-    a.analyze("The food was good. The service was bad!\nWalls are blue", None, &[], &mut s);
+    a.analyze(
+        "The food was good. The service was bad!\nWalls are blue",
+        None,
+        &[],
+        &mut s,
+    );
     let sums: Vec<f32> = s.sentences.iter().map(|x| x.sum).collect();
     assert_eq!(sums.len(), 3);
     assert!(sums[0] > 0.0 && sums[1] < 0.0 && sums[2] == 0.0, "{sums:?}");
