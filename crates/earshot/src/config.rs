@@ -38,6 +38,8 @@ struct RawConfig {
 /// A loaded configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file it was loaded from; `None` for the bundled config.
+    pub path: Option<PathBuf>,
     /// Name shown in messages: the file's path, or `<bundled>/earshot.toml`.
     pub name: String,
     /// Directory that relative paths in the file are resolved against; `None` for the bundled config.
@@ -107,6 +109,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         None => (bundled_matcher_config(), true),
     };
     Ok(Config {
+        path: path.map(Path::to_path_buf),
         name,
         base,
         matcher,

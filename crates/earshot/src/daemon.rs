@@ -79,12 +79,47 @@ pub async fn bus(config: &Config, daemon: &str) -> anyhow::Result<Arc<dyn Bus>> 
 /// `earshot match`.
 pub async fn run_match(config: Config) -> anyhow::Result<()> {
     let config = config.validated()?;
-    let matcher = SharedMatcher::new(config.matcher()?);
+    let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
     let bus = bus(&config, "match").await?;
     let shutdown = shutdown_on_signal();
+    tokio::spawn(reload_on_sighup(config.path.clone(), matcher.clone(), shutdown.clone()));
     let stats = crate::match_stage::run(bus, &config.transport.topics, matcher, &config.match_stage, shutdown).await?;
     tracing::info!(?stats, "match stopped");
     Ok(())
+}
+
+/// Recompiles the watchlists on SIGHUP and swaps them in atomically; posts in
+/// flight finish with the matcher they started with. A config with problems
+/// is refused (each problem logged) and the running matcher stays.
+async fn reload_on_sighup(path: Option<std::path::PathBuf>, matcher: Arc<SharedMatcher>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                Some(()) = hup.recv() => {}
+            }
+            let compiled = crate::config::load(path.as_deref())
+                .map_err(|e| vec![format!("{e:#}")])
+                .and_then(|c| c.matcher().map_err(|e| e.0));
+            match compiled {
+                Ok(m) => {
+                    let version = m.version().to_string();
+                    let old = matcher.store(m);
+                    tracing::info!(from = old.version(), to = version, "watchlists reloaded");
+                }
+                Err(problems) => {
+                    for p in &problems {
+                        tracing::error!(problem = p.as_str(), "reload refused; keeping the running watchlists");
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, matcher, shutdown);
 }
 
 /// `earshot connect`.

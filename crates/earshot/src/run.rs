@@ -24,7 +24,7 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
         bundled::write_samples().context("cannot write the bundled sample posts")?;
     }
     let config = config.validated()?;
-    let matcher = SharedMatcher::new(config.matcher()?);
+    let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
     let migration = earshot_sink::migrate(&config.sink).await?;
     tracing::info!(%migration, "store ready");
 
