@@ -1,0 +1,92 @@
+//! Classifying ClickHouse failures: transient (retry), data (bisect and
+//! quarantine the bad rows) or fatal (stop, keep offsets).
+
+use crate::SinkError;
+
+/// Error codes meaning the rows themselves are bad: the same rows fail again.
+const DATA_CODES: &[i32] = &[
+    6,   // CANNOT_PARSE_TEXT
+    25,  // CANNOT_PARSE_ESCAPE_SEQUENCE
+    26,  // CANNOT_PARSE_QUOTED_STRING
+    27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,  // CANNOT_PARSE_DATE
+    41,  // CANNOT_PARSE_DATETIME
+    53,  // TYPE_MISMATCH
+    69,  // ARGUMENT_OUT_OF_BOUND
+    70,  // CANNOT_CONVERT_TYPE
+    72,  // CANNOT_PARSE_NUMBER
+    117, // INCORRECT_DATA
+    131, // TOO_LARGE_STRING_SIZE
+    190, // SIZES_OF_ARRAYS_DOESNT_MATCH
+    349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    395, // FUNCTION_THROW_IF_VALUE_IS_NON_ZERO
+    469, // VIOLATED_CONSTRAINT
+];
+
+/// Error codes meaning the configuration or schema is wrong: nothing will
+/// succeed until someone fixes it.
+const FATAL_CODES: &[i32] = &[
+    16,  // NO_SUCH_COLUMN_IN_TABLE (schema older than this build: run `earshot migrate`)
+    33,  // CANNOT_READ_ALL_DATA (RowBinary shape differs from the table: schema mismatch)
+    47,  // UNKNOWN_IDENTIFIER
+    60,  // UNKNOWN_TABLE
+    81,  // UNKNOWN_DATABASE
+    164, // READONLY
+    192, // UNKNOWN_USER
+    193, // WRONG_PASSWORD
+    194, // REQUIRED_PASSWORD
+    195, // IP_ADDRESS_NOT_ALLOWED
+    291, // DATABASE_ACCESS_DENIED
+    497, // ACCESS_DENIED
+    516, // AUTHENTICATION_FAILED
+];
+
+/// The `Code: N` of a ClickHouse exception message, if it has one.
+pub(crate) fn exception_code(message: &str) -> Option<i32> {
+    let rest = &message[message.find("Code: ")? + 6..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+/// Classifies a client error. Everything without a known data or fatal code is
+/// transient: network failures, timeouts, `TOO_MANY_PARTS` (252), memory
+/// limits, proxies answering 429/503, and codes this build does not know.
+/// Those are retried forever, visibly, rather than dropped.
+pub(crate) fn classify(error: clickhouse::error::Error) -> SinkError {
+    use clickhouse::error::Error as E;
+    match error {
+        E::BadResponse(message) => classify_message(message),
+        // The server closed the stream early or sent bytes we could not read:
+        // usually a restart mid-response.
+        e @ (E::Network(_) | E::TimedOut | E::Decompression(_) | E::Other(_)) => SinkError::Transient(e.to_string()),
+        // Our row types do not match what was asked for: a schema or build mismatch.
+        e => SinkError::Fatal(e.to_string()),
+    }
+}
+
+/// Classifies a server exception message by its code.
+pub(crate) fn classify_message(message: String) -> SinkError {
+    match exception_code(&message) {
+        Some(code) if DATA_CODES.contains(&code) => SinkError::Data(message),
+        Some(code) if FATAL_CODES.contains(&code) => SinkError::Fatal(message),
+        _ => SinkError::Transient(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_read_and_classified() {
+        let m = "Code: 6, e.displayText() = DB::Exception: Cannot parse string 'abc' as UInt64";
+        assert_eq!(exception_code(m), Some(6));
+        assert!(matches!(classify_message(m.into()), SinkError::Data(_)));
+        let m = "Code: 60. DB::Exception: Table earshot.nope does not exist. (UNKNOWN_TABLE)";
+        assert!(matches!(classify_message(m.into()), SinkError::Fatal(_)));
+        let m = "Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS)";
+        assert!(matches!(classify_message(m.into()), SinkError::Transient(_)));
+        assert!(matches!(classify_message("503 Service Unavailable".into()), SinkError::Transient(_)));
+        assert_eq!(exception_code("no code here"), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! The ClickHouse sink: RowBinary inserts into `interactions` and `mentions`
+//! (the per-minute aggregate follows through its materialized view), refused
+//! rows into `sink_dead_letters`.
+
+mod error;
+mod insert;
+mod report;
+pub(crate) mod rows;
+pub mod schema;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clickhouse::Client;
+
+use self::insert::{insert_bisect, InsertCtx, Refused};
+use self::rows::{interaction_row, mention_rows, DeadLetterRow, InteractionRow, MentionRow};
+use self::schema::{render, Features, MIGRATIONS, MIGRATIONS_TABLE};
+pub use self::report::QUERIES;
+use crate::config::{ClickHouseConfig, PASSWORD_ENV};
+use crate::retry::RetryPolicy;
+use crate::{Batch, MigrationReport, Report, ReportParams, Sink, SinkError, WriteReport};
+
+/// A client for `config`; `with_database` makes unqualified names resolve in Earshot's database.
+pub fn client(config: &ClickHouseConfig, with_database: bool) -> Client {
+    let mut client = Client::default()
+        .with_url(&config.url)
+        .with_user(&config.user)
+        // Validation needs RowBinaryWithNamesAndTypes, which ClickHouse 18.16 lacks;
+        // row shapes are checked by the integration tests instead.
+        .with_validation(false);
+    if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        client = client.with_password(password);
+    }
+    if with_database {
+        client = client.with_database(&config.database);
+    }
+    client
+}
+
+/// Asks the server for its version and derives the features to use.
+pub async fn probe(client: &Client) -> Result<Features, SinkError> {
+    let version: String = client.query("SELECT version()").fetch_one().await.map_err(error::classify)?;
+    Ok(Features::from_version(&version))
+}
+
+/// Creates or upgrades the schema; safe to run again and concurrently.
+pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationReport> {
+    let client = client(config, false);
+    let features = probe(&client).await.map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    let db = &config.database;
+    let exec = |sql: String| {
+        let client = client.clone();
+        async move {
+            client.query(&sql).execute().await.map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))
+        }
+    };
+    exec(format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
+    exec(render(MIGRATIONS_TABLE, db, &features, 0)).await?;
+    let applied: Vec<u32> = client
+        .query(&format!("SELECT DISTINCT version FROM {db}.schema_migrations ORDER BY version"))
+        .fetch_all()
+        .await?;
+    let mut report = MigrationReport {
+        store: format!("clickhouse {} at {} (database {db})", features.version, config.url),
+        features: features.names().into_iter().map(String::from).collect(),
+        applied: Vec::new(),
+        already_applied: 0,
+        notes: Vec::new(),
+    };
+    if config.retention_days > 0 && !features.ttl {
+        report.notes.push(format!(
+            "sink.clickhouse.retention_days = {} ignored: ClickHouse {} has no TTL; rows are kept",
+            config.retention_days, features.version
+        ));
+    }
+    for m in MIGRATIONS {
+        if applied.contains(&m.version) {
+            report.already_applied += 1;
+            continue;
+        }
+        for statement in m.statements {
+            exec(render(statement, db, &features, config.retention_days)).await?;
+        }
+        client
+            .query(&format!(
+                "INSERT INTO {db}.schema_migrations (version, name, features, applied_at) SELECT ?, ?, ?, now()"
+            ))
+            .bind(m.version)
+            .bind(m.name)
+            .bind(features.names().join(","))
+            .execute()
+            .await?;
+        tracing::info!(version = m.version, name = m.name, "migration applied");
+        report.applied.push(format!("{:03}_{}", m.version, m.name));
+    }
+    Ok(report)
+}
+
+/// Runs the dashboards against ClickHouse.
+pub async fn report(config: &ClickHouseConfig, params: &ReportParams) -> anyhow::Result<Report> {
+    let client = client(config, true);
+    let features = probe(&client).await.map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    report::run_report(&client, &features, params).await
+}
+
+/// Writes batches to ClickHouse.
+pub struct ClickHouseSink {
+    client: Client,
+    features: Features,
+    retry: RetryPolicy,
+    timeout: Duration,
+    retries: Arc<AtomicU64>,
+}
+
+impl ClickHouseSink {
+    /// Connects (retrying while the server is unreachable) and checks the schema exists.
+    pub async fn connect(config: &ClickHouseConfig, retry: RetryPolicy) -> Result<ClickHouseSink, SinkError> {
+        let client = client(config, true);
+        let retries = Arc::new(AtomicU64::new(0));
+        let features = retry.run("connect to ClickHouse", &retries, || probe(&client)).await?;
+        // A missing table is a configuration error: say so before consuming anything.
+        let tables: Vec<String> = retry
+            .run("check schema", &retries, || {
+                let client = client.clone();
+                async move {
+                    client
+                        .query("SELECT name FROM system.tables WHERE database = ? AND name IN ('interactions', 'mentions', 'sink_dead_letters')")
+                        .bind(config.database.as_str())
+                        .fetch_all()
+                        .await
+                        .map_err(error::classify)
+                }
+            })
+            .await?;
+        if tables.len() < 3 {
+            return Err(SinkError::Fatal(format!(
+                "database `{}` at {} lacks Earshot's tables (found {tables:?}): run `earshot migrate` first",
+                config.database, config.url
+            )));
+        }
+        tracing::info!(version = %features.version, features = ?features.names(), "connected to ClickHouse");
+        Ok(ClickHouseSink { client, features, retry, timeout: Duration::from_secs(config.timeout_s), retries })
+    }
+
+    fn ctx(&self) -> InsertCtx<'_> {
+        InsertCtx {
+            client: &self.client,
+            retry: &self.retry,
+            retries: &self.retries,
+            timeout: self.timeout,
+            dedup_token: self.features.dedup_token,
+        }
+    }
+
+    /// Stores refused rows in `sink_dead_letters`; returns those ClickHouse refused even there.
+    async fn dead_letter(&self, batch: &Batch, refused: &[(usize, &'static str, Refused)]) -> Result<Vec<(usize, String)>, SinkError> {
+        if refused.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = chrono::Utc::now().timestamp() as u32;
+        let payloads: Vec<String> = refused.iter().map(|(i, _, _)| String::from_utf8_lossy(&batch.items[*i].raw).into_owned()).collect();
+        let rows: Vec<DeadLetterRow<'_>> = refused
+            .iter()
+            .zip(&payloads)
+            .map(|((i, table, r), payload)| {
+                let item = &batch.items[*i];
+                DeadLetterRow {
+                    at: now,
+                    target_table: table,
+                    error_code: r.code,
+                    error: &r.error,
+                    src_topic: &item.position.topic,
+                    src_partition: item.position.partition,
+                    src_offset: item.position.offset,
+                    post_id: &item.interaction.post.id,
+                    payload,
+                }
+            })
+            .collect();
+        let owners: Vec<_> = refused.iter().map(|(i, _, _)| &batch.items[*i].position).collect();
+        let again = match insert_bisect::<DeadLetterRow<'static>>(&self.ctx(), "sink_dead_letters", &rows, &owners).await {
+            Ok(again) => again,
+            // Even the dead-letter table is unusable: hand every row to the dead-letter topic.
+            Err(SinkError::Fatal(e)) => {
+                tracing::error!(error = %e, "cannot write to sink_dead_letters; refused rows go to the dead-letter topic");
+                return Ok(refused.iter().map(|(i, table, r)| (*i, format!("{table}: {}", r.error))).collect());
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(again.into_iter().map(|a| (refused[a.row].0, format!("{}: {}", refused[a.row].1, refused[a.row].2.error))).collect())
+    }
+}
+
+#[async_trait]
+impl Sink for ClickHouseSink {
+    async fn write(&mut self, batch: &Batch) -> Result<WriteReport, SinkError> {
+        let before = self.retries.load(Ordering::Relaxed);
+        let ctx = self.ctx();
+
+        let rows: Vec<InteractionRow<'_>> = batch.items.iter().map(interaction_row).collect();
+        let owners: Vec<_> = batch.items.iter().map(|i| &i.position).collect();
+        let bad = insert_bisect::<InteractionRow<'static>>(&ctx, "interactions", &rows, &owners).await?;
+        drop(rows);
+        let mut refused: Vec<(usize, &'static str, Refused)> = bad.into_iter().map(|r| (r.row, "interactions", r)).collect();
+
+        // Mentions of refused interactions are skipped: the whole record is in the dead-letter table.
+        let mut mentions: Vec<MentionRow<'_>> = Vec::with_capacity(batch.len() * 2);
+        let mut mention_owner: Vec<usize> = Vec::with_capacity(batch.len() * 2);
+        for (i, item) in batch.items.iter().enumerate() {
+            if refused.iter().any(|(r, _, _)| *r == i) {
+                continue;
+            }
+            for m in mention_rows(item) {
+                mentions.push(m);
+                mention_owner.push(i);
+            }
+        }
+        let owners: Vec<_> = mention_owner.iter().map(|i| &batch.items[*i].position).collect();
+        let bad = insert_bisect::<MentionRow<'static>>(&ctx, "mentions", &mentions, &owners).await?;
+        drop(mentions);
+        for r in bad {
+            let item = mention_owner[r.row];
+            // One dead letter per record and table is enough to replay it.
+            if !refused.iter().any(|(i, t, _)| *i == item && *t == "mentions") {
+                refused.push((item, "mentions", r));
+            }
+        }
+
+        let rejected = self.dead_letter(batch, &refused).await?;
+        let stored = batch.len() - refused.iter().filter(|(_, t, _)| *t == "interactions").count();
+        Ok(WriteReport {
+            stored,
+            dead_lettered: refused.len() - rejected.len(),
+            rejected,
+            retries: self.retries.load(Ordering::Relaxed) - before,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "clickhouse"
+    }
+}

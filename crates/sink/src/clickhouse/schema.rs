@@ -1,0 +1,252 @@
+//! The ClickHouse schema as numbered migrations, and the server features that
+//! shape it.
+//!
+//! One SQL text serves ClickHouse 18.16 and current releases: placeholders
+//! expand to `LowCardinality(String)`, a `TTL` clause and deduplication
+//! settings only where `version()` says the server has them. Only the database
+//! name (validated as a plain identifier) and numbers from the configuration
+//! are spliced in; data never is.
+
+/// What the connected server supports, from `SELECT version()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Features {
+    /// The version string as reported.
+    pub version: String,
+    /// `LowCardinality(String)` is usable without experimental flags (19.9+).
+    pub low_cardinality: bool,
+    /// Table `TTL` expressions (19.6+).
+    pub ttl: bool,
+    /// `insert_deduplication_token` and `non_replicated_deduplication_window` (22.2+).
+    pub dedup_token: bool,
+    /// Server-side query parameters `{name:Type}` (20.1+; older servers get client-side escaped binding).
+    pub query_params: bool,
+}
+
+impl Features {
+    /// Features of a server reporting `version` (`18.16.1`, `24.8.4.13`, ...).
+    pub fn from_version(version: &str) -> Features {
+        let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        Features {
+            version: version.trim().to_string(),
+            low_cardinality: v >= (19, 9),
+            ttl: v >= (19, 6),
+            dedup_token: v >= (22, 2),
+            query_params: v >= (20, 1),
+        }
+    }
+
+    /// The feature names in use, for reports and the migrations table.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.low_cardinality {
+            out.push("low_cardinality");
+        }
+        if self.ttl {
+            out.push("ttl");
+        }
+        if self.dedup_token {
+            out.push("insert_deduplication_token");
+        }
+        if self.query_params {
+            out.push("query_params");
+        }
+        out
+    }
+}
+
+/// A numbered schema change.
+pub struct Migration {
+    /// Order and identity; recorded in `schema_migrations` once applied.
+    pub version: u32,
+    /// Short name.
+    pub name: &'static str,
+    /// Statements, with placeholders (see [`render`]). Each is idempotent
+    /// (`IF NOT EXISTS`) so a migration interrupted halfway can simply run again.
+    pub statements: &'static [&'static str],
+}
+
+/// Table recording applied migrations.
+pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+    version UInt32,
+    name String,
+    features String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version";
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "interactions",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.interactions (
+    post_id String,
+    source {lc},
+    event_time DateTime,
+    published_at Nullable(DateTime),
+    fetched_at Nullable(DateTime),
+    scored_at DateTime,
+    url String,
+    author_handle String,
+    author_name String,
+    author_reach UInt64,
+    title String,
+    text String,
+    lang {lc},
+    brands Array(String),
+    competitors Array(String),
+    customers Array(String),
+    intents Array({lc}),
+    route Enum8('none' = 0, 'support' = 1, 'sales' = 2, 'marketing' = 3, 'pr' = 4),
+    priority UInt8,
+    priority_reasons Array(String),
+    sentiment_label Enum8('negative' = -1, 'neutral' = 0, 'positive' = 1),
+    sentiment_compound Float32,
+    likes UInt64,
+    replies UInt64,
+    reposts UInt64,
+    reply_to String,
+    thread_id String,
+    watchlist_version String,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (event_time, post_id)
+{ttl_event_time}
+{settings}"],
+    },
+    Migration {
+        version: 2,
+        name: "mentions",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.mentions (
+    entity_id String,
+    entity_kind Enum8('customer' = 1, 'brand' = 2, 'competitor' = 3),
+    event_time DateTime,
+    post_id String,
+    source {lc},
+    sentiment_label Enum8('negative' = -1, 'neutral' = 0, 'positive' = 1),
+    sentiment_compound Float32,
+    author_reach UInt64,
+    priority UInt8,
+    route Enum8('none' = 0, 'support' = 1, 'sales' = 2, 'marketing' = 3, 'pr' = 4),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (entity_id, event_time, post_id)
+{ttl_event_time}
+{settings}"],
+    },
+    Migration {
+        version: 3,
+        name: "mentions_minute",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.mentions_minute (
+    entity_id String,
+    entity_kind Enum8('customer' = 1, 'brand' = 2, 'competitor' = 3),
+    minute DateTime,
+    source {lc},
+    sentiment_label Enum8('negative' = -1, 'neutral' = 0, 'positive' = 1),
+    mentions UInt64,
+    sentiment_sum Float64,
+    reach_sum UInt64
+) ENGINE = SummingMergeTree((mentions, sentiment_sum, reach_sum))
+PARTITION BY toYYYYMM(minute)
+ORDER BY (entity_id, minute, source, sentiment_label, entity_kind)
+{ttl_minute}",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.mentions_minute_mv TO {db}.mentions_minute AS
+SELECT
+    entity_id,
+    entity_kind,
+    toStartOfMinute(event_time) AS minute,
+    source,
+    sentiment_label,
+    toUInt64(1) AS mentions,
+    toFloat64(sentiment_compound) AS sentiment_sum,
+    author_reach AS reach_sum
+FROM {db}.mentions",
+        ],
+    },
+    Migration {
+        version: 4,
+        name: "sink_dead_letters",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.sink_dead_letters (
+    at DateTime,
+    target_table String,
+    error_code Int32,
+    error String,
+    src_topic String,
+    src_partition Int32,
+    src_offset Int64,
+    post_id String,
+    payload String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, src_topic, src_partition, src_offset)"],
+    },
+    Migration {
+        version: 5,
+        name: "responses",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.responses (
+    post_id String,
+    responded_at DateTime,
+    responder String,
+    channel String
+) ENGINE = ReplacingMergeTree(responded_at)
+ORDER BY post_id"],
+    },
+];
+
+/// Expands a statement's placeholders for `features`.
+pub fn render(statement: &str, db: &str, features: &Features, retention_days: u32) -> String {
+    let ttl = |column: &str| {
+        if features.ttl && retention_days > 0 {
+            format!("TTL {column} + toIntervalDay({retention_days})")
+        } else {
+            String::new()
+        }
+    };
+    // Insert deduplication on non-replicated tables needs a window; the token
+    // derived from topic/partition/offsets then makes a retried batch a no-op.
+    let settings = if features.dedup_token {
+        "SETTINGS non_replicated_deduplication_window = 1000"
+    } else {
+        ""
+    };
+    statement
+        .replace("{db}", db)
+        .replace("{lc}", if features.low_cardinality { "LowCardinality(String)" } else { "String" })
+        .replace("{ttl_event_time}", &ttl("event_time"))
+        .replace("{ttl_minute}", &ttl("minute"))
+        .replace("{settings}", settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_servers_get_plain_sql() {
+        let old = Features::from_version("18.16.1");
+        assert!(!old.low_cardinality && !old.ttl && !old.dedup_token && !old.query_params);
+        let sql = render(MIGRATIONS[0].statements[0], "earshot", &old, 30);
+        assert!(!sql.contains("LowCardinality") && !sql.contains("TTL") && !sql.contains('{'), "{sql}");
+        assert!(sql.contains("earshot.interactions"));
+    }
+
+    #[test]
+    fn new_servers_get_new_features() {
+        let new = Features::from_version("24.8.4.13");
+        assert_eq!(new.names(), ["low_cardinality", "ttl", "insert_deduplication_token", "query_params"]);
+        let sql = render(MIGRATIONS[1].statements[0], "e", &new, 30);
+        assert!(sql.contains("source LowCardinality(String)"), "{sql}");
+        assert!(sql.contains("TTL event_time + toIntervalDay(30)"), "{sql}");
+        assert!(sql.contains("non_replicated_deduplication_window"), "{sql}");
+        let sql = render(MIGRATIONS[1].statements[0], "e", &new, 0);
+        assert!(!sql.contains("TTL"), "{sql}");
+    }
+
+    #[test]
+    fn versions_are_increasing() {
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+}

@@ -1,0 +1,141 @@
+//! Retrying transient failures: exponential backoff with full jitter, forever
+//! but visibly (a warning per attempt, a counter), and cancellable by shutdown.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::RetryConfig;
+use crate::SinkError;
+
+/// Backoff settings plus the shutdown signal that ends waiting.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    initial: Duration,
+    max: Duration,
+    shutdown: CancellationToken,
+}
+
+impl RetryPolicy {
+    /// A policy from `[sink.retry]`, interrupted by `shutdown`.
+    pub fn new(config: &RetryConfig, shutdown: CancellationToken) -> RetryPolicy {
+        RetryPolicy {
+            initial: Duration::from_millis(config.initial_backoff_ms),
+            max: Duration::from_millis(config.max_backoff_ms),
+            shutdown,
+        }
+    }
+
+    /// Wait before attempt `attempt` (1-based): uniform in `[d/2, d]` where `d`
+    /// doubles from the initial backoff up to the maximum. Half-jitter keeps a
+    /// floor so a flapping server is not hammered, and spreads restarts apart.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exp = self.initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let d = exp.min(self.max);
+        let half = d / 2;
+        half + rand::rng().random_range(Duration::ZERO..=d - half)
+    }
+
+    /// Logs a transient failure and sleeps before retry number `attempt`;
+    /// [`SinkError::Interrupted`] if shutdown is requested meanwhile.
+    pub async fn wait(&self, attempt: u32, what: &str, reason: &str) -> Result<(), SinkError> {
+        let wait = self.delay(attempt);
+        tracing::warn!(what, attempt, wait_ms = wait.as_millis() as u64, %reason, "transient failure; retrying (records stay unacknowledged meanwhile)");
+        tokio::select! {
+            _ = self.shutdown.cancelled() => Err(SinkError::Interrupted),
+            _ = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
+    /// Runs `op` until it succeeds or fails with a non-transient error.
+    /// Transient failures are logged with `what`, counted in `retries`, and
+    /// retried after [`delay`](Self::delay). Returns [`SinkError::Interrupted`]
+    /// if shutdown is requested while waiting.
+    pub async fn run<T, F, Fut>(&self, what: &str, retries: &AtomicU64, mut op: F) -> Result<T, SinkError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SinkError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            match op().await {
+                Err(SinkError::Transient(reason)) => {
+                    attempt = attempt.saturating_add(1);
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    self.wait(attempt, what, &reason).await?;
+                }
+                other => {
+                    if attempt > 0 && other.is_ok() {
+                        tracing::info!(what, attempts = attempt + 1, "succeeded after retrying");
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::new(&RetryConfig { initial_backoff_ms: 10, max_backoff_ms: 100 }, CancellationToken::new())
+    }
+
+    #[test]
+    fn delay_grows_and_is_capped() {
+        let p = policy();
+        for _ in 0..50 {
+            let d1 = p.delay(1);
+            assert!(d1 >= Duration::from_millis(5) && d1 <= Duration::from_millis(10), "{d1:?}");
+            let d3 = p.delay(3);
+            assert!(d3 >= Duration::from_millis(20) && d3 <= Duration::from_millis(40), "{d3:?}");
+            let d30 = p.delay(30);
+            assert!(d30 >= Duration::from_millis(50) && d30 <= Duration::from_millis(100), "{d30:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_transient_until_success_but_not_data_errors() {
+        let p = policy();
+        let retries = AtomicU64::new(0);
+        let mut calls = 0;
+        let out = p
+            .run("test", &retries, || {
+                calls += 1;
+                let n = calls;
+                async move { if n < 3 { Err(SinkError::Transient("down".into())) } else { Ok(n) } }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, 3);
+        assert_eq!(retries.load(Ordering::Relaxed), 2);
+
+        let mut calls = 0;
+        let err = p
+            .run("test", &retries, || {
+                calls += 1;
+                async { Err::<(), _>(SinkError::Data("bad".into())) }
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SinkError::Data(_)));
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
+    async fn shutdown_interrupts_waiting() {
+        let shutdown = CancellationToken::new();
+        let p = RetryPolicy::new(&RetryConfig { initial_backoff_ms: 60_000, max_backoff_ms: 60_000 }, shutdown.clone());
+        shutdown.cancel();
+        let err = p
+            .run("test", &AtomicU64::new(0), || async { Err::<(), _>(SinkError::Transient("down".into())) })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SinkError::Interrupted));
+    }
+}

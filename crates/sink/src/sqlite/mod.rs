@@ -1,0 +1,251 @@
+//! The embedded store: SQLite with the same logical tables as ClickHouse, for
+//! the one-process default. Idempotent upsert by post id (the later scoring wins).
+
+mod report;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use earshot_model::{EntityKind, Interaction};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::clickhouse::rows::{event_time, version};
+use crate::{Batch, BatchItem, MigrationReport, Sink, SinkError, WriteReport};
+
+/// A handle on the embedded database (cheap to clone; one connection behind a lock).
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory) without migrating.
+    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+        // WAL lets `earshot report` read while the sink writes; synchronous = FULL makes
+        // a committed batch survive power loss, since its offsets are committed right after.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
+    }
+
+    /// Creates or upgrades the tables.
+    pub fn migrate(&self) -> anyhow::Result<MigrationReport> {
+        let mut conn = self.conn.lock().expect("sqlite lock");
+        let tx = conn.transaction()?;
+        tx.execute_batch(schema::MIGRATIONS_TABLE)?;
+        let mut report = MigrationReport {
+            store: format!("sqlite {} ({})", rusqlite::version(), self.path.display()),
+            features: Vec::new(),
+            applied: Vec::new(),
+            already_applied: 0,
+            notes: Vec::new(),
+        };
+        for (version, name, sql) in schema::MIGRATIONS {
+            let done: Option<u32> =
+                tx.query_row("SELECT version FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
+            if done.is_some() {
+                report.already_applied += 1;
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                params![version, name, chrono::Utc::now().timestamp()],
+            )?;
+            report.applied.push(format!("{version:03}_{name}"));
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Upserts a batch in one transaction (committed durably before returning).
+    pub fn upsert(&self, batch: &Batch) -> Result<WriteReport, SinkError> {
+        let mut conn = self.conn.lock().expect("sqlite lock");
+        let tx = conn.transaction().map_err(classify)?;
+        {
+            let mut upsert = tx.prepare_cached(UPSERT).map_err(classify)?;
+            let mut clear = tx.prepare_cached("DELETE FROM mentions WHERE post_id = ?1").map_err(classify)?;
+            let mut mention = tx.prepare_cached(MENTION).map_err(classify)?;
+            for item in &batch.items {
+                if upsert_one(&mut upsert, item).map_err(classify)? == 0 {
+                    continue; // an older scoring than the stored one: keep the stored row and its mentions
+                }
+                let i = &item.interaction;
+                clear.execute([&i.post.id]).map_err(classify)?;
+                for (entity_id, kind, label, compound) in mentions_of(i) {
+                    mention
+                        .execute(params![
+                            entity_id,
+                            kind.as_str(),
+                            event_time(i),
+                            i.post.id,
+                            i.post.source,
+                            label,
+                            compound,
+                            i.post.author.reach.unwrap_or(0) as i64,
+                            i.priority,
+                            i.route.as_str(),
+                            version(i) as i64,
+                        ])
+                        .map_err(classify)?;
+                }
+            }
+        }
+        tx.commit().map_err(classify)?;
+        Ok(WriteReport { stored: batch.len(), ..WriteReport::default() })
+    }
+
+    /// Records that a post was answered (it leaves the work queue and the negative list).
+    pub fn record_response(&self, post_id: &str, responder: &str, channel: &str) -> anyhow::Result<()> {
+        let conn = self.conn.lock().expect("sqlite lock");
+        conn.execute(
+            "INSERT INTO responses (post_id, responded_at, responder, channel) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(post_id) DO UPDATE SET responded_at = excluded.responded_at, responder = excluded.responder, channel = excluded.channel",
+            params![post_id, chrono::Utc::now().timestamp(), responder, channel],
+        )?;
+        Ok(())
+    }
+
+    /// Runs a read-only closure on the connection (tests, tools).
+    pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        f(&self.conn.lock().expect("sqlite lock"))
+    }
+}
+
+const UPSERT: &str = "INSERT INTO interactions (
+    post_id, source, event_time, published_at, fetched_at, scored_at, url, author_handle, author_name,
+    author_reach, title, text, lang, brands, competitors, customers, intents, route, priority,
+    priority_reasons, sentiment_label, sentiment_compound, likes, replies, reposts, reply_to, thread_id,
+    watchlist_version, version
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+ON CONFLICT(post_id) DO UPDATE SET
+    source = excluded.source, event_time = excluded.event_time, published_at = excluded.published_at,
+    fetched_at = excluded.fetched_at, scored_at = excluded.scored_at, url = excluded.url,
+    author_handle = excluded.author_handle, author_name = excluded.author_name, author_reach = excluded.author_reach,
+    title = excluded.title, text = excluded.text, lang = excluded.lang, brands = excluded.brands,
+    competitors = excluded.competitors, customers = excluded.customers, intents = excluded.intents,
+    route = excluded.route, priority = excluded.priority, priority_reasons = excluded.priority_reasons,
+    sentiment_label = excluded.sentiment_label, sentiment_compound = excluded.sentiment_compound,
+    likes = excluded.likes, replies = excluded.replies, reposts = excluded.reposts, reply_to = excluded.reply_to,
+    thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version
+WHERE excluded.version >= interactions.version";
+
+const MENTION: &str = "INSERT INTO mentions (
+    entity_id, entity_kind, event_time, post_id, source, sentiment_label, sentiment_compound,
+    author_reach, priority, route, version
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("string lists serialize")
+}
+
+fn upsert_one(stmt: &mut rusqlite::CachedStatement<'_>, item: &BatchItem) -> rusqlite::Result<usize> {
+    let i = &item.interaction;
+    let p = &i.post;
+    let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
+    stmt.execute(params![
+        p.id,
+        p.source,
+        event_time(i),
+        p.published_at.map(|t| t.timestamp()),
+        p.fetched_at.map(|t| t.timestamp()),
+        i.scored_at.timestamp(),
+        p.url.as_deref().unwrap_or(""),
+        p.author.handle.as_deref().unwrap_or(""),
+        p.author.display_name.as_deref().unwrap_or(""),
+        p.author.reach.unwrap_or(0) as i64,
+        p.title.as_deref().unwrap_or(""),
+        p.text,
+        p.lang.as_deref().unwrap_or(""),
+        json(&i.entities(EntityKind::Brand)),
+        json(&i.entities(EntityKind::Competitor)),
+        json(&i.entities(EntityKind::Customer)),
+        json(&intents),
+        i.route.as_str(),
+        i.priority,
+        json(&i.priority_reasons),
+        i.sentiment.label.as_str(),
+        i.sentiment.compound,
+        p.engagement.likes.unwrap_or(0) as i64,
+        p.engagement.replies.unwrap_or(0) as i64,
+        p.engagement.reposts.unwrap_or(0) as i64,
+        p.reply_to.as_deref().unwrap_or(""),
+        p.thread_id.as_deref().unwrap_or(""),
+        i.watchlist_version,
+        version(i) as i64,
+    ])
+}
+
+/// Distinct (entity, kind) pairs with the entity's own sentiment where known.
+fn mentions_of(i: &Interaction) -> Vec<(&str, EntityKind, &'static str, f32)> {
+    let mut out: Vec<(&str, EntityKind, &'static str, f32)> = Vec::new();
+    for m in &i.matches {
+        if out.iter().any(|(e, k, _, _)| *e == m.entity_id && *k == m.kind) {
+            continue;
+        }
+        let (label, compound) = i
+            .entity_sentiment
+            .iter()
+            .find(|e| e.entity_id == m.entity_id)
+            .map_or((i.sentiment.label, i.sentiment.compound), |e| (e.label, e.compound));
+        out.push((&m.entity_id, m.kind, label.as_str(), compound));
+    }
+    out
+}
+
+/// Busy/locked databases and I/O hiccups may pass; anything else is a broken store.
+fn classify(e: rusqlite::Error) -> SinkError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::DiskFull | C::OutOfMemory) => {
+            SinkError::Transient(e.to_string())
+        }
+        _ => SinkError::Fatal(e.to_string()),
+    }
+}
+
+/// The embedded store as a [`Sink`].
+pub struct SqliteSink {
+    store: SqliteStore,
+    retry: crate::retry::RetryPolicy,
+}
+
+impl SqliteSink {
+    /// A sink writing to `store` (already migrated).
+    pub fn new(store: SqliteStore, retry: crate::retry::RetryPolicy) -> SqliteSink {
+        SqliteSink { store, retry }
+    }
+}
+
+#[async_trait]
+impl Sink for SqliteSink {
+    async fn write(&mut self, batch: &Batch) -> Result<WriteReport, SinkError> {
+        let retries = std::sync::atomic::AtomicU64::new(0);
+        // SQLite blocks: run it off the async workers, on a copy of the batch.
+        let batch = Arc::new(batch.clone());
+        let mut report = self
+            .retry
+            .run("sqlite upsert", &retries, || {
+                let store = self.store.clone();
+                let batch = batch.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || store.upsert(&batch))
+                        .await
+                        .unwrap_or_else(|e| Err(SinkError::Fatal(format!("sqlite writer panicked: {e}"))))
+                }
+            })
+            .await?;
+        report.retries = retries.into_inner();
+        Ok(report)
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,94 @@
+//! The embedded store's schema: the same logical tables as ClickHouse
+//! (arrays as JSON text), as numbered migrations.
+
+/// `(version, name, statements)`, in order; each statement is idempotent.
+pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "interactions",
+        "CREATE TABLE IF NOT EXISTS interactions (
+            post_id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            event_time INTEGER NOT NULL,
+            published_at INTEGER,
+            fetched_at INTEGER,
+            scored_at INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            author_handle TEXT NOT NULL,
+            author_name TEXT NOT NULL,
+            author_reach INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            brands TEXT NOT NULL,
+            competitors TEXT NOT NULL,
+            customers TEXT NOT NULL,
+            intents TEXT NOT NULL,
+            route TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            priority_reasons TEXT NOT NULL,
+            sentiment_label TEXT NOT NULL,
+            sentiment_compound REAL NOT NULL,
+            likes INTEGER NOT NULL,
+            replies INTEGER NOT NULL,
+            reposts INTEGER NOT NULL,
+            reply_to TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            watchlist_version TEXT NOT NULL,
+            version INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS interactions_event_time ON interactions (event_time);",
+    ),
+    (
+        2,
+        "mentions",
+        "CREATE TABLE IF NOT EXISTS mentions (
+            entity_id TEXT NOT NULL,
+            entity_kind TEXT NOT NULL,
+            event_time INTEGER NOT NULL,
+            post_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            sentiment_label TEXT NOT NULL,
+            sentiment_compound REAL NOT NULL,
+            author_reach INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            route TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (post_id, entity_id, entity_kind)
+        );
+        CREATE INDEX IF NOT EXISTS mentions_entity_time ON mentions (entity_id, event_time);
+        CREATE INDEX IF NOT EXISTS mentions_event_time ON mentions (event_time);",
+    ),
+    (
+        4,
+        "sink_dead_letters",
+        "CREATE TABLE IF NOT EXISTS sink_dead_letters (
+            at INTEGER NOT NULL,
+            target_table TEXT NOT NULL,
+            error_code INTEGER NOT NULL,
+            error TEXT NOT NULL,
+            src_topic TEXT NOT NULL,
+            src_partition INTEGER NOT NULL,
+            src_offset INTEGER NOT NULL,
+            post_id TEXT NOT NULL,
+            payload TEXT NOT NULL
+        );",
+    ),
+    (
+        5,
+        "responses",
+        "CREATE TABLE IF NOT EXISTS responses (
+            post_id TEXT PRIMARY KEY,
+            responded_at INTEGER NOT NULL,
+            responder TEXT NOT NULL,
+            channel TEXT NOT NULL
+        );",
+    ),
+];
+
+/// Table recording applied migrations.
+pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)";

@@ -1,0 +1,275 @@
+//! The sink's stream chain: consume → decode → batch → write → acknowledge.
+//!
+//! A reader task fills batches while a writer task stores the previous one
+//! (a one-slot channel between them), so consumption overlaps inserts but
+//! never runs more than two batches ahead. Tokens are acknowledged only after
+//! the store has every row of their batch (or quarantined it), so the
+//! transport's contiguous watermark commits nothing that is not stored.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use earshot_model::Interaction;
+use earshot_transport::{dead_letter_record, AckToken, Bus, ConsumerOptions, Message, Producer, TopicsConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::batch::{BatchItem, Batcher, PendingBatch, Position};
+use crate::retry::RetryPolicy;
+use crate::{Sink, SinkConfig, SinkError, SinkStats};
+
+/// Stage name written into dead letters.
+const STAGE: &str = "sink";
+
+/// Counters shared by the reader, the writer and the progress log.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub received: AtomicU64,
+    pub undecodable: AtomicU64,
+    pub stored: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub dead_lettered_topic: AtomicU64,
+    pub batches: AtomicU64,
+    pub retries: AtomicU64,
+    pub acked: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> SinkStats {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SinkStats {
+            received: g(&self.received),
+            undecodable: g(&self.undecodable),
+            stored: g(&self.stored),
+            dead_lettered: g(&self.dead_lettered),
+            dead_lettered_topic: g(&self.dead_lettered_topic),
+            batches: g(&self.batches),
+            retries: g(&self.retries),
+            acknowledged: g(&self.acked),
+        }
+    }
+}
+
+/// Runs the chain until `shutdown`, or until the sink fails fatally.
+pub(crate) async fn run(
+    bus: Arc<dyn Bus>,
+    topics: &TopicsConfig,
+    config: &SinkConfig,
+    mut sink: Box<dyn Sink>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SinkStats> {
+    let counters = Arc::new(Counters::default());
+    // Stops consumption on shutdown, or earlier when the writer hits a fatal error.
+    let stop = shutdown.child_token();
+    let mut options = ConsumerOptions::new(config.group.clone(), [topics.scored.clone()]);
+    options.max_in_flight = config.max_in_flight();
+    options.shutdown = stop.clone();
+    let mut consumer = bus.consumer(options).await?;
+    let producer = bus.producer();
+    let dlq_tasks = TaskTracker::new();
+    let retry = RetryPolicy::new(&config.retry, shutdown.clone());
+    tracing::info!(sink = sink.name(), group = %config.group, topic = %topics.scored, "sink started");
+
+    let (tx, mut rx) = mpsc::channel::<PendingBatch>(1);
+    let writer = {
+        let counters = counters.clone();
+        let producer = producer.clone();
+        let dlq_topic = topics.dead_letter.clone();
+        let stop = stop.clone();
+        let dlq_tasks = dlq_tasks.clone();
+        tokio::spawn(async move {
+            while let Some(pending) = rx.recv().await {
+                if let Err(e) = write_batch(&mut *sink, &retry, pending, &*producer, &dlq_topic, &counters, &dlq_tasks).await {
+                    stop.cancel();
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+    };
+
+    let progress = spawn_progress(counters.clone(), stop.clone());
+    let scored: Arc<str> = Arc::from(topics.scored.as_str());
+    let mut batcher = Batcher::new(config.batch.max_rows, config.batch.max_bytes, config.max_age());
+    loop {
+        let deadline = batcher.deadline();
+        let next = tokio::select! {
+            d = consumer.recv() => d,
+            _ = sleep_until(deadline) => {
+                if let Some(b) = batcher.take() {
+                    if tx.send(b).await.is_err() { break; }
+                }
+                continue;
+            }
+        };
+        let delivery = match next {
+            None => break,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "consumer error; continuing");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        counters.received.fetch_add(1, Ordering::Relaxed);
+        let message = delivery.message;
+        match Interaction::from_json(&message.payload) {
+            Ok(interaction) => {
+                let topic = if *scored == *message.topic { scored.clone() } else { Arc::from(message.topic.as_str()) };
+                let item = BatchItem {
+                    interaction,
+                    position: Position { topic, partition: message.partition, offset: message.offset },
+                    raw: message.payload,
+                };
+                if let Some(b) = batcher.push(item, delivery.ack) {
+                    if tx.send(b).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                counters.undecodable.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(topic = %message.topic, partition = message.partition, offset = message.offset, error = %e, "undecodable scored record; sent to the dead-letter topic");
+                dead_letter_then_ack(&*producer, &topics.dead_letter, &message, &e.to_string(), delivery.ack, &dlq_tasks);
+            }
+        }
+    }
+    // Shutdown: hand the partial batch over (it is written and acknowledged if the store is up).
+    if let Some(b) = batcher.take() {
+        let _ = tx.send(b).await;
+    }
+    drop(tx);
+    let result = writer.await.unwrap_or_else(|e| Err(anyhow::anyhow!("sink writer panicked: {e}")));
+    dlq_tasks.close();
+    dlq_tasks.wait().await;
+    stop.cancel();
+    progress.await.ok();
+    consumer.close(Duration::from_secs(30)).await?;
+    let stats = counters.snapshot();
+    tracing::info!(?stats, "sink stopped");
+    result.map(|()| stats)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes one batch and settles its tokens. Errors are fatal for the stage.
+async fn write_batch(
+    sink: &mut dyn Sink,
+    retry: &RetryPolicy,
+    pending: PendingBatch,
+    producer: &dyn Producer,
+    dlq_topic: &str,
+    counters: &Counters,
+    dlq_tasks: &TaskTracker,
+) -> anyhow::Result<()> {
+    let PendingBatch { batch, tokens } = pending;
+    let started = Instant::now();
+    // Sinks retry their own transient failures where they can do better (the
+    // ClickHouse sink per table); this outer loop covers the rest.
+    let mut attempt = 0;
+    let result = loop {
+        match sink.write(&batch).await {
+            Err(SinkError::Transient(reason)) => {
+                attempt += 1;
+                counters.retries.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = retry.wait(attempt, "write batch", &reason).await {
+                    break Err(e);
+                }
+            }
+            other => break other,
+        }
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(SinkError::Interrupted) => {
+            tracing::info!(rows = batch.len(), "shutdown while retrying; batch left unacknowledged (redelivered on restart)");
+            drop(tokens);
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::error!(sink = sink.name(), error = %e, rows = batch.len(), "sink failed fatally: consumption stopped, offsets kept before this batch");
+            drop(tokens);
+            anyhow::bail!("{} sink: {e}", sink.name());
+        }
+    };
+    counters.batches.fetch_add(1, Ordering::Relaxed);
+    counters.stored.fetch_add(report.stored as u64, Ordering::Relaxed);
+    counters.dead_lettered.fetch_add(report.dead_lettered as u64, Ordering::Relaxed);
+    counters.retries.fetch_add(report.retries, Ordering::Relaxed);
+    let mut tokens: Vec<Option<AckToken>> = tokens.into_iter().map(Some).collect();
+    for (index, reason) in &report.rejected {
+        let item = &batch.items[*index];
+        let message = Message {
+            topic: item.position.topic.to_string(),
+            partition: item.position.partition,
+            offset: item.position.offset,
+            key: Some(item.interaction.post.id.clone()),
+            payload: item.raw.clone(),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        };
+        if let Some(token) = tokens[*index].take() {
+            counters.dead_lettered_topic.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(post_id = %item.interaction.post.id, %reason, "row refused by the store and its dead-letter table; sent to the dead-letter topic");
+            dead_letter_then_ack(producer, dlq_topic, &message, reason, token, dlq_tasks);
+        }
+    }
+    let acked = tokens.into_iter().flatten().map(AckToken::ack).count();
+    counters.acked.fetch_add(acked as u64, Ordering::Relaxed);
+    tracing::debug!(rows = batch.len(), bytes = batch.bytes, ms = started.elapsed().as_millis() as u64, "batch written");
+    Ok(())
+}
+
+/// Sends a dead letter and acknowledges the original once the bus has it.
+fn dead_letter_then_ack(
+    producer: &dyn Producer,
+    topic: &str,
+    message: &Message,
+    reason: &str,
+    token: AckToken,
+    tasks: &TaskTracker,
+) {
+    let send = producer.send(topic, dead_letter_record(message, STAGE, reason));
+    let (topic, offset) = (topic.to_string(), message.offset);
+    tasks.spawn(async move {
+        match send.await {
+            Ok(()) => token.ack(),
+            Err(e) => {
+                tracing::error!(%topic, offset, error = %e, "dead-letter send failed; record left unacknowledged");
+                token.nack("dead-letter send failed");
+            }
+        }
+    });
+}
+
+fn spawn_progress(counters: Arc<Counters>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = counters.snapshot();
+        let mut at = Instant::now();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            }
+            let now = counters.snapshot();
+            let secs = at.elapsed().as_secs_f64().max(0.001);
+            tracing::info!(
+                received = now.received,
+                stored = now.stored,
+                dead_lettered = now.dead_lettered + now.dead_lettered_topic + now.undecodable,
+                retries = now.retries,
+                rows_per_s = ((now.stored - last.stored) as f64 / secs).round(),
+                "sink progress"
+            );
+            last = now;
+            at = Instant::now();
+        }
+    })
+}

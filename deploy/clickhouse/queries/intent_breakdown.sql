@@ -1,0 +1,12 @@
+-- Intent breakdown: distinct posts per detected intent (a post with two
+-- intents counts under both). uniqExact(post_id) makes redelivered rows harmless.
+-- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
+SELECT
+    toString(intent) AS intent,
+    toUInt64(uniqExact(post_id)) AS posts
+FROM interactions
+ARRAY JOIN intents AS intent
+WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
+  AND ({brand:String} = '' OR has(brands, {brand:String}) OR has(competitors, {brand:String}))
+GROUP BY intent
+ORDER BY posts DESC, intent
