@@ -1,2 +1,59 @@
-//! Earshot's connectors: pull public posts from sources into the transport.
+//! Earshot's connectors: pull public posts and mentions from sources (feeds,
+//! Hacker News, Reddit, Mastodon, Bluesky, webhooks, files, X, YouTube) and
+//! produce them to the raw topic.
+//!
+//! Each `[[connectors]]` entry of `earshot.toml` is one source instance. A
+//! source fetches a page, turns its items into [`earshot_model::Post`]s,
+//! drops ids it already produced, produces the rest, **waits for the
+//! transport to acknowledge every one**, and only then advances its cursor
+//! in the local SQLite store (`[cursors] path`). A crash at any point
+//! refetches instead of losing; a restart resumes from the cursor. Bad
+//! payloads become [`earshot_model::DeadLetter`]s on the dead-letter topic
+//! (or, when that fails, rows of the store's `quarantine` table).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use earshot_connect::ConnectConfig;
+//! use earshot_transport::{MemoryBus, TopicsConfig};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo() -> anyhow::Result<()> {
+//! let config: ConnectConfig = toml::from_str(r#"
+//!     [cursors]
+//!     path = ".earshot/cursors.db"
+//!
+//!     [[connectors]]
+//!     name = "backfill"
+//!     kind = "file"
+//!     paths = ["data/sample.jsonl"]
+//!     one_shot = true
+//! "#)?;
+//! let stats = earshot_connect::run(Arc::new(MemoryBus::new()), &TopicsConfig::default(), &config, CancellationToken::new()).await?;
+//! println!("produced {}", stats.total().produced);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod bluesky;
+pub mod config;
+mod cursor;
+mod daemon;
+mod emit;
+mod file;
+mod hn;
+mod http;
+mod mastodon;
+mod reddit;
+mod rss;
+mod source;
+mod stats;
+mod text;
+mod webhook;
+mod x;
+mod youtube;
+
+pub use config::{ConnectConfig, ConnectSettings, ConnectorConfig, ConnectorsConfig, CursorConfig, SourceConfig};
+pub use cursor::CursorStore;
+pub use daemon::{run, Daemon};
+pub use stats::{ConnectStats, ConnectorStats, StatsHandle};
+pub use text::html_to_text;

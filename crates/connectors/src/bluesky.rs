@@ -1,0 +1,226 @@
+//! Bluesky through Jetstream: a websocket of JSON events
+//! (`wantedCollections=app.bsky.feed.post`). The cursor is the `time_us` of
+//! the last event whose posts were acknowledged; a reconnect asks for
+//! `cursor - rewind_secs` so the gap is covered, and the replayed posts are
+//! dropped as duplicates by id.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use earshot_model::{Author, Post};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use url::Url;
+
+use crate::config::{secs, BlueskyConfig};
+use crate::source::{Ctx, Source};
+use crate::text::lang;
+
+pub(crate) struct Bluesky {
+    cfg: BlueskyConfig,
+    keywords: Vec<String>,
+}
+
+impl Bluesky {
+    pub fn new(cfg: BlueskyConfig) -> Bluesky {
+        let keywords = cfg.keywords.iter().map(|k| k.to_lowercase()).collect();
+        Bluesky { cfg, keywords }
+    }
+}
+
+const KEY: &str = "time_us";
+const COLLECTION: &str = "app.bsky.feed.post";
+
+#[derive(Deserialize)]
+struct Event {
+    did: String,
+    time_us: i64,
+    kind: String,
+    #[serde(default)]
+    commit: Option<Commit>,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    operation: String,
+    collection: String,
+    rkey: String,
+    #[serde(default)]
+    record: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostRecord {
+    text: String,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    langs: Vec<String>,
+    #[serde(default)]
+    reply: Option<Reply>,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    parent: Ref,
+    root: Ref,
+}
+
+#[derive(Deserialize)]
+struct Ref {
+    uri: String,
+}
+
+/// Posts read but not yet produced, and the newest event time seen.
+#[derive(Default)]
+struct Batch {
+    posts: Vec<Post>,
+    time_us: Option<i64>,
+}
+
+#[async_trait]
+impl Source for Bluesky {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+        let mut failures = 0u32;
+        while !ctx.shutdown.is_cancelled() {
+            match self.session(&ctx).await {
+                Ok(true) => failures = 0,
+                Ok(false) => failures += 1,
+                Err(e) => {
+                    failures += 1;
+                    ctx.error("jetstream session failed", &format!("{e:#}"));
+                }
+            }
+            let wait = secs(self.cfg.reconnect_secs)
+                .saturating_mul(1 << failures.min(10))
+                .min(secs(ctx.config.backoff_max_secs).max(secs(self.cfg.reconnect_secs)));
+            if !ctx.sleep(wait).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Bluesky {
+    /// One connection, until it drops or shutdown. Returns whether data flowed.
+    async fn session(&self, ctx: &Ctx) -> anyhow::Result<bool> {
+        let cursor: Option<i64> = ctx.cursor(KEY).await?;
+        let mut url = Url::parse(&self.cfg.url)?;
+        url.query_pairs_mut().append_pair("wantedCollections", COLLECTION);
+        if let Some(c) = cursor {
+            let rewind = (self.cfg.rewind_secs * 1e6) as i64;
+            url.query_pairs_mut().append_pair("cursor", &(c - rewind).to_string());
+        }
+        let connect = tokio_tungstenite::connect_async(url.as_str());
+        let (mut ws, _) = tokio::select! {
+            _ = ctx.shutdown.cancelled() => return Ok(true),
+            r = tokio::time::timeout(ctx.config.timeout(), connect) => r
+                .map_err(|_| anyhow::anyhow!("connect timed out"))??,
+        };
+        ctx.counters.add(&ctx.counters.polls, 1);
+        tracing::info!(connector = %ctx.name, cursor = ?cursor, "jetstream connected");
+        let mut batch = Batch::default();
+        let mut got_any = false;
+        let interval = secs(self.cfg.batch_interval_secs);
+        let mut deadline = tokio::time::Instant::now() + interval;
+        let mut last_message = tokio::time::Instant::now();
+        loop {
+            let msg = tokio::select! {
+                _ = ctx.shutdown.cancelled() => {
+                    self.flush(ctx, &mut batch).await?;
+                    let _ = ws.close(None).await;
+                    return Ok(true);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.flush(ctx, &mut batch).await?;
+                    deadline = tokio::time::Instant::now() + interval;
+                    // An idle stream past the timeout counts as dead: Jetstream is never quiet for long.
+                    if last_message.elapsed() > ctx.config.timeout().max(Duration::from_secs(1)) {
+                        ctx.error("jetstream idle", &"no message within timeout_secs; reconnecting");
+                        break;
+                    }
+                    continue;
+                }
+                m = ws.next() => m,
+            };
+            last_message = tokio::time::Instant::now();
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    got_any = true;
+                    self.event(ctx, t.as_bytes(), &mut batch).await;
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    ctx.emitter.dead_letter("unexpected binary frame", &self.cfg.url, &b).await;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    ctx.error("jetstream read failed", &e);
+                    break;
+                }
+            }
+            if batch.posts.len() >= self.cfg.batch_size {
+                self.flush(ctx, &mut batch).await?;
+                deadline = tokio::time::Instant::now() + interval;
+            }
+        }
+        // What arrived before the drop is real: produce it, then reconnect from it.
+        self.flush(ctx, &mut batch).await?;
+        Ok(got_any)
+    }
+
+    async fn flush(&self, ctx: &Ctx, batch: &mut Batch) -> anyhow::Result<()> {
+        let b = std::mem::take(batch);
+        if let Some(t) = b.time_us {
+            ctx.emitter.emit(b.posts, Some(Ctx::cursor_value(KEY, &t))).await?;
+        }
+        Ok(())
+    }
+
+    async fn event(&self, ctx: &Ctx, bytes: &[u8], batch: &mut Batch) {
+        let ev: Event = match serde_json::from_slice(bytes) {
+            Ok(e) => e,
+            Err(e) => return ctx.emitter.dead_letter(&format!("invalid Jetstream event: {e}"), &self.cfg.url, bytes).await,
+        };
+        batch.time_us = Some(batch.time_us.map_or(ev.time_us, |t| t.max(ev.time_us)));
+        let Some(commit) = ev.commit.filter(|c| ev.kind == "commit" && c.operation == "create" && c.collection == COLLECTION)
+        else {
+            return;
+        };
+        let Some(record) = commit.record else {
+            return ctx.emitter.dead_letter("post commit without a record", &self.cfg.url, bytes).await;
+        };
+        let rec: PostRecord = match PostRecord::deserialize(&record) {
+            Ok(r) => r,
+            Err(e) => return ctx.emitter.dead_letter(&format!("malformed post record: {e}"), &self.cfg.url, bytes).await,
+        };
+        if !self.keywords.is_empty() {
+            let text = rec.text.to_lowercase();
+            if !self.keywords.iter().any(|k| text.contains(k)) {
+                return;
+            }
+        }
+        let at_uri = format!("at://{}/{COLLECTION}/{}", ev.did, commit.rkey);
+        let mut p = Post::new(Post::make_id("bluesky", &at_uri), rec.text);
+        p.url = Some(format!("https://bsky.app/profile/{}/post/{}", ev.did, commit.rkey));
+        p.author = Author {
+            handle: Some(ev.did.clone()),
+            display_name: None,
+            reach: None,
+            url: Some(format!("https://bsky.app/profile/{}", ev.did)),
+        };
+        p.lang = rec.langs.first().and_then(|l| lang(l));
+        p.published_at = Some(rec.created_at);
+        if let Some(r) = rec.reply {
+            p.reply_to = Some(Post::make_id("bluesky", &r.parent.uri));
+            p.thread_id = Some(Post::make_id("bluesky", &r.root.uri));
+        }
+        p.raw = serde_json::from_slice(bytes).ok();
+        batch.posts.push(p);
+    }
+}

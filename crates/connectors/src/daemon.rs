@@ -1,0 +1,174 @@
+//! The connector daemon: builds every enabled source and runs them until
+//! shutdown (or until every one-shot source finished).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use earshot_transport::{Bus, TopicsConfig};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{ConnectConfig, SourceConfig};
+use crate::cursor::CursorStore;
+use crate::emit::Emitter;
+use crate::http::{Http, SourceHttp};
+use crate::source::{Ctx, Source};
+use crate::stats::{ConnectStats, StatsHandle};
+
+/// How often ids older than their retention are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A configured daemon, ready to run. [`run`] is the one-call form.
+pub struct Daemon {
+    sources: Vec<(Box<dyn Source>, Ctx)>,
+    stats: StatsHandle,
+    webhooks: HashMap<String, SocketAddr>,
+    store: CursorStore,
+    shutdown: CancellationToken,
+}
+
+/// Runs every enabled connector of `config`, producing posts to
+/// `topics.raw` and dead letters to `topics.dead_letter`, until `shutdown`
+/// is cancelled or every source finished (one-shot file replays finish on
+/// their own). Returns the counters per connector.
+pub async fn run(
+    bus: Arc<dyn Bus>,
+    topics: &TopicsConfig,
+    config: &ConnectConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ConnectStats> {
+    Daemon::new(bus, topics, config, shutdown).await?.run().await
+}
+
+impl Daemon {
+    /// Validates `config`, opens the cursor store, ensures the topics exist,
+    /// and binds webhook listeners (so a taken port fails here, not later).
+    pub async fn new(
+        bus: Arc<dyn Bus>,
+        topics: &TopicsConfig,
+        config: &ConnectConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Daemon> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|(k, m)| format!("  {k}: {m}")).collect();
+            bail!("invalid connector configuration:\n{}", list.join("\n"));
+        }
+        let store = CursorStore::open(&config.cursors.path)?;
+        bus.ensure_topics(&topics.specs()).await.context("creating topics")?;
+        let http = Arc::new(Http::new(&config.connect)?);
+        let producer = bus.producer();
+        let stats = StatsHandle::default();
+        let mut sources = Vec::new();
+        let mut webhooks = HashMap::new();
+        for c in config.connectors.iter().filter(|c| c.enabled) {
+            let counters = stats.register(&c.name);
+            let origin = format!("connect:{}", c.name);
+            let emitter = Emitter {
+                name: c.name.clone(),
+                origin,
+                producer: producer.clone(),
+                raw_topic: topics.raw.clone(),
+                dead_letter_topic: topics.dead_letter.clone(),
+                store: store.clone(),
+                counters: counters.clone(),
+                keep_raw: c.keep_raw,
+                dead_letter_max: config.connect.dead_letter_max_bytes,
+            };
+            let ctx = Ctx {
+                name: c.name.clone(),
+                config: c.clone(),
+                emitter,
+                http: SourceHttp::new(http.clone(), c, counters.clone(), shutdown.clone()),
+                store: store.clone(),
+                counters,
+                shutdown: shutdown.clone(),
+            };
+            let source: Box<dyn Source> = match &c.source {
+                SourceConfig::Rss(r) => Box::new(crate::rss::Rss::new(r.clone())),
+                SourceConfig::Hn(h) => Box::new(crate::hn::Hn::new(h.clone())),
+                SourceConfig::Reddit(r) => Box::new(crate::reddit::Reddit::new(r.clone())),
+                SourceConfig::Mastodon(m) => Box::new(crate::mastodon::Mastodon::new(m.clone())),
+                SourceConfig::Bluesky(b) => Box::new(crate::bluesky::Bluesky::new(b.clone())),
+                SourceConfig::Webhook(w) => {
+                    let hook = crate::webhook::Webhook::bind(w, &c.name).await?;
+                    webhooks.insert(c.name.clone(), hook.local_addr());
+                    Box::new(hook)
+                }
+                SourceConfig::File(f) => Box::new(crate::file::File::new(f.clone())),
+                SourceConfig::X(x) => Box::new(crate::x::X::new(x.clone())),
+                SourceConfig::Youtube(y) => Box::new(crate::youtube::Youtube::new(y.clone())),
+            };
+            sources.push((source, ctx));
+        }
+        Ok(Daemon { sources, stats, webhooks, store, shutdown })
+    }
+
+    /// Live counters (for progress reports and tests).
+    pub fn stats(&self) -> StatsHandle {
+        self.stats.clone()
+    }
+
+    /// The address a webhook connector listens on (useful with port 0).
+    pub fn webhook_addr(&self, connector: &str) -> Option<SocketAddr> {
+        self.webhooks.get(connector).copied()
+    }
+
+    /// Runs until shutdown or until every source finished. An error of one
+    /// source does not stop the others; the first one is returned at the end.
+    pub async fn run(self) -> anyhow::Result<ConnectStats> {
+        let tracker = TaskTracker::new();
+        let pruner_stop = CancellationToken::new();
+        let retention: Vec<(String, Duration)> =
+            self.sources.iter().map(|(_, c)| (c.name.clone(), c.config.dedup_retention())).collect();
+        let store = self.store.clone();
+        let (stop, shutdown) = (pruner_stop.clone(), self.shutdown.clone());
+        let pruner = tokio::spawn(async move {
+            loop {
+                for (name, keep) in &retention {
+                    match store.prune_seen(name, *keep).await {
+                        Ok(n) if n > 0 => tracing::debug!(connector = %name, forgotten = n, "pruned old ids"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(connector = %name, error = %e, "pruning seen ids failed"),
+                    }
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        });
+        let mut handles = Vec::new();
+        for (source, ctx) in self.sources {
+            let name = ctx.name.clone();
+            let ctx = Arc::new(ctx);
+            tracing::info!(connector = %name, kind = ctx.config.source.kind(), "connector starting");
+            handles.push((name, tracker.spawn(source.run(ctx))));
+        }
+        tracker.close();
+        let mut first_error = None;
+        for (name, h) in handles {
+            let outcome = match h.await {
+                Ok(r) => r,
+                Err(e) => Err(anyhow::anyhow!("task panicked: {e}")),
+            };
+            match outcome {
+                Ok(()) => tracing::info!(connector = %name, "connector stopped"),
+                Err(e) => {
+                    tracing::error!(connector = %name, error = format!("{e:#}"), "connector failed");
+                    first_error.get_or_insert(e.context(format!("connector `{name}`")));
+                }
+            }
+        }
+        pruner_stop.cancel();
+        let _ = pruner.await;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(self.stats.snapshot()),
+        }
+    }
+}

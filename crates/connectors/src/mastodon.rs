@@ -1,0 +1,178 @@
+//! Mastodon public and hashtag timelines of one instance, paged upward with
+//! `min_id` (each page holds the statuses immediately newer than it).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use earshot_model::{Author, Post};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::config::{secs, MastodonConfig};
+use crate::source::{Ctx, Source};
+use crate::text::{html_to_text, id_cmp, lang};
+
+pub(crate) struct Mastodon {
+    cfg: MastodonConfig,
+}
+
+impl Mastodon {
+    pub fn new(cfg: MastodonConfig) -> Mastodon {
+        Mastodon { cfg }
+    }
+}
+
+#[derive(Deserialize)]
+struct Status {
+    id: String,
+    uri: String,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    spoiler_text: String,
+    #[serde(default)]
+    language: Option<String>,
+    account: Account,
+    #[serde(default)]
+    replies_count: Option<u64>,
+    #[serde(default)]
+    reblogs_count: Option<u64>,
+    #[serde(default)]
+    favourites_count: Option<u64>,
+    #[serde(default)]
+    reblog: Option<Box<Value>>,
+}
+
+#[derive(Deserialize)]
+struct Account {
+    acct: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    followers_count: Option<u64>,
+}
+
+#[async_trait]
+impl Source for Mastodon {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+        let base = Url::parse(&self.cfg.instance)?;
+        let host = base.host_str().unwrap_or("").to_string();
+        let mut headers = HeaderMap::new();
+        if let Some(t) = std::env::var(&self.cfg.token_env).ok().filter(|t| !t.trim().is_empty()) {
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        let mut timelines: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+        if self.cfg.public {
+            let key = if self.cfg.local_only { "local" } else { "public" };
+            timelines.push((key.into(), "api/v1/timelines/public".into(), vec![("local".into(), self.cfg.local_only.to_string())]));
+        }
+        for tag in &self.cfg.hashtags {
+            timelines.push((format!("tag:{tag}"), format!("api/v1/timelines/tag/{tag}"), vec![]));
+        }
+        let this = Arc::new(*self);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (key, path, query) in timelines {
+            let (ctx, this, headers, host) = (ctx.clone(), this.clone(), headers.clone(), host.clone());
+            let mut url = base.join(&path)?;
+            url.query_pairs_mut().extend_pairs(&query).append_pair("limit", &this.cfg.limit.to_string());
+            tasks.spawn(async move {
+                loop {
+                    if let Err(e) = this.poll(&ctx, &key, &url, &headers, &host).await {
+                        ctx.error(&format!("timeline {key} failed"), &format!("{e:#}"));
+                    }
+                    if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
+                        break;
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+}
+
+impl Mastodon {
+    async fn poll(&self, ctx: &Ctx, key: &str, base: &Url, headers: &HeaderMap, host: &str) -> anyhow::Result<()> {
+        let ckey = format!("timeline:{key}");
+        let cursor: Option<String> = ctx.cursor(&ckey).await?;
+        let mut newest = cursor.clone();
+        let mut statuses = Vec::new();
+        let mut ok = true;
+        for _ in 0..self.cfg.max_pages.max(1) {
+            let mut url = base.clone();
+            if let Some(min) = &newest {
+                url.query_pairs_mut().append_pair("min_id", min);
+            }
+            let page: Option<Vec<Value>> = match ctx.fetch(&url, headers.clone()).await {
+                Some(resp) => ctx.json(&url, &resp.body).await,
+                None => None,
+            };
+            let Some(page) = page else {
+                ok = false;
+                break;
+            };
+            let n = page.len();
+            let items = ctx.items::<Status>(&url, page).await;
+            for (s, _) in &items {
+                if newest.as_deref().is_none_or(|m| id_cmp(&s.id, m).is_gt()) {
+                    newest = Some(s.id.clone());
+                }
+            }
+            statuses.extend(items);
+            // Without a cursor only the latest page is read: the start is "now".
+            if n < self.cfg.limit as usize || cursor.is_none() {
+                break;
+            }
+        }
+        let mut posts = Vec::with_capacity(statuses.len());
+        for (s, raw) in statuses {
+            match to_post(s, raw, host) {
+                Ok(p) => posts.push(p),
+                Err((reason, raw)) => {
+                    ctx.emitter.dead_letter(&reason, base.as_str(), &serde_json::to_vec(&raw).unwrap_or_default()).await
+                }
+            }
+        }
+        let next = if ok { newest.map(|n| Ctx::cursor_value(&ckey, &n)) } else { None };
+        ctx.emitter.emit(posts, next).await?;
+        Ok(())
+    }
+}
+
+/// A boost is produced as the boosted status (its own id dedups repeats).
+fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
+    if let Some(inner) = s.reblog {
+        let inner = *inner;
+        return match Status::deserialize(&inner) {
+            Ok(st) => to_post(st, inner, host),
+            Err(e) => Err((format!("malformed boosted status: {e}"), raw)),
+        };
+    }
+    let mut p = Post::new(Post::make_id("mastodon", &s.uri), html_to_text(&s.content));
+    p.url = s.url.or(Some(s.uri));
+    p.title = (!s.spoiler_text.is_empty()).then_some(s.spoiler_text);
+    let handle = if s.account.acct.contains('@') { s.account.acct } else { format!("{}@{host}", s.account.acct) };
+    p.author = Author {
+        handle: Some(handle),
+        display_name: s.account.display_name.filter(|d| !d.is_empty()),
+        reach: s.account.followers_count,
+        url: s.account.url,
+    };
+    p.lang = s.language.as_deref().and_then(lang);
+    p.published_at = Some(s.created_at);
+    p.engagement.likes = s.favourites_count;
+    p.engagement.replies = s.replies_count;
+    p.engagement.reposts = s.reblogs_count;
+    p.raw = Some(raw);
+    Ok(p)
+}

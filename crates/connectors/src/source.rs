@@ -1,0 +1,124 @@
+//! The `Source` trait every connector implements, and the context handed to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::ConnectorConfig;
+use crate::cursor::CursorStore;
+use crate::emit::Emitter;
+use crate::http::{redact, FetchError, Response, SourceHttp};
+use crate::stats::Counters;
+
+/// A connector: runs until `ctx.shutdown` is cancelled (or, for one-shot
+/// sources, until done), producing through `ctx.emitter`.
+#[async_trait]
+pub(crate) trait Source: Send + Sync {
+    /// Runs the source. An error is fatal to this source only.
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()>;
+}
+
+/// Everything a source needs.
+pub(crate) struct Ctx {
+    pub name: String,
+    pub config: ConnectorConfig,
+    pub emitter: Emitter,
+    pub http: SourceHttp,
+    pub store: CursorStore,
+    pub counters: Arc<Counters>,
+    pub shutdown: CancellationToken,
+}
+
+impl Ctx {
+    /// Sleeps `d`; returns false when shutdown was requested meanwhile.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+
+    /// Counts and logs an error that does not stop the source.
+    pub fn error(&self, what: &str, error: &dyn std::fmt::Display) {
+        self.counters.add(&self.counters.errors, 1);
+        tracing::warn!(connector = %self.name, %error, "{what}");
+    }
+
+    /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
+    pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
+        let Some(raw) = self.store.get(&self.name, key).await? else { return Ok(None) };
+        match serde_json::from_str(&raw) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                self.error(&format!("cursor `{key}` unreadable ({raw}); starting over"), &e);
+                Ok(None)
+            }
+        }
+    }
+
+    /// GETs `url`. Failures are counted and logged; bodies that were too large
+    /// or cut off are dead-lettered. `None` means "try again next poll".
+    pub async fn fetch(&self, url: &Url, headers: HeaderMap) -> Option<Response> {
+        match self.http.get(url, headers).await {
+            Ok(r) => {
+                self.counters.add(&self.counters.polls, 1);
+                Some(r)
+            }
+            Err(FetchError::Shutdown) => None,
+            Err(FetchError::TooLarge { limit, prefix }) => {
+                self.emitter
+                    .dead_letter(&format!("response body larger than max_body_bytes = {limit}"), &redact(url), &prefix)
+                    .await;
+                None
+            }
+            Err(FetchError::Truncated { received, error }) => {
+                self.emitter.dead_letter(&format!("response body truncated: {error}"), &redact(url), &received).await;
+                None
+            }
+            Err(e) => {
+                self.error(&format!("fetching {} failed", redact(url)), &e);
+                None
+            }
+        }
+    }
+
+    /// Decodes a JSON body into `T`; a body that is not (invalid JSON, wrong
+    /// encoding, truncated, wrong shape) is dead-lettered and `None` returned.
+    pub async fn json<T: DeserializeOwned>(&self, url: &Url, body: &[u8]) -> Option<T> {
+        match serde_json::from_slice(body) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.emitter.dead_letter(&format!("invalid JSON response: {e}"), &redact(url), body).await;
+                None
+            }
+        }
+    }
+
+    /// Decodes each item of a page; an item of the wrong shape (missing
+    /// fields) is dead-lettered alone and the rest are kept, each with its raw JSON.
+    pub async fn items<T: DeserializeOwned>(&self, url: &Url, items: Vec<Value>) -> Vec<(T, Value)> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match T::deserialize(&item) {
+                Ok(v) => out.push((v, item)),
+                Err(e) => {
+                    let payload = serde_json::to_vec(&item).unwrap_or_default();
+                    self.emitter.dead_letter(&format!("malformed item: {e}"), &redact(url), &payload).await;
+                }
+            }
+        }
+        out
+    }
+
+    /// Saves a cursor value (JSON) along with nothing else; used when a poll
+    /// produced nothing but still moved the cursor.
+    pub fn cursor_value<T: serde::Serialize>(key: &str, value: &T) -> (String, String) {
+        (key.to_string(), serde_json::to_string(value).expect("cursor serializes"))
+    }
+}
