@@ -432,8 +432,21 @@ impl Matcher {
                 }
             }
         }
-        s.matches.sort_by_key(|m| m.span.map(|(a, b)| (a, b)));
+        s.matches.sort_by_key(|m| m.span);
         s.matches.dedup();
+        // "Acme" inside "ACME Corporation" or "@acme" says nothing more about the same entity.
+        let contained = |m: &Match, all: &[Match]| {
+            m.span.is_some_and(|(a, b)| {
+                all.iter().any(|n| {
+                    n.entity_id == m.entity_id
+                        && n.kind == m.kind
+                        && n.span.is_some_and(|(c, d)| c <= a && b <= d && (c, d) != (a, b))
+                })
+            })
+        };
+        let keep: Vec<bool> = s.matches.iter().map(|m| !contained(m, &s.matches)).collect();
+        let mut k = keep.iter();
+        s.matches.retain(|_| *k.next().unwrap_or(&true));
     }
 
     fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {

@@ -22,6 +22,9 @@ const NEGATIONS: &[&str] = &[
     "werent", "without", "wont", "wouldnt", "rarely", "seldom", "despite", "nobody", "no-one",
 ];
 
+/// Markers that make a post's praise sarcastic ("Oh great, charged twice 🙄").
+const SARCASM: &[&str] = &["yeah right", "oh great", "just what i needed", "thanks for nothing", "🙄", "🙃", "/s"];
+
 const BOOSTERS: &[&str] = &[
     "absolutely",
     "amazingly",
@@ -179,6 +182,7 @@ pub(crate) struct Scratch {
     scores: Vec<f32>,
     pub sentences: Vec<SentenceScore>,
     questions: Vec<bool>,
+    sarcastic: bool,
 }
 
 impl Scratch {
@@ -237,6 +241,12 @@ impl Analyzer {
             s.scores.push(v);
         }
         self.contrast(s);
+        // Sarcasm: with a marker present, praise words mean the opposite, weakly.
+        if s.sarcastic {
+            for v in s.scores.iter_mut().filter(|v| **v > 0.0) {
+                *v *= -0.5;
+            }
+        }
         // Sum per sentence, damping questions.
         for (i, t) in s.tokens.iter().enumerate() {
             let q = s
@@ -264,6 +274,7 @@ impl Analyzer {
         s.lower.clear();
         s.sentences.clear();
         s.questions.clear();
+        s.sarcastic = false;
         let mut sentence = 0u32;
         let mut sent_start = 0u32;
         let close = |s: &mut Scratch,
@@ -339,8 +350,9 @@ impl Analyzer {
         push_lower(raw, &mut s.lower);
         let lower = &s.lower[lstart..];
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
-        let has_punct = lower.chars().any(is_punct);
-        let emoticon = has_punct && self.lexicon.words.contains_key(lower)
+        let has_punct = lower.chars().any(is_punct) && lower != "/s";
+        let emoticon = lower == "/s"
+            || has_punct && self.lexicon.words.contains_key(lower)
             || lower.chars().count() <= 2 && !lower.chars().any(char::is_alphanumeric);
         let (off, len) = if emoticon {
             (0, lower.len())
@@ -402,6 +414,9 @@ impl Analyzer {
                     let found = lexes
                         .iter()
                         .find_map(|l| l.phrases.get(join.as_str()).copied());
+                    if found.is_some() && SARCASM.contains(&join.as_str()) {
+                        s.sarcastic = true;
+                    }
                     s.join = join;
                     if let Some(v) = found {
                         valence = Some(v);
@@ -409,6 +424,9 @@ impl Analyzer {
                         break 'phrase;
                     }
                 }
+            }
+            if SARCASM.contains(&s.word(i)) {
+                s.sarcastic = true;
             }
             if valence.is_none() {
                 let word = s.word(i);

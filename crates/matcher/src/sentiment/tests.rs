@@ -168,3 +168,11 @@ fn sentences_are_tracked_for_entity_sentiment() {
     assert_eq!(sums.len(), 3);
     assert!(sums[0] > 0.0 && sums[1] < 0.0 && sums[2] == 0.0, "{sums:?}");
 }
+
+#[test]
+fn sarcasm_markers_turn_praise_negative() {
+    assert!(c("great service") > 0.0);
+    assert!(c("great service yeah right") < 0.0);
+    assert!(c("great service 🙄") < 0.0);
+    assert!(c("great service /s") < 0.0);
+}
