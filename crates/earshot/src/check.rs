@@ -33,8 +33,10 @@ pub fn run(path: Option<&Path>) -> ExitCode {
                 None => "in-memory (embedded)".into(),
             }
         );
-        println!("  sink: {}", config.sink.describe());
-        println!("  connectors: {}", config.connect.describe());
+        println!("  sink: {:?}", config.sink.kind);
+        let names: Vec<String> =
+            config.connect.connectors.iter().map(|c| format!("{} ({})", c.name, c.kind())).collect();
+        println!("  connectors: {}", if names.is_empty() { "none".to_string() } else { names.join(", ") });
         ExitCode::SUCCESS
     } else {
         println!("{}: {} problem(s)", config.name, problems.len());

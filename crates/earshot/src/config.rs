@@ -30,9 +30,15 @@ struct RawConfig {
     /// `[sink]`: where interactions are stored.
     #[serde(default)]
     sink: SinkConfig,
-    /// `[cursors]` and `[[connectors]]`: the sources.
-    #[serde(flatten)]
-    connect: earshot_connect::ConnectConfig,
+    /// `[cursors]`: the connectors' durable cursor store.
+    #[serde(default)]
+    cursors: earshot_connect::CursorConfig,
+    /// `[connect]`: limits shared by every connector.
+    #[serde(default)]
+    connect: earshot_connect::ConnectSettings,
+    /// `[[connectors]]`: one entry per source instance.
+    #[serde(default)]
+    connectors: Vec<earshot_connect::ConnectorConfig>,
 }
 
 /// A loaded configuration.
@@ -117,7 +123,11 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         transport,
         match_stage: raw.match_stage,
         sink,
-        connect: raw.connect,
+        connect: earshot_connect::ConnectConfig {
+            cursors: raw.cursors,
+            connect: raw.connect,
+            connectors: raw.connectors,
+        },
     })
 }
 
