@@ -169,3 +169,31 @@ pub async fn run_with(
 ) -> anyhow::Result<SinkStats> {
     stage::run(bus, topics, config, sink, shutdown).await
 }
+
+impl std::fmt::Display for MigrationReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.store)?;
+        if self.applied.is_empty() {
+            write!(f, "schema up to date ({} migrations already applied)", self.already_applied)?;
+        } else {
+            write!(f, "applied {} (already applied: {})", self.applied.join(", "), self.already_applied)?;
+        }
+        if !self.features.is_empty() {
+            write!(f, "; features: {}", self.features.join(", "))?;
+        }
+        for note in &self.notes {
+            write!(f, "\nnote: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for SinkStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} received, {} stored in {} batches, {} dead-lettered in the store, {} to the dead-letter topic, {} undecodable, {} retries",
+            self.received, self.stored, self.batches, self.dead_lettered, self.dead_lettered_topic, self.undecodable, self.retries
+        )
+    }
+}
