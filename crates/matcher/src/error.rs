@@ -92,14 +92,18 @@ pub(crate) fn locate(text: &str, needle: &str, after: usize) -> Option<usize> {
     text.get(after..)?.find(needle).map(|i| i + after)
 }
 
-/// Locates a quoted TOML string value (either quote style) after `after`.
+/// Locates a quoted TOML string value (either quote style) after `after`,
+/// scanning once so that locating every entry of a large file stays linear.
 pub(crate) fn locate_quoted(text: &str, value: &str, after: usize) -> Option<usize> {
-    let double = locate(text, &format!("\"{value}\""), after);
-    let single = locate(text, &format!("'{value}'"), after);
-    match (double, single) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    if value.is_empty() {
+        return None;
     }
+    let rest = text.get(after..)?;
+    rest.match_indices(value).find_map(|(i, _)| {
+        let before = rest[..i].chars().next_back()?;
+        let next = rest[i + value.len()..].chars().next()?;
+        (matches!(before, '"' | '\'') && next == before).then(|| after + i - 1)
+    })
 }
 
 #[cfg(test)]
