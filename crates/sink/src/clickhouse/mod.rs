@@ -120,7 +120,13 @@ impl ClickHouseSink {
     pub async fn connect(config: &ClickHouseConfig, retry: RetryPolicy) -> Result<ClickHouseSink, SinkError> {
         let client = client(config, true);
         let retries = Arc::new(AtomicU64::new(0));
-        let features = retry.run("connect to ClickHouse", &retries, || probe(&client)).await?;
+        let features = retry.run("connect to ClickHouse", &retries, || probe(&client)).await.map_err(|e| match e {
+            SinkError::Fatal(m) if error::exception_code(&m) == Some(81) => SinkError::Fatal(format!(
+                "database `{}` does not exist at {}: run `earshot migrate` first ({m})",
+                config.database, config.url
+            )),
+            e => e,
+        })?;
         // A missing table is a configuration error: say so before consuming anything.
         let tables: Vec<String> = retry
             .run("check schema", &retries, || {

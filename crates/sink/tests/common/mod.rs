@@ -1,0 +1,184 @@
+//! Shared helpers for the sink's integration tests.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use earshot_model::{EntityKind, EntitySentiment, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+use earshot_sink::{SinkConfig, SinkKind};
+
+/// A sink config for a fresh, uniquely named database on `url`.
+pub fn clickhouse_config(url: &str) -> SinkConfig {
+    let mut config = SinkConfig { kind: SinkKind::Clickhouse, ..SinkConfig::default() };
+    config.clickhouse.url = url.to_string();
+    config.clickhouse.database = earshot_tests::unique_name("sink");
+    config.clickhouse.timeout_s = 10;
+    config.retry.initial_backoff_ms = 50;
+    config.retry.max_backoff_ms = 1_000;
+    config
+}
+
+/// A client on the config's database.
+pub fn client(config: &SinkConfig) -> clickhouse::Client {
+    earshot_sink::clickhouse::client(&config.clickhouse, true)
+}
+
+/// One entity a seeded post mentions.
+pub type Mention<'a> = (EntityKind, &'a str);
+
+/// Builder for a scored interaction.
+#[derive(Clone)]
+pub struct Seed<'a> {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub mentions: Vec<Mention<'a>>,
+    pub label: SentimentLabel,
+    pub intents: Vec<Intent>,
+    pub route: Route,
+    pub priority: u8,
+    pub reach: u64,
+    pub source: &'a str,
+    /// Entity-specific sentiment overrides.
+    pub entity_labels: Vec<(&'a str, SentimentLabel)>,
+}
+
+impl<'a> Seed<'a> {
+    pub fn new(id: impl Into<String>, at: DateTime<Utc>) -> Seed<'a> {
+        Seed {
+            id: id.into(),
+            at,
+            mentions: Vec::new(),
+            label: SentimentLabel::Neutral,
+            intents: Vec::new(),
+            route: Route::None,
+            priority: 0,
+            reach: 0,
+            source: "hn",
+            entity_labels: Vec::new(),
+        }
+    }
+
+    pub fn build(&self) -> Interaction {
+        let compound = |l: SentimentLabel| match l {
+            SentimentLabel::Positive => 0.6,
+            SentimentLabel::Neutral => 0.0,
+            SentimentLabel::Negative => -0.6,
+        };
+        let mut post = Post::new(format!("{}:{}", self.source, self.id), format!("post {} about things", self.id));
+        post.published_at = Some(self.at);
+        post.fetched_at = Some(self.at + chrono::Duration::seconds(5));
+        post.author.handle = Some(format!("author{}", self.reach));
+        post.author.reach = Some(self.reach);
+        Interaction {
+            schema_version: SCHEMA_VERSION,
+            post,
+            matches: self
+                .mentions
+                .iter()
+                .map(|(kind, id)| Match { kind: *kind, entity_id: id.to_string(), rule: id.to_string(), span: None })
+                .collect(),
+            sentiment: Sentiment { compound: compound(self.label), pos: 0.3, neu: 0.4, neg: 0.3, label: self.label },
+            entity_sentiment: self
+                .entity_labels
+                .iter()
+                .map(|(e, l)| EntitySentiment { entity_id: e.to_string(), compound: compound(*l), label: *l })
+                .collect(),
+            intents: self.intents.clone(),
+            route: self.route,
+            priority: self.priority,
+            priority_reasons: vec![],
+            watchlist_version: "test".into(),
+            scored_at: self.at + chrono::Duration::seconds(10),
+        }
+    }
+}
+
+/// A simple interaction `hn:<n>` mentioning brand `acme`, published at `at`.
+pub fn simple(n: usize, at: DateTime<Utc>) -> Interaction {
+    let mut s = Seed::new(n.to_string(), at);
+    s.mentions = vec![(EntityKind::Brand, "acme"), (EntityKind::Competitor, "globex")];
+    s.build()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A ClickHouse server of our own, from a copy of the packaged configuration,
+/// that a test may stop and start (the shared harness server must not be stopped).
+pub struct PrivateClickHouse {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    pub http_port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateClickHouse {
+    /// Starts one, or `None` when clickhouse-server is not installed (with a notice; fails under CI).
+    pub fn start() -> Option<PrivateClickHouse> {
+        let src = Path::new("/etc/clickhouse-server");
+        if !src.join("config.xml").exists() || Command::new("clickhouse-server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+            assert!(!earshot_tests::under_ci(), "clickhouse-server is not installed but CI=true");
+            eprintln!("SKIPPED: clickhouse-server is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let http_port = free_port();
+        let config = std::fs::read_to_string(src.join("config.xml"))
+            .unwrap()
+            .replace("/var/lib/clickhouse/", &format!("{root}/data/"))
+            .replace("/var/log/clickhouse-server/", &format!("{root}/log/"))
+            .replace("<http_port>8123</http_port>", &format!("<http_port>{http_port}</http_port>"))
+            .replace("<tcp_port>9000</tcp_port>", &format!("<tcp_port>{}</tcp_port>", free_port()))
+            .replace("<interserver_http_port>9009</interserver_http_port>", &format!("<interserver_http_port>{}</interserver_http_port>", free_port()));
+        let config_path = dir.path().join("config.xml");
+        std::fs::write(&config_path, config).unwrap();
+        std::fs::copy(src.join("users.xml"), dir.path().join("users.xml")).unwrap();
+        let mut server = PrivateClickHouse { dir, config: config_path, http_port, child: None };
+        server.resume();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Kills the server (SIGKILL: the harshest outage) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts the server again on the same data and waits until it answers.
+    pub fn resume(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("stdout.log")).unwrap();
+        let child = Command::new("clickhouse-server")
+            .arg(format!("--config-file={}", self.config.display()))
+            .current_dir(self.dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.http_port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("private ClickHouse did not listen within 60 s; see {}", self.dir.path().display());
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
