@@ -103,6 +103,8 @@ impl Hn {
         let mut newest = cur.newest;
         let mut posts = Vec::new();
         let mut complete = false;
+        // Algolia's `page` within the window; only advanced when a whole page shares one second.
+        let mut page_no = 0u32;
         for _ in 0..self.cfg.max_pages.max(1) {
             let mut url = Url::parse(&format!("{}/search_by_date", self.cfg.base_url.trim_end_matches('/')))?;
             let mut filters = format!("created_at_i>={from}");
@@ -114,7 +116,7 @@ impl Hn {
                 .append_pair("tags", &tags)
                 .append_pair("numericFilters", &filters)
                 .append_pair("hitsPerPage", &self.cfg.hits_per_page.to_string())
-                .append_pair("page", "0");
+                .append_pair("page", &page_no.to_string());
             let page = match ctx.fetch(&url, HeaderMap::new()).await {
                 Some(resp) => ctx.json::<Page>(&url, &resp.body).await,
                 None => None,
@@ -124,20 +126,19 @@ impl Hn {
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());
             };
-            let full = page.hits.len() >= self.cfg.hits_per_page as usize && page.nb_pages > 1;
-            let hits = ctx.items::<Hit>(&url, page.hits).await;
-            let oldest = hits.iter().map(|(h, _)| h.created_at_i).min();
-            for (hit, raw) in hits {
+            let full = page.hits.len() >= self.cfg.hits_per_page as usize && page_no + 1 < page.nb_pages;
+            // From the raw hits, so a malformed hit still bounds the window.
+            let oldest = page.hits.iter().filter_map(|h| h.get("created_at_i").and_then(Value::as_i64)).min();
+            for (hit, raw) in ctx.items::<Hit>(&url, page.hits).await {
                 newest = newest.max(hit.created_at_i);
                 posts.push(to_post(hit, raw));
             }
             match oldest {
-                Some(o) if full && upper != Some(o) => upper = Some(o),
-                Some(o) if full => {
-                    tracing::warn!(connector = %ctx.name, at = o, "more than hits_per_page items share one second; raise hits_per_page");
-                    complete = true;
-                    break;
+                Some(o) if full && upper != Some(o) => {
+                    upper = Some(o);
+                    page_no = 0;
                 }
+                Some(_) if full => page_no += 1,
                 _ => {
                     complete = true;
                     break;
