@@ -51,8 +51,18 @@ impl AckToken {
     /// The message could not be handed on: hold the watermark below it.
     pub fn nack(mut self, reason: &str) {
         self.settled = true;
-        tracing::warn!(offset = self.offset, reason, "message not acknowledged; its partition's offset is held");
+        tracing::warn!(
+            offset = self.offset,
+            reason,
+            "message not acknowledged; its partition's offset is held"
+        );
         self.watermark.fail(self.offset);
+    }
+
+    /// Whether this token settles into `watermark` (bus implementations use it
+    /// to recognise tokens of a partition assignment that has since ended).
+    pub(crate) fn belongs_to(&self, watermark: &Arc<PartitionWatermark>) -> bool {
+        Arc::ptr_eq(&self.watermark, watermark)
     }
 
     /// Offset of the message this token acknowledges.

@@ -106,7 +106,10 @@ pub struct ConsumerOptions {
 
 impl ConsumerOptions {
     /// Options with defaults: 10,000 in flight, commits every second.
-    pub fn new<S: Into<String>>(group: impl Into<String>, topics: impl IntoIterator<Item = S>) -> Self {
+    pub fn new<S: Into<String>>(
+        group: impl Into<String>,
+        topics: impl IntoIterator<Item = S>,
+    ) -> Self {
         ConsumerOptions {
             group: group.into(),
             topics: topics.into_iter().map(Into::into).collect(),
@@ -165,5 +168,6 @@ pub trait Bus: Send + Sync {
     fn producer(&self) -> Arc<dyn Producer>;
 
     /// Joins `options.group` and subscribes to `options.topics`.
-    async fn consumer(&self, options: ConsumerOptions) -> Result<Box<dyn Consumer>, TransportError>;
+    async fn consumer(&self, options: ConsumerOptions)
+        -> Result<Box<dyn Consumer>, TransportError>;
 }

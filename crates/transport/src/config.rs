@@ -115,30 +115,64 @@ impl TransportConfig {
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
         if let Some(k) = &self.kafka {
-            if k.brokers.split(',').any(|b| b.trim().rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())) {
-                errors.push(("transport.kafka.brokers".into(), format!("`{}`: expected host:port[,host:port...]", k.brokers)));
+            if k.brokers.split(',').any(|b| {
+                b.trim()
+                    .rsplit_once(':')
+                    .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+            }) {
+                errors.push((
+                    "transport.kafka.brokers".into(),
+                    format!("`{}`: expected host:port[,host:port...]", k.brokers),
+                ));
             }
             if !["none", "gzip", "lz4", "zstd"].contains(&k.compression.as_str()) {
-                errors.push(("transport.kafka.compression".into(), format!("`{}`: expected one of none, gzip, lz4, zstd", k.compression)));
+                errors.push((
+                    "transport.kafka.compression".into(),
+                    format!("`{}`: expected one of none, gzip, lz4, zstd", k.compression),
+                ));
             }
-            if k.properties.keys().any(|p| p.contains("password") || p.contains("secret")) {
+            if k.properties
+                .keys()
+                .any(|p| p.contains("password") || p.contains("secret"))
+            {
                 errors.push(("transport.kafka.properties".into(), "secrets must not be in config files: set EARSHOT_KAFKA_SASL_PASSWORD in the environment".into()));
             }
         }
         let t = &self.topics;
-        for (key, name) in [("raw", &t.raw), ("scored", &t.scored), ("dead_letter", &t.dead_letter)] {
-            if name.is_empty() || name.len() > 249 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                errors.push((format!("transport.topics.{key}"), format!("`{name}`: expected 1-249 characters of a-z, A-Z, 0-9, '.', '_', '-'")));
+        for (key, name) in [
+            ("raw", &t.raw),
+            ("scored", &t.scored),
+            ("dead_letter", &t.dead_letter),
+        ] {
+            if name.is_empty()
+                || name.len() > 249
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                errors.push((
+                    format!("transport.topics.{key}"),
+                    format!("`{name}`: expected 1-249 characters of a-z, A-Z, 0-9, '.', '_', '-'"),
+                ));
             }
         }
         if t.raw == t.scored || t.raw == t.dead_letter || t.scored == t.dead_letter {
-            errors.push(("transport.topics".into(), "raw, scored and dead_letter must be three different topics".into()));
+            errors.push((
+                "transport.topics".into(),
+                "raw, scored and dead_letter must be three different topics".into(),
+            ));
         }
         if t.partitions < 1 {
-            errors.push(("transport.topics.partitions".into(), format!("{}: expected at least 1", t.partitions)));
+            errors.push((
+                "transport.topics.partitions".into(),
+                format!("{}: expected at least 1", t.partitions),
+            ));
         }
         if t.replication < 1 {
-            errors.push(("transport.topics.replication".into(), format!("{}: expected at least 1", t.replication)));
+            errors.push((
+                "transport.topics.replication".into(),
+                format!("{}: expected at least 1", t.replication),
+            ));
         }
         errors
     }
@@ -189,7 +223,12 @@ mod tests {
         let keys: Vec<String> = cfg.validate().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
-            ["transport.kafka.brokers", "transport.kafka.compression", "transport.topics.raw", "transport.topics.partitions"]
+            [
+                "transport.kafka.brokers",
+                "transport.kafka.compression",
+                "transport.topics.raw",
+                "transport.topics.partitions"
+            ]
         );
         assert!(TransportConfig::default().validate().is_empty());
     }

@@ -16,14 +16,15 @@ pub const SOURCE_OFFSET_HEADER: &str = "earshot-source-offset";
 /// stage, and the source topic, partition and offset.
 pub fn dead_letter_record(message: &Message, stage: &str, error: &str) -> Record {
     let mut record = Record {
-        key: message
-            .key
-            .clone()
-            .unwrap_or_else(|| format!("{}/{}/{}", message.topic, message.partition, message.offset)),
+        key: message.key.clone().unwrap_or_else(|| {
+            format!("{}/{}/{}", message.topic, message.partition, message.offset)
+        }),
         payload: message.payload.clone(),
         headers: message.headers.clone(),
     };
-    record.headers.retain(|(n, _)| !n.starts_with("earshot-source-") && n != ERROR_HEADER && n != STAGE_HEADER);
+    record.headers.retain(|(n, _)| {
+        !n.starts_with("earshot-source-") && n != ERROR_HEADER && n != STAGE_HEADER
+    });
     record
         .header(ERROR_HEADER, error)
         .header(STAGE_HEADER, stage)

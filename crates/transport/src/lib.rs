@@ -41,7 +41,9 @@ mod memory;
 mod watermark;
 
 pub use ack::AckToken;
-pub use bus::{Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, Producer, Record, TopicSpec};
+pub use bus::{
+    Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, Producer, Record, TopicSpec,
+};
 pub use config::{KafkaConfig, TopicsConfig, TransportConfig};
 pub use dead_letter::dead_letter_record;
 pub use error::TransportError;

@@ -12,8 +12,8 @@ use futures::FutureExt;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::{
-    AckToken, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, PartitionWatermark, Producer, Record,
-    TopicSpec, TransportError,
+    AckToken, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message,
+    PartitionWatermark, Producer, Record, TopicSpec, TransportError,
 };
 
 /// A bus that lives in this process. Cloning shares the same topics.
@@ -36,11 +36,14 @@ struct State {
     next_member: u64,
 }
 
+/// A kept record: key, payload, headers, timestamp (Unix ms).
+type Stored = (Option<String>, Vec<u8>, Vec<(String, Vec<u8>)>, i64);
+
 #[derive(Default)]
 struct PartitionLog {
     /// Offset of `records[0]`; records below it were trimmed after every group committed past them.
     base: i64,
-    records: VecDeque<(Option<String>, Vec<u8>, Vec<(String, Vec<u8>)>, i64)>,
+    records: VecDeque<Stored>,
 }
 
 #[derive(Default)]
@@ -60,7 +63,10 @@ impl MemoryBus {
     /// Records in a topic partition that are still kept (for tests and reports).
     pub fn len(&self, topic: &str) -> usize {
         let state = self.shared.state.lock().expect("bus lock");
-        state.topics.get(topic).map_or(0, |ps| ps.iter().map(|p| p.records.len()).sum())
+        state
+            .topics
+            .get(topic)
+            .map_or(0, |ps| ps.iter().map(|p| p.records.len()).sum())
     }
 
     /// Records produced but not yet committed, summed over every consumer
@@ -72,7 +78,11 @@ impl MemoryBus {
             for topic in &group.topics {
                 for (p, log) in state.topics.get(topic).into_iter().flatten().enumerate() {
                     let end = log.base + log.records.len() as i64;
-                    let committed = group.committed.get(&(topic.clone(), p as i32)).copied().unwrap_or(0);
+                    let committed = group
+                        .committed
+                        .get(&(topic.clone(), p as i32))
+                        .copied()
+                        .unwrap_or(0);
                     lag += (end - committed).max(0) as u64;
                 }
             }
@@ -83,7 +93,12 @@ impl MemoryBus {
     /// Committed offset of `group` on a partition.
     pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
         let state = self.shared.state.lock().expect("bus lock");
-        state.groups.get(group)?.committed.get(&(topic.to_string(), partition)).copied()
+        state
+            .groups
+            .get(group)?
+            .committed
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 }
 
@@ -110,7 +125,11 @@ impl Bus for MemoryBus {
             } else if parts.len() < t.partitions as usize {
                 return Err(TransportError::Topic {
                     topic: t.name.clone(),
-                    message: format!("has {} partitions, configured {}", parts.len(), t.partitions),
+                    message: format!(
+                        "has {} partitions, configured {}",
+                        parts.len(),
+                        t.partitions
+                    ),
                 });
             }
         }
@@ -121,12 +140,18 @@ impl Bus for MemoryBus {
         Arc::new(self.clone())
     }
 
-    async fn consumer(&self, options: ConsumerOptions) -> Result<Box<dyn Consumer>, TransportError> {
+    async fn consumer(
+        &self,
+        options: ConsumerOptions,
+    ) -> Result<Box<dyn Consumer>, TransportError> {
         let member = {
             let mut state = self.shared.state.lock().expect("bus lock");
             for t in &options.topics {
                 if !state.topics.contains_key(t) {
-                    return Err(TransportError::Topic { topic: t.clone(), message: "does not exist".into() });
+                    return Err(TransportError::Topic {
+                        topic: t.clone(),
+                        message: "does not exist".into(),
+                    });
                 }
             }
             state.next_member += 1;
@@ -150,6 +175,7 @@ impl Bus for MemoryBus {
             next: 0,
             budget: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             options,
+            last_commit: tokio::time::Instant::now(),
         }))
     }
 }
@@ -169,7 +195,10 @@ impl Producer for MemoryBus {
                     ));
                     Ok(())
                 }
-                None => Err(TransportError::Delivery { topic: topic.to_string(), message: "unknown topic".into() }),
+                None => Err(TransportError::Delivery {
+                    topic: topic.to_string(),
+                    message: "unknown topic".into(),
+                }),
             }
         };
         self.shared.changed.notify_waiters();
@@ -191,6 +220,9 @@ struct MemoryConsumer {
     next: usize,
     budget: Arc<Semaphore>,
     options: ConsumerOptions,
+    /// When watermarks were last committed; kept across `recv` calls so a
+    /// consumer that is never idle still commits every `commit_interval`.
+    last_commit: tokio::time::Instant,
 }
 
 struct Assigned {
@@ -202,7 +234,9 @@ struct Assigned {
 
 impl MemoryConsumer {
     fn commit_locked(&self, state: &mut State) {
-        let Some(group) = state.groups.get_mut(&self.options.group) else { return };
+        let Some(group) = state.groups.get_mut(&self.options.group) else {
+            return;
+        };
         for a in &self.assigned {
             if let Some(off) = a.watermark.committable() {
                 group.committed.insert((a.topic.clone(), a.partition), off);
@@ -214,7 +248,10 @@ impl MemoryConsumer {
     /// Re-reads the assignment after a membership change, committing what is safe first (like a revoke).
     fn rebalance_locked(&mut self, state: &mut State) {
         self.commit_locked(state);
-        let group = state.groups.get(&self.options.group).expect("own group exists");
+        let group = state
+            .groups
+            .get(&self.options.group)
+            .expect("own group exists");
         self.generation = group.generation;
         let mut all: Vec<(String, i32)> = Vec::new();
         for t in &group.topics {
@@ -222,7 +259,11 @@ impl MemoryConsumer {
                 all.extend((0..parts.len() as i32).map(|p| (t.clone(), p)));
             }
         }
-        let me = group.members.iter().position(|m| *m == self.member).unwrap_or(0);
+        let me = group
+            .members
+            .iter()
+            .position(|m| *m == self.member)
+            .unwrap_or(0);
         let n = group.members.len().max(1);
         self.assigned = all
             .into_iter()
@@ -244,7 +285,10 @@ impl MemoryConsumer {
     fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>)> {
         let shared = self.bus.shared.clone();
         let mut state = shared.state.lock().expect("bus lock");
-        let generation = state.groups.get(&self.options.group).map_or(0, |g| g.generation);
+        let generation = state
+            .groups
+            .get(&self.options.group)
+            .map_or(0, |g| g.generation);
         if generation != self.generation {
             self.rebalance_locked(&mut state);
         }
@@ -280,7 +324,12 @@ fn trim(state: &mut State, assigned: &[Assigned]) {
             .groups
             .values()
             .filter(|g| g.topics.contains(&a.topic))
-            .map(|g| g.committed.get(&(a.topic.clone(), a.partition)).copied().unwrap_or(0))
+            .map(|g| {
+                g.committed
+                    .get(&(a.topic.clone(), a.partition))
+                    .copied()
+                    .unwrap_or(0)
+            })
             .min();
         if let (Some(min), Some(parts)) = (min, state.topics.get_mut(&a.topic)) {
             let log = &mut parts[a.partition as usize];
@@ -292,6 +341,31 @@ fn trim(state: &mut State, assigned: &[Assigned]) {
     }
 }
 
+/// A member dropped without [`Consumer::close`] (a stage that failed) leaves
+/// its group like a Kafka member whose session expired, so the others take
+/// its partitions over; it commits what is safe first, as the Kafka bus does.
+impl Drop for MemoryConsumer {
+    fn drop(&mut self) {
+        let Ok(mut state) = self.bus.shared.state.lock() else {
+            return;
+        };
+        let present = state
+            .groups
+            .get(&self.options.group)
+            .is_some_and(|g| g.members.contains(&self.member));
+        if !present {
+            return;
+        }
+        self.commit_locked(&mut state);
+        if let Some(group) = state.groups.get_mut(&self.options.group) {
+            group.members.retain(|m| *m != self.member);
+            group.generation += 1;
+        }
+        drop(state);
+        self.bus.shared.changed.notify_waiters();
+    }
+}
+
 #[async_trait]
 impl Consumer for MemoryConsumer {
     async fn recv(&mut self) -> Option<Result<Delivery, TransportError>> {
@@ -300,9 +374,12 @@ impl Consumer for MemoryConsumer {
             _ = shutdown.cancelled() => return None,
             p = self.budget.clone().acquire_owned() => p.ok()?,
         };
-        let mut last_commit = tokio::time::Instant::now();
         let shared = self.bus.shared.clone();
         loop {
+            if self.last_commit.elapsed() >= self.options.commit_interval {
+                let _ = self.commit().await;
+                self.last_commit = tokio::time::Instant::now();
+            }
             // Register for wake-ups before looking, so a produce in between is not missed.
             let changed = shared.changed.notified();
             tokio::pin!(changed);
@@ -310,10 +387,6 @@ impl Consumer for MemoryConsumer {
             if let Some((message, watermark)) = self.try_fetch() {
                 let ack = AckToken::new(watermark, message.offset, Some(permit));
                 return Some(Ok(Delivery { message, ack }));
-            }
-            if last_commit.elapsed() >= self.options.commit_interval {
-                let _ = self.commit().await;
-                last_commit = tokio::time::Instant::now();
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,

@@ -68,12 +68,19 @@ impl PartitionWatermark {
 
     /// The offset to commit (the next one to read), if any progress was made.
     pub fn committable(&self) -> Option<i64> {
-        self.inner.lock().expect("watermark lock poisoned").committable
+        self.inner
+            .lock()
+            .expect("watermark lock poisoned")
+            .committable
     }
 
     /// Delivered offsets not yet acknowledged (in flight or failed).
     pub fn outstanding(&self) -> usize {
-        self.inner.lock().expect("watermark lock poisoned").pending.len()
+        self.inner
+            .lock()
+            .expect("watermark lock poisoned")
+            .pending
+            .len()
     }
 
     /// Whether a failed offset holds this partition.

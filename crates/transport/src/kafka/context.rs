@@ -1,0 +1,167 @@
+//! Per-member assignment state and the rebalance callbacks that keep it
+//! honest: commit what is safe on revoke, then forget the revoked partitions.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::OwnedMessage;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::PartitionWatermark;
+
+/// One assigned partition.
+pub(super) struct Part {
+    /// Tracker of the deliveries made since this assignment. Replaced (never
+    /// reused) on reassignment, so tokens of an earlier assignment cannot
+    /// commit anything.
+    pub watermark: Arc<PartitionWatermark>,
+    /// Highest offset tracked, to detect a partition rewinding.
+    pub last_tracked: Option<i64>,
+    /// Last offset sent in a commit, to skip unchanged ones.
+    pub committed: Option<i64>,
+}
+
+impl Part {
+    fn new() -> Part {
+        Part {
+            watermark: Arc::new(PartitionWatermark::new()),
+            last_tracked: None,
+            committed: None,
+        }
+    }
+}
+
+/// State shared by the poll thread, the rebalance callbacks and the async side.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// Currently assigned partitions.
+    pub parts: Mutex<HashMap<(String, i32), Part>>,
+    /// Whether the poll loop keeps the assignment paused (budget used up or stopping).
+    pub paused: AtomicBool,
+    /// Messages librdkafka returned after we paused (already fetched); they
+    /// are delivered first once there is budget again, in order.
+    pub stash: Mutex<VecDeque<OwnedMessage>>,
+}
+
+impl Shared {
+    /// Watermarks that moved since the last commit, restricted to `only` when given.
+    pub fn to_commit(&self, only: Option<&TopicPartitionList>) -> TopicPartitionList {
+        let parts = self.parts.lock().expect("assignment lock");
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), part) in parts.iter() {
+            if only.is_some_and(|o| o.find_partition(topic, *partition).is_none()) {
+                continue;
+            }
+            if let Some(offset) = part.watermark.committable() {
+                if part.committed != Some(offset) {
+                    // Cannot fail: the offset is a plain number.
+                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(offset));
+                }
+            }
+        }
+        tpl
+    }
+
+    /// Records a commit as done (or, with `ok == false`, forgets it so the next
+    /// periodic commit retries).
+    pub fn committed(&self, tpl: &TopicPartitionList, ok: bool) {
+        let mut parts = self.parts.lock().expect("assignment lock");
+        for e in tpl.elements() {
+            if let (Some(part), Offset::Offset(o)) = (
+                parts.get_mut(&(e.topic().to_string(), e.partition())),
+                e.offset(),
+            ) {
+                part.committed = if ok { Some(o) } else { None };
+            }
+        }
+    }
+
+    /// Commits `only` (or every) moved watermark.
+    pub fn commit<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        only: Option<&TopicPartitionList>,
+        mode: CommitMode,
+    ) -> KafkaResult<()> {
+        let tpl = self.to_commit(only);
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let result = consumer.commit(&tpl, mode);
+        self.committed(&tpl, result.is_ok());
+        if result.is_ok() && matches!(mode, CommitMode::Sync) {
+            tracing::debug!(offsets = ?offsets_of(&tpl), "committed watermarks");
+        }
+        result
+    }
+}
+
+pub(super) fn offsets_of(tpl: &TopicPartitionList) -> Vec<String> {
+    tpl.elements()
+        .iter()
+        .map(|e| format!("{}/{}@{:?}", e.topic(), e.partition(), e.offset()))
+        .collect()
+}
+
+/// The consumer's librdkafka context.
+pub(super) struct Ctx {
+    pub shared: Arc<Shared>,
+}
+
+impl ClientContext for Ctx {}
+
+impl ConsumerContext for Ctx {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(revoked) => {
+                // Commit what is safe before another member takes over; a failure
+                // here only means re-reading from the last committed offset.
+                if let Err(e) = self
+                    .shared
+                    .commit(consumer, Some(revoked), CommitMode::Sync)
+                {
+                    tracing::warn!(error = %e, "commit on revoke failed; the new owner re-reads from the last commit");
+                }
+                let mut parts = self.shared.parts.lock().expect("assignment lock");
+                for e in revoked.elements() {
+                    parts.remove(&(e.topic().to_string(), e.partition()));
+                }
+                drop(parts);
+                self.shared.stash.lock().expect("stash lock").retain(|m| {
+                    revoked
+                        .find_partition(rdkafka::Message::topic(m), rdkafka::Message::partition(m))
+                        .is_none()
+                });
+                tracing::info!(partitions = ?offsets_of(revoked), "partitions revoked");
+            }
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assigned) = rebalance {
+            let mut parts = self.shared.parts.lock().expect("assignment lock");
+            for e in assigned.elements() {
+                parts.insert((e.topic().to_string(), e.partition()), Part::new());
+            }
+            drop(parts);
+            if self.shared.paused.load(Ordering::SeqCst) {
+                if let Err(e) = consumer.pause(assigned) {
+                    tracing::warn!(error = %e, "cannot pause newly assigned partitions");
+                }
+            }
+            tracing::info!(partitions = ?offsets_of(assigned), "partitions assigned");
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, offsets = ?offsets_of(offsets), "offset commit failed; retried at the next interval");
+            self.shared.committed(offsets, false);
+        }
+    }
+}

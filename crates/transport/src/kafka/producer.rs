@@ -1,0 +1,122 @@
+//! The producer: idempotent, `acks=all`, compressed, keyed by post id; each
+//! send's future resolves on the broker's delivery report.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+
+use super::base_config;
+use crate::{DeliveryFuture, KafkaConfig, Producer, Record, TransportError};
+
+/// Wait before retrying an enqueue when librdkafka's local queue is full.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(20);
+
+pub(super) struct KafkaProducer {
+    inner: FutureProducer,
+}
+
+impl KafkaProducer {
+    pub(super) fn new(config: &KafkaConfig) -> Result<KafkaProducer, TransportError> {
+        let mut c = base_config(config);
+        // Set after the user's properties so they cannot weaken them.
+        // Idempotence makes librdkafka's internal retries safe (no duplicates,
+        // no reordering within a partition); it requires acks=all.
+        c.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", &config.compression)
+            .set("linger.ms", config.linger_ms.to_string());
+        let inner = c
+            .create()
+            .map_err(|e| TransportError::Config(format!("Kafka producer: {e}")))?;
+        Ok(KafkaProducer { inner })
+    }
+}
+
+fn headers(record: &Record) -> OwnedHeaders {
+    record.headers.iter().fold(
+        OwnedHeaders::new_with_capacity(record.headers.len()),
+        |h, (k, v)| {
+            h.insert(Header {
+                key: k,
+                value: Some(v.as_slice()),
+            })
+        },
+    )
+}
+
+impl Producer for KafkaProducer {
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        let topic = topic.to_string();
+        // Enqueue now so records keep the caller's order (librdkafka copies them).
+        let first = self.inner.send_result(
+            FutureRecord::to(&topic)
+                .key(record.key.as_bytes())
+                .payload(&record.payload)
+                .headers(headers(&record)),
+        );
+        let pending = match first {
+            Ok(delivery) => Ok(delivery),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(()),
+            Err((e, _)) => {
+                return futures::future::ready(Err(TransportError::Delivery {
+                    topic,
+                    message: e.to_string(),
+                }))
+                .boxed()
+            }
+        };
+        let inner = self.inner.clone();
+        async move {
+            let delivery = match pending {
+                Ok(d) => d,
+                // The local queue is full (the broker is slower than we
+                // produce): wait for room instead of failing. Only then may
+                // this record land after one sent later.
+                Err(()) => loop {
+                    tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
+                    match inner.send_result(
+                        FutureRecord::to(&topic)
+                            .key(record.key.as_bytes())
+                            .payload(&record.payload)
+                            .headers(headers(&record)),
+                    ) {
+                        Ok(d) => break d,
+                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                            continue
+                        }
+                        Err((e, _)) => {
+                            return Err(TransportError::Delivery {
+                                topic,
+                                message: e.to_string(),
+                            })
+                        }
+                    }
+                },
+            };
+            match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(TransportError::Delivery {
+                    topic,
+                    message: e.to_string(),
+                }),
+                Err(_canceled) => Err(TransportError::Closed),
+            }
+        }
+        .boxed()
+    }
+
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
+        let inner = self.inner.clone();
+        async move {
+            tokio::task::spawn_blocking(move || inner.flush(timeout))
+                .await
+                .map_err(|e| TransportError::Broker(format!("flush: {e}")))?
+                .map_err(|e| TransportError::Broker(format!("flush: {e}")))
+        }
+        .boxed()
+    }
+}
