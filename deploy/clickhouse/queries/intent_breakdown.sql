@@ -2,11 +2,11 @@
 -- intents counts under both). uniqExact(post_id) makes redelivered rows harmless.
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
-    toString(intent) AS intent,
+    toString(intent) AS key,
     toUInt64(uniqExact(post_id)) AS posts
 FROM interactions
 ARRAY JOIN intents AS intent
 WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
   AND ({brand:String} = '' OR has(brands, {brand:String}) OR has(competitors, {brand:String}))
-GROUP BY intent
-ORDER BY posts DESC, intent
+GROUP BY key
+ORDER BY posts DESC, key

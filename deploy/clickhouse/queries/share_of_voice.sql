@@ -5,7 +5,7 @@
 SELECT
     entity_id,
     toString(entity_kind) AS kind,
-    toUInt64(sum(mentions)) AS mentions,
+    toUInt64(sum(mentions)) AS n,
     toFloat64(sum(mentions) / (
         SELECT sum(mentions)
         FROM mentions_minute
@@ -16,4 +16,4 @@ FROM mentions_minute
 WHERE minute >= toDateTime({since:UInt32}) AND minute < toDateTime({until:UInt32})
   AND entity_kind IN ('brand', 'competitor')
 GROUP BY entity_id, entity_kind
-ORDER BY mentions DESC, entity_id
+ORDER BY n DESC, entity_id

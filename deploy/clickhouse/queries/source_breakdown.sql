@@ -1,10 +1,10 @@
 -- Source breakdown: distinct posts per source.
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
-    toString(source) AS source,
+    toString(source) AS key,
     toUInt64(uniqExact(post_id)) AS posts
 FROM interactions
 WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
   AND ({brand:String} = '' OR has(brands, {brand:String}) OR has(competitors, {brand:String}))
-GROUP BY source
-ORDER BY posts DESC, source
+GROUP BY key
+ORDER BY posts DESC, key

@@ -3,29 +3,39 @@
 -- negative overall, not yet in `responses`.
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
-    post_id, source, author_handle, author_reach, priority, route, sentiment_compound,
-    intents, entities, url, text, event_time
+    post_id,
+    x_source AS source,
+    x_author_handle AS author_handle,
+    x_author_reach AS author_reach,
+    x_priority AS priority,
+    x_route AS route,
+    x_sentiment_compound AS sentiment_compound,
+    x_intents AS intents,
+    x_entities AS entities,
+    x_url AS url,
+    x_text AS text,
+    x_event_time AS event_time
 FROM (
     SELECT
         post_id,
-        toString(argMax(source, version)) AS source,
-        argMax(author_handle, version) AS author_handle,
-        argMax(author_reach, version) AS author_reach,
-        argMax(priority, version) AS priority,
-        toString(argMax(route, version)) AS route,
-        argMax(sentiment_compound, version) AS sentiment_compound,
-        argMax(sentiment_label, version) AS label,
-        arrayMap(x -> toString(x), argMax(intents, version)) AS intents,
-        argMax(arrayConcat(brands, competitors), version) AS entities,
-        argMax(url, version) AS url,
-        substringUTF8(argMax(text, version), 1, 280) AS text,
-        toUInt32(argMax(event_time, version)) AS event_time
+        toString(argMax(source, version)) AS x_source,
+        argMax(author_handle, version) AS x_author_handle,
+        argMax(author_reach, version) AS x_author_reach,
+        argMax(priority, version) AS x_priority,
+        toString(argMax(route, version)) AS x_route,
+        argMax(sentiment_compound, version) AS x_sentiment_compound,
+        argMax(sentiment_label, version) AS x_label,
+        arrayMap(x -> toString(x), argMax(intents, version)) AS x_intents,
+        argMax(arrayConcat(brands, competitors), version) AS x_entities,
+        argMax(url, version) AS x_url,
+        substringUTF8(argMax(text, version), 1, 280) AS x_text,
+        toUInt32(argMax(event_time, version)) AS x_event_time
     FROM interactions
     WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
     GROUP BY post_id
 )
-WHERE label = 'negative'
-  AND ({brand:String} = '' OR has(entities, {brand:String}))
+WHERE x_label = 'negative'
+  AND ({brand:String} = '' OR has(x_entities, {brand:String}))
   AND post_id NOT IN (SELECT post_id FROM responses)
-ORDER BY author_reach DESC, priority DESC, post_id
+ORDER BY x_author_reach DESC, x_priority DESC, post_id
 LIMIT 50
