@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use clickhouse::Client;
+/// The `clickhouse` crate's HTTP client, re-exported for tools and tests that query Earshot's tables.
+pub use ::clickhouse::Client;
 
 use self::insert::{insert_bisect, InsertCtx, Refused};
 use self::rows::{interaction_row, mention_rows, DeadLetterRow, InteractionRow, MentionRow};
