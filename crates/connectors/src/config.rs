@@ -93,7 +93,8 @@ pub struct ConnectorConfig {
     /// Timeout of each HTTP request, body included, in seconds (default 30).
     pub timeout_secs: f64,
     /// Largest response body accepted, in bytes (default 10 MiB); larger ones
-    /// are dead-lettered (cut to `dead_letter_max_bytes`).
+    /// are dead-lettered (cut to `dead_letter_max_bytes`). For a webhook: the
+    /// largest request body; larger ones get `413`.
     pub max_body_bytes: usize,
     /// Retries after a 429, a 5xx, a timeout or a network error (default 5).
     pub max_retries: u32,
@@ -317,9 +318,6 @@ pub struct WebhookConfig {
     /// Header carrying `sha256=<hex HMAC of the body>` (default `X-Earshot-Signature`).
     #[serde(default = "default_signature_header")]
     pub signature_header: String,
-    /// Largest accepted body in bytes; larger gets 413 (default 1 MiB).
-    #[serde(default = "default_webhook_body")]
-    pub max_body_bytes: usize,
 }
 
 /// `kind = "file"`.
@@ -664,9 +662,6 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
             if axum::http::HeaderName::from_bytes(w.signature_header.as_bytes()).is_err() {
                 err(k("signature_header"), format!("`{}`: not a valid header name", w.signature_header));
             }
-            if w.max_body_bytes == 0 {
-                err(k("max_body_bytes"), "expected at least 1".into());
-            }
         }
         SourceConfig::File(f) => {
             if f.paths.is_empty() {
@@ -798,9 +793,6 @@ fn default_webhook_secret_env() -> String {
 }
 fn default_signature_header() -> String {
     "X-Earshot-Signature".into()
-}
-fn default_webhook_body() -> usize {
-    1 << 20
 }
 fn default_file_source() -> String {
     "file".into()

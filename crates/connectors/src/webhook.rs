@@ -59,7 +59,7 @@ impl Source for Webhook {
         let state = Arc::new(HookState { ctx: ctx.clone(), secret: self.secret, header: self.cfg.signature_header.clone() });
         let app = Router::new()
             .route(&self.cfg.path, post(ingest))
-            .layer(DefaultBodyLimit::max(self.cfg.max_body_bytes))
+            .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes))
             .with_state(state);
         tracing::info!(connector = %ctx.name, addr = %self.listener.local_addr()?, path = %self.cfg.path, "webhook listening");
         axum::serve(self.listener, app).with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned()).await?;
