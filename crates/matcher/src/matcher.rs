@@ -300,9 +300,6 @@ impl Matcher {
     /// Scores one post: matches, sentiment, intents, route. Deterministic
     /// except for `scored_at`.
     pub fn score(&self, post: &Post) -> Interaction {
-        thread_local! {
-            static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-        }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => self.score_with(post, &mut s),
             Err(_) => self.score_with(post, &mut Scratch::default()),
@@ -312,11 +309,17 @@ impl Matcher {
     /// Entity matches only (no sentiment, intents or routing): the part
     /// the throughput benchmark compares with a bare Aho-Corasick pass.
     pub fn find_matches(&self, post: &Post) -> Vec<Match> {
-        let mut s = Scratch::default();
         let text = full_text(post);
-        let lang = post.lang.clone();
-        self.match_entities(post, &text, lang.as_deref(), &mut s);
-        s.matches
+        SCRATCH.with(|cell| {
+            let mut fresh = Scratch::default();
+            let mut guard = cell.try_borrow_mut();
+            let s = match guard.as_deref_mut() {
+                Ok(s) => s,
+                Err(_) => &mut fresh,
+            };
+            self.match_entities(post, &text, post.lang.as_deref(), s);
+            std::mem::take(&mut s.matches)
+        })
     }
 
     fn match_entities(&self, post: &Post, text: &str, lang: Option<&str>, s: &mut Scratch) {
@@ -440,11 +443,16 @@ impl Matcher {
                 all.iter().any(|n| {
                     n.entity_id == m.entity_id
                         && n.kind == m.kind
-                        && n.span.is_some_and(|(c, d)| c <= a && b <= d && (c, d) != (a, b))
+                        && n.span
+                            .is_some_and(|(c, d)| c <= a && b <= d && (c, d) != (a, b))
                 })
             })
         };
-        let keep: Vec<bool> = s.matches.iter().map(|m| !contained(m, &s.matches)).collect();
+        let keep: Vec<bool> = s
+            .matches
+            .iter()
+            .map(|m| !contained(m, &s.matches))
+            .collect();
         let mut k = keep.iter();
         s.matches.retain(|_| *k.next().unwrap_or(&true));
     }
@@ -582,6 +590,10 @@ fn full_text(post: &Post) -> Cow<'_, str> {
         Some(t) if !t.is_empty() => Cow::Owned(post.full_text()),
         _ => Cow::Borrowed(post.text.as_str()),
     }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Buffers reused from post to post on one thread.

@@ -70,20 +70,26 @@ impl Normalizer {
             out.text.make_ascii_lowercase();
             return;
         }
-        let mut seg_start = 0;
-        let mut iter = s.char_indices().peekable();
-        while let Some((i, _)) = iter.next() {
-            // Extend the segment over following combining marks.
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while i < s.len() {
+            let b = bytes[i];
+            // ASCII not followed by a combining mark is its own NFKC segment.
+            if b.is_ascii() && bytes.get(i + 1).is_none_or(|n| n.is_ascii()) {
+                out.text.push(b.to_ascii_lowercase() as char);
+                out.map.push(i as u32);
+                i += 1;
+                continue;
+            }
+            // A segment: one starter and the combining marks after it.
+            let mut chars = s[i..].char_indices();
+            chars.next();
             let mut end = s.len();
-            while let Some(&(j, c)) = iter.peek() {
+            for (j, c) in chars {
                 if canonical_combining_class(c) == 0 {
-                    end = j;
+                    end = i + j;
                     break;
                 }
-                iter.next();
-            }
-            if iter.peek().is_none() {
-                end = s.len();
             }
             let seg = &s[i..end];
             let before = out.text.len();
@@ -98,9 +104,8 @@ impl Normalizer {
             }
             let added = out.text.len() - before;
             out.map.extend(std::iter::repeat_n(i as u32, added));
-            seg_start = end;
+            i = end;
         }
-        debug_assert_eq!(seg_start, s.len());
         out.map.push(s.len() as u32);
     }
 }

@@ -23,7 +23,15 @@ const NEGATIONS: &[&str] = &[
 ];
 
 /// Markers that make a post's praise sarcastic ("Oh great, charged twice 🙄").
-const SARCASM: &[&str] = &["yeah right", "oh great", "just what i needed", "thanks for nothing", "🙄", "🙃", "/s"];
+const SARCASM: &[&str] = &[
+    "yeah right",
+    "oh great",
+    "just what i needed",
+    "thanks for nothing",
+    "🙄",
+    "🙃",
+    "/s",
+];
 
 const BOOSTERS: &[&str] = &[
     "absolutely",
