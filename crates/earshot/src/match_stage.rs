@@ -1,0 +1,539 @@
+//! `earshot match`: consume raw posts, score them, produce interactions.
+//!
+//! Each raw delivery is acknowledged only once its result is durably on the
+//! bus: the interaction on the scored topic, or (for poison input: undecodable
+//! JSON, an unknown schema version) the original record on the dead-letter
+//! topic with the reason in its headers. A failed produce is retried with
+//! backoff, never acknowledged, so after a crash the consumer group resumes
+//! from the last contiguous acknowledged offset and nothing is lost (duplicates
+//! are possible and carry the same key).
+//!
+//! Scoring is CPU-bound, so batches are scored on the blocking pool, at most
+//! `workers` batches at once; the consumer's in-flight budget (`max_in_flight`)
+//! bounds everything received and not yet acknowledged, including produces.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use earshot_match::{Matcher, SharedMatcher};
+use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_transport::{dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record, TopicsConfig};
+use futures::FutureExt;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Stage name in dead-letter headers and the origin header of scored records.
+pub const STAGE: &str = "match";
+
+/// `[match]` section of `earshot.toml`: the match daemon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchStageConfig {
+    /// Consumer group (default `earshot-match`). Every `earshot match`
+    /// process of one group shares the raw topic's partitions.
+    #[serde(default = "default_group")]
+    pub group: String,
+    /// Most raw posts received and not yet acknowledged per process (default
+    /// 5,000). When reached, consumption pauses until results are delivered.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Posts scored together in one task (default 256).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Batches scored at once on the blocking pool (default 0: one per CPU).
+    #[serde(default)]
+    pub workers: usize,
+    /// How often consumed offsets are committed, in milliseconds (default 1,000).
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
+    /// On shutdown, how long to wait for in-flight posts to be delivered
+    /// before leaving them to be redelivered, in milliseconds (default 5,000).
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+    /// First wait before re-sending a record whose delivery failed, in
+    /// milliseconds (default 200); doubles per attempt.
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// Longest wait between delivery attempts, in milliseconds (default 10,000).
+    #[serde(default = "default_retry_backoff_max_ms")]
+    pub retry_backoff_max_ms: u64,
+    /// How often progress is logged, in seconds (default 10; 0 disables).
+    #[serde(default = "default_progress_interval_secs")]
+    pub progress_interval_secs: u64,
+}
+
+impl Default for MatchStageConfig {
+    fn default() -> Self {
+        MatchStageConfig {
+            group: default_group(),
+            max_in_flight: default_max_in_flight(),
+            batch_size: default_batch_size(),
+            workers: 0,
+            commit_interval_ms: default_commit_interval_ms(),
+            drain_timeout_ms: default_drain_timeout_ms(),
+            retry_backoff_ms: default_retry_backoff_ms(),
+            retry_backoff_max_ms: default_retry_backoff_max_ms(),
+            progress_interval_secs: default_progress_interval_secs(),
+        }
+    }
+}
+
+fn default_group() -> String {
+    "earshot-match".into()
+}
+fn default_max_in_flight() -> usize {
+    5_000
+}
+fn default_batch_size() -> usize {
+    256
+}
+fn default_commit_interval_ms() -> u64 {
+    1_000
+}
+fn default_drain_timeout_ms() -> u64 {
+    5_000
+}
+fn default_retry_backoff_ms() -> u64 {
+    200
+}
+fn default_retry_backoff_max_ms() -> u64 {
+    10_000
+}
+fn default_progress_interval_secs() -> u64 {
+    10
+}
+
+impl MatchStageConfig {
+    /// Every problem with this section, as `(key, message)` pairs.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, key: &str, message: String| {
+            if !ok {
+                errors.push((format!("match.{key}"), message));
+            }
+        };
+        check(
+            !self.group.trim().is_empty(),
+            "group",
+            "expected a non-empty consumer group name".into(),
+        );
+        check(
+            (1..=1_000_000).contains(&self.max_in_flight),
+            "max_in_flight",
+            format!("{}: expected 1 to 1000000", self.max_in_flight),
+        );
+        check(
+            (1..=100_000).contains(&self.batch_size),
+            "batch_size",
+            format!("{}: expected 1 to 100000", self.batch_size),
+        );
+        check(
+            self.workers <= 1024,
+            "workers",
+            format!("{}: expected 0 (one per CPU) to 1024", self.workers),
+        );
+        check(
+            self.commit_interval_ms >= 10,
+            "commit_interval_ms",
+            format!("{}: expected at least 10", self.commit_interval_ms),
+        );
+        check(
+            self.retry_backoff_ms >= 1 && self.retry_backoff_ms <= self.retry_backoff_max_ms,
+            "retry_backoff_ms",
+            format!(
+                "{}: expected at least 1 and at most retry_backoff_max_ms ({})",
+                self.retry_backoff_ms, self.retry_backoff_max_ms
+            ),
+        );
+        errors
+    }
+
+    fn workers(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// What one run of the stage did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchStats {
+    /// Raw deliveries received.
+    pub received: u64,
+    /// Interactions delivered to the scored topic (and their raw posts acknowledged).
+    pub scored: u64,
+    /// Poison records delivered to the dead-letter topic (and acknowledged).
+    pub dead_lettered: u64,
+    /// Produce attempts that failed and were retried.
+    pub retries: u64,
+    /// Errors reported by the consumer (logged; consumption continues).
+    pub consumer_errors: u64,
+    /// Deliveries left unacknowledged at shutdown (redelivered after restart).
+    pub abandoned: u64,
+}
+
+impl fmt::Display for MatchStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} received, {} scored, {} dead-lettered, {} delivery retries, {} consumer errors, {} left for redelivery",
+            self.received, self.scored, self.dead_lettered, self.retries, self.consumer_errors, self.abandoned
+        )
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    received: AtomicU64,
+    scored: AtomicU64,
+    dead_lettered: AtomicU64,
+    retries: AtomicU64,
+    consumer_errors: AtomicU64,
+    abandoned: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> MatchStats {
+        MatchStats {
+            received: self.received.load(Ordering::Relaxed),
+            scored: self.scored.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            consumer_errors: self.consumer_errors.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything a batch task needs.
+struct Ctx {
+    producer: Arc<dyn Producer>,
+    topics: TopicsConfig,
+    counters: Counters,
+    /// Cancelled when the drain time after shutdown is over: pending deliveries
+    /// give up (unacknowledged, so redelivered after restart).
+    abandon: CancellationToken,
+    backoff: Duration,
+    backoff_max: Duration,
+}
+
+/// Runs the match stage until `shutdown` is cancelled, then stops fetching,
+/// drains in-flight work (up to `drain_timeout_ms`), commits and leaves.
+pub async fn run(
+    bus: Arc<dyn Bus>,
+    topics: &TopicsConfig,
+    matcher: Arc<SharedMatcher>,
+    config: &MatchStageConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<MatchStats> {
+    let mut options = ConsumerOptions::new(&config.group, [&topics.raw]);
+    options.max_in_flight = config.max_in_flight;
+    options.commit_interval = Duration::from_millis(config.commit_interval_ms);
+    options.shutdown = shutdown.clone();
+    let mut consumer = bus.consumer(options).await?;
+    let ctx = Arc::new(Ctx {
+        producer: bus.producer(),
+        topics: topics.clone(),
+        counters: Counters::default(),
+        abandon: CancellationToken::new(),
+        backoff: Duration::from_millis(config.retry_backoff_ms),
+        backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
+    });
+    let workers = Arc::new(Semaphore::new(config.workers()));
+    let tracker = TaskTracker::new();
+    tracing::info!(
+        group = %config.group, raw = %topics.raw, scored = %topics.scored, dead_letter = %topics.dead_letter,
+        max_in_flight = config.max_in_flight, workers = config.workers(), "match stage started"
+    );
+
+    let mut progress = Progress::new(config.progress_interval_secs);
+    let mut batch: Vec<Delivery> = Vec::with_capacity(config.batch_size);
+    'consume: loop {
+        let first = tokio::select! {
+            d = consumer.recv() => d,
+            _ = progress.tick() => {
+                progress.log(&ctx.counters);
+                continue;
+            }
+        };
+        match first {
+            None => break,
+            Some(Ok(d)) => batch.push(d),
+            Some(Err(e)) => {
+                consumer_error(&ctx, &e);
+                continue;
+            }
+        }
+        // Take whatever else is ready right away (recv is cancel-safe), so
+        // batches grow under load and stay small when traffic is light.
+        while batch.len() < config.batch_size {
+            match consumer.recv().now_or_never() {
+                Some(Some(Ok(d))) => batch.push(d),
+                Some(Some(Err(e))) => consumer_error(&ctx, &e),
+                Some(None) => {
+                    spawn_batch(&tracker, &ctx, &matcher, &workers, std::mem::take(&mut batch)).await;
+                    break 'consume;
+                }
+                None => break,
+            }
+        }
+        spawn_batch(&tracker, &ctx, &matcher, &workers, std::mem::take(&mut batch)).await;
+    }
+
+    // Shutdown: fetching stopped (recv returned None). Drain, then commit and leave.
+    let drain = Duration::from_millis(config.drain_timeout_ms);
+    let started = Instant::now();
+    tracker.close();
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!("drain timeout: undelivered posts stay unacknowledged and will be redelivered");
+        ctx.abandon.cancel();
+        tracker.wait().await;
+    }
+    let left = drain.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
+    consumer.close(left).await?;
+    let stats = ctx.counters.snapshot();
+    tracing::info!(%stats, "match stage stopped");
+    Ok(stats)
+}
+
+fn consumer_error(ctx: &Ctx, e: &earshot_transport::TransportError) {
+    ctx.counters.consumer_errors.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(error = %e, "consumer error; continuing");
+}
+
+/// Waits for a scoring slot, then scores and delivers `batch` in a task.
+async fn spawn_batch(
+    tracker: &TaskTracker,
+    ctx: &Arc<Ctx>,
+    matcher: &Arc<SharedMatcher>,
+    workers: &Arc<Semaphore>,
+    batch: Vec<Delivery>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    ctx.counters.received.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let permit = workers.clone().acquire_owned().await.expect("semaphore never closed");
+    let (ctx, matcher) = (ctx.clone(), matcher.load());
+    tracker.spawn(async move {
+        let scored = tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .map(|d| {
+                    let outcome = score(&matcher, &d);
+                    (d, outcome)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        drop(permit);
+        let scored = match scored {
+            Ok(s) => s,
+            Err(e) => {
+                // Only reachable if the pool is shutting down: the deliveries
+                // were dropped unacknowledged, so they will be redelivered.
+                tracing::error!(error = %e, "scoring task failed");
+                return;
+            }
+        };
+        let sends = scored.into_iter().map(|(d, outcome)| {
+            let (topic, record, poison) = match outcome {
+                Ok(record) => (ctx.topics.scored.clone(), record, false),
+                Err(reason) => {
+                    let m = &d.message;
+                    tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "poison message: dead-lettered");
+                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), true)
+                }
+            };
+            let first = ctx.producer.send(&topic, record.clone());
+            deliver(ctx.clone(), d, topic, record, first, poison)
+        });
+        futures::future::join_all(sends).await;
+    });
+}
+
+/// Decodes and scores one raw post into the scored record, or names why it is poison.
+fn score(matcher: &Matcher, d: &Delivery) -> Result<Record, String> {
+    if let Some(v) = d.message.header(SCHEMA_HEADER) {
+        if v != SCHEMA_VERSION.to_string() {
+            return Err(format!("unsupported {SCHEMA_HEADER} header {v:?} (this build reads {SCHEMA_VERSION})"));
+        }
+    }
+    let post = Post::from_json(&d.message.payload).map_err(|e| e.to_string())?;
+    // A matcher bug on one odd post must not stop the stage: quarantine it.
+    let interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
+        .map_err(|_| "the matcher panicked on this post".to_string())?;
+    Ok(Record::new(post.id, interaction.to_json())
+        .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
+        .header(ORIGIN_HEADER, STAGE))
+}
+
+/// Awaits a record's delivery, re-sending it with backoff while it fails, and
+/// acknowledges the raw delivery only once it succeeded.
+async fn deliver(ctx: Arc<Ctx>, d: Delivery, topic: String, record: Record, first: DeliveryFuture, poison: bool) {
+    let mut pending = first;
+    let mut backoff = ctx.backoff;
+    loop {
+        let result = tokio::select! {
+            r = &mut pending => r,
+            _ = ctx.abandon.cancelled() => break,
+        };
+        match result {
+            Ok(()) => {
+                d.ack.ack();
+                let counter = if poison { &ctx.counters.dead_lettered } else { &ctx.counters.scored };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%topic, key = %record.key, error = %e, retry_in = ?backoff, "delivery failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = ctx.abandon.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(ctx.backoff_max);
+                pending = ctx.producer.send(&topic, record.clone());
+            }
+        }
+    }
+    ctx.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+    d.ack.nack("shutdown before its result was delivered");
+}
+
+/// Periodic progress logging.
+struct Progress {
+    interval: Option<Duration>,
+    next: tokio::time::Instant,
+    last: (Instant, u64),
+}
+
+impl Progress {
+    fn new(secs: u64) -> Progress {
+        let interval = (secs > 0).then(|| Duration::from_secs(secs));
+        Progress {
+            interval,
+            next: tokio::time::Instant::now() + interval.unwrap_or(Duration::from_secs(3600)),
+            last: (Instant::now(), 0),
+        }
+    }
+
+    async fn tick(&mut self) {
+        match self.interval {
+            Some(i) => {
+                tokio::time::sleep_until(self.next).await;
+                self.next += i;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn log(&mut self, counters: &Counters) {
+        let stats = counters.snapshot();
+        let done = stats.scored + stats.dead_lettered;
+        let rate = (done - self.last.1) as f64 / self.last.0.elapsed().as_secs_f64().max(1e-3);
+        self.last = (Instant::now(), done);
+        tracing::info!(%stats, per_second = rate.round(), "match progress");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_match::{MatcherConfig, MemorySource};
+    use earshot_model::Interaction;
+    use earshot_transport::MemoryBus;
+
+    fn matcher() -> Arc<SharedMatcher> {
+        let config: MatcherConfig = toml::from_str(r#"brands = ["brands.toml"]"#).unwrap();
+        let files = MemorySource::default().with(
+            "brands.toml",
+            "[[brand]]\nid = \"acme\"\nname = \"Acme\"\nquery = 'acme'\n",
+        );
+        Arc::new(SharedMatcher::new(config.compile(&files).unwrap()))
+    }
+
+    async fn drain(bus: &MemoryBus, topic: &str, n: usize) -> Vec<earshot_transport::Message> {
+        let mut c = bus
+            .consumer(ConsumerOptions::new(earshot_tests::unique_name("check"), [topic]))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let d = tokio::time::timeout(Duration::from_secs(5), c.recv()).await.unwrap().unwrap().unwrap();
+            out.push(d.message.clone());
+            d.ack.ack();
+        }
+        c.close(Duration::from_secs(1)).await.unwrap();
+        out
+    }
+
+    /// Good posts are scored, poison goes to the dead-letter topic, and the
+    /// stage commits everything on shutdown (over the in-memory bus; the
+    /// Kafka end-to-end tests drive the real binary).
+    #[tokio::test]
+    async fn scores_good_posts_and_dead_letters_poison() {
+        let bus = MemoryBus::new();
+        let topics = TopicsConfig::default();
+        bus.ensure_topics(&topics.specs()).await.unwrap();
+        let producer = bus.producer();
+        for i in 0..50 {
+            let post = Post::new(format!("test:{i}"), format!("acme post {i}"));
+            producer
+                .send(&topics.raw, Record::new(post.id.clone(), post.to_json()).header(SCHEMA_HEADER, "1"))
+                .await
+                .unwrap();
+        }
+        producer.send(&topics.raw, Record::new("bad:1", b"{not json".to_vec())).await.unwrap();
+        let future = Post { schema_version: 99, ..Post::new("bad:2", "x") };
+        producer.send(&topics.raw, Record::new("bad:2", future.to_json())).await.unwrap();
+
+        let shutdown = CancellationToken::new();
+        let config = MatchStageConfig { batch_size: 8, ..MatchStageConfig::default() };
+        let stage = tokio::spawn({
+            let (bus, topics, shutdown) = (Arc::new(bus.clone()) as Arc<dyn Bus>, topics.clone(), shutdown.clone());
+            async move { run(bus, &topics, matcher(), &config, shutdown).await }
+        });
+
+        let scored = drain(&bus, &topics.scored, 50).await;
+        let mut ids: Vec<String> = scored.iter().map(|m| m.key.clone().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 50);
+        for m in &scored {
+            assert_eq!(m.header(ORIGIN_HEADER), Some(STAGE));
+            assert_eq!(m.header(SCHEMA_HEADER), Some("1"));
+            let i = Interaction::from_json(&m.payload).unwrap();
+            assert_eq!(Some(i.post.id.as_str()), m.key.as_deref());
+            assert_eq!(i.entities(earshot_model::EntityKind::Brand), ["acme"]);
+        }
+        let dead = drain(&bus, &topics.dead_letter, 2).await;
+        let reasons: Vec<&str> = dead.iter().map(|m| m.header("earshot-error").unwrap()).collect();
+        assert!(reasons.iter().any(|r| r.contains("invalid JSON")), "{reasons:?}");
+        assert!(reasons.iter().any(|r| r.contains("schema_version 99")), "{reasons:?}");
+        assert!(dead.iter().all(|m| m.header("earshot-stage") == Some(STAGE)));
+
+        shutdown.cancel();
+        let stats = stage.await.unwrap().unwrap();
+        assert_eq!((stats.received, stats.scored, stats.dead_lettered, stats.abandoned), (52, 50, 2, 0));
+        let committed: i64 = (0..topics.partitions)
+            .map(|p| bus.committed("earshot-match", &topics.raw, p).unwrap_or(0))
+            .sum();
+        assert_eq!(committed, 52, "every raw post was acknowledged and committed");
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        let config: MatchStageConfig =
+            toml::from_str("group = ''\nmax_in_flight = 0\nbatch_size = 0\nretry_backoff_ms = 20000").unwrap();
+        let keys: Vec<String> = config.validate().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["match.group", "match.max_in_flight", "match.batch_size", "match.retry_backoff_ms"]);
+        assert!(MatchStageConfig::default().validate().is_empty());
+    }
+}
