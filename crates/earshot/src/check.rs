@@ -34,9 +34,20 @@ pub fn run(path: Option<&Path>) -> ExitCode {
             }
         );
         println!("  sink: {:?}", config.sink.kind);
-        let names: Vec<String> =
-            config.connect.connectors.iter().map(|c| format!("{} ({})", c.name, c.kind())).collect();
-        println!("  connectors: {}", if names.is_empty() { "none".to_string() } else { names.join(", ") });
+        let names: Vec<String> = config
+            .connect
+            .connectors
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.source.kind()))
+            .collect();
+        println!(
+            "  connectors: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
         ExitCode::SUCCESS
     } else {
         println!("{}: {} problem(s)", config.name, problems.len());

@@ -41,11 +41,27 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     let started = Instant::now();
 
-    let (b, t, m, c, s) = (bus.clone(), config.transport.topics.clone(), matcher, config.match_stage.clone(), stages.clone());
+    let (b, t, m, c, s) = (
+        bus.clone(),
+        config.transport.topics.clone(),
+        matcher,
+        config.match_stage.clone(),
+        stages.clone(),
+    );
     let match_task = tracker.spawn(async move { crate::match_stage::run(b, &t, m, &c, s).await });
-    let (b, t, c, s) = (bus.clone(), config.transport.topics.clone(), config.sink.clone(), stages.clone());
+    let (b, t, c, s) = (
+        bus.clone(),
+        config.transport.topics.clone(),
+        config.sink.clone(),
+        stages.clone(),
+    );
     let sink_task = tracker.spawn(async move { earshot_sink::run(b, &t, &c, s).await });
-    let (b, t, c, s) = (bus.clone(), config.transport.topics.clone(), config.connect.clone(), stages.clone());
+    let (b, t, c, s) = (
+        bus.clone(),
+        config.transport.topics.clone(),
+        config.connect.clone(),
+        stages.clone(),
+    );
     let connect_task = tracker.spawn(async move { earshot_connect::run(b, &t, &c, s).await });
     tracker.close();
 
@@ -58,7 +74,10 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
         let mut last_report = Instant::now();
         while memory.total_lag() > 0 && !shutdown.is_cancelled() {
             if last_report.elapsed() > Duration::from_secs(2) {
-                tracing::info!(lag = memory.total_lag(), "waiting for matcher and sink to catch up");
+                tracing::info!(
+                    lag = memory.total_lag(),
+                    "waiting for matcher and sink to catch up"
+                );
                 last_report = Instant::now();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -72,12 +91,25 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
     tracker.wait().await;
 
     eprintln!();
-    eprintln!("earshot run finished in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "earshot run finished in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     if let Some(c) = &connect_stats {
-        eprintln!("  connectors: {c}");
+        let t = c.total();
+        eprintln!(
+            "  connectors: {} produced, {} duplicates dropped, {} dead letters, {} errors",
+            t.produced, t.duplicates, t.dead_letters, t.errors
+        );
     }
     eprintln!("  matcher:    {match_stats}");
     eprintln!("  sink:       {sink_stats}");
     eprintln!();
-    crate::report::run(&config.sink, Duration::from_secs(3650 * 86_400), None, std::io::stdout().lock()).await
+    crate::report::run(
+        &config.sink,
+        Duration::from_secs(3650 * 86_400),
+        None,
+        std::io::stdout().lock(),
+    )
+    .await
 }
