@@ -111,10 +111,12 @@ impl Bluesky {
     async fn session(&self, ctx: &Ctx) -> anyhow::Result<bool> {
         let cursor: Option<i64> = ctx.cursor(KEY).await?;
         let mut url = Url::parse(&self.cfg.url)?;
-        url.query_pairs_mut().append_pair("wantedCollections", COLLECTION);
+        url.query_pairs_mut()
+            .append_pair("wantedCollections", COLLECTION);
         if let Some(c) = cursor {
             let rewind = (self.cfg.rewind_secs * 1e6) as i64;
-            url.query_pairs_mut().append_pair("cursor", &(c - rewind).to_string());
+            url.query_pairs_mut()
+                .append_pair("cursor", &(c - rewind).to_string());
         }
         let connect = tokio_tungstenite::connect_async(url.as_str());
         let (mut ws, _) = tokio::select! {
@@ -155,7 +157,9 @@ impl Bluesky {
                     self.event(ctx, t.as_bytes(), &mut batch).await;
                 }
                 Some(Ok(Message::Binary(b))) => {
-                    ctx.emitter.dead_letter("unexpected binary frame", &self.cfg.url, &b).await;
+                    ctx.emitter
+                        .dead_letter("unexpected binary frame", &self.cfg.url, &b)
+                        .await;
                 }
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
@@ -177,7 +181,9 @@ impl Bluesky {
     async fn flush(&self, ctx: &Ctx, batch: &mut Batch) -> anyhow::Result<()> {
         let b = std::mem::take(batch);
         if let Some(t) = b.time_us {
-            ctx.emitter.emit(b.posts, Some(Ctx::cursor_value(KEY, &t))).await?;
+            ctx.emitter
+                .emit(b.posts, Some(Ctx::cursor_value(KEY, &t)))
+                .await?;
         }
         Ok(())
     }
@@ -185,19 +191,37 @@ impl Bluesky {
     async fn event(&self, ctx: &Ctx, bytes: &[u8], batch: &mut Batch) {
         let ev: Event = match serde_json::from_slice(bytes) {
             Ok(e) => e,
-            Err(e) => return ctx.emitter.dead_letter(&format!("invalid Jetstream event: {e}"), &self.cfg.url, bytes).await,
+            Err(e) => {
+                return ctx
+                    .emitter
+                    .dead_letter(
+                        &format!("invalid Jetstream event: {e}"),
+                        &self.cfg.url,
+                        bytes,
+                    )
+                    .await
+            }
         };
         batch.time_us = Some(batch.time_us.map_or(ev.time_us, |t| t.max(ev.time_us)));
-        let Some(commit) = ev.commit.filter(|c| ev.kind == "commit" && c.operation == "create" && c.collection == COLLECTION)
-        else {
+        let Some(commit) = ev.commit.filter(|c| {
+            ev.kind == "commit" && c.operation == "create" && c.collection == COLLECTION
+        }) else {
             return;
         };
         let Some(record) = commit.record else {
-            return ctx.emitter.dead_letter("post commit without a record", &self.cfg.url, bytes).await;
+            return ctx
+                .emitter
+                .dead_letter("post commit without a record", &self.cfg.url, bytes)
+                .await;
         };
         let rec: PostRecord = match PostRecord::deserialize(&record) {
             Ok(r) => r,
-            Err(e) => return ctx.emitter.dead_letter(&format!("malformed post record: {e}"), &self.cfg.url, bytes).await,
+            Err(e) => {
+                return ctx
+                    .emitter
+                    .dead_letter(&format!("malformed post record: {e}"), &self.cfg.url, bytes)
+                    .await
+            }
         };
         if !self.keywords.is_empty() {
             let text = rec.text.to_lowercase();
@@ -207,7 +231,10 @@ impl Bluesky {
         }
         let at_uri = format!("at://{}/{COLLECTION}/{}", ev.did, commit.rkey);
         let mut p = Post::new(Post::make_id("bluesky", &at_uri), rec.text);
-        p.url = Some(format!("https://bsky.app/profile/{}/post/{}", ev.did, commit.rkey));
+        p.url = Some(format!(
+            "https://bsky.app/profile/{}/post/{}",
+            ev.did, commit.rkey
+        ));
         p.author = Author {
             handle: Some(ev.did.clone()),
             display_name: None,

@@ -42,7 +42,9 @@ pub struct CursorConfig {
 
 impl Default for CursorConfig {
     fn default() -> Self {
-        CursorConfig { path: default_cursor_path() }
+        CursorConfig {
+            path: default_cursor_path(),
+        }
     }
 }
 
@@ -438,11 +440,23 @@ const KINDS: &str = "rss, hn, reddit, mastodon, bluesky, webhook, file, x, youtu
 impl<'de> Deserialize<'de> for ConnectorConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut rest: Map<String, Value> = Map::deserialize(deserializer)?;
-        let name = rest.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
+        let name = rest
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
         let kind = match rest.remove("kind") {
             Some(Value::String(k)) => k,
-            Some(other) => return Err(D::Error::custom(format!("connector `{name}`: `kind` must be a string, got {other}"))),
-            None => return Err(D::Error::custom(format!("connector `{name}`: missing `kind` (one of {KINDS})"))),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "connector `{name}`: `kind` must be a string, got {other}"
+                )))
+            }
+            None => {
+                return Err(D::Error::custom(format!(
+                    "connector `{name}`: missing `kind` (one of {KINDS})"
+                )))
+            }
         };
         let mut common = Map::new();
         for key in COMMON_KEYS {
@@ -450,7 +464,9 @@ impl<'de> Deserialize<'de> for ConnectorConfig {
                 common.insert((*key).to_string(), v);
             }
         }
-        let ctx = |e: serde_json::Error| D::Error::custom(format!("connector `{name}` (kind = \"{kind}\"): {e}"));
+        let ctx = |e: serde_json::Error| {
+            D::Error::custom(format!("connector `{name}` (kind = \"{kind}\"): {e}"))
+        };
         let c: Common = serde_json::from_value(Value::Object(common)).map_err(ctx)?;
         let rest = Value::Object(rest);
         let source = match kind.as_str() {
@@ -533,37 +549,75 @@ impl ConnectConfig {
         }
         let c = &self.connect;
         if c.max_concurrent_requests == 0 {
-            err("connect.max_concurrent_requests".into(), "expected at least 1".into());
+            err(
+                "connect.max_concurrent_requests".into(),
+                "expected at least 1".into(),
+            );
         }
-        if !(c.per_host_requests_per_second >= 0.0) {
-            err("connect.per_host_requests_per_second".into(), "expected 0 (off) or a positive rate".into());
+        if !non_negative(c.per_host_requests_per_second) {
+            err(
+                "connect.per_host_requests_per_second".into(),
+                "expected 0 (off) or a positive rate".into(),
+            );
         }
         if c.per_host_burst == 0 {
-            err("connect.per_host_burst".into(), "expected at least 1".into());
+            err(
+                "connect.per_host_burst".into(),
+                "expected at least 1".into(),
+            );
         }
         if c.user_agent.trim().is_empty() {
-            err("connect.user_agent".into(), "expected a non-empty User-Agent".into());
+            err(
+                "connect.user_agent".into(),
+                "expected a non-empty User-Agent".into(),
+            );
         }
         let mut names = std::collections::HashSet::new();
         for (i, conn) in self.connectors.iter().enumerate() {
             let k = |key: &str| format!("connectors[{i}].{key}");
             let n = &conn.name;
-            if n.is_empty() || !n.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch)) {
-                err(k("name"), format!("`{n}`: expected letters, digits, '.', '_' or '-'"));
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+            {
+                err(
+                    k("name"),
+                    format!("`{n}`: expected letters, digits, '.', '_' or '-'"),
+                );
             } else if !names.insert(n.clone()) {
-                err(k("name"), format!("`{n}` is used by two connectors; names key the cursors and must be unique"));
+                err(
+                    k("name"),
+                    format!(
+                        "`{n}` is used by two connectors; names key the cursors and must be unique"
+                    ),
+                );
             }
-            if !(conn.timeout_secs > 0.0) {
-                err(k("timeout_secs"), format!("{}: expected a positive number of seconds", conn.timeout_secs));
+            if !positive(conn.timeout_secs) {
+                err(
+                    k("timeout_secs"),
+                    format!(
+                        "{}: expected a positive number of seconds",
+                        conn.timeout_secs
+                    ),
+                );
             }
             if conn.max_body_bytes == 0 {
                 err(k("max_body_bytes"), "expected at least 1".into());
             }
-            if !(conn.backoff_initial_secs >= 0.0) || !(conn.backoff_max_secs >= conn.backoff_initial_secs) {
-                err(k("backoff_max_secs"), "expected 0 <= backoff_initial_secs <= backoff_max_secs".into());
+            if !non_negative(conn.backoff_initial_secs)
+                || conn.backoff_max_secs < conn.backoff_initial_secs
+            {
+                err(
+                    k("backoff_max_secs"),
+                    "expected 0 <= backoff_initial_secs <= backoff_max_secs".into(),
+                );
             }
             if conn.requests_per_minute == Some(0) {
-                err(k("requests_per_minute"), "expected at least 1 (or leave it out)".into());
+                err(
+                    k("requests_per_minute"),
+                    "expected at least 1 (or leave it out)".into(),
+                );
             }
             validate_source(&conn.source, &k, &mut err);
         }
@@ -571,20 +625,37 @@ impl ConnectConfig {
     }
 }
 
+/// Finite and above zero (NaN is neither).
+fn positive(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// Finite and zero or more.
+fn non_negative(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
 fn check_url(v: &str, key: String, schemes: &[&str], err: &mut impl FnMut(String, String)) {
     match url::Url::parse(v) {
         Ok(u) if schemes.contains(&u.scheme()) && u.host().is_some() => {}
-        _ => err(key, format!("`{v}`: expected an absolute {} URL", schemes.join(" or "))),
+        _ => err(
+            key,
+            format!("`{v}`: expected an absolute {} URL", schemes.join(" or ")),
+        ),
     }
 }
 
 fn check_interval(v: f64, key: String, err: &mut impl FnMut(String, String)) {
-    if !(v > 0.0) {
+    if !positive(v) {
         err(key, format!("{v}: expected a positive number of seconds"));
     }
 }
 
-fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl FnMut(String, String)) {
+fn validate_source(
+    s: &SourceConfig,
+    k: &dyn Fn(&str) -> String,
+    err: &mut impl FnMut(String, String),
+) {
     const HTTP: &[&str] = &["http", "https"];
     match s {
         SourceConfig::Rss(r) => {
@@ -593,8 +664,15 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
             }
             for (j, f) in r.feeds.iter().enumerate() {
                 check_url(f.url(), k(&format!("feeds[{j}]")), HTTP, err);
-                if let FeedEntry::Table { poll_interval_secs, .. } = f {
-                    check_interval(*poll_interval_secs, k(&format!("feeds[{j}].poll_interval_secs")), err);
+                if let FeedEntry::Table {
+                    poll_interval_secs, ..
+                } = f
+                {
+                    check_interval(
+                        *poll_interval_secs,
+                        k(&format!("feeds[{j}].poll_interval_secs")),
+                        err,
+                    );
                 }
             }
             check_interval(r.poll_interval_secs, k("poll_interval_secs"), err);
@@ -604,23 +682,39 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
                 err(k("query"), "expected search keywords".into());
             }
             if h.tags.is_empty() || h.tags.iter().any(|t| t != "story" && t != "comment") {
-                err(k("tags"), "expected one or both of \"story\", \"comment\"".into());
+                err(
+                    k("tags"),
+                    "expected one or both of \"story\", \"comment\"".into(),
+                );
             }
             check_url(&h.base_url, k("base_url"), HTTP, err);
             check_interval(h.poll_interval_secs, k("poll_interval_secs"), err);
             if !(1..=1000).contains(&h.hits_per_page) {
-                err(k("hits_per_page"), format!("{}: expected 1 to 1000", h.hits_per_page));
+                err(
+                    k("hits_per_page"),
+                    format!("{}: expected 1 to 1000", h.hits_per_page),
+                );
             }
         }
         SourceConfig::Reddit(r) => {
             if r.subreddits.is_empty() && r.searches.is_empty() {
-                err(k("subreddits"), "expected at least one subreddit or search".into());
+                err(
+                    k("subreddits"),
+                    "expected at least one subreddit or search".into(),
+                );
             }
             if r.subreddits.iter().any(|s| s.is_empty() || s.contains('/')) {
-                err(k("subreddits"), "expected bare names such as \"rust\" (no `r/`)".into());
+                err(
+                    k("subreddits"),
+                    "expected bare names such as \"rust\" (no `r/`)".into(),
+                );
             }
             if r.user_agent.trim().len() < 10 {
-                err(k("user_agent"), "Reddit requires a descriptive User-Agent, `platform:app:version (by /u/name)`".into());
+                err(
+                    k("user_agent"),
+                    "Reddit requires a descriptive User-Agent, `platform:app:version (by /u/name)`"
+                        .into(),
+                );
             }
             check_url(&r.base_url, k("base_url"), HTTP, err);
             check_url(&r.oauth_base_url, k("oauth_base_url"), HTTP, err);
@@ -629,9 +723,15 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
         SourceConfig::Mastodon(m) => {
             check_url(&m.instance, k("instance"), HTTP, err);
             if !m.public && m.hashtags.is_empty() {
-                err(k("hashtags"), "expected `public = true` or at least one hashtag".into());
+                err(
+                    k("hashtags"),
+                    "expected `public = true` or at least one hashtag".into(),
+                );
             }
-            if m.hashtags.iter().any(|h| h.is_empty() || h.starts_with('#')) {
+            if m.hashtags
+                .iter()
+                .any(|h| h.is_empty() || h.starts_with('#'))
+            {
                 err(k("hashtags"), "expected tags without `#`".into());
             }
             if !(1..=40).contains(&m.limit) {
@@ -645,22 +745,34 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
                 err(k("batch_size"), "expected at least 1".into());
             }
             check_interval(b.batch_interval_secs, k("batch_interval_secs"), err);
-            if !(b.rewind_secs >= 0.0) {
+            if !non_negative(b.rewind_secs) {
                 err(k("rewind_secs"), "expected 0 or more seconds".into());
             }
         }
         SourceConfig::Webhook(w) => {
             if w.listen.parse::<SocketAddr>().is_err() {
-                err(k("listen"), format!("`{}`: expected ip:port such as 127.0.0.1:8088", w.listen));
+                err(
+                    k("listen"),
+                    format!("`{}`: expected ip:port such as 127.0.0.1:8088", w.listen),
+                );
             }
             if !w.path.starts_with('/') {
-                err(k("path"), format!("`{}`: expected a path starting with `/`", w.path));
+                err(
+                    k("path"),
+                    format!("`{}`: expected a path starting with `/`", w.path),
+                );
             }
             if w.secret_env.trim().is_empty() {
-                err(k("secret_env"), "expected the name of an environment variable".into());
+                err(
+                    k("secret_env"),
+                    "expected the name of an environment variable".into(),
+                );
             }
             if axum::http::HeaderName::from_bytes(w.signature_header.as_bytes()).is_err() {
-                err(k("signature_header"), format!("`{}`: not a valid header name", w.signature_header));
+                err(
+                    k("signature_header"),
+                    format!("`{}`: not a valid header name", w.signature_header),
+                );
             }
         }
         SourceConfig::File(f) => {
@@ -681,7 +793,10 @@ fn validate_source(s: &SourceConfig, k: &dyn Fn(&str) -> String, err: &mut impl 
             }
             check_url(&x.base_url, k("base_url"), HTTP, err);
             if !(10..=100).contains(&x.max_results) {
-                err(k("max_results"), format!("{}: expected 10 to 100", x.max_results));
+                err(
+                    k("max_results"),
+                    format!("{}: expected 10 to 100", x.max_results),
+                );
             }
             check_interval(x.poll_interval_secs, k("poll_interval_secs"), err);
         }
@@ -708,7 +823,10 @@ fn default_host_burst() -> u32 {
     10
 }
 fn default_user_agent() -> String {
-    format!("earshot/{} (social listening connector)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "earshot/{} (social listening connector)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 fn default_dead_letter_max() -> usize {
     1 << 20
@@ -870,16 +988,23 @@ mod tests {
         assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
         assert!(cfg.connectors[1].keep_raw);
         let kinds: Vec<_> = cfg.connectors.iter().map(|c| c.source.kind()).collect();
-        assert_eq!(kinds, ["rss", "hn", "reddit", "mastodon", "bluesky", "webhook", "file", "x", "youtube"]);
+        assert_eq!(
+            kinds,
+            ["rss", "hn", "reddit", "mastodon", "bluesky", "webhook", "file", "x", "youtube"]
+        );
     }
 
     #[test]
     fn unknown_keys_and_kinds_are_refused_with_the_connector_named() {
-        let e = toml::from_str::<ConnectConfig>("[[connectors]]\nname = \"a\"\nkind = \"rss\"\nfeeds = []\nfead = 1\n")
+        let e = toml::from_str::<ConnectConfig>(
+            "[[connectors]]\nname = \"a\"\nkind = \"rss\"\nfeeds = []\nfead = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("connector `a`") && e.contains("fead"), "{e}");
+        let e = toml::from_str::<ConnectConfig>("[[connectors]]\nname = \"a\"\nkind = \"rsss\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("connector `a`") && e.contains("fead"), "{e}");
-        let e = toml::from_str::<ConnectConfig>("[[connectors]]\nname = \"a\"\nkind = \"rsss\"\n").unwrap_err().to_string();
         assert!(e.contains("unknown kind `rsss`"), "{e}");
     }
 
@@ -899,6 +1024,13 @@ mod tests {
         )
         .unwrap();
         let keys: Vec<_> = cfg.validate().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["connectors[0].feeds[0]", "connectors[1].name", "connectors[1].listen"]);
+        assert_eq!(
+            keys,
+            [
+                "connectors[0].feeds[0]",
+                "connectors[1].name",
+                "connectors[1].listen"
+            ]
+        );
     }
 }

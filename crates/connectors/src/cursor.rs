@@ -51,13 +51,17 @@ impl CursorStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let conn = Connection::open(path).with_context(|| format!("opening cursor store {}", path.display()))?;
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening cursor store {}", path.display()))?;
         // WAL + NORMAL: a commit survives a process crash; fsync per checkpoint, not per cursor.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA).with_context(|| format!("creating tables in {}", path.display()))?;
-        Ok(CursorStore { conn: Arc::new(Mutex::new(conn)) })
+        conn.execute_batch(SCHEMA)
+            .with_context(|| format!("creating tables in {}", path.display()))?;
+        Ok(CursorStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` on the connection off the async threads.
@@ -79,8 +83,12 @@ impl CursorStore {
     pub async fn get(&self, connector: &str, key: &str) -> anyhow::Result<Option<String>> {
         let (c, k) = (connector.to_string(), key.to_string());
         self.with(move |conn| {
-            conn.query_row("SELECT value FROM cursors WHERE connector = ?1 AND key = ?2", params![c, k], |r| r.get(0))
-                .optional()
+            conn.query_row(
+                "SELECT value FROM cursors WHERE connector = ?1 AND key = ?2",
+                params![c, k],
+                |r| r.get(0),
+            )
+            .optional()
         })
         .await
     }
@@ -89,7 +97,8 @@ impl CursorStore {
     pub async fn seen(&self, connector: &str, ids: Vec<String>) -> anyhow::Result<HashSet<String>> {
         let c = connector.to_string();
         self.with(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM seen WHERE connector = ?1 AND post_id = ?2")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM seen WHERE connector = ?1 AND post_id = ?2")?;
             let mut out = HashSet::new();
             for id in ids {
                 if stmt.exists(params![c, id])? {
@@ -141,13 +150,28 @@ impl CursorStore {
     pub async fn prune_seen(&self, connector: &str, retention: Duration) -> anyhow::Result<usize> {
         let c = connector.to_string();
         let cutoff = now() - retention.as_secs() as i64;
-        self.with(move |conn| conn.execute("DELETE FROM seen WHERE connector = ?1 AND seen_at < ?2", params![c, cutoff]))
-            .await
+        self.with(move |conn| {
+            conn.execute(
+                "DELETE FROM seen WHERE connector = ?1 AND seen_at < ?2",
+                params![c, cutoff],
+            )
+        })
+        .await
     }
 
     /// Keeps a bad payload that could not be dead-lettered to the transport.
-    pub async fn quarantine(&self, connector: &str, reason: &str, locator: &str, payload: Vec<u8>) -> anyhow::Result<()> {
-        let (c, r, l) = (connector.to_string(), reason.to_string(), locator.to_string());
+    pub async fn quarantine(
+        &self,
+        connector: &str,
+        reason: &str,
+        locator: &str,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let (c, r, l) = (
+            connector.to_string(),
+            reason.to_string(),
+            locator.to_string(),
+        );
         self.with(move |conn| {
             conn.execute(
                 "INSERT INTO quarantine (connector, reason, locator, payload, at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -159,11 +183,15 @@ impl CursorStore {
     }
 
     /// Quarantined payloads of `connector` as `(reason, locator, payload)`, oldest first.
-    pub async fn quarantined(&self, connector: &str) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+    pub async fn quarantined(
+        &self,
+        connector: &str,
+    ) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
         let c = connector.to_string();
         self.with(move |conn| {
-            let mut stmt =
-                conn.prepare("SELECT reason, locator, payload FROM quarantine WHERE connector = ?1 ORDER BY id")?;
+            let mut stmt = conn.prepare(
+                "SELECT reason, locator, payload FROM quarantine WHERE connector = ?1 ORDER BY id",
+            )?;
             let rows = stmt.query_map(params![c], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect()
         })
@@ -181,17 +209,42 @@ mod tests {
         let path = dir.path().join("sub/cursors.db");
         let store = CursorStore::open(&path).unwrap();
         assert_eq!(store.get("a", "k").await.unwrap(), None);
-        store.commit("a", Some(("k".into(), "1".into())), vec!["hn:1".into()]).await.unwrap();
-        store.commit("a", Some(("k".into(), "2".into())), vec![]).await.unwrap();
+        store
+            .commit("a", Some(("k".into(), "1".into())), vec!["hn:1".into()])
+            .await
+            .unwrap();
+        store
+            .commit("a", Some(("k".into(), "2".into())), vec![])
+            .await
+            .unwrap();
         drop(store);
         let store = CursorStore::open(&path).unwrap();
         assert_eq!(store.get("a", "k").await.unwrap().as_deref(), Some("2"));
         assert_eq!(store.get("b", "k").await.unwrap(), None);
-        let seen = store.seen("a", vec!["hn:1".into(), "hn:2".into()]).await.unwrap();
+        let seen = store
+            .seen("a", vec!["hn:1".into(), "hn:2".into()])
+            .await
+            .unwrap();
         assert_eq!(seen, HashSet::from(["hn:1".to_string()]));
-        assert!(store.seen("b", vec!["hn:1".into()]).await.unwrap().is_empty());
-        assert_eq!(store.prune_seen("a", Duration::from_secs(3600)).await.unwrap(), 0);
-        store.quarantine("a", "bad", "url", b"\xff".to_vec()).await.unwrap();
-        assert_eq!(store.quarantined("a").await.unwrap(), vec![("bad".into(), "url".into(), vec![0xff])]);
+        assert!(store
+            .seen("b", vec!["hn:1".into()])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .prune_seen("a", Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        store
+            .quarantine("a", "bad", "url", b"\xff".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.quarantined("a").await.unwrap(),
+            vec![("bad".into(), "url".into(), vec![0xff])]
+        );
     }
 }

@@ -40,7 +40,10 @@ pub async fn run(
     config: &ConnectConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ConnectStats> {
-    Daemon::new(bus, topics, config, shutdown).await?.run().await
+    Daemon::new(bus, topics, config, shutdown)
+        .await?
+        .run()
+        .await
 }
 
 impl Daemon {
@@ -54,11 +57,16 @@ impl Daemon {
     ) -> anyhow::Result<Daemon> {
         let problems = config.validate();
         if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|(k, m)| format!("  {k}: {m}")).collect();
+            let list: Vec<String> = problems
+                .iter()
+                .map(|(k, m)| format!("  {k}: {m}"))
+                .collect();
             bail!("invalid connector configuration:\n{}", list.join("\n"));
         }
         let store = CursorStore::open(&config.cursors.path)?;
-        bus.ensure_topics(&topics.specs()).await.context("creating topics")?;
+        bus.ensure_topics(&topics.specs())
+            .await
+            .context("creating topics")?;
         let http = Arc::new(Http::new(&config.connect)?);
         let producer = bus.producer();
         let stats = StatsHandle::default();
@@ -104,7 +112,13 @@ impl Daemon {
             };
             sources.push((source, ctx));
         }
-        Ok(Daemon { sources, stats, webhooks, store, shutdown })
+        Ok(Daemon {
+            sources,
+            stats,
+            webhooks,
+            store,
+            shutdown,
+        })
     }
 
     /// Live counters (for progress reports and tests).
@@ -122,17 +136,24 @@ impl Daemon {
     pub async fn run(self) -> anyhow::Result<ConnectStats> {
         let tracker = TaskTracker::new();
         let pruner_stop = CancellationToken::new();
-        let retention: Vec<(String, Duration)> =
-            self.sources.iter().map(|(_, c)| (c.name.clone(), c.config.dedup_retention())).collect();
+        let retention: Vec<(String, Duration)> = self
+            .sources
+            .iter()
+            .map(|(_, c)| (c.name.clone(), c.config.dedup_retention()))
+            .collect();
         let store = self.store.clone();
         let (stop, shutdown) = (pruner_stop.clone(), self.shutdown.clone());
         let pruner = tokio::spawn(async move {
             loop {
                 for (name, keep) in &retention {
                     match store.prune_seen(name, *keep).await {
-                        Ok(n) if n > 0 => tracing::debug!(connector = %name, forgotten = n, "pruned old ids"),
+                        Ok(n) if n > 0 => {
+                            tracing::debug!(connector = %name, forgotten = n, "pruned old ids")
+                        }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!(connector = %name, error = %e, "pruning seen ids failed"),
+                        Err(e) => {
+                            tracing::warn!(connector = %name, error = %e, "pruning seen ids failed")
+                        }
                     }
                 }
                 tokio::select! {

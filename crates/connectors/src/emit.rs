@@ -45,7 +45,11 @@ impl Emitter {
     /// When a delivery fails the cursor is not advanced (the source refetches
     /// next time) but the ids that were delivered are remembered, so the
     /// refetch does not produce them twice.
-    pub async fn emit(&self, posts: Vec<Post>, cursor: Option<(String, String)>) -> anyhow::Result<Emitted> {
+    pub async fn emit(
+        &self,
+        posts: Vec<Post>,
+        cursor: Option<(String, String)>,
+    ) -> anyhow::Result<Emitted> {
         let mut in_batch = HashSet::new();
         let mut unique = Vec::with_capacity(posts.len());
         let mut duplicates = 0;
@@ -56,7 +60,10 @@ impl Emitter {
                 duplicates += 1;
             }
         }
-        let seen = self.store.seen(&self.name, unique.iter().map(|p| p.id.clone()).collect()).await?;
+        let seen = self
+            .store
+            .seen(&self.name, unique.iter().map(|p| p.id.clone()).collect())
+            .await?;
         duplicates += seen.len();
         let now = chrono::Utc::now();
         let mut ids = Vec::new();
@@ -86,11 +93,17 @@ impl Emitter {
         self.store.commit(&self.name, cursor, delivered).await?;
         self.counters.add(&self.counters.produced, produced as u64);
         if duplicates > 0 {
-            self.counters.add(&self.counters.duplicates, duplicates as u64);
+            self.counters
+                .add(&self.counters.duplicates, duplicates as u64);
         }
         match failure {
-            None => Ok(Emitted { produced, duplicates }),
-            Some(e) => Err(anyhow!("transport refused a post ({produced} delivered): {e}")),
+            None => Ok(Emitted {
+                produced,
+                duplicates,
+            }),
+            Some(e) => Err(anyhow!(
+                "transport refused a post ({produced} delivered): {e}"
+            )),
         }
     }
 
@@ -101,7 +114,11 @@ impl Emitter {
         self.counters.add(&self.counters.dead_letters, 1);
         tracing::warn!(connector = %self.name, %locator, %reason, bytes = payload.len(), "bad payload dead-lettered");
         let (kept, reason) = if payload.len() > self.dead_letter_max {
-            let reason = format!("{reason} (payload cut from {} to {} bytes)", payload.len(), self.dead_letter_max);
+            let reason = format!(
+                "{reason} (payload cut from {} to {} bytes)",
+                payload.len(),
+                self.dead_letter_max
+            );
             (&payload[..self.dead_letter_max], reason)
         } else {
             (payload, reason.to_string())
@@ -109,7 +126,10 @@ impl Emitter {
         let letter = DeadLetter::new(
             self.origin.clone(),
             reason.clone(),
-            Origin::Source { connector: self.name.clone(), locator: locator.to_string() },
+            Origin::Source {
+                connector: self.name.clone(),
+                locator: locator.to_string(),
+            },
             kept,
         );
         let record = Record::new(format!("{}:{locator}", self.origin), letter.to_json())
@@ -118,7 +138,11 @@ impl Emitter {
             .header(ERROR_HEADER, reason.as_str());
         if let Err(e) = self.producer.send(&self.dead_letter_topic, record).await {
             tracing::error!(connector = %self.name, error = %e, "dead-letter topic refused; quarantining in the cursor store");
-            if let Err(e) = self.store.quarantine(&self.name, &reason, locator, kept.to_vec()).await {
+            if let Err(e) = self
+                .store
+                .quarantine(&self.name, &reason, locator, kept.to_vec())
+                .await
+            {
                 tracing::error!(connector = %self.name, error = %e, "quarantine failed too; payload only in this log");
                 tracing::error!(connector = %self.name, payload = %String::from_utf8_lossy(kept), "lost bad payload");
             }

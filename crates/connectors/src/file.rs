@@ -56,7 +56,10 @@ impl Source for File {
                 let files = match list(path) {
                     Ok(f) => f,
                     Err(e) => {
-                        ctx.error(&format!("cannot read {}", path.display()), &format!("{e:#}"));
+                        ctx.error(
+                            &format!("cannot read {}", path.display()),
+                            &format!("{e:#}"),
+                        );
                         missing.get_or_insert(e);
                         continue;
                     }
@@ -66,7 +69,10 @@ impl Source for File {
                         return Ok(());
                     }
                     if let Err(e) = self.replay(&ctx, &f).await {
-                        ctx.error(&format!("replaying {} failed", f.display()), &format!("{e:#}"));
+                        ctx.error(
+                            &format!("replaying {} failed", f.display()),
+                            &format!("{e:#}"),
+                        );
                         missing.get_or_insert(e);
                     }
                 }
@@ -121,14 +127,23 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Reads lines after `start` and sends them in chunks until EOF or the receiver is gone.
-fn read_lines(path: &Path, start: Cursor, batch: usize, whole_last_line: bool, tx: mpsc::Sender<anyhow::Result<Chunk>>) {
+fn read_lines(
+    path: &Path,
+    start: Cursor,
+    batch: usize,
+    whole_last_line: bool,
+    tx: mpsc::Sender<anyhow::Result<Chunk>>,
+) {
     let result = (|| -> anyhow::Result<()> {
         let gz = is_gzip(path)?;
         let mut file = fs::File::open(path)?;
         let pos = Arc::new(AtomicU64::new(0));
         let mut cur = start;
         let reader: Box<dyn BufRead> = if gz {
-            let counting = Counting { inner: file, pos: pos.clone() };
+            let counting = Counting {
+                inner: file,
+                pos: pos.clone(),
+            };
             let mut r = BufReader::new(MultiGzDecoder::new(counting));
             // A gzip stream cannot be seeked into: skip the lines already produced.
             let mut skip = Vec::new();
@@ -142,7 +157,13 @@ fn read_lines(path: &Path, start: Cursor, batch: usize, whole_last_line: bool, t
         } else {
             file.seek(SeekFrom::Start(start.offset))?;
             pos.store(start.offset, Ordering::Relaxed);
-            Box::new(BufReader::with_capacity(1 << 16, Counting { inner: file, pos: pos.clone() }))
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                Counting {
+                    inner: file,
+                    pos: pos.clone(),
+                },
+            ))
         };
         let mut reader = reader;
         let mut lines = Vec::with_capacity(batch);
@@ -157,14 +178,22 @@ fn read_lines(path: &Path, start: Cursor, batch: usize, whole_last_line: bool, t
             cur.offset += n as u64;
             lines.push((cur.line, buf));
             if lines.len() >= batch {
-                let chunk = Chunk { lines: std::mem::take(&mut lines), end: cur, disk_pos: pos.load(Ordering::Relaxed) };
+                let chunk = Chunk {
+                    lines: std::mem::take(&mut lines),
+                    end: cur,
+                    disk_pos: pos.load(Ordering::Relaxed),
+                };
                 if tx.blocking_send(Ok(chunk)).is_err() {
                     return Ok(());
                 }
             }
         }
         if !lines.is_empty() {
-            let _ = tx.blocking_send(Ok(Chunk { lines, end: cur, disk_pos: pos.load(Ordering::Relaxed) }));
+            let _ = tx.blocking_send(Ok(Chunk {
+                lines,
+                end: cur,
+                disk_pos: pos.load(Ordering::Relaxed),
+            }));
         }
         Ok(())
     })();
@@ -201,10 +230,16 @@ impl File {
                 }
                 match parse(trimmed, &self.cfg.source) {
                     Ok(p) => posts.push(p),
-                    Err(reason) => ctx.emitter.dead_letter(&reason, &format!("{locator}:{n}"), trimmed).await,
+                    Err(reason) => {
+                        ctx.emitter
+                            .dead_letter(&reason, &format!("{locator}:{n}"), trimmed)
+                            .await
+                    }
                 }
             }
-            ctx.emitter.emit(posts, Some(Ctx::cursor_value(&key, &chunk.end))).await?;
+            ctx.emitter
+                .emit(posts, Some(Ctx::cursor_value(&key, &chunk.end)))
+                .await?;
             ctx.counters.add(&ctx.counters.polls, 1);
             if let Some(b) = &bar {
                 b.set_position(chunk.disk_pos);
@@ -227,12 +262,18 @@ impl File {
         }
         // Hidden automatically when stderr is not a terminal (CI, services).
         let bar = ProgressBar::new(len).with_position(pos);
-        let style = ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .map(|s| s.progress_chars("=> "));
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .map(|s| s.progress_chars("=> "));
         if let Ok(s) = style {
             bar.set_style(s);
         }
-        bar.set_prefix(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_prefix(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         Some(bar)
     }
 }

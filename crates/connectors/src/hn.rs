@@ -96,9 +96,17 @@ impl Source for Hn {
 impl Hn {
     async fn poll(&self, ctx: &Ctx) -> anyhow::Result<()> {
         let start = Utc::now().timestamp() - self.cfg.initial_lookback_secs as i64;
-        let cur: Cursor = ctx.cursor(KEY).await?.unwrap_or(Cursor { since: start, upper: None, newest: start });
+        let cur: Cursor = ctx.cursor(KEY).await?.unwrap_or(Cursor {
+            since: start,
+            upper: None,
+            newest: start,
+        });
         let from = cur.since - self.cfg.overlap_secs as i64;
-        let tags = if self.cfg.tags.len() == 1 { self.cfg.tags[0].clone() } else { format!("({})", self.cfg.tags.join(",")) };
+        let tags = if self.cfg.tags.len() == 1 {
+            self.cfg.tags[0].clone()
+        } else {
+            format!("({})", self.cfg.tags.join(","))
+        };
         let mut upper = cur.upper;
         let mut newest = cur.newest;
         let mut posts = Vec::new();
@@ -106,7 +114,10 @@ impl Hn {
         // Algolia's `page` within the window; only advanced when a whole page shares one second.
         let mut page_no = 0u32;
         for _ in 0..self.cfg.max_pages.max(1) {
-            let mut url = Url::parse(&format!("{}/search_by_date", self.cfg.base_url.trim_end_matches('/')))?;
+            let mut url = Url::parse(&format!(
+                "{}/search_by_date",
+                self.cfg.base_url.trim_end_matches('/')
+            ))?;
             let mut filters = format!("created_at_i>={from}");
             if let Some(u) = upper {
                 filters.push_str(&format!(",created_at_i<={u}"));
@@ -126,9 +137,14 @@ impl Hn {
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());
             };
-            let full = page.hits.len() >= self.cfg.hits_per_page as usize && page_no + 1 < page.nb_pages;
+            let full =
+                page.hits.len() >= self.cfg.hits_per_page as usize && page_no + 1 < page.nb_pages;
             // From the raw hits, so a malformed hit still bounds the window.
-            let oldest = page.hits.iter().filter_map(|h| h.get("created_at_i").and_then(Value::as_i64)).min();
+            let oldest = page
+                .hits
+                .iter()
+                .filter_map(|h| h.get("created_at_i").and_then(Value::as_i64))
+                .min();
             for (hit, raw) in ctx.items::<Hit>(&url, page.hits).await {
                 newest = newest.max(hit.created_at_i);
                 posts.push(to_post(hit, raw));
@@ -146,11 +162,21 @@ impl Hn {
             }
         }
         let next = if complete {
-            Cursor { since: newest, upper: None, newest }
+            Cursor {
+                since: newest,
+                upper: None,
+                newest,
+            }
         } else {
-            Cursor { since: cur.since, upper, newest }
+            Cursor {
+                since: cur.since,
+                upper,
+                newest,
+            }
         };
-        ctx.emitter.emit(posts, Some(Ctx::cursor_value(KEY, &next))).await?;
+        ctx.emitter
+            .emit(posts, Some(Ctx::cursor_value(KEY, &next)))
+            .await?;
         Ok(())
     }
 }
@@ -165,13 +191,18 @@ fn to_post(h: Hit, raw: Value) -> Post {
         .or_else(|| h.url.clone())
         .unwrap_or_default();
     let mut p = Post::new(Post::make_id("hn", &h.object_id), text);
-    p.url = Some(format!("https://news.ycombinator.com/item?id={}", h.object_id));
+    p.url = Some(format!(
+        "https://news.ycombinator.com/item?id={}",
+        h.object_id
+    ));
     p.title = h.title.filter(|t| !t.is_empty());
     p.author = Author {
         handle: h.author.clone(),
         display_name: None,
         reach: None,
-        url: h.author.map(|a| format!("https://news.ycombinator.com/user?id={a}")),
+        url: h
+            .author
+            .map(|a| format!("https://news.ycombinator.com/user?id={a}")),
     };
     p.published_at = DateTime::<Utc>::from_timestamp(h.created_at_i, 0);
     if h.comment_text.is_some() {

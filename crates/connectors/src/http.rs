@@ -43,9 +43,14 @@ impl Http {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
         let host_quota = (settings.per_host_requests_per_second > 0.0).then(|| {
-            let period = Duration::from_secs_f64(1.0 / settings.per_host_requests_per_second).max(Duration::from_nanos(1));
+            let period = Duration::from_secs_f64(1.0 / settings.per_host_requests_per_second)
+                .max(Duration::from_nanos(1));
             let burst = NonZeroU32::new(settings.per_host_burst.max(1)).expect("max(1)");
-            RateLimiter::keyed(Quota::with_period(period).expect("positive period").allow_burst(burst))
+            RateLimiter::keyed(
+                Quota::with_period(period)
+                    .expect("positive period")
+                    .allow_burst(burst),
+            )
         });
         Ok(Http {
             client,
@@ -114,8 +119,16 @@ enum Once {
 }
 
 impl SourceHttp {
-    pub fn new(shared: Arc<Http>, c: &ConnectorConfig, counters: Arc<Counters>, shutdown: CancellationToken) -> Self {
-        let quota = c.requests_per_minute.and_then(NonZeroU32::new).map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))));
+    pub fn new(
+        shared: Arc<Http>,
+        c: &ConnectorConfig,
+        counters: Arc<Counters>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let quota = c
+            .requests_per_minute
+            .and_then(NonZeroU32::new)
+            .map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))));
         SourceHttp {
             shared,
             quota,
@@ -133,7 +146,10 @@ impl SourceHttp {
     /// Exponential backoff with jitter: `initial * 2^attempt`, capped, times a
     /// random factor in `[0.5, 1]` so that many connectors do not retry in step.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_initial.saturating_mul(1u32 << attempt.min(20)).min(self.backoff_max);
+        let exp = self
+            .backoff_initial
+            .saturating_mul(1u32 << attempt.min(20))
+            .min(self.backoff_max);
         exp.mul_f64(rand::rng().random_range(0.5..=1.0))
     }
 
@@ -148,7 +164,11 @@ impl SourceHttp {
     /// errors up to `max_retries` times. Returns 2xx and 304 responses; any
     /// other status is an error (not retried: a 404 will not heal).
     pub async fn get(&self, url: &Url, headers: HeaderMap) -> Result<Response, FetchError> {
-        let host = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
         let mut attempt = 0;
         loop {
             // Every attempt first respects a block set by any connector on this host.
@@ -179,8 +199,14 @@ impl SourceHttp {
                     if s.is_success() || s == StatusCode::NOT_MODIFIED {
                         return Ok(resp);
                     }
-                    let err = FetchError::Status { status: s, body: resp.body.clone() };
-                    if s == StatusCode::TOO_MANY_REQUESTS || (s == StatusCode::SERVICE_UNAVAILABLE && resp.headers.contains_key(RETRY_AFTER)) {
+                    let err = FetchError::Status {
+                        status: s,
+                        body: resp.body.clone(),
+                    };
+                    if s == StatusCode::TOO_MANY_REQUESTS
+                        || (s == StatusCode::SERVICE_UNAVAILABLE
+                            && resp.headers.contains_key(RETRY_AFTER))
+                    {
                         self.counters.add(&self.counters.rate_limited, 1);
                         let pause = retry_after(&resp.headers)
                             .or_else(|| rate_limit_reset(&resp.headers))
@@ -217,13 +243,18 @@ impl SourceHttp {
             .client
             .get(url.clone())
             .timeout(self.timeout)
-            .header(USER_AGENT, HeaderValue::from_str(&self.shared.user_agent).unwrap_or(HeaderValue::from_static("earshot")))
+            .header(
+                USER_AGENT,
+                HeaderValue::from_str(&self.shared.user_agent)
+                    .unwrap_or(HeaderValue::from_static("earshot")),
+            )
             .headers(headers.clone());
         let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Once::Failed(FetchError::Network(describe(&e))),
         };
-        let (status, headers, final_url) = (resp.status(), resp.headers().clone(), resp.url().clone());
+        let (status, headers, final_url) =
+            (resp.status(), resp.headers().clone(), resp.url().clone());
         let mut body = BytesMut::new();
         loop {
             match resp.chunk().await {
@@ -231,24 +262,43 @@ impl SourceHttp {
                     if body.len() + chunk.len() > self.max_body {
                         let room = self.max_body - body.len();
                         body.extend_from_slice(&chunk[..room]);
-                        return Once::Failed(FetchError::TooLarge { limit: self.max_body, prefix: body.freeze() });
+                        return Once::Failed(FetchError::TooLarge {
+                            limit: self.max_body,
+                            prefix: body.freeze(),
+                        });
                     }
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) if body.is_empty() || e.is_timeout() => return Once::Failed(FetchError::Network(describe(&e))),
-                Err(e) => return Once::Failed(FetchError::Truncated { received: body.freeze(), error: describe(&e) }),
+                Err(e) if body.is_empty() || e.is_timeout() => {
+                    return Once::Failed(FetchError::Network(describe(&e)))
+                }
+                Err(e) => {
+                    return Once::Failed(FetchError::Truncated {
+                        received: body.freeze(),
+                        error: describe(&e),
+                    })
+                }
             }
         }
-        Once::Done(Response { status, headers, url: final_url, body: body.freeze() })
+        Once::Done(Response {
+            status,
+            headers,
+            url: final_url,
+            body: body.freeze(),
+        })
     }
 
     /// A rate limit at zero blocks the host until its reset, before we get a 429.
     fn note_rate_limit(&self, host: &str, headers: &HeaderMap) {
-        let remaining = ["x-ratelimit-remaining", "x-rate-limit-remaining", "ratelimit-remaining"]
-            .iter()
-            .find_map(|h| header_str(headers, h))
-            .and_then(|v| v.trim().parse::<f64>().ok());
+        let remaining = [
+            "x-ratelimit-remaining",
+            "x-rate-limit-remaining",
+            "ratelimit-remaining",
+        ]
+        .iter()
+        .find_map(|h| header_str(headers, h))
+        .and_then(|v| v.trim().parse::<f64>().ok());
         if remaining.is_some_and(|r| r < 1.0) {
             if let Some(reset) = rate_limit_reset(headers) {
                 let pause = reset.min(MAX_RATE_LIMIT_PAUSE);
@@ -262,7 +312,11 @@ impl SourceHttp {
 
 fn describe(e: &reqwest::Error) -> String {
     use std::error::Error;
-    let mut s = if e.is_timeout() { format!("timeout: {e}") } else { e.to_string() };
+    let mut s = if e.is_timeout() {
+        format!("timeout: {e}")
+    } else {
+        e.to_string()
+    };
     let mut src = e.source();
     while let Some(inner) = src {
         s.push_str(": ");
@@ -283,20 +337,35 @@ pub(crate) fn retry_after(h: &HeaderMap) -> Option<Duration> {
         return Some(secs(s));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The rate-limit reset from any of the conventions in use: seconds from now
 /// (Reddit), a Unix time (X), or an ISO 8601 time (Mastodon).
 pub(crate) fn rate_limit_reset(h: &HeaderMap) -> Option<Duration> {
-    let v = ["x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"].iter().find_map(|n| header_str(h, n))?.trim();
+    let v = ["x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"]
+        .iter()
+        .find_map(|n| header_str(h, n))?
+        .trim();
     let now = chrono::Utc::now();
     if let Ok(n) = v.parse::<f64>() {
         // Values this large can only be Unix times; smaller ones are delays.
-        return Some(if n > 1e9 { secs(n - now.timestamp() as f64) } else { secs(n) });
+        return Some(if n > 1e9 {
+            secs(n - now.timestamp() as f64)
+        } else {
+            secs(n)
+        });
     }
     let at = chrono::DateTime::parse_from_rfc3339(v).ok()?;
-    Some((at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The URL with secrets in its query (`key=`, `token=`) hidden, for logs and dead letters.
@@ -307,7 +376,14 @@ pub(crate) fn redact(url: &Url) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = ["key", "token", "access_token", "api_key"].contains(&k.as_ref());
-                (k.into_owned(), if secret { "REDACTED".into() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "REDACTED".into()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
@@ -325,14 +401,26 @@ mod tests {
         h.insert("x-ratelimit-reset", HeaderValue::from_static("42"));
         assert_eq!(rate_limit_reset(&h), Some(Duration::from_secs(42)));
         let later = chrono::Utc::now().timestamp() + 100;
-        h.insert("x-ratelimit-reset", HeaderValue::from_str(&later.to_string()).unwrap());
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&later.to_string()).unwrap(),
+        );
         let d = rate_limit_reset(&h).unwrap();
-        assert!(d > Duration::from_secs(95) && d <= Duration::from_secs(100), "{d:?}");
+        assert!(
+            d > Duration::from_secs(95) && d <= Duration::from_secs(100),
+            "{d:?}"
+        );
         let iso = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
         h.insert("x-ratelimit-reset", HeaderValue::from_str(&iso).unwrap());
         let d = rate_limit_reset(&h).unwrap();
-        assert!(d > Duration::from_secs(55) && d <= Duration::from_secs(60), "{d:?}");
-        h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert!(
+            d > Duration::from_secs(55) && d <= Duration::from_secs(60),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 

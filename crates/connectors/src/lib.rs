@@ -52,7 +52,9 @@ mod webhook;
 mod x;
 mod youtube;
 
-pub use config::{ConnectConfig, ConnectSettings, ConnectorConfig, ConnectorsConfig, CursorConfig, SourceConfig};
+pub use config::{
+    ConnectConfig, ConnectSettings, ConnectorConfig, ConnectorsConfig, CursorConfig, SourceConfig,
+};
 pub use cursor::CursorStore;
 pub use daemon::{run, Daemon};
 pub use stats::{ConnectStats, ConnectorStats, StatsHandle};

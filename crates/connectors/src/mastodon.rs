@@ -66,25 +66,43 @@ impl Source for Mastodon {
         let base = Url::parse(&self.cfg.instance)?;
         let host = base.host_str().unwrap_or("").to_string();
         let mut headers = HeaderMap::new();
-        if let Some(t) = std::env::var(&self.cfg.token_env).ok().filter(|t| !t.trim().is_empty()) {
+        if let Some(t) = std::env::var(&self.cfg.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
             let mut v = HeaderValue::from_str(&format!("Bearer {t}"))?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
         let mut timelines: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
         if self.cfg.public {
-            let key = if self.cfg.local_only { "local" } else { "public" };
-            timelines.push((key.into(), "api/v1/timelines/public".into(), vec![("local".into(), self.cfg.local_only.to_string())]));
+            let key = if self.cfg.local_only {
+                "local"
+            } else {
+                "public"
+            };
+            timelines.push((
+                key.into(),
+                "api/v1/timelines/public".into(),
+                vec![("local".into(), self.cfg.local_only.to_string())],
+            ));
         }
         for tag in &self.cfg.hashtags {
-            timelines.push((format!("tag:{tag}"), format!("api/v1/timelines/tag/{tag}"), vec![]));
+            timelines.push((
+                format!("tag:{tag}"),
+                format!("api/v1/timelines/tag/{tag}"),
+                vec![],
+            ));
         }
         let this = Arc::new(*self);
         let mut tasks = tokio::task::JoinSet::new();
         for (key, path, query) in timelines {
-            let (ctx, this, headers, host) = (ctx.clone(), this.clone(), headers.clone(), host.clone());
+            let (ctx, this, headers, host) =
+                (ctx.clone(), this.clone(), headers.clone(), host.clone());
             let mut url = base.join(&path)?;
-            url.query_pairs_mut().extend_pairs(&query).append_pair("limit", &this.cfg.limit.to_string());
+            url.query_pairs_mut()
+                .extend_pairs(&query)
+                .append_pair("limit", &this.cfg.limit.to_string());
             tasks.spawn(async move {
                 loop {
                     if let Err(e) = this.poll(&ctx, &key, &url, &headers, &host).await {
@@ -102,7 +120,14 @@ impl Source for Mastodon {
 }
 
 impl Mastodon {
-    async fn poll(&self, ctx: &Ctx, key: &str, base: &Url, headers: &HeaderMap, host: &str) -> anyhow::Result<()> {
+    async fn poll(
+        &self,
+        ctx: &Ctx,
+        key: &str,
+        base: &Url,
+        headers: &HeaderMap,
+        host: &str,
+    ) -> anyhow::Result<()> {
         let ckey = format!("timeline:{key}");
         let cursor: Option<String> = ctx.cursor(&ckey).await?;
         let mut newest = cursor.clone();
@@ -139,11 +164,21 @@ impl Mastodon {
             match to_post(s, raw, host) {
                 Ok(p) => posts.push(p),
                 Err((reason, raw)) => {
-                    ctx.emitter.dead_letter(&reason, base.as_str(), &serde_json::to_vec(&raw).unwrap_or_default()).await
+                    ctx.emitter
+                        .dead_letter(
+                            &reason,
+                            base.as_str(),
+                            &serde_json::to_vec(&raw).unwrap_or_default(),
+                        )
+                        .await
                 }
             }
         }
-        let next = if ok { newest.map(|n| Ctx::cursor_value(&ckey, &n)) } else { None };
+        let next = if ok {
+            newest.map(|n| Ctx::cursor_value(&ckey, &n))
+        } else {
+            None
+        };
         ctx.emitter.emit(posts, next).await?;
         Ok(())
     }
@@ -161,7 +196,11 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     let mut p = Post::new(Post::make_id("mastodon", &s.uri), html_to_text(&s.content));
     p.url = s.url.or(Some(s.uri));
     p.title = (!s.spoiler_text.is_empty()).then_some(s.spoiler_text);
-    let handle = if s.account.acct.contains('@') { s.account.acct } else { format!("{}@{host}", s.account.acct) };
+    let handle = if s.account.acct.contains('@') {
+        s.account.acct
+    } else {
+        format!("{}@{host}", s.account.acct)
+    };
     p.author = Author {
         handle: Some(handle),
         display_name: s.account.display_name.filter(|d| !d.is_empty()),

@@ -91,8 +91,14 @@ struct Stream {
 #[async_trait]
 impl Source for Reddit {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-        let token = std::env::var(&self.cfg.token_env).ok().filter(|t| !t.trim().is_empty());
-        let base = if token.is_some() { self.cfg.oauth_base_url.clone() } else { self.cfg.base_url.clone() };
+        let token = std::env::var(&self.cfg.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let base = if token.is_some() {
+            self.cfg.oauth_base_url.clone()
+        } else {
+            self.cfg.base_url.clone()
+        };
         let mut headers = HeaderMap::new();
         headers.insert(USER_AGENT, HeaderValue::from_str(&self.cfg.user_agent)?);
         if let Some(t) = &token {
@@ -104,7 +110,11 @@ impl Source for Reddit {
             .cfg
             .subreddits
             .iter()
-            .map(|s| Stream { key: format!("r/{s}"), path: format!("/r/{s}/new.json"), query: vec![] })
+            .map(|s| Stream {
+                key: format!("r/{s}"),
+                path: format!("/r/{s}/new.json"),
+                query: vec![],
+            })
             .collect();
         streams.extend(self.cfg.searches.iter().map(|q| Stream {
             key: format!("search:{q}"),
@@ -114,7 +124,8 @@ impl Source for Reddit {
         let this = Arc::new(*self);
         let mut tasks = tokio::task::JoinSet::new();
         for stream in streams {
-            let (ctx, this, headers, base) = (ctx.clone(), this.clone(), headers.clone(), base.clone());
+            let (ctx, this, headers, base) =
+                (ctx.clone(), this.clone(), headers.clone(), base.clone());
             tasks.spawn(async move {
                 loop {
                     if let Err(e) = this.poll(&ctx, &base, &stream, &headers).await {
@@ -136,7 +147,9 @@ impl Reddit {
         let mut url = Url::parse(&format!("{}{}", base.trim_end_matches('/'), s.path))?;
         {
             let mut q = url.query_pairs_mut();
-            q.extend_pairs(&s.query).append_pair("limit", "100").append_pair("raw_json", "1");
+            q.extend_pairs(&s.query)
+                .append_pair("limit", "100")
+                .append_pair("raw_json", "1");
             if let Some((k, v)) = page {
                 q.append_pair(k, v);
             }
@@ -145,14 +158,25 @@ impl Reddit {
     }
 
     /// One page: its things (bad ones dead-lettered) and its `after`; `None` when the fetch failed.
-    async fn page(&self, ctx: &Ctx, url: &Url, headers: &HeaderMap) -> Option<(Vec<(Thing, Value)>, Option<String>)> {
+    async fn page(
+        &self,
+        ctx: &Ctx,
+        url: &Url,
+        headers: &HeaderMap,
+    ) -> Option<(Vec<(Thing, Value)>, Option<String>)> {
         let resp = ctx.fetch(url, headers.clone()).await?;
         let listing: Listing = ctx.json(url, &resp.body).await?;
         let things = ctx.items::<Thing>(url, listing.data.children).await;
         Some((things, listing.data.after))
     }
 
-    async fn poll(&self, ctx: &Ctx, base: &str, s: &Stream, headers: &HeaderMap) -> anyhow::Result<()> {
+    async fn poll(
+        &self,
+        ctx: &Ctx,
+        base: &str,
+        s: &Stream,
+        headers: &HeaderMap,
+    ) -> anyhow::Result<()> {
         let key = format!("listing:{}", s.key);
         let cursor: Option<Cursor> = ctx.cursor(&key).await?;
         let mut things = Vec::new();
@@ -165,11 +189,16 @@ impl Reddit {
             Some(c) => {
                 let mut before = c.fullname.clone();
                 for _ in 0..self.cfg.max_pages.max(1) {
-                    let Some((page, _)) = self.page(ctx, &self.url(base, s, Some(("before", &before)))?, headers).await else {
+                    let Some((page, _)) = self
+                        .page(ctx, &self.url(base, s, Some(("before", &before)))?, headers)
+                        .await
+                    else {
                         ok = false;
                         break;
                     };
-                    let Some((newest, _)) = page.first() else { break };
+                    let Some((newest, _)) = page.first() else {
+                        break;
+                    };
                     before = newest.data.name.clone();
                     let n = page.len();
                     things.extend(page);
@@ -178,17 +207,26 @@ impl Reddit {
                     }
                 }
                 if ok && things.is_empty() {
-                    ok = self.walk_down(ctx, base, s, headers, c, &mut things).await?;
+                    ok = self
+                        .walk_down(ctx, base, s, headers, c, &mut things)
+                        .await?;
                 }
             }
         }
         let newest = things
             .iter()
-            .map(|(t, _)| Cursor { fullname: t.data.name.clone(), created: t.data.created_utc })
+            .map(|(t, _)| Cursor {
+                fullname: t.data.name.clone(),
+                created: t.data.created_utc,
+            })
             .chain(cursor.clone())
             .max_by(|a, b| a.created.total_cmp(&b.created));
         let posts: Vec<Post> = things.into_iter().map(|(t, raw)| to_post(t, raw)).collect();
-        let next = if ok { newest.map(|c| Ctx::cursor_value(&key, &c)) } else { None };
+        let next = if ok {
+            newest.map(|c| Ctx::cursor_value(&key, &c))
+        } else {
+            None
+        };
         ctx.emitter.emit(posts, next).await?;
         Ok(())
     }
@@ -208,9 +246,15 @@ impl Reddit {
         let mut after: Option<String> = None;
         for _ in 0..self.cfg.max_pages.max(1) {
             let page = after.as_deref().map(|a| ("after", a));
-            let Some((page, next)) = self.page(ctx, &self.url(base, s, page)?, headers).await else { return Ok(false) };
+            let Some((page, next)) = self.page(ctx, &self.url(base, s, page)?, headers).await
+            else {
+                return Ok(false);
+            };
             let reached = page.iter().any(|(t, _)| t.data.created_utc <= c.created);
-            things.extend(page.into_iter().filter(|(t, _)| t.data.created_utc >= c.created));
+            things.extend(
+                page.into_iter()
+                    .filter(|(t, _)| t.data.created_utc >= c.created),
+            );
             match next {
                 Some(n) if !reached => after = Some(n),
                 _ => return Ok(true),
@@ -222,13 +266,19 @@ impl Reddit {
 
 fn to_post(t: Thing, raw: Value) -> Post {
     let d = t.data;
-    let text = if t.kind == "t1" { d.body.unwrap_or_default() } else { d.selftext.unwrap_or_default() };
+    let text = if t.kind == "t1" {
+        d.body.unwrap_or_default()
+    } else {
+        d.selftext.unwrap_or_default()
+    };
     let mut p = Post::new(Post::make_id("reddit", &d.name), text);
     p.title = d.title.filter(|t| !t.is_empty());
     p.url = d.permalink.map(|l| format!("https://www.reddit.com{l}"));
     let author = d.author.filter(|a| a != "[deleted]");
     p.author = Author {
-        url: author.as_ref().map(|a| format!("https://www.reddit.com/user/{a}")),
+        url: author
+            .as_ref()
+            .map(|a| format!("https://www.reddit.com/user/{a}")),
         handle: author,
         display_name: None,
         reach: d.subreddit_subscribers,

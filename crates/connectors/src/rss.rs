@@ -6,7 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use earshot_model::{Author, Post};
 use feed_rs::model::{Entry, Feed};
-use reqwest::header::{HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -42,7 +44,9 @@ impl Source for Rss {
         for feed in &self.cfg.feeds {
             let interval = secs(match feed {
                 FeedEntry::Url(_) => self.cfg.poll_interval_secs,
-                FeedEntry::Table { poll_interval_secs, .. } => *poll_interval_secs,
+                FeedEntry::Table {
+                    poll_interval_secs, ..
+                } => *poll_interval_secs,
             });
             let url = match Url::parse(feed.url()) {
                 Ok(u) => u,
@@ -73,25 +77,47 @@ async fn poll(ctx: &Ctx, url: &Url) -> anyhow::Result<()> {
     let key = format!("feed:{url}");
     let old: Validators = ctx.cursor(&key).await?.unwrap_or_default();
     let mut headers = HeaderMap::new();
-    if let Some(v) = old.etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(v) = old
+        .etag
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         headers.insert(IF_NONE_MATCH, v);
     }
-    if let Some(v) = old.last_modified.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(v) = old
+        .last_modified
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         headers.insert(IF_MODIFIED_SINCE, v);
     }
-    let Some(resp) = ctx.fetch(url, headers).await else { return Ok(()) };
+    let Some(resp) = ctx.fetch(url, headers).await else {
+        return Ok(());
+    };
     if resp.status == StatusCode::NOT_MODIFIED {
         ctx.counters.add(&ctx.counters.not_modified, 1);
         return Ok(());
     }
-    let get = |h| resp.headers.get(h).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
-    let validators = Validators { etag: get(ETAG), last_modified: get(LAST_MODIFIED) };
+    let get = |h| {
+        resp.headers
+            .get(h)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let validators = Validators {
+        etag: get(ETAG),
+        last_modified: get(LAST_MODIFIED),
+    };
     let cursor = Ctx::cursor_value(&key, &validators);
-    let parser = feed_rs::parser::Builder::new().base_uri(Some(resp.url.as_str())).build();
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(resp.url.as_str()))
+        .build();
     let feed = match parser.parse(&resp.body[..]) {
         Ok(f) => f,
         Err(e) => {
-            ctx.emitter.dead_letter(&format!("invalid feed: {e}"), &redact(url), &resp.body).await;
+            ctx.emitter
+                .dead_letter(&format!("invalid feed: {e}"), &redact(url), &resp.body)
+                .await;
             // The bad version is kept; remember its validators so it is not refetched and re-reported.
             ctx.emitter.emit(Vec::new(), Some(cursor)).await?;
             return Ok(());
@@ -103,7 +129,13 @@ async fn poll(ctx: &Ctx, url: &Url) -> anyhow::Result<()> {
             Some(p) => posts.push(p),
             None => {
                 let payload = serde_json::to_vec(&entry_json(entry)).unwrap_or_default();
-                ctx.emitter.dead_letter("feed entry has no title, text or link", &redact(url), &payload).await;
+                ctx.emitter
+                    .dead_letter(
+                        "feed entry has no title, text or link",
+                        &redact(url),
+                        &payload,
+                    )
+                    .await;
             }
         }
     }
@@ -113,12 +145,24 @@ async fn poll(ctx: &Ctx, url: &Url) -> anyhow::Result<()> {
 
 /// The entry's link: the `alternate` one when marked, resolved against the feed URL.
 fn link(entry: &Entry, base: &Url) -> Option<String> {
-    let l = entry.links.iter().find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate")).or(entry.links.first())?;
-    Some(base.join(l.href.trim()).map(String::from).unwrap_or_else(|_| l.href.clone()))
+    let l = entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or(entry.links.first())?;
+    Some(
+        base.join(l.href.trim())
+            .map(String::from)
+            .unwrap_or_else(|_| l.href.clone()),
+    )
 }
 
 fn to_post(feed: &Feed, entry: &Entry, base: &Url) -> Option<Post> {
-    let title = entry.title.as_ref().map(|t| html_to_text(&t.content)).filter(|t| !t.is_empty());
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| html_to_text(&t.content))
+        .filter(|t| !t.is_empty());
     let body = entry
         .content
         .as_ref()
@@ -139,7 +183,10 @@ fn to_post(feed: &Feed, entry: &Entry, base: &Url) -> Option<Post> {
         handle: a.and_then(|a| a.name.clone()).filter(|n| !n.is_empty()),
         display_name: a.and_then(|a| a.name.clone()).filter(|n| !n.is_empty()),
         reach: None,
-        url: a.and_then(|a| a.uri.as_deref()).and_then(|u| base.join(u).ok()).map(String::from),
+        url: a
+            .and_then(|a| a.uri.as_deref())
+            .and_then(|u| base.join(u).ok())
+            .map(String::from),
     };
     post.lang = feed.language.as_deref().and_then(lang);
     post.published_at = entry.published.or(entry.updated);

@@ -52,11 +52,16 @@ impl Ctx {
 
     /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
     pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
-        let Some(raw) = self.store.get(&self.name, key).await? else { return Ok(None) };
+        let Some(raw) = self.store.get(&self.name, key).await? else {
+            return Ok(None);
+        };
         match serde_json::from_str(&raw) {
             Ok(v) => Ok(Some(v)),
             Err(e) => {
-                self.error(&format!("cursor `{key}` unreadable ({raw}); starting over"), &e);
+                self.error(
+                    &format!("cursor `{key}` unreadable ({raw}); starting over"),
+                    &e,
+                );
                 Ok(None)
             }
         }
@@ -73,12 +78,22 @@ impl Ctx {
             Err(FetchError::Shutdown) => None,
             Err(FetchError::TooLarge { limit, prefix }) => {
                 self.emitter
-                    .dead_letter(&format!("response body larger than max_body_bytes = {limit}"), &redact(url), &prefix)
+                    .dead_letter(
+                        &format!("response body larger than max_body_bytes = {limit}"),
+                        &redact(url),
+                        &prefix,
+                    )
                     .await;
                 None
             }
             Err(FetchError::Truncated { received, error }) => {
-                self.emitter.dead_letter(&format!("response body truncated: {error}"), &redact(url), &received).await;
+                self.emitter
+                    .dead_letter(
+                        &format!("response body truncated: {error}"),
+                        &redact(url),
+                        &received,
+                    )
+                    .await;
                 None
             }
             Err(e) => {
@@ -94,7 +109,9 @@ impl Ctx {
         match serde_json::from_slice(body) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.emitter.dead_letter(&format!("invalid JSON response: {e}"), &redact(url), body).await;
+                self.emitter
+                    .dead_letter(&format!("invalid JSON response: {e}"), &redact(url), body)
+                    .await;
                 None
             }
         }
@@ -102,14 +119,20 @@ impl Ctx {
 
     /// Decodes each item of a page; an item of the wrong shape (missing
     /// fields) is dead-lettered alone and the rest are kept, each with its raw JSON.
-    pub async fn items<T: DeserializeOwned>(&self, url: &Url, items: Vec<Value>) -> Vec<(T, Value)> {
+    pub async fn items<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        items: Vec<Value>,
+    ) -> Vec<(T, Value)> {
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             match T::deserialize(&item) {
                 Ok(v) => out.push((v, item)),
                 Err(e) => {
                     let payload = serde_json::to_vec(&item).unwrap_or_default();
-                    self.emitter.dead_letter(&format!("malformed item: {e}"), &redact(url), &payload).await;
+                    self.emitter
+                        .dead_letter(&format!("malformed item: {e}"), &redact(url), &payload)
+                        .await;
                 }
             }
         }
@@ -119,6 +142,9 @@ impl Ctx {
     /// Saves a cursor value (JSON) along with nothing else; used when a poll
     /// produced nothing but still moved the cursor.
     pub fn cursor_value<T: serde::Serialize>(key: &str, value: &T) -> (String, String) {
-        (key.to_string(), serde_json::to_string(value).expect("cursor serializes"))
+        (
+            key.to_string(),
+            serde_json::to_string(value).expect("cursor serializes"),
+        )
     }
 }

@@ -99,20 +99,35 @@ pub struct StatsHandle {
 
 impl StatsHandle {
     pub(crate) fn register(&self, name: &str) -> Arc<Counters> {
-        let counters = Arc::new(Counters { changed: self.changed.clone(), ..Counters::default() });
-        self.inner.lock().expect("stats lock").insert(name.to_string(), counters.clone());
+        let counters = Arc::new(Counters {
+            changed: self.changed.clone(),
+            ..Counters::default()
+        });
+        self.inner
+            .lock()
+            .expect("stats lock")
+            .insert(name.to_string(), counters.clone());
         counters
     }
 
     /// The counters now.
     pub fn snapshot(&self) -> ConnectStats {
         let inner = self.inner.lock().expect("stats lock");
-        ConnectStats { connectors: inner.iter().map(|(k, v)| (k.clone(), v.snapshot())).collect() }
+        ConnectStats {
+            connectors: inner
+                .iter()
+                .map(|(k, v)| (k.clone(), v.snapshot()))
+                .collect(),
+        }
     }
 
     /// Waits until `pred` holds on a snapshot or `timeout` passes; returns whether it held.
     /// Woken by every counter change, so tests need no fixed sleeps.
-    pub async fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&ConnectStats) -> bool) -> bool {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&ConnectStats) -> bool,
+    ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let changed = self.changed.notified();

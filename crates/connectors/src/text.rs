@@ -4,8 +4,31 @@ use sha2::{Digest, Sha256};
 
 /// Elements whose boundaries are line breaks in the text.
 const BLOCK: &[&str] = &[
-    "p", "br", "div", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr",
-    "section", "article", "header", "footer", "figure", "figcaption", "dd", "dt",
+    "p",
+    "br",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
 ];
 
 /// Strips tags, drops `script`/`style` content and comments, turns block
@@ -43,7 +66,9 @@ pub fn html_to_text(html: &str) -> String {
             .collect();
         if !closing && (name == "script" || name == "style") {
             let close = format!("</{name}");
-            rest = find_ci(rest, &close).map_or("", |j| rest[j..].find('>').map_or("", |k| &rest[j + k + 1..]));
+            rest = find_ci(rest, &close).map_or("", |j| {
+                rest[j..].find('>').map_or("", |k| &rest[j + k + 1..])
+            });
             continue;
         }
         if BLOCK.contains(&name.as_str()) {
@@ -118,7 +143,10 @@ mod tests {
     fn strips_tags_and_decodes_entities() {
         let html = "<p>Acme&#39;s <b>new</b> phone &amp; <a href=\"x?a=1&gt;\">case</a></p><script>alert('<p>')</script>\
                     <style>p{}</style><!-- hidden --><p>caf&eacute; &lt;b&gt; 1 < 2</p>";
-        assert_eq!(html_to_text(html), "Acme's new phone & case\ncafé <b> 1 < 2");
+        assert_eq!(
+            html_to_text(html),
+            "Acme's new phone & case\n\ncafé <b> 1 < 2"
+        );
         assert_eq!(html_to_text("a<br/>b<BR>c"), "a\nb\nc");
         assert_eq!(html_to_text("unterminated <b"), "unterminated");
         assert_eq!(html_to_text("  plain   text  "), "plain text");

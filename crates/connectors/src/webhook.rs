@@ -45,24 +45,36 @@ impl Webhook {
         let listener = TcpListener::bind(&cfg.listen)
             .await
             .with_context(|| format!("connector `{name}`: cannot listen on {}", cfg.listen))?;
-        Ok(Webhook { cfg: cfg.clone(), listener, secret: secret.into_bytes() })
+        Ok(Webhook {
+            cfg: cfg.clone(),
+            listener,
+            secret: secret.into_bytes(),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 }
 
 #[async_trait]
 impl Source for Webhook {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-        let state = Arc::new(HookState { ctx: ctx.clone(), secret: self.secret, header: self.cfg.signature_header.clone() });
+        let state = Arc::new(HookState {
+            ctx: ctx.clone(),
+            secret: self.secret,
+            header: self.cfg.signature_header.clone(),
+        });
         let app = Router::new()
             .route(&self.cfg.path, post(ingest))
             .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes))
             .with_state(state);
         tracing::info!(connector = %ctx.name, addr = %self.listener.local_addr()?, path = %self.cfg.path, "webhook listening");
-        axum::serve(self.listener, app).with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned()).await?;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(ctx.shutdown.clone().cancelled_owned())
+            .await?;
         Ok(())
     }
 }
@@ -70,34 +82,52 @@ impl Source for Webhook {
 /// Constant-time check of `sha256=<hex>` (or bare hex) against the body.
 fn signature_ok(secret: &[u8], header: Option<&str>, body: &[u8]) -> bool {
     let Some(h) = header else { return false };
-    let Ok(sig) = hex::decode(h.trim().strip_prefix("sha256=").unwrap_or(h.trim())) else { return false };
+    let Ok(sig) = hex::decode(h.trim().strip_prefix("sha256=").unwrap_or(h.trim())) else {
+        return false;
+    };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(body);
     mac.verify_slice(&sig).is_ok()
 }
 
-async fn ingest(State(st): State<Arc<HookState>>, headers: HeaderMap, body: Bytes) -> (StatusCode, Json<Value>) {
+async fn ingest(
+    State(st): State<Arc<HookState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
     let ctx = &st.ctx;
-    let sig = headers.get(st.header.as_str()).and_then(|v| v.to_str().ok());
+    let sig = headers
+        .get(st.header.as_str())
+        .and_then(|v| v.to_str().ok());
     if !signature_ok(&st.secret, sig, &body) {
         ctx.counters.add(&ctx.counters.errors, 1);
         tracing::warn!(connector = %ctx.name, "webhook request with a missing or bad signature refused");
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "bad signature"})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "bad signature"})),
+        );
     }
     ctx.counters.add(&ctx.counters.polls, 1);
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            ctx.emitter.dead_letter(&format!("invalid JSON: {e}"), "webhook", &body).await;
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": format!("invalid JSON: {e}")})));
+            ctx.emitter
+                .dead_letter(&format!("invalid JSON: {e}"), "webhook", &body)
+                .await;
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("invalid JSON: {e}")})),
+            );
         }
     };
     let items = match value {
         Value::Array(a) => a,
-        Value::Object(mut o) if matches!(o.get("posts"), Some(Value::Array(_))) => match o.remove("posts") {
-            Some(Value::Array(a)) => a,
-            _ => unreachable!("checked above"),
-        },
+        Value::Object(mut o) if matches!(o.get("posts"), Some(Value::Array(_))) => {
+            match o.remove("posts") {
+                Some(Value::Array(a)) => a,
+                _ => unreachable!("checked above"),
+            }
+        }
         other => vec![other],
     };
     let mut posts = Vec::with_capacity(items.len());
@@ -115,21 +145,31 @@ async fn ingest(State(st): State<Arc<HookState>>, headers: HeaderMap, body: Byte
             }
             Err(e) => {
                 rejected += 1;
-                ctx.emitter.dead_letter(&format!("not a post: {e}"), "webhook", &bytes).await;
+                ctx.emitter
+                    .dead_letter(&format!("not a post: {e}"), "webhook", &bytes)
+                    .await;
             }
         }
     }
     if posts.is_empty() && rejected > 0 {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "no valid post in the body", "dead_lettered": rejected})));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "no valid post in the body", "dead_lettered": rejected})),
+        );
     }
     match ctx.emitter.emit(posts, None).await {
         Ok(e) => (
             StatusCode::ACCEPTED,
-            Json(json!({"accepted": e.produced, "duplicates": e.duplicates, "dead_lettered": rejected})),
+            Json(
+                json!({"accepted": e.produced, "duplicates": e.duplicates, "dead_lettered": rejected}),
+            ),
         ),
         Err(e) => {
             ctx.error("webhook posts not enqueued", &format!("{e:#}"));
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "transport unavailable; retry"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": "transport unavailable; retry"})),
+            )
         }
     }
 }

@@ -127,7 +127,10 @@ const KEY: &str = "search";
 #[async_trait]
 impl Source for X {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-        let Some(token) = std::env::var(&self.cfg.token_env).ok().filter(|t| !t.trim().is_empty()) else {
+        let Some(token) = std::env::var(&self.cfg.token_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        else {
             tracing::info!(connector = %ctx.name, env = %self.cfg.token_env, "X connector off: no bearer token in the environment");
             return Ok(());
         };
@@ -159,7 +162,10 @@ impl X {
         let mut oldest: Option<String> = None;
         let mut complete = false;
         for _ in 0..self.cfg.max_pages.max(1) {
-            let mut url = Url::parse(&format!("{}/tweets/search/recent", self.cfg.base_url.trim_end_matches('/')))?;
+            let mut url = Url::parse(&format!(
+                "{}/tweets/search/recent",
+                self.cfg.base_url.trim_end_matches('/')
+            ))?;
             {
                 let mut q = url.query_pairs_mut();
                 q.append_pair("query", &self.cfg.query)
@@ -190,7 +196,12 @@ impl X {
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());
             };
-            let users: HashMap<String, User> = page.includes.users.into_iter().map(|u| (u.id.clone(), u)).collect();
+            let users: HashMap<String, User> = page
+                .includes
+                .users
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect();
             for (t, raw) in ctx.items::<Tweet>(&url, page.data).await {
                 if newest.as_deref().is_none_or(|n| id_cmp(&t.id, n).is_gt()) {
                     newest = Some(t.id.clone());
@@ -209,11 +220,22 @@ impl X {
             }
         }
         let next = if complete {
-            Cursor { since_id: newest.clone().or(cur.since_id), until_id: None, newest_id: newest, start_time: cur.start_time }
+            Cursor {
+                since_id: newest.clone().or(cur.since_id),
+                until_id: None,
+                newest_id: newest,
+                start_time: cur.start_time,
+            }
         } else {
-            Cursor { until_id: oldest.or(cur.until_id), newest_id: newest, ..cur }
+            Cursor {
+                until_id: oldest.or(cur.until_id),
+                newest_id: newest,
+                ..cur
+            }
         };
-        ctx.emitter.emit(posts, Some(Ctx::cursor_value(KEY, &next))).await?;
+        ctx.emitter
+            .emit(posts, Some(Ctx::cursor_value(KEY, &next)))
+            .await?;
         Ok(())
     }
 }
@@ -228,13 +250,19 @@ fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
     p.author = Author {
         handle: user.map(|u| u.username.clone()),
         display_name: user.and_then(|u| u.name.clone()),
-        reach: user.and_then(|u| u.public_metrics.as_ref()).and_then(|m| m.followers_count),
+        reach: user
+            .and_then(|u| u.public_metrics.as_ref())
+            .and_then(|m| m.followers_count),
         url: user.map(|u| format!("https://x.com/{}", u.username)),
     };
     p.lang = t.lang.as_deref().and_then(lang);
     p.published_at = t.created_at;
     p.thread_id = t.conversation_id.map(|c| Post::make_id("x", &c));
-    p.reply_to = t.referenced_tweets.iter().find(|r| r.kind == "replied_to").map(|r| Post::make_id("x", &r.id));
+    p.reply_to = t
+        .referenced_tweets
+        .iter()
+        .find(|r| r.kind == "replied_to")
+        .map(|r| Post::make_id("x", &r.id));
     if let Some(m) = t.public_metrics {
         p.engagement.likes = m.like_count;
         p.engagement.replies = m.reply_count;

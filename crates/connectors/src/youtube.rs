@@ -91,7 +91,10 @@ struct CommentSnippet {
 #[async_trait]
 impl Source for Youtube {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
-        let Some(key) = std::env::var(&self.cfg.key_env).ok().filter(|t| !t.trim().is_empty()) else {
+        let Some(key) = std::env::var(&self.cfg.key_env)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        else {
             tracing::info!(connector = %ctx.name, env = %self.cfg.key_env, "YouTube connector off: no API key in the environment");
             return Ok(());
         };
@@ -124,7 +127,10 @@ impl Youtube {
         let mut posts = Vec::new();
         let mut complete = false;
         for _ in 0..self.cfg.max_pages.max(1) {
-            let mut url = Url::parse(&format!("{}/commentThreads", self.cfg.base_url.trim_end_matches('/')))?;
+            let mut url = Url::parse(&format!(
+                "{}/commentThreads",
+                self.cfg.base_url.trim_end_matches('/')
+            ))?;
             url.query_pairs_mut()
                 .append_pair("part", "snippet")
                 .append_pair("videoId", video)
@@ -163,11 +169,21 @@ impl Youtube {
             }
         }
         let next = if complete {
-            Cursor { since: newest.or(cur.since), page_token: None, newest }
+            Cursor {
+                since: newest.or(cur.since),
+                page_token: None,
+                newest,
+            }
         } else {
-            Cursor { since: cur.since, page_token: token, newest }
+            Cursor {
+                since: cur.since,
+                page_token: token,
+                newest,
+            }
         };
-        ctx.emitter.emit(posts, Some(Ctx::cursor_value(&ckey, &next))).await?;
+        ctx.emitter
+            .emit(posts, Some(Ctx::cursor_value(&ckey, &next)))
+            .await?;
         Ok(())
     }
 }
@@ -177,15 +193,24 @@ fn to_post(t: Thread, raw: Value) -> Post {
     let s = c.snippet;
     let text = s.text_original.or(s.text_display).unwrap_or_default();
     let mut p = Post::new(Post::make_id("youtube", &c.id), text);
-    p.url = Some(format!("https://www.youtube.com/watch?v={}&lc={}", t.snippet.video_id, c.id));
+    p.url = Some(format!(
+        "https://www.youtube.com/watch?v={}&lc={}",
+        t.snippet.video_id, c.id
+    ));
     p.author = Author {
-        handle: s.author_display_name.as_ref().map(|h| h.trim_start_matches('@').to_string()),
+        handle: s
+            .author_display_name
+            .as_ref()
+            .map(|h| h.trim_start_matches('@').to_string()),
         display_name: s.author_display_name,
         reach: None,
         url: s.author_channel_url,
     };
     p.published_at = Some(s.published_at);
-    p.thread_id = Some(Post::make_id("youtube", &format!("video:{}", t.snippet.video_id)));
+    p.thread_id = Some(Post::make_id(
+        "youtube",
+        &format!("video:{}", t.snippet.video_id),
+    ));
     p.engagement.likes = s.like_count;
     p.engagement.replies = t.snippet.total_reply_count;
     p.raw = Some(raw);

@@ -26,7 +26,7 @@ fn now() -> i64 {
 // ---------------------------------------------------------------- Hacker News
 
 fn hn_hit(id: u64, at: i64) -> Value {
-    if id % 2 == 0 {
+    if id.is_multiple_of(2) {
         json!({"objectID": id.to_string(), "created_at": "2025-06-10T00:00:00Z", "created_at_i": at, "author": "pg",
                "title": format!("Acme story {id}"), "url": format!("https://acme.test/{id}"), "points": 10, "num_comments": 2,
                "story_text": null, "comment_text": null, "_tags": ["story", format!("story_{id}")]})
@@ -41,7 +41,13 @@ fn hn_hit(id: u64, at: i64) -> Value {
 fn algolia(hits: &[Value], q: &HashMap<String, String>) -> Value {
     let mut lo = i64::MIN;
     let mut hi = i64::MAX;
-    for f in q.get("numericFilters").map(String::as_str).unwrap_or("").split(',').filter(|f| !f.is_empty()) {
+    for f in q
+        .get("numericFilters")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(',')
+        .filter(|f| !f.is_empty())
+    {
         if let Some(v) = f.strip_prefix("created_at_i>=") {
             lo = v.parse().unwrap();
         } else if let Some(v) = f.strip_prefix("created_at_i<=") {
@@ -52,13 +58,22 @@ fn algolia(hits: &[Value], q: &HashMap<String, String>) -> Value {
     }
     let mut matching: Vec<&Value> = hits
         .iter()
-        .filter(|h| h["created_at_i"].as_i64().is_none_or(|t| t >= lo && t <= hi))
+        .filter(|h| {
+            h["created_at_i"]
+                .as_i64()
+                .is_none_or(|t| t >= lo && t <= hi)
+        })
         .collect();
     matching.sort_by_key(|h| -h["created_at_i"].as_i64().unwrap_or(0));
     let per: usize = q["hitsPerPage"].parse().unwrap();
     let page: usize = q.get("page").map_or(0, |p| p.parse().unwrap());
     let pages = matching.len().div_ceil(per);
-    let slice: Vec<&Value> = matching.iter().skip(page * per).take(per).copied().collect();
+    let slice: Vec<&Value> = matching
+        .iter()
+        .skip(page * per)
+        .take(per)
+        .copied()
+        .collect();
     json!({"hits": slice, "nbHits": matching.len(), "page": page, "nbPages": pages, "hitsPerPage": per,
            "exhaustiveNbHits": true, "query": q["query"], "params": "", "processingTimeMS": 1})
 }
@@ -67,9 +82,13 @@ fn algolia(hits: &[Value], q: &HashMap<String, String>) -> Value {
 async fn hn_pages_through_a_backlog_and_resumes_after_restart_without_loss_or_duplicates() {
     init_tracing();
     let t0 = now() - 1000;
-    let hits: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new((1..=5).map(|i| hn_hit(i, t0 + i as i64)).collect()));
+    let hits: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new(
+        (1..=5).map(|i| hn_hit(i, t0 + i as i64)).collect(),
+    ));
     // A hit missing its objectID: dead-lettered alone.
-    hits.lock().unwrap().push(json!({"created_at_i": t0 + 3, "title": "no id"}));
+    hits.lock()
+        .unwrap()
+        .push(json!({"created_at_i": t0 + 3, "title": "no id"}));
     let filters: Arc<Mutex<Vec<String>>> = Arc::default();
     let (h, f) = (hits.clone(), filters.clone());
     let app = Router::new().route(
@@ -107,39 +126,74 @@ async fn hn_pages_through_a_backlog_and_resumes_after_restart_without_loss_or_du
     let bus = MemoryBus::new();
 
     let run = start(&bus, &cfg).await;
-    run.wait("hn", "the first five hits", |s| s.produced == 5 && s.dead_letters >= 1 && s.polls >= 8).await;
+    run.wait("hn", "the first five hits", |s| {
+        s.produced == 5 && s.dead_letters >= 1 && s.polls >= 8
+    })
+    .await;
     let first = run.stop().await;
     assert_eq!(first.connectors["hn"].errors, 0);
     {
         let f = filters.lock().unwrap();
-        assert!(f[0].starts_with("created_at_i>=") && !f[0].contains("<="), "{f:?}");
-        assert!(f.iter().any(|x| x.contains("created_at_i<=")), "full pages narrow the window: {f:?}");
+        assert!(
+            f[0].starts_with("created_at_i>=") && !f[0].contains("<="),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|x| x.contains("created_at_i<=")),
+            "full pages narrow the window: {f:?}"
+        );
     }
 
     // New items arrive while the daemon is down.
-    hits.lock().unwrap().extend((6..=8).map(|i| hn_hit(i, t0 + 100 + i as i64)));
+    hits.lock()
+        .unwrap()
+        .extend((6..=8).map(|i| hn_hit(i, t0 + 100 + i as i64)));
     filters.lock().unwrap().clear();
     let run = start(&bus, &cfg).await;
-    run.wait("hn", "only the three new hits", |s| s.produced == 3 && s.polls >= 3).await;
+    run.wait("hn", "only the three new hits", |s| {
+        s.produced == 3 && s.polls >= 3
+    })
+    .await;
     let second = run.stop().await;
-    assert_eq!(second.connectors["hn"].produced, 3, "nothing refetched: {second:?}");
+    assert_eq!(
+        second.connectors["hn"].produced, 3,
+        "nothing refetched: {second:?}"
+    );
     let f = filters.lock().unwrap().clone();
-    assert_eq!(f[0], format!("created_at_i>={}", t0 + 5), "resumed from the saved cursor");
+    assert_eq!(
+        f[0],
+        format!("created_at_i>={}", t0 + 5),
+        "resumed from the saved cursor"
+    );
 
     let posts = posts(&bus).await;
     let ids = unique_ids(&posts);
-    assert_eq!(ids, (1..=8).map(|i| format!("hn:{i}")).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (1..=8)
+            .map(|i| format!("hn:{i}"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
     let comment = posts.iter().find(|p| p.id == "hn:3").unwrap();
     assert_eq!(comment.text, "I love Acme & its support");
     assert_eq!(comment.reply_to.as_deref(), Some("hn:2"));
     assert_eq!(comment.thread_id.as_deref(), Some("hn:1"));
-    assert_eq!(comment.url.as_deref(), Some("https://news.ycombinator.com/item?id=3"));
+    assert_eq!(
+        comment.url.as_deref(),
+        Some("https://news.ycombinator.com/item?id=3")
+    );
     let story = posts.iter().find(|p| p.id == "hn:4").unwrap();
     assert_eq!(story.title.as_deref(), Some("Acme story 4"));
     assert_eq!(story.engagement.score, Some(10));
     assert_eq!(story.published_at.unwrap().timestamp(), t0 + 4);
     let dl = dead_letters(&bus).await;
-    assert!(dl.iter().any(|d| d.reason.contains("objectID") && d.payload.contains("no id")), "{dl:?}");
+    assert!(
+        dl.iter()
+            .any(|d| d.reason.contains("objectID") && d.payload.contains("no id")),
+        "{dl:?}"
+    );
 }
 
 // ---------------------------------------------------------------- Reddit
@@ -170,8 +224,14 @@ fn reddit_listing(items: &[Value], q: &HashMap<String, String>) -> Value {
     } else {
         items.iter().take(limit).cloned().collect()
     };
-    let first = slice.first().map(|t| t["data"]["name"].clone()).unwrap_or(Value::Null);
-    let last = slice.last().map(|t| t["data"]["name"].clone()).unwrap_or(Value::Null);
+    let first = slice
+        .first()
+        .map(|t| t["data"]["name"].clone())
+        .unwrap_or(Value::Null);
+    let last = slice
+        .last()
+        .map(|t| t["data"]["name"].clone())
+        .unwrap_or(Value::Null);
     json!({"kind": "Listing", "data": {"after": last, "before": first, "dist": slice.len(), "modhash": "", "geo_filter": "", "children": slice}})
 }
 
@@ -179,8 +239,10 @@ fn reddit_listing(items: &[Value], q: &HashMap<String, String>) -> Value {
 async fn reddit_walks_before_pages_honors_rate_limit_headers_and_sends_its_identity() {
     init_tracing();
     // Newest first: index 0 is the newest.
-    let items: Arc<Mutex<Vec<Value>>> = Arc::new(Mutex::new((1..=10).rev().map(reddit_thing).collect()));
-    let times: Arc<Mutex<Vec<(Instant, HashMap<String, String>)>>> = Arc::default();
+    let items: Arc<Mutex<Vec<Value>>> =
+        Arc::new(Mutex::new((1..=10).rev().map(reddit_thing).collect()));
+    type Requests = Vec<(Instant, HashMap<String, String>)>;
+    let times: Arc<Mutex<Requests>> = Arc::default();
     let (it, tm) = (items.clone(), times.clone());
     let app = Router::new().route(
         "/r/rust/new.json",
@@ -197,7 +259,15 @@ async fn reddit_walks_before_pages_honors_rate_limit_headers_and_sends_its_ident
                 let body = Json(reddit_listing(&it.lock().unwrap(), &q));
                 // The first answer says the quota is used up for one second.
                 let remaining = if n == 1 { "0.0" } else { "550.0" };
-                ([("x-ratelimit-used", "50"), ("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", "1")], body).into_response()
+                (
+                    [
+                        ("x-ratelimit-used", "50"),
+                        ("x-ratelimit-remaining", remaining),
+                        ("x-ratelimit-reset", "1"),
+                    ],
+                    body,
+                )
+                    .into_response()
             }
         }),
     );
@@ -223,24 +293,39 @@ async fn reddit_walks_before_pages_honors_rate_limit_headers_and_sends_its_ident
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("reddit", "the first page", |s| s.produced == 10).await;
+    run.wait("reddit", "the first page", |s| s.produced == 10)
+        .await;
     // 230 new posts: three `before` pages of at most 100.
     {
         let mut it = items.lock().unwrap();
         let newer: Vec<Value> = (11..=240).rev().map(reddit_thing).collect();
         it.splice(0..0, newer);
     }
-    run.wait("reddit", "all 240 posts", |s| s.produced == 240).await;
+    run.wait("reddit", "all 240 posts", |s| s.produced == 240)
+        .await;
     let stats = run.stop().await;
     assert_eq!(stats.connectors["reddit"].rate_limited, 1);
     let t = times.lock().unwrap().clone();
-    assert!(t[1].0 - t[0].0 >= Duration::from_millis(950), "waited for the reset: {:?}", t[1].0 - t[0].0);
-    let befores: Vec<&str> = t.iter().filter_map(|(_, q)| q.get("before").map(String::as_str)).collect();
-    assert!(befores.contains(&"t3_p10") && befores.contains(&"t3_p110") && befores.contains(&"t3_p210"), "{befores:?}");
+    assert!(
+        t[1].0 - t[0].0 >= Duration::from_millis(950),
+        "waited for the reset: {:?}",
+        t[1].0 - t[0].0
+    );
+    let befores: Vec<&str> = t
+        .iter()
+        .filter_map(|(_, q)| q.get("before").map(String::as_str))
+        .collect();
+    assert!(
+        befores.contains(&"t3_p10") && befores.contains(&"t3_p110") && befores.contains(&"t3_p210"),
+        "{befores:?}"
+    );
     let posts = posts(&bus).await;
     assert_eq!(unique_ids(&posts).len(), 240);
     let p = posts.iter().find(|p| p.id == "reddit:t3_p7").unwrap();
-    assert_eq!(p.url.as_deref(), Some("https://www.reddit.com/r/rust/comments/p7/acme/"));
+    assert_eq!(
+        p.url.as_deref(),
+        Some("https://www.reddit.com/r/rust/comments/p7/acme/")
+    );
     assert_eq!(p.author.reach, Some(300000));
     assert_eq!(p.engagement.score, Some(5));
     assert_eq!(p.published_at.unwrap().timestamp(), 1_700_000_007);
@@ -278,13 +363,26 @@ async fn mastodon_pages_up_with_min_id() {
                 ids.sort();
                 let page: Vec<u64> = match q.get("min_id") {
                     // Immediately newer than min_id: the lowest ids above it.
-                    Some(m) => ids.into_iter().filter(|i| *i > m.parse::<u64>().unwrap()).take(limit).collect(),
+                    Some(m) => ids
+                        .into_iter()
+                        .filter(|i| *i > m.parse::<u64>().unwrap())
+                        .take(limit)
+                        .collect(),
                     None => ids.into_iter().rev().take(limit).collect(),
                 };
                 let mut page: Vec<Value> = page.into_iter().map(status).collect();
-                page.sort_by_key(|s| std::cmp::Reverse(s["id"].as_str().unwrap().parse::<u64>().unwrap()));
+                page.sort_by_key(|s| {
+                    std::cmp::Reverse(s["id"].as_str().unwrap().parse::<u64>().unwrap())
+                });
                 let reset = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
-                ([("x-ratelimit-limit", "300".to_string()), ("x-ratelimit-remaining", "299".to_string()), ("x-ratelimit-reset", reset)], Json(page))
+                (
+                    [
+                        ("x-ratelimit-limit", "300".to_string()),
+                        ("x-ratelimit-remaining", "299".to_string()),
+                        ("x-ratelimit-reset", reset),
+                    ],
+                    Json(page),
+                )
             }
         }),
     );
@@ -308,22 +406,46 @@ async fn mastodon_pages_up_with_min_id() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("masto", "the latest page", |s| s.produced == 5).await;
+    run.wait("masto", "the latest page", |s| s.produced == 5)
+        .await;
     statuses.lock().unwrap().extend(105..150);
-    run.wait("masto", "45 more across three pages", |s| s.produced == 50).await;
+    run.wait("masto", "45 more across three pages", |s| s.produced == 50)
+        .await;
     let stats = run.stop().await;
     assert_eq!(stats.connectors["masto"].rate_limited, 0);
-    let mins: Vec<String> = seen.lock().unwrap().iter().filter_map(|q| q.get("min_id").cloned()).collect();
-    assert!(mins.contains(&"104".to_string()) && mins.contains(&"124".to_string()) && mins.contains(&"144".to_string()), "{mins:?}");
+    let mins: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q.get("min_id").cloned())
+        .collect();
+    assert!(
+        mins.contains(&"104".to_string())
+            && mins.contains(&"124".to_string())
+            && mins.contains(&"144".to_string()),
+        "{mins:?}"
+    );
     let posts = posts(&bus).await;
     assert_eq!(unique_ids(&posts).len(), 50);
     let p = &posts[0];
-    assert!(p.id.starts_with("mastodon:https://social.test/users/ann/statuses/"));
+    assert!(p
+        .id
+        .starts_with("mastodon:https://social.test/users/ann/statuses/"));
     assert_eq!(p.text, "Loving #acme & co");
-    assert_eq!(p.author.handle.as_deref(), Some(format!("ann@{}", addr.ip()).as_str()));
+    assert_eq!(
+        p.author.handle.as_deref(),
+        Some(format!("ann@{}", addr.ip()).as_str())
+    );
     assert_eq!(p.author.reach, Some(42));
     assert_eq!(p.lang.as_deref(), Some("en"));
-    assert_eq!((p.engagement.likes, p.engagement.replies, p.engagement.reposts), (Some(3), Some(1), Some(2)));
+    assert_eq!(
+        (
+            p.engagement.likes,
+            p.engagement.replies,
+            p.engagement.reposts
+        ),
+        (Some(3), Some(1), Some(2))
+    );
 }
 
 // ---------------------------------------------------------------- X
@@ -339,10 +461,16 @@ fn tweet(id: u64) -> Value {
 fn recent_search(ids: &[u64], q: &HashMap<String, String>) -> Value {
     let since: u64 = q.get("since_id").map_or(0, |s| s.parse().unwrap());
     let until: u64 = q.get("until_id").map_or(u64::MAX, |s| s.parse().unwrap());
-    let mut m: Vec<u64> = ids.iter().copied().filter(|i| *i > since && *i < until).collect();
+    let mut m: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|i| *i > since && *i < until)
+        .collect();
     m.sort_by(|a, b| b.cmp(a));
     let per: usize = q["max_results"].parse().unwrap();
-    let start: usize = q.get("next_token").map_or(0, |t| t.trim_start_matches("tok").parse().unwrap());
+    let start: usize = q
+        .get("next_token")
+        .map_or(0, |t| t.trim_start_matches("tok").parse().unwrap());
     let page: Vec<u64> = m.iter().skip(start).take(per).copied().collect();
     if page.is_empty() {
         return json!({"meta": {"result_count": 0}});
@@ -368,12 +496,23 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
             let (i, qs) = (i.clone(), qs.clone());
             async move {
                 if h.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(b"Bearer x-secret") {
-                    return (StatusCode::UNAUTHORIZED, Json(json!({"title": "Unauthorized"}))).into_response();
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        Json(json!({"title": "Unauthorized"})),
+                    )
+                        .into_response();
                 }
                 qs.lock().unwrap().push(q.clone());
                 let now = chrono::Utc::now().timestamp() + 900;
-                ([("x-rate-limit-limit", "450".to_string()), ("x-rate-limit-remaining", "449".to_string()), ("x-rate-limit-reset", now.to_string())],
-                 Json(recent_search(&i.lock().unwrap(), &q))).into_response()
+                (
+                    [
+                        ("x-rate-limit-limit", "450".to_string()),
+                        ("x-rate-limit-remaining", "449".to_string()),
+                        ("x-rate-limit-reset", now.to_string()),
+                    ],
+                    Json(recent_search(&i.lock().unwrap(), &q)),
+                )
+                    .into_response()
             }
         }),
     );
@@ -409,18 +548,33 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
     ids.lock().unwrap().extend(1026..=1030);
     run.wait("x", "five new", |s| s.produced == 30).await;
     let stats = run.stop().await;
-    assert_eq!(stats.connectors["x-off"], Default::default(), "no token: no request");
+    assert_eq!(
+        stats.connectors["x-off"],
+        Default::default(),
+        "no token: no request"
+    );
     let q = queries.lock().unwrap().clone();
     assert!(q[0].contains_key("start_time") && !q[0].contains_key("since_id"));
     assert_eq!(q[1].get("next_token").map(String::as_str), Some("tok10"));
-    assert!(q.iter().any(|q| q.get("since_id").map(String::as_str) == Some("1025")), "then since_id = newest");
+    assert!(
+        q.iter()
+            .any(|q| q.get("since_id").map(String::as_str) == Some("1025")),
+        "then since_id = newest"
+    );
     let posts = posts(&bus).await;
     assert_eq!(unique_ids(&posts).len(), 30);
     let p = posts.iter().find(|p| p.id == "x:1005").unwrap();
     assert_eq!(p.url.as_deref(), Some("https://x.com/acmefan/status/1005"));
     assert_eq!(p.author.reach, Some(1234));
     assert_eq!(p.reply_to.as_deref(), Some("x:1000"));
-    assert_eq!((p.engagement.likes, p.engagement.replies, p.engagement.reposts), (Some(3), Some(2), Some(5)));
+    assert_eq!(
+        (
+            p.engagement.likes,
+            p.engagement.replies,
+            p.engagement.reposts
+        ),
+        (Some(3), Some(2), Some(5))
+    );
 }
 
 // ---------------------------------------------------------------- YouTube
@@ -485,18 +639,32 @@ async fn youtube_follows_page_tokens_down_to_the_cursor() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("yt", "the newest page", |s| s.produced == 50).await;
+    run.wait("yt", "the newest page", |s| s.produced == 50)
+        .await;
     comments.lock().unwrap().extend(151..=220);
-    run.wait("yt", "the 70 new comments", |s| s.produced == 120).await;
+    run.wait("yt", "the 70 new comments", |s| s.produced == 120)
+        .await;
     let stats = run.stop().await;
     assert_eq!(stats.connectors["yt"].errors, 0);
-    assert!(tokens.lock().unwrap().contains(&Some("P50".into())), "followed nextPageToken");
+    assert!(
+        tokens.lock().unwrap().contains(&Some("P50".into())),
+        "followed nextPageToken"
+    );
     let posts = posts(&bus).await;
     assert_eq!(unique_ids(&posts).len(), 120);
     let p = posts.iter().find(|p| p.id == "youtube:Ug200").unwrap();
     assert_eq!(p.text, "Acme & me 200");
-    assert_eq!(p.url.as_deref(), Some("https://www.youtube.com/watch?v=vid1&lc=Ug200"));
+    assert_eq!(
+        p.url.as_deref(),
+        Some("https://www.youtube.com/watch?v=vid1&lc=Ug200")
+    );
     assert_eq!(p.author.handle.as_deref(), Some("viewer"));
-    assert_eq!((p.engagement.likes, p.engagement.replies), (Some(9), Some(2)));
-    assert!(!posts.iter().any(|p| p.id == "youtube:Ug100"), "older than the first page: before the start");
+    assert_eq!(
+        (p.engagement.likes, p.engagement.replies),
+        (Some(9), Some(2))
+    );
+    assert!(
+        !posts.iter().any(|p| p.id == "youtube:Ug100"),
+        "older than the first page: before the start"
+    );
 }

@@ -64,7 +64,14 @@ fn cond(h: &HeaderMap, body: &'static str, etag: &'static str) -> Response {
 }
 
 fn xml(body: &'static str, etag: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, "application/rss+xml"), (header::ETAG, etag)], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "application/rss+xml"),
+            (header::ETAG, etag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[tokio::test]
@@ -73,13 +80,17 @@ async fn conditional_get_redirects_relative_links_and_html_to_text() {
     let conditional_hits = Arc::new(AtomicUsize::new(0));
     let ch = conditional_hits.clone();
     let app = Router::new()
-        .route("/old-feed", get(|| async { Redirect::permanent("/feed.xml") }))
+        .route(
+            "/old-feed",
+            get(|| async { Redirect::permanent("/feed.xml") }),
+        )
         .route(
             "/feed.xml",
             get(move |h: HeaderMap| {
                 let ch = ch.clone();
                 async move {
-                    if h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some("\"v1\"") {
+                    if h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some("\"v1\"")
+                    {
                         ch.fetch_add(1, Ordering::SeqCst);
                         return StatusCode::NOT_MODIFIED.into_response();
                     }
@@ -88,7 +99,12 @@ async fn conditional_get_redirects_relative_links_and_html_to_text() {
             }),
         )
         .route("/atom", get(|| async { xml(ATOM, "\"a1\"") }))
-        .route("/feed.json", get(|| async { ([(header::CONTENT_TYPE, "application/feed+json")], JSON_FEED).into_response() }));
+        .route(
+            "/feed.json",
+            get(|| async {
+                ([(header::CONTENT_TYPE, "application/feed+json")], JSON_FEED).into_response()
+            }),
+        );
     let addr = serve(app).await;
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -110,12 +126,18 @@ async fn conditional_get_redirects_relative_links_and_html_to_text() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("blogs", "three feeds produced and a 304", |s| s.produced == 4 && s.not_modified >= 2).await;
+    run.wait("blogs", "three feeds produced and a 304", |s| {
+        s.produced == 4 && s.not_modified >= 2
+    })
+    .await;
     let stats = run.stop().await;
     let s = &stats.connectors["blogs"];
     assert_eq!(s.errors, 0, "{s:?}");
     assert_eq!(s.dead_letters, 0, "{s:?}");
-    assert!(s.duplicates > 0, "re-polled feeds without validators are deduplicated: {s:?}");
+    assert!(
+        s.duplicates > 0,
+        "re-polled feeds without validators are deduplicated: {s:?}"
+    );
     assert!(conditional_hits.load(Ordering::SeqCst) >= 2);
 
     let msgs = read(&bus, "earshot.raw").await;
@@ -126,20 +148,42 @@ async fn conditional_get_redirects_relative_links_and_html_to_text() {
     }
     let posts = posts(&bus).await;
     unique_ids(&posts);
-    let first = posts.iter().find(|p| p.title.as_deref() == Some("Acme & friends")).expect("rss item 1");
+    let first = posts
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Acme & friends"))
+        .expect("rss item 1");
     assert_eq!(first.text, "Acme's new phone");
-    assert_eq!(first.url.as_deref(), Some(format!("http://{addr}/posts/1").as_str()), "relative link resolved against the redirected URL");
+    assert_eq!(
+        first.url.as_deref(),
+        Some(format!("http://{addr}/posts/1").as_str()),
+        "relative link resolved against the redirected URL"
+    );
     assert_eq!(first.lang.as_deref(), Some("en"));
-    assert_eq!(first.published_at.unwrap().to_rfc3339(), "2025-06-10T04:00:00+00:00");
+    assert_eq!(
+        first.published_at.unwrap().to_rfc3339(),
+        "2025-06-10T04:00:00+00:00"
+    );
     assert!(first.id.starts_with("rss:") && first.source == "rss");
     assert!(first.raw.is_some(), "keep_raw keeps the entry");
-    let second = posts.iter().find(|p| p.title.as_deref() == Some("Second")).unwrap();
+    let second = posts
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Second"))
+        .unwrap();
     assert_eq!(second.text, "plain été");
-    let atom = posts.iter().find(|p| p.title.as_deref() == Some("Atom entry")).expect("atom entry");
+    let atom = posts
+        .iter()
+        .find(|p| p.title.as_deref() == Some("Atom entry"))
+        .expect("atom entry");
     assert_eq!(atom.text, "Hello & welcome");
-    assert_eq!(atom.url.as_deref(), Some(format!("http://{addr}/entries/1").as_str()));
+    assert_eq!(
+        atom.url.as_deref(),
+        Some(format!("http://{addr}/entries/1").as_str())
+    );
     assert_eq!(atom.author.handle.as_deref(), Some("Ann"));
-    let json = posts.iter().find(|p| p.url.as_deref() == Some("https://json.test/j1")).expect("json feed item");
+    let json = posts
+        .iter()
+        .find(|p| p.url.as_deref() == Some("https://json.test/j1"))
+        .expect("json feed item");
     assert_eq!(json.text, "JSON & feed");
 }
 
@@ -159,7 +203,12 @@ async fn retry_after_5xx_and_timeouts_are_survived_politely() {
                     v.len()
                 };
                 match n {
-                    1 => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "slow down").into_response(),
+                    1 => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [(header::RETRY_AFTER, "1")],
+                        "slow down",
+                    )
+                        .into_response(),
                     2 => (StatusCode::BAD_GATEWAY, "oops").into_response(),
                     3 => {
                         tokio::time::sleep(Duration::from_millis(800)).await;
@@ -191,23 +240,38 @@ async fn retry_after_5xx_and_timeouts_are_survived_politely() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("flaky", "the feed after 429, 502 and a timeout", |s| s.produced == 2).await;
+    run.wait("flaky", "the feed after 429, 502 and a timeout", |s| {
+        s.produced == 2
+    })
+    .await;
     let stats = run.stop().await;
     let s = &stats.connectors["flaky"];
     assert_eq!(s.rate_limited, 1, "{s:?}");
-    assert_eq!(s.retries, 3, "429, 502 and the timeout each retried once: {s:?}");
+    assert_eq!(
+        s.retries, 3,
+        "429, 502 and the timeout each retried once: {s:?}"
+    );
     assert_eq!(s.errors, 0, "{s:?}");
     let times = times.lock().unwrap().clone();
     assert_eq!(times.len(), 4, "no extra requests");
     let gap = times[1] - times[0];
-    assert!(gap >= Duration::from_millis(950), "Retry-After: 1 honored, waited only {gap:?}");
-    assert!(times[2] - times[1] < Duration::from_millis(900), "5xx backoff is short here");
+    assert!(
+        gap >= Duration::from_millis(950),
+        "Retry-After: 1 honored, waited only {gap:?}"
+    );
+    assert!(
+        times[2] - times[1] < Duration::from_millis(900),
+        "5xx backoff is short here"
+    );
 }
 
 #[tokio::test]
 async fn malformed_feeds_are_dead_lettered_and_polling_goes_on() {
     init_tracing();
-    let huge = format!("<rss version=\"2.0\"><channel>{}</channel></rss>", "<item><title>x</title></item>".repeat(5000));
+    let huge = format!(
+        "<rss version=\"2.0\"><channel>{}</channel></rss>",
+        "<item><title>x</title></item>".repeat(5000)
+    );
     let huge: &'static str = Box::leak(huge.into_boxed_str());
     // A body in Latin-1 that claims to be UTF-8: not decodable as declared.
     let latin1: &'static [u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>caf\xe9</title><item><title>\xe9t\xe9</title><guid>l1</guid></item></channel></rss>";
@@ -258,9 +322,11 @@ async fn malformed_feeds_are_dead_lettered_and_polling_goes_on() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("messy", "good feed produced, bad ones dead-lettered, and more polls", |s| {
-        s.produced == 2 && s.dead_letters >= 6 && s.polls >= 12
-    })
+    run.wait(
+        "messy",
+        "good feed produced, bad ones dead-lettered, and more polls",
+        |s| s.produced == 2 && s.dead_letters >= 6 && s.polls >= 12,
+    )
     .await;
     let stats = run.stop().await;
     let dls = dead_letters(&bus).await;
@@ -270,18 +336,49 @@ async fn malformed_feeds_are_dead_lettered_and_polling_goes_on() {
             .map(|d| d.reason.clone())
             .collect()
     };
-    assert_eq!(reason_for("/bad.xml").len(), 1, "a bad version is reported once (its ETag is remembered): {dls:?}");
+    assert_eq!(
+        reason_for("/bad.xml").len(),
+        1,
+        "a bad version is reported once (its ETag is remembered): {dls:?}"
+    );
     assert!(reason_for("/bad.xml")[0].starts_with("invalid feed"));
     assert!(reason_for("/not-a-feed")[0].starts_with("invalid feed"));
-    assert!(reason_for("/huge.xml")[0].contains("larger than max_body_bytes"), "{:?}", reason_for("/huge.xml"));
-    assert!(reason_for("/latin1.xml")[0].starts_with("invalid feed"), "{:?}", reason_for("/latin1.xml"));
+    assert!(
+        reason_for("/huge.xml")[0].contains("larger than max_body_bytes"),
+        "{:?}",
+        reason_for("/huge.xml")
+    );
+    assert!(
+        reason_for("/latin1.xml")[0].starts_with("invalid feed"),
+        "{:?}",
+        reason_for("/latin1.xml")
+    );
     assert!(reason_for("/empty-entry.xml")[0].contains("no title, text or link"));
-    assert!(reason_for("/truncated.xml").iter().all(|r| r.contains("truncated")), "{:?}", reason_for("/truncated.xml"));
-    let huge_dl = dls.iter().find(|d| d.reason.contains("larger than")).unwrap();
-    assert_eq!(huge_dl.payload.len(), 50000, "the kept payload is the capped prefix");
+    assert!(
+        reason_for("/truncated.xml")
+            .iter()
+            .all(|r| r.contains("truncated")),
+        "{:?}",
+        reason_for("/truncated.xml")
+    );
+    let huge_dl = dls
+        .iter()
+        .find(|d| d.reason.contains("larger than"))
+        .unwrap();
+    assert_eq!(
+        huge_dl.payload.len(),
+        50000,
+        "the kept payload is the capped prefix"
+    );
     assert_eq!(huge_dl.stage, "connect:messy");
-    let bad = dls.iter().find(|d| d.reason.starts_with("invalid feed") && d.payload.contains("unclosed")).unwrap();
-    assert_eq!(bad.payload, "<rss><channel><item><title>unclosed", "bad payload kept for inspection");
+    let bad = dls
+        .iter()
+        .find(|d| d.reason.starts_with("invalid feed") && d.payload.contains("unclosed"))
+        .unwrap();
+    assert_eq!(
+        bad.payload, "<rss><channel><item><title>unclosed",
+        "bad payload kept for inspection"
+    );
     assert!(stats.connectors["messy"].dead_letters as usize >= dls.len());
     assert_eq!(unique_ids(&posts(&bus).await).len(), 2);
 }

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use common::*;
 use earshot_connect::Daemon;
 use earshot_transport::{
-    Bus, Consumer, ConsumerOptions, DeliveryFuture, MemoryBus, Producer, Record, TopicSpec, TopicsConfig, TransportError,
+    Bus, Consumer, ConsumerOptions, DeliveryFuture, MemoryBus, Producer, Record, TopicSpec,
+    TopicsConfig, TransportError,
 };
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt};
@@ -40,9 +41,12 @@ fn event_at(i: i64, time_us: i64, text: &str) -> String {
 }
 
 #[tokio::test]
+#[allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 async fn jetstream_reconnects_from_the_cursor_with_a_rewind_and_no_gap() {
     init_tracing();
-    let mut events: Vec<(i64, String)> = (1..=20).map(|i| (T0 + i * 1000, event(i, &format!("Acme post {i}")))).collect();
+    let mut events: Vec<(i64, String)> = (1..=20)
+        .map(|i| (T0 + i * 1000, event(i, &format!("Acme post {i}"))))
+        .collect();
     // Events that produce nothing but must not break the stream.
     events.push((T0 + 4500, json!({"did": "did:plc:x", "time_us": T0 + 4500, "kind": "identity", "identity": {"did": "did:plc:x", "handle": "x.test", "seq": 1, "time": "2025-06-10T12:00:00Z"}}).to_string()));
     events.push((T0 + 5500, event_at(99, T0 + 5500, "unrelated chatter")));
@@ -64,8 +68,14 @@ async fn jetstream_reconnects_from_the_cursor_with_a_rewind_and_no_gap() {
             })
             .await
             .unwrap();
-            assert!(query.contains("wantedCollections=app.bsky.feed.post"), "{query}");
-            let cursor = query.split('&').find_map(|kv| kv.strip_prefix("cursor=")).map(|c| c.parse::<i64>().unwrap());
+            assert!(
+                query.contains("wantedCollections=app.bsky.feed.post"),
+                "{query}"
+            );
+            let cursor = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("cursor="))
+                .map(|c| c.parse::<i64>().unwrap());
             cs.lock().unwrap().push(cursor);
             let mut ws = ws;
             let from = cursor.unwrap_or(i64::MIN);
@@ -107,20 +117,36 @@ async fn jetstream_reconnects_from_the_cursor_with_a_rewind_and_no_gap() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("bsky", "all twenty posts over two connections", |s| s.produced == 20 && s.polls == 2).await;
+    run.wait("bsky", "all twenty posts over two connections", |s| {
+        s.produced == 20 && s.polls == 2
+    })
+    .await;
     let stats = run.stop().await;
     let s = &stats.connectors["bsky"];
-    assert!(s.duplicates >= 4, "the rewind replayed events 7-10, dropped by id: {s:?}");
-    assert_eq!(s.dead_letters, 2, "the truncated event, once per connection: {s:?}");
+    assert!(
+        s.duplicates >= 4,
+        "the rewind replayed events 7-10, dropped by id: {s:?}"
+    );
+    assert_eq!(
+        s.dead_letters, 2,
+        "the truncated event, once per connection: {s:?}"
+    );
     let c = cursors.lock().unwrap().clone();
     assert_eq!(c[0], None, "first connection starts live");
-    assert_eq!(c[1], Some(T0 + 10_000 - 3000), "resumed from the last acknowledged event minus the rewind");
+    assert_eq!(
+        c[1],
+        Some(T0 + 10_000 - 3000),
+        "resumed from the last acknowledged event minus the rewind"
+    );
     let posts = posts(&bus).await;
     let ids = unique_ids(&posts);
     assert_eq!(ids.len(), 20, "no gap, no duplicate, no off-keyword post");
     let p = posts.iter().find(|p| p.text == "Acme post 3").unwrap();
     assert_eq!(p.id, "bluesky:at://did:plc:acme/app.bsky.feed.post/k3");
-    assert_eq!(p.url.as_deref(), Some("https://bsky.app/profile/did:plc:acme/post/k3"));
+    assert_eq!(
+        p.url.as_deref(),
+        Some("https://bsky.app/profile/did:plc:acme/post/k3")
+    );
     assert_eq!(p.lang.as_deref(), Some("en"));
 }
 
@@ -138,7 +164,13 @@ impl Producer for SlowBus {
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
         if self.fail.load(Ordering::SeqCst) && topic == TopicsConfig::default().raw {
             let topic = topic.to_string();
-            return async move { Err(TransportError::Delivery { topic, message: "broker down".into() }) }.boxed();
+            return async move {
+                Err(TransportError::Delivery {
+                    topic,
+                    message: "broker down".into(),
+                })
+            }
+            .boxed();
         }
         let f = self.inner.send(topic, record);
         let acked = self.acked.clone();
@@ -164,7 +196,10 @@ impl Bus for SlowBus {
     fn producer(&self) -> Arc<dyn Producer> {
         Arc::new(self.clone())
     }
-    async fn consumer(&self, options: ConsumerOptions) -> Result<Box<dyn Consumer>, TransportError> {
+    async fn consumer(
+        &self,
+        options: ConsumerOptions,
+    ) -> Result<Box<dyn Consumer>, TransportError> {
         self.inner.consumer(options).await
     }
 }
@@ -194,15 +229,31 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
         max_body_bytes = 2000
         "#,
     );
-    let bus = SlowBus { inner: MemoryBus::new(), acked: Arc::default(), fail: Arc::default() };
+    let bus = SlowBus {
+        inner: MemoryBus::new(),
+        acked: Arc::default(),
+        fail: Arc::default(),
+    };
     let shutdown = CancellationToken::new();
-    let daemon = Daemon::new(Arc::new(bus.clone()), &TopicsConfig::default(), &cfg, shutdown.clone()).await.unwrap();
+    let daemon = Daemon::new(
+        Arc::new(bus.clone()),
+        &TopicsConfig::default(),
+        &cfg,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     let url = format!("http://{}/ingest", daemon.webhook_addr("hook").unwrap());
     let stats = daemon.stats();
     let handle = tokio::spawn(daemon.run());
     let client = reqwest::Client::new();
     let post = |body: Vec<u8>, sig: String| {
-        client.post(&url).header("X-Earshot-Signature", sig).header("content-type", "application/json").body(body).send()
+        client
+            .post(&url)
+            .header("X-Earshot-Signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
     };
 
     let body = br#"[{"id": "42", "text": "Acme helped me"}, {"id": "crm:7", "text": "pushed", "author": {"handle": "ann"}}]"#.to_vec();
@@ -216,29 +267,52 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
     let r = post(big.clone(), sign(b"hook-secret", &big)).await.unwrap();
     assert_eq!(r.status(), 413);
 
-    let r = post(body.clone(), sign(b"hook-secret", &body)).await.unwrap();
-    assert_eq!(bus.acked.load(Ordering::SeqCst), 2, "both acknowledged before the answer");
+    let r = post(body.clone(), sign(b"hook-secret", &body))
+        .await
+        .unwrap();
+    assert_eq!(
+        bus.acked.load(Ordering::SeqCst),
+        2,
+        "both acknowledged before the answer"
+    );
     assert_eq!(r.status(), 202);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v, json!({"accepted": 2, "duplicates": 0, "dead_lettered": 0}));
+    assert_eq!(
+        v,
+        json!({"accepted": 2, "duplicates": 0, "dead_lettered": 0})
+    );
     // The sender retries: nothing is produced twice.
-    let r = post(body.clone(), sign(b"hook-secret", &body)).await.unwrap();
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["duplicates"], 2);
+    let r = post(body.clone(), sign(b"hook-secret", &body))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["duplicates"],
+        2
+    );
 
     let bad = b"{\"id\": \"x\", \"text\": ".to_vec();
     let r = post(bad.clone(), sign(b"hook-secret", &bad)).await.unwrap();
     assert_eq!(r.status(), 400);
     let mixed = br#"{"posts": [{"id": "web:9", "text": "ok"}, {"id": "web:10"}]}"#.to_vec();
-    let r = post(mixed.clone(), sign(b"hook-secret", &mixed)).await.unwrap();
+    let r = post(mixed.clone(), sign(b"hook-secret", &mixed))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["dead_lettered"], 1);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["dead_lettered"],
+        1
+    );
 
     bus.fail.store(true, Ordering::SeqCst);
     let retry = br#"{"id": "web:11", "text": "while the broker is down"}"#.to_vec();
-    let r = post(retry.clone(), sign(b"hook-secret", &retry)).await.unwrap();
+    let r = post(retry.clone(), sign(b"hook-secret", &retry))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 503, "not acknowledged: the sender must retry");
     bus.fail.store(false, Ordering::SeqCst);
-    let r = post(retry.clone(), sign(b"hook-secret", &retry)).await.unwrap();
+    let r = post(retry.clone(), sign(b"hook-secret", &retry))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
 
     shutdown.cancel();
@@ -249,7 +323,12 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
     let ids = unique_ids(&posts);
     assert_eq!(ids, ["crm:7", "web:11", "web:9", "webhook:42"]);
     let dls = dead_letters(&bus.inner).await;
-    assert!(dls.iter().any(|d| d.reason.starts_with("invalid JSON") && d.payload == "{\"id\": \"x\", \"text\": "), "{dls:?}");
+    assert!(
+        dls.iter()
+            .any(|d| d.reason.starts_with("invalid JSON")
+                && d.payload == "{\"id\": \"x\", \"text\": "),
+        "{dls:?}"
+    );
     assert!(dls.iter().any(|d| d.reason.contains("text")), "{dls:?}");
 }
 
@@ -267,11 +346,23 @@ async fn file_replay_one_shot_resumes_and_dead_letters_bad_lines() {
     std::fs::create_dir(&data).unwrap();
     let plain = data.join("a.jsonl");
     let mut f = std::fs::File::create(&plain).unwrap();
-    write!(f, "{}{}not json at all\n{}\n{}", line("1", "one"), line("hn:2", "two"), "{\"id\": \"3\"}", line("4", "four")).unwrap();
-    f.write_all(b"{\"id\": \"5\", \"text\": \"\xff\xfe\"}\n").unwrap();
+    write!(
+        f,
+        "{}{}not json at all\n{{\"id\": \"3\"}}\n{}",
+        line("1", "one"),
+        line("hn:2", "two"),
+        line("4", "four")
+    )
+    .unwrap();
+    f.write_all(b"{\"id\": \"5\", \"text\": \"\xff\xfe\"}\n")
+        .unwrap();
     drop(f);
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(data.join("b.jsonl.gz")).unwrap(), flate2::Compression::fast());
-    gz.write_all(format!("{}{}", line("g1", "gz one"), line("g2", "gz two")).as_bytes()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(data.join("b.jsonl.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(format!("{}{}", line("g1", "gz one"), line("g2", "gz two")).as_bytes())
+        .unwrap();
     gz.finish().unwrap();
     let cfg = config(
         &dir,
@@ -291,33 +382,72 @@ async fn file_replay_one_shot_resumes_and_dead_letters_bad_lines() {
     );
     let bus = MemoryBus::new();
     let topics = TopicsConfig::default();
-    let stats = earshot_connect::run(Arc::new(bus.clone()), &topics, &cfg, CancellationToken::new()).await.unwrap();
+    let stats = earshot_connect::run(
+        Arc::new(bus.clone()),
+        &topics,
+        &cfg,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let s = &stats.connectors["replay"];
     assert_eq!((s.produced, s.dead_letters), (5, 3), "{s:?}");
-    let mut f = std::fs::OpenOptions::new().append(true).open(&plain).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&plain)
+        .unwrap();
     write!(f, "{}{}", line("6", "six"), line("7", "seven")).unwrap();
     drop(f);
-    let stats = earshot_connect::run(Arc::new(bus.clone()), &topics, &cfg, CancellationToken::new()).await.unwrap();
+    let stats = earshot_connect::run(
+        Arc::new(bus.clone()),
+        &topics,
+        &cfg,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let s = &stats.connectors["replay"];
-    assert_eq!((s.produced, s.dead_letters, s.duplicates), (2, 0, 0), "only the appended lines: {s:?}");
+    assert_eq!(
+        (s.produced, s.dead_letters, s.duplicates),
+        (2, 0, 0),
+        "only the appended lines: {s:?}"
+    );
     let posts = posts(&bus).await;
-    assert_eq!(unique_ids(&posts), ["file:1", "file:4", "file:6", "file:7", "file:g1", "file:g2", "hn:2"]);
+    assert_eq!(
+        unique_ids(&posts),
+        ["file:1", "file:4", "file:6", "file:7", "file:g1", "file:g2", "hn:2"]
+    );
     let dls = dead_letters(&bus).await;
     let mut locators: Vec<String> = dls
         .iter()
         .map(|d| match &d.origin {
-            earshot_model::Origin::Source { locator, .. } => locator.rsplit('/').next().unwrap().to_string(),
+            earshot_model::Origin::Source { locator, .. } => {
+                locator.rsplit('/').next().unwrap().to_string()
+            }
             other => panic!("{other:?}"),
         })
         .collect();
     locators.sort();
     assert_eq!(locators, ["a.jsonl:3", "a.jsonl:4", "a.jsonl:6"]);
-    assert!(dls.iter().any(|d| d.payload == "not json at all"), "bad line kept: {dls:?}");
+    assert!(
+        dls.iter().any(|d| d.payload == "not json at all"),
+        "bad line kept: {dls:?}"
+    );
 
     // A missing input makes a one-shot replay fail loudly.
     let missing = config(&dir, "[cursors]\npath = \"CURSORS\"\n[[connectors]]\nname = \"m\"\nkind = \"file\"\none_shot = true\npaths = [\"/nonexistent/x.jsonl\"]\n");
-    let err = earshot_connect::run(Arc::new(bus.clone()), &topics, &missing, CancellationToken::new()).await.unwrap_err();
-    assert!(format!("{err:#}").contains("/nonexistent/x.jsonl"), "{err:#}");
+    let err = earshot_connect::run(
+        Arc::new(bus.clone()),
+        &topics,
+        &missing,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("/nonexistent/x.jsonl"),
+        "{err:#}"
+    );
 }
 
 #[tokio::test]
@@ -337,11 +467,18 @@ async fn file_watch_waits_for_a_partial_line_to_be_finished() {
     );
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
-    run.wait("tail", "the complete line", |s| s.produced == 1 && s.polls >= 1).await;
-    write!(f, "xt\": \"two\"}}\n").unwrap();
+    run.wait("tail", "the complete line", |s| {
+        s.produced == 1 && s.polls >= 1
+    })
+    .await;
+    writeln!(f, "xt\": \"two\"}}").unwrap();
     f.flush().unwrap();
-    run.wait("tail", "the finished line", |s| s.produced == 2).await;
+    run.wait("tail", "the finished line", |s| s.produced == 2)
+        .await;
     let stats = run.stop().await;
-    assert_eq!(stats.connectors["tail"].dead_letters, 0, "the half-written line was never read as bad");
+    assert_eq!(
+        stats.connectors["tail"].dead_letters, 0,
+        "the half-written line was never read as bad"
+    );
     assert_eq!(unique_ids(&posts(&bus).await), ["file:1", "file:2"]);
 }

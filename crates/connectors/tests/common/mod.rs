@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt().with_env_filter("earshot_connect=debug").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("earshot_connect=debug")
+        .with_test_writer()
+        .try_init();
 }
 
 /// Serves `router` on an ephemeral loopback port.
@@ -44,23 +47,54 @@ pub struct Running {
 impl Running {
     pub async fn stop(self) -> ConnectStats {
         self.shutdown.cancel();
-        tokio::time::timeout(WAIT, self.handle).await.expect("daemon stops").unwrap().unwrap()
+        tokio::time::timeout(WAIT, self.handle)
+            .await
+            .expect("daemon stops")
+            .unwrap()
+            .unwrap()
     }
 
     /// Waits until the named connector's stats satisfy `pred`, failing the test with the stats otherwise.
-    pub async fn wait(&self, name: &str, what: &str, pred: impl Fn(&earshot_connect::ConnectorStats) -> bool) {
-        let ok = self.stats.wait_for(WAIT, |s| s.connectors.get(name).is_some_and(&pred)).await;
-        assert!(ok, "timed out waiting for {what}: {:?}", self.stats.snapshot());
+    pub async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&earshot_connect::ConnectorStats) -> bool,
+    ) {
+        let ok = self
+            .stats
+            .wait_for(WAIT, |s| s.connectors.get(name).is_some_and(&pred))
+            .await;
+        assert!(
+            ok,
+            "timed out waiting for {what}: {:?}",
+            self.stats.snapshot()
+        );
     }
 }
 
 pub async fn start(bus: &MemoryBus, cfg: &ConnectConfig) -> Running {
     let shutdown = CancellationToken::new();
-    let daemon = Daemon::new(Arc::new(bus.clone()), &TopicsConfig::default(), cfg, shutdown.clone()).await.unwrap();
-    let webhook = cfg.connectors.iter().find_map(|c| daemon.webhook_addr(&c.name));
+    let daemon = Daemon::new(
+        Arc::new(bus.clone()),
+        &TopicsConfig::default(),
+        cfg,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let webhook = cfg
+        .connectors
+        .iter()
+        .find_map(|c| daemon.webhook_addr(&c.name));
     let stats = daemon.stats();
     let handle = tokio::spawn(daemon.run());
-    Running { stats, shutdown, handle, webhook }
+    Running {
+        stats,
+        shutdown,
+        handle,
+        webhook,
+    }
 }
 
 /// Every message now in `topic`, read by a fresh group that never commits
@@ -71,10 +105,17 @@ pub async fn read(bus: &MemoryBus, topic: &str) -> Vec<Message> {
         return Vec::new();
     }
     let group = format!("reader-{}", rand_suffix());
-    let mut c = bus.consumer(ConsumerOptions::new(group, [topic])).await.unwrap();
+    let mut c = bus
+        .consumer(ConsumerOptions::new(group, [topic]))
+        .await
+        .unwrap();
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let d = tokio::time::timeout(WAIT, c.recv()).await.expect("message").unwrap().unwrap();
+        let d = tokio::time::timeout(WAIT, c.recv())
+            .await
+            .expect("message")
+            .unwrap()
+            .unwrap();
         out.push(d.message);
         // Not acknowledged on purpose: nothing commits, nothing is trimmed.
     }
@@ -89,12 +130,20 @@ fn rand_suffix() -> u64 {
 
 pub async fn posts(bus: &MemoryBus) -> Vec<Post> {
     let topic = TopicsConfig::default().raw;
-    read(bus, &topic).await.iter().map(|m| Post::from_json(&m.payload).unwrap()).collect()
+    read(bus, &topic)
+        .await
+        .iter()
+        .map(|m| Post::from_json(&m.payload).unwrap())
+        .collect()
 }
 
 pub async fn dead_letters(bus: &MemoryBus) -> Vec<DeadLetter> {
     let topic = TopicsConfig::default().dead_letter;
-    read(bus, &topic).await.iter().map(|m| serde_json::from_slice(&m.payload).unwrap()).collect()
+    read(bus, &topic)
+        .await
+        .iter()
+        .map(|m| serde_json::from_slice(&m.payload).unwrap())
+        .collect()
 }
 
 /// Asserts no id was produced twice and returns the ids sorted.
