@@ -99,13 +99,19 @@ impl FileSource for ConfigFiles {
 pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
     let (name, base, text) = match path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read config file {}", p.display()))?;
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (p.display().to_string(), Some(base), text)
         }
-        None => ("<bundled>/earshot.toml".to_string(), None, bundled::EARSHOT_TOML.to_string()),
+        None => (
+            "<bundled>/earshot.toml".to_string(),
+            None,
+            bundled::EARSHOT_TOML.to_string(),
+        ),
     };
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigErrors(vec![format!("{name}: {}", e.to_string().trim_end())]))?;
+    let raw: RawConfig = toml::from_str(&text)
+        .map_err(|e| ConfigErrors(vec![format!("{name}: {}", e.to_string().trim_end())]))?;
     let mut transport = raw.transport;
     transport.apply_env();
     let mut sink = raw.sink;
@@ -136,7 +142,8 @@ fn bundled_matcher_config() -> MatcherConfig {
     struct OnlyMatcher {
         matcher: MatcherConfig,
     }
-    let only: OnlyMatcher = toml::from_str(bundled::EARSHOT_TOML).expect("the bundled config has a valid [matcher] section");
+    let only: OnlyMatcher = toml::from_str(bundled::EARSHOT_TOML)
+        .expect("the bundled config has a valid [matcher] section");
     only.matcher
 }
 
@@ -144,13 +151,27 @@ impl Config {
     /// Where the matcher's files are read from.
     pub fn files(&self) -> ConfigFiles {
         ConfigFiles {
-            base: if self.matcher_bundled { None } else { self.base.clone() },
+            base: if self.matcher_bundled {
+                None
+            } else {
+                self.base.clone()
+            },
         }
     }
 
     /// Compiles the watchlists, naming every problem.
     pub fn matcher(&self) -> Result<Matcher, ConfigErrors> {
-        self.matcher.compile(&self.files()).map_err(|errors| ConfigErrors(errors.iter().map(ToString::to_string).collect()))
+        let base = self.files().base;
+        self.matcher.compile(&self.files()).map_err(|errors| {
+            let shown = errors.into_iter().map(|mut e| {
+                // Show where the file was looked for, and which config named it.
+                if let Some(base) = base.as_ref().filter(|b| !b.as_os_str().is_empty()) {
+                    e.file = base.join(&e.file).display().to_string();
+                }
+                format!("{}: [matcher]: {e}", self.name)
+            });
+            ConfigErrors(shown.collect())
+        })
     }
 
     /// Checks every section except the matcher (see [`Config::matcher`]),
