@@ -48,17 +48,22 @@ async fn serve() {
                 let feeds = feeds.clone();
                 async move {
                     let etag = format!("\"v{i}\"");
-                    if h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+                    if h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+                        == Some(etag.as_str())
+                    {
                         return StatusCode::NOT_MODIFIED.into_response();
                     }
                     ([(header::ETAG, etag)], feeds[i].clone()).into_response()
                 }
             }),
         )
-        .route("/plain/{i}", get(move |Path(i): Path<usize>| {
-            let feeds = f2.clone();
-            async move { feeds[i].clone() }
-        }));
+        .route(
+            "/plain/{i}",
+            get(move |Path(i): Path<usize>| {
+                let feeds = f2.clone();
+                async move { feeds[i].clone() }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("{}", listener.local_addr().unwrap());
     std::io::stdout().flush().unwrap();
@@ -79,14 +84,23 @@ fn cpu() -> Duration {
 fn memory() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb = |k: &str| {
-        status.lines().find(|l| l.starts_with(k)).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse::<f64>().unwrap() / 1024.0
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            / 1024.0
     };
     (kb("VmRSS:"), kb("VmHWM:"))
 }
 
 async fn scenario(addr: &str, path: &str, feeds: usize, rounds: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let list: Vec<String> = (0..feeds).map(|i| format!("\"http://{addr}/{path}/{i}\"")).collect();
+    let list: Vec<String> = (0..feeds)
+        .map(|i| format!("\"http://{addr}/{path}/{i}\""))
+        .collect();
     let cfg: ConnectConfig = toml::from_str(&format!(
         "[cursors]\npath = \"{}\"\n[connect]\nper_host_requests_per_second = 0\nmax_concurrent_requests = 64\n\
          [[connectors]]\nname = \"bench\"\nkind = \"rss\"\npoll_interval_secs = 0.5\nfeeds = [{}]\n",
@@ -96,16 +110,31 @@ async fn scenario(addr: &str, path: &str, feeds: usize, rounds: u64) {
     .unwrap();
     let bus = MemoryBus::new();
     let shutdown = CancellationToken::new();
-    let daemon = Daemon::new(Arc::new(bus.clone()), &TopicsConfig::default(), &cfg, shutdown.clone()).await.unwrap();
+    let daemon = Daemon::new(
+        Arc::new(bus.clone()),
+        &TopicsConfig::default(),
+        &cfg,
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     let stats = daemon.stats();
     let (c0, t0) = (cpu(), Instant::now());
     let handle = tokio::spawn(daemon.run());
     let n = feeds as u64;
     let polls = |s: &earshot_connect::ConnectStats| s.connectors["bench"].polls;
-    assert!(stats.wait_for(Duration::from_secs(600), |s| polls(s) >= n).await);
+    assert!(
+        stats
+            .wait_for(Duration::from_secs(600), |s| polls(s) >= n)
+            .await
+    );
     let (c1, t1) = (cpu(), Instant::now());
     let (rss1, _) = memory();
-    assert!(stats.wait_for(Duration::from_secs(600), |s| polls(s) >= n * (1 + rounds)).await);
+    assert!(
+        stats
+            .wait_for(Duration::from_secs(600), |s| polls(s) >= n * (1 + rounds))
+            .await
+    );
     let (c2, t2) = (cpu(), Instant::now());
     let (rss2, peak) = memory();
     shutdown.cancel();
@@ -114,7 +143,11 @@ async fn scenario(addr: &str, path: &str, feeds: usize, rounds: u64) {
     assert_eq!(s.produced, n * ITEMS as u64, "{s:?}");
     assert_eq!(s.errors, 0, "{s:?}");
     let per = |c: Duration, polls: u64| c.as_secs_f64() * 1000.0 / (polls as f64 / 1000.0);
-    let later = if path == "etag" { "304" } else { "200-unchanged" };
+    let later = if path == "etag" {
+        "304"
+    } else {
+        "200-unchanged"
+    };
     println!(
         "{path:5} first round : {n} polls, {} posts, CPU {:.0} ms per 1,000 polls, wall {:.2} s, RSS {rss1:.1} MiB",
         n * ITEMS as u64,
@@ -145,9 +178,13 @@ async fn main() {
         .spawn()
         .expect("server process");
     let mut addr = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut addr).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut addr)
+        .unwrap();
     let addr = addr.trim().to_string();
-    println!("feeds: {feeds} x {ITEMS} items, later rounds: {rounds}, server: {addr} (separate process)");
+    println!(
+        "feeds: {feeds} x {ITEMS} items, later rounds: {rounds}, server: {addr} (separate process)"
+    );
     scenario(&addr, "etag", feeds, rounds).await;
     scenario(&addr, "plain", feeds, rounds).await;
     let _ = child.kill();

@@ -1,0 +1,101 @@
+//! The file connector over the real Kafka broker (`EARSHOT_TEST_KAFKA`):
+//! every post reaches the raw topic with its key and headers, and a rerun
+//! produces nothing twice. Skipped with a notice without a broker (fails under CI).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use earshot_connect::ConnectConfig;
+use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER};
+use earshot_transport::{Bus, ConsumerOptions, KafkaBus, KafkaConfig, TopicsConfig};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test]
+async fn file_replay_reaches_kafka_with_keys_and_headers() {
+    let Some(brokers) = earshot_tests::kafka() else {
+        return;
+    };
+    let bus = KafkaBus::new(&KafkaConfig {
+        brokers,
+        compression: "lz4".into(),
+        session_timeout_ms: 10_000,
+        linger_ms: 5,
+        properties: BTreeMap::new(),
+    })
+    .unwrap();
+    let topics = TopicsConfig {
+        raw: earshot_tests::unique_name("connect-raw"),
+        scored: earshot_tests::unique_name("connect-scored"),
+        dead_letter: earshot_tests::unique_name("connect-dlq"),
+        partitions: 3,
+        replication: 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("posts.jsonl");
+    let mut f = std::fs::File::create(&data).unwrap();
+    for i in 0..50 {
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"id": format!("k{i}"), "text": format!("Acme {i}")})
+        )
+        .unwrap();
+    }
+    writeln!(f, "not json").unwrap();
+    drop(f);
+    let cfg: ConnectConfig = toml::from_str(&format!(
+        "[cursors]\npath = \"{}\"\n[[connectors]]\nname = \"kafka-replay\"\nkind = \"file\"\none_shot = true\nbatch_size = 7\npaths = [\"{}\"]\n",
+        dir.path().join("c.db").display(),
+        data.display()
+    ))
+    .unwrap();
+    let bus: Arc<dyn Bus> = Arc::new(bus);
+    let stats = earshot_connect::run(bus.clone(), &topics, &cfg, CancellationToken::new())
+        .await
+        .unwrap();
+    let s = &stats.connectors["kafka-replay"];
+    assert_eq!((s.produced, s.dead_letters), (50, 1), "{s:?}");
+    let again = earshot_connect::run(bus.clone(), &topics, &cfg, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        again.connectors["kafka-replay"].produced, 0,
+        "the cursor resumed at the end"
+    );
+
+    let shutdown = CancellationToken::new();
+    let mut opts = ConsumerOptions::new(
+        earshot_tests::unique_name("connect-check"),
+        [topics.raw.clone(), topics.dead_letter.clone()],
+    );
+    opts.shutdown = shutdown.clone();
+    let mut consumer = bus.consumer(opts).await.unwrap();
+    let (mut ids, mut dead) = (Vec::new(), 0);
+    while ids.len() < 50 || dead < 1 {
+        let d = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("records arrive")
+            .unwrap()
+            .unwrap();
+        if d.message.topic == topics.dead_letter {
+            dead += 1;
+        } else {
+            let post = Post::from_json(&d.message.payload).unwrap();
+            assert_eq!(d.message.key.as_deref(), Some(post.id.as_str()));
+            assert_eq!(d.message.header(SCHEMA_HEADER), Some("1"));
+            assert_eq!(
+                d.message.header(ORIGIN_HEADER),
+                Some("connect:kafka-replay")
+            );
+            ids.push(post.id);
+        }
+        d.ack.ack();
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 50);
+    shutdown.cancel();
+    consumer.close(Duration::from_secs(5)).await.unwrap();
+}
