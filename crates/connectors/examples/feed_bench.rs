@@ -188,4 +188,5 @@ async fn main() {
     scenario(&addr, "etag", feeds, rounds).await;
     scenario(&addr, "plain", feeds, rounds).await;
     let _ = child.kill();
+    let _ = child.wait();
 }
