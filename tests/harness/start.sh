@@ -61,6 +61,13 @@ wait_tcp() {
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
+APT_UPDATED=0
+apt_install() {
+    log "installing $* with apt-get"
+    if [[ $APT_UPDATED == 0 ]]; then as_root apt-get update >&2; APT_UPDATED=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2
+}
+
 # ---------------------------------------------------------------- Kafka (tansu)
 install_tansu() {
     local bin="$TOOLS/bin/tansu"
@@ -82,6 +89,27 @@ install_tansu() {
     echo "$bin"
 }
 
+# tansu 0.6.0's SQLite schema has no index on header(topition, offset_id), and
+# every fetched record looks its headers up with a join on exactly that: each
+# record read scans every header ever stored, so a broker holding a few
+# hundred thousand records with headers (Earshot always sends schema and origin
+# headers) stalls for minutes on one fetch and stops answering. The index is
+# what the schema is missing; it changes no behaviour, only the query plan.
+index_tansu_headers() {
+    local db=$1
+    command -v sqlite3 >/dev/null || apt_install sqlite3
+    for _ in $(seq 1 100); do
+        if [[ "$(sqlite3 -cmd ".timeout 5000" "$db" "SELECT count(*) FROM sqlite_master WHERE name = 'header'" 2>/dev/null)" == 1 ]]; then
+            sqlite3 -cmd ".timeout 10000" "$db" \
+                "CREATE INDEX IF NOT EXISTS earshot_header_record ON header (topition, offset_id)" \
+                || die "cannot add the header index to $db"
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "tansu did not create its schema in $db"
+}
+
 start_tansu() {
     local tansu port pid
     tansu="$(install_tansu)"
@@ -100,16 +128,16 @@ start_tansu() {
     pid=$!
     echo "$pid" >"$DIR/kafka.pid"
     wait_tcp "$port" "$pid" kafka 60
+    index_tansu_headers "$DIR/kafka/tansu.db"
     log "tansu (pid $pid) listening on 127.0.0.1:$port, data in $DIR/kafka"
     EARSHOT_TEST_KAFKA="127.0.0.1:$port"
 }
 
 # ---------------------------------------------------------------- ClickHouse
 install_clickhouse() {
+    command -v curl >/dev/null || apt_install curl
     if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then
-        log "installing clickhouse-server and clickhouse-client with apt-get"
-        as_root apt-get update >&2
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y clickhouse-server clickhouse-client >&2
+        apt_install clickhouse-server clickhouse-client
     fi
 }
 
