@@ -10,7 +10,12 @@ use comfy_table::{CellAlignment, ContentArrangement, Table};
 use earshot_sink::{PostSummary, Report, ReportParams, SinkConfig};
 
 /// Queries the configured store for the window of `since` ending now and writes the tables to `out`.
-pub async fn run(config: &SinkConfig, since: Duration, brand: Option<&str>, out: impl Write) -> anyhow::Result<()> {
+pub async fn run(
+    config: &SinkConfig,
+    since: Duration,
+    brand: Option<&str>,
+    out: impl Write,
+) -> anyhow::Result<()> {
     let params = ReportParams::last(since, brand);
     let report = earshot_sink::report(config, &params).await?;
     render(&report, out)?;
@@ -19,7 +24,9 @@ pub async fn run(config: &SinkConfig, since: Duration, brand: Option<&str>, out:
 
 fn table(header: &[&str], right_aligned_from: usize) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_width(120);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(120);
     t.set_header(header.iter().copied());
     for i in right_aligned_from..header.len() {
         if let Some(c) = t.column_mut(i) {
@@ -41,10 +48,31 @@ fn posts(list: &[PostSummary]) -> Option<Table> {
     if list.is_empty() {
         return None;
     }
-    let mut t = table(&["Priority", "Route", "Reach", "Sentiment", "Author", "Entities", "Intents", "Post"], 99);
+    let mut t = table(
+        &[
+            "Priority",
+            "Route",
+            "Reach",
+            "Sentiment",
+            "Author",
+            "Entities",
+            "Intents",
+            "Post",
+        ],
+        99,
+    );
     for p in list {
-        let text: String = p.text.chars().take(80).collect::<String>().replace('\n', " ");
-        let locator = if p.url.is_empty() { p.post_id.clone() } else { p.url.clone() };
+        let text: String = p
+            .text
+            .chars()
+            .take(80)
+            .collect::<String>()
+            .replace('\n', " ");
+        let locator = if p.url.is_empty() {
+            p.post_id.clone()
+        } else {
+            p.url.clone()
+        };
         t.add_row(vec![
             p.priority.to_string(),
             p.route.clone(),
@@ -62,19 +90,37 @@ fn posts(list: &[PostSummary]) -> Option<Table> {
 /// Writes every dashboard of `report` as a table.
 pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
     let p = &report.params;
-    write!(out, "Earshot report: {} to {} UTC", p.since.format("%Y-%m-%d %H:%M"), p.until.format("%Y-%m-%d %H:%M"))?;
+    write!(
+        out,
+        "Earshot report: {} to {} UTC",
+        p.since.format("%Y-%m-%d %H:%M"),
+        p.until.format("%Y-%m-%d %H:%M")
+    )?;
     if let Some(b) = &p.brand {
         write!(out, ", brand {b}")?;
     }
     writeln!(out)?;
 
     for (label, rows) in &report.share_of_voice {
-        let title = if label == "window" { "Share of voice (report window)".to_string() } else { format!("Share of voice (last {label})") };
+        let title = if label == "window" {
+            "Share of voice (report window)".to_string()
+        } else {
+            format!("Share of voice (last {label})")
+        };
         let t = (!rows.is_empty()).then(|| {
             let mut t = table(&["Brand", "Kind", "Mentions", "Share"], 2);
             for r in rows {
-                let mark = if p.brand.as_deref() == Some(r.entity_id.as_str()) { " ◀" } else { "" };
-                t.add_row(vec![format!("{}{mark}", r.entity_id), r.kind.to_string(), r.mentions.to_string(), format!("{:.1}%", r.share * 100.0)]);
+                let mark = if p.brand.as_deref() == Some(r.entity_id.as_str()) {
+                    " ◀"
+                } else {
+                    ""
+                };
+                t.add_row(vec![
+                    format!("{}{mark}", r.entity_id),
+                    r.kind.to_string(),
+                    r.mentions.to_string(),
+                    format!("{:.1}%", r.share * 100.0),
+                ]);
             }
             t
         });
@@ -82,7 +128,17 @@ pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
     }
 
     let t = (!report.net_sentiment.is_empty()).then(|| {
-        let mut t = table(&["Brand", "Hour (UTC)", "Positive", "Neutral", "Negative", "Net"], 2);
+        let mut t = table(
+            &[
+                "Brand",
+                "Hour (UTC)",
+                "Positive",
+                "Neutral",
+                "Negative",
+                "Net",
+            ],
+            2,
+        );
         for r in &report.net_sentiment {
             t.add_row(vec![
                 r.entity_id.clone(),
@@ -95,10 +151,24 @@ pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
         }
         t
     });
-    section(&mut out, "Net sentiment per hour: (pos − neg) / (pos + neg)", t)?;
+    section(
+        &mut out,
+        "Net sentiment per hour: (pos − neg) / (pos + neg)",
+        t,
+    )?;
 
     let t = (!report.spikes.is_empty()).then(|| {
-        let mut t = table(&["Brand", "Last hour", "Mean (12 h)", "σ", "Threshold", "Spike"], 1);
+        let mut t = table(
+            &[
+                "Brand",
+                "Last hour",
+                "Mean (12 h)",
+                "σ",
+                "Threshold",
+                "Spike",
+            ],
+            1,
+        );
         for s in &report.spikes {
             t.add_row(vec![
                 s.entity_id.clone(),
@@ -106,22 +176,48 @@ pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
                 format!("{:.2}", s.mean),
                 format!("{:.2}", s.stddev),
                 format!("{:.2}", s.threshold),
-                if s.spike { "SPIKE".into() } else { String::new() },
+                if s.spike {
+                    "SPIKE".into()
+                } else {
+                    String::new()
+                },
             ]);
         }
         t
     });
-    section(&mut out, &format!("Spikes: last hour vs mean + {}·σ of the 12 hours before", p.spike_k), t)?;
+    section(
+        &mut out,
+        &format!(
+            "Spikes: last hour vs mean + {}·σ of the 12 hours before",
+            p.spike_k
+        ),
+        t,
+    )?;
 
-    section(&mut out, "Top negative posts awaiting a response (by author reach)", posts(&report.top_negative))?;
-    section(&mut out, "Work queue (by priority)", posts(&report.work_queue))?;
+    section(
+        &mut out,
+        "Top negative posts awaiting a response (by author reach)",
+        posts(&report.top_negative),
+    )?;
+    section(
+        &mut out,
+        "Work queue (by priority)",
+        posts(&report.work_queue),
+    )?;
 
-    for (title, counts, key) in [("Intents", &report.intents, "Intent"), ("Sources", &report.sources, "Source")] {
+    for (title, counts, key) in [
+        ("Intents", &report.intents, "Intent"),
+        ("Sources", &report.sources, "Source"),
+    ] {
         let t = (!counts.is_empty()).then(|| {
             let total: u64 = counts.iter().map(|c| c.posts).sum();
             let mut t = table(&[key, "Posts", "Share"], 1);
             for c in counts.iter() {
-                t.add_row(vec![c.key.clone(), c.posts.to_string(), format!("{:.1}%", c.posts as f64 * 100.0 / total.max(1) as f64)]);
+                t.add_row(vec![
+                    c.key.clone(),
+                    c.posts.to_string(),
+                    format!("{:.1}%", c.posts as f64 * 100.0 / total.max(1) as f64),
+                ]);
             }
             t
         });

@@ -7,21 +7,35 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use earshot_model::{EntityKind, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+use earshot_model::{
+    EntityKind, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
+};
 use earshot_sink::clickhouse::Client;
 use earshot_transport::{Bus, KafkaBus, KafkaConfig, Record};
 
 const POSTS: usize = 20_000;
 
 fn interaction(n: usize) -> Interaction {
-    let at = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap() + chrono::Duration::seconds(n as i64);
+    let at =
+        Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap() + chrono::Duration::seconds(n as i64);
     let mut post = Post::new(format!("hn:{n}"), format!("post {n} about acme"));
     post.published_at = Some(at);
     Interaction {
         schema_version: SCHEMA_VERSION,
         post,
-        matches: vec![Match { kind: EntityKind::Brand, entity_id: "acme".into(), rule: "acme".into(), span: None }],
-        sentiment: Sentiment { compound: 0.0, pos: 0.0, neu: 1.0, neg: 0.0, label: SentimentLabel::Neutral },
+        matches: vec![Match {
+            kind: EntityKind::Brand,
+            entity_id: "acme".into(),
+            rule: "acme".into(),
+            span: None,
+        }],
+        sentiment: Sentiment {
+            compound: 0.0,
+            pos: 0.0,
+            neu: 1.0,
+            neg: 0.0,
+            label: SentimentLabel::Neutral,
+        },
         entity_sentiment: vec![],
         intents: vec![],
         route: Route::None,
@@ -34,13 +48,25 @@ fn interaction(n: usize) -> Interaction {
 
 fn earshot(config: &Path, command: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_earshot"));
-    c.arg("--config").arg(config).arg(command).env_remove("EARSHOT_CLICKHOUSE_URL").env_remove("EARSHOT_KAFKA_BROKERS");
+    c.arg("--config")
+        .arg(config)
+        .arg(command)
+        .env_remove("EARSHOT_CLICKHOUSE_URL")
+        .env_remove("EARSHOT_KAFKA_BROKERS");
     c
 }
 
 fn start_sink(config: &Path, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    earshot(config, "sink").stdout(Stdio::null()).stderr(log).spawn().unwrap()
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    earshot(config, "sink")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 async fn count(client: &Client, sql: &str) -> u64 {
@@ -49,9 +75,15 @@ async fn count(client: &Client, sql: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_sink_restarts_without_loss_or_visible_duplicates() {
-    let (Some(brokers), Some(url)) = (earshot_tests::kafka(), earshot_tests::clickhouse()) else { return };
+    let (Some(brokers), Some(url)) = (earshot_tests::kafka(), earshot_tests::clickhouse()) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let (raw, scored, dead) = (earshot_tests::unique_name("raw"), earshot_tests::unique_name("scored"), earshot_tests::unique_name("dlq"));
+    let (raw, scored, dead) = (
+        earshot_tests::unique_name("raw"),
+        earshot_tests::unique_name("scored"),
+        earshot_tests::unique_name("dlq"),
+    );
     for t in [&raw, &scored, &dead] {
         earshot_tests::create_named_topic(&brokers, t, 3).await;
     }
@@ -84,7 +116,11 @@ database = "{database}"
     )
     .unwrap();
     let out = earshot(&config, "migrate").output().unwrap();
-    assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let kafka: KafkaConfig = toml::from_str(&format!("brokers = \"{brokers}\"")).unwrap();
     let bus = KafkaBus::new(&kafka).unwrap();
@@ -100,7 +136,11 @@ database = "{database}"
     }
 
     let client = earshot_sink::clickhouse::client(
-        &earshot_sink::ClickHouseConfig { url: url.clone(), database: database.clone(), ..Default::default() },
+        &earshot_sink::ClickHouseConfig {
+            url: url.clone(),
+            database: database.clone(),
+            ..Default::default()
+        },
         true,
     );
     let log = dir.path().join("sink.log");
@@ -111,9 +151,16 @@ database = "{database}"
         let target = (POSTS as u64 / 3) * round;
         let deadline = Instant::now() + Duration::from_secs(120);
         while count(&client, "SELECT toUInt64(count()) FROM interactions").await < target {
-            assert!(Instant::now() < deadline, "sink made no progress; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "sink made no progress; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             if let Some(status) = sink.try_wait().unwrap() {
-                panic!("sink exited early ({status}); log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                panic!(
+                    "sink exited early ({status}); log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -123,22 +170,49 @@ database = "{database}"
 
     let mut sink = start_sink(&config, &log);
     let deadline = Instant::now() + Duration::from_secs(180);
-    while count(&client, "SELECT toUInt64(uniqExact(post_id)) FROM interactions").await < POSTS as u64 {
-        assert!(Instant::now() < deadline, "not every post arrived; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    while count(
+        &client,
+        "SELECT toUInt64(uniqExact(post_id)) FROM interactions",
+    )
+    .await
+        < POSTS as u64
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not every post arrived; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Graceful stop: SIGTERM, then the sink drains and commits.
-    let term = Command::new("kill").arg("-TERM").arg(sink.id().to_string()).status().unwrap();
+    let term = Command::new("kill")
+        .arg("-TERM")
+        .arg(sink.id().to_string())
+        .status()
+        .unwrap();
     assert!(term.success());
     let status = sink.wait().unwrap();
-    assert!(status.success(), "sink exit status {status}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        status.success(),
+        "sink exit status {status}; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     let raw_rows = count(&client, "SELECT toUInt64(count()) FROM interactions").await;
     let deduplicated = count(&client, "SELECT toUInt64(count()) FROM interactions FINAL").await;
     let repeated = count(&client, "SELECT toUInt64(count()) FROM (SELECT post_id FROM interactions FINAL GROUP BY post_id HAVING count() > 1)").await;
-    eprintln!("rows inserted {raw_rows} (redelivered after the kills: {}), deduplicated {deduplicated}", raw_rows - POSTS as u64);
-    assert_eq!(deduplicated, POSTS as u64, "every post exactly once in the deduplicated query");
+    eprintln!(
+        "rows inserted {raw_rows} (redelivered after the kills: {}), deduplicated {deduplicated}",
+        raw_rows - POSTS as u64
+    );
+    assert_eq!(
+        deduplicated, POSTS as u64,
+        "every post exactly once in the deduplicated query"
+    );
     assert_eq!(repeated, 0);
     let mention_posts = count(&client, "SELECT toUInt64(count()) FROM mentions FINAL").await;
-    assert_eq!(mention_posts, POSTS as u64, "one mention per post, deduplicated");
+    assert_eq!(
+        mention_posts, POSTS as u64,
+        "one mention per post, deduplicated"
+    );
 }

@@ -77,7 +77,10 @@ impl Batcher {
             max_rows,
             max_bytes,
             max_age,
-            current: PendingBatch { batch: Batch::default(), tokens: Vec::new() },
+            current: PendingBatch {
+                batch: Batch::default(),
+                tokens: Vec::new(),
+            },
             opened: None,
         }
     }
@@ -107,7 +110,13 @@ impl Batcher {
         let capacity = self.current.batch.len();
         Some(std::mem::replace(
             &mut self.current,
-            PendingBatch { batch: Batch { items: Vec::with_capacity(capacity), bytes: 0 }, tokens: Vec::with_capacity(capacity) },
+            PendingBatch {
+                batch: Batch {
+                    items: Vec::with_capacity(capacity),
+                    bytes: 0,
+                },
+                tokens: Vec::with_capacity(capacity),
+            },
         ))
     }
 }
@@ -123,7 +132,13 @@ mod tests {
                 schema_version: SCHEMA_VERSION,
                 post: Post::new(format!("t:{n}"), "x"),
                 matches: vec![],
-                sentiment: Sentiment { compound: 0.0, pos: 0.0, neu: 1.0, neg: 0.0, label: SentimentLabel::Neutral },
+                sentiment: Sentiment {
+                    compound: 0.0,
+                    pos: 0.0,
+                    neu: 1.0,
+                    neg: 0.0,
+                    label: SentimentLabel::Neutral,
+                },
                 entity_sentiment: vec![],
                 intents: vec![],
                 route: Route::None,
@@ -132,7 +147,11 @@ mod tests {
                 watchlist_version: "v".into(),
                 scored_at: chrono::Utc::now(),
             },
-            position: Position { topic: "t".into(), partition: 0, offset: n as i64 },
+            position: Position {
+                topic: "t".into(),
+                partition: 0,
+                offset: n as i64,
+            },
             raw: vec![b'x'; size],
         }
     }
@@ -143,11 +162,15 @@ mod tests {
         assert!(b.push(item(0, 1), AckToken::detached()).is_none());
         assert!(b.deadline().is_some());
         assert!(b.push(item(1, 1), AckToken::detached()).is_none());
-        let full = b.push(item(2, 1), AckToken::detached()).expect("3 rows close the batch");
+        let full = b
+            .push(item(2, 1), AckToken::detached())
+            .expect("3 rows close the batch");
         assert_eq!(full.batch.len(), 3);
         assert_eq!(full.tokens.len(), 3);
         assert!(b.deadline().is_none());
-        let full = b.push(item(3, 150), AckToken::detached()).expect("150 bytes close it");
+        let full = b
+            .push(item(3, 150), AckToken::detached())
+            .expect("150 bytes close it");
         assert_eq!(full.batch.bytes, 150);
         assert!(b.take().is_none());
         for t in full.tokens {

@@ -188,13 +188,17 @@ impl Default for ClickHouseConfig {
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        SqliteConfig { path: default_sqlite_path() }
+        SqliteConfig {
+            path: default_sqlite_path(),
+        }
     }
 }
 
 impl Default for JsonlConfig {
     fn default() -> Self {
-        JsonlConfig { path: default_jsonl_path() }
+        JsonlConfig {
+            path: default_jsonl_path(),
+        }
     }
 }
 
@@ -213,34 +217,59 @@ impl SinkConfig {
         let mut errors = Vec::new();
         let mut err = |key: &str, msg: String| errors.push((format!("sink.{key}"), msg));
         if !valid_name(&self.group, 255, "._-") {
-            err("group", format!("`{}`: expected 1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'", self.group));
+            err(
+                "group",
+                format!(
+                    "`{}`: expected 1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'",
+                    self.group
+                ),
+            );
         }
         let b = &self.batch;
         if b.max_rows == 0 || b.max_rows > 10_000_000 {
-            err("batch.max_rows", format!("{}: expected 1 to 10,000,000", b.max_rows));
+            err(
+                "batch.max_rows",
+                format!("{}: expected 1 to 10,000,000", b.max_rows),
+            );
         }
         if b.max_bytes < 1024 || b.max_bytes > 1 << 30 {
-            err("batch.max_bytes", format!("{}: expected 1024 to 1073741824 (1 GiB)", b.max_bytes));
+            err(
+                "batch.max_bytes",
+                format!("{}: expected 1024 to 1073741824 (1 GiB)", b.max_bytes),
+            );
         }
         if b.max_age_ms == 0 || b.max_age_ms > 600_000 {
-            err("batch.max_age_ms", format!("{}: expected 1 to 600000 (10 minutes)", b.max_age_ms));
+            err(
+                "batch.max_age_ms",
+                format!("{}: expected 1 to 600000 (10 minutes)", b.max_age_ms),
+            );
         }
         if let Some(n) = b.max_in_flight {
             if n < b.max_rows {
-                err("batch.max_in_flight", format!("{n}: expected at least batch.max_rows ({})", b.max_rows));
+                err(
+                    "batch.max_in_flight",
+                    format!("{n}: expected at least batch.max_rows ({})", b.max_rows),
+                );
             }
         }
         let r = &self.retry;
         if r.initial_backoff_ms == 0 || r.initial_backoff_ms > r.max_backoff_ms {
             err(
                 "retry.initial_backoff_ms",
-                format!("{}: expected 1 to retry.max_backoff_ms ({})", r.initial_backoff_ms, r.max_backoff_ms),
+                format!(
+                    "{}: expected 1 to retry.max_backoff_ms ({})",
+                    r.initial_backoff_ms, r.max_backoff_ms
+                ),
             );
         }
         if self.kind == SinkKind::Clickhouse {
             let c = &self.clickhouse;
-            if !(c.url.starts_with("http://") || c.url.starts_with("https://")) || c.url.len() < 10 {
-                err("clickhouse.url", format!("`{}`: expected http://host:port", c.url));
+            if !(c.url.starts_with("http://") || c.url.starts_with("https://")) || c.url.len() < 10
+            {
+                err(
+                    "clickhouse.url",
+                    format!("`{}`: expected http://host:port", c.url),
+                );
             } else if c.url.starts_with("https://") {
                 err("clickhouse.url", format!("`{}`: https is not built in; use http on a private network or a TLS-terminating proxy", c.url));
             }
@@ -248,24 +277,35 @@ impl SinkConfig {
                 err("clickhouse.url", "credentials must not be in the URL: set EARSHOT_CLICKHOUSE_PASSWORD in the environment".into());
             }
             // The database name is spliced into DDL (identifiers cannot be bound), so only plain names pass.
-            if !valid_name(&c.database, 64, "_") || c.database.starts_with(|ch: char| ch.is_ascii_digit()) {
+            if !valid_name(&c.database, 64, "_")
+                || c.database.starts_with(|ch: char| ch.is_ascii_digit())
+            {
                 err("clickhouse.database", format!("`{}`: expected 1-64 characters of a-z, A-Z, 0-9, '_', not starting with a digit", c.database));
             }
             if c.user.is_empty() {
                 err("clickhouse.user", "must not be empty".into());
             }
             if c.timeout_s == 0 {
-                err("clickhouse.timeout_s", "0: expected at least 1 second".into());
+                err(
+                    "clickhouse.timeout_s",
+                    "0: expected at least 1 second".into(),
+                );
             }
             if c.retention_days > 36_500 {
-                err("clickhouse.retention_days", format!("{}: expected 0 (keep forever) to 36500", c.retention_days));
+                err(
+                    "clickhouse.retention_days",
+                    format!("{}: expected 0 (keep forever) to 36500", c.retention_days),
+                );
             }
         }
         if self.kind == SinkKind::Sqlite && self.sqlite.path.as_os_str().is_empty() {
             err("sqlite.path", "must not be empty".into());
         }
         if self.kind == SinkKind::Jsonl && self.jsonl.path.is_empty() {
-            err("jsonl.path", "must not be empty (use `-` for standard output)".into());
+            err(
+                "jsonl.path",
+                "must not be empty (use `-` for standard output)".into(),
+            );
         }
         errors
     }
@@ -277,12 +317,17 @@ impl SinkConfig {
 
     /// In-flight budget handed to the consumer.
     pub(crate) fn max_in_flight(&self) -> usize {
-        self.batch.max_in_flight.unwrap_or(self.batch.max_rows.saturating_mul(2))
+        self.batch
+            .max_in_flight
+            .unwrap_or(self.batch.max_rows.saturating_mul(2))
     }
 }
 
 fn valid_name(s: &str, max: usize, extra: &str) -> bool {
-    !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 fn default_group() -> String {
@@ -349,12 +394,22 @@ mod tests {
         )
         .unwrap();
         let keys: Vec<String> = cfg.validate().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["sink.batch.max_rows", "sink.clickhouse.url", "sink.clickhouse.database"]);
+        assert_eq!(
+            keys,
+            [
+                "sink.batch.max_rows",
+                "sink.clickhouse.url",
+                "sink.clickhouse.database"
+            ]
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused() {
         let err = toml::from_str::<SinkConfig>("[clickhouse]\npassword = \"x\"").unwrap_err();
-        assert!(err.to_string().contains("unknown field `password`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `password`"),
+            "{err}"
+        );
     }
 }

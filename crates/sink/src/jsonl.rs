@@ -21,7 +21,11 @@ enum Target {
 impl JsonlSink {
     /// `path` is a file to append to, or `-` for standard output.
     pub fn new(path: &str) -> JsonlSink {
-        let target = if path == "-" { Target::Stdout } else { Target::File(PathBuf::from(path)) };
+        let target = if path == "-" {
+            Target::Stdout
+        } else {
+            Target::File(PathBuf::from(path))
+        };
         JsonlSink { target }
     }
 
@@ -37,7 +41,10 @@ impl JsonlSink {
                     std::fs::create_dir_all(dir)?;
                 }
                 // Reopened per batch so log rotation (move + recreate) just works.
-                let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
                 file.write_all(bytes)?;
                 file.sync_data()
             }
@@ -51,7 +58,8 @@ impl Sink for JsonlSink {
         let mut bytes = Vec::with_capacity(batch.bytes + batch.len());
         for item in &batch.items {
             // Re-serialized rather than copied so every line has this build's canonical shape.
-            serde_json::to_writer(&mut bytes, &item.interaction).map_err(|e| SinkError::Fatal(e.to_string()))?;
+            serde_json::to_writer(&mut bytes, &item.interaction)
+                .map_err(|e| SinkError::Fatal(e.to_string()))?;
             bytes.push(b'\n');
         }
         let target = match &self.target {
@@ -63,7 +71,10 @@ impl Sink for JsonlSink {
             .map_err(|e| SinkError::Fatal(format!("jsonl writer panicked: {e}")))?
             // A full disk or a vanished mount may come back: retried by the caller's policy.
             .map_err(|e| SinkError::Transient(e.to_string()))?;
-        Ok(WriteReport { stored: batch.len(), ..WriteReport::default() })
+        Ok(WriteReport {
+            stored: batch.len(),
+            ..WriteReport::default()
+        })
     }
 
     fn name(&self) -> &'static str {

@@ -66,9 +66,14 @@ use earshot_transport::{Bus, TopicsConfig};
 use tokio_util::sync::CancellationToken;
 
 pub use batch::{Batch, BatchItem, Position};
-pub use config::{BatchConfig, ClickHouseConfig, JsonlConfig, RetryConfig, SinkConfig, SinkKind, SqliteConfig, PASSWORD_ENV, URL_ENV};
+pub use config::{
+    BatchConfig, ClickHouseConfig, JsonlConfig, RetryConfig, SinkConfig, SinkKind, SqliteConfig,
+    PASSWORD_ENV, URL_ENV,
+};
 pub use jsonl::JsonlSink;
-pub use report::{report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike};
+pub use report::{
+    report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike,
+};
 pub use retry::RetryPolicy;
 pub use sink::{Sink, SinkError, WriteReport};
 
@@ -127,13 +132,21 @@ pub async fn migrate(config: &SinkConfig) -> anyhow::Result<MigrationReport> {
 /// Builds the configured sink. ClickHouse: waits (retrying) until the server
 /// answers, then fails if the schema is missing. SQLite: opens and migrates,
 /// so the embedded default works on a first run.
-pub async fn build(config: &SinkConfig, shutdown: CancellationToken) -> anyhow::Result<Box<dyn Sink>> {
+pub async fn build(
+    config: &SinkConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Box<dyn Sink>> {
     let retry = RetryPolicy::new(&config.retry, shutdown);
     Ok(match config.kind {
-        SinkKind::Clickhouse => Box::new(clickhouse::ClickHouseSink::connect(&config.clickhouse, retry).await?),
+        SinkKind::Clickhouse => {
+            Box::new(clickhouse::ClickHouseSink::connect(&config.clickhouse, retry).await?)
+        }
         SinkKind::Sqlite => {
             migrate(config).await?;
-            Box::new(sqlite::SqliteSink::new(sqlite::SqliteStore::open(&config.sqlite.path)?, retry))
+            Box::new(sqlite::SqliteSink::new(
+                sqlite::SqliteStore::open(&config.sqlite.path)?,
+                retry,
+            ))
         }
         SinkKind::Jsonl => Box::new(JsonlSink::new(&config.jsonl.path)),
     })
@@ -174,9 +187,18 @@ impl std::fmt::Display for MigrationReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: ", self.store)?;
         if self.applied.is_empty() {
-            write!(f, "schema up to date ({} migrations already applied)", self.already_applied)?;
+            write!(
+                f,
+                "schema up to date ({} migrations already applied)",
+                self.already_applied
+            )?;
         } else {
-            write!(f, "applied {} (already applied: {})", self.applied.join(", "), self.already_applied)?;
+            write!(
+                f,
+                "applied {} (already applied: {})",
+                self.applied.join(", "),
+                self.already_applied
+            )?;
         }
         if !self.features.is_empty() {
             write!(f, "; features: {}", self.features.join(", "))?;

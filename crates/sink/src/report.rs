@@ -29,7 +29,11 @@ impl ReportParams {
     }
 
     /// The window `[since, until)` (both rounded down to the minute, the aggregates' grain).
-    pub fn between(since: DateTime<Utc>, until: DateTime<Utc>, brand: Option<&str>) -> ReportParams {
+    pub fn between(
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        brand: Option<&str>,
+    ) -> ReportParams {
         ReportParams {
             since: floor_minute(since),
             until: floor_minute(until),
@@ -53,7 +57,9 @@ impl ReportParams {
 
 fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     let s = t.timestamp();
-    Utc.timestamp_opt(s - s.rem_euclid(60), 0).single().unwrap_or(t)
+    Utc.timestamp_opt(s - s.rem_euclid(60), 0)
+        .single()
+        .unwrap_or(t)
 }
 
 /// Every dashboard, as rows.
@@ -191,5 +197,12 @@ pub(crate) fn spike(entity_id: String, last_hour: u64, sum: f64, sum_sq: f64, k:
     let mean = sum / 12.0;
     let stddev = (sum_sq / 12.0 - mean * mean).max(0.0).sqrt();
     let threshold = mean + k * stddev;
-    Spike { entity_id, last_hour, mean, stddev, threshold, spike: last_hour as f64 > threshold }
+    Spike {
+        entity_id,
+        last_hour,
+        mean,
+        stddev,
+        threshold,
+        spike: last_hour as f64 > threshold,
+    }
 }

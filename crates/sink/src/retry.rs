@@ -33,7 +33,9 @@ impl RetryPolicy {
     /// doubles from the initial backoff up to the maximum. Half-jitter keeps a
     /// floor so a flapping server is not hammered, and spreads restarts apart.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let d = exp.min(self.max);
         let half = d / 2;
         half + rand::rng().random_range(Duration::ZERO..=d - half)
@@ -54,7 +56,12 @@ impl RetryPolicy {
     /// Transient failures are logged with `what`, counted in `retries`, and
     /// retried after [`delay`](Self::delay). Returns [`SinkError::Interrupted`]
     /// if shutdown is requested while waiting.
-    pub async fn run<T, F, Fut>(&self, what: &str, retries: &AtomicU64, mut op: F) -> Result<T, SinkError>
+    pub async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        retries: &AtomicU64,
+        mut op: F,
+    ) -> Result<T, SinkError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SinkError>>,
@@ -83,7 +90,13 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy::new(&RetryConfig { initial_backoff_ms: 10, max_backoff_ms: 100 }, CancellationToken::new())
+        RetryPolicy::new(
+            &RetryConfig {
+                initial_backoff_ms: 10,
+                max_backoff_ms: 100,
+            },
+            CancellationToken::new(),
+        )
     }
 
     #[test]
@@ -91,11 +104,20 @@ mod tests {
         let p = policy();
         for _ in 0..50 {
             let d1 = p.delay(1);
-            assert!(d1 >= Duration::from_millis(5) && d1 <= Duration::from_millis(10), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_millis(5) && d1 <= Duration::from_millis(10),
+                "{d1:?}"
+            );
             let d3 = p.delay(3);
-            assert!(d3 >= Duration::from_millis(20) && d3 <= Duration::from_millis(40), "{d3:?}");
+            assert!(
+                d3 >= Duration::from_millis(20) && d3 <= Duration::from_millis(40),
+                "{d3:?}"
+            );
             let d30 = p.delay(30);
-            assert!(d30 >= Duration::from_millis(50) && d30 <= Duration::from_millis(100), "{d30:?}");
+            assert!(
+                d30 >= Duration::from_millis(50) && d30 <= Duration::from_millis(100),
+                "{d30:?}"
+            );
         }
     }
 
@@ -108,7 +130,13 @@ mod tests {
             .run("test", &retries, || {
                 calls += 1;
                 let n = calls;
-                async move { if n < 3 { Err(SinkError::Transient("down".into())) } else { Ok(n) } }
+                async move {
+                    if n < 3 {
+                        Err(SinkError::Transient("down".into()))
+                    } else {
+                        Ok(n)
+                    }
+                }
             })
             .await
             .unwrap();
@@ -130,10 +158,18 @@ mod tests {
     #[tokio::test]
     async fn shutdown_interrupts_waiting() {
         let shutdown = CancellationToken::new();
-        let p = RetryPolicy::new(&RetryConfig { initial_backoff_ms: 60_000, max_backoff_ms: 60_000 }, shutdown.clone());
+        let p = RetryPolicy::new(
+            &RetryConfig {
+                initial_backoff_ms: 60_000,
+                max_backoff_ms: 60_000,
+            },
+            shutdown.clone(),
+        );
         shutdown.cancel();
         let err = p
-            .run("test", &AtomicU64::new(0), || async { Err::<(), _>(SinkError::Transient("down".into())) })
+            .run("test", &AtomicU64::new(0), || async {
+                Err::<(), _>(SinkError::Transient("down".into()))
+            })
             .await
             .unwrap_err();
         assert!(matches!(err, SinkError::Interrupted));

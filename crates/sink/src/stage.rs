@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earshot_model::Interaction;
-use earshot_transport::{dead_letter_record, AckToken, Bus, ConsumerOptions, Message, Producer, TopicsConfig};
+use earshot_transport::{
+    dead_letter_record, AckToken, Bus, ConsumerOptions, Message, Producer, TopicsConfig,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -81,7 +83,11 @@ pub(crate) async fn run(
         let dlq_tasks = dlq_tasks.clone();
         tokio::spawn(async move {
             while let Some(pending) = rx.recv().await {
-                if let Err(e) = write_batch(&mut *sink, &retry, pending, &*producer, &dlq_topic, &counters, &dlq_tasks).await {
+                if let Err(e) = write_batch(
+                    &mut *sink, &retry, pending, &*producer, &dlq_topic, &counters, &dlq_tasks,
+                )
+                .await
+                {
                     stop.cancel();
                     return Err(e);
                 }
@@ -92,7 +98,11 @@ pub(crate) async fn run(
 
     let progress = spawn_progress(counters.clone(), stop.clone());
     let scored: Arc<str> = Arc::from(topics.scored.as_str());
-    let mut batcher = Batcher::new(config.batch.max_rows, config.batch.max_bytes, config.max_age());
+    let mut batcher = Batcher::new(
+        config.batch.max_rows,
+        config.batch.max_bytes,
+        config.max_age(),
+    );
     loop {
         let deadline = batcher.deadline();
         let next = tokio::select! {
@@ -117,10 +127,18 @@ pub(crate) async fn run(
         let message = delivery.message;
         match Interaction::from_json(&message.payload) {
             Ok(interaction) => {
-                let topic = if *scored == *message.topic { scored.clone() } else { Arc::from(message.topic.as_str()) };
+                let topic = if *scored == *message.topic {
+                    scored.clone()
+                } else {
+                    Arc::from(message.topic.as_str())
+                };
                 let item = BatchItem {
                     interaction,
-                    position: Position { topic, partition: message.partition, offset: message.offset },
+                    position: Position {
+                        topic,
+                        partition: message.partition,
+                        offset: message.offset,
+                    },
                     raw: message.payload,
                 };
                 if let Some(b) = batcher.push(item, delivery.ack) {
@@ -132,7 +150,14 @@ pub(crate) async fn run(
             Err(e) => {
                 counters.undecodable.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(topic = %message.topic, partition = message.partition, offset = message.offset, error = %e, "undecodable scored record; sent to the dead-letter topic");
-                dead_letter_then_ack(&*producer, &topics.dead_letter, &message, &e.to_string(), delivery.ack, &dlq_tasks);
+                dead_letter_then_ack(
+                    &*producer,
+                    &topics.dead_letter,
+                    &message,
+                    &e.to_string(),
+                    delivery.ack,
+                    &dlq_tasks,
+                );
             }
         }
     }
@@ -141,7 +166,9 @@ pub(crate) async fn run(
         let _ = tx.send(b).await;
     }
     drop(tx);
-    let result = writer.await.unwrap_or_else(|e| Err(anyhow::anyhow!("sink writer panicked: {e}")));
+    let result = writer
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("sink writer panicked: {e}")));
     dlq_tasks.close();
     dlq_tasks.wait().await;
     stop.cancel();
@@ -189,7 +216,10 @@ async fn write_batch(
     let report = match result {
         Ok(r) => r,
         Err(SinkError::Interrupted) => {
-            tracing::info!(rows = batch.len(), "shutdown while retrying; batch left unacknowledged (redelivered on restart)");
+            tracing::info!(
+                rows = batch.len(),
+                "shutdown while retrying; batch left unacknowledged (redelivered on restart)"
+            );
             drop(tokens);
             return Ok(());
         }
@@ -200,9 +230,15 @@ async fn write_batch(
         }
     };
     counters.batches.fetch_add(1, Ordering::Relaxed);
-    counters.stored.fetch_add(report.stored as u64, Ordering::Relaxed);
-    counters.dead_lettered.fetch_add(report.dead_lettered as u64, Ordering::Relaxed);
-    counters.retries.fetch_add(report.retries, Ordering::Relaxed);
+    counters
+        .stored
+        .fetch_add(report.stored as u64, Ordering::Relaxed);
+    counters
+        .dead_lettered
+        .fetch_add(report.dead_lettered as u64, Ordering::Relaxed);
+    counters
+        .retries
+        .fetch_add(report.retries, Ordering::Relaxed);
     let mut tokens: Vec<Option<AckToken>> = tokens.into_iter().map(Some).collect();
     for (index, reason) in &report.rejected {
         let item = &batch.items[*index];
@@ -223,7 +259,12 @@ async fn write_batch(
     }
     let acked = tokens.into_iter().flatten().map(AckToken::ack).count();
     counters.acked.fetch_add(acked as u64, Ordering::Relaxed);
-    tracing::debug!(rows = batch.len(), bytes = batch.bytes, ms = started.elapsed().as_millis() as u64, "batch written");
+    tracing::debug!(
+        rows = batch.len(),
+        bytes = batch.bytes,
+        ms = started.elapsed().as_millis() as u64,
+        "batch written"
+    );
     Ok(())
 }
 

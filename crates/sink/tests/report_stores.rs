@@ -7,11 +7,13 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{client, clickhouse_config, Seed};
+use common::{clickhouse_config, client, Seed};
 use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
 use earshot_sink::clickhouse::ClickHouseSink;
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{Batch, BatchItem, Position, Report, ReportParams, RetryPolicy, Sink, SinkConfig, SinkKind};
+use earshot_sink::{
+    Batch, BatchItem, Position, Report, ReportParams, RetryPolicy, Sink, SinkConfig, SinkKind,
+};
 use tokio_util::sync::CancellationToken;
 
 fn until() -> DateTime<Utc> {
@@ -22,7 +24,10 @@ fn until() -> DateTime<Utc> {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -37,7 +42,11 @@ const ENTITIES: &[(EntityKind, &str)] = &[
 
 fn seeds() -> Vec<Seed<'static>> {
     let mut rng = Lcg(42);
-    let labels = [SentimentLabel::Positive, SentimentLabel::Neutral, SentimentLabel::Negative];
+    let labels = [
+        SentimentLabel::Positive,
+        SentimentLabel::Neutral,
+        SentimentLabel::Negative,
+    ];
     let routes = [Route::None, Route::Support, Route::Sales, Route::Pr];
     let sources = ["hn", "reddit", "rss"];
     let mut out = Vec::new();
@@ -69,7 +78,10 @@ fn seeds() -> Vec<Seed<'static>> {
     }
     // A burst: 25 acme mentions in the last hour.
     for n in 0..25 {
-        let mut s = Seed::new(format!("burst{n}"), until() - chrono::Duration::seconds(60 + n * 97));
+        let mut s = Seed::new(
+            format!("burst{n}"),
+            until() - chrono::Duration::seconds(60 + n * 97),
+        );
         s.mentions = vec![(EntityKind::Brand, "acme")];
         s.label = SentimentLabel::Negative;
         s.route = Route::Support;
@@ -83,20 +95,35 @@ fn seeds() -> Vec<Seed<'static>> {
 
 /// Posts answered already (every seventh).
 fn responded(seeds: &[Seed<'_>]) -> Vec<String> {
-    seeds.iter().step_by(7).map(|s| format!("{}:{}", s.source, s.id)).collect()
+    seeds
+        .iter()
+        .step_by(7)
+        .map(|s| format!("{}:{}", s.source, s.id))
+        .collect()
 }
 
 fn batch(seeds: &[Seed<'_>]) -> Batch {
     let mut b = Batch::default();
     for (n, s) in seeds.iter().enumerate() {
         let i = s.build();
-        b.push(BatchItem { raw: i.to_json(), interaction: i, position: Position { topic: "scored".into(), partition: 0, offset: n as i64 } });
+        b.push(BatchItem {
+            raw: i.to_json(),
+            interaction: i,
+            position: Position {
+                topic: "scored".into(),
+                partition: 0,
+                offset: n as i64,
+            },
+        });
     }
     b
 }
 
 fn label_of(s: &Seed<'_>, entity: &str) -> SentimentLabel {
-    s.entity_labels.iter().find(|(e, _)| *e == entity).map_or(s.label, |(_, l)| *l)
+    s.entity_labels
+        .iter()
+        .find(|(e, _)| *e == entity)
+        .map_or(s.label, |(_, l)| *l)
 }
 
 fn in_window(s: &Seed<'_>, since: DateTime<Utc>, until: DateTime<Utc>) -> bool {
@@ -108,7 +135,11 @@ fn post_id(s: &Seed<'_>) -> String {
 }
 
 fn matches_brand(s: &Seed<'_>, brand: Option<&str>, with_customers: bool) -> bool {
-    brand.is_none_or(|b| s.mentions.iter().any(|(k, id)| *id == b && (with_customers || *k != EntityKind::Customer)))
+    brand.is_none_or(|b| {
+        s.mentions
+            .iter()
+            .any(|(k, id)| *id == b && (with_customers || *k != EntityKind::Customer))
+    })
 }
 
 /// Checks every dashboard of `r` against figures computed from `seeds`.
@@ -118,7 +149,11 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
 
     // Share of voice over each window.
     for (label, rows) in &r.share_of_voice {
-        let from = if label == "window" { since } else { until - chrono::Duration::days(7) };
+        let from = if label == "window" {
+            since
+        } else {
+            until - chrono::Duration::days(7)
+        };
         let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
         for s in seeds.iter().filter(|s| in_window(s, from, until)) {
             for (k, id) in &s.mentions {
@@ -130,7 +165,10 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
         let total: u64 = counts.values().sum();
         let mut expected: Vec<(&str, u64)> = counts.into_iter().collect();
         expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let got: Vec<(&str, u64)> = rows.iter().map(|r| (r.entity_id.as_str(), r.mentions)).collect();
+        let got: Vec<(&str, u64)> = rows
+            .iter()
+            .map(|r| (r.entity_id.as_str(), r.mentions))
+            .collect();
         assert_eq!(got, expected, "share of voice ({label})");
         for row in rows {
             assert!((row.share - row.mentions as f64 / total as f64).abs() < 1e-9);
@@ -156,7 +194,11 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
     assert_eq!(r.net_sentiment.len(), hourly.len(), "net sentiment rows");
     for (row, ((id, hour), [pos, neu, neg])) in r.net_sentiment.iter().zip(&hourly) {
         assert_eq!((&row.entity_id, row.hour.timestamp()), (id, *hour));
-        assert_eq!((row.positive, row.neutral, row.negative), (*pos, *neu, *neg), "{id} at {hour}");
+        assert_eq!(
+            (row.positive, row.neutral, row.negative),
+            (*pos, *neu, *neg),
+            "{id} at {hour}"
+        );
         let net = (pos + neg > 0).then(|| (*pos as f64 - *neg as f64) / (pos + neg) as f64);
         match (row.net, net) {
             (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9),
@@ -170,14 +212,24 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
         .filter(|s| in_window(s, since, until) && s.label == SentimentLabel::Negative)
         .filter(|s| !answered.contains(&post_id(s)) && matches_brand(s, brand, false))
         .collect();
-    negative.sort_by(|a, b| b.reach.cmp(&a.reach).then(b.priority.cmp(&a.priority)).then(post_id(a).cmp(&post_id(b))));
+    negative.sort_by(|a, b| {
+        b.reach
+            .cmp(&a.reach)
+            .then(b.priority.cmp(&a.priority))
+            .then(post_id(a).cmp(&post_id(b)))
+    });
     let expected: Vec<String> = negative.iter().take(50).map(|s| post_id(s)).collect();
     let got: Vec<String> = r.top_negative.iter().map(|p| p.post_id.clone()).collect();
     assert_eq!(got, expected, "top negative");
     if let (Some(first), Some(seed)) = (r.top_negative.first(), negative.first()) {
         assert_eq!(first.reach, seed.reach);
         assert_eq!(first.route, seed.route.as_str());
-        let entities: Vec<&str> = seed.mentions.iter().filter(|(k, _)| *k != EntityKind::Customer).map(|(_, id)| *id).collect();
+        let entities: Vec<&str> = seed
+            .mentions
+            .iter()
+            .filter(|(k, _)| *k != EntityKind::Customer)
+            .map(|(_, id)| *id)
+            .collect();
         let mut got_entities: Vec<&str> = first.entities.iter().map(String::as_str).collect();
         got_entities.sort();
         let mut want = entities.clone();
@@ -192,14 +244,21 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
         .filter(|s| !answered.contains(&post_id(s)) && matches_brand(s, brand, true))
         .collect();
     queue.sort_by(|a, b| {
-        b.priority.cmp(&a.priority).then(b.reach.cmp(&a.reach)).then(b.at.cmp(&a.at)).then(post_id(a).cmp(&post_id(b)))
+        b.priority
+            .cmp(&a.priority)
+            .then(b.reach.cmp(&a.reach))
+            .then(b.at.cmp(&a.at))
+            .then(post_id(a).cmp(&post_id(b)))
     });
     let expected: Vec<String> = queue.iter().take(50).map(|s| post_id(s)).collect();
     let got: Vec<String> = r.work_queue.iter().map(|p| p.post_id.clone()).collect();
     assert_eq!(got, expected, "work queue");
 
     // Intents and sources: distinct posts.
-    let scoped: Vec<&Seed<'_>> = seeds.iter().filter(|s| in_window(s, since, until) && matches_brand(s, brand, false)).collect();
+    let scoped: Vec<&Seed<'_>> = seeds
+        .iter()
+        .filter(|s| in_window(s, since, until) && matches_brand(s, brand, false))
+        .collect();
     let mut intents: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut sources: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for s in &scoped {
@@ -208,8 +267,14 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
         }
         sources.entry(s.source).or_default().insert(post_id(s));
     }
-    for (name, got, want) in [("intents", &r.intents, intents), ("sources", &r.sources, sources)] {
-        let mut want: Vec<(String, u64)> = want.into_iter().map(|(k, v)| (k.to_string(), v.len() as u64)).collect();
+    for (name, got, want) in [
+        ("intents", &r.intents, intents),
+        ("sources", &r.sources, sources),
+    ] {
+        let mut want: Vec<(String, u64)> = want
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.len() as u64))
+            .collect();
         want.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let got: Vec<(String, u64)> = got.iter().map(|c| (c.key.clone(), c.posts)).collect();
         assert_eq!(got, want, "{name}");
@@ -221,7 +286,8 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
     for s in seeds.iter().filter(|s| in_window(s, start, until)) {
         for (k, id) in &s.mentions {
             if *k != EntityKind::Customer && brand.is_none_or(|b| b == *id) {
-                per_hour.entry(id).or_default()[((s.at - start).num_seconds() / 3600) as usize] += 1;
+                per_hour.entry(id).or_default()[((s.at - start).num_seconds() / 3600) as usize] +=
+                    1;
             }
         }
     }
@@ -229,30 +295,60 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
     for spike in &r.spikes {
         let counts = per_hour[spike.entity_id.as_str()];
         let mean = counts[..12].iter().sum::<u64>() as f64 / 12.0;
-        let var = counts[..12].iter().map(|c| (*c as f64 - mean).powi(2)).sum::<f64>() / 12.0;
+        let var = counts[..12]
+            .iter()
+            .map(|c| (*c as f64 - mean).powi(2))
+            .sum::<f64>()
+            / 12.0;
         assert_eq!(spike.last_hour, counts[12], "{}", spike.entity_id);
-        assert!((spike.mean - mean).abs() < 1e-9 && (spike.stddev - var.sqrt()).abs() < 1e-9, "{}", spike.entity_id);
-        assert_eq!(spike.spike, counts[12] as f64 > mean + 3.0 * var.sqrt(), "{}", spike.entity_id);
+        assert!(
+            (spike.mean - mean).abs() < 1e-9 && (spike.stddev - var.sqrt()).abs() < 1e-9,
+            "{}",
+            spike.entity_id
+        );
+        assert_eq!(
+            spike.spike,
+            counts[12] as f64 > mean + 3.0 * var.sqrt(),
+            "{}",
+            spike.entity_id
+        );
     }
     if brand.is_none_or(|b| b == "acme") {
-        assert!(r.spikes[0].spike && r.spikes[0].entity_id == "acme", "the burst is detected first: {:?}", r.spikes);
+        assert!(
+            r.spikes[0].spike && r.spikes[0].entity_id == "acme",
+            "the burst is detected first: {:?}",
+            r.spikes
+        );
     }
 }
 
 fn windows() -> Vec<(ReportParams, Option<&'static str>)> {
     let day = ReportParams::between(until() - chrono::Duration::hours(24), until(), None);
-    let three_days_acme = ReportParams::between(until() - chrono::Duration::days(3), until(), Some("acme"));
-    let week_globex = ReportParams::between(until() - chrono::Duration::days(7), until(), Some("globex"));
-    vec![(day, None), (three_days_acme, Some("acme")), (week_globex, Some("globex"))]
+    let three_days_acme =
+        ReportParams::between(until() - chrono::Duration::days(3), until(), Some("acme"));
+    let week_globex =
+        ReportParams::between(until() - chrono::Duration::days(7), until(), Some("globex"));
+    vec![
+        (day, None),
+        (three_days_acme, Some("acme")),
+        (week_globex, Some("globex")),
+    ]
 }
 
 #[tokio::test]
 async fn clickhouse_dashboards_match_the_seeded_data() {
-    let Some(url) = earshot_tests::clickhouse() else { return };
+    let Some(url) = earshot_tests::clickhouse() else {
+        return;
+    };
     let config = clickhouse_config(&url);
     earshot_sink::migrate(&config).await.unwrap();
     let seeds = seeds();
-    let mut sink = ClickHouseSink::connect(&config.clickhouse, RetryPolicy::new(&config.retry, CancellationToken::new())).await.unwrap();
+    let mut sink = ClickHouseSink::connect(
+        &config.clickhouse,
+        RetryPolicy::new(&config.retry, CancellationToken::new()),
+    )
+    .await
+    .unwrap();
     sink.write(&batch(&seeds)).await.unwrap();
     for id in responded(&seeds) {
         client(&config)
@@ -273,12 +369,20 @@ async fn embedded_store_dashboards_match_the_seeded_data() {
     let dir = tempfile::tempdir().unwrap();
     let config = SinkConfig {
         kind: SinkKind::Sqlite,
-        sqlite: earshot_sink::SqliteConfig { path: dir.path().join("e.db") },
+        sqlite: earshot_sink::SqliteConfig {
+            path: dir.path().join("e.db"),
+        },
         ..SinkConfig::default()
     };
     let first = earshot_sink::migrate(&config).await.unwrap();
     assert_eq!(first.applied.len(), 4);
-    assert_eq!(earshot_sink::migrate(&config).await.unwrap().already_applied, 4);
+    assert_eq!(
+        earshot_sink::migrate(&config)
+            .await
+            .unwrap()
+            .already_applied,
+        4
+    );
     let store = SqliteStore::open(&config.sqlite.path).unwrap();
     let seeds = seeds();
     let b = batch(&seeds);

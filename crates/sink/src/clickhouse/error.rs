@@ -58,7 +58,9 @@ pub(crate) fn classify(error: clickhouse::error::Error) -> SinkError {
         E::BadResponse(message) => classify_message(message),
         // The server closed the stream early or sent bytes we could not read:
         // usually a restart mid-response.
-        e @ (E::Network(_) | E::TimedOut | E::Decompression(_) | E::Other(_)) => SinkError::Transient(e.to_string()),
+        e @ (E::Network(_) | E::TimedOut | E::Decompression(_) | E::Other(_)) => {
+            SinkError::Transient(e.to_string())
+        }
         // Our row types do not match what was asked for: a schema or build mismatch.
         e => SinkError::Fatal(e.to_string()),
     }
@@ -85,8 +87,14 @@ mod tests {
         let m = "Code: 60. DB::Exception: Table earshot.nope does not exist. (UNKNOWN_TABLE)";
         assert!(matches!(classify_message(m.into()), SinkError::Fatal(_)));
         let m = "Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS)";
-        assert!(matches!(classify_message(m.into()), SinkError::Transient(_)));
-        assert!(matches!(classify_message("503 Service Unavailable".into()), SinkError::Transient(_)));
+        assert!(matches!(
+            classify_message(m.into()),
+            SinkError::Transient(_)
+        ));
+        assert!(matches!(
+            classify_message("503 Service Unavailable".into()),
+            SinkError::Transient(_)
+        ));
         assert_eq!(exception_code("no code here"), None);
     }
 }

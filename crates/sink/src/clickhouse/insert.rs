@@ -54,13 +54,19 @@ pub(crate) async fn insert_bisect<T: RowWrite>(
         let what = format!("insert into {table} ({} rows)", hi - lo);
         let result = ctx
             .retry
-            .run(&what, ctx.retries, || insert_once::<T>(ctx, table, &rows[lo..hi], token.as_deref()))
+            .run(&what, ctx.retries, || {
+                insert_once::<T>(ctx, table, &rows[lo..hi], token.as_deref())
+            })
             .await;
         match result {
             Ok(()) => {}
             Err(SinkError::Data(error)) if hi - lo == 1 => {
                 tracing::warn!(table, %error, "ClickHouse refused a row; it goes to the dead-letter table");
-                refused.push(Refused { row: lo, code: exception_code(&error).unwrap_or(0), error });
+                refused.push(Refused {
+                    row: lo,
+                    code: exception_code(&error).unwrap_or(0),
+                    error,
+                });
             }
             Err(SinkError::Data(error)) => {
                 tracing::info!(table, rows = hi - lo, %error, "ClickHouse refused a batch; bisecting to isolate the bad rows");
@@ -112,9 +118,21 @@ mod tests {
 
     #[test]
     fn token_depends_on_every_position() {
-        let a = Position { topic: "t".into(), partition: 0, offset: 1 };
-        let b = Position { topic: "t".into(), partition: 0, offset: 2 };
-        let c = Position { topic: "t".into(), partition: 1, offset: 2 };
+        let a = Position {
+            topic: "t".into(),
+            partition: 0,
+            offset: 1,
+        };
+        let b = Position {
+            topic: "t".into(),
+            partition: 0,
+            offset: 2,
+        };
+        let c = Position {
+            topic: "t".into(),
+            partition: 1,
+            offset: 2,
+        };
         assert_eq!(dedup_token("x", &[&a, &b]), dedup_token("x", &[&a, &b]));
         assert_ne!(dedup_token("x", &[&a, &b]), dedup_token("x", &[&a, &c]));
         assert_ne!(dedup_token("x", &[&a, &b]), dedup_token("y", &[&a, &b]));

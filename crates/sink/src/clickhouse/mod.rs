@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 /// The `clickhouse` crate's HTTP client, re-exported for tools and tests that query Earshot's tables.
 pub use ::clickhouse::Client;
+use async_trait::async_trait;
 
 use self::insert::{insert_bisect, InsertCtx, Refused};
+pub use self::report::QUERIES;
 use self::rows::{interaction_row, mention_rows, DeadLetterRow, InteractionRow, MentionRow};
 use self::schema::{render, Features, MIGRATIONS, MIGRATIONS_TABLE};
-pub use self::report::QUERIES;
 use crate::config::{ClickHouseConfig, PASSWORD_ENV};
 use crate::retry::RetryPolicy;
 use crate::{Batch, MigrationReport, Report, ReportParams, Sink, SinkError, WriteReport};
@@ -43,29 +43,44 @@ pub fn client(config: &ClickHouseConfig, with_database: bool) -> Client {
 
 /// Asks the server for its version and derives the features to use.
 pub async fn probe(client: &Client) -> Result<Features, SinkError> {
-    let version: String = client.query("SELECT version()").fetch_one().await.map_err(error::classify)?;
+    let version: String = client
+        .query("SELECT version()")
+        .fetch_one()
+        .await
+        .map_err(error::classify)?;
     Ok(Features::from_version(&version))
 }
 
 /// Creates or upgrades the schema; safe to run again and concurrently.
 pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationReport> {
     let client = client(config, false);
-    let features = probe(&client).await.map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    let features = probe(&client)
+        .await
+        .map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
     let db = &config.database;
     let exec = |sql: String| {
         let client = client.clone();
         async move {
-            client.query(&sql).execute().await.map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))
+            client
+                .query(&sql)
+                .execute()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))
         }
     };
     exec(format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
     exec(render(MIGRATIONS_TABLE, db, &features, 0)).await?;
     let applied: Vec<u32> = client
-        .query(&format!("SELECT DISTINCT version FROM {db}.schema_migrations ORDER BY version"))
+        .query(&format!(
+            "SELECT DISTINCT version FROM {db}.schema_migrations ORDER BY version"
+        ))
         .fetch_all()
         .await?;
     let mut report = MigrationReport {
-        store: format!("clickhouse {} at {} (database {db})", features.version, config.url),
+        store: format!(
+            "clickhouse {} at {} (database {db})",
+            features.version, config.url
+        ),
         features: features.names().into_iter().map(String::from).collect(),
         applied: Vec::new(),
         already_applied: 0,
@@ -103,7 +118,9 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
 /// Runs the dashboards against ClickHouse.
 pub async fn report(config: &ClickHouseConfig, params: &ReportParams) -> anyhow::Result<Report> {
     let client = client(config, true);
-    let features = probe(&client).await.map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    let features = probe(&client)
+        .await
+        .map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
     report::run_report(&client, &features, params).await
 }
 
@@ -118,16 +135,24 @@ pub struct ClickHouseSink {
 
 impl ClickHouseSink {
     /// Connects (retrying while the server is unreachable) and checks the schema exists.
-    pub async fn connect(config: &ClickHouseConfig, retry: RetryPolicy) -> Result<ClickHouseSink, SinkError> {
+    pub async fn connect(
+        config: &ClickHouseConfig,
+        retry: RetryPolicy,
+    ) -> Result<ClickHouseSink, SinkError> {
         let client = client(config, true);
         let retries = Arc::new(AtomicU64::new(0));
-        let features = retry.run("connect to ClickHouse", &retries, || probe(&client)).await.map_err(|e| match e {
-            SinkError::Fatal(m) if error::exception_code(&m) == Some(81) => SinkError::Fatal(format!(
-                "database `{}` does not exist at {}: run `earshot migrate` first ({m})",
-                config.database, config.url
-            )),
-            e => e,
-        })?;
+        let features = retry
+            .run("connect to ClickHouse", &retries, || probe(&client))
+            .await
+            .map_err(|e| match e {
+                SinkError::Fatal(m) if error::exception_code(&m) == Some(81) => {
+                    SinkError::Fatal(format!(
+                        "database `{}` does not exist at {}: run `earshot migrate` first ({m})",
+                        config.database, config.url
+                    ))
+                }
+                e => e,
+            })?;
         // A missing table is a configuration error: say so before consuming anything.
         let tables: Vec<String> = retry
             .run("check schema", &retries, || {
@@ -149,7 +174,13 @@ impl ClickHouseSink {
             )));
         }
         tracing::info!(version = %features.version, features = ?features.names(), "connected to ClickHouse");
-        Ok(ClickHouseSink { client, features, retry, timeout: Duration::from_secs(config.timeout_s), retries })
+        Ok(ClickHouseSink {
+            client,
+            features,
+            retry,
+            timeout: Duration::from_secs(config.timeout_s),
+            retries,
+        })
     }
 
     fn ctx(&self) -> InsertCtx<'_> {
@@ -163,12 +194,19 @@ impl ClickHouseSink {
     }
 
     /// Stores refused rows in `sink_dead_letters`; returns those ClickHouse refused even there.
-    async fn dead_letter(&self, batch: &Batch, refused: &[(usize, &'static str, Refused)]) -> Result<Vec<(usize, String)>, SinkError> {
+    async fn dead_letter(
+        &self,
+        batch: &Batch,
+        refused: &[(usize, &'static str, Refused)],
+    ) -> Result<Vec<(usize, String)>, SinkError> {
         if refused.is_empty() {
             return Ok(Vec::new());
         }
         let now = chrono::Utc::now().timestamp() as u32;
-        let payloads: Vec<String> = refused.iter().map(|(i, _, _)| String::from_utf8_lossy(&batch.items[*i].raw).into_owned()).collect();
+        let payloads: Vec<String> = refused
+            .iter()
+            .map(|(i, _, _)| String::from_utf8_lossy(&batch.items[*i].raw).into_owned())
+            .collect();
         let rows: Vec<DeadLetterRow<'_>> = refused
             .iter()
             .zip(&payloads)
@@ -187,17 +225,38 @@ impl ClickHouseSink {
                 }
             })
             .collect();
-        let owners: Vec<_> = refused.iter().map(|(i, _, _)| &batch.items[*i].position).collect();
-        let again = match insert_bisect::<DeadLetterRow<'static>>(&self.ctx(), "sink_dead_letters", &rows, &owners).await {
+        let owners: Vec<_> = refused
+            .iter()
+            .map(|(i, _, _)| &batch.items[*i].position)
+            .collect();
+        let again = match insert_bisect::<DeadLetterRow<'static>>(
+            &self.ctx(),
+            "sink_dead_letters",
+            &rows,
+            &owners,
+        )
+        .await
+        {
             Ok(again) => again,
             // Even the dead-letter table is unusable: hand every row to the dead-letter topic.
             Err(SinkError::Fatal(e)) => {
                 tracing::error!(error = %e, "cannot write to sink_dead_letters; refused rows go to the dead-letter topic");
-                return Ok(refused.iter().map(|(i, table, r)| (*i, format!("{table}: {}", r.error))).collect());
+                return Ok(refused
+                    .iter()
+                    .map(|(i, table, r)| (*i, format!("{table}: {}", r.error)))
+                    .collect());
             }
             Err(e) => return Err(e),
         };
-        Ok(again.into_iter().map(|a| (refused[a.row].0, format!("{}: {}", refused[a.row].1, refused[a.row].2.error))).collect())
+        Ok(again
+            .into_iter()
+            .map(|a| {
+                (
+                    refused[a.row].0,
+                    format!("{}: {}", refused[a.row].1, refused[a.row].2.error),
+                )
+            })
+            .collect())
     }
 }
 
@@ -209,9 +268,13 @@ impl Sink for ClickHouseSink {
 
         let rows: Vec<InteractionRow<'_>> = batch.items.iter().map(interaction_row).collect();
         let owners: Vec<_> = batch.items.iter().map(|i| &i.position).collect();
-        let bad = insert_bisect::<InteractionRow<'static>>(&ctx, "interactions", &rows, &owners).await?;
+        let bad =
+            insert_bisect::<InteractionRow<'static>>(&ctx, "interactions", &rows, &owners).await?;
         drop(rows);
-        let mut refused: Vec<(usize, &'static str, Refused)> = bad.into_iter().map(|r| (r.row, "interactions", r)).collect();
+        let mut refused: Vec<(usize, &'static str, Refused)> = bad
+            .into_iter()
+            .map(|r| (r.row, "interactions", r))
+            .collect();
 
         // Mentions of refused interactions are skipped: the whole record is in the dead-letter table.
         let mut mentions: Vec<MentionRow<'_>> = Vec::with_capacity(batch.len() * 2);
@@ -225,19 +288,30 @@ impl Sink for ClickHouseSink {
                 mention_owner.push(i);
             }
         }
-        let owners: Vec<_> = mention_owner.iter().map(|i| &batch.items[*i].position).collect();
-        let bad = insert_bisect::<MentionRow<'static>>(&ctx, "mentions", &mentions, &owners).await?;
+        let owners: Vec<_> = mention_owner
+            .iter()
+            .map(|i| &batch.items[*i].position)
+            .collect();
+        let bad =
+            insert_bisect::<MentionRow<'static>>(&ctx, "mentions", &mentions, &owners).await?;
         drop(mentions);
         for r in bad {
             let item = mention_owner[r.row];
             // One dead letter per record and table is enough to replay it.
-            if !refused.iter().any(|(i, t, _)| *i == item && *t == "mentions") {
+            if !refused
+                .iter()
+                .any(|(i, t, _)| *i == item && *t == "mentions")
+            {
                 refused.push((item, "mentions", r));
             }
         }
 
         let rejected = self.dead_letter(batch, &refused).await?;
-        let stored = batch.len() - refused.iter().filter(|(_, t, _)| *t == "interactions").count();
+        let stored = batch.len()
+            - refused
+                .iter()
+                .filter(|(_, t, _)| *t == "interactions")
+                .count();
         Ok(WriteReport {
             stored,
             dead_lettered: refused.len() - rejected.len(),

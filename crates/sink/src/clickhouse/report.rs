@@ -8,17 +8,41 @@ use clickhouse::Client;
 use serde::Deserialize;
 
 use super::schema::Features;
-use crate::report::{entity_kind, from_secs, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike};
+use crate::report::{
+    entity_kind, from_secs, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice,
+    Spike,
+};
 
 /// The dashboard queries, by file name.
 pub const QUERIES: &[(&str, &str)] = &[
-    ("share_of_voice", include_str!("../../../../deploy/clickhouse/queries/share_of_voice.sql")),
-    ("net_sentiment_hourly", include_str!("../../../../deploy/clickhouse/queries/net_sentiment_hourly.sql")),
-    ("top_negative_awaiting", include_str!("../../../../deploy/clickhouse/queries/top_negative_awaiting.sql")),
-    ("intent_breakdown", include_str!("../../../../deploy/clickhouse/queries/intent_breakdown.sql")),
-    ("source_breakdown", include_str!("../../../../deploy/clickhouse/queries/source_breakdown.sql")),
-    ("work_queue", include_str!("../../../../deploy/clickhouse/queries/work_queue.sql")),
-    ("spikes", include_str!("../../../../deploy/clickhouse/queries/spikes.sql")),
+    (
+        "share_of_voice",
+        include_str!("../../../../deploy/clickhouse/queries/share_of_voice.sql"),
+    ),
+    (
+        "net_sentiment_hourly",
+        include_str!("../../../../deploy/clickhouse/queries/net_sentiment_hourly.sql"),
+    ),
+    (
+        "top_negative_awaiting",
+        include_str!("../../../../deploy/clickhouse/queries/top_negative_awaiting.sql"),
+    ),
+    (
+        "intent_breakdown",
+        include_str!("../../../../deploy/clickhouse/queries/intent_breakdown.sql"),
+    ),
+    (
+        "source_breakdown",
+        include_str!("../../../../deploy/clickhouse/queries/source_breakdown.sql"),
+    ),
+    (
+        "work_queue",
+        include_str!("../../../../deploy/clickhouse/queries/work_queue.sql"),
+    ),
+    (
+        "spikes",
+        include_str!("../../../../deploy/clickhouse/queries/spikes.sql"),
+    ),
 ];
 
 /// A query parameter value.
@@ -30,12 +54,25 @@ pub(crate) enum Param {
 }
 
 fn sql(name: &str) -> &'static str {
-    QUERIES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).expect("query is compiled in")
+    QUERIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| *s)
+        .expect("query is compiled in")
 }
 
 /// Prepares a query: strips comments, then binds `{name:Type}` parameters.
-pub(crate) fn prepare(client: &Client, features: &Features, text: &str, params: &[(&str, Param)]) -> clickhouse::query::Query {
-    let body: String = text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+pub(crate) fn prepare(
+    client: &Client,
+    features: &Features,
+    text: &str,
+    params: &[(&str, Param)],
+) -> clickhouse::query::Query {
+    let body: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
     if features.query_params {
         let mut q = client.query_raw(&body);
         for (name, value) in params {
@@ -52,7 +89,9 @@ pub(crate) fn prepare(client: &Client, features: &Features, text: &str, params: 
     let mut order = Vec::new();
     let mut rest = body.as_str();
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let inner = &rest[start + 1..start + len];
         match inner.split_once(':') {
             Some((name, _ty)) if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
@@ -67,7 +106,10 @@ pub(crate) fn prepare(client: &Client, features: &Features, text: &str, params: 
     out.push_str(rest);
     let mut q = client.query(&out);
     for name in order {
-        let value = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+        let value = params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone());
         q = match value {
             Some(Param::U32(v)) => q.bind(v),
             Some(Param::F64(v)) => q.bind(v),
@@ -151,13 +193,19 @@ impl From<PostRow> for PostSummary {
 }
 
 /// Runs every dashboard query.
-pub(crate) async fn run_report(client: &Client, features: &Features, p: &ReportParams) -> anyhow::Result<Report> {
+pub(crate) async fn run_report(
+    client: &Client,
+    features: &Features,
+    p: &ReportParams,
+) -> anyhow::Result<Report> {
     let window = [
         ("since", Param::U32(p.since_s())),
         ("until", Param::U32(p.until_s())),
         ("brand", Param::Str(p.brand_or_empty().to_string())),
     ];
-    let fetch_err = |name: &'static str| move |e: clickhouse::error::Error| anyhow::anyhow!("dashboard query `{name}`: {e}");
+    let fetch_err = |name: &'static str| {
+        move |e: clickhouse::error::Error| anyhow::anyhow!("dashboard query `{name}`: {e}")
+    };
 
     let mut share_of_voice = Vec::new();
     let week = p.until_s().saturating_sub(7 * 86_400);
@@ -166,33 +214,55 @@ pub(crate) async fn run_report(client: &Client, features: &Features, p: &ReportP
         windows.push(("7d".to_string(), week));
     }
     for (label, since) in windows {
-        let params = [("since", Param::U32(since)), ("until", Param::U32(p.until_s()))];
+        let params = [
+            ("since", Param::U32(since)),
+            ("until", Param::U32(p.until_s())),
+        ];
         let rows: Vec<SovRow> = prepare(client, features, sql("share_of_voice"), &params)
             .fetch_all()
             .await
             .map_err(fetch_err("share_of_voice"))?;
         let rows = rows
             .into_iter()
-            .map(|r| ShareOfVoice { entity_id: r.entity_id, kind: entity_kind(&r.kind), mentions: r.mentions, share: r.share })
+            .map(|r| ShareOfVoice {
+                entity_id: r.entity_id,
+                kind: entity_kind(&r.kind),
+                mentions: r.mentions,
+                share: r.share,
+            })
             .collect();
         share_of_voice.push((label, rows));
     }
 
-    let net: Vec<NetRow> =
-        prepare(client, features, sql("net_sentiment_hourly"), &window).fetch_all().await.map_err(fetch_err("net_sentiment_hourly"))?;
-    let top: Vec<PostRow> =
-        prepare(client, features, sql("top_negative_awaiting"), &window).fetch_all().await.map_err(fetch_err("top_negative_awaiting"))?;
-    let intents: Vec<CountRow> =
-        prepare(client, features, sql("intent_breakdown"), &window).fetch_all().await.map_err(fetch_err("intent_breakdown"))?;
-    let sources: Vec<CountRow> =
-        prepare(client, features, sql("source_breakdown"), &window).fetch_all().await.map_err(fetch_err("source_breakdown"))?;
-    let queue: Vec<PostRow> = prepare(client, features, sql("work_queue"), &window).fetch_all().await.map_err(fetch_err("work_queue"))?;
+    let net: Vec<NetRow> = prepare(client, features, sql("net_sentiment_hourly"), &window)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("net_sentiment_hourly"))?;
+    let top: Vec<PostRow> = prepare(client, features, sql("top_negative_awaiting"), &window)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("top_negative_awaiting"))?;
+    let intents: Vec<CountRow> = prepare(client, features, sql("intent_breakdown"), &window)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("intent_breakdown"))?;
+    let sources: Vec<CountRow> = prepare(client, features, sql("source_breakdown"), &window)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("source_breakdown"))?;
+    let queue: Vec<PostRow> = prepare(client, features, sql("work_queue"), &window)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("work_queue"))?;
     let spike_params = [
         ("until", Param::U32(p.until_s())),
         ("brand", Param::Str(p.brand_or_empty().to_string())),
         ("k", Param::F64(p.spike_k)),
     ];
-    let spikes: Vec<SpikeRow> = prepare(client, features, sql("spikes"), &spike_params).fetch_all().await.map_err(fetch_err("spikes"))?;
+    let spikes: Vec<SpikeRow> = prepare(client, features, sql("spikes"), &spike_params)
+        .fetch_all()
+        .await
+        .map_err(fetch_err("spikes"))?;
 
     Ok(Report {
         params: p.clone(),
@@ -209,8 +279,20 @@ pub(crate) async fn run_report(client: &Client, features: &Features, p: &ReportP
             })
             .collect(),
         top_negative: top.into_iter().map(Into::into).collect(),
-        intents: intents.into_iter().map(|r| Count { key: r.key, posts: r.posts }).collect(),
-        sources: sources.into_iter().map(|r| Count { key: r.key, posts: r.posts }).collect(),
+        intents: intents
+            .into_iter()
+            .map(|r| Count {
+                key: r.key,
+                posts: r.posts,
+            })
+            .collect(),
+        sources: sources
+            .into_iter()
+            .map(|r| Count {
+                key: r.key,
+                posts: r.posts,
+            })
+            .collect(),
         work_queue: queue.into_iter().map(Into::into).collect(),
         spikes: spikes
             .into_iter()
@@ -240,14 +322,24 @@ mod tests {
             "-- a comment with {x:String}\nSELECT {a:UInt32}, {b:String}, {a:UInt32} FROM t WHERE m = map{}",
             &[("a", Param::U32(7)), ("b", Param::Str("it's; DROP".into()))],
         );
-        assert_eq!(q.sql_display().to_string(), "SELECT 7, 'it\\'s; DROP', 7 FROM t WHERE m = map{}");
+        assert_eq!(
+            q.sql_display().to_string(),
+            "SELECT 7, 'it\\'s; DROP', 7 FROM t WHERE m = map{}"
+        );
     }
 
     #[test]
     fn every_query_parameter_is_supplied() {
         for (name, text) in QUERIES {
-            for param in text.split('{').skip(1).filter_map(|s| s.split_once(':').map(|(n, _)| n)) {
-                assert!(["since", "until", "brand", "k"].contains(&param), "{name}: unexpected parameter {param}");
+            for param in text
+                .split('{')
+                .skip(1)
+                .filter_map(|s| s.split_once(':').map(|(n, _)| n))
+            {
+                assert!(
+                    ["since", "until", "brand", "k"].contains(&param),
+                    "{name}: unexpected parameter {param}"
+                );
             }
         }
     }

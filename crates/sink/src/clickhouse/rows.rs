@@ -180,7 +180,9 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
             .entity_sentiment
             .iter()
             .find(|e| e.entity_id == m.entity_id)
-            .map_or((i.sentiment.label, i.sentiment.compound), |e| (e.label, e.compound));
+            .map_or((i.sentiment.label, i.sentiment.compound), |e| {
+                (e.label, e.compound)
+            });
         Some(MentionRow {
             entity_id: &m.entity_id,
             entity_kind: kind_code(m.kind),

@@ -25,7 +25,10 @@ pub struct Features {
 impl Features {
     /// Features of a server reporting `version` (`18.16.1`, `24.8.4.13`, ...).
     pub fn from_version(version: &str) -> Features {
-        let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let mut parts = version
+            .trim()
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
         let v = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
         Features {
             version: version.trim().to_string(),
@@ -214,7 +217,14 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
     };
     statement
         .replace("{db}", db)
-        .replace("{lc}", if features.low_cardinality { "LowCardinality(String)" } else { "String" })
+        .replace(
+            "{lc}",
+            if features.low_cardinality {
+                "LowCardinality(String)"
+            } else {
+                "String"
+            },
+        )
         .replace("{ttl_event_time}", &ttl("event_time"))
         .replace("{ttl_minute}", &ttl("minute"))
         .replace("{settings}", settings)
@@ -229,14 +239,25 @@ mod tests {
         let old = Features::from_version("18.16.1");
         assert!(!old.low_cardinality && !old.ttl && !old.dedup_token && !old.query_params);
         let sql = render(MIGRATIONS[0].statements[0], "earshot", &old, 30);
-        assert!(!sql.contains("LowCardinality") && !sql.contains("TTL") && !sql.contains('{'), "{sql}");
+        assert!(
+            !sql.contains("LowCardinality") && !sql.contains("TTL") && !sql.contains('{'),
+            "{sql}"
+        );
         assert!(sql.contains("earshot.interactions"));
     }
 
     #[test]
     fn new_servers_get_new_features() {
         let new = Features::from_version("24.8.4.13");
-        assert_eq!(new.names(), ["low_cardinality", "ttl", "insert_deduplication_token", "query_params"]);
+        assert_eq!(
+            new.names(),
+            [
+                "low_cardinality",
+                "ttl",
+                "insert_deduplication_token",
+                "query_params"
+            ]
+        );
         let sql = render(MIGRATIONS[1].statements[0], "e", &new, 30);
         assert!(sql.contains("source LowCardinality(String)"), "{sql}");
         assert!(sql.contains("TTL event_time + toIntervalDay(30)"), "{sql}");

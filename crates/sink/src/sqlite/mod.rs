@@ -25,13 +25,20 @@ impl SqliteStore {
     /// Opens (creating the file and its directory) without migrating.
     pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
         }
-        let conn = Connection::open(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+        let conn = Connection::open(path)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
         // WAL lets `earshot report` read while the sink writes; synchronous = FULL makes
         // a committed batch survive power loss, since its offsets are committed right after.
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
     }
 
     /// Creates or upgrades the tables.
@@ -47,8 +54,13 @@ impl SqliteStore {
             notes: Vec::new(),
         };
         for (version, name, sql) in schema::MIGRATIONS {
-            let done: Option<u32> =
-                tx.query_row("SELECT version FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0)).optional()?;
+            let done: Option<u32> = tx
+                .query_row(
+                    "SELECT version FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()?;
             if done.is_some() {
                 report.already_applied += 1;
                 continue;
@@ -70,7 +82,9 @@ impl SqliteStore {
         let tx = conn.transaction().map_err(classify)?;
         {
             let mut upsert = tx.prepare_cached(UPSERT).map_err(classify)?;
-            let mut clear = tx.prepare_cached("DELETE FROM mentions WHERE post_id = ?1").map_err(classify)?;
+            let mut clear = tx
+                .prepare_cached("DELETE FROM mentions WHERE post_id = ?1")
+                .map_err(classify)?;
             let mut mention = tx.prepare_cached(MENTION).map_err(classify)?;
             for item in &batch.items {
                 if upsert_one(&mut upsert, item).map_err(classify)? == 0 {
@@ -98,11 +112,19 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(classify)?;
-        Ok(WriteReport { stored: batch.len(), ..WriteReport::default() })
+        Ok(WriteReport {
+            stored: batch.len(),
+            ..WriteReport::default()
+        })
     }
 
     /// Records that a post was answered (it leaves the work queue and the negative list).
-    pub fn record_response(&self, post_id: &str, responder: &str, channel: &str) -> anyhow::Result<()> {
+    pub fn record_response(
+        &self,
+        post_id: &str,
+        responder: &str,
+        channel: &str,
+    ) -> anyhow::Result<()> {
         let conn = self.conn.lock().expect("sqlite lock");
         conn.execute(
             "INSERT INTO responses (post_id, responded_at, responder, channel) VALUES (?1, ?2, ?3, ?4)
@@ -113,7 +135,10 @@ impl SqliteStore {
     }
 
     /// Runs a read-only closure on the connection (tests, tools).
-    pub fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    pub fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
         f(&self.conn.lock().expect("sqlite lock"))
     }
 }
@@ -145,7 +170,10 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("string lists serialize")
 }
 
-fn upsert_one(stmt: &mut rusqlite::CachedStatement<'_>, item: &BatchItem) -> rusqlite::Result<usize> {
+fn upsert_one(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    item: &BatchItem,
+) -> rusqlite::Result<usize> {
     let i = &item.interaction;
     let p = &i.post;
     let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
@@ -186,14 +214,19 @@ fn upsert_one(stmt: &mut rusqlite::CachedStatement<'_>, item: &BatchItem) -> rus
 fn mentions_of(i: &Interaction) -> Vec<(&str, EntityKind, &'static str, f32)> {
     let mut out: Vec<(&str, EntityKind, &'static str, f32)> = Vec::new();
     for m in &i.matches {
-        if out.iter().any(|(e, k, _, _)| *e == m.entity_id && *k == m.kind) {
+        if out
+            .iter()
+            .any(|(e, k, _, _)| *e == m.entity_id && *k == m.kind)
+        {
             continue;
         }
         let (label, compound) = i
             .entity_sentiment
             .iter()
             .find(|e| e.entity_id == m.entity_id)
-            .map_or((i.sentiment.label, i.sentiment.compound), |e| (e.label, e.compound));
+            .map_or((i.sentiment.label, i.sentiment.compound), |e| {
+                (e.label, e.compound)
+            });
         out.push((&m.entity_id, m.kind, label.as_str(), compound));
     }
     out
@@ -203,9 +236,9 @@ fn mentions_of(i: &Interaction) -> Vec<(&str, EntityKind, &'static str, f32)> {
 fn classify(e: rusqlite::Error) -> SinkError {
     use rusqlite::ErrorCode as C;
     match e.sqlite_error_code() {
-        Some(C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::DiskFull | C::OutOfMemory) => {
-            SinkError::Transient(e.to_string())
-        }
+        Some(
+            C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::DiskFull | C::OutOfMemory,
+        ) => SinkError::Transient(e.to_string()),
         _ => SinkError::Fatal(e.to_string()),
     }
 }
@@ -237,7 +270,9 @@ impl Sink for SqliteSink {
                 async move {
                     tokio::task::spawn_blocking(move || store.upsert(&batch))
                         .await
-                        .unwrap_or_else(|e| Err(SinkError::Fatal(format!("sqlite writer panicked: {e}"))))
+                        .unwrap_or_else(|e| {
+                            Err(SinkError::Fatal(format!("sqlite writer panicked: {e}")))
+                        })
                 }
             })
             .await?;

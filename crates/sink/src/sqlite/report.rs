@@ -5,7 +5,10 @@
 use rusqlite::{params, Connection};
 
 use super::SqliteStore;
-use crate::report::{entity_kind, from_secs, spike, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice};
+use crate::report::{
+    entity_kind, from_secs, spike, Count, NetSentiment, PostSummary, Report, ReportParams,
+    ShareOfVoice,
+};
 
 impl SqliteStore {
     /// Runs every dashboard query.
@@ -30,22 +33,39 @@ impl SqliteStore {
     }
 }
 
-fn share_of_voice(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec<ShareOfVoice>> {
+fn share_of_voice(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+) -> rusqlite::Result<Vec<ShareOfVoice>> {
     let mut stmt = conn.prepare_cached(
         "SELECT entity_id, entity_kind, COUNT(*) AS n FROM mentions
          WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor')
          GROUP BY entity_id, entity_kind ORDER BY n DESC, entity_id",
     )?;
-    let rows: Vec<(String, String, i64)> =
-        stmt.query_map(params![since, until], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map(params![since, until], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
     let total: i64 = rows.iter().map(|r| r.2).sum();
     Ok(rows
         .into_iter()
-        .map(|(entity_id, kind, n)| ShareOfVoice { entity_id, kind: entity_kind(&kind), mentions: n as u64, share: n as f64 / total as f64 })
+        .map(|(entity_id, kind, n)| ShareOfVoice {
+            entity_id,
+            kind: entity_kind(&kind),
+            mentions: n as u64,
+            share: n as f64 / total as f64,
+        })
         .collect())
 }
 
-fn net_sentiment(conn: &Connection, since: i64, until: i64, brand: &str) -> rusqlite::Result<Vec<NetSentiment>> {
+fn net_sentiment(
+    conn: &Connection,
+    since: i64,
+    until: i64,
+    brand: &str,
+) -> rusqlite::Result<Vec<NetSentiment>> {
     let mut stmt = conn.prepare_cached(
         "SELECT entity_id, (event_time / 3600) * 3600 AS hour,
                 SUM(sentiment_label = 'positive'), SUM(sentiment_label = 'neutral'), SUM(sentiment_label = 'negative')
@@ -62,13 +82,15 @@ fn net_sentiment(conn: &Connection, since: i64, until: i64, brand: &str) -> rusq
             positive: positive as u64,
             neutral: neutral as u64,
             negative: negative as u64,
-            net: (positive + negative > 0).then(|| (positive - negative) as f64 / (positive + negative) as f64),
+            net: (positive + negative > 0)
+                .then(|| (positive - negative) as f64 / (positive + negative) as f64),
         })
     })?;
     rows.collect()
 }
 
-const POST_COLUMNS: &str = "post_id, source, author_handle, author_reach, priority, route, sentiment_compound,
+const POST_COLUMNS: &str =
+    "post_id, source, author_handle, author_reach, priority, route, sentiment_compound,
     intents, brands, competitors, customers, url, substr(text, 1, 280), event_time";
 
 const TOP_NEGATIVE: &str = "FROM interactions i
@@ -89,7 +111,14 @@ const WORK_QUEUE: &str = "FROM interactions i
     LIMIT 50";
 
 /// `with_customers`: list customers among the entities, as ClickHouse's work_queue.sql does.
-fn posts(conn: &Connection, tail: &str, with_customers: bool, since: i64, until: i64, brand: &str) -> rusqlite::Result<Vec<PostSummary>> {
+fn posts(
+    conn: &Connection,
+    tail: &str,
+    with_customers: bool,
+    since: i64,
+    until: i64,
+    brand: &str,
+) -> rusqlite::Result<Vec<PostSummary>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {POST_COLUMNS} {tail}"))?;
     let rows = stmt.query_map(params![since, until, brand], |r| {
         let list = |idx: usize| -> rusqlite::Result<Vec<String>> {
@@ -133,13 +162,29 @@ const SOURCES: &str = "SELECT i.source, COUNT(DISTINCT i.post_id) AS posts
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
     GROUP BY i.source ORDER BY posts DESC, i.source";
 
-fn counts(conn: &Connection, sql: &str, since: i64, until: i64, brand: &str) -> rusqlite::Result<Vec<Count>> {
+fn counts(
+    conn: &Connection,
+    sql: &str,
+    since: i64,
+    until: i64,
+    brand: &str,
+) -> rusqlite::Result<Vec<Count>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![since, until, brand], |r| Ok(Count { key: r.get(0)?, posts: r.get::<_, i64>(1)? as u64 }))?;
+    let rows = stmt.query_map(params![since, until, brand], |r| {
+        Ok(Count {
+            key: r.get(0)?,
+            posts: r.get::<_, i64>(1)? as u64,
+        })
+    })?;
     rows.collect()
 }
 
-fn spikes(conn: &Connection, until: i64, brand: &str, k: f64) -> rusqlite::Result<Vec<crate::Spike>> {
+fn spikes(
+    conn: &Connection,
+    until: i64,
+    brand: &str,
+    k: f64,
+) -> rusqlite::Result<Vec<crate::Spike>> {
     let start = until - 13 * 3600;
     let mut stmt = conn.prepare_cached(
         "SELECT entity_id, (event_time - ?1) / 3600 AS h, COUNT(*) FROM mentions
@@ -147,8 +192,11 @@ fn spikes(conn: &Connection, until: i64, brand: &str, k: f64) -> rusqlite::Resul
            AND (?3 = '' OR entity_id = ?3)
          GROUP BY entity_id, h ORDER BY entity_id",
     )?;
-    let rows: Vec<(String, i64, i64)> =
-        stmt.query_map(params![start, until, brand], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, i64, i64)> = stmt
+        .query_map(params![start, until, brand], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
     let mut out: Vec<crate::Spike> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
@@ -166,6 +214,11 @@ fn spikes(conn: &Connection, until: i64, brand: &str, k: f64) -> rusqlite::Resul
         }
         out.push(spike(entity, last, sum, sum_sq, k));
     }
-    out.sort_by(|a, b| b.spike.cmp(&a.spike).then(b.last_hour.cmp(&a.last_hour)).then(a.entity_id.cmp(&b.entity_id)));
+    out.sort_by(|a, b| {
+        b.spike
+            .cmp(&a.spike)
+            .then(b.last_hour.cmp(&a.last_hour))
+            .then(a.entity_id.cmp(&b.entity_id))
+    });
     Ok(out)
 }

@@ -7,12 +7,18 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use earshot_model::{EntityKind, EntitySentiment, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+use earshot_model::{
+    EntityKind, EntitySentiment, Intent, Interaction, Match, Post, Route, Sentiment,
+    SentimentLabel, SCHEMA_VERSION,
+};
 use earshot_sink::{SinkConfig, SinkKind};
 
 /// A sink config for a fresh, uniquely named database on `url`.
 pub fn clickhouse_config(url: &str) -> SinkConfig {
-    let mut config = SinkConfig { kind: SinkKind::Clickhouse, ..SinkConfig::default() };
+    let mut config = SinkConfig {
+        kind: SinkKind::Clickhouse,
+        ..SinkConfig::default()
+    };
     config.clickhouse.url = url.to_string();
     config.clickhouse.database = earshot_tests::unique_name("sink");
     config.clickhouse.timeout_s = 10;
@@ -67,7 +73,10 @@ impl<'a> Seed<'a> {
             SentimentLabel::Neutral => 0.0,
             SentimentLabel::Negative => -0.6,
         };
-        let mut post = Post::new(format!("{}:{}", self.source, self.id), format!("post {} about things", self.id));
+        let mut post = Post::new(
+            format!("{}:{}", self.source, self.id),
+            format!("post {} about things", self.id),
+        );
         post.published_at = Some(self.at);
         post.fetched_at = Some(self.at + chrono::Duration::seconds(5));
         post.author.handle = Some(format!("author{}", self.reach));
@@ -78,13 +87,28 @@ impl<'a> Seed<'a> {
             matches: self
                 .mentions
                 .iter()
-                .map(|(kind, id)| Match { kind: *kind, entity_id: id.to_string(), rule: id.to_string(), span: None })
+                .map(|(kind, id)| Match {
+                    kind: *kind,
+                    entity_id: id.to_string(),
+                    rule: id.to_string(),
+                    span: None,
+                })
                 .collect(),
-            sentiment: Sentiment { compound: compound(self.label), pos: 0.3, neu: 0.4, neg: 0.3, label: self.label },
+            sentiment: Sentiment {
+                compound: compound(self.label),
+                pos: 0.3,
+                neu: 0.4,
+                neg: 0.3,
+                label: self.label,
+            },
             entity_sentiment: self
                 .entity_labels
                 .iter()
-                .map(|(e, l)| EntitySentiment { entity_id: e.to_string(), compound: compound(*l), label: *l })
+                .map(|(e, l)| EntitySentiment {
+                    entity_id: e.to_string(),
+                    compound: compound(*l),
+                    label: *l,
+                })
                 .collect(),
             intents: self.intents.clone(),
             route: self.route,
@@ -99,12 +123,19 @@ impl<'a> Seed<'a> {
 /// A simple interaction `hn:<n>` mentioning brand `acme`, published at `at`.
 pub fn simple(n: usize, at: DateTime<Utc>) -> Interaction {
     let mut s = Seed::new(n.to_string(), at);
-    s.mentions = vec![(EntityKind::Brand, "acme"), (EntityKind::Competitor, "globex")];
+    s.mentions = vec![
+        (EntityKind::Brand, "acme"),
+        (EntityKind::Competitor, "globex"),
+    ];
     s.build()
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A ClickHouse server of our own, from a copy of the packaged configuration,
@@ -120,8 +151,18 @@ impl PrivateClickHouse {
     /// Starts one, or `None` when clickhouse-server is not installed (with a notice; fails under CI).
     pub fn start() -> Option<PrivateClickHouse> {
         let src = Path::new("/etc/clickhouse-server");
-        if !src.join("config.xml").exists() || Command::new("clickhouse-server").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-            assert!(!earshot_tests::under_ci(), "clickhouse-server is not installed but CI=true");
+        if !src.join("config.xml").exists()
+            || Command::new("clickhouse-server")
+                .arg("--help")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        {
+            assert!(
+                !earshot_tests::under_ci(),
+                "clickhouse-server is not installed but CI=true"
+            );
             eprintln!("SKIPPED: clickhouse-server is not installed");
             return None;
         }
@@ -132,13 +173,30 @@ impl PrivateClickHouse {
             .unwrap()
             .replace("/var/lib/clickhouse/", &format!("{root}/data/"))
             .replace("/var/log/clickhouse-server/", &format!("{root}/log/"))
-            .replace("<http_port>8123</http_port>", &format!("<http_port>{http_port}</http_port>"))
-            .replace("<tcp_port>9000</tcp_port>", &format!("<tcp_port>{}</tcp_port>", free_port()))
-            .replace("<interserver_http_port>9009</interserver_http_port>", &format!("<interserver_http_port>{}</interserver_http_port>", free_port()));
+            .replace(
+                "<http_port>8123</http_port>",
+                &format!("<http_port>{http_port}</http_port>"),
+            )
+            .replace(
+                "<tcp_port>9000</tcp_port>",
+                &format!("<tcp_port>{}</tcp_port>", free_port()),
+            )
+            .replace(
+                "<interserver_http_port>9009</interserver_http_port>",
+                &format!(
+                    "<interserver_http_port>{}</interserver_http_port>",
+                    free_port()
+                ),
+            );
         let config_path = dir.path().join("config.xml");
         std::fs::write(&config_path, config).unwrap();
         std::fs::copy(src.join("users.xml"), dir.path().join("users.xml")).unwrap();
-        let mut server = PrivateClickHouse { dir, config: config_path, http_port, child: None };
+        let mut server = PrivateClickHouse {
+            dir,
+            config: config_path,
+            http_port,
+            child: None,
+        };
         server.resume();
         Some(server)
     }
@@ -173,7 +231,10 @@ impl PrivateClickHouse {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("private ClickHouse did not listen within 60 s; see {}", self.dir.path().display());
+        panic!(
+            "private ClickHouse did not listen within 60 s; see {}",
+            self.dir.path().display()
+        );
     }
 }
 
