@@ -1,0 +1,278 @@
+//! Sink throughput against a real ClickHouse (`EARSHOT_TEST_CLICKHOUSE`, or
+//! `EARSHOT_BENCH_CLICKHOUSE`): scripted runs printing figures.
+//!
+//! 1. insert: `ClickHouseSink::write` of 50k-row batches (interactions + mentions
+//!    + the per-minute materialized view), rows/s and MB/s of scored JSON;
+//! 2. chain: the whole sink stage over the in-memory bus (consume, decode,
+//!    batch, insert, acknowledge) on a backlog, posts/s;
+//! 3. latency: a steady 20k posts/s stream through the chain; produce → visible
+//!    in ClickHouse (polled every 20 ms), p50 / p99.
+//!
+//! `cargo bench -p earshot-benches --bench sink_insert` (env `SINK_BENCH_ROWS`, default 500000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use earshot_model::{
+    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
+};
+use earshot_sink::clickhouse::{client, ClickHouseSink, Client};
+use earshot_sink::{Batch, BatchItem, Position, RetryPolicy, Sink, SinkConfig, SinkKind};
+use earshot_transport::{Bus, MemoryBus, Record, TopicsConfig};
+use tokio_util::sync::CancellationToken;
+
+const BRANDS: &[&str] = &["acme", "initech", "globex", "umbrella", "hooli"];
+const WORDS: &[&str] = &[
+    "support", "refund", "love", "broken", "price", "upgrade", "slow", "great", "cancel",
+    "shipping", "app", "login",
+];
+
+fn interaction(n: usize) -> Interaction {
+    let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+        + chrono::Duration::seconds((n % 1_500_000) as i64);
+    let text: Vec<&str> = (0..40)
+        .map(|k| WORDS[(n * 7 + k * 13) % WORDS.len()])
+        .collect();
+    let mut post = Post::new(format!("reddit:t3_{n:08}"), text.join(" "));
+    post.published_at = Some(at);
+    post.fetched_at = Some(at + chrono::Duration::seconds(3));
+    post.url = Some(format!("https://reddit.com/r/x/comments/{n}"));
+    post.author.handle = Some(format!("user{}", n % 5000));
+    post.author.reach = Some((n % 9973) as u64 * 17);
+    let labels = [
+        SentimentLabel::Negative,
+        SentimentLabel::Neutral,
+        SentimentLabel::Positive,
+    ];
+    Interaction {
+        schema_version: SCHEMA_VERSION,
+        post,
+        matches: vec![
+            Match {
+                kind: EntityKind::Brand,
+                entity_id: BRANDS[n % 2].into(),
+                rule: BRANDS[n % 2].into(),
+                span: Some((0, 4)),
+            },
+            Match {
+                kind: EntityKind::Competitor,
+                entity_id: BRANDS[2 + n % 3].into(),
+                rule: BRANDS[2 + n % 3].into(),
+                span: Some((10, 16)),
+            },
+        ],
+        sentiment: Sentiment {
+            compound: (n % 200) as f32 / 100.0 - 1.0,
+            pos: 0.2,
+            neu: 0.6,
+            neg: 0.2,
+            label: labels[n % 3],
+        },
+        entity_sentiment: vec![],
+        intents: if n % 4 == 0 {
+            vec![Intent::Complaint]
+        } else {
+            vec![]
+        },
+        route: if n % 4 == 0 {
+            Route::Support
+        } else {
+            Route::None
+        },
+        priority: (n % 100) as u8,
+        priority_reasons: vec![],
+        watchlist_version: "bench".into(),
+        scored_at: at + chrono::Duration::seconds(5),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn count(c: &Client) -> u64 {
+    c.query("SELECT toUInt64(count()) FROM interactions")
+        .fetch_one()
+        .await
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let Ok(url) = std::env::var("EARSHOT_BENCH_CLICKHOUSE")
+        .or_else(|_| std::env::var("EARSHOT_TEST_CLICKHOUSE"))
+    else {
+        eprintln!("SKIPPED: set EARSHOT_TEST_CLICKHOUSE (or EARSHOT_BENCH_CLICKHOUSE) to a ClickHouse HTTP endpoint");
+        return;
+    };
+    let rows: usize = std::env::var("SINK_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500_000);
+    let mut config = SinkConfig {
+        kind: SinkKind::Clickhouse,
+        ..SinkConfig::default()
+    };
+    config.clickhouse.url = url.clone();
+    let fresh = |config: &mut SinkConfig, tag: &str| {
+        config.clickhouse.database = format!("earshot_bench_{tag}_{}", std::process::id());
+    };
+
+    // 1. Direct inserts.
+    fresh(&mut config, "insert");
+    earshot_sink::migrate(&config).await.unwrap();
+    let mut sink = ClickHouseSink::connect(
+        &config.clickhouse,
+        RetryPolicy::new(&config.retry, CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    let batch_rows = config.batch.max_rows;
+    let batches: Vec<Batch> = (0..rows.div_ceil(batch_rows))
+        .map(|b| {
+            let mut batch = Batch::default();
+            for n in b * batch_rows..((b + 1) * batch_rows).min(rows) {
+                let i = interaction(n);
+                batch.push(BatchItem {
+                    raw: i.to_json(),
+                    interaction: i,
+                    position: Position {
+                        topic: "bench".into(),
+                        partition: 0,
+                        offset: n as i64,
+                    },
+                });
+            }
+            batch
+        })
+        .collect();
+    let bytes: usize = batches.iter().map(|b| b.bytes).sum();
+    let started = Instant::now();
+    for b in &batches {
+        sink.write(b).await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "insert: {rows} rows ({} mention rows) in {secs:.2} s = {:.0} rows/s, {:.1} MB/s of scored JSON ({:.0} B/row), {batch_rows}-row batches",
+        rows * 2,
+        rows as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        bytes as f64 / rows as f64
+    );
+    drop(batches);
+
+    // 2. The chain on a backlog.
+    fresh(&mut config, "chain");
+    earshot_sink::migrate(&config).await.unwrap();
+    let c = client(&config.clickhouse, true);
+    let bus = MemoryBus::new();
+    let topics = TopicsConfig::default();
+    bus.ensure_topics(&topics.specs()).await.unwrap();
+    for n in 0..rows {
+        let i = interaction(n);
+        bus.producer()
+            .send(&topics.scored, Record::new(i.post.id.clone(), i.to_json()))
+            .await
+            .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn({
+        let (bus, topics, config, shutdown) = (
+            bus.clone(),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
+        async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
+    });
+    while count(&c).await < rows as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    let stats = task.await.unwrap().unwrap();
+    println!("chain (memory bus → decode → batch → ClickHouse → ack): {rows} posts in {secs:.2} s = {:.0} posts/s ({} batches)", rows as f64 / secs, stats.batches);
+
+    // 3. Latency at a steady rate.
+    fresh(&mut config, "latency");
+    earshot_sink::migrate(&config).await.unwrap();
+    let c = client(&config.clickhouse, true);
+    let bus = MemoryBus::new();
+    bus.ensure_topics(&topics.specs()).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn({
+        let (bus, topics, config, shutdown) = (
+            bus.clone(),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
+        async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
+    });
+    let rate = 20_000usize;
+    let total = rate * 10;
+    let origin = Instant::now();
+    let producer = bus.producer();
+    let scored = topics.scored.clone();
+    let produce = tokio::spawn(async move {
+        let mut sent_at = Vec::with_capacity(total);
+        for n in 0..total {
+            let due = origin + Duration::from_secs_f64(n as f64 / rate as f64);
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            let i = interaction(n);
+            producer
+                .send(&scored, Record::new(i.post.id.clone(), i.to_json()))
+                .await
+                .unwrap();
+            sent_at.push(Instant::now());
+        }
+        sent_at
+    });
+    // Visibility by count: the k-th post is taken as visible once k rows are
+    // (posts are produced in order; partitions interleave within a batch).
+    let mut visible_at: Vec<(u64, Instant)> = Vec::new();
+    loop {
+        let n = count(&c).await;
+        visible_at.push((n, Instant::now()));
+        if n >= total as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent_at = produce.await.unwrap();
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    let mut lat: Vec<f64> = Vec::with_capacity(total);
+    let mut j = 0;
+    for (k, sent) in sent_at.iter().enumerate() {
+        while visible_at[j].0 < k as u64 + 1 {
+            j += 1;
+        }
+        lat.push(
+            visible_at[j]
+                .1
+                .saturating_duration_since(*sent)
+                .as_secs_f64()
+                * 1000.0,
+        );
+    }
+    lat.sort_by(f64::total_cmp);
+    println!(
+        "latency at {rate} posts/s for 10 s (produce → visible in ClickHouse, batch age {} ms): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        config.batch.max_age_ms,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().copied().unwrap_or(0.0)
+    );
+    for tag in ["insert", "chain", "latency"] {
+        let db = format!("earshot_bench_{tag}_{}", std::process::id());
+        let _ = client(&config.clickhouse, false)
+            .query(&format!("DROP DATABASE IF EXISTS {db}"))
+            .execute()
+            .await;
+    }
+}
