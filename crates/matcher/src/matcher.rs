@@ -120,19 +120,33 @@ impl Builder {
         Some(id)
     }
 
+    /// Makes each query a candidate when one of its trigger terms hits:
+    /// the cheapest set of terms one of which must hit, where a term costs
+    /// the number of queries it appears in (shared words are common words).
+    fn triggers(&mut self, queries: &[CompiledQuery]) {
+        let mut cost: HashMap<u32, u64> = HashMap::new();
+        for q in queries {
+            for &t in &q.positive {
+                *cost.entry(t).or_default() += 1;
+            }
+        }
+        for (qid, q) in queries.iter().enumerate() {
+            let set = q
+                .query
+                .trigger(&|t| cost.get(&t).copied().unwrap_or(0))
+                .unwrap_or_default();
+            for t in set.into_iter().filter(|&t| t != u32::MAX) {
+                self.uses[t as usize].push(Use::Query(qid as u32));
+            }
+        }
+    }
+
     fn rule(&mut self, text: String) -> u32 {
         self.rules.push(text);
         (self.rules.len() - 1) as u32
     }
 
-    fn query(
-        &mut self,
-        mut query: Query,
-        text: String,
-        owner: Owner,
-        stem: bool,
-        qid: u32,
-    ) -> CompiledQuery {
+    fn query(&mut self, mut query: Query, text: String, owner: Owner, stem: bool) -> CompiledQuery {
         let mut positive = Vec::new();
         query.terms_mut(false, &mut |t, negated| {
             let mode = if t.wildcard {
@@ -142,9 +156,8 @@ impl Builder {
             } else {
                 Mode::Exact
             };
-            let u = (!negated).then_some(Use::Query(qid));
             // A term that normalizes to nothing can never hit.
-            t.id = self.term(&t.text, mode, u).unwrap_or(u32::MAX);
+            t.id = self.term(&t.text, mode, None).unwrap_or(u32::MAX);
             if !negated {
                 positive.push(t.id);
             }
@@ -187,8 +200,7 @@ impl Matcher {
                 bl.term(x, Mode::Exact, Some(Use::Exclude { brand: i }));
             }
             if let (Some(q), Some(text)) = (pb.query, &def.query) {
-                let qid = queries.len() as u32;
-                queries.push(bl.query(q, text.clone(), Owner::Brand(i), def.stem, qid));
+                queries.push(bl.query(q, text.clone(), Owner::Brand(i), def.stem));
             }
             brands.push(Brand {
                 id: def.id.clone(),
@@ -227,10 +239,11 @@ impl Matcher {
             intent_query.push(rule.query.take().map(|q| {
                 let qid = queries.len() as u32;
                 let text = q.to_string();
-                queries.push(bl.query(q, text, Owner::Intent(i as u32), false, qid));
+                queries.push(bl.query(q, text, Owner::Intent(i as u32), false));
                 qid
             }));
         }
+        bl.triggers(&queries);
         let brand_ids: HashMap<&str, u32> = brands
             .iter()
             .enumerate()

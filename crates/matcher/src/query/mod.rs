@@ -159,6 +159,39 @@ impl Query {
         }
     }
 
+    /// The cheapest set of compiled term ids of which at least one must hit
+    /// for the query to hold, by the summed `cost` of its terms; `None` when
+    /// the query can hold without any term (see [`Query::requires_term`]).
+    ///
+    /// The matcher evaluates a query only when one of these terms hit, so a
+    /// common word shared by many queries (`refund*`) does not make every
+    /// one of them a candidate: `acme AND refund*` waits for `acme`.
+    pub(crate) fn trigger(&self, cost: &impl Fn(u32) -> u64) -> Option<Vec<u32>> {
+        let total = |set: &Vec<u32>| (set.iter().map(|&t| cost(t)).sum::<u64>(), set.len());
+        match self {
+            Query::Term(t) => Some(vec![t.id]),
+            Query::Field(..) | Query::Not(_) => None,
+            // Both sides of NEAR must hit: either side's set is necessary.
+            Query::Near { left, right, .. } => [left.trigger(cost), right.trigger(cost)]
+                .into_iter()
+                .flatten()
+                .min_by_key(total),
+            Query::And(items) => items
+                .iter()
+                .filter_map(|q| q.trigger(cost))
+                .min_by_key(total),
+            Query::Or(items) => {
+                let mut set = Vec::new();
+                for q in items {
+                    set.extend(q.trigger(cost)?);
+                }
+                set.sort_unstable();
+                set.dedup();
+                Some(set)
+            }
+        }
+    }
+
     /// Visits every term with whether it occurs under a negation.
     pub(crate) fn terms_mut(&mut self, negated: bool, f: &mut impl FnMut(&mut Term, bool)) {
         match self {

@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 
-use super::eval::near;
+use super::eval::{eval, near, Hits};
 use super::*;
 
 fn p(s: &str) -> Query {
@@ -167,6 +167,45 @@ fn near_distances() {
     assert!(!near((0, 2), (1, 3), 5, false)); // overlapping spans are not "near"
 }
 
+#[test]
+fn trigger_prefers_rare_terms() {
+    let mut q = p(r#"acme AND (refund* OR "money back") NOT site:acme.com"#);
+    let mut next = 0;
+    q.terms_mut(false, &mut |t, _| {
+        t.id = next;
+        next += 1;
+    });
+    // acme = 0, refund* = 1, "money back" = 2: `acme` alone is the cheapest set...
+    assert_eq!(q.trigger(&|_| 1), Some(vec![0]));
+    // ...unless it is the common one.
+    assert_eq!(
+        q.trigger(&|t| if t == 0 { 10 } else { 1 }),
+        Some(vec![1, 2])
+    );
+    assert_eq!(
+        p("acme NEAR/2 cloud").trigger(&|_| 1).map(|s| s.len()),
+        Some(1)
+    );
+    assert_eq!(Query::Not(Box::new(t("acme"))).trigger(&|_| 1), None);
+}
+
+/// Hits for the trigger property: term `t` hits when bit `t` is set, at word `t`.
+struct Bits(u64, bool);
+
+impl Hits for Bits {
+    fn word_spans(&self, term: u32, out: &mut Vec<(u32, u32)>) {
+        if self.hit(term) {
+            out.push((term, term + 1));
+        }
+    }
+    fn hit(&self, term: u32) -> bool {
+        term < 64 && self.0 >> term & 1 == 1
+    }
+    fn field(&self, _: Field, _: &str) -> bool {
+        self.1
+    }
+}
+
 fn word() -> impl Strategy<Value = String> {
     "[a-z]{3,8}".prop_filter("not an operator", |w| {
         !["and", "or", "not"].contains(&w.as_str())
@@ -225,6 +264,28 @@ proptest! {
         // Displayed queries parse back to the same tree (before the
         // "needs a term" check, which some generated trees fail).
         prop_assert_eq!(parser::parse(&text).map_err(|e| e.to_string()), Ok(q));
+    }
+
+    #[test]
+    fn a_query_holds_only_when_a_trigger_term_hits(
+        mut q in query(),
+        bits in any::<u64>(),
+        field in any::<bool>(),
+        costs in prop::collection::vec(0u64..4, 64),
+    ) {
+        let mut next = 0;
+        q.terms_mut(false, &mut |t, _| {
+            t.id = next % 64;
+            next += 1;
+        });
+        let trigger = q.trigger(&|t| costs[t as usize]);
+        prop_assert_eq!(trigger.is_some(), q.requires_term());
+        let h = Bits(bits, field);
+        if let Some(set) = trigger {
+            if eval(&q, &h) {
+                prop_assert!(set.iter().any(|&t| h.hit(t)));
+            }
+        }
     }
 
     #[test]
