@@ -16,6 +16,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod kafka;
+pub mod process;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

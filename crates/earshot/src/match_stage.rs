@@ -20,7 +20,10 @@ use std::time::{Duration, Instant};
 
 use earshot_match::{Matcher, SharedMatcher};
 use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
-use earshot_transport::{dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record, TopicsConfig};
+use earshot_transport::{
+    dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record,
+    TopicsConfig,
+};
 use futures::FutureExt;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
@@ -277,13 +280,27 @@ pub async fn run(
                 Some(Some(Ok(d))) => batch.push(d),
                 Some(Some(Err(e))) => consumer_error(&ctx, &e),
                 Some(None) => {
-                    spawn_batch(&tracker, &ctx, &matcher, &workers, std::mem::take(&mut batch)).await;
+                    spawn_batch(
+                        &tracker,
+                        &ctx,
+                        &matcher,
+                        &workers,
+                        std::mem::take(&mut batch),
+                    )
+                    .await;
                     break 'consume;
                 }
                 None => break,
             }
         }
-        spawn_batch(&tracker, &ctx, &matcher, &workers, std::mem::take(&mut batch)).await;
+        spawn_batch(
+            &tracker,
+            &ctx,
+            &matcher,
+            &workers,
+            std::mem::take(&mut batch),
+        )
+        .await;
     }
 
     // Shutdown: fetching stopped (recv returned None). Drain, then commit and leave.
@@ -291,11 +308,15 @@ pub async fn run(
     let started = Instant::now();
     tracker.close();
     if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
-        tracing::warn!("drain timeout: undelivered posts stay unacknowledged and will be redelivered");
+        tracing::warn!(
+            "drain timeout: undelivered posts stay unacknowledged and will be redelivered"
+        );
         ctx.abandon.cancel();
         tracker.wait().await;
     }
-    let left = drain.saturating_sub(started.elapsed()).max(Duration::from_millis(500));
+    let left = drain
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(500));
     consumer.close(left).await?;
     let stats = ctx.counters.snapshot();
     tracing::info!(%stats, "match stage stopped");
@@ -318,8 +339,14 @@ async fn spawn_batch(
     if batch.is_empty() {
         return;
     }
-    ctx.counters.received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let permit = workers.clone().acquire_owned().await.expect("semaphore never closed");
+    ctx.counters
+        .received
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let permit = workers
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("semaphore never closed");
     let (ctx, matcher) = (ctx.clone(), matcher.load());
     tracker.spawn(async move {
         let scored = tokio::task::spawn_blocking(move || {
@@ -362,7 +389,9 @@ async fn spawn_batch(
 fn score(matcher: &Matcher, d: &Delivery) -> Result<Record, String> {
     if let Some(v) = d.message.header(SCHEMA_HEADER) {
         if v != SCHEMA_VERSION.to_string() {
-            return Err(format!("unsupported {SCHEMA_HEADER} header {v:?} (this build reads {SCHEMA_VERSION})"));
+            return Err(format!(
+                "unsupported {SCHEMA_HEADER} header {v:?} (this build reads {SCHEMA_VERSION})"
+            ));
         }
     }
     let post = Post::from_json(&d.message.payload).map_err(|e| e.to_string())?;
@@ -376,7 +405,14 @@ fn score(matcher: &Matcher, d: &Delivery) -> Result<Record, String> {
 
 /// Awaits a record's delivery, re-sending it with backoff while it fails, and
 /// acknowledges the raw delivery only once it succeeded.
-async fn deliver(ctx: Arc<Ctx>, d: Delivery, topic: String, record: Record, first: DeliveryFuture, poison: bool) {
+async fn deliver(
+    ctx: Arc<Ctx>,
+    d: Delivery,
+    topic: String,
+    record: Record,
+    first: DeliveryFuture,
+    poison: bool,
+) {
     let mut pending = first;
     let mut backoff = ctx.backoff;
     loop {
@@ -387,7 +423,11 @@ async fn deliver(ctx: Arc<Ctx>, d: Delivery, topic: String, record: Record, firs
         match result {
             Ok(()) => {
                 d.ack.ack();
-                let counter = if poison { &ctx.counters.dead_lettered } else { &ctx.counters.scored };
+                let counter = if poison {
+                    &ctx.counters.dead_lettered
+                } else {
+                    &ctx.counters.scored
+                };
                 counter.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -461,12 +501,19 @@ mod tests {
 
     async fn drain(bus: &MemoryBus, topic: &str, n: usize) -> Vec<earshot_transport::Message> {
         let mut c = bus
-            .consumer(ConsumerOptions::new(earshot_tests::unique_name("check"), [topic]))
+            .consumer(ConsumerOptions::new(
+                earshot_tests::unique_name("check"),
+                [topic],
+            ))
             .await
             .unwrap();
         let mut out = Vec::new();
         while out.len() < n {
-            let d = tokio::time::timeout(Duration::from_secs(5), c.recv()).await.unwrap().unwrap().unwrap();
+            let d = tokio::time::timeout(Duration::from_secs(5), c.recv())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
             out.push(d.message.clone());
             d.ack.ack();
         }
@@ -486,18 +533,37 @@ mod tests {
         for i in 0..50 {
             let post = Post::new(format!("test:{i}"), format!("acme post {i}"));
             producer
-                .send(&topics.raw, Record::new(post.id.clone(), post.to_json()).header(SCHEMA_HEADER, "1"))
+                .send(
+                    &topics.raw,
+                    Record::new(post.id.clone(), post.to_json()).header(SCHEMA_HEADER, "1"),
+                )
                 .await
                 .unwrap();
         }
-        producer.send(&topics.raw, Record::new("bad:1", b"{not json".to_vec())).await.unwrap();
-        let future = Post { schema_version: 99, ..Post::new("bad:2", "x") };
-        producer.send(&topics.raw, Record::new("bad:2", future.to_json())).await.unwrap();
+        producer
+            .send(&topics.raw, Record::new("bad:1", b"{not json".to_vec()))
+            .await
+            .unwrap();
+        let future = Post {
+            schema_version: 99,
+            ..Post::new("bad:2", "x")
+        };
+        producer
+            .send(&topics.raw, Record::new("bad:2", future.to_json()))
+            .await
+            .unwrap();
 
         let shutdown = CancellationToken::new();
-        let config = MatchStageConfig { batch_size: 8, ..MatchStageConfig::default() };
+        let config = MatchStageConfig {
+            batch_size: 8,
+            ..MatchStageConfig::default()
+        };
         let stage = tokio::spawn({
-            let (bus, topics, shutdown) = (Arc::new(bus.clone()) as Arc<dyn Bus>, topics.clone(), shutdown.clone());
+            let (bus, topics, shutdown) = (
+                Arc::new(bus.clone()) as Arc<dyn Bus>,
+                topics.clone(),
+                shutdown.clone(),
+            );
             async move { run(bus, &topics, matcher(), &config, shutdown).await }
         });
 
@@ -514,26 +580,58 @@ mod tests {
             assert_eq!(i.entities(earshot_model::EntityKind::Brand), ["acme"]);
         }
         let dead = drain(&bus, &topics.dead_letter, 2).await;
-        let reasons: Vec<&str> = dead.iter().map(|m| m.header("earshot-error").unwrap()).collect();
-        assert!(reasons.iter().any(|r| r.contains("invalid JSON")), "{reasons:?}");
-        assert!(reasons.iter().any(|r| r.contains("schema_version 99")), "{reasons:?}");
-        assert!(dead.iter().all(|m| m.header("earshot-stage") == Some(STAGE)));
+        let reasons: Vec<&str> = dead
+            .iter()
+            .map(|m| m.header("earshot-error").unwrap())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("invalid JSON")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons.iter().any(|r| r.contains("schema_version 99")),
+            "{reasons:?}"
+        );
+        assert!(dead
+            .iter()
+            .all(|m| m.header("earshot-stage") == Some(STAGE)));
 
         shutdown.cancel();
         let stats = stage.await.unwrap().unwrap();
-        assert_eq!((stats.received, stats.scored, stats.dead_lettered, stats.abandoned), (52, 50, 2, 0));
+        assert_eq!(
+            (
+                stats.received,
+                stats.scored,
+                stats.dead_lettered,
+                stats.abandoned
+            ),
+            (52, 50, 2, 0)
+        );
         let committed: i64 = (0..topics.partitions)
             .map(|p| bus.committed("earshot-match", &topics.raw, p).unwrap_or(0))
             .sum();
-        assert_eq!(committed, 52, "every raw post was acknowledged and committed");
+        assert_eq!(
+            committed, 52,
+            "every raw post was acknowledged and committed"
+        );
     }
 
     #[test]
     fn validation_names_each_bad_key() {
-        let config: MatchStageConfig =
-            toml::from_str("group = ''\nmax_in_flight = 0\nbatch_size = 0\nretry_backoff_ms = 20000").unwrap();
+        let config: MatchStageConfig = toml::from_str(
+            "group = ''\nmax_in_flight = 0\nbatch_size = 0\nretry_backoff_ms = 20000",
+        )
+        .unwrap();
         let keys: Vec<String> = config.validate().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, ["match.group", "match.max_in_flight", "match.batch_size", "match.retry_backoff_ms"]);
+        assert_eq!(
+            keys,
+            [
+                "match.group",
+                "match.max_in_flight",
+                "match.batch_size",
+                "match.retry_backoff_ms"
+            ]
+        );
         assert!(MatchStageConfig::default().validate().is_empty());
     }
 }

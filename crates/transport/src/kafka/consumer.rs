@@ -62,6 +62,9 @@ impl KafkaConsumer {
         let consumer: BaseConsumer<Ctx> = c
             .create_with_context(Ctx {
                 shared: shared.clone(),
+                // Well inside the rebalance timeout, and short enough that the
+                // group is not held up for long by a slow stage.
+                revoke_drain: Duration::from_millis(u64::from(session / 2).min(5_000)),
             })
             .map_err(|e| TransportError::Config(format!("Kafka consumer: {e}")))?;
         let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
@@ -109,6 +110,38 @@ pub(super) fn offsets_of(tpl: &TopicPartitionList) -> Vec<String> {
 /// The consumer's librdkafka context.
 pub(super) struct Ctx {
     pub shared: Arc<Shared>,
+    /// Longest wait on revoke for in-flight deliveries to be settled.
+    pub revoke_drain: Duration,
+}
+
+impl Ctx {
+    /// Waits (up to `revoke_drain`) until no delivery of a revoked partition is
+    /// still in flight. A partition held by a failed delivery cannot commit
+    /// further anyway, so it is not waited for.
+    fn wait_for_in_flight(&self, revoked: &TopicPartitionList) {
+        let deadline = Instant::now() + self.revoke_drain;
+        loop {
+            let busy = {
+                let parts = self.shared.parts.lock().expect("assignment lock");
+                revoked.elements().iter().any(|e| {
+                    parts
+                        .get(&(e.topic().to_string(), e.partition()))
+                        .is_some_and(|p| p.watermark.outstanding() > 0 && !p.watermark.is_held())
+                })
+            };
+            if !busy {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::info!(
+                    "revoke: in-flight deliveries not settled in {:?}; the next owner redoes them",
+                    self.revoke_drain
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl ClientContext for Ctx {}
@@ -117,6 +150,10 @@ impl ConsumerContext for Ctx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(revoked) => {
+                // Let work already handed out on these partitions finish (the
+                // stage keeps acknowledging while this thread waits), so the
+                // commit below covers it and the next owner does not redo it.
+                self.wait_for_in_flight(revoked);
                 // Commit what is safe before another member takes over; a failure
                 // here only means re-reading from the last committed offset.
                 if let Err(e) = self

@@ -1,0 +1,101 @@
+//! Running an Earshot daemon as a real subprocess: start it, signal it, kill
+//! it, read its log.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `earshot` subprocess; killed (SIGKILL) if still running when dropped.
+pub struct Daemon {
+    child: Child,
+    name: String,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `bin --config config args...`, stderr (its log) to `dir/name.log`.
+    pub fn spawn(bin: &Path, config: &Path, args: &[&str], dir: &Path, name: &str) -> Daemon {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("daemon log file");
+        let child = Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("EARSHOT_LOG", "info")
+            .env_remove("RUST_LOG")
+            .env_remove("EARSHOT_KAFKA_BROKERS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        Daemon {
+            child,
+            name: name.to_string(),
+            log,
+        }
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Kills it with SIGKILL (a crash: no cleanup of any kind) and reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for it to exit; returns its
+    /// exit status and how long it took. Panics (with its log) on timeout.
+    pub fn terminate(&mut self, timeout: Duration) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {} failed", self.pid());
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, started.elapsed());
+            }
+            if started.elapsed() > timeout {
+                self.kill9();
+                panic!(
+                    "{} did not exit within {timeout:?} of SIGTERM; log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Path of its log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.running() {
+            self.kill9();
+        }
+    }
+}
