@@ -6,7 +6,7 @@
 //! original so spans can be reported in [`earshot_model::Post::full_text`].
 
 use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, is_nfkd_quick, IsNormalized, UnicodeNormalization};
 
 /// How text is normalized before matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,17 +73,22 @@ impl Normalizer {
         let bytes = s.as_bytes();
         let mut i = 0;
         while i < s.len() {
-            let b = bytes[i];
-            // ASCII not followed by a combining mark is its own NFKC segment.
-            if b.is_ascii() && bytes.get(i + 1).is_none_or(|n| n.is_ascii()) {
-                out.text.push(b.to_ascii_lowercase() as char);
-                out.map.push(i as u32);
-                i += 1;
+            // A run of ASCII is its own NFKC output, lowercased, except for
+            // its last byte when a non-ASCII character follows (that one
+            // may be a combining mark that composes with it).
+            let run = bytes[i..].iter().position(|b| !b.is_ascii());
+            let ascii_end = run.map_or(s.len(), |n| i + n.saturating_sub(1));
+            if ascii_end > i {
+                let start = out.text.len();
+                out.text.push_str(&s[i..ascii_end]);
+                out.text[start..].make_ascii_lowercase();
+                out.map.extend(i as u32..ascii_end as u32);
+                i = ascii_end;
                 continue;
             }
             // A segment: one starter and the combining marks after it.
             let mut chars = s[i..].char_indices();
-            chars.next();
+            let first = chars.next().map_or(' ', |(_, c)| c);
             let mut end = s.len();
             for (j, c) in chars {
                 if canonical_combining_class(c) == 0 {
@@ -93,7 +98,10 @@ impl Normalizer {
             }
             let seg = &s[i..end];
             let before = out.text.len();
-            if self.fold_accents {
+            if seg.len() == first.len_utf8() && self.is_stable(first) {
+                // Most non-ASCII in posts (emoji, CJK) is already normalized.
+                push_folded(first, &mut out.text);
+            } else if self.fold_accents {
                 for c in seg.nfkd().filter(|c| canonical_combining_class(*c) == 0) {
                     push_folded(c, &mut out.text);
                 }
@@ -108,6 +116,30 @@ impl Normalizer {
         }
         out.map.push(s.len() as u32);
     }
+}
+
+impl Normalizer {
+    /// Whether a lone starter `c` is left as it is by this normalization
+    /// (before case folding), so the decomposing iterators can be skipped.
+    fn is_stable(&self, c: char) -> bool {
+        if is_pictograph(c) {
+            return true;
+        }
+        let once = std::iter::once(c);
+        canonical_combining_class(c) == 0
+            && if self.fold_accents {
+                is_nfkd_quick(once) == IsNormalized::Yes
+            } else {
+                is_nfkc_quick(once) == IsNormalized::Yes
+            }
+    }
+}
+
+/// Emoji blocks (pictographs, emoticons, transport and supplemental
+/// symbols): no decompositions, no case, no combining class, and most of
+/// the non-ASCII in social posts, so they skip the table lookups.
+fn is_pictograph(c: char) -> bool {
+    ('\u{1F300}'..='\u{1FAFF}').contains(&c)
 }
 
 /// Lowercases one character, with the few full case-folding rules that
@@ -238,7 +270,56 @@ mod tests {
         assert!(starts_word(j, s) && ends_word(j, s + 4));
     }
 
+    #[test]
+    fn pictographs_are_stable() {
+        for c in '\u{1F300}'..='\u{1FAFF}' {
+            let once = || std::iter::once(c);
+            assert_eq!(canonical_combining_class(c), 0, "{c:?}");
+            assert_eq!(is_nfkd_quick(once()), IsNormalized::Yes, "{c:?}");
+            assert_eq!(is_nfkc_quick(once()), IsNormalized::Yes, "{c:?}");
+            assert!(c.to_lowercase().eq(once()), "{c:?}");
+        }
+    }
+
+    /// Normalization without the fast paths: every segment (a starter and
+    /// its combining marks) through the Unicode iterators.
+    fn reference(norm: Normalizer, s: &str) -> String {
+        let mut out = String::new();
+        let mut seg = String::new();
+        let flush = |seg: &mut String, out: &mut String| {
+            if norm.fold_accents {
+                for c in seg.nfkd().filter(|c| canonical_combining_class(*c) == 0) {
+                    push_folded(c, out);
+                }
+            } else {
+                for c in seg.nfkc() {
+                    push_folded(c, out);
+                }
+            }
+            seg.clear();
+        };
+        for c in s.chars() {
+            if canonical_combining_class(c) == 0 {
+                flush(&mut seg, &mut out);
+            }
+            seg.push(c);
+        }
+        flush(&mut seg, &mut out);
+        out
+    }
+
     proptest! {
+        #[test]
+        fn fast_paths_agree_with_the_unicode_iterators(
+            s in "([a-zA-Z .#@]|[\\u{300}-\\u{36F}]|[éÉßẞςÅﬁＡ𝐀🄰½]|[😀-😂🙏]|[가-갃]|[ᄀ-ᄂ]|[ᅡ-ᅣ]|\\PC){0,30}"
+        ) {
+            let mut out = NormText::default();
+            for norm in [N, K] {
+                norm.normalize_into(&s, &mut out);
+                prop_assert_eq!(&out.text, &reference(norm, &s));
+            }
+        }
+
         #[test]
         fn normalization_is_idempotent(s in "\\PC{0,40}") {
             let once = N.normalize_str(&s);
