@@ -25,7 +25,9 @@ pub fn init_logging(json: bool) {
 
 /// The multi-threaded runtime the daemons run on.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// A token cancelled on SIGINT or SIGTERM: daemons then stop fetching, drain,
@@ -82,8 +84,19 @@ pub async fn run_match(config: Config) -> anyhow::Result<()> {
     let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
     let bus = bus(&config, "match").await?;
     let shutdown = shutdown_on_signal();
-    tokio::spawn(reload_on_sighup(config.path.clone(), matcher.clone(), shutdown.clone()));
-    let stats = crate::match_stage::run(bus, &config.transport.topics, matcher, &config.match_stage, shutdown).await?;
+    tokio::spawn(reload_on_sighup(
+        config.path.clone(),
+        matcher.clone(),
+        shutdown.clone(),
+    ));
+    let stats = crate::match_stage::run(
+        bus,
+        &config.transport.topics,
+        matcher,
+        &config.match_stage,
+        shutdown,
+    )
+    .await?;
     tracing::info!(?stats, "match stopped");
     Ok(())
 }
@@ -91,11 +104,17 @@ pub async fn run_match(config: Config) -> anyhow::Result<()> {
 /// Recompiles the watchlists on SIGHUP and swaps them in atomically; posts in
 /// flight finish with the matcher they started with. A config with problems
 /// is refused (each problem logged) and the running matcher stays.
-async fn reload_on_sighup(path: Option<std::path::PathBuf>, matcher: Arc<SharedMatcher>, shutdown: CancellationToken) {
+async fn reload_on_sighup(
+    path: Option<std::path::PathBuf>,
+    matcher: Arc<SharedMatcher>,
+    shutdown: CancellationToken,
+) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -112,7 +131,10 @@ async fn reload_on_sighup(path: Option<std::path::PathBuf>, matcher: Arc<SharedM
                 }
                 Err(problems) => {
                     for p in &problems {
-                        tracing::error!(problem = p.as_str(), "reload refused; keeping the running watchlists");
+                        tracing::error!(
+                            problem = p.as_str(),
+                            "reload refused; keeping the running watchlists"
+                        );
                     }
                 }
             }
@@ -127,7 +149,8 @@ pub async fn run_connect(config: Config) -> anyhow::Result<()> {
     let config = config.validated()?;
     let bus = bus(&config, "connect").await?;
     let shutdown = shutdown_on_signal();
-    let stats = earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
+    let stats =
+        earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
     tracing::info!(?stats, "connect stopped");
     Ok(())
 }

@@ -82,13 +82,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("`{s}`: expected a number followed by s, m, h or d"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number followed by s, m, h or d"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" | "" => n * 3600,
         "d" => n * 86_400,
-        _ => return Err(format!("`{s}`: unknown unit `{unit}`, expected s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}`, expected s, m, h or d"
+            ))
+        }
     };
     Ok(Duration::from_secs(secs))
 }
@@ -115,7 +121,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::new(std::io::stdout().lock());
             let summary = score::run(&matcher, text, stdin, stdout)?;
-            Ok(if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if summary.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         command => {
             let config = config::load(path)?;
@@ -131,7 +141,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         Ok(())
                     }
                     Command::Report { since, brand } => {
-                        report::run(&config.sink, since, brand.as_deref(), std::io::stdout().lock()).await
+                        report::run(
+                            &config.sink,
+                            since,
+                            brand.as_deref(),
+                            std::io::stdout().lock(),
+                        )
+                        .await
                     }
                     Command::Check | Command::Score { .. } => unreachable!("handled above"),
                 }
