@@ -26,6 +26,8 @@ impl Daemon {
             .arg(config)
             .args(args)
             .env("EARSHOT_LOG", "info")
+            // Plain log lines: tests search them.
+            .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .env_remove("EARSHOT_KAFKA_BROKERS")
             .stdin(Stdio::null())

@@ -15,7 +15,8 @@
 # Apache Kafka or a current ClickHouse).
 #
 # Knobs: EARSHOT_TANSU (path to a tansu binary to use), EARSHOT_HARNESS_DIR
-# (directory for data/logs/PIDs; default: a new mktemp directory).
+# (directory for data/logs/PIDs; default: a new mktemp directory),
+# EARSHOT_HARNESS_SERVICES (default "kafka clickhouse": which servers to start).
 set -euo pipefail
 
 log() { echo "[harness] $*" >&2; }
@@ -185,17 +186,19 @@ start_clickhouse() {
     die "clickhouse did not answer SELECT 1 within 30s; see $ch/log"
 }
 
+SERVICES=" ${EARSHOT_HARNESS_SERVICES:-kafka clickhouse} "
 if [[ -n "${EARSHOT_TEST_KAFKA:-}" ]]; then
     log "using the Kafka broker at EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA"
-else
+elif [[ "$SERVICES" == *" kafka "* ]]; then
     start_tansu
 fi
 if [[ -n "${EARSHOT_TEST_CLICKHOUSE:-}" ]]; then
     log "using ClickHouse at EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE"
-else
+elif [[ "$SERVICES" == *" clickhouse "* ]]; then
     start_clickhouse
 fi
 
 printf 'export EARSHOT_HARNESS_DIR=%q\n' "$DIR"
-printf 'export EARSHOT_TEST_KAFKA=%q\n' "$EARSHOT_TEST_KAFKA"
-printf 'export EARSHOT_TEST_CLICKHOUSE=%q\n' "$EARSHOT_TEST_CLICKHOUSE"
+[[ -n "${EARSHOT_TEST_KAFKA:-}" ]] && printf 'export EARSHOT_TEST_KAFKA=%q\n' "$EARSHOT_TEST_KAFKA"
+[[ -n "${EARSHOT_TEST_CLICKHOUSE:-}" ]] && printf 'export EARSHOT_TEST_CLICKHOUSE=%q\n' "$EARSHOT_TEST_CLICKHOUSE"
+exit 0
