@@ -244,6 +244,7 @@ impl Poller {
                 }
             }
         };
+        self.shared.closing.store(true, Ordering::SeqCst);
         let result = self.commit(CommitMode::Sync);
         if let Err(e) = &result {
             tracing::warn!(group = %self.options.group, error = %e, "final commit failed");

@@ -45,6 +45,9 @@ pub(super) struct Shared {
     /// Messages librdkafka returned after we paused (already fetched); they
     /// are delivered first once there is budget again, in order.
     pub stash: Mutex<VecDeque<OwnedMessage>>,
+    /// Set when the member is leaving: `close` already drained, so the final
+    /// revoke does not wait for in-flight work again.
+    pub closing: AtomicBool,
 }
 
 impl Shared {
@@ -119,6 +122,9 @@ impl Ctx {
     /// still in flight. A partition held by a failed delivery cannot commit
     /// further anyway, so it is not waited for.
     fn wait_for_in_flight(&self, revoked: &TopicPartitionList) {
+        if self.shared.closing.load(Ordering::SeqCst) {
+            return;
+        }
         let deadline = Instant::now() + self.revoke_drain;
         loop {
             let busy = {
