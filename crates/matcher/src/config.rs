@@ -201,23 +201,21 @@ impl MatcherConfig {
             }
         }
 
-        let mut analyzer = Analyzer {
-            config: self.sentiment,
-            ..Analyzer::default()
-        };
+        let mut main_lexicon = Lexicon::default();
+        let mut by_lang: Vec<(String, Lexicon)> = Vec::new();
         for lex in &self.lexicons {
             let Some(text) = read(&lex.path, &mut errors) else {
                 continue;
             };
             let file = lex.path.display().to_string();
             let target = match &lex.lang {
-                None => &mut analyzer.lexicon,
+                None => &mut main_lexicon,
                 Some(l) => {
-                    if let Some(i) = analyzer.by_lang.iter().position(|(x, _)| x == l) {
-                        &mut analyzer.by_lang[i].1
+                    if let Some(i) = by_lang.iter().position(|(x, _)| x == l) {
+                        &mut by_lang[i].1
                     } else {
-                        analyzer.by_lang.push((l.clone(), Lexicon::default()));
-                        &mut analyzer.by_lang.last_mut().expect("just pushed").1
+                        by_lang.push((l.clone(), Lexicon::default()));
+                        &mut by_lang.last_mut().expect("just pushed").1
                     }
                 }
             };
@@ -239,10 +237,13 @@ impl MatcherConfig {
                 ));
             }
         }
-        analyzer.lexicon.resolve_emoji();
-        for (_, l) in &mut analyzer.by_lang {
+        main_lexicon.resolve_emoji();
+        for (_, l) in &mut by_lang {
             l.resolve_emoji();
         }
+        let mut analyzer = Analyzer::new(main_lexicon);
+        analyzer.by_lang = by_lang;
+        analyzer.config = self.sentiment;
         if !(0.0..1.0).contains(&self.sentiment.neutral_threshold) {
             errors.push(ConfigError::new(
                 "[matcher.sentiment]",

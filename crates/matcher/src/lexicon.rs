@@ -1,7 +1,6 @@
 //! Sentiment lexicons: VADER, AFINN and VADER's emoji format.
 
-use std::collections::{HashMap, HashSet};
-
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 
 /// File format of a lexicon.
@@ -20,14 +19,18 @@ pub enum LexiconFormat {
 }
 
 /// Word, phrase and emoji valences on VADER's −4..4 scale.
+///
+/// Keys are short strings looked up once per token: the maps use FxHash,
+/// several times faster than SipHash on them (the keys come from files the
+/// operator controls, so hash flooding is not a concern).
 #[derive(Debug, Default, Clone)]
 pub struct Lexicon {
-    pub(crate) words: HashMap<String, f32>,
-    pub(crate) phrases: HashMap<String, f32>,
+    pub(crate) words: FxHashMap<String, f32>,
+    pub(crate) phrases: FxHashMap<String, f32>,
     /// First words of phrases, to skip phrase lookups cheaply.
-    pub(crate) phrase_starts: HashSet<String>,
+    pub(crate) phrase_starts: FxHashSet<String>,
     pub(crate) max_phrase_words: usize,
-    pub(crate) emoji: HashMap<String, f32>,
+    pub(crate) emoji: FxHashMap<String, f32>,
     emoji_descriptions: Vec<(String, String)>,
 }
 

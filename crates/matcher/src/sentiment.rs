@@ -6,127 +6,21 @@
 //! emphasis, `!`/`?` amplification, emoticons and emoji, slang and idioms
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
 
+mod tokens;
+mod words;
+
+use std::cell::RefCell;
+
 use earshot_model::{Sentiment, SentimentLabel};
 use serde::Deserialize;
 
-use crate::lexicon::{is_emoji, Lexicon};
+use crate::lexicon::Lexicon;
+use tokens::{tokenize, Token};
+use words::{flag, WordTable, SARCASM};
 
 const B_INCR: f32 = 0.293;
 const C_INCR: f32 = 0.733;
 const N_SCALAR: f32 = -0.74;
-
-const NEGATIONS: &[&str] = &[
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "dont", "hadnt",
-    "hasnt", "havent", "isnt", "mightnt", "mustnt", "neither", "neednt", "never", "none", "nope",
-    "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "uh-uh", "wasnt",
-    "werent", "without", "wont", "wouldnt", "rarely", "seldom", "despite", "nobody", "no-one",
-];
-
-/// Markers that make a post's praise sarcastic ("Oh great, charged twice 🙄").
-const SARCASM: &[&str] = &[
-    "yeah right",
-    "oh great",
-    "just what i needed",
-    "thanks for nothing",
-    "🙄",
-    "🙃",
-    "/s",
-];
-
-const BOOSTERS: &[&str] = &[
-    "absolutely",
-    "amazingly",
-    "awfully",
-    "completely",
-    "considerable",
-    "considerably",
-    "decidedly",
-    "deeply",
-    "effing",
-    "enormous",
-    "enormously",
-    "entirely",
-    "especially",
-    "exceptional",
-    "exceptionally",
-    "extreme",
-    "extremely",
-    "fabulously",
-    "flipping",
-    "flippin",
-    "frackin",
-    "fracking",
-    "fricking",
-    "frickin",
-    "frigging",
-    "friggin",
-    "fully",
-    "fuckin",
-    "fucking",
-    "fuggin",
-    "fugging",
-    "greatly",
-    "hella",
-    "highly",
-    "hugely",
-    "incredible",
-    "incredibly",
-    "intensely",
-    "major",
-    "majorly",
-    "more",
-    "most",
-    "particularly",
-    "purely",
-    "quite",
-    "really",
-    "remarkably",
-    "so",
-    "substantially",
-    "thoroughly",
-    "total",
-    "totally",
-    "tremendous",
-    "tremendously",
-    "uber",
-    "unbelievably",
-    "unusually",
-    "utter",
-    "utterly",
-    "very",
-    "super",
-    "mega",
-    "soooo",
-    "sooo",
-    "realy",
-    "rly",
-    "srsly",
-    "seriously",
-];
-
-const DAMPENERS: &[&str] = &[
-    "almost",
-    "barely",
-    "hardly",
-    "kinda",
-    "kindof",
-    "kind-of",
-    "less",
-    "little",
-    "marginal",
-    "marginally",
-    "occasional",
-    "occasionally",
-    "partly",
-    "scarce",
-    "scarcely",
-    "slight",
-    "slightly",
-    "somewhat",
-    "sorta",
-    "sortof",
-    "sort-of",
-];
 
 /// Tunable parts of the sentiment rules (`[matcher.sentiment]`).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -156,21 +50,13 @@ pub type Overrides = Lexicon;
 /// The sentiment analyzer: lexicons plus rules.
 #[derive(Debug, Clone, Default)]
 pub struct Analyzer {
-    pub(crate) lexicon: Lexicon,
+    /// The main lexicon, and the same words with the rules' bits: built
+    /// together in [`Analyzer::new`] so they cannot disagree.
+    lexicon: Lexicon,
+    table: WordTable,
     /// Lexicons that apply only to posts in one language (ISO 639-1).
     pub(crate) by_lang: Vec<(String, Lexicon)>,
     pub(crate) config: SentimentConfig,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Token {
-    /// Span of the lowercased form in the scratch buffer.
-    lstart: u32,
-    lend: u32,
-    caps: bool,
-    sentence: u32,
-    /// Valence from a lexicon; `None` when the token is in no lexicon.
-    valence: Option<f32>,
 }
 
 /// A sentence's span in the original text and its summed valence.
@@ -198,22 +84,34 @@ impl Scratch {
         let t = &self.tokens[i];
         &self.lower[t.lstart as usize..t.lend as usize]
     }
+
+    /// Whether token `k` has any of the `bits`.
+    fn is(&self, k: usize, bits: u32) -> bool {
+        self.tokens[k].flags & bits != 0
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 impl Analyzer {
     /// An analyzer over one lexicon with default rules.
     pub fn new(lexicon: Lexicon) -> Analyzer {
         Analyzer {
+            table: WordTable::new(&lexicon),
             lexicon,
             by_lang: Vec::new(),
             config: SentimentConfig::default(),
         }
     }
 
-    /// Scores a text (standalone use; the matcher reuses buffers instead).
+    /// Scores a text with the main lexicon (buffers are reused per thread).
     pub fn score(&self, text: &str) -> Sentiment {
-        let mut s = Scratch::default();
-        self.analyze(text, None, &[], &mut s)
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => self.analyze(text, None, &[], &mut s),
+            Err(_) => self.analyze(text, None, &[], &mut Scratch::default()),
+        })
     }
 
     /// Compound score (VADER convention) of a raw valence sum.
@@ -234,7 +132,7 @@ impl Analyzer {
         overrides: &[&Overrides],
         s: &mut Scratch,
     ) -> Sentiment {
-        self.tokenize(text, s);
+        tokenize(&self.table, text, s);
         let lang_lex = lang
             .and_then(|l| self.by_lang.iter().find(|(x, _)| x == l))
             .map(|(_, lex)| lex);
@@ -275,137 +173,22 @@ impl Analyzer {
         self.finish(text, s)
     }
 
-    /// Splits into whitespace tokens (emoji split off), strips punctuation
-    /// except from emoticons, and records sentence ends.
-    fn tokenize(&self, text: &str, s: &mut Scratch) {
-        s.tokens.clear();
-        s.lower.clear();
-        s.sentences.clear();
-        s.questions.clear();
-        s.sarcastic = false;
-        let mut sentence = 0u32;
-        let mut sent_start = 0u32;
-        let close = |s: &mut Scratch,
-                     end: u32,
-                     question: bool,
-                     sentence: &mut u32,
-                     sent_start: &mut u32| {
-            s.sentences.push(SentenceScore {
-                start: *sent_start,
-                end,
-                sum: 0.0,
-            });
-            s.questions.push(question);
-            *sentence += 1;
-            *sent_start = end;
-        };
-        let mut i = 0;
-        while i < text.len() {
-            let c = text[i..].chars().next().unwrap_or(' ');
-            if c.is_whitespace() {
-                if c == '\n' && s.tokens.last().is_some_and(|t| t.sentence == sentence) {
-                    close(s, i as u32, false, &mut sentence, &mut sent_start);
-                }
-                i += c.len_utf8();
-                continue;
-            }
-            let mut end = i;
-            while end < text.len() {
-                let c = text[end..].chars().next().unwrap_or(' ');
-                if c.is_whitespace() {
-                    break;
-                }
-                end += c.len_utf8();
-            }
-            // Split emoji off the chunk: "great😀" is two tokens.
-            let chunk = &text[i..end];
-            let mut piece_start = i;
-            for (j, c) in chunk.char_indices() {
-                if is_emoji(c) {
-                    let at = i + j;
-                    self.push_token(text, piece_start, at, sentence, s);
-                    self.push_token(text, at, at + c.len_utf8(), sentence, s);
-                    piece_start = at + c.len_utf8();
-                }
-            }
-            self.push_token(text, piece_start, end, sentence, s);
-            // A chunk ending in . ! ? (before closing quotes) ends a sentence,
-            // unless it is an emoticon such as ":-)" or "(?)".
-            let tail = chunk.trim_end_matches(['"', '\'', ')', '”', '’']);
-            let is_emoticon = s.tokens.last().is_some_and(|t| t.valence.is_some());
-            if !is_emoticon && (tail.ends_with(['.', '!', '?', '…'])) {
-                let question = tail.ends_with('?') && !tail.contains('!');
-                close(s, end as u32, question, &mut sentence, &mut sent_start);
-            }
-            i = end;
-        }
-        if s.tokens.last().is_some_and(|t| t.sentence == sentence) || s.sentences.is_empty() {
-            close(s, text.len() as u32, false, &mut sentence, &mut sent_start);
-        }
-    }
-
-    fn push_token(&self, text: &str, start: usize, end: usize, sentence: u32, s: &mut Scratch) {
-        let raw = &text[start..end];
-        let raw = raw.trim_matches(|c| c == '\u{FE0F}' || c == '\u{200D}');
-        if raw.is_empty()
-            || raw
-                .chars()
-                .all(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c))
-        {
-            return;
-        }
-        let lstart = s.lower.len();
-        push_lower(raw, &mut s.lower);
-        let lower = &s.lower[lstart..];
-        // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
-        let has_punct = lower.chars().any(is_punct) && lower != "/s";
-        let emoticon = lower == "/s"
-            || has_punct && self.lexicon.words.contains_key(lower)
-            || lower.chars().count() <= 2 && !lower.chars().any(char::is_alphanumeric);
-        let (off, len) = if emoticon {
-            (0, lower.len())
-        } else {
-            let trimmed = lower.trim_start_matches(is_punct);
-            let off = lower.len() - trimmed.len();
-            let trimmed = trimmed.trim_end_matches(is_punct);
-            if trimmed.is_empty() {
-                s.lower.truncate(lstart);
-                return;
-            }
-            (off, trimmed.len())
-        };
-        let caps = {
-            let letters = raw.chars().filter(|c| c.is_alphabetic()).count();
-            letters >= 2 && !raw.chars().any(char::is_lowercase)
-        };
-        // Drop the stripped punctuation from the buffer.
-        s.lower.truncate(lstart + off + len);
-        s.lower.replace_range(lstart..lstart + off, "");
-        s.tokens.push(Token {
-            lstart: lstart as u32,
-            lend: s.lower.len() as u32,
-            caps,
-            sentence,
-            valence: None,
-        });
-    }
-
     /// Finds each token's lexicon valence; phrases (idioms) take their first
-    /// token's place and neutralize the rest.
+    /// token's place and neutralize the rest. Per-brand overrides come
+    /// first, then the post language's lexicon, then the main one (whose
+    /// answers the tokenizer already looked up).
     fn lookup(&self, overrides: &[&Overrides], lang_lex: Option<&Lexicon>, s: &mut Scratch) {
-        let lexes: Vec<&Lexicon> = overrides
-            .iter()
-            .copied()
-            .chain(lang_lex)
-            .chain(Some(&self.lexicon))
-            .collect();
-        let max_phrase = lexes.iter().map(|l| l.max_phrase_words).max().unwrap_or(0);
+        let extra = || overrides.iter().copied().chain(lang_lex);
+        let max_phrase = extra()
+            .map(|l| l.max_phrase_words)
+            .fold(self.lexicon.max_phrase_words, usize::max);
         let mut i = 0;
         while i < s.tokens.len() {
-            let word = s.word(i);
             let mut consumed = 1;
             let mut valence = None;
-            if max_phrase >= 2 && lexes.iter().any(|l| l.phrase_starts.contains(word)) {
+            let starts_phrase =
+                s.is(i, flag::PHRASE_START) || extra().any(|l| l.phrase_starts.contains(s.word(i)));
+            if max_phrase >= 2 && starts_phrase {
                 'phrase: for n in (2..=max_phrase.min(s.tokens.len() - i)).rev() {
                     let same_sentence = s.tokens[i + n - 1].sentence == s.tokens[i].sentence;
                     if !same_sentence {
@@ -419,8 +202,8 @@ impl Analyzer {
                         }
                         join.push_str(s.word(k));
                     }
-                    let found = lexes
-                        .iter()
+                    let found = extra()
+                        .chain(Some(&self.lexicon))
                         .find_map(|l| l.phrases.get(join.as_str()).copied());
                     if found.is_some() && SARCASM.contains(&join.as_str()) {
                         s.sarcastic = true;
@@ -433,14 +216,14 @@ impl Analyzer {
                     }
                 }
             }
-            if SARCASM.contains(&s.word(i)) {
+            if s.is(i, flag::SARCASM) {
                 s.sarcastic = true;
             }
             if valence.is_none() {
                 let word = s.word(i);
-                valence = lexes
-                    .iter()
-                    .find_map(|l| l.words.get(word).or_else(|| l.emoji.get(word)).copied());
+                valence = extra()
+                    .find_map(|l| l.words.get(word).or_else(|| l.emoji.get(word)).copied())
+                    .or(s.tokens[i].main);
             }
             s.tokens[i].valence = valence;
             for k in i + 1..i + consumed {
@@ -452,11 +235,11 @@ impl Analyzer {
     }
 
     fn valence(&self, i: usize, cap_diff: bool, s: &Scratch) -> f32 {
-        let word = s.word(i);
-        if BOOSTERS.contains(&word) || DAMPENERS.contains(&word) {
+        let n = s.tokens.len();
+        if s.is(i, flag::BOOSTER | flag::DAMPENER) {
             return 0.0;
         }
-        if word == "kind" && i + 1 < s.tokens.len() && s.word(i + 1) == "of" {
+        if s.is(i, flag::KIND) && i + 1 < n && s.is(i + 1, flag::OF) {
             return 0.0;
         }
         let Some(base) = s.tokens[i].valence else {
@@ -466,12 +249,12 @@ impl Analyzer {
         let in_sentence = |k: usize| s.tokens[k].sentence == sentence;
         let mut v = base;
         // "no" before a sentiment word negates it instead of counting itself.
-        if word == "no" && i + 1 < s.tokens.len() && s.tokens[i + 1].valence.is_some() {
+        if s.is(i, flag::NO) && i + 1 < n && s.tokens[i + 1].valence.is_some() {
             v = 0.0;
         }
-        if (i > 0 && s.word(i - 1) == "no")
-            || (i > 1 && s.word(i - 2) == "no")
-            || (i > 2 && s.word(i - 3) == "no" && matches!(s.word(i - 1), "or" | "nor"))
+        if (i > 0 && s.is(i - 1, flag::NO))
+            || (i > 1 && s.is(i - 2, flag::NO))
+            || (i > 2 && s.is(i - 3, flag::NO) && s.is(i - 1, flag::OR_NOR))
         {
             v = base * N_SCALAR;
         }
@@ -486,7 +269,7 @@ impl Analyzer {
             if s.tokens[k].valence.is_some() {
                 continue;
             }
-            let mut scalar = modifier(s.word(k));
+            let mut scalar = modifier(s.tokens[k].flags);
             if scalar != 0.0 {
                 if v < 0.0 {
                     scalar = -scalar;
@@ -501,53 +284,49 @@ impl Analyzer {
         }
         // Two-word dampeners ("kind of good", "sort of works").
         if i > 1 && in_sentence(i - 2) {
-            let pair = (s.word(i - 2), s.word(i - 1));
-            if matches!(
-                pair,
-                ("kind", "of") | ("sort", "of") | ("a", "bit") | ("just", "enough")
-            ) {
+            let pair = |a: u32, b: u32| s.is(i - 2, a) && s.is(i - 1, b);
+            if pair(flag::KIND | flag::SORT, flag::OF)
+                || pair(flag::A, flag::BIT)
+                || pair(flag::JUST, flag::ENOUGH)
+            {
                 v -= B_INCR.copysign(v);
             }
         }
         // "least" negates unless "at least" / "very least".
-        if i > 0 && s.word(i - 1) == "least" && s.tokens[i - 1].valence.is_none() {
-            let before = if i > 1 { s.word(i - 2) } else { "" };
-            if before != "at" && before != "very" {
-                v *= N_SCALAR;
-            }
+        let at_least = i > 1 && s.is(i - 2, flag::AT | flag::VERY);
+        if i > 0 && s.is(i - 1, flag::LEAST) && s.tokens[i - 1].valence.is_none() && !at_least {
+            v *= N_SCALAR;
         }
         v
     }
 
     /// VADER's negation window: the token `j + 1` places before `i`.
     fn negation(&self, v: f32, s: &Scratch, i: usize, j: usize) -> f32 {
-        let w = |k: usize| s.word(k);
+        use flag::{DOUBT, NEGATION, NEVER, SO_THIS, WITHOUT};
         let k = i - j - 1;
         match j {
             0 => {
-                if is_negation(w(k)) {
+                if s.is(k, NEGATION) {
                     return v * N_SCALAR;
                 }
             }
             1 => {
-                if w(k) == "never" && matches!(w(i - 1), "so" | "this") {
+                if s.is(k, NEVER) && s.is(i - 1, SO_THIS) {
                     return v * 1.25;
-                } else if w(k) == "without" && w(i - 1) == "doubt" {
+                } else if s.is(k, WITHOUT) && s.is(i - 1, DOUBT) {
                     return v;
-                } else if is_negation(w(k)) {
+                } else if s.is(k, NEGATION) {
                     return v * N_SCALAR;
                 }
             }
             _ => {
                 // "haven't been this sore": a negation three words back with
                 // "so"/"this" right before the word intensifies (VADER does the same).
-                if (w(k) == "never" && matches!(w(i - 2), "so" | "this"))
-                    || matches!(w(i - 1), "so" | "this")
-                {
+                if (s.is(k, NEVER) && s.is(i - 2, SO_THIS)) || s.is(i - 1, SO_THIS) {
                     return v * 1.25;
-                } else if w(k) == "without" && (w(i - 2) == "doubt" || w(i - 1) == "doubt") {
+                } else if s.is(k, WITHOUT) && (s.is(i - 2, DOUBT) || s.is(i - 1, DOUBT)) {
                     return v;
-                } else if is_negation(w(k)) {
+                } else if s.is(k, NEGATION) {
                     return v * N_SCALAR;
                 }
             }
@@ -567,7 +346,7 @@ impl Analyzer {
             while end < s.tokens.len() && s.tokens[end].sentence == sentence {
                 end += 1;
             }
-            if let Some(b) = (i..end).find(|&k| matches!(s.word(k), "but" | "however")) {
+            if let Some(b) = (i..end).find(|&k| s.is(k, flag::BUT)) {
                 let from = if b == i { prev_start } else { i };
                 for k in from..end {
                     if k < b {
@@ -628,29 +407,11 @@ impl Analyzer {
     }
 }
 
-fn push_lower(raw: &str, out: &mut String) {
-    for c in raw.chars() {
-        match c {
-            '’' | '‘' => out.push('\''),
-            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            c => out.extend(c.to_lowercase()),
-        }
-    }
-}
-
-fn is_punct(c: char) -> bool {
-    c.is_ascii_punctuation() || matches!(c, '…' | '“' | '”' | '«' | '»' | '¡' | '¿' | '—' | '–')
-}
-
-fn is_negation(w: &str) -> bool {
-    NEGATIONS.contains(&w) || w.contains("n't")
-}
-
 /// Booster (+) or dampener (−) scalar of a modifier word.
-fn modifier(w: &str) -> f32 {
-    if BOOSTERS.contains(&w) {
+fn modifier(flags: u32) -> f32 {
+    if flags & flag::BOOSTER != 0 {
         B_INCR
-    } else if DAMPENERS.contains(&w) {
+    } else if flags & flag::DAMPENER != 0 {
         -B_INCR
     } else {
         0.0
@@ -659,8 +420,9 @@ fn modifier(w: &str) -> f32 {
 
 /// VADER's emphasis from `!` (up to 4) and `?` (2 or more).
 fn punctuation_emphasis(text: &str) -> f32 {
-    let ep = text.matches('!').count().min(4) as f32 * 0.292;
-    let qm = match text.matches('?').count() {
+    let count = |c: u8| text.bytes().filter(|&b| b == c).count();
+    let ep = count(b'!').min(4) as f32 * 0.292;
+    let qm = match count(b'?') {
         0 | 1 => 0.0,
         n @ 2..=3 => n as f32 * 0.18,
         _ => 0.96,

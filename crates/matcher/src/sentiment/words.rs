@@ -1,0 +1,241 @@
+//! The words the sentiment rules know, and one table that answers every
+//! question about a token with a single hash lookup: its valence in the
+//! analyzer's main lexicon, whether it starts an idiom, and what it is to
+//! the rules (negation, booster, dampener, or one of the few words a rule
+//! names, such as `but` or `least`).
+
+use rustc_hash::FxHashMap;
+
+use crate::lexicon::Lexicon;
+
+/// Negations (VADER's list; `n't` contractions are recognized by form).
+pub(super) const NEGATIONS: &[&str] = &[
+    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "dont", "hadnt",
+    "hasnt", "havent", "isnt", "mightnt", "mustnt", "neither", "neednt", "never", "none", "nope",
+    "nor", "not", "nothing", "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "uh-uh", "wasnt",
+    "werent", "without", "wont", "wouldnt", "rarely", "seldom", "despite", "nobody", "no-one",
+];
+
+/// Markers that make a post's praise sarcastic ("Oh great, charged twice 🙄").
+pub(super) const SARCASM: &[&str] = &[
+    "yeah right",
+    "oh great",
+    "just what i needed",
+    "thanks for nothing",
+    "🙄",
+    "🙃",
+    "/s",
+];
+
+pub(super) const BOOSTERS: &[&str] = &[
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
+    "super",
+    "mega",
+    "soooo",
+    "sooo",
+    "realy",
+    "rly",
+    "srsly",
+    "seriously",
+];
+
+pub(super) const DAMPENERS: &[&str] = &[
+    "almost",
+    "barely",
+    "hardly",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sorta",
+    "sortof",
+    "sort-of",
+];
+
+/// What a word is to the rules, as bits: computed once per token so the
+/// rules test bits instead of comparing strings against word lists.
+pub(super) mod flag {
+    pub const NEGATION: u32 = 1 << 0;
+    pub const BOOSTER: u32 = 1 << 1;
+    pub const DAMPENER: u32 = 1 << 2;
+    pub const SARCASM: u32 = 1 << 3;
+    /// First word of an idiom in the main lexicon.
+    pub const PHRASE_START: u32 = 1 << 4;
+    /// In the main lexicon's word list (not only its emoji).
+    pub const LEXICON_WORD: u32 = 1 << 5;
+    pub const NO: u32 = 1 << 6;
+    pub const OR_NOR: u32 = 1 << 7;
+    pub const KIND: u32 = 1 << 8;
+    pub const SORT: u32 = 1 << 9;
+    pub const OF: u32 = 1 << 10;
+    pub const A: u32 = 1 << 11;
+    pub const BIT: u32 = 1 << 12;
+    pub const JUST: u32 = 1 << 13;
+    pub const ENOUGH: u32 = 1 << 14;
+    pub const LEAST: u32 = 1 << 15;
+    pub const AT: u32 = 1 << 16;
+    pub const VERY: u32 = 1 << 17;
+    pub const NEVER: u32 = 1 << 18;
+    pub const SO_THIS: u32 = 1 << 19;
+    pub const WITHOUT: u32 = 1 << 20;
+    pub const DOUBT: u32 = 1 << 21;
+    /// `but` or `however`: contrast.
+    pub const BUT: u32 = 1 << 22;
+}
+
+/// The words single rules name, with their bits.
+const RULE_WORDS: &[(&str, u32)] = &[
+    ("no", flag::NO),
+    ("or", flag::OR_NOR),
+    ("nor", flag::OR_NOR),
+    ("kind", flag::KIND),
+    ("sort", flag::SORT),
+    ("of", flag::OF),
+    ("a", flag::A),
+    ("bit", flag::BIT),
+    ("just", flag::JUST),
+    ("enough", flag::ENOUGH),
+    ("least", flag::LEAST),
+    ("at", flag::AT),
+    ("very", flag::VERY),
+    ("never", flag::NEVER),
+    ("so", flag::SO_THIS),
+    ("this", flag::SO_THIS),
+    ("without", flag::WITHOUT),
+    ("doubt", flag::DOUBT),
+    ("but", flag::BUT),
+    ("however", flag::BUT),
+];
+
+/// A known word: its main-lexicon valence (word, else emoji) and its bits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Word {
+    pub valence: Option<f32>,
+    pub flags: u32,
+}
+
+/// Every word of the main lexicon and of the rules' lists.
+#[derive(Debug, Clone, Default)]
+pub(super) struct WordTable {
+    words: FxHashMap<Box<str>, Word>,
+}
+
+impl WordTable {
+    pub fn new(lexicon: &Lexicon) -> WordTable {
+        let mut words: FxHashMap<Box<str>, Word> = FxHashMap::default();
+        let mut add = |w: &str, valence: Option<f32>, flags: u32| {
+            let e = words.entry(w.into()).or_default();
+            e.valence = e.valence.or(valence);
+            e.flags |= flags;
+        };
+        for (w, &v) in &lexicon.words {
+            add(w, Some(v), flag::LEXICON_WORD);
+        }
+        for (w, &v) in &lexicon.emoji {
+            add(w, Some(v), 0);
+        }
+        for w in &lexicon.phrase_starts {
+            add(w, None, flag::PHRASE_START);
+        }
+        let lists = [
+            (NEGATIONS, flag::NEGATION),
+            (BOOSTERS, flag::BOOSTER),
+            (DAMPENERS, flag::DAMPENER),
+            (SARCASM, flag::SARCASM),
+        ];
+        for (list, f) in lists {
+            for w in list.iter().filter(|w| !w.contains(' ')) {
+                add(w, None, f);
+            }
+        }
+        for &(w, f) in RULE_WORDS {
+            add(w, None, f);
+        }
+        WordTable { words }
+    }
+
+    /// What the table knows of `word` (lowercased); unknown words have no
+    /// valence and no bits.
+    pub fn get(&self, word: &str) -> Word {
+        self.words.get(word).copied().unwrap_or_default()
+    }
+}
+
+/// Bits of a token that depend on its form rather than on a list.
+pub(super) fn form_flags(word: &str) -> u32 {
+    if word.contains("n't") {
+        flag::NEGATION
+    } else {
+        0
+    }
+}
