@@ -616,6 +616,142 @@ mod tests {
         );
     }
 
+    /// A bus whose producer fails the first `failures` sends to one topic.
+    struct FlakyBus {
+        inner: MemoryBus,
+        topic: String,
+        failures: Arc<AtomicU64>,
+    }
+
+    struct FlakyProducer {
+        inner: Arc<dyn Producer>,
+        topic: String,
+        failures: Arc<AtomicU64>,
+    }
+
+    impl Producer for FlakyProducer {
+        fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+            let fail = topic == self.topic
+                && self
+                    .failures
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+            if fail {
+                let topic = topic.to_string();
+                return futures::future::ready(Err(earshot_transport::TransportError::Delivery {
+                    topic,
+                    message: "broker unavailable (test)".into(),
+                }))
+                .boxed();
+            }
+            self.inner.send(topic, record)
+        }
+        fn flush(
+            &self,
+            timeout: Duration,
+        ) -> futures::future::BoxFuture<'_, Result<(), earshot_transport::TransportError>> {
+            self.inner.flush(timeout)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Bus for FlakyBus {
+        async fn ensure_topics(
+            &self,
+            topics: &[earshot_transport::TopicSpec],
+        ) -> Result<(), earshot_transport::TransportError> {
+            self.inner.ensure_topics(topics).await
+        }
+        fn producer(&self) -> Arc<dyn Producer> {
+            Arc::new(FlakyProducer {
+                inner: self.inner.producer(),
+                topic: self.topic.clone(),
+                failures: self.failures.clone(),
+            })
+        }
+        async fn consumer(
+            &self,
+            options: ConsumerOptions,
+        ) -> Result<Box<dyn earshot_transport::Consumer>, earshot_transport::TransportError>
+        {
+            self.inner.consumer(options).await
+        }
+    }
+
+    async fn run_flaky(
+        failures: u64,
+        posts: usize,
+    ) -> (
+        MatchStats,
+        MemoryBus,
+        TopicsConfig,
+        Vec<earshot_transport::Message>,
+    ) {
+        let bus = MemoryBus::new();
+        let topics = TopicsConfig {
+            partitions: 1,
+            ..TopicsConfig::default()
+        };
+        bus.ensure_topics(&topics.specs()).await.unwrap();
+        for i in 0..posts {
+            let post = Post::new(format!("test:{i}"), "acme");
+            bus.producer()
+                .send(&topics.raw, Record::new(post.id.clone(), post.to_json()))
+                .await
+                .unwrap();
+        }
+        let flaky = FlakyBus {
+            inner: bus.clone(),
+            topic: topics.scored.clone(),
+            failures: Arc::new(AtomicU64::new(failures)),
+        };
+        let config = MatchStageConfig {
+            retry_backoff_ms: 5,
+            retry_backoff_max_ms: 20,
+            drain_timeout_ms: 300,
+            ..MatchStageConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let stage = tokio::spawn({
+            let (topics, shutdown) = (topics.clone(), shutdown.clone());
+            async move { run(Arc::new(flaky), &topics, matcher(), &config, shutdown).await }
+        });
+        let scored = if failures < u64::MAX {
+            drain(&bus, &topics.scored, posts).await
+        } else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Vec::new()
+        };
+        shutdown.cancel();
+        let stats = stage.await.unwrap().unwrap();
+        (stats, bus, topics, scored)
+    }
+
+    /// Failed deliveries to the scored topic are retried (the same record)
+    /// until they succeed; only then is the raw post acknowledged.
+    #[tokio::test]
+    async fn failed_deliveries_are_retried_then_acknowledged() {
+        let (stats, bus, topics, scored) = run_flaky(7, 10).await;
+        assert_eq!(stats.retries, 7);
+        assert_eq!((stats.scored, stats.abandoned), (10, 0));
+        let mut keys: Vec<_> = scored.iter().map(|m| m.key.clone().unwrap()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(10));
+    }
+
+    /// A delivery that never succeeds is never acknowledged: at shutdown the
+    /// raw offsets stay uncommitted, so the posts are redelivered after restart.
+    #[tokio::test]
+    async fn a_delivery_that_keeps_failing_is_never_acknowledged() {
+        let (stats, bus, topics, _) = run_flaky(u64::MAX, 10).await;
+        assert_eq!((stats.received, stats.scored, stats.abandoned), (10, 0, 10));
+        assert!(stats.retries > 10, "{stats}");
+        assert_eq!(bus.committed("earshot-match", &topics.raw, 0), None);
+        assert_eq!(bus.len(&topics.scored), 0);
+    }
+
     #[test]
     fn validation_names_each_bad_key() {
         let config: MatchStageConfig = toml::from_str(
