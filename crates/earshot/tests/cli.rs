@@ -122,3 +122,32 @@ fn issue_3_embedded_run_stores_every_sample_once() {
         .unwrap();
     assert_eq!((rows, distinct), (samples as i64, samples as i64));
 }
+
+/// The production example in deploy/ stays valid as the config grows.
+#[test]
+fn issue_3_production_example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for sub in ["watchlists", "lexicons"] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(repo.join("config").join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(sub).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    for file in ["intents.toml", "routes.toml"] {
+        std::fs::copy(repo.join("config").join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::copy(
+        repo.join("deploy/earshot.production.toml"),
+        dir.path().join("earshot.toml"),
+    )
+    .unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "earshot.toml"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("kafka at kafka-1.internal:9092"),
+        "{}",
+        stdout(&out)
+    );
+}
