@@ -70,12 +70,12 @@ fn interaction(n: usize) -> Interaction {
             label: labels[n % 3],
         },
         entity_sentiment: vec![],
-        intents: if n % 4 == 0 {
+        intents: if n.is_multiple_of(4) {
             vec![Intent::Complaint]
         } else {
             vec![]
         },
-        route: if n % 4 == 0 {
+        route: if n.is_multiple_of(4) {
             Route::Support
         } else {
             Route::None
