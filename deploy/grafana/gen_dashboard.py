@@ -45,15 +45,21 @@ def panel(pid, title, rawsql, x, y, w, h, kind="table", time_from=None, fmt=1, d
     return p
 
 
+# Distinct posts per label and hour first (uniqExactMerge: redelivered rows count
+# once), then the net figure per hour.
 net_ts = """SELECT
-    toStartOfHour(minute) AS time,
+    hour AS time,
     entity_id,
-    (toFloat64(sumIf(mentions, sentiment_label = 'positive')) - toFloat64(sumIf(mentions, sentiment_label = 'negative')))
-      / greatest(toFloat64(sumIf(mentions, sentiment_label IN ('positive', 'negative'))), 1) AS net
-FROM mentions_minute
-WHERE minute >= $__fromTime AND minute < $__toTime
-  AND entity_kind IN ('brand', 'competitor')
-  AND ('${brand}' = '' OR entity_id = '${brand}')
+    (toFloat64(sumIf(n, sentiment_label = 'positive')) - toFloat64(sumIf(n, sentiment_label = 'negative')))
+      / greatest(toFloat64(sumIf(n, sentiment_label IN ('positive', 'negative'))), 1) AS net
+FROM (
+    SELECT toStartOfHour(minute) AS hour, entity_id, sentiment_label, uniqExactMerge(posts) AS n
+    FROM mention_posts_minute
+    WHERE minute >= $__fromTime AND minute < $__toTime
+      AND entity_kind IN ('brand', 'competitor')
+      AND ('${brand}' = '' OR entity_id = '${brand}')
+    GROUP BY hour, entity_id, sentiment_label
+)
 GROUP BY time, entity_id
 ORDER BY time"""
 
@@ -86,7 +92,7 @@ dashboard = {
                 "label": "Brand",
                 "type": "query",
                 "datasource": DS,
-                "query": "SELECT '' UNION ALL SELECT DISTINCT entity_id FROM mentions_minute WHERE entity_kind IN ('brand', 'competitor')",
+                "query": "SELECT '' UNION ALL SELECT DISTINCT entity_id FROM mention_posts_minute WHERE entity_kind IN ('brand', 'competitor')",
                 "refresh": 2,
                 "includeAll": False,
                 "current": {"text": "", "value": ""},

@@ -268,7 +268,10 @@ impl SinkConfig {
             {
                 err(
                     "clickhouse.url",
-                    format!("`{}`: expected http://host:port or https://host:port", c.url),
+                    format!(
+                        "`{}`: expected http://host:port or https://host:port",
+                        c.url
+                    ),
                 );
             }
             if c.url.contains('@') {

@@ -66,13 +66,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "002_mentions",
             "003_mentions_minute",
             "004_sink_dead_letters",
-            "005_responses"
+            "005_responses",
+            "006_mention_posts_minute"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 5);
+    assert_eq!(again.already_applied, 6);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -84,6 +85,8 @@ async fn migrations_run_from_empty_then_are_idempotent() {
         tables,
         [
             "interactions",
+            "mention_posts_minute",
+            "mention_posts_minute_mv",
             "mentions",
             "mentions_minute",
             "mentions_minute_mv",
@@ -98,8 +101,58 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        5
+        6
     );
+}
+
+/// An existing deployment (rows in `mentions`, no `mention_posts_minute`) upgrades:
+/// the migration creates the aggregate and backfills it, and running it again
+/// (as after an interruption) changes no count.
+#[tokio::test]
+async fn the_exact_aggregate_is_backfilled_on_upgrade_and_the_migration_reruns() {
+    let Some(config) = migrated().await else {
+        return;
+    };
+    let mut sink = sink(&config).await;
+    sink.write(&batch(0..300)).await.unwrap();
+    // Back to a pre-006 deployment whose migration record was lost.
+    for sql in [
+        "DROP TABLE mention_posts_minute_mv",
+        "DROP TABLE mention_posts_minute",
+        "DROP TABLE schema_migrations",
+    ] {
+        client(&config).query(sql).execute().await.unwrap();
+    }
+    let distinct = "SELECT toUInt64(uniqExactMerge(posts)) FROM mention_posts_minute";
+    for round in 0..2 {
+        let report = earshot_sink::migrate(&config).await.unwrap();
+        assert!(
+            report
+                .applied
+                .contains(&"006_mention_posts_minute".to_string()),
+            "round {round}: {report:?}"
+        );
+        // Each `simple` row mentions two entities: acme and globex.
+        assert_eq!(
+            count(
+                &config,
+                "SELECT toUInt64(sum(n)) FROM (SELECT uniqExactMerge(posts) AS n FROM mention_posts_minute GROUP BY entity_id)"
+            )
+            .await,
+            600,
+            "round {round}"
+        );
+        assert_eq!(count(&config, distinct).await, 300, "round {round}");
+        client(&config)
+            .query("DROP TABLE schema_migrations")
+            .execute()
+            .await
+            .unwrap();
+    }
+    // Rows written after the upgrade go through the view.
+    earshot_sink::migrate(&config).await.unwrap();
+    sink.write(&batch(250..400)).await.unwrap();
+    assert_eq!(count(&config, distinct).await, 400);
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 -- [until - 1h, until) against the 12 hours before it. A spike is
 -- last_hour > mean + k * stddev, with the mean and the population standard
 -- deviation taken over the 12 hourly counts (hours without mentions count as 0).
--- Reads the per-minute aggregate.
+-- Reads the per-minute aggregate `mention_posts_minute` (distinct posts per
+-- hour: uniqExactMerge, so redelivered rows do not inflate the counts).
 -- Parameters: until (Unix seconds, UTC); brand ('' for all); k (e.g. 3).
 SELECT
     entity_id,
@@ -15,8 +16,8 @@ FROM (
     SELECT
         entity_id,
         intDiv(toInt64(toUInt32(minute)) - (toInt64({until:UInt32}) - 46800), 3600) AS h,
-        sum(mentions) AS n
-    FROM mentions_minute
+        toUInt64(uniqExactMerge(posts)) AS n
+    FROM mention_posts_minute
     WHERE minute >= toDateTime(toInt64({until:UInt32}) - 46800) AND minute < toDateTime({until:UInt32})
       AND entity_kind IN ('brand', 'competitor')
       AND ({brand:String} = '' OR entity_id = {brand:String})

@@ -100,6 +100,22 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
         for statement in m.statements {
             exec(render(statement, db, &features, config.retention_days)).await?;
         }
+        if let Some(backfill) = m.backfill {
+            // One month at a time keeps the GROUP BY's memory bounded on big tables.
+            let months: Vec<String> = client
+                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = 'mentions' AND active ORDER BY partition")
+                .bind(db.as_str())
+                .fetch_all()
+                .await?;
+            let sql = render(backfill, db, &features, config.retention_days);
+            for month in months {
+                // Partition ids of `toYYYYMM` are numbers; anything else is not ours to splice.
+                let month: u32 = month.trim_matches('\'').parse().map_err(|_| {
+                    anyhow::anyhow!("{db}.mentions has an unexpected partition id {month:?}")
+                })?;
+                exec(sql.replace("{month}", &month.to_string())).await?;
+            }
+        }
         client
             .query(&format!(
                 "INSERT INTO {db}.schema_migrations (version, name, features, applied_at) SELECT ?, ?, ?, now()"

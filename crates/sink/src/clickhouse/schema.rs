@@ -67,6 +67,11 @@ pub struct Migration {
     /// Statements, with placeholders (see [`render`]). Each is idempotent
     /// (`IF NOT EXISTS`) so a migration interrupted halfway can simply run again.
     pub statements: &'static [&'static str],
+    /// Copies existing rows into a new table after `statements`, one month
+    /// partition of `mentions` at a time (`{month}` becomes e.g. `202611`) so
+    /// memory stays bounded on large tables. It must be idempotent: an
+    /// interrupted migration runs it again.
+    pub backfill: Option<&'static str>,
 }
 
 /// Table recording applied migrations.
@@ -117,6 +122,7 @@ PARTITION BY toYYYYMM(event_time)
 ORDER BY (event_time, post_id)
 {ttl_event_time}
 {settings}"],
+        backfill: None,
     },
     Migration {
         version: 2,
@@ -138,6 +144,7 @@ PARTITION BY toYYYYMM(event_time)
 ORDER BY (entity_id, event_time, post_id)
 {ttl_event_time}
 {settings}"],
+        backfill: None,
     },
     Migration {
         version: 3,
@@ -168,6 +175,7 @@ SELECT
     author_reach AS reach_sum
 FROM {db}.mentions",
         ],
+        backfill: None,
     },
     Migration {
         version: 4,
@@ -185,6 +193,7 @@ FROM {db}.mentions",
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, src_topic, src_partition, src_offset)"],
+        backfill: None,
     },
     Migration {
         version: 5,
@@ -196,6 +205,55 @@ ORDER BY (at, src_topic, src_partition, src_offset)"],
     channel String
 ) ENGINE = ReplacingMergeTree(responded_at)
 ORDER BY post_id"],
+        backfill: None,
+    },
+    // The dashboards' aggregate, exact under at-least-once redelivery: per
+    // entity x minute x source x sentiment label it keeps the *set* of post ids
+    // (uniqExact state), so a redelivered row adds a post already in the set and
+    // changes no count, whatever batch it arrives in. `mentions_minute` (003)
+    // stays as the raw insert counter: sum(mentions) minus the distinct count is
+    // the number of redelivered rows, an operations metric.
+    Migration {
+        version: 6,
+        name: "mention_posts_minute",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.mention_posts_minute (
+    entity_id String,
+    entity_kind Enum8('customer' = 1, 'brand' = 2, 'competitor' = 3),
+    minute DateTime,
+    source {lc},
+    sentiment_label Enum8('negative' = -1, 'neutral' = 0, 'positive' = 1),
+    posts AggregateFunction(uniqExact, String)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (entity_id, minute, source, sentiment_label, entity_kind)
+{ttl_minute}",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.mention_posts_minute_mv TO {db}.mention_posts_minute AS
+SELECT
+    entity_id,
+    entity_kind,
+    toStartOfMinute(event_time) AS minute,
+    source,
+    sentiment_label,
+    uniqExactState(post_id) AS posts
+FROM {db}.mentions
+GROUP BY entity_id, entity_kind, minute, source, sentiment_label",
+        ],
+        // Rows stored before the view existed. Rows inserted while this runs
+        // reach the table twice (view and backfill): harmless, it is a set.
+        backfill: Some(
+            "INSERT INTO {db}.mention_posts_minute
+SELECT
+    entity_id,
+    entity_kind,
+    toStartOfMinute(event_time) AS minute,
+    source,
+    sentiment_label,
+    uniqExactState(post_id) AS posts
+FROM {db}.mentions
+WHERE toYYYYMM(event_time) = {month}
+GROUP BY entity_id, entity_kind, minute, source, sentiment_label",
+        ),
     },
 ];
 
