@@ -36,8 +36,9 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
     s.questions.clear();
     s.sarcastic = false;
     let mut sentence = Sentence::default();
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
+    while i < bytes.len() {
         let (c, len) = char_at(text, i);
         if c.is_whitespace() {
             if c == '\n' && sentence.has_tokens(s) {
@@ -46,36 +47,24 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
             i += len;
             continue;
         }
-        let mut end = i + len;
-        while end < text.len() {
-            let (c, len) = char_at(text, end);
-            if c.is_whitespace() {
-                break;
-            }
-            end += len;
-        }
+        let (end, ascii) = chunk_end(text, i);
         let chunk = &text[i..end];
-        if chunk.is_ascii() {
-            push_token(table, text, i, end, sentence.index, s);
+        if ascii {
+            push_ascii(table, chunk, sentence.index, s);
         } else {
             // Split emoji off the chunk: "great😀" is two tokens.
             let mut piece_start = i;
             for (j, c) in chunk.char_indices() {
                 if is_emoji(c) {
                     let at = i + j;
-                    push_token(table, text, piece_start, at, sentence.index, s);
-                    push_token(table, text, at, at + c.len_utf8(), sentence.index, s);
+                    push_token(table, &text[piece_start..at], sentence.index, s);
+                    push_token(table, &text[at..at + c.len_utf8()], sentence.index, s);
                     piece_start = at + c.len_utf8();
                 }
             }
-            push_token(table, text, piece_start, end, sentence.index, s);
+            push_token(table, &text[piece_start..end], sentence.index, s);
         }
-        // A chunk ending in . ! ? (before closing quotes) ends a sentence.
-        // Emoticons such as "(?)" do too: exempting them changes scores
-        // and would be a rule change of its own.
-        let tail = chunk.trim_end_matches(['"', '\'', ')', '”', '’']);
-        if tail.ends_with(['.', '!', '?', '…']) {
-            let question = tail.ends_with('?') && !tail.contains('!');
+        if let Some(question) = ends_sentence(chunk) {
             sentence.close(s, end as u32, question);
         }
         i = end;
@@ -109,6 +98,48 @@ impl Sentence {
     }
 }
 
+/// Where the whitespace-delimited chunk starting at byte `i` ends, and
+/// whether it is all ASCII.
+fn chunk_end(text: &str, mut i: usize) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let mut ascii = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            // char::is_whitespace on ASCII: \t \n \x0B \x0C \r and space.
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                break;
+            }
+            i += 1;
+        } else {
+            let (c, len) = char_at(text, i);
+            if c.is_whitespace() {
+                break;
+            }
+            ascii = false;
+            i += len;
+        }
+    }
+    (i, ascii)
+}
+
+/// Whether a chunk ending in . ! ? (before closing quotes) ends a
+/// sentence, and if so whether it asks a question. Emoticons such as "(?)"
+/// do too: exempting them changes scores and would be a rule change of its
+/// own.
+fn ends_sentence(chunk: &str) -> Option<bool> {
+    if chunk
+        .as_bytes()
+        .last()
+        .is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
+    let tail = chunk.trim_end_matches(['"', '\'', ')', '”', '’']);
+    tail.ends_with(['.', '!', '?', '…'])
+        .then(|| tail.ends_with('?') && !tail.contains('!'))
+}
+
 /// The character at byte `i` and its length.
 fn char_at(text: &str, i: usize) -> (char, usize) {
     let b = text.as_bytes()[i];
@@ -120,22 +151,62 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     }
 }
 
-fn push_token(
-    table: &WordTable,
-    text: &str,
-    start: usize,
-    end: usize,
-    sentence: u32,
-    s: &mut Scratch,
-) {
-    let raw = &text[start..end];
+/// Adds an all-ASCII chunk as a token: the fast path of [`push_token`].
+fn push_ascii(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
     let lstart = s.lower.len();
-    let shape = if raw.is_ascii() {
-        ascii_shape(table, raw, s)
-    } else {
-        unicode_shape(table, raw, s)
-    };
-    let Some((off, len, caps)) = shape else {
+    s.lower.push_str(raw);
+    s.lower[lstart..].make_ascii_lowercase();
+    let lower = &s.lower[lstart..];
+    // One pass for every question asked of the bytes.
+    let (mut classes, mut letters) = (0u8, 0usize);
+    for &b in raw.as_bytes() {
+        let c = ASCII_CLASS[b as usize];
+        classes |= c;
+        letters += usize::from(c & ALPHA != 0);
+    }
+    let caps = letters >= 2 && classes & LOWER == 0;
+    let mut word = table.get(lower);
+    let (mut a, mut b) = (lstart, s.lower.len());
+    if classes & PUNCT != 0 {
+        // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
+        let emoticon = lower == "/s"
+            || word.flags & flag::LEXICON_WORD != 0
+            || lower.len() <= 2 && classes & ALNUM == 0;
+        if !emoticon {
+            let bytes = lower.as_bytes();
+            let Some(first) = bytes.iter().position(|b| !b.is_ascii_punctuation()) else {
+                s.lower.truncate(lstart);
+                return;
+            };
+            let last = bytes.iter().rposition(|b| !b.is_ascii_punctuation());
+            (a, b) = (lstart + first, lstart + last.map_or(first, |l| l + 1));
+            word = table.get(&s.lower[a..b]);
+        }
+        // Only punctuated words can be "n't" contractions.
+        word.flags |= form_flags(&s.lower[a..b]);
+    }
+    s.tokens.push(Token {
+        lstart: a as u32,
+        lend: b as u32,
+        caps,
+        sentence,
+        flags: word.flags,
+        main: word.valence,
+        valence: None,
+    });
+}
+
+/// Adds a piece of a chunk as a token, unless it is only punctuation,
+/// emoji joiners or skin tones.
+fn push_token(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
+    if raw.is_empty() {
+        return;
+    }
+    if raw.is_ascii() {
+        return push_ascii(table, raw, sentence, s);
+    }
+    let lstart = s.lower.len();
+    let Some((off, len, caps)) = unicode_shape(table, raw, s) else {
         s.lower.truncate(lstart);
         return;
     };
@@ -152,38 +223,38 @@ fn push_token(
     });
 }
 
-/// Appends the lowercase of an ASCII piece to `s.lower` and returns the
-/// offset and length of its word there (punctuation trimmed unless it is
-/// an emoticon) and whether it is in capitals; `None` to drop it.
-fn ascii_shape(table: &WordTable, raw: &str, s: &mut Scratch) -> Option<(usize, usize, bool)> {
-    if raw.is_empty() {
-        return None;
-    }
-    let lstart = s.lower.len();
-    s.lower.push_str(raw);
-    s.lower[lstart..].make_ascii_lowercase();
-    let lower = &s.lower.as_bytes()[lstart..];
-    let bytes = raw.as_bytes();
-    let slash_s = lower == b"/s";
-    let has_punct = !slash_s && bytes.iter().any(u8::is_ascii_punctuation);
-    let emoticon = slash_s
-        || has_punct && table.get(&s.lower[lstart..]).flags & flag::LEXICON_WORD != 0
-        || lower.len() <= 2 && !bytes.iter().any(u8::is_ascii_alphanumeric);
-    let (off, len) = if emoticon {
-        (0, lower.len())
-    } else {
-        let first = lower.iter().position(|b| !b.is_ascii_punctuation())?;
-        let last = lower.iter().rposition(|b| !b.is_ascii_punctuation())?;
-        (first, last + 1 - first)
-    };
-    let letters = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    let caps = letters >= 2 && !bytes.iter().any(u8::is_ascii_lowercase);
-    Some((off, len, caps))
-}
+const PUNCT: u8 = 1;
+const ALNUM: u8 = 2;
+const ALPHA: u8 = 4;
+const LOWER: u8 = 8;
 
-/// [`ascii_shape`] for any text: emoji joiners and variation selectors
-/// are trimmed, skin tones alone are dropped, curly apostrophes are
-/// straightened.
+/// Character classes of ASCII bytes, as bits.
+static ASCII_CLASS: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_punctuation() {
+            PUNCT
+        } else if c.is_ascii_digit() {
+            ALNUM
+        } else if c.is_ascii_lowercase() {
+            ALNUM | ALPHA | LOWER
+        } else if c.is_ascii_uppercase() {
+            ALNUM | ALPHA
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Appends the lowercase of a piece to `s.lower` and returns the offset
+/// and length of its word there (punctuation trimmed unless it is an
+/// emoticon) and whether it is in capitals; `None` to drop it. Emoji
+/// joiners and variation selectors are trimmed, skin tones alone are
+/// dropped, curly apostrophes are straightened.
 fn unicode_shape(table: &WordTable, raw: &str, s: &mut Scratch) -> Option<(usize, usize, bool)> {
     let raw = raw.trim_matches(|c| c == '\u{FE0F}' || c == '\u{200D}');
     if raw.is_empty()

@@ -233,7 +233,7 @@ impl WordTable {
 
 /// Bits of a token that depend on its form rather than on a list.
 pub(super) fn form_flags(word: &str) -> u32 {
-    if word.contains("n't") {
+    if word.as_bytes().windows(3).any(|w| w == b"n't") {
         flag::NEGATION
     } else {
         0
