@@ -85,6 +85,8 @@ fn post(run: &str, i: usize) -> (String, Vec<u8>) {
 /// Receive time of each post index, filled by a reader thread.
 struct Reader {
     seen: Arc<Mutex<(Vec<Option<Instant>>, usize)>>,
+    /// Payload bytes of the timed posts.
+    bytes: Arc<std::sync::atomic::AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -108,7 +110,8 @@ impl Reader {
         consumer.assign(&tpl).expect("assign");
         let seen = Arc::new(Mutex::new((vec![None; n], 0)));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (seen.clone(), stop.clone());
+        let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (s, st, b) = (seen.clone(), stop.clone(), bytes.clone());
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
                 if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
@@ -122,6 +125,7 @@ impl Reader {
                         if i < s.0.len() && s.0[i].is_none() {
                             s.0[i] = Some(now);
                             s.1 += 1;
+                            b.fetch_add(m.payload_len() as u64, Ordering::Relaxed);
                         }
                     }
                 }
@@ -129,6 +133,7 @@ impl Reader {
         });
         Reader {
             seen,
+            bytes,
             stop,
             thread: Some(thread),
         }
@@ -230,6 +235,8 @@ struct Figures {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// Mean payload size of the output records.
+    output_bytes: f64,
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -252,6 +259,7 @@ fn measure(a: &Args, name: &str, input: &str, output: &str, wait: Duration) -> F
     let reader = Reader::start(&a.brokers, output, a.partitions, &burst_run, a.posts);
     let (sent, acked) = produce(&a.brokers, input, &burst_run, a.posts, None);
     let got = reader.wait_all(wait);
+    let output_bytes = reader.bytes.load(Ordering::Relaxed) as f64 / a.posts as f64;
     drop(reader);
     let first = sent[0];
     let last = *got.iter().max().unwrap();
@@ -274,19 +282,21 @@ fn measure(a: &Args, name: &str, input: &str, output: &str, wait: Duration) -> F
         p50_ms: percentile(&l, 0.50),
         p99_ms: percentile(&l, 0.99),
         max_ms: *l.last().unwrap(),
+        output_bytes,
     }
 }
 
-/// A bare two-hop relay (consume, produce the same record unchanged), the
-/// broker's ceiling for a pipeline with one stage: Earshot's match stage minus
-/// decoding, matching and acknowledgement tracking.
+/// A bare two-hop relay (consume, produce the record padded to `pad_to`
+/// bytes, the size of Earshot's scored records), the broker's ceiling for a
+/// pipeline with one stage: Earshot's match stage minus decoding, matching
+/// and acknowledgement tracking.
 struct Relay {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Relay {
-    fn start(brokers: &str, input: &str, output: &str) -> Relay {
+    fn start(brokers: &str, input: &str, output: &str, pad_to: usize) -> Relay {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("group.id", earshot_tests::unique_name("bench_relay"))
@@ -307,9 +317,11 @@ impl Relay {
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::Relaxed) {
                 if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                    let mut payload = m.payload().unwrap_or_default().to_vec();
+                    payload.resize(payload.len().max(pad_to), b' ');
                     let mut record = BaseRecord::to(&output)
                         .key(m.key().unwrap_or_default())
-                        .payload(m.payload().unwrap_or_default());
+                        .payload(&payload);
                     if let Some(h) = m.headers() {
                         record = record.headers(h.detach());
                     }
@@ -365,17 +377,7 @@ fn main() {
     create_topics(&a.brokers, &[&ceiling_topic], a.partitions);
     let ceiling = measure(&a, "ceiling", &ceiling_topic, &ceiling_topic, wait);
 
-    // 2. The broker's two-hop ceiling: a bare relay, no matching.
-    let (relay_in, relay_out) = (
-        earshot_tests::unique_name("bench_relay_in"),
-        earshot_tests::unique_name("bench_relay_out"),
-    );
-    create_topics(&a.brokers, &[&relay_in, &relay_out], a.partitions);
-    let relay = Relay::start(&a.brokers, &relay_in, &relay_out);
-    let two_hops = measure(&a, "relay", &relay_in, &relay_out, wait);
-    drop(relay);
-
-    // 3. The pipeline through a running `earshot match`.
+    // 2. The pipeline through a running `earshot match`.
     let raw = earshot_tests::unique_name("bench_raw");
     let scored = earshot_tests::unique_name("bench_scored");
     let dlq = earshot_tests::unique_name("bench_dlq");
@@ -394,14 +396,34 @@ fn main() {
     .unwrap();
     let mut daemon = Daemon::spawn(&a.earshot, &config, &["match"], &dir, "match");
     wait_for_assignment(&mut daemon);
+    let cpu_before = cpu_seconds(daemon.pid());
     let pipeline = measure(&a, "pipeline", &raw, &scored, wait);
+    let cpu_used = cpu_seconds(daemon.pid())
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let (status, took) = daemon.terminate(Duration::from_secs(30));
     assert!(
         status.success(),
         "earshot match exited with {status}; log in {}",
         daemon.log_path().display()
     );
-    let cpu = final_stats(daemon.log_path());
+    let stats = final_stats(daemon.log_path());
+
+    // 3. The broker's two-hop ceiling: a bare relay writing records of the
+    //    scored records' size, no matching.
+    let (relay_in, relay_out) = (
+        earshot_tests::unique_name("bench_relay_in"),
+        earshot_tests::unique_name("bench_relay_out"),
+    );
+    create_topics(&a.brokers, &[&relay_in, &relay_out], a.partitions);
+    let relay = Relay::start(
+        &a.brokers,
+        &relay_in,
+        &relay_out,
+        pipeline.output_bytes.round() as usize,
+    );
+    let two_hops = measure(&a, "relay", &relay_in, &relay_out, wait);
+    drop(relay);
 
     println!();
     println!(
@@ -430,7 +452,18 @@ fn main() {
     );
     println!(
         "earshot match final stats: {}",
-        cpu.unwrap_or_else(|| "(not found in its log)".into())
+        stats.unwrap_or_else(|| "(not found in its log)".into())
+    );
+    if let Some(cpu) = cpu_used {
+        let n = (a.posts + a.paced) as f64;
+        println!(
+            "earshot match CPU: {cpu:.1} s for {n} posts ({:.0} us per post, decode + match + encode + transport)",
+            cpu * 1e6 / n
+        );
+    }
+    println!(
+        "mean record size: raw {:.0} bytes, scored {:.0} bytes (the two-hop relay pads to the scored size)",
+        ceiling.output_bytes, pipeline.output_bytes
     );
     if std::env::var_os("EARSHOT_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
@@ -452,6 +485,16 @@ fn wait_for_assignment(daemon: &mut Daemon) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// User + system CPU time of a process so far (Linux; `None` elsewhere).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
 /// The daemon's final stats line, for the record.
