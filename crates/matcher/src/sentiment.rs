@@ -77,6 +77,10 @@ pub(crate) struct Scratch {
     pub sentences: Vec<SentenceScore>,
     questions: Vec<bool>,
     sarcastic: bool,
+    /// Union of every token's bits and the number of tokens in capitals,
+    /// kept while tokenizing so passes with nothing to do are skipped.
+    all_flags: u32,
+    caps: usize,
 }
 
 impl Scratch {
@@ -136,17 +140,25 @@ impl Analyzer {
         let lang_lex = lang
             .and_then(|l| self.by_lang.iter().find(|(x, _)| x == l))
             .map(|(_, lex)| lex);
-        self.lookup(overrides, lang_lex, s);
-        let cap_diff = {
-            let caps = s.tokens.iter().filter(|t| t.caps).count();
-            caps > 0 && caps < s.tokens.len()
-        };
+        if overrides.is_empty() && lang_lex.is_none() && s.all_flags & flag::PHRASE_START == 0 {
+            // No idiom can start here and no other lexicon applies: every
+            // token keeps its main-lexicon valence.
+            s.sarcastic = s.all_flags & flag::SARCASM != 0;
+            for t in &mut s.tokens {
+                t.valence = t.main;
+            }
+        } else {
+            self.lookup(overrides, lang_lex, s);
+        }
+        let cap_diff = s.caps > 0 && s.caps < s.tokens.len();
         s.scores.clear();
         for i in 0..s.tokens.len() {
             let v = self.valence(i, cap_diff, s);
             s.scores.push(v);
         }
-        self.contrast(s);
+        if s.all_flags & flag::BUT != 0 {
+            self.contrast(s);
+        }
         // Sarcasm: with a marker present, praise words mean the opposite, weakly.
         if s.sarcastic {
             for v in s.scores.iter_mut().filter(|v| **v > 0.0) {
@@ -154,20 +166,13 @@ impl Analyzer {
             }
         }
         // Sum per sentence, damping questions.
-        for (i, t) in s.tokens.iter().enumerate() {
-            let q = s
-                .questions
-                .get(t.sentence as usize)
-                .copied()
-                .unwrap_or(false);
-            let v = if q {
-                s.scores[i] * self.config.question_factor
-            } else {
-                s.scores[i]
-            };
-            s.scores[i] = v;
-            if let Some(sent) = s.sentences.get_mut(t.sentence as usize) {
-                sent.sum += v;
+        for (t, v) in s.tokens.iter().zip(&mut s.scores) {
+            let sentence = t.sentence as usize;
+            if s.questions.get(sentence).copied().unwrap_or(false) {
+                *v *= self.config.question_factor;
+            }
+            if let Some(sent) = s.sentences.get_mut(sentence) {
+                sent.sum += *v;
             }
         }
         self.finish(text, s)

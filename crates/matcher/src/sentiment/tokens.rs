@@ -35,6 +35,8 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
     s.sentences.clear();
     s.questions.clear();
     s.sarcastic = false;
+    s.all_flags = 0;
+    s.caps = 0;
     let mut sentence = Sentence::default();
     let bytes = text.as_bytes();
     let mut i = 0;
@@ -185,6 +187,8 @@ fn push_ascii(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
         // Only punctuated words can be "n't" contractions.
         word.flags |= form_flags(&s.lower[a..b]);
     }
+    s.all_flags |= word.flags;
+    s.caps += usize::from(caps);
     s.tokens.push(Token {
         lstart: a as u32,
         lend: b as u32,
@@ -212,12 +216,15 @@ fn push_token(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
     };
     let (a, b) = (lstart + off, lstart + off + len);
     let word = table.get(&s.lower[a..b]);
+    let flags = word.flags | form_flags(&s.lower[a..b]);
+    s.all_flags |= flags;
+    s.caps += usize::from(caps);
     s.tokens.push(Token {
         lstart: a as u32,
         lend: b as u32,
         caps,
         sentence,
-        flags: word.flags | form_flags(&s.lower[a..b]),
+        flags,
         main: word.valence,
         valence: None,
     });
