@@ -13,7 +13,7 @@
 //! latency percentiles (produce call to consume, per post).
 //!
 //! Usage: earshot-kafka-bench --brokers HOST:PORT --earshot PATH
-//!        [--posts 50000] [--paced 3000] [--rate 500] [--partitions 6]
+//!        [--posts 50000] [--paced 3000] [--rate 500] [--partitions 6] [--max-in-flight N]
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +46,8 @@ struct Args {
     paced: usize,
     rate: f64,
     partitions: i32,
+    /// `[match] max_in_flight` of the daemon (default: Earshot's default).
+    max_in_flight: Option<usize>,
 }
 
 fn parse_args() -> Args {
@@ -56,6 +58,7 @@ fn parse_args() -> Args {
         paced: 3_000,
         rate: 500.0,
         partitions: 6,
+        max_in_flight: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -67,6 +70,7 @@ fn parse_args() -> Args {
             "--paced" => a.paced = value.parse().expect("--paced"),
             "--rate" => a.rate = value.parse().expect("--rate"),
             "--partitions" => a.partitions = value.parse().expect("--partitions"),
+            "--max-in-flight" => a.max_in_flight = Some(value.parse().expect("--max-in-flight")),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -391,7 +395,7 @@ fn main() {
             a.brokers,
             a.partitions,
             earshot_tests::unique_name("bench_match")
-        ),
+        ) + &a.max_in_flight.map(|n| format!("max_in_flight = {n}\n")).unwrap_or_default(),
     )
     .unwrap();
     let mut daemon = Daemon::spawn(&a.earshot, &config, &["match"], &dir, "match");
