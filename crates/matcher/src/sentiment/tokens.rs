@@ -31,7 +31,11 @@ pub(super) struct Token {
 /// punctuation except from emoticons, and records sentence ends.
 pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
     s.tokens.clear();
+    // ASCII tokens are spans of this lowercase copy of the whole text (same
+    // offsets); other tokens are lowercased one by one after it.
     s.lower.clear();
+    s.lower.push_str(text);
+    s.lower.make_ascii_lowercase();
     s.sentences.clear();
     s.questions.clear();
     s.sarcastic = false;
@@ -49,23 +53,24 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
             i += len;
             continue;
         }
-        let (end, ascii) = chunk_end(text, i);
-        let chunk = &text[i..end];
-        if ascii {
-            push_ascii(table, chunk, sentence.index, s);
+        let chunk = Chunk::scan(text, i);
+        let end = chunk.end;
+        if chunk.ascii {
+            push_ascii(table, i, &chunk, sentence.index, s);
         } else {
             // Split emoji off the chunk: "great😀" is two tokens.
             let mut piece_start = i;
-            for (j, c) in chunk.char_indices() {
+            for (j, c) in text[i..end].char_indices() {
                 if is_emoji(c) {
                     let at = i + j;
-                    push_token(table, &text[piece_start..at], sentence.index, s);
-                    push_token(table, &text[at..at + c.len_utf8()], sentence.index, s);
+                    push_token(table, text, piece_start, at, sentence.index, s);
+                    push_token(table, text, at, at + c.len_utf8(), sentence.index, s);
                     piece_start = at + c.len_utf8();
                 }
             }
-            push_token(table, &text[piece_start..end], sentence.index, s);
+            push_token(table, text, piece_start, end, sentence.index, s);
         }
+        let chunk = &text[i..end];
         if let Some(question) = ends_sentence(chunk) {
             sentence.close(s, end as u32, question);
         }
@@ -100,29 +105,53 @@ impl Sentence {
     }
 }
 
-/// Where the whitespace-delimited chunk starting at byte `i` ends, and
-/// whether it is all ASCII.
-fn chunk_end(text: &str, mut i: usize) -> (usize, bool) {
-    let bytes = text.as_bytes();
-    let mut ascii = true;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii() {
-            // char::is_whitespace on ASCII: \t \n \x0B \x0C \r and space.
-            if matches!(b, b'\t'..=b'\r' | b' ') {
-                break;
+/// A whitespace-delimited chunk of text, and what its ASCII bytes are.
+struct Chunk {
+    end: usize,
+    ascii: bool,
+    /// Union of the ASCII bytes' classes, and how many are letters.
+    classes: u8,
+    letters: usize,
+}
+
+impl Chunk {
+    /// Reads the chunk starting at byte `start` (not whitespace).
+    fn scan(text: &str, start: usize) -> Chunk {
+        let bytes = text.as_bytes();
+        let mut chunk = Chunk {
+            end: start,
+            ascii: true,
+            classes: 0,
+            letters: 0,
+        };
+        let mut i = start;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                let class = ASCII_CLASS[b as usize];
+                if class & SPACE != 0 {
+                    break;
+                }
+                chunk.add(class);
+                i += 1;
+            } else {
+                let (c, len) = char_at(text, i);
+                if c.is_whitespace() {
+                    break;
+                }
+                chunk.ascii = false;
+                i += len;
             }
-            i += 1;
-        } else {
-            let (c, len) = char_at(text, i);
-            if c.is_whitespace() {
-                break;
-            }
-            ascii = false;
-            i += len;
         }
+        chunk.end = i;
+        chunk
     }
-    (i, ascii)
+
+    /// Counts an ASCII byte of this class.
+    fn add(&mut self, class: u8) {
+        self.classes |= class;
+        self.letters += usize::from(class & ALPHA != 0);
+    }
 }
 
 /// Whether a chunk ending in . ! ? (before closing quotes) ends a
@@ -153,35 +182,25 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     }
 }
 
-/// Adds an all-ASCII chunk as a token: the fast path of [`push_token`].
-fn push_ascii(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
-    let lstart = s.lower.len();
-    s.lower.push_str(raw);
-    s.lower[lstart..].make_ascii_lowercase();
-    let lower = &s.lower[lstart..];
-    // One pass for every question asked of the bytes.
-    let (mut classes, mut letters) = (0u8, 0usize);
-    for &b in raw.as_bytes() {
-        let c = ASCII_CLASS[b as usize];
-        classes |= c;
-        letters += usize::from(c & ALPHA != 0);
-    }
-    let caps = letters >= 2 && classes & LOWER == 0;
+/// Adds the all-ASCII chunk at `start` as a token: the fast path of
+/// [`push_token`]. Its lowercase is already in `s.lower`, at the same offsets.
+fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: &mut Scratch) {
+    let (mut a, mut b) = (start, chunk.end);
+    let lower = &s.lower[a..b];
+    let caps = chunk.letters >= 2 && chunk.classes & LOWER == 0;
     let mut word = table.get(lower);
-    let (mut a, mut b) = (lstart, s.lower.len());
-    if classes & PUNCT != 0 {
+    if chunk.classes & PUNCT != 0 {
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
         let emoticon = lower == "/s"
             || word.flags & flag::LEXICON_WORD != 0
-            || lower.len() <= 2 && classes & ALNUM == 0;
+            || lower.len() <= 2 && chunk.classes & ALNUM == 0;
         if !emoticon {
             let bytes = lower.as_bytes();
             let Some(first) = bytes.iter().position(|b| !b.is_ascii_punctuation()) else {
-                s.lower.truncate(lstart);
                 return;
             };
             let last = bytes.iter().rposition(|b| !b.is_ascii_punctuation());
-            (a, b) = (lstart + first, lstart + last.map_or(first, |l| l + 1));
+            (a, b) = (a + first, a + last.map_or(first, |l| l + 1));
             word = table.get(&s.lower[a..b]);
         }
         // Only punctuated words can be "n't" contractions.
@@ -202,12 +221,29 @@ fn push_ascii(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
 
 /// Adds a piece of a chunk as a token, unless it is only punctuation,
 /// emoji joiners or skin tones.
-fn push_token(table: &WordTable, raw: &str, sentence: u32, s: &mut Scratch) {
+fn push_token(
+    table: &WordTable,
+    text: &str,
+    start: usize,
+    end: usize,
+    sentence: u32,
+    s: &mut Scratch,
+) {
+    let raw = &text[start..end];
     if raw.is_empty() {
         return;
     }
     if raw.is_ascii() {
-        return push_ascii(table, raw, sentence, s);
+        let mut piece = Chunk {
+            end,
+            ascii: true,
+            classes: 0,
+            letters: 0,
+        };
+        for &b in raw.as_bytes() {
+            piece.add(ASCII_CLASS[b as usize]);
+        }
+        return push_ascii(table, start, &piece, sentence, s);
     }
     let lstart = s.lower.len();
     let Some((off, len, caps)) = unicode_shape(table, raw, s) else {
@@ -234,6 +270,8 @@ const PUNCT: u8 = 1;
 const ALNUM: u8 = 2;
 const ALPHA: u8 = 4;
 const LOWER: u8 = 8;
+/// What `char::is_whitespace` says of ASCII: \t \n \x0B \x0C \r and space.
+const SPACE: u8 = 16;
 
 /// Character classes of ASCII bytes, as bits.
 static ASCII_CLASS: [u8; 128] = {
@@ -249,6 +287,8 @@ static ASCII_CLASS: [u8; 128] = {
             ALNUM | ALPHA | LOWER
         } else if c.is_ascii_uppercase() {
             ALNUM | ALPHA
+        } else if matches!(c, b'\t'..=b'\r' | b' ') {
+            SPACE
         } else {
             0
         };
