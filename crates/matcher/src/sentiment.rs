@@ -81,6 +81,8 @@ pub(crate) struct Scratch {
     /// kept while tokenizing so passes with nothing to do are skipped.
     all_flags: u32,
     caps: usize,
+    /// Whether the text has a `!` or a `?` (their counts amplify).
+    emphasis_marks: bool,
 }
 
 impl Scratch {
@@ -378,7 +380,11 @@ impl Analyzer {
             };
         }
         let mut sum: f32 = s.scores.iter().sum();
-        let amp = punctuation_emphasis(text);
+        let amp = if s.emphasis_marks {
+            punctuation_emphasis(text)
+        } else {
+            0.0
+        };
         if sum > 0.0 {
             sum += amp;
         } else if sum < 0.0 {

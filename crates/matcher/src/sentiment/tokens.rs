@@ -41,12 +41,13 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
     s.sarcastic = false;
     s.all_flags = 0;
     s.caps = 0;
+    s.emphasis_marks = false;
     let mut sentence = Sentence::default();
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let (c, len) = char_at(text, i);
-        if c.is_whitespace() {
+        if c == ' ' || c.is_whitespace() {
             if c == '\n' && sentence.has_tokens(s) {
                 sentence.close(s, i as u32, false);
             }
@@ -54,6 +55,7 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
             continue;
         }
         let chunk = Chunk::scan(text, i);
+        s.emphasis_marks |= chunk.classes & MARK != 0;
         let end = chunk.end;
         if chunk.ascii {
             push_ascii(table, i, &chunk, sentence.index, s);
@@ -172,6 +174,7 @@ fn ends_sentence(chunk: &str) -> Option<bool> {
 }
 
 /// The character at byte `i` and its length.
+#[inline]
 fn char_at(text: &str, i: usize) -> (char, usize) {
     let b = text.as_bytes()[i];
     if b.is_ascii() {
@@ -272,6 +275,8 @@ const ALPHA: u8 = 4;
 const LOWER: u8 = 8;
 /// What `char::is_whitespace` says of ASCII: \t \n \x0B \x0C \r and space.
 const SPACE: u8 = 16;
+/// `!` or `?`, which amplify the whole text.
+const MARK: u8 = 32;
 
 /// Character classes of ASCII bytes, as bits.
 static ASCII_CLASS: [u8; 128] = {
@@ -279,7 +284,9 @@ static ASCII_CLASS: [u8; 128] = {
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
-        t[b] = if c.is_ascii_punctuation() {
+        t[b] = if c == b'!' || c == b'?' {
+            PUNCT | MARK
+        } else if c.is_ascii_punctuation() {
             PUNCT
         } else if c.is_ascii_digit() {
             ALNUM
