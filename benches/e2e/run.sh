@@ -50,9 +50,11 @@ python3 benches/fixtures/gen_posts.py --count $((posts + paced)) --seed 7 >"$wor
     --clickhouse "$EARSHOT_TEST_CLICKHOUSE" --earshot "$root/target/release/earshot" \
     --posts-file "$work/posts.jsonl" "$@"
 
-# The Kafka engine logs its librdkafka errors in the server log, not in replies.
-log="${EARSHOT_HARNESS_DIR:-}/clickhouse/log/clickhouse-server.log"
-if [[ -f "$log" ]]; then
-    echo "ClickHouse server log, Kafka engine lines (last 5 distinct):"
-    grep -iE "rdkafka|kafka" "$log" | sed -E 's/^[0-9. :-]+ \[ *[0-9]+ \] //' | sort -u | tail -5 || true
-fi
+# The Kafka engine's librdkafka writes its errors to the server's stderr
+# (the harness's clickhouse.log), not to query replies or the server log.
+for log in "${EARSHOT_HARNESS_DIR:-/nonexistent}/clickhouse.log" "${EARSHOT_HARNESS_DIR:-/nonexistent}/clickhouse/log/clickhouse-server.log"; do
+    if [[ -f "$log" ]] && grep -qE "^%[0-9]\|" "$log"; then
+        echo "ClickHouse's librdkafka (Kafka engine) said, last line:"
+        grep -E "^%[0-9]\|" "$log" | tail -1
+    fi
+done
