@@ -1,10 +1,12 @@
 //! Splitting a text into tokens and sentences, in one pass that also looks
 //! each token up in the word table.
 //!
-//! Tokens are spans into one lowercase buffer reused from post to post, so
-//! the hot path allocates nothing. Plain ASCII pieces, most of social text,
-//! take a byte-level path; anything else takes the Unicode path, which
-//! computes the same things with `char` methods.
+//! Tokens are spans into one lowercase buffer reused from post to post (an
+//! ASCII-lowercased copy of the text, then the Unicode-lowercased non-ASCII
+//! pieces), so the hot path allocates nothing. Plain ASCII chunks, most of
+//! social text, take a byte-level path whose bytes were classified while
+//! finding the chunk; anything else takes the Unicode path, which computes
+//! the same things with `char` methods.
 
 use super::words::{flag, form_flags, WordTable};
 use super::{Scratch, SentenceScore};
