@@ -8,10 +8,17 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use rust_stemmers::Stemmer;
 
 use crate::normalize::{ends_word, is_word_char, starts_word, word_end, Normalizer};
+
+/// Watchlists whose patterns total at most this many bytes get a DFA: a
+/// table lookup per byte of text, about twice as fast as the default
+/// contiguous NFA, for about 125 bytes of table per pattern byte (this
+/// budget is about 64 MB; a 10k-term watchlist takes 29 MB). Larger ones
+/// keep the NFA so that 100k terms still compile in well under 256 MB.
+const DFA_MAX_PATTERN_BYTES: usize = 512 * 1024;
 
 /// How a term's pattern must sit in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,8 +137,11 @@ impl TermTable {
 
     /// Builds the automaton.
     pub fn build(self) -> Result<Automaton, String> {
+        let bytes: usize = self.patterns.iter().map(String::len).sum();
+        let kind = (bytes <= DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::DFA);
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(kind)
             .build(&self.patterns)
             .map_err(|e| format!("cannot build the term automaton: {e}"))?;
         let mut pattern_terms: Vec<Vec<u32>> = vec![Vec::new(); self.patterns.len()];
