@@ -24,6 +24,11 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
         "a third of the posts scored",
         |d, _| d >= n / 3,
     );
+    // Kill as a new burst of results lands, when work is most likely in
+    // flight and not yet committed (tansu makes the daemon wait seconds for
+    // each fetch, with nothing in flight, between bursts).
+    let before = scored.distinct();
+    scored.wait_until(Duration::from_secs(60), "the next burst", |d, _| d > before);
     first.kill9();
     let at_kill = (scored.distinct(), p.committed());
     println!(

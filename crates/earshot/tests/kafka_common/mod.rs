@@ -55,7 +55,10 @@ impl Pipeline {
                 r#"
 [transport.kafka]
 brokers = "{brokers}"
-session_timeout_ms = 6000
+# tansu answers heartbeats from the same queue as fetches: under a 100k-post
+# backlog on 2 busy cores a 6 s session expired, and tansu then handed the
+# rejoining member an empty assignment for good. 30 s rides that out.
+session_timeout_ms = 30000
 
 [transport.topics]
 raw = "{raw}"
@@ -148,6 +151,40 @@ drain_timeout_ms = 5000
                 "committed {got:?}, raw ends at {end:?}"
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    /// On a failing test, shows the end of every daemon's log (the temporary
+    /// directory holding them is removed right after).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let log = std::fs::read_to_string(&path).unwrap_or_default();
+                // Progress lines repeat; keep the last few of them and every other line.
+                let progress = log.lines().filter(|l| l.contains("match progress")).count();
+                let mut seen = 0;
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| {
+                        let p = l.contains("match progress");
+                        seen += usize::from(p);
+                        !p || seen + 3 > progress
+                    })
+                    .collect();
+                eprintln!("----- last lines of {} -----", path.display());
+                for l in &lines[lines.len().saturating_sub(60)..] {
+                    eprintln!("{l}");
+                }
+            }
         }
     }
 }
