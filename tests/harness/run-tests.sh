@@ -24,4 +24,5 @@ source "$env_file"
 rm -f "$env_file"
 echo "[harness] EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE" >&2
 
-cargo test --workspace "$@"
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+cargo test --workspace --no-fail-fast "$@"
