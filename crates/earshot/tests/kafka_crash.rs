@@ -39,6 +39,12 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
     );
     assert!(at_kill.0 < n, "the crash must happen mid-stream");
 
+    // Restart once the broker has expired the dead member's session (30 s in
+    // the test config). tansu 0.6.0 sometimes completes the join of a member
+    // that arrives while a dead one is still registered with an empty
+    // assignment and never rebalances again (seen in 1 of 5 runs); Apache
+    // Kafka rebalances when the session expires. Waiting is that rebalance.
+    std::thread::sleep(Duration::from_secs(32));
     let mut second = p.start_match("match-2");
     scored.wait_until(
         Duration::from_secs(300),
