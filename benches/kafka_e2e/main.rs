@@ -173,17 +173,6 @@ impl Drop for Reader {
 }
 
 /// Earshot's producer settings (see crates/transport/src/kafka/producer.rs).
-fn producer(brokers: &str) -> ThreadedProducer<rdkafka::producer::DefaultProducerContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("compression.type", "lz4")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer")
-}
-
 /// Produces `n` posts of run `run` to `topic`, paced at `rate` posts/s when
 /// given; returns each post's send time and the time the last was acknowledged.
 fn produce(
@@ -193,44 +182,7 @@ fn produce(
     n: usize,
     rate: Option<f64>,
 ) -> (Vec<Instant>, Instant) {
-    let p = producer(brokers);
-    let start = Instant::now();
-    let mut sent = Vec::with_capacity(n);
-    for i in 0..n {
-        if let Some(r) = rate {
-            let due = start + Duration::from_secs_f64(i as f64 / r);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-        let (key, payload) = post(run, i);
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: SCHEMA_HEADER,
-                value: Some("1"),
-            })
-            .insert(Header {
-                key: ORIGIN_HEADER,
-                value: Some("bench"),
-            });
-        let mut record = BaseRecord::to(topic)
-            .key(&key)
-            .payload(&payload)
-            .headers(headers);
-        sent.push(Instant::now());
-        loop {
-            match p.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, _)) => panic!("produce: {e}"),
-            }
-        }
-    }
-    p.flush(Duration::from_secs(300)).expect("flush");
-    (sent, Instant::now())
+    earshot_benches::kafka::produce_paced(brokers, topic, n, rate, |i| post(run, i))
 }
 
 struct Figures {
