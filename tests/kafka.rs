@@ -264,3 +264,66 @@ pub fn end_offsets(brokers: &str, topic: &str, partitions: i32) -> Vec<i64> {
         })
         .collect()
 }
+
+/// A producer for benchmark load, configured like Earshot's (idempotent, `acks=all`, lz4, linger 5 ms).
+pub fn producer(brokers: &str) -> ThreadedProducer<rdkafka::producer::DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// Produces `n` records made by `record(i) -> (key, payload)` to `topic`,
+/// paced at `rate` per second when given (waiting while librdkafka's queue
+/// is full, since a burst outruns the broker). Returns each record's send
+/// time and the time the broker had acknowledged them all.
+pub fn produce_paced(
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    rate: Option<f64>,
+    mut record: impl FnMut(usize) -> (String, Vec<u8>),
+) -> (Vec<Instant>, Instant) {
+    let p = producer(brokers);
+    let start = Instant::now();
+    let mut sent = Vec::with_capacity(n);
+    for i in 0..n {
+        if let Some(r) = rate {
+            let due = start + Duration::from_secs_f64(i as f64 / r);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let (key, payload) = record(i);
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: earshot_model::SCHEMA_HEADER,
+                value: Some("1"),
+            })
+            .insert(Header {
+                key: earshot_model::ORIGIN_HEADER,
+                value: Some("bench"),
+            });
+        let mut rec = BaseRecord::to(topic)
+            .key(&key)
+            .payload(&payload)
+            .headers(headers);
+        sent.push(Instant::now());
+        loop {
+            match p.send(rec) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    rec = r;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => panic!("produce: {e}"),
+            }
+        }
+    }
+    p.flush(Duration::from_secs(300)).expect("flush");
+    (sent, Instant::now())
+}

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-
 /// One post: its id (the record key) and its JSON.
 pub struct RawPost {
     pub id: String,
@@ -42,7 +41,7 @@ pub fn produce(
     posts: &[RawPost],
     rate: Option<f64>,
 ) -> (Vec<Instant>, Instant) {
-    earshot_benches::kafka::produce_paced(brokers, topic, posts.len(), rate, |i| {
+    earshot_tests::kafka::produce_paced(brokers, topic, posts.len(), rate, |i| {
         (posts[i].id.clone(), posts[i].json.clone())
     })
 }

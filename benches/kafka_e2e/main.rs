@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER};
+use earshot_model::Post;
 use earshot_tests::process::Daemon;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const TEXTS: &[&str] = &[
@@ -182,7 +182,7 @@ fn produce(
     n: usize,
     rate: Option<f64>,
 ) -> (Vec<Instant>, Instant) {
-    earshot_benches::kafka::produce_paced(brokers, topic, n, rate, |i| post(run, i))
+    earshot_tests::kafka::produce_paced(brokers, topic, n, rate, |i| post(run, i))
 }
 
 struct Figures {
@@ -266,7 +266,7 @@ impl Relay {
             assert!(Instant::now() < deadline, "relay did not join its group");
             consumer.poll(Duration::from_millis(50));
         }
-        let p = producer(brokers);
+        let p = earshot_tests::kafka::producer(brokers);
         let output = output.to_string();
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();
