@@ -92,6 +92,25 @@ impl Daemon {
     pub fn log_path(&self) -> &Path {
         &self.log
     }
+
+    /// Waits until its log says it was assigned at least one partition;
+    /// panics (with the log) if it exits or `timeout` passes first.
+    pub fn wait_for_assignment(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self
+            .log()
+            .lines()
+            .any(|l| l.contains("partitions assigned") && !l.contains("partitions=[]"))
+        {
+            assert!(self.running(), "daemon exited: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not join its group: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Daemon {

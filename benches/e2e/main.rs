@@ -18,7 +18,7 @@ mod visible;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clickhouse::Client;
 use earshot_tests::process::Daemon;
@@ -159,23 +159,6 @@ async fn create_topics(brokers: &str, names: &[&str], partitions: i32) {
     }
 }
 
-fn wait_for_assignment(daemon: &mut Daemon) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !daemon
-        .log()
-        .lines()
-        .any(|l| l.contains("partitions assigned") && !l.contains("partitions=[]"))
-    {
-        assert!(daemon.running(), "daemon exited: {}", daemon.log());
-        assert!(
-            Instant::now() < deadline,
-            "daemon did not join its group: {}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The last line of a daemon's log containing `what`, for the record.
 fn last_line(log: &Path, what: &str) -> String {
     std::fs::read_to_string(log)
@@ -215,8 +198,8 @@ async fn earshot_path(a: &Args, dir: &Path) -> (Figures, String) {
     assert!(migrate.success(), "earshot migrate: {migrate}");
     let mut matcher = Daemon::spawn(&a.earshot, &config, &["match"], dir, "match");
     let mut sink = Daemon::spawn(&a.earshot, &config, &["sink"], dir, "sink");
-    wait_for_assignment(&mut matcher);
-    wait_for_assignment(&mut sink);
+    matcher.wait_for_assignment(Duration::from_secs(60));
+    sink.wait_for_assignment(Duration::from_secs(60));
     let client = Client::default()
         .with_url(&a.clickhouse)
         .with_database(&database)

@@ -351,7 +351,7 @@ fn main() {
     )
     .unwrap();
     let mut daemon = Daemon::spawn(&a.earshot, &config, &["match"], &dir, "match");
-    wait_for_assignment(&mut daemon);
+    daemon.wait_for_assignment(Duration::from_secs(60));
     let cpu_before = cpu_seconds(daemon.pid());
     let pipeline = measure(&a, "pipeline", &raw, &scored, wait);
     let cpu_used = cpu_seconds(daemon.pid())
@@ -423,23 +423,6 @@ fn main() {
     );
     if std::env::var_os("EARSHOT_BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
-    }
-}
-
-fn wait_for_assignment(daemon: &mut Daemon) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !daemon
-        .log()
-        .lines()
-        .any(|l| l.contains("partitions assigned") && !l.contains("partitions=[]"))
-    {
-        assert!(daemon.running(), "earshot match exited: {}", daemon.log());
-        assert!(
-            Instant::now() < deadline,
-            "earshot match did not join its group: {}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use earshot_model::Interaction;
 use earshot_tests::kafka::TopicReader;
-use kafka_common::{final_scored, wait_for_log, Pipeline};
+use kafka_common::{final_scored, Pipeline};
 
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
 
@@ -27,9 +27,7 @@ fn two_match_instances_rebalance_without_loss() {
     });
 
     let mut b = p.start_match("match-b");
-    wait_for_log(&mut b, Duration::from_secs(60), "b's assignment", |l| {
-        l.contains("partitions assigned") && !l.contains("partitions=[]")
-    });
+    b.wait_for_assignment(Duration::from_secs(60));
     // Posts produced after the rebalance land on both members' partitions.
     p.produce_posts(10_000..20_000);
     scored.wait_until(

@@ -189,31 +189,6 @@ impl Drop for Pipeline {
     }
 }
 
-/// Waits until `daemon`'s log contains a line matching `pred`; panics with the log after `timeout`.
-pub fn wait_for_log(
-    daemon: &mut Daemon,
-    timeout: Duration,
-    what: &str,
-    pred: impl Fn(&str) -> bool,
-) {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let log = daemon.log();
-        if log.lines().any(&pred) {
-            return;
-        }
-        assert!(
-            daemon.running(),
-            "daemon exited while waiting for {what}; log:\n{log}"
-        );
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// The `N scored` figure of the daemon's final stats line.
 pub fn final_scored(log: &str) -> u64 {
     let line = log
