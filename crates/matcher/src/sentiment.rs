@@ -183,7 +183,9 @@ impl Analyzer {
     /// Finds each token's lexicon valence; phrases (idioms) take their first
     /// token's place and neutralize the rest. Per-brand overrides come
     /// first, then the post language's lexicon, then the main one (whose
-    /// answers the tokenizer already looked up).
+    /// answers the tokenizer already looked up). Without overrides or a
+    /// language lexicon, idioms are found by word ids; with them, by
+    /// joining words, since their idioms' words have no ids.
     fn lookup(&self, overrides: &[&Overrides], lang_lex: Option<&Lexicon>, s: &mut Scratch) {
         let extra = || overrides.iter().copied().chain(lang_lex);
         let has_extra = !overrides.is_empty() || lang_lex.is_some();
@@ -196,7 +198,23 @@ impl Analyzer {
             let mut valence = None;
             let starts_phrase = s.is(i, flag::PHRASE_START)
                 || has_extra && extra().any(|l| l.phrase_starts.contains(s.word(i)));
-            if max_phrase >= 2 && starts_phrase {
+            if !has_extra && starts_phrase && i + 1 < s.tokens.len() {
+                // Main lexicon only: match idioms by word ids, no strings.
+                let (first, second) = (s.tokens[i].id, s.tokens[i + 1].id);
+                let sentence = s.tokens[i].sentence;
+                let found = self.table.phrases(first, second).iter().find(|p| {
+                    let Some(span) = s.tokens.get(i..i + p.ids.len()) else {
+                        return false;
+                    };
+                    span.last().is_some_and(|t| t.sentence == sentence)
+                        && span.iter().zip(p.ids.iter()).all(|(t, &id)| t.id == id)
+                });
+                if let Some(p) = found {
+                    s.sarcastic |= p.sarcasm;
+                    valence = Some(p.valence);
+                    consumed = p.ids.len();
+                }
+            } else if has_extra && max_phrase >= 2 && starts_phrase {
                 'phrase: for n in (2..=max_phrase.min(s.tokens.len() - i)).rev() {
                     let same_sentence = s.tokens[i + n - 1].sentence == s.tokens[i].sentence;
                     if !same_sentence {

@@ -22,6 +22,8 @@ pub(super) struct Token {
     pub sentence: u32,
     /// What the word is to the rules ([`flag`] bits).
     pub flags: u32,
+    /// The word's number in the word table (0 if it has none).
+    pub id: u32,
     /// Valence in the analyzer's main lexicon.
     pub main: Option<f32>,
     /// Valence after idioms and per-post lexicons; `None` when the token is
@@ -219,6 +221,7 @@ fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: 
         caps,
         sentence,
         flags: word.flags,
+        id: word.id,
         main: word.valence,
         valence: None,
     });
@@ -266,6 +269,7 @@ fn push_token(
         caps,
         sentence,
         flags,
+        id: word.id,
         main: word.valence,
         valence: None,
     });

@@ -177,17 +177,31 @@ const RULE_WORDS: &[(&str, u32)] = &[
     ("however", flag::BUT),
 ];
 
-/// A known word: its main-lexicon valence (word, else emoji) and its bits.
+/// A known word: its main-lexicon valence (word, else emoji), its bits,
+/// and its number in the table (0 for unknown words), by which idioms are
+/// matched without building strings.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Word {
     pub valence: Option<f32>,
     pub flags: u32,
+    pub id: u32,
 }
 
-/// Every word of the main lexicon and of the rules' lists.
+/// An idiom of the main lexicon, as the ids of its words.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Phrase {
+    pub ids: Box<[u32]>,
+    pub valence: f32,
+    /// One of the [`SARCASM`] markers.
+    pub sarcasm: bool,
+}
+
+/// Every word of the main lexicon, of its idioms and of the rules' lists.
 #[derive(Debug, Clone, Default)]
 pub(super) struct WordTable {
     words: FxHashMap<Box<str>, Word>,
+    /// Idioms by the ids of their first two words, longest first.
+    phrases: FxHashMap<u64, Vec<Phrase>>,
 }
 
 impl WordTable {
@@ -221,7 +235,52 @@ impl WordTable {
         for &(w, f) in RULE_WORDS {
             add(w, None, f);
         }
-        WordTable { words }
+        for phrase in lexicon.phrases.keys() {
+            for w in phrase.split(' ') {
+                add(w, None, 0);
+            }
+        }
+        // Numbered in sorted order so that builds are reproducible.
+        let mut keys: Vec<&Box<str>> = words.keys().collect();
+        keys.sort();
+        let ids: FxHashMap<Box<str>, u32> = keys
+            .into_iter()
+            .enumerate()
+            .map(|(n, k)| (k.clone(), n as u32 + 1))
+            .collect();
+        for (w, word) in &mut words {
+            word.id = ids[w];
+        }
+        let mut phrases: FxHashMap<u64, Vec<Phrase>> = FxHashMap::default();
+        for (text, &valence) in &lexicon.phrases {
+            let ids: Box<[u32]> = text.split(' ').map(|w| words[w].id).collect();
+            if ids.len() < 2 {
+                continue;
+            }
+            phrases
+                .entry(pair(ids[0], ids[1]))
+                .or_default()
+                .push(Phrase {
+                    ids,
+                    valence,
+                    sarcasm: SARCASM.contains(&text.as_str()),
+                });
+        }
+        for list in phrases.values_mut() {
+            list.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()).then(a.ids.cmp(&b.ids)));
+        }
+        WordTable { words, phrases }
+    }
+
+    /// The idioms whose first two words are `first` and `second`, longest
+    /// first.
+    pub fn phrases(&self, first: u32, second: u32) -> &[Phrase] {
+        if first == 0 || second == 0 {
+            return &[];
+        }
+        self.phrases
+            .get(&pair(first, second))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// What the table knows of `word` (lowercased); unknown words have no
@@ -229,6 +288,10 @@ impl WordTable {
     pub fn get(&self, word: &str) -> Word {
         self.words.get(word).copied().unwrap_or_default()
     }
+}
+
+fn pair(first: u32, second: u32) -> u64 {
+    (u64::from(first) << 32) | u64::from(second)
 }
 
 /// Bits of a token that depend on its form rather than on a list.
