@@ -6,7 +6,7 @@
 //! the list of other patterns found inside it at compile time, so one pass
 //! over the text still yields every term hit.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use rust_stemmers::Stemmer;
@@ -73,10 +73,10 @@ impl TermTable {
         TermTable {
             norm,
             patterns: Vec::new(),
-            pattern_ids: HashMap::new(),
+            pattern_ids: HashMap::default(),
             terms: Vec::new(),
-            term_ids: HashMap::new(),
-            stem_ids: HashMap::new(),
+            term_ids: HashMap::default(),
+            stem_ids: HashMap::default(),
         }
     }
 
