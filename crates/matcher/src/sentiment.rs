@@ -142,15 +142,17 @@ impl Analyzer {
         let lang_lex = lang
             .and_then(|l| self.by_lang.iter().find(|(x, _)| x == l))
             .map(|(_, lex)| lex);
-        if overrides.is_empty() && lang_lex.is_none() && s.all_flags & flag::PHRASE_START == 0 {
+        if !overrides.is_empty() || lang_lex.is_some() {
+            self.lookup(overrides, lang_lex, s);
+        } else if s.all_flags & flag::PHRASE_START != 0 {
+            self.lookup_main(s);
+        } else {
             // No idiom can start here and no other lexicon applies: every
             // token keeps its main-lexicon valence.
             s.sarcastic = s.all_flags & flag::SARCASM != 0;
             for t in &mut s.tokens {
                 t.valence = t.main;
             }
-        } else {
-            self.lookup(overrides, lang_lex, s);
         }
         let cap_diff = s.caps > 0 && s.caps < s.tokens.len();
         s.scores.clear();
@@ -183,9 +185,7 @@ impl Analyzer {
     /// Finds each token's lexicon valence; phrases (idioms) take their first
     /// token's place and neutralize the rest. Per-brand overrides come
     /// first, then the post language's lexicon, then the main one (whose
-    /// answers the tokenizer already looked up). Without overrides or a
-    /// language lexicon, idioms are found by word ids; with them, by
-    /// joining words, since their idioms' words have no ids.
+    /// answers the tokenizer already looked up).
     fn lookup(&self, overrides: &[&Overrides], lang_lex: Option<&Lexicon>, s: &mut Scratch) {
         let extra = || overrides.iter().copied().chain(lang_lex);
         let has_extra = !overrides.is_empty() || lang_lex.is_some();
@@ -198,23 +198,7 @@ impl Analyzer {
             let mut valence = None;
             let starts_phrase = s.is(i, flag::PHRASE_START)
                 || has_extra && extra().any(|l| l.phrase_starts.contains(s.word(i)));
-            if !has_extra && starts_phrase && i + 1 < s.tokens.len() {
-                // Main lexicon only: match idioms by word ids, no strings.
-                let (first, second) = (s.tokens[i].id, s.tokens[i + 1].id);
-                let sentence = s.tokens[i].sentence;
-                let found = self.table.phrases(first, second).iter().find(|p| {
-                    let Some(span) = s.tokens.get(i..i + p.ids.len()) else {
-                        return false;
-                    };
-                    span.last().is_some_and(|t| t.sentence == sentence)
-                        && span.iter().zip(p.ids.iter()).all(|(t, &id)| t.id == id)
-                });
-                if let Some(p) = found {
-                    s.sarcastic |= p.sarcasm;
-                    valence = Some(p.valence);
-                    consumed = p.ids.len();
-                }
-            } else if has_extra && max_phrase >= 2 && starts_phrase {
+            if max_phrase >= 2 && starts_phrase {
                 'phrase: for n in (2..=max_phrase.min(s.tokens.len() - i)).rev() {
                     let same_sentence = s.tokens[i + n - 1].sentence == s.tokens[i].sentence;
                     if !same_sentence {
@@ -251,6 +235,42 @@ impl Analyzer {
                     extra().find_map(|l| l.words.get(word).or_else(|| l.emoji.get(word)).copied());
             }
             let valence = valence.or(s.tokens[i].main);
+            s.tokens[i].valence = valence;
+            for k in i + 1..i + consumed {
+                // Words inside an idiom are spoken for: neutral, not modifiers.
+                s.tokens[k].valence = Some(0.0);
+            }
+            i += consumed;
+        }
+    }
+
+    /// [`Analyzer::lookup`] with the main lexicon alone, the common case:
+    /// idioms are found by the ids of their words, without building strings.
+    fn lookup_main(&self, s: &mut Scratch) {
+        let n = s.tokens.len();
+        let mut i = 0;
+        while i < n {
+            let t = s.tokens[i];
+            let mut valence = t.main;
+            let mut consumed = 1;
+            if t.flags & flag::PHRASE_START != 0 && i + 1 < n {
+                let found = self
+                    .table
+                    .phrases(t.id, s.tokens[i + 1].id)
+                    .iter()
+                    .find(|p| {
+                        s.tokens.get(i..i + p.ids.len()).is_some_and(|span| {
+                            span.last().is_some_and(|last| last.sentence == t.sentence)
+                                && span.iter().zip(p.ids.iter()).all(|(t, &id)| t.id == id)
+                        })
+                    });
+                if let Some(p) = found {
+                    s.sarcastic |= p.sarcasm;
+                    valence = Some(p.valence);
+                    consumed = p.ids.len();
+                }
+            }
+            s.sarcastic |= t.flags & flag::SARCASM != 0;
             s.tokens[i].valence = valence;
             for k in i + 1..i + consumed {
                 // Words inside an idiom are spoken for: neutral, not modifiers.

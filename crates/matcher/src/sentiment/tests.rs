@@ -176,3 +176,28 @@ fn sarcasm_markers_turn_praise_negative() {
     assert!(c("great service 🙄") < 0.0);
     assert!(c("great service /s") < 0.0);
 }
+
+/// Idioms found by word ids (main lexicon alone) and by joined strings (the
+/// path taken when other lexicons apply) must agree token for token.
+#[test]
+fn idioms_by_id_match_idioms_by_string() {
+    let a = analyzer();
+    let no_other_words = Lexicon::default();
+    for text in [
+        "yeah right, great support",
+        "Yeah RIGHT!! under the weather. under the",
+        "feeling under the weather but good",
+        "under. the weather",
+        "the weather under the weather under",
+        "yeah",
+        "",
+    ] {
+        let mut by_id = Scratch::default();
+        let mut by_string = Scratch::default();
+        a.analyze(text, None, &[], &mut by_id);
+        a.analyze(text, None, &[&no_other_words], &mut by_string);
+        assert_eq!(by_id.tokens, by_string.tokens, "{text}");
+        assert_eq!(by_id.sarcastic, by_string.sarcastic, "{text}");
+        assert_eq!(by_id.scores, by_string.scores, "{text}");
+    }
+}

@@ -12,7 +12,7 @@ use super::words::{flag, form_flags, WordTable};
 use super::{Scratch, SentenceScore};
 use crate::lexicon::is_emoji;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct Token {
     /// Span of the lowercased, punctuation-trimmed form in `Scratch::lower`.
     pub lstart: u32,
