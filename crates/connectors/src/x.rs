@@ -5,6 +5,13 @@
 //! `meta.next_token` down. The cursor becomes the newest id only once the
 //! walk reached the bottom; when `max_pages` runs out first, the cursor keeps
 //! `until_id` (the oldest id read) and the next poll continues below it.
+//!
+//! Recent search reaches back seven days and answers 400 to a `since_id` or
+//! `start_time` older than that, and to `until_id` next to `start_time`. A
+//! bound older than the window (after the daemon was down for a week) moves
+//! up to the window's edge, and the gap is counted and logged as an error:
+//! those posts are out of the API's reach. A lower bound next to `until_id`
+//! is always sent as a `since_id` (ids are snowflakes: time in the high bits).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +38,7 @@ impl X {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     /// Everything newer than this was produced (once `until_id` is none).
     #[serde(default)]
@@ -124,6 +131,76 @@ struct Referenced {
 
 const KEY: &str = "search";
 
+/// How far back recent search reaches, less a margin for the request's
+/// travel and clock skew.
+fn window() -> ChronoDuration {
+    ChronoDuration::days(7) - ChronoDuration::minutes(5)
+}
+
+/// How long a tweet may take to become searchable: a quiet query's
+/// `start_time` advances to this long before the poll began.
+const INDEX_DELAY_SECS: i64 = 60;
+
+/// X's id epoch in Unix milliseconds: an id's bits above the 22nd count
+/// milliseconds since then.
+const TWEPOCH_MS: i64 = 1_288_834_974_657;
+
+/// When the tweet with this id was created.
+fn id_time(id: &str) -> Option<DateTime<Utc>> {
+    let id: u64 = id.parse().ok()?;
+    DateTime::from_timestamp_millis(i64::try_from(id >> 22).ok()? + TWEPOCH_MS)
+}
+
+/// The largest id of the millisecond before `t`: `since_id` for "from `t` on".
+fn id_before(t: DateTime<Utc>) -> String {
+    let ms = (t.timestamp_millis() - TWEPOCH_MS).max(1) as u64;
+    (((ms - 1) << 22) | ((1 << 22) - 1)).to_string()
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The cursor with every bound inside the search window; the gap, if any.
+fn within_window(mut cur: Cursor, now: DateTime<Utc>) -> (Cursor, Option<String>) {
+    let edge = now - window();
+    let time = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let lower = match &cur.since_id {
+        Some(id) => id_time(id),
+        None => time(&cur.start_time),
+    };
+    let Some(lower) = lower.filter(|&t| t < edge) else {
+        return (cur, None);
+    };
+    let mut reached = edge;
+    match cur.until_id.as_deref().and_then(id_time) {
+        // A walk whose rest is all out of reach ends: it produced down to `until`.
+        Some(until) if until <= edge => {
+            cur.since_id = cur.newest_id.clone().or(cur.since_id);
+            cur.until_id = None;
+            reached = until;
+        }
+        // No walk, or one that goes on down to the edge.
+        _ => {
+            cur.since_id = None;
+            cur.start_time = Some(rfc3339(edge));
+        }
+    }
+    // The ended walk's top may be out of reach too.
+    let since = cur.since_id.as_deref().and_then(id_time);
+    if cur.until_id.is_none() && since.is_none_or(|t| t < edge) {
+        cur.since_id = None;
+        cur.start_time = Some(rfc3339(edge));
+        reached = edge;
+    }
+    let gap = format!("{} to {}", rfc3339(lower), rfc3339(reached));
+    (cur, Some(gap))
+}
+
 #[async_trait]
 impl Source for X {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
@@ -151,10 +228,18 @@ impl Source for X {
 
 impl X {
     async fn poll(&self, ctx: &Ctx, headers: &HeaderMap) -> anyhow::Result<()> {
+        let began = Utc::now();
         let mut cur: Cursor = ctx.cursor(KEY).await?.unwrap_or_default();
         if cur.since_id.is_none() && cur.start_time.is_none() {
-            let start = Utc::now() - ChronoDuration::seconds(self.cfg.initial_lookback_secs as i64);
-            cur.start_time = Some(start.to_rfc3339_opts(SecondsFormat::Secs, true));
+            let start = began - ChronoDuration::seconds(self.cfg.initial_lookback_secs as i64);
+            cur.start_time = Some(rfc3339(start));
+        }
+        let (cur, gap) = within_window(cur, began);
+        if let Some(gap) = gap {
+            ctx.error(
+                "cursor older than recent search's 7 days; resuming at the window's edge",
+                &format!("posts from {gap} are out of the API's reach"),
+            );
         }
         let mut posts = Vec::new();
         let mut next_token: Option<String> = None;
@@ -178,6 +263,13 @@ impl X {
                     .append_pair("user.fields", "username,name,public_metrics");
                 match (&cur.since_id, &cur.start_time) {
                     (Some(s), _) => q.append_pair("since_id", s),
+                    // X rejects `start_time` next to `until_id`: the same bound as an id.
+                    (None, Some(t)) if cur.until_id.is_some() => {
+                        match DateTime::parse_from_rfc3339(t) {
+                            Ok(t) => q.append_pair("since_id", &id_before(t.with_timezone(&Utc))),
+                            Err(_) => &mut q,
+                        }
+                    }
                     (None, Some(t)) => q.append_pair("start_time", t),
                     (None, None) => &mut q,
                 };
@@ -220,11 +312,18 @@ impl X {
             }
         }
         let next = if complete {
+            let since_id = newest.clone().or(cur.since_id);
+            // Nothing found since `start_time`: move it up, so that a quiet
+            // query's bound does not age out of the window.
+            let start_time = match since_id {
+                Some(_) => cur.start_time,
+                None => Some(rfc3339(began - ChronoDuration::seconds(INDEX_DELAY_SECS))),
+            };
             Cursor {
-                since_id: newest.clone().or(cur.since_id),
+                since_id,
                 until_id: None,
                 newest_id: newest,
-                start_time: cur.start_time,
+                start_time,
             }
         } else {
             Cursor {
@@ -270,4 +369,93 @@ fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
     }
     p.raw = Some(raw);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(days_ago: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - ChronoDuration::days(days_ago)
+    }
+
+    #[test]
+    fn ids_carry_their_time() {
+        // The API reference's sample tweet, created 2019-12-31T19:26:16.000Z.
+        let t = id_time("1212092628029698048").unwrap();
+        assert_eq!(rfc3339(t), "2019-12-31T19:26:16Z");
+        let now = Utc::now();
+        let since = id_before(now);
+        assert!(id_time(&since).unwrap() < now);
+        assert!(now - id_time(&since).unwrap() < ChronoDuration::milliseconds(2));
+        assert_eq!(id_time("not a number"), None);
+    }
+
+    #[test]
+    fn bounds_inside_the_window_are_kept() {
+        let now = Utc::now();
+        let cur = Cursor {
+            since_id: Some(id_before(at(6, now))),
+            newest_id: Some(id_before(at(6, now))),
+            ..Cursor::default()
+        };
+        assert_eq!(within_window(cur.clone(), now), (cur, None));
+    }
+
+    #[test]
+    fn an_old_since_id_moves_to_the_window_edge() {
+        let now = Utc::now();
+        let cur = Cursor {
+            since_id: Some(id_before(at(9, now))),
+            newest_id: Some(id_before(at(9, now))),
+            ..Cursor::default()
+        };
+        let (next, gap) = within_window(cur, now);
+        assert_eq!(next.since_id, None);
+        assert_eq!(next.start_time, Some(rfc3339(now - window())));
+        assert!(gap.unwrap().ends_with(&rfc3339(now - window())));
+    }
+
+    #[test]
+    fn a_walk_partly_in_the_window_goes_on_down_to_the_edge() {
+        let now = Utc::now();
+        let cur = Cursor {
+            since_id: Some(id_before(at(9, now))),
+            until_id: Some(id_before(at(2, now))),
+            newest_id: Some(id_before(at(1, now))),
+            start_time: None,
+        };
+        let (next, gap) = within_window(cur, now);
+        assert_eq!(next.until_id, Some(id_before(at(2, now))));
+        assert_eq!(next.since_id, None);
+        assert_eq!(next.start_time, Some(rfc3339(now - window())));
+        assert!(gap.is_some());
+    }
+
+    #[test]
+    fn a_walk_out_of_the_window_ends_at_its_top() {
+        let now = Utc::now();
+        let top = id_before(at(3, now));
+        let cur = Cursor {
+            since_id: Some(id_before(at(10, now))),
+            until_id: Some(id_before(at(8, now))),
+            newest_id: Some(top.clone()),
+            start_time: None,
+        };
+        let (next, gap) = within_window(cur, now);
+        assert_eq!((next.since_id, next.until_id), (Some(top), None));
+        assert!(gap
+            .unwrap()
+            .ends_with(&rfc3339(id_time(&id_before(at(8, now))).unwrap())));
+        // Its top out of reach as well: from the edge.
+        let cur = Cursor {
+            since_id: Some(id_before(at(12, now))),
+            until_id: Some(id_before(at(10, now))),
+            newest_id: Some(id_before(at(9, now))),
+            start_time: None,
+        };
+        let (next, _) = within_window(cur, now);
+        assert_eq!(next.since_id, None);
+        assert_eq!(next.start_time, Some(rfc3339(now - window())));
+    }
 }

@@ -450,21 +450,75 @@ async fn mastodon_pages_up_with_min_id() {
 
 // ---------------------------------------------------------------- X
 
+/// X's id epoch (Unix ms): ids are snowflakes, time in the bits above the 22nd.
+const TWEPOCH_MS: i64 = 1_288_834_974_657;
+
+/// An id of a tweet created `secs_ago` seconds ago (`n` tells apart ids of
+/// one millisecond).
+fn snowflake(secs_ago: i64, n: u64) -> u64 {
+    let ms = chrono::Utc::now().timestamp_millis() - secs_ago * 1000 - TWEPOCH_MS;
+    ((ms as u64) << 22) | n
+}
+
+fn id_ms(id: u64) -> i64 {
+    (id >> 22) as i64 + TWEPOCH_MS
+}
+
 fn tweet(id: u64) -> Value {
-    json!({"id": id.to_string(), "text": format!("Acme rocks #{id}"), "author_id": "7", "created_at": "2025-06-10T12:00:00.000Z",
+    let created = chrono::DateTime::from_timestamp_millis(id_ms(id)).unwrap();
+    json!({"id": id.to_string(), "text": format!("Acme rocks #{id}"), "author_id": "7", "created_at": created.to_rfc3339(),
            "lang": "en", "conversation_id": "1000", "edit_history_tweet_ids": [id.to_string()],
            "public_metrics": {"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 4, "impression_count": 100},
            "referenced_tweets": [{"type": "replied_to", "id": "1000"}]})
 }
 
-/// Recent search: newest first, `since_id`/`until_id` bounds, `next_token` pages.
-fn recent_search(ids: &[u64], q: &HashMap<String, String>) -> Value {
+/// X's answer to a parameter it refuses.
+fn invalid_request(param: &str, value: &str, message: String) -> axum::response::Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"errors": [{"parameters": {param: [value]}, "message": message}],
+                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request"})),
+    )
+        .into_response()
+}
+
+/// Recent search: newest first, `since_id`/`until_id`/`start_time` bounds,
+/// `next_token` pages, and the API's refusals: bounds older than seven days,
+/// and ids next to times.
+fn recent_search(ids: &[u64], q: &HashMap<String, String>) -> axum::response::Response {
+    let week_ago = chrono::Utc::now().timestamp_millis() - 7 * 86_400_000;
+    if let Some(s) = q.get("since_id") {
+        if id_ms(s.parse().unwrap()) < week_ago {
+            return invalid_request("since_id", s, format!("Invalid 'since_id':'{s}'. 'since_id' must be a tweet id created after the last 7 days."));
+        }
+    }
+    let start_ms = q.get("start_time").map(|t| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    });
+    if let (Some(t), Some(ms)) = (q.get("start_time"), start_ms) {
+        if ms < week_ago {
+            return invalid_request(
+                "start_time",
+                t,
+                format!(
+                    "Invalid 'start_time':'{t}'. 'start_time' must be on or after the last 7 days."
+                ),
+            );
+        }
+        if q.contains_key("since_id") || q.contains_key("until_id") {
+            return invalid_request("start_time", t, "Invalid use of 'since_id' or 'until_id' in conjunction with 'start_time' or 'end_time'.".into());
+        }
+    }
     let since: u64 = q.get("since_id").map_or(0, |s| s.parse().unwrap());
     let until: u64 = q.get("until_id").map_or(u64::MAX, |s| s.parse().unwrap());
     let mut m: Vec<u64> = ids
         .iter()
         .copied()
         .filter(|i| *i > since && *i < until)
+        .filter(|i| id_ms(*i) >= start_ms.unwrap_or(week_ago))
         .collect();
     m.sort_by(|a, b| b.cmp(a));
     let per: usize = q["max_results"].parse().unwrap();
@@ -473,27 +527,35 @@ fn recent_search(ids: &[u64], q: &HashMap<String, String>) -> Value {
         .map_or(0, |t| t.trim_start_matches("tok").parse().unwrap());
     let page: Vec<u64> = m.iter().skip(start).take(per).copied().collect();
     if page.is_empty() {
-        return json!({"meta": {"result_count": 0}});
+        return Json(json!({"meta": {"result_count": 0}})).into_response();
     }
     let mut meta = json!({"newest_id": page[0].to_string(), "oldest_id": page.last().unwrap().to_string(), "result_count": page.len()});
     if start + per < m.len() {
         meta["next_token"] = json!(format!("tok{}", start + per));
     }
-    json!({"data": page.into_iter().map(tweet).collect::<Vec<_>>(),
+    let now = chrono::Utc::now().timestamp() + 900;
+    (
+        [
+            ("x-rate-limit-limit", "450".to_string()),
+            ("x-rate-limit-remaining", "449".to_string()),
+            ("x-rate-limit-reset", now.to_string()),
+        ],
+        Json(json!({"data": page.into_iter().map(tweet).collect::<Vec<_>>(),
            "includes": {"users": [{"id": "7", "name": "Acme Fan", "username": "acmefan", "public_metrics": {"followers_count": 1234, "following_count": 1, "tweet_count": 5, "listed_count": 0}}]},
-           "meta": meta})
+           "meta": meta})),
+    )
+        .into_response()
 }
 
-#[tokio::test]
-async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
-    init_tracing();
-    let ids: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new((1001..=1025).collect()));
-    let queries: Arc<Mutex<Vec<HashMap<String, String>>>> = Arc::default();
-    let (i, qs) = (ids.clone(), queries.clone());
+type Queries = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+/// A recent-search server over `ids` that records every query and checks
+/// the bearer token.
+async fn x_server(ids: Arc<Mutex<Vec<u64>>>, queries: Queries) -> std::net::SocketAddr {
     let app = Router::new().route(
         "/2/tweets/search/recent",
         get(move |h: HeaderMap, Query(q): Q| {
-            let (i, qs) = (i.clone(), qs.clone());
+            let (i, qs) = (ids.clone(), queries.clone());
             async move {
                 if h.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(b"Bearer x-secret") {
                     return (
@@ -503,20 +565,22 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
                         .into_response();
                 }
                 qs.lock().unwrap().push(q.clone());
-                let now = chrono::Utc::now().timestamp() + 900;
-                (
-                    [
-                        ("x-rate-limit-limit", "450".to_string()),
-                        ("x-rate-limit-remaining", "449".to_string()),
-                        ("x-rate-limit-reset", now.to_string()),
-                    ],
-                    Json(recent_search(&i.lock().unwrap(), &q)),
-                )
-                    .into_response()
+                recent_search(&i.lock().unwrap(), &q)
             }
         }),
     );
-    let addr = serve(app).await;
+    serve(app).await
+}
+
+#[tokio::test]
+async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
+    init_tracing();
+    // 25 tweets of the last half hour, a minute apart, then 5 more.
+    let ids: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(
+        (0..25).map(|k| snowflake(1800 - k * 60, 0)).collect(),
+    ));
+    let queries: Queries = Arc::default();
+    let addr = x_server(ids.clone(), queries.clone()).await;
     std::env::set_var("EARSHOT_TEST_X_TOKEN_1", "x-secret");
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
@@ -542,10 +606,13 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
             "#
         ),
     );
+    let newest = *ids.lock().unwrap().iter().max().unwrap();
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
     run.wait("x", "three pages", |s| s.produced == 25).await;
-    ids.lock().unwrap().extend(1026..=1030);
+    ids.lock()
+        .unwrap()
+        .extend((0..5).map(|k| snowflake(10 - k, 1)));
     run.wait("x", "five new", |s| s.produced == 30).await;
     let stats = run.stop().await;
     assert_eq!(
@@ -553,18 +620,23 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
         Default::default(),
         "no token: no request"
     );
+    assert_eq!(stats.connectors["x"].errors, 0, "no request refused");
     let q = queries.lock().unwrap().clone();
     assert!(q[0].contains_key("start_time") && !q[0].contains_key("since_id"));
     assert_eq!(q[1].get("next_token").map(String::as_str), Some("tok10"));
     assert!(
         q.iter()
-            .any(|q| q.get("since_id").map(String::as_str) == Some("1025")),
+            .any(|q| q.get("since_id") == Some(&newest.to_string())),
         "then since_id = newest"
     );
     let posts = posts(&bus).await;
     assert_eq!(unique_ids(&posts).len(), 30);
-    let p = posts.iter().find(|p| p.id == "x:1005").unwrap();
-    assert_eq!(p.url.as_deref(), Some("https://x.com/acmefan/status/1005"));
+    let first = ids.lock().unwrap()[4];
+    let p = posts.iter().find(|p| p.id == format!("x:{first}")).unwrap();
+    assert_eq!(
+        p.url.as_deref(),
+        Some(format!("https://x.com/acmefan/status/{first}").as_str())
+    );
     assert_eq!(p.author.reach, Some(1234));
     assert_eq!(p.reply_to.as_deref(), Some("x:1000"));
     assert_eq!(
@@ -574,6 +646,126 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
             p.engagement.reposts
         ),
         (Some(3), Some(2), Some(5))
+    );
+}
+
+/// After a week down, the saved `since_id` is older than recent search
+/// reaches: X refuses it, so the connector resumes at the window's edge,
+/// counts the gap, and reads what the API still has. A first run that runs
+/// out of pages walks on with `until_id` and an id lower bound, never
+/// `start_time` next to `until_id`.
+#[tokio::test]
+async fn issue_5_x_cursor_older_than_seven_days_resumes_at_the_window_edge() {
+    init_tracing();
+    let day = 86_400;
+    let ids: Arc<Mutex<Vec<u64>>> = Arc::new(Mutex::new(vec![
+        snowflake(9 * day, 0),
+        snowflake(3 * day, 0),
+        snowflake(2 * day, 0),
+        snowflake(3600, 0),
+    ]));
+    let queries: Queries = Arc::default();
+    let addr = x_server(ids.clone(), queries.clone()).await;
+    std::env::set_var("EARSHOT_TEST_X_TOKEN_2", "x-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let toml_text = |addr: std::net::SocketAddr| {
+        format!(
+            r#"
+            [cursors]
+            path = "CURSORS"
+            [[connectors]]
+            name = "x"
+            kind = "x"
+            query = "acme"
+            base_url = "http://{addr}/2"
+            token_env = "EARSHOT_TEST_X_TOKEN_2"
+            max_results = 10
+            max_pages = 1
+            poll_interval_secs = 0.05
+            "#
+        )
+    };
+    let cfg = config(&dir, &toml_text(addr));
+    // Where the daemon stopped eight days ago.
+    let old = snowflake(8 * day, 0).to_string();
+    let store = earshot_connect::CursorStore::open(&dir.path().join("cursors.db")).unwrap();
+    let cursor = json!({"since_id": old, "newest_id": old}).to_string();
+    store
+        .commit("x", Some(("search".into(), cursor)), vec![])
+        .await
+        .unwrap();
+    drop(store);
+
+    let bus = MemoryBus::new();
+    let run = start(&bus, &cfg).await;
+    run.wait("x", "the three tweets within reach", |s| s.produced == 3)
+        .await;
+    // Later tweets come on the next polls, from the new cursor.
+    ids.lock().unwrap().push(snowflake(1, 0));
+    run.wait("x", "the new one", |s| s.produced == 4).await;
+    let stats = run.stop().await;
+    assert_eq!(stats.connectors["x"].errors, 1, "the gap, once: {stats:?}");
+    let q = queries.lock().unwrap().clone();
+    assert!(
+        !q[0].contains_key("since_id") && q[0].contains_key("start_time"),
+        "{:?}",
+        q[0]
+    );
+    let posts = posts(&bus).await;
+    assert!(!posts
+        .iter()
+        .any(|p| p.id == format!("x:{}", ids.lock().unwrap()[0])));
+
+    // A first run with more than a page: `until_id` with an id, not a time.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &dir,
+        &toml_text(addr).replace(
+            "max_results = 10",
+            "max_results = 10\ninitial_lookback_secs = 7200",
+        ),
+    );
+    ids.lock()
+        .unwrap()
+        .extend((0..25).map(|k| snowflake(1800 - k * 60, 2)));
+    queries.lock().unwrap().clear();
+    let bus = MemoryBus::new();
+    let run = start(&bus, &cfg).await;
+    run.wait("x", "the last two hours", |s| s.produced == 27)
+        .await;
+    let stats = run.stop().await;
+    assert_eq!(stats.connectors["x"].errors, 0, "{stats:?}");
+    let q = queries.lock().unwrap().clone();
+    let walk = q
+        .iter()
+        .find(|q| q.contains_key("until_id"))
+        .expect("a walk");
+    assert!(walk.contains_key("since_id") && !walk.contains_key("start_time"));
+
+    // A quiet query's `start_time` moves up with each empty poll, so it
+    // never ages out of the window.
+    let addr = x_server(Arc::default(), Arc::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&dir, &toml_text(addr));
+    let six_days_ago = chrono::Utc::now() - chrono::Duration::days(6);
+    let store = earshot_connect::CursorStore::open(&dir.path().join("cursors.db")).unwrap();
+    let cursor = json!({"start_time": six_days_ago.to_rfc3339()}).to_string();
+    store
+        .commit("x", Some(("search".into(), cursor)), vec![])
+        .await
+        .unwrap();
+    let bus = MemoryBus::new();
+    let run = start(&bus, &cfg).await;
+    run.wait("x", "two empty polls", |s| s.polls >= 2).await;
+    let stats = run.stop().await;
+    assert_eq!(stats.connectors["x"].errors, 0, "{stats:?}");
+    let saved: Value =
+        serde_json::from_str(&store.get("x", "search").await.unwrap().unwrap()).unwrap();
+    let start_time =
+        chrono::DateTime::parse_from_rfc3339(saved["start_time"].as_str().unwrap()).unwrap();
+    assert!(
+        chrono::Utc::now() - start_time.with_timezone(&chrono::Utc) < chrono::Duration::minutes(5),
+        "{saved}"
     );
 }
 
