@@ -155,10 +155,13 @@ impl Analyzer {
             }
         }
         let cap_diff = s.caps > 0 && s.caps < s.tokens.len();
+        // Only tokens with a valence score; the rest (most) stay 0.
         s.scores.clear();
+        s.scores.resize(s.tokens.len(), 0.0);
         for i in 0..s.tokens.len() {
-            let v = self.valence(i, cap_diff, s);
-            s.scores.push(v);
+            if s.tokens[i].valence.is_some() {
+                s.scores[i] = self.valence(i, cap_diff, s);
+            }
         }
         if s.all_flags & flag::BUT != 0 {
             self.contrast(s);
@@ -171,6 +174,9 @@ impl Analyzer {
         }
         // Sum per sentence, damping questions.
         for (t, v) in s.tokens.iter().zip(&mut s.scores) {
+            if *v == 0.0 {
+                continue;
+            }
             let sentence = t.sentence as usize;
             if s.questions.get(sentence).copied().unwrap_or(false) {
                 *v *= self.config.question_factor;
