@@ -256,25 +256,25 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
 /// [`push_token`]. Its lowercase is already in `s.lower`, at the same offsets.
 fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: &mut Scratch) {
     let (mut a, mut b) = (start, chunk.end);
-    let lower = &s.lower[a..b];
+    let lower = s.lower.as_bytes();
     let caps = chunk.letters >= 2 && chunk.classes & LOWER == 0;
-    let mut word = table.get(lower);
+    let mut word = table.get(&lower[a..b]);
     if chunk.classes & PUNCT != 0 {
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
-        let emoticon = lower == "/s"
+        let chunk_bytes = &lower[a..b];
+        let emoticon = chunk_bytes == b"/s"
             || word.flags & flag::LEXICON_WORD != 0
-            || lower.len() <= 2 && chunk.classes & ALNUM == 0;
+            || chunk_bytes.len() <= 2 && chunk.classes & ALNUM == 0;
         if !emoticon {
-            let bytes = lower.as_bytes();
-            let Some(first) = bytes.iter().position(|b| !b.is_ascii_punctuation()) else {
+            let Some(first) = chunk_bytes.iter().position(|b| !b.is_ascii_punctuation()) else {
                 return;
             };
-            let last = bytes.iter().rposition(|b| !b.is_ascii_punctuation());
+            let last = chunk_bytes.iter().rposition(|b| !b.is_ascii_punctuation());
             (a, b) = (a + first, a + last.map_or(first, |l| l + 1));
-            word = table.get(&s.lower[a..b]);
+            word = table.get(&lower[a..b]);
         }
         // Only punctuated words can be "n't" contractions.
-        word.flags |= form_flags(&s.lower[a..b]);
+        word.flags |= form_flags(&lower[a..b]);
     }
     s.all_flags |= word.flags;
     s.caps += usize::from(caps);
@@ -322,8 +322,8 @@ fn push_token(
         return;
     };
     let (a, b) = (lstart + off, lstart + off + len);
-    let word = table.get(&s.lower[a..b]);
-    let flags = word.flags | form_flags(&s.lower[a..b]);
+    let word = table.get(&s.lower.as_bytes()[a..b]);
+    let flags = word.flags | form_flags(&s.lower.as_bytes()[a..b]);
     s.all_flags |= flags;
     s.caps += usize::from(caps);
     s.tokens.push(Token {
@@ -393,7 +393,7 @@ fn unicode_shape(table: &WordTable, raw: &str, s: &mut Scratch) -> Option<(usize
     // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
     let has_punct = lower.chars().any(is_punct) && lower != "/s";
     let emoticon = lower == "/s"
-        || has_punct && table.get(lower).flags & flag::LEXICON_WORD != 0
+        || has_punct && table.get(lower.as_bytes()).flags & flag::LEXICON_WORD != 0
         || lower.chars().count() <= 2 && !lower.chars().any(char::is_alphanumeric);
     let (off, len) = if emoticon {
         (0, lower.len())

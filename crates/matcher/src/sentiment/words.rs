@@ -199,16 +199,18 @@ pub(super) struct Phrase {
 /// Every word of the main lexicon, of its idioms and of the rules' lists.
 #[derive(Debug, Clone, Default)]
 pub(super) struct WordTable {
-    words: FxHashMap<Box<str>, Word>,
+    /// Keyed by bytes: tokens are looked up as byte spans, without `str`
+    /// slicing's char-boundary checks.
+    words: FxHashMap<Box<[u8]>, Word>,
     /// Idioms by the ids of their first two words, longest first.
     phrases: FxHashMap<u64, Vec<Phrase>>,
 }
 
 impl WordTable {
     pub fn new(lexicon: &Lexicon) -> WordTable {
-        let mut words: FxHashMap<Box<str>, Word> = FxHashMap::default();
+        let mut words: FxHashMap<Box<[u8]>, Word> = FxHashMap::default();
         let mut add = |w: &str, valence: Option<f32>, flags: u32| {
-            let e = words.entry(w.into()).or_default();
+            let e = words.entry(w.as_bytes().into()).or_default();
             e.valence = e.valence.or(valence);
             e.flags |= flags;
         };
@@ -241,9 +243,9 @@ impl WordTable {
             }
         }
         // Numbered in sorted order so that builds are reproducible.
-        let mut keys: Vec<&Box<str>> = words.keys().collect();
+        let mut keys: Vec<&Box<[u8]>> = words.keys().collect();
         keys.sort();
-        let ids: FxHashMap<Box<str>, u32> = keys
+        let ids: FxHashMap<Box<[u8]>, u32> = keys
             .into_iter()
             .enumerate()
             .map(|(n, k)| (k.clone(), n as u32 + 1))
@@ -253,7 +255,7 @@ impl WordTable {
         }
         let mut phrases: FxHashMap<u64, Vec<Phrase>> = FxHashMap::default();
         for (text, &valence) in &lexicon.phrases {
-            let ids: Box<[u32]> = text.split(' ').map(|w| words[w].id).collect();
+            let ids: Box<[u32]> = text.split(' ').map(|w| words[w.as_bytes()].id).collect();
             if ids.len() < 2 {
                 continue;
             }
@@ -285,7 +287,7 @@ impl WordTable {
 
     /// What the table knows of `word` (lowercased); unknown words have no
     /// valence and no bits.
-    pub fn get(&self, word: &str) -> Word {
+    pub fn get(&self, word: &[u8]) -> Word {
         self.words.get(word).copied().unwrap_or_default()
     }
 }
@@ -295,8 +297,8 @@ fn pair(first: u32, second: u32) -> u64 {
 }
 
 /// Bits of a token that depend on its form rather than on a list.
-pub(super) fn form_flags(word: &str) -> u32 {
-    if word.as_bytes().windows(3).any(|w| w == b"n't") {
+pub(super) fn form_flags(word: &[u8]) -> u32 {
+    if word.windows(3).any(|w| w == b"n't") {
         flag::NEGATION
     } else {
         0
