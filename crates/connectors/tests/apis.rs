@@ -649,6 +649,17 @@ async fn x_follows_next_token_then_since_id_and_stays_off_without_a_token() {
     );
 }
 
+/// Saves the X connector's cursor in the store `config` points at, as a
+/// previous run would have; returns the store.
+async fn save_x_cursor(dir: &tempfile::TempDir, cursor: Value) -> earshot_connect::CursorStore {
+    let store = earshot_connect::CursorStore::open(&dir.path().join("cursors.db")).unwrap();
+    store
+        .commit("x", Some(("search".into(), cursor.to_string())), vec![])
+        .await
+        .unwrap();
+    store
+}
+
 /// After a week down, the saved `since_id` is older than recent search
 /// reaches: X refuses it, so the connector resumes at the window's edge,
 /// counts the gap, and reads what the API still has. A first run that runs
@@ -688,13 +699,7 @@ async fn issue_5_x_cursor_older_than_seven_days_resumes_at_the_window_edge() {
     let cfg = config(&dir, &toml_text(addr));
     // Where the daemon stopped eight days ago.
     let old = snowflake(8 * day, 0).to_string();
-    let store = earshot_connect::CursorStore::open(&dir.path().join("cursors.db")).unwrap();
-    let cursor = json!({"since_id": old, "newest_id": old}).to_string();
-    store
-        .commit("x", Some(("search".into(), cursor)), vec![])
-        .await
-        .unwrap();
-    drop(store);
+    drop(save_x_cursor(&dir, json!({"since_id": old, "newest_id": old})).await);
 
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
@@ -748,12 +753,7 @@ async fn issue_5_x_cursor_older_than_seven_days_resumes_at_the_window_edge() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&dir, &toml_text(addr));
     let six_days_ago = chrono::Utc::now() - chrono::Duration::days(6);
-    let store = earshot_connect::CursorStore::open(&dir.path().join("cursors.db")).unwrap();
-    let cursor = json!({"start_time": six_days_ago.to_rfc3339()}).to_string();
-    store
-        .commit("x", Some(("search".into(), cursor)), vec![])
-        .await
-        .unwrap();
+    let store = save_x_cursor(&dir, json!({"start_time": six_days_ago.to_rfc3339()})).await;
     let bus = MemoryBus::new();
     let run = start(&bus, &cfg).await;
     run.wait("x", "two empty polls", |s| s.polls >= 2).await;
