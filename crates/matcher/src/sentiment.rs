@@ -73,6 +73,12 @@ pub(crate) struct Scratch {
     tokens: Vec<Token>,
     lower: String,
     join: String,
+    /// Tokens the tokenizer found with a main-lexicon valence or able to
+    /// start an idiom, in order: the only ones the lookup has to visit.
+    marked: Vec<u32>,
+    /// Tokens with a valence after the lookup, in order, and their scores:
+    /// the rest (most) score 0, so the rules and sums skip them.
+    valenced: Vec<u32>,
     scores: Vec<f32>,
     pub sentences: Vec<SentenceScore>,
     questions: Vec<bool>,
@@ -147,21 +153,16 @@ impl Analyzer {
         } else if s.all_flags & flag::PHRASE_START != 0 {
             self.lookup_main(s);
         } else {
-            // No idiom can start here and no other lexicon applies: every
-            // token keeps its main-lexicon valence.
+            // No idiom can start here and no other lexicon applies: the
+            // marked tokens are exactly those with a valence.
             s.sarcastic = s.all_flags & flag::SARCASM != 0;
-            for t in &mut s.tokens {
-                t.valence = t.main;
-            }
+            std::mem::swap(&mut s.valenced, &mut s.marked);
         }
         let cap_diff = s.caps > 0 && s.caps < s.tokens.len();
-        // Only tokens with a valence score; the rest (most) stay 0.
         s.scores.clear();
-        s.scores.resize(s.tokens.len(), 0.0);
-        for i in 0..s.tokens.len() {
-            if s.tokens[i].valence.is_some() {
-                s.scores[i] = self.valence(i, cap_diff, s);
-            }
+        for k in 0..s.valenced.len() {
+            let v = self.valence(s.valenced[k] as usize, cap_diff, s);
+            s.scores.push(v);
         }
         if s.all_flags & flag::BUT != 0 {
             self.contrast(s);
@@ -173,11 +174,11 @@ impl Analyzer {
             }
         }
         // Sum per sentence, damping questions.
-        for (t, v) in s.tokens.iter().zip(&mut s.scores) {
+        for (&i, v) in s.valenced.iter().zip(&mut s.scores) {
             if *v == 0.0 {
                 continue;
             }
-            let sentence = t.sentence as usize;
+            let sentence = s.tokens[i as usize].sentence as usize;
             if s.questions.get(sentence).copied().unwrap_or(false) {
                 *v *= self.config.question_factor;
             }
@@ -240,13 +241,21 @@ impl Analyzer {
                 valence =
                     extra().find_map(|l| l.words.get(word).or_else(|| l.emoji.get(word)).copied());
             }
-            let valence = valence.or(s.tokens[i].main);
+            // The tokenizer left the main lexicon's valence in place.
+            let valence = valence.or(s.tokens[i].valence);
             s.tokens[i].valence = valence;
             for k in i + 1..i + consumed {
                 // Words inside an idiom are spoken for: neutral, not modifiers.
                 s.tokens[k].valence = Some(0.0);
+                s.tokens[k].flags |= flag::IN_IDIOM;
             }
             i += consumed;
+        }
+        s.valenced.clear();
+        for (i, t) in s.tokens.iter().enumerate() {
+            if t.valence.is_some() {
+                s.valenced.push(i as u32);
+            }
         }
     }
 
@@ -254,14 +263,20 @@ impl Analyzer {
     /// idioms are found by the ids of their words, without building strings.
     fn lookup_main(&self, s: &mut Scratch) {
         let n = s.tokens.len();
-        let mut i = 0;
-        while i < n {
+        s.valenced.clear();
+        // Tokens before this one are inside an idiom already found.
+        let mut next = 0;
+        for m in 0..s.marked.len() {
+            let i = s.marked[m] as usize;
+            if i < next {
+                continue;
+            }
             let t = s.tokens[i];
-            let mut valence = t.main;
-            let mut consumed = 1;
-            if t.flags & flag::PHRASE_START != 0 && i + 1 < n {
-                let found = self
-                    .table
+            let found = if t.flags & flag::PHRASE_START != 0
+                && i + 1 < n
+                && s.tokens[i + 1].flags & flag::PHRASE_NEXT != 0
+            {
+                self.table
                     .phrases(t.id, s.tokens[i + 1].id)
                     .iter()
                     .find(|p| {
@@ -269,20 +284,34 @@ impl Analyzer {
                             span.last().is_some_and(|last| last.sentence == t.sentence)
                                 && span.iter().zip(p.ids.iter()).all(|(t, &id)| t.id == id)
                         })
-                    });
-                if let Some(p) = found {
+                    })
+            } else {
+                None
+            };
+            match found {
+                Some(p) => {
                     s.sarcastic |= p.sarcasm;
-                    valence = Some(p.valence);
-                    consumed = p.ids.len();
+                    s.tokens[i].valence = Some(p.valence);
+                    next = i + p.ids.len();
+                    for k in i..next {
+                        s.valenced.push(k as u32);
+                        if k > i {
+                            // Words inside an idiom are spoken for: neutral,
+                            // not modifiers, not sarcasm markers.
+                            s.tokens[k].valence = Some(0.0);
+                            s.tokens[k].flags |= flag::IN_IDIOM;
+                        }
+                    }
                 }
+                None if t.valence.is_some() => s.valenced.push(i as u32),
+                None => {}
             }
-            s.sarcastic |= t.flags & flag::SARCASM != 0;
-            s.tokens[i].valence = valence;
-            for k in i + 1..i + consumed {
-                // Words inside an idiom are spoken for: neutral, not modifiers.
-                s.tokens[k].valence = Some(0.0);
-            }
-            i += consumed;
+        }
+        if s.all_flags & flag::SARCASM != 0 {
+            s.sarcastic |= s
+                .tokens
+                .iter()
+                .any(|t| t.flags & (flag::SARCASM | flag::IN_IDIOM) == flag::SARCASM);
         }
     }
 
@@ -390,21 +419,29 @@ impl Analyzer {
     /// what comes before 0.5×. A sentence opening with "But" contrasts
     /// with the sentence before it.
     fn contrast(&self, s: &mut Scratch) {
+        let n = s.tokens.len();
         let mut i = 0;
         let mut prev_start = 0;
-        while i < s.tokens.len() {
+        while i < n {
             let sentence = s.tokens[i].sentence;
             let mut end = i;
-            while end < s.tokens.len() && s.tokens[end].sentence == sentence {
+            let mut but = None;
+            while end < n && s.tokens[end].sentence == sentence {
+                if but.is_none() && s.is(end, flag::BUT) {
+                    but = Some(end);
+                }
                 end += 1;
             }
-            if let Some(b) = (i..end).find(|&k| s.is(k, flag::BUT)) {
+            if let Some(b) = but {
                 let from = if b == i { prev_start } else { i };
-                for k in from..end {
-                    if k < b {
-                        s.scores[k] *= 0.5;
-                    } else if k > b {
-                        s.scores[k] *= 1.5;
+                for (&k, v) in s.valenced.iter().zip(&mut s.scores) {
+                    let k = k as usize;
+                    if (from..end).contains(&k) {
+                        if k < b {
+                            *v *= 0.5;
+                        } else if k > b {
+                            *v *= 1.5;
+                        }
                     }
                 }
             }
@@ -423,7 +460,13 @@ impl Analyzer {
                 label: SentimentLabel::Neutral,
             };
         }
-        let mut sum: f32 = s.scores.iter().sum();
+        // The same sum as over every token's score: a token without a
+        // valence adds +0.0, which only decides the sign of a zero sum.
+        let mut sum: f32 = if s.valenced.len() == s.tokens.len() {
+            s.scores.iter().sum()
+        } else {
+            s.scores.iter().fold(0.0, |a, v| a + v)
+        };
         let amp = if s.emphasis_marks {
             punctuation_emphasis(text)
         } else {
@@ -435,7 +478,8 @@ impl Analyzer {
             sum -= amp;
         }
         let compound = Self::compound(sum);
-        let (mut pos, mut neg, mut neu) = (0.0f32, 0.0f32, 0.0f32);
+        let unscored = s.tokens.len() - s.valenced.len();
+        let (mut pos, mut neg, mut neu) = (0.0f32, 0.0f32, unscored as f32);
         for &v in &s.scores {
             if v > 0.0 {
                 pos += v + 1.0;

@@ -198,6 +198,7 @@ fn idioms_by_id_match_idioms_by_string() {
         a.analyze(text, None, &[&no_other_words], &mut by_string);
         assert_eq!(by_id.tokens, by_string.tokens, "{text}");
         assert_eq!(by_id.sarcastic, by_string.sarcastic, "{text}");
+        assert_eq!(by_id.valenced, by_string.valenced, "{text}");
         assert_eq!(by_id.scores, by_string.scores, "{text}");
     }
 }

@@ -8,7 +8,7 @@
 //! finding the chunk; anything else takes the Unicode path, which computes
 //! the same things with `char` methods.
 
-use super::words::{flag, form_flags, WordTable};
+use super::words::{flag, form_flags, Word, WordTable};
 use super::{Scratch, SentenceScore};
 use crate::lexicon::is_emoji;
 
@@ -24,10 +24,8 @@ pub(super) struct Token {
     pub flags: u32,
     /// The word's number in the word table (0 if it has none).
     pub id: u32,
-    /// Valence in the analyzer's main lexicon.
-    pub main: Option<f32>,
-    /// Valence after idioms and per-post lexicons; `None` when the token is
-    /// in no lexicon.
+    /// Valence in the analyzer's main lexicon, then, after the lookup, with
+    /// idioms and per-post lexicons; `None` when the token is in none.
     pub valence: Option<f32>,
 }
 
@@ -44,6 +42,7 @@ pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
 /// Empties the buffers for `text`, whose lowercase they start with.
 fn reset(text: &str, s: &mut Scratch) {
     s.tokens.clear();
+    s.marked.clear();
     // ASCII tokens are spans of this lowercase copy of the whole text (same
     // offsets); other tokens are lowercased one by one after it.
     s.lower.clear();
@@ -258,26 +257,46 @@ fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: 
     let (mut a, mut b) = (start, chunk.end);
     let lower = s.lower.as_bytes();
     let caps = chunk.letters >= 2 && chunk.classes & LOWER == 0;
-    let mut word = table.get(&lower[a..b]);
-    if chunk.classes & PUNCT != 0 {
+    let word = if chunk.classes & PUNCT != 0 {
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
-        let chunk_bytes = &lower[a..b];
-        let emoticon = chunk_bytes == b"/s"
-            || word.flags & flag::LEXICON_WORD != 0
-            || chunk_bytes.len() <= 2 && chunk.classes & ALNUM == 0;
+        let whole = &lower[a..b];
+        let mut as_is = None;
+        let emoticon = whole == b"/s"
+            || table.may_be_punctuated_word(whole) && {
+                let w = table.get(whole);
+                as_is = Some(w);
+                w.flags & flag::LEXICON_WORD != 0
+            }
+            || whole.len() <= 2 && chunk.classes & ALNUM == 0;
         if !emoticon {
-            let Some(first) = chunk_bytes.iter().position(|b| !b.is_ascii_punctuation()) else {
+            let Some(first) = whole.iter().position(|b| !b.is_ascii_punctuation()) else {
                 return;
             };
-            let last = chunk_bytes.iter().rposition(|b| !b.is_ascii_punctuation());
-            (a, b) = (a + first, a + last.map_or(first, |l| l + 1));
-            word = table.get(&lower[a..b]);
+            let last = whole.iter().rposition(|b| !b.is_ascii_punctuation());
+            let (from, to) = (a + first, a + last.map_or(first, |l| l + 1));
+            if (from, to) != (a, b) {
+                (a, b) = (from, to);
+                as_is = None;
+            }
         }
+        let mut word = as_is.unwrap_or_else(|| table.get(&lower[a..b]));
         // Only punctuated words can be "n't" contractions.
         word.flags |= form_flags(&lower[a..b]);
-    }
+        word
+    } else {
+        table.get(&lower[a..b])
+    };
+    push(a, b, caps, sentence, word, s);
+}
+
+/// Records a token and what the later passes need to know of it.
+#[inline]
+fn push(a: usize, b: usize, caps: bool, sentence: u32, word: Word, s: &mut Scratch) {
     s.all_flags |= word.flags;
     s.caps += usize::from(caps);
+    if word.valence.is_some() || word.flags & flag::PHRASE_START != 0 {
+        s.marked.push(s.tokens.len() as u32);
+    }
     s.tokens.push(Token {
         lstart: a as u32,
         lend: b as u32,
@@ -285,8 +304,7 @@ fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: 
         sentence,
         flags: word.flags,
         id: word.id,
-        main: word.valence,
-        valence: None,
+        valence: word.valence,
     });
 }
 
@@ -322,20 +340,9 @@ fn push_token(
         return;
     };
     let (a, b) = (lstart + off, lstart + off + len);
-    let word = table.get(&s.lower.as_bytes()[a..b]);
-    let flags = word.flags | form_flags(&s.lower.as_bytes()[a..b]);
-    s.all_flags |= flags;
-    s.caps += usize::from(caps);
-    s.tokens.push(Token {
-        lstart: a as u32,
-        lend: b as u32,
-        caps,
-        sentence,
-        flags,
-        id: word.id,
-        main: word.valence,
-        valence: None,
-    });
+    let mut word = table.get(&s.lower.as_bytes()[a..b]);
+    word.flags |= form_flags(&s.lower.as_bytes()[a..b]);
+    push(a, b, caps, sentence, word, s);
 }
 
 const PUNCT: u8 = 1;

@@ -151,6 +151,10 @@ pub(super) mod flag {
     pub const DOUBT: u32 = 1 << 21;
     /// `but` or `however`: contrast.
     pub const BUT: u32 = 1 << 22;
+    /// Second word of an idiom in the main lexicon.
+    pub const PHRASE_NEXT: u32 = 1 << 23;
+    /// Set by the lookup on the words of an idiom after its first.
+    pub const IN_IDIOM: u32 = 1 << 24;
 }
 
 /// The words single rules name, with their bits.
@@ -204,6 +208,11 @@ pub(super) struct WordTable {
     words: FxHashMap<Box<[u8]>, Word>,
     /// Idioms by the ids of their first two words, longest first.
     phrases: FxHashMap<u64, Vec<Phrase>>,
+    /// Bit `first << 7 | last` (low seven bits of each byte) is set when a
+    /// lexicon word with ASCII punctuation begins and ends with those bytes:
+    /// most punctuated tokens ("great!", "ok,") can skip the lookup that
+    /// asks whether they are emoticons.
+    punctuated: Box<[u64]>,
 }
 
 impl WordTable {
@@ -238,8 +247,8 @@ impl WordTable {
             add(w, None, f);
         }
         for phrase in lexicon.phrases.keys() {
-            for w in phrase.split(' ') {
-                add(w, None, 0);
+            for (n, w) in phrase.split(' ').enumerate() {
+                add(w, None, if n == 1 { flag::PHRASE_NEXT } else { 0 });
             }
         }
         // Numbered in sorted order so that builds are reproducible.
@@ -271,7 +280,35 @@ impl WordTable {
         for list in phrases.values_mut() {
             list.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()).then(a.ids.cmp(&b.ids)));
         }
-        WordTable { words, phrases }
+        let mut punctuated = vec![0u64; 256];
+        for w in lexicon.words.keys().map(|w| w.as_bytes()) {
+            if let (Some(&first), Some(&last)) = (w.first(), w.last()) {
+                if w.iter().any(u8::is_ascii_punctuation) {
+                    let bit = first_last(first, last);
+                    punctuated[bit / 64] |= 1 << (bit % 64);
+                }
+            }
+        }
+        WordTable {
+            words,
+            phrases,
+            punctuated: punctuated.into(),
+        }
+    }
+
+    /// Whether `word` (lowercased, with ASCII punctuation, not empty) can
+    /// be a word of the main lexicon; `false` is certain, `true` is not.
+    pub fn may_be_punctuated_word(&self, word: &[u8]) -> bool {
+        match (word.first(), word.last()) {
+            (Some(&first), Some(&last)) => {
+                let bit = first_last(first, last);
+                // Empty in the default table, which has no words.
+                self.punctuated
+                    .get(bit / 64)
+                    .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+            }
+            _ => false,
+        }
     }
 
     /// The idioms whose first two words are `first` and `second`, longest
@@ -292,6 +329,10 @@ impl WordTable {
     }
 }
 
+fn first_last(first: u8, last: u8) -> usize {
+    usize::from(first & 0x7f) << 7 | usize::from(last & 0x7f)
+}
+
 fn pair(first: u32, second: u32) -> u64 {
     (u64::from(first) << 32) | u64::from(second)
 }
@@ -302,5 +343,38 @@ pub(super) fn form_flags(word: &[u8]) -> u32 {
         flag::NEGATION
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::LexiconFormat;
+
+    /// The filter may answer "maybe" for any word, but never "no" for a
+    /// punctuated word of the lexicon: that word would lose its punctuation
+    /// and its valence (":-(" read as nothing).
+    #[test]
+    fn punctuated_filter_never_rejects_a_lexicon_word() {
+        let mut lex = Lexicon::default();
+        let text = include_str!("../../../../config/lexicons/vader_lexicon.txt");
+        assert!(lex.load(text, LexiconFormat::Vader).is_empty());
+        let table = WordTable::new(&lex);
+        let punctuated: Vec<&String> = lex
+            .words
+            .keys()
+            .filter(|w| w.bytes().any(|b| b.is_ascii_punctuation()))
+            .collect();
+        assert!(punctuated.len() > 100, "VADER has many emoticons");
+        for w in punctuated {
+            assert!(table.may_be_punctuated_word(w.as_bytes()), "{w}");
+        }
+        // And it does filter: words with a trailing comma or period.
+        let rejected = ["great,", "ok.", "service,", "today."]
+            .iter()
+            .filter(|w| !table.may_be_punctuated_word(w.as_bytes()))
+            .count();
+        assert!(rejected >= 3, "{rejected}");
+        assert!(!WordTable::default().may_be_punctuated_word(b":)"));
     }
 }
