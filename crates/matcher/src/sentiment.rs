@@ -7,6 +7,7 @@
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
 
 mod tokens;
+mod wordmap;
 mod words;
 
 use std::cell::RefCell;
@@ -87,8 +88,9 @@ pub(crate) struct Scratch {
     /// kept while tokenizing so passes with nothing to do are skipped.
     all_flags: u32,
     caps: usize,
-    /// Whether the text has a `!` or a `?` (their counts amplify).
-    emphasis_marks: bool,
+    /// The text's `!` and `?`, whose counts amplify.
+    exclaims: u32,
+    queries: u32,
 }
 
 impl Scratch {
@@ -186,7 +188,7 @@ impl Analyzer {
                 sent.sum += *v;
             }
         }
-        self.finish(text, s)
+        self.finish(s)
     }
 
     /// Finds each token's lexicon valence; phrases (idioms) take their first
@@ -450,7 +452,7 @@ impl Analyzer {
         }
     }
 
-    fn finish(&self, text: &str, s: &mut Scratch) -> Sentiment {
+    fn finish(&self, s: &mut Scratch) -> Sentiment {
         if s.tokens.is_empty() {
             return Sentiment {
                 compound: 0.0,
@@ -467,11 +469,7 @@ impl Analyzer {
         } else {
             s.scores.iter().fold(0.0, |a, v| a + v)
         };
-        let amp = if s.emphasis_marks {
-            punctuation_emphasis(text)
-        } else {
-            0.0
-        };
+        let amp = punctuation_emphasis(s.exclaims, s.queries);
         if sum > 0.0 {
             sum += amp;
         } else if sum < 0.0 {
@@ -519,10 +517,9 @@ fn modifier(flags: u32) -> f32 {
 }
 
 /// VADER's emphasis from `!` (up to 4) and `?` (2 or more).
-fn punctuation_emphasis(text: &str) -> f32 {
-    // `matches` skips ahead with memchr: most posts have neither.
-    let ep = text.matches('!').count().min(4) as f32 * 0.292;
-    let qm = match text.matches('?').count() {
+fn punctuation_emphasis(exclaims: u32, queries: u32) -> f32 {
+    let ep = exclaims.min(4) as f32 * 0.292;
+    let qm = match queries {
         0 | 1 => 0.0,
         n @ 2..=3 => n as f32 * 0.18,
         _ => 0.96,

@@ -8,6 +8,7 @@
 //! finding the chunk; anything else takes the Unicode path, which computes
 //! the same things with `char` methods.
 
+use super::wordmap;
 use super::words::{flag, form_flags, Word, WordTable};
 use super::{Scratch, SentenceScore};
 use crate::lexicon::is_emoji;
@@ -48,24 +49,30 @@ fn reset(text: &str, s: &mut Scratch) {
     s.lower.clear();
     s.lower.push_str(text);
     s.lower.make_ascii_lowercase();
+    // Padding, so that the word table can read 16 bytes from any ASCII
+    // token's start.
+    s.lower.push_str(PADDING);
     s.sentences.clear();
     s.questions.clear();
     s.sarcastic = false;
     s.all_flags = 0;
     s.caps = 0;
-    s.emphasis_marks = false;
+    s.exclaims = 0;
+    s.queries = 0;
 }
 
 /// [`tokenize`] for all-ASCII texts, most social posts: the same tokens and
-/// sentences, found with one table lookup per byte and no `char` decoding.
+/// sentences, found in the padded lowercase copy with one class-table
+/// lookup per byte and no `char` decoding.
 fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     reset(text, s);
+    let lower = std::mem::take(&mut s.lower);
+    let bytes = lower.as_bytes();
     let mut sentence = Sentence::default();
-    let bytes = text.as_bytes();
-    let n = bytes.len();
+    let n = text.len();
     let mut i = 0;
     while i < n {
-        let class = ASCII_CLASS[usize::from(bytes[i] & 0x7f)];
+        let class = ASCII_CLASS[usize::from(bytes[i])];
         if class & SPACE != 0 {
             if bytes[i] == b'\n' && sentence.has_tokens(s) {
                 sentence.close(s, i as u32, false);
@@ -75,27 +82,24 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
         }
         let start = i;
         let mut classes = class;
-        let mut letters = usize::from(class & ALPHA != 0);
         i += 1;
-        while let Some(&b) = bytes.get(i) {
-            let class = ASCII_CLASS[usize::from(b & 0x7f)];
+        // The padding ends the last token at the end of the text.
+        loop {
+            let class = ASCII_CLASS[usize::from(bytes[i])];
             if class & SPACE != 0 {
                 break;
             }
             classes |= class;
-            letters += usize::from(class & ALPHA != 0);
             i += 1;
         }
-        s.emphasis_marks |= classes & MARK != 0;
-        let chunk = Chunk {
-            end: i,
-            ascii: true,
-            classes,
-            letters,
-        };
-        push_ascii(table, start, &chunk, sentence.index, s);
-        if !bytes[i - 1].is_ascii_alphanumeric() {
-            if let Some(question) = ends_sentence(&text[start..i]) {
+        let chunk = &bytes[start..i];
+        if classes & MARK != 0 {
+            count_marks(chunk, s);
+        }
+        let caps = classes & ALPHA != 0 && is_caps(&text.as_bytes()[start..i]);
+        push_ascii(table, &lower, start, i, classes, caps, sentence.index, s);
+        if classes & PUNCT != 0 {
+            if let Some(question) = ends_sentence_ascii(chunk) {
                 sentence.close(s, i as u32, question);
             }
         }
@@ -103,6 +107,28 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     if sentence.has_tokens(s) || s.sentences.is_empty() {
         sentence.close(s, n as u32, false);
     }
+    s.lower = lower;
+}
+
+/// Counts a chunk's `!` and `?`, which amplify the whole text.
+fn count_marks(chunk: &[u8], s: &mut Scratch) {
+    for &b in chunk {
+        s.exclaims += u32::from(b == b'!');
+        s.queries += u32::from(b == b'?');
+    }
+}
+
+/// Whether an ASCII word is written in capitals: at least two letters,
+/// none lowercase. Most words answer at their first or second byte.
+fn is_caps(raw: &[u8]) -> bool {
+    let mut letters = 0;
+    for &b in raw {
+        if b.is_ascii_lowercase() {
+            return false;
+        }
+        letters += usize::from(b.is_ascii_uppercase());
+    }
+    letters >= 2
 }
 
 /// [`tokenize`] for any text.
@@ -121,10 +147,24 @@ fn tokenize_any(table: &WordTable, text: &str, s: &mut Scratch) {
             continue;
         }
         let chunk = Chunk::scan(text, i);
-        s.emphasis_marks |= chunk.classes & MARK != 0;
         let end = chunk.end;
+        if chunk.classes & MARK != 0 {
+            count_marks(&bytes[i..end], s);
+        }
         if chunk.ascii {
-            push_ascii(table, i, &chunk, sentence.index, s);
+            let caps = chunk.classes & ALPHA != 0 && is_caps(&bytes[i..end]);
+            let lower = std::mem::take(&mut s.lower);
+            push_ascii(
+                table,
+                &lower,
+                i,
+                end,
+                chunk.classes,
+                caps,
+                sentence.index,
+                s,
+            );
+            s.lower = lower;
         } else {
             // Split emoji off the chunk: "great😀" is two tokens.
             let mut piece_start = i;
@@ -177,9 +217,8 @@ impl Sentence {
 struct Chunk {
     end: usize,
     ascii: bool,
-    /// Union of the ASCII bytes' classes, and how many are letters.
+    /// Union of the ASCII bytes' classes.
     classes: u8,
-    letters: usize,
 }
 
 impl Chunk {
@@ -190,7 +229,6 @@ impl Chunk {
             end: start,
             ascii: true,
             classes: 0,
-            letters: 0,
         };
         let mut i = start;
         while i < bytes.len() {
@@ -200,7 +238,7 @@ impl Chunk {
                 if class & SPACE != 0 {
                     break;
                 }
-                chunk.add(class);
+                chunk.classes |= class;
                 i += 1;
             } else {
                 let (c, len) = char_at(text, i);
@@ -213,12 +251,6 @@ impl Chunk {
         }
         chunk.end = i;
         chunk
-    }
-
-    /// Counts an ASCII byte of this class.
-    fn add(&mut self, class: u8) {
-        self.classes |= class;
-        self.letters += usize::from(class & ALPHA != 0);
     }
 }
 
@@ -239,6 +271,19 @@ fn ends_sentence(chunk: &str) -> Option<bool> {
         .then(|| tail.ends_with('?') && !tail.contains('!'))
 }
 
+/// [`ends_sentence`] of an ASCII chunk that has punctuation.
+fn ends_sentence_ascii(chunk: &[u8]) -> Option<bool> {
+    let end = chunk
+        .iter()
+        .rposition(|b| !matches!(b, b'"' | b'\'' | b')'))?;
+    let tail = &chunk[..=end];
+    match tail[end] {
+        b'.' | b'!' => Some(false),
+        b'?' => Some(!tail.contains(&b'!')),
+        _ => None,
+    }
+}
+
 /// The character at byte `i` and its length.
 #[inline]
 fn char_at(text: &str, i: usize) -> (char, usize) {
@@ -251,23 +296,34 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     }
 }
 
-/// Adds the all-ASCII chunk at `start` as a token: the fast path of
-/// [`push_token`]. Its lowercase is already in `s.lower`, at the same offsets.
-fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: &mut Scratch) {
-    let (mut a, mut b) = (start, chunk.end);
-    let lower = s.lower.as_bytes();
-    let caps = chunk.letters >= 2 && chunk.classes & LOWER == 0;
-    let word = if chunk.classes & PUNCT != 0 {
+/// Adds the all-ASCII chunk `start..end` as a token: the fast path of
+/// [`push_token`]. Its lowercase is in `lower`, at the same offsets, with
+/// padding after it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn push_ascii(
+    table: &WordTable,
+    lower: &str,
+    start: usize,
+    end: usize,
+    classes: u8,
+    caps: bool,
+    sentence: u32,
+    s: &mut Scratch,
+) {
+    let (mut a, mut b) = (start, end);
+    let lower = lower.as_bytes();
+    let word = if classes & PUNCT != 0 {
         // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
         let whole = &lower[a..b];
         let mut as_is = None;
         let emoticon = whole == b"/s"
             || table.may_be_punctuated_word(whole) && {
-                let w = table.get(whole);
+                let w = table.get_in(lower, a, b);
                 as_is = Some(w);
                 w.flags & flag::LEXICON_WORD != 0
             }
-            || whole.len() <= 2 && chunk.classes & ALNUM == 0;
+            || whole.len() <= 2 && classes & ALNUM == 0;
         if !emoticon {
             let Some(first) = whole.iter().position(|b| !b.is_ascii_punctuation()) else {
                 return;
@@ -279,12 +335,12 @@ fn push_ascii(table: &WordTable, start: usize, chunk: &Chunk, sentence: u32, s: 
                 as_is = None;
             }
         }
-        let mut word = as_is.unwrap_or_else(|| table.get(&lower[a..b]));
+        let mut word = as_is.unwrap_or_else(|| table.get_in(lower, a, b));
         // Only punctuated words can be "n't" contractions.
         word.flags |= form_flags(&lower[a..b]);
         word
     } else {
-        table.get(&lower[a..b])
+        table.get_in(lower, a, b)
     };
     push(a, b, caps, sentence, word, s);
 }
@@ -323,16 +379,12 @@ fn push_token(
         return;
     }
     if raw.is_ascii() {
-        let mut piece = Chunk {
-            end,
-            ascii: true,
-            classes: 0,
-            letters: 0,
-        };
-        for &b in raw.as_bytes() {
-            piece.add(ASCII_CLASS[b as usize]);
-        }
-        return push_ascii(table, start, &piece, sentence, s);
+        let classes = raw.bytes().fold(0, |c, b| c | ASCII_CLASS[usize::from(b)]);
+        let caps = is_caps(raw.as_bytes());
+        let lower = std::mem::take(&mut s.lower);
+        push_ascii(table, &lower, start, end, classes, caps, sentence, s);
+        s.lower = lower;
+        return;
     }
     let lstart = s.lower.len();
     let Some((off, len, caps)) = unicode_shape(table, raw, s) else {
@@ -345,6 +397,9 @@ fn push_token(
     push(a, b, caps, sentence, word, s);
 }
 
+const PADDING: &str = "                ";
+const _: () = assert!(PADDING.len() == wordmap::PADDING);
+
 const PUNCT: u8 = 1;
 const ALNUM: u8 = 2;
 const ALPHA: u8 = 4;
@@ -354,9 +409,9 @@ const SPACE: u8 = 16;
 /// `!` or `?`, which amplify the whole text.
 const MARK: u8 = 32;
 
-/// Character classes of ASCII bytes, as bits.
-static ASCII_CLASS: [u8; 128] = {
-    let mut t = [0u8; 128];
+/// Character classes of ASCII bytes, as bits (none for other bytes).
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
@@ -453,7 +508,7 @@ mod tests {
             &s.lower,
             &s.sentences,
             &s.questions,
-            (s.sarcastic, s.all_flags, s.caps, s.emphasis_marks),
+            (s.sarcastic, s.all_flags, s.caps, s.exclaims, s.queries),
         )
     }
 

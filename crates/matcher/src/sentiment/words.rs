@@ -6,6 +6,8 @@
 
 use rustc_hash::FxHashMap;
 
+use super::wordmap::WordMap;
+
 use crate::lexicon::Lexicon;
 
 /// Negations (VADER's list; `n't` contractions are recognized by form).
@@ -203,9 +205,9 @@ pub(super) struct Phrase {
 /// Every word of the main lexicon, of its idioms and of the rules' lists.
 #[derive(Debug, Clone, Default)]
 pub(super) struct WordTable {
-    /// Keyed by bytes: tokens are looked up as byte spans, without `str`
-    /// slicing's char-boundary checks.
-    words: FxHashMap<Box<[u8]>, Word>,
+    /// Keyed by bytes: tokens are looked up as byte spans of the lowercase
+    /// buffer, without `str` slicing's char-boundary checks.
+    words: WordMap,
     /// Idioms by the ids of their first two words, longest first.
     phrases: FxHashMap<u64, Vec<Phrase>>,
     /// Bit `first << 7 | last` (low seven bits of each byte) is set when a
@@ -251,20 +253,13 @@ impl WordTable {
                 add(w, None, if n == 1 { flag::PHRASE_NEXT } else { 0 });
             }
         }
-        // Numbered in sorted order so that builds are reproducible.
-        let mut keys: Vec<&Box<[u8]>> = words.keys().collect();
-        keys.sort();
-        let ids: FxHashMap<Box<[u8]>, u32> = keys
-            .into_iter()
-            .enumerate()
-            .map(|(n, k)| (k.clone(), n as u32 + 1))
-            .collect();
-        for (w, word) in &mut words {
-            word.id = ids[w];
-        }
+        let words = WordMap::new(words.into_iter().collect());
         let mut phrases: FxHashMap<u64, Vec<Phrase>> = FxHashMap::default();
         for (text, &valence) in &lexicon.phrases {
-            let ids: Box<[u32]> = text.split(' ').map(|w| words[w.as_bytes()].id).collect();
+            let ids: Box<[u32]> = text
+                .split(' ')
+                .map(|w| words.get(w.as_bytes()).id)
+                .collect();
             if ids.len() < 2 {
                 continue;
             }
@@ -325,7 +320,14 @@ impl WordTable {
     /// What the table knows of `word` (lowercased); unknown words have no
     /// valence and no bits.
     pub fn get(&self, word: &[u8]) -> Word {
-        self.words.get(word).copied().unwrap_or_default()
+        self.words.get(word)
+    }
+
+    /// [`WordTable::get`] of `bytes[a..b]`, fastest when `bytes` has
+    /// [`PADDING`](super::wordmap::PADDING) bytes from `a`.
+    #[inline(always)]
+    pub fn get_in(&self, bytes: &[u8], a: usize, b: usize) -> Word {
+        self.words.get_in(bytes, a, b)
     }
 }
 
