@@ -7,6 +7,7 @@
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
 
 mod tokens;
+mod window;
 mod wordmap;
 mod words;
 
@@ -72,6 +73,8 @@ pub(crate) struct SentenceScore {
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     tokens: Vec<Token>,
+    /// An all-ASCII text, padded like `lower` (see the tokenizer).
+    raw: Vec<u8>,
     lower: String,
     join: String,
     /// Tokens the tokenizer found with a main-lexicon valence or able to

@@ -8,6 +8,7 @@
 //! finding the chunk; anything else takes the Unicode path, which computes
 //! the same things with `char` methods.
 
+use super::window::Window;
 use super::wordmap;
 use super::words::{flag, form_flags, Word, WordTable};
 use super::{Scratch, SentenceScore};
@@ -62,18 +63,24 @@ fn reset(text: &str, s: &mut Scratch) {
 }
 
 /// [`tokenize`] for all-ASCII texts, most social posts: the same tokens and
-/// sentences, found in the padded lowercase copy with one class-table
-/// lookup per byte and no `char` decoding.
+/// sentences, found in padded copies of the text and of its lowercase. A
+/// token of up to 7 bytes is read whole as a [`Window`]; longer ones, and
+/// the rare ones with control bytes, byte by byte. No `char` decoding.
 fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     reset(text, s);
+    count_marks(text.as_bytes(), s);
     let lower = std::mem::take(&mut s.lower);
+    let mut raw = std::mem::take(&mut s.raw);
+    raw.clear();
+    raw.extend_from_slice(text.as_bytes());
+    raw.extend_from_slice(PADDING.as_bytes());
     let bytes = lower.as_bytes();
+    let is_space = |b: u8| ASCII_CLASS[usize::from(b)] & SPACE != 0;
     let mut sentence = Sentence::default();
     let n = text.len();
     let mut i = 0;
     while i < n {
-        let class = ASCII_CLASS[usize::from(bytes[i])];
-        if class & SPACE != 0 {
+        if is_space(bytes[i]) {
             if bytes[i] == b'\n' && sentence.has_tokens(s) {
                 sentence.close(s, i as u32, false);
             }
@@ -81,36 +88,83 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
             continue;
         }
         let start = i;
-        let mut classes = class;
-        i += 1;
-        // The padding ends the last token at the end of the text.
-        loop {
-            let class = ASCII_CLASS[usize::from(bytes[i])];
-            if class & SPACE != 0 {
-                break;
+        let ends = if let Some(window) = Window::read(bytes, &raw, start, is_space) {
+            i += window.len;
+            if window.has_punct() {
+                push_punctuated(table, &lower, start, &window, sentence.index, s);
+                window.ends_sentence()
+            } else {
+                let word = table.get_in(bytes, start, i);
+                push(start, i, window.is_caps(), sentence.index, word, s);
+                None
             }
-            classes |= class;
-            i += 1;
-        }
-        let chunk = &bytes[start..i];
-        if classes & MARK != 0 {
-            count_marks(chunk, s);
-        }
-        let caps = classes & ALPHA != 0 && is_caps(&text.as_bytes()[start..i]);
-        push_ascii(table, &lower, start, i, classes, caps, sentence.index, s);
-        if classes & PUNCT != 0 {
-            if let Some(question) = ends_sentence_ascii(chunk) {
-                sentence.close(s, i as u32, question);
+        } else {
+            // The padding ends the last token at the end of the text.
+            let mut classes = 0;
+            while !is_space(bytes[i]) {
+                classes |= ASCII_CLASS[usize::from(bytes[i])];
+                i += 1;
             }
+            let caps = classes & ALPHA != 0 && is_caps(&raw[start..i]);
+            push_ascii(table, &lower, start, i, classes, caps, sentence.index, s);
+            if classes & PUNCT != 0 {
+                ends_sentence_ascii(&bytes[start..i])
+            } else {
+                None
+            }
+        };
+        if let Some(question) = ends {
+            sentence.close(s, i as u32, question);
         }
     }
     if sentence.has_tokens(s) || s.sentences.is_empty() {
         sentence.close(s, n as u32, false);
     }
     s.lower = lower;
+    s.raw = raw;
 }
 
-/// Counts a chunk's `!` and `?`, which amplify the whole text.
+/// [`push_ascii`] for a token read as a [`Window`], with punctuation.
+#[inline(always)]
+fn push_punctuated(
+    table: &WordTable,
+    lower: &str,
+    start: usize,
+    window: &Window,
+    sentence: u32,
+    s: &mut Scratch,
+) {
+    let lower = lower.as_bytes();
+    let end = start + window.len;
+    // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
+    let mut emoticon = window.is_short_emoticon();
+    let mut whole = None;
+    let (first, last) = window.ends();
+    if table.may_be_punctuated_ends(first, last) {
+        let word = table.get_in(lower, start, end);
+        emoticon |= word.flags & flag::LEXICON_WORD != 0;
+        whole = Some(word);
+    }
+    let (from, to) = if emoticon {
+        (0, window.len)
+    } else {
+        match window.trimmed() {
+            Some(span) => span,
+            None => return,
+        }
+    };
+    let (a, b) = (start + from, start + to);
+    let mut word = match whole {
+        Some(word) if (a, b) == (start, end) => word,
+        _ => table.get_in(lower, a, b),
+    };
+    // Only punctuated words can be "n't" contractions.
+    word.flags |= flag::NEGATION * u32::from(window.has_nt(from, to));
+    push(a, b, window.is_caps(), sentence, word, s);
+}
+
+/// Counts the `!` and `?` of a chunk (or a whole text), which amplify the
+/// whole text.
 fn count_marks(chunk: &[u8], s: &mut Scratch) {
     for &b in chunk {
         s.exclaims += u32::from(b == b'!');
@@ -534,6 +588,11 @@ mod tests {
             &"x".repeat(63),
             &format!("{} GOOD!!! {}", "word ".repeat(12), "y".repeat(150)),
             &format!("{}n't.", "z".repeat(62)),
+            // Around the eight-byte window: lengths 7, 8 and 9, control
+            // bytes inside a token, "n't" at its edges, closing quotes.
+            "abcdefg abcdefgh abcdefghi GOODBAD GOODBADX",
+            "x\x01y \x01 don't! (can't) n't 'n't' isn't? won't.",
+            "\"why?!\" wow?\" ok?) A.B.C. /s :-( </3 :) ... !!",
         ] {
             assert_same(text);
         }

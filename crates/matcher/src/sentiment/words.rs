@@ -295,15 +295,19 @@ impl WordTable {
     /// be a word of the main lexicon; `false` is certain, `true` is not.
     pub fn may_be_punctuated_word(&self, word: &[u8]) -> bool {
         match (word.first(), word.last()) {
-            (Some(&first), Some(&last)) => {
-                let bit = first_last(first, last);
-                // Empty in the default table, which has no words.
-                self.punctuated
-                    .get(bit / 64)
-                    .is_some_and(|w| w & (1 << (bit % 64)) != 0)
-            }
+            (Some(&first), Some(&last)) => self.may_be_punctuated_ends(first, last),
             _ => false,
         }
+    }
+
+    /// [`WordTable::may_be_punctuated_word`] of a word that begins with
+    /// `first` and ends with `last`.
+    pub fn may_be_punctuated_ends(&self, first: u8, last: u8) -> bool {
+        let bit = first_last(first, last);
+        // Empty in the default table, which has no words.
+        self.punctuated
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
     }
 
     /// The idioms whose first two words are `first` and `second`, longest
