@@ -8,7 +8,7 @@
 //! finding the chunk; anything else takes the Unicode path, which computes
 //! the same things with `char` methods.
 
-use super::window::Window;
+use super::window::{Narrow, Shape, Wide};
 use super::wordmap;
 use super::words::{flag, form_flags, Word, WordTable};
 use super::{Scratch, SentenceScore};
@@ -64,7 +64,7 @@ fn reset(text: &str, s: &mut Scratch) {
 
 /// [`tokenize`] for all-ASCII texts, most social posts: the same tokens and
 /// sentences, found in padded copies of the text and of its lowercase. A
-/// token of up to 7 bytes is read whole as a [`Window`]; longer ones, and
+/// token of up to 15 bytes is read whole ([`Narrow`], [`Wide`]); longer ones, and
 /// the rare ones with control bytes, byte by byte. No `char` decoding.
 fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     reset(text, s);
@@ -88,16 +88,12 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
             continue;
         }
         let start = i;
-        let ends = if let Some(window) = Window::read(bytes, &raw, start, is_space) {
-            i += window.len;
-            if window.has_punct() {
-                push_punctuated(table, &lower, start, &window, sentence.index, s);
-                window.ends_sentence()
-            } else {
-                let word = table.get_in(bytes, start, i);
-                push(start, i, window.is_caps(), sentence.index, word, s);
-                None
-            }
+        let ends = if let Some(window) = Narrow::read(bytes, &raw, start, is_space) {
+            i += window.len();
+            push_window(table, &lower, start, &window, sentence.index, s)
+        } else if let Some(window) = Wide::read(bytes, &raw, start, is_space) {
+            i += window.len();
+            push_window(table, &lower, start, &window, sentence.index, s)
         } else {
             // The padding ends the last token at the end of the text.
             let mut classes = 0;
@@ -124,18 +120,39 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     s.raw = raw;
 }
 
-/// [`push_ascii`] for a token read as a [`Window`], with punctuation.
+/// [`push_ascii`] for a token read whole; returns whether it ends a
+/// sentence, and if so whether it asks a question.
+#[inline(always)]
+fn push_window(
+    table: &WordTable,
+    lower: &str,
+    start: usize,
+    window: &impl Shape,
+    sentence: u32,
+    s: &mut Scratch,
+) -> Option<bool> {
+    let end = start + window.len();
+    if !window.has_punct() {
+        let word = table.get_in(lower.as_bytes(), start, end);
+        push(start, end, window.is_caps(), sentence, word, s);
+        return None;
+    }
+    push_punctuated(table, lower, start, window, sentence, s);
+    window.ends_sentence()
+}
+
+/// [`push_window`] for a token with punctuation.
 #[inline(always)]
 fn push_punctuated(
     table: &WordTable,
     lower: &str,
     start: usize,
-    window: &Window,
+    window: &impl Shape,
     sentence: u32,
     s: &mut Scratch,
 ) {
     let lower = lower.as_bytes();
-    let end = start + window.len;
+    let end = start + window.len();
     // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
     let mut emoticon = window.is_short_emoticon();
     let mut whole = None;
@@ -146,7 +163,7 @@ fn push_punctuated(
         whole = Some(word);
     }
     let (from, to) = if emoticon {
-        (0, window.len)
+        (0, window.len())
     } else {
         match window.trimmed() {
             Some(span) => span,
@@ -404,9 +421,12 @@ fn push_ascii(
 fn push(a: usize, b: usize, caps: bool, sentence: u32, word: Word, s: &mut Scratch) {
     s.all_flags |= word.flags;
     s.caps += usize::from(caps);
-    if word.valence.is_some() || word.flags & flag::PHRASE_START != 0 {
-        s.marked.push(s.tokens.len() as u32);
-    }
+    // Pushed, then kept or not, rather than pushed under a branch: about
+    // a third of tokens are marked, in no order the processor could guess.
+    let marked = word.valence.is_some() | (word.flags & flag::PHRASE_START != 0);
+    let len = s.marked.len();
+    s.marked.push(s.tokens.len() as u32);
+    s.marked.truncate(len + usize::from(marked));
     s.tokens.push(Token {
         lstart: a as u32,
         lend: b as u32,
@@ -588,9 +608,12 @@ mod tests {
             &"x".repeat(63),
             &format!("{} GOOD!!! {}", "word ".repeat(12), "y".repeat(150)),
             &format!("{}n't.", "z".repeat(62)),
-            // Around the eight-byte window: lengths 7, 8 and 9, control
-            // bytes inside a token, "n't" at its edges, closing quotes.
+            // Around the 8- and 16-byte windows: lengths 7 to 9 and 15 to
+            // 17, control bytes inside a token, "n't" at its edges, closing
+            // quotes.
             "abcdefg abcdefgh abcdefghi GOODBAD GOODBADX",
+            "abcdefghijklmno abcdefghijklmnop abcdefghijklmnopq",
+            "hello,world!!!! \"wouldn't,ever\" (isn't-it-so?) ABCDEFGHIJKLMNO.",
             "x\x01y \x01 don't! (can't) n't 'n't' isn't? won't.",
             "\"why?!\" wow?\" ok?) A.B.C. /s :-( </3 :) ... !!",
         ] {

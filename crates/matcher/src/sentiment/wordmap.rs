@@ -219,7 +219,7 @@ impl<const W: usize> Perfect<W> {
         let hit = diff == 0;
         let keep = u32::from(hit).wrapping_neg();
         Word {
-            valence: (hit && e.meta & HAS_VALENCE != 0).then_some(e.valence),
+            valence: (hit & (e.meta & HAS_VALENCE != 0)).then_some(e.valence),
             flags: e.meta & FLAGS & keep,
             id: (self.first_id + slot as u32) & keep,
         }
