@@ -164,34 +164,56 @@ impl Analyzer {
             std::mem::swap(&mut s.valenced, &mut s.marked);
         }
         let cap_diff = s.caps > 0 && s.caps < s.tokens.len();
+        // Contrast weighs a score by where it stands against a "but" in its
+        // sentence and the next, so it needs every score first; without
+        // one (most posts), each token is scored, settled and tallied in one
+        // pass.
+        let contrast = s.all_flags & flag::BUT != 0;
         s.scores.clear();
-        for k in 0..s.valenced.len() {
-            let v = self.valence(s.valenced[k] as usize, cap_diff, s);
-            s.scores.push(v);
-        }
-        if s.all_flags & flag::BUT != 0 {
+        if contrast {
+            for k in 0..s.valenced.len() {
+                let v = self.valence(s.valenced[k] as usize, cap_diff, s);
+                s.scores.push(v);
+            }
             self.contrast(s);
         }
-        // Sarcasm: with a marker present, praise words mean the opposite, weakly.
-        if s.sarcastic {
-            for v in s.scores.iter_mut().filter(|v| **v > 0.0) {
-                *v *= -0.5;
+        let mut tally = Tally::new(s);
+        for k in 0..s.valenced.len() {
+            let i = s.valenced[k] as usize;
+            let v = if contrast {
+                s.scores[k]
+            } else {
+                self.valence(i, cap_diff, s)
+            };
+            let v = self.settle(v, i, s);
+            tally.add(v);
+            if contrast {
+                s.scores[k] = v;
+            } else {
+                s.scores.push(v);
             }
         }
-        // Sum per sentence, damping questions.
-        for (&i, v) in s.valenced.iter().zip(&mut s.scores) {
-            if *v == 0.0 {
-                continue;
-            }
-            let sentence = s.tokens[i as usize].sentence as usize;
+        self.finish(s, tally)
+    }
+
+    /// The last rules on a token's score: sarcasm (with a marker present,
+    /// praise means the opposite, weakly) and question damping; adds the
+    /// result to its sentence's sum.
+    #[inline]
+    fn settle(&self, mut v: f32, i: usize, s: &mut Scratch) -> f32 {
+        if s.sarcastic && v > 0.0 {
+            v *= -0.5;
+        }
+        if v != 0.0 {
+            let sentence = s.tokens[i].sentence as usize;
             if s.questions.get(sentence).copied().unwrap_or(false) {
-                *v *= self.config.question_factor;
+                v *= self.config.question_factor;
             }
             if let Some(sent) = s.sentences.get_mut(sentence) {
-                sent.sum += *v;
+                sent.sum += v;
             }
         }
-        self.finish(s)
+        v
     }
 
     /// Finds each token's lexicon valence; phrases (idioms) take their first
@@ -455,7 +477,7 @@ impl Analyzer {
         }
     }
 
-    fn finish(&self, s: &mut Scratch) -> Sentiment {
+    fn finish(&self, s: &Scratch, tally: Tally) -> Sentiment {
         if s.tokens.is_empty() {
             return Sentiment {
                 compound: 0.0,
@@ -465,13 +487,12 @@ impl Analyzer {
                 label: SentimentLabel::Neutral,
             };
         }
-        // The same sum as over every token's score: a token without a
-        // valence adds +0.0, which only decides the sign of a zero sum.
-        let mut sum: f32 = if s.valenced.len() == s.tokens.len() {
-            s.scores.iter().sum()
-        } else {
-            s.scores.iter().fold(0.0, |a, v| a + v)
-        };
+        let Tally {
+            mut sum,
+            mut pos,
+            mut neg,
+            neu,
+        } = tally;
         let amp = punctuation_emphasis(s.exclaims, s.queries);
         if sum > 0.0 {
             sum += amp;
@@ -479,25 +500,14 @@ impl Analyzer {
             sum -= amp;
         }
         let compound = Self::compound(sum);
-        let unscored = s.tokens.len() - s.valenced.len();
-        let (mut pos, mut neg, mut neu) = (0.0f32, 0.0f32, unscored as f32);
-        for &v in &s.scores {
-            if v > 0.0 {
-                pos += v + 1.0;
-            } else if v < 0.0 {
-                neg += v - 1.0;
-            } else {
-                neu += 1.0;
-            }
-        }
         if pos > neg.abs() {
             pos += amp;
         } else if pos < neg.abs() {
             neg -= amp;
         }
         let total = pos + neg.abs() + neu;
-        let r = |x: f32| (x * 1000.0).round() / 1000.0;
-        let compound = (compound * 10000.0).round() / 10000.0;
+        let r = |x: f32| round(x * 1000.0) / 1000.0;
+        let compound = round(compound * 10000.0) / 10000.0;
         Sentiment {
             compound,
             pos: r(pos / total),
@@ -505,6 +515,41 @@ impl Analyzer {
             neg: r(neg.abs() / total),
             label: self.label(compound),
         }
+    }
+}
+
+/// The sums `finish` needs, kept as the scores are settled.
+struct Tally {
+    sum: f32,
+    pos: f32,
+    neg: f32,
+    neu: f32,
+}
+
+impl Tally {
+    /// Before any score: tokens without a valence score 0, which counts as
+    /// neutral, and adds +0.0 to the sum (which decides the sign of a zero
+    /// sum: `Sum` for `f32` starts from -0.0).
+    fn new(s: &Scratch) -> Tally {
+        let unscored = s.tokens.len() - s.valenced.len();
+        Tally {
+            sum: if unscored == 0 { -0.0 } else { 0.0 },
+            pos: 0.0,
+            neg: 0.0,
+            neu: unscored as f32,
+        }
+    }
+
+    /// Adds a settled score. Selected by multiplying with 0 or 1, not by
+    /// branching on its sign (which varies from token to token): adding
+    /// 0.0 leaves each sum as it was.
+    #[inline]
+    fn add(&mut self, v: f32) {
+        self.sum += v;
+        let (up, down) = (f32::from(u8::from(v > 0.0)), f32::from(u8::from(v < 0.0)));
+        self.pos += up * (v + 1.0);
+        self.neg += down * (v - 1.0);
+        self.neu += 1.0 - up - down;
     }
 }
 
@@ -532,7 +577,23 @@ fn punctuation_emphasis(exclaims: u32, queries: u32) -> f32 {
 
 /// Compound score of summed sentence valences (used for entity sentiment).
 pub(crate) fn compound_of(sum: f32) -> f32 {
-    (Analyzer::compound(sum) * 10000.0).round() / 10000.0
+    round(Analyzer::compound(sum) * 10000.0) / 10000.0
+}
+
+/// `f32::round` (half away from zero), without its library call: the
+/// baseline x86-64 target has no rounding instruction, and scoring a post
+/// rounds four times. Exact: below 2^23 the conversion to an integer
+/// truncates exactly and `y - t` is exact too.
+#[inline]
+fn round(y: f32) -> f32 {
+    if !(y.abs() < 8_388_608.0) {
+        // Large, infinite or NaN (never for scores).
+        return y.round();
+    }
+    let t = y as i32 as f32;
+    let d = y - t;
+    // The sign too: -0.2 rounds to -0.0, as `f32::round` has it.
+    (t + (i32::from(d >= 0.5) - i32::from(d <= -0.5)) as f32).copysign(y)
 }
 
 #[cfg(test)]

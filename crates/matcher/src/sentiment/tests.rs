@@ -202,3 +202,37 @@ fn idioms_by_id_match_idioms_by_string() {
         assert_eq!(by_id.scores, by_string.scores, "{text}");
     }
 }
+
+/// The rounding used for scores agrees with `f32::round` on halves, on the
+/// floats next to them and on random values of scores' range.
+#[test]
+fn rounding_is_f32_round() {
+    let mut values = vec![
+        0.0f32, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 9999.5, -9999.5,
+    ];
+    for k in -20_000..=20_000 {
+        let half = k as f32 + 0.5;
+        values.extend([half, half.next_up(), half.next_down(), k as f32]);
+    }
+    let mut x: u32 = 12345;
+    for _ in 0..200_000 {
+        // xorshift: reproducible values in about -10,000..10,000.
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        values.push((x as f32 / u32::MAX as f32 - 0.5) * 20_000.0);
+    }
+    values.extend([f32::NAN, f32::INFINITY, 1e9, -1e9]);
+    for v in values {
+        let (got, want) = (super::round(v), v.round());
+        assert!(
+            got == want || got.is_nan() && want.is_nan(),
+            "{v}: {got} != {want}"
+        );
+        assert_eq!(
+            got.is_sign_negative(),
+            want.is_sign_negative(),
+            "sign of {v}"
+        );
+    }
+}
