@@ -586,7 +586,7 @@ pub(crate) fn compound_of(sum: f32) -> f32 {
 /// truncates exactly and `y - t` is exact too.
 #[inline]
 fn round(y: f32) -> f32 {
-    if !(y.abs() < 8_388_608.0) {
+    if y.is_nan() || y.abs() >= 8_388_608.0 {
         // Large, infinite or NaN (never for scores).
         return y.round();
     }
