@@ -343,6 +343,17 @@ impl Analyzer {
     }
 
     fn valence(&self, i: usize, cap_diff: bool, s: &Scratch) -> f32 {
+        // Most scored words have no rule word in the three before them: one
+        // test instead of the rules' many, which the processor could not
+        // predict.
+        match unruled(i, cap_diff, s) {
+            Some(v) => v,
+            None => self.ruled(i, cap_diff, s),
+        }
+    }
+
+    /// [`Analyzer::valence`] by the rules, one by one.
+    fn ruled(&self, i: usize, cap_diff: bool, s: &Scratch) -> f32 {
         let n = s.tokens.len();
         if s.is(i, flag::BOOSTER | flag::DAMPENER) {
             return 0.0;
@@ -516,6 +527,36 @@ impl Analyzer {
             label: self.label(compound),
         }
     }
+}
+
+/// [`Analyzer::valence`] of a scored word that no rule concerns, if it is
+/// one: then its valence, with the capitals rule (the one rule that needs
+/// no other word). A rule concerns it if it is itself a booster, dampener,
+/// "kind" or "no", or if a word in the three before it has one of the bits
+/// below for its place. Every rule of [`Analyzer::ruled`] needs one of
+/// these: negations (which include "never" and "without", so the rules
+/// that pair those with "so"/"this" or "doubt" need them too), "no",
+/// boosters and dampeners, "so"/"this" right before the word, the second
+/// word of "a bit", "just enough" and "at least", and the first of "kind
+/// of" and "sort of". A property test checks that both agree.
+fn unruled(i: usize, cap_diff: bool, s: &Scratch) -> Option<f32> {
+    use flag::{BIT, BOOSTER, DAMPENER, ENOUGH, KIND, LEAST, NEGATION, NO, SORT, SO_THIS};
+    const SELF: u32 = BOOSTER | DAMPENER | KIND | NO;
+    const BACK_1: u32 = NO | BOOSTER | DAMPENER | NEGATION | SO_THIS | BIT | ENOUGH | LEAST;
+    const BACK_2: u32 = NO | BOOSTER | DAMPENER | NEGATION | KIND | SORT;
+    const BACK_3: u32 = NO | BOOSTER | DAMPENER | NEGATION;
+    let t = &s.tokens[i];
+    let before = |back: usize| i.checked_sub(back).map_or(0, |k| s.tokens[k].flags);
+    let clear = t.flags & SELF == 0
+        && before(1) & BACK_1 == 0
+        && before(2) & BACK_2 == 0
+        && before(3) & BACK_3 == 0;
+    let base = t.valence.filter(|_| clear)?;
+    Some(if t.caps && cap_diff {
+        base + C_INCR.copysign(base)
+    } else {
+        base
+    })
 }
 
 /// The sums `finish` needs, kept as the scores are settled.

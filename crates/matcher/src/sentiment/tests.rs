@@ -236,3 +236,44 @@ fn rounding_is_f32_round() {
         );
     }
 }
+
+proptest::proptest! {
+    // Rule words must fall in the right places; many cases find them.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+    /// The shortcut for scored words no rule concerns gives exactly what
+    /// the rules give, on random runs of rule words, scored words and
+    /// sentence breaks.
+    #[test]
+    fn unruled_words_score_as_the_rules_score(
+        tokens in proptest::collection::vec(
+            (
+                proptest::sample::select(vec![
+                    0, flag::NEGATION, flag::NEGATION | flag::NEVER, flag::NEGATION | flag::WITHOUT,
+                    flag::BOOSTER, flag::BOOSTER | flag::SO_THIS, flag::BOOSTER | flag::VERY,
+                    flag::DAMPENER, flag::NO, flag::OR_NOR, flag::KIND, flag::SORT, flag::OF,
+                    flag::A, flag::BIT, flag::JUST, flag::ENOUGH, flag::LEAST, flag::AT,
+                    flag::SO_THIS, flag::DOUBT, flag::BUT,
+                ]),
+                proptest::option::of(-3.0f32..3.0),
+                proptest::bool::ANY,
+                proptest::bool::weighted(0.15),
+            ),
+            1..12,
+        ),
+        cap_diff in proptest::bool::ANY,
+    ) {
+        let a = analyzer();
+        let mut s = Scratch::default();
+        let mut sentence = 0;
+        for (flags, valence, caps, breaks) in tokens {
+            sentence += u32::from(breaks);
+            s.tokens.push(Token { flags, valence, caps, sentence, ..Default::default() });
+        }
+        for i in 0..s.tokens.len() {
+            if let Some(v) = unruled(i, cap_diff, &s) {
+                proptest::prop_assert_eq!(v.to_bits(), a.ruled(i, cap_diff, &s).to_bits(), "token {}", i);
+            }
+        }
+    }
+}
