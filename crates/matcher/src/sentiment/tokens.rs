@@ -68,7 +68,6 @@ fn reset(text: &str, s: &mut Scratch) {
 /// the rare ones with control bytes, byte by byte. No `char` decoding.
 fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     reset(text, s);
-    count_marks(text.as_bytes(), s);
     let lower = std::mem::take(&mut s.lower);
     let mut raw = std::mem::take(&mut s.raw);
     raw.clear();
@@ -100,6 +99,9 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
             while !is_space(bytes[i]) {
                 classes |= ASCII_CLASS[usize::from(bytes[i])];
                 i += 1;
+            }
+            if classes & MARK != 0 {
+                count_marks(&bytes[start..i], s);
             }
             let caps = classes & ALPHA != 0 && is_caps(&raw[start..i]);
             push_ascii(table, &lower, start, i, classes, caps, sentence.index, s);
@@ -137,6 +139,9 @@ fn push_window(
         push(start, end, window.is_caps(), sentence, word, s);
         return None;
     }
+    let (exclaims, queries) = window.marks();
+    s.exclaims += exclaims;
+    s.queries += queries;
     push_punctuated(table, lower, start, window, sentence, s);
     window.ends_sentence()
 }

@@ -37,6 +37,8 @@ pub(super) trait Shape {
     fn has_nt(&self, from: usize, to: usize) -> bool;
     /// Written in capitals: two letters or more, none lowercase.
     fn is_caps(&self) -> bool;
+    /// How many `!` and `?` the token has.
+    fn marks(&self) -> (u32, u32);
     /// Whether the token ends a sentence (its last byte before closing
     /// quotes and brackets is `.`, `!` or `?`), and if so whether it asks
     /// a question (`?` with no `!` before it): what `ends_sentence` says.
@@ -186,6 +188,17 @@ macro_rules! window {
                 let upper = Self::in_range(self.raw, b'A', b'Z' + 1) & self.token;
                 let lower = Self::in_range(self.raw, b'a', b'z' + 1) & self.token;
                 (lower == 0) & (upper & upper.wrapping_sub(1) != 0)
+            }
+
+            #[inline(always)]
+            fn marks(&self) -> (u32, u32) {
+                // One 0/1 counter per byte; multiplying by ONES sums them
+                // into the top byte (at most 16, so nothing carries out).
+                let count = |b: u8| {
+                    let ones = (Self::equal(self.lower, b) & self.token) >> 7;
+                    (ones.wrapping_mul(Self::ONES) >> (8 * ($bytes - 1))) as u32
+                };
+                (count(b'!'), count(b'?'))
             }
 
             #[inline(always)]
