@@ -34,9 +34,9 @@ pub(super) struct Token {
 /// Splits `text` into whitespace tokens (emoji split off), strips
 /// punctuation except from emoticons, and records sentence ends.
 pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
-    if text.is_ascii() {
-        tokenize_ascii(table, text, s);
-    } else {
+    // Most texts are ASCII: the fast path is tried first and finds out
+    // itself, which saves a pass over the text to ask.
+    if !tokenize_ascii(table, text, s) {
         tokenize_any(table, text, s);
     }
 }
@@ -66,7 +66,8 @@ fn reset(text: &str, s: &mut Scratch) {
 /// sentences, found in padded copies of the text and of its lowercase. A
 /// token of up to 15 bytes is read whole ([`Narrow`], [`Wide`]); longer ones, and
 /// the rare ones with control bytes, byte by byte. No `char` decoding.
-fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
+/// `false`, with the buffers half filled, if the text is not all ASCII.
+fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
     reset(text, s);
     let lower = std::mem::take(&mut s.lower);
     let mut raw = std::mem::take(&mut s.raw);
@@ -97,6 +98,11 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
             // The padding ends the last token at the end of the text.
             let mut classes = 0;
             while !is_space(bytes[i]) {
+                if !bytes[i].is_ascii() {
+                    s.lower = lower;
+                    s.raw = raw;
+                    return false;
+                }
                 classes |= ASCII_CLASS[usize::from(bytes[i])];
                 i += 1;
             }
@@ -120,6 +126,7 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) {
     }
     s.lower = lower;
     s.raw = raw;
+    true
 }
 
 /// [`push_ascii`] for a token read whole; returns whether it ends a
@@ -594,7 +601,7 @@ mod tests {
     fn assert_same(text: &str) {
         let table = table();
         let (mut a, mut b) = (Scratch::default(), Scratch::default());
-        tokenize_ascii(&table, text, &mut a);
+        assert!(tokenize_ascii(&table, text, &mut a));
         tokenize_any(&table, text, &mut b);
         assert_eq!(outcome(&a), outcome(&b), "{text:?}");
     }

@@ -106,8 +106,9 @@ macro_rules! window {
 
             /// Reads the token at `at` (not a space) in the lowercase copy
             /// and the text, both padded with 16 spaces; `None` when it is
-            /// too long or a control byte (below `!`, not a space) is in
-            /// it, which the caller reads otherwise.
+            /// too long, a control byte (below `!`, not a space) is in it,
+            /// or a byte of the window is not ASCII (the arithmetic below
+            /// would carry): the caller reads those byte by byte.
             #[inline(always)]
             pub fn read(
                 lower: &[u8],
@@ -116,6 +117,9 @@ macro_rules! window {
                 is_space: impl Fn(u8) -> bool,
             ) -> Option<$name> {
                 let x = Self::load(lower, at);
+                if x & Self::HIGH != 0 {
+                    return None;
+                }
                 let stop = !Self::at_least(x, b'!') & Self::HIGH;
                 if stop == 0 {
                     return None;
