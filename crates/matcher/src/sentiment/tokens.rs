@@ -167,12 +167,9 @@ fn push_punctuated(
     let end = start + window.len();
     // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
     let mut emoticon = window.is_short_emoticon();
-    let mut whole = None;
     let (first, last) = window.ends();
     if table.may_be_punctuated_ends(first, last) {
-        let word = table.get_in(lower, start, end);
-        emoticon |= word.flags & flag::LEXICON_WORD != 0;
-        whole = Some(word);
+        emoticon |= table.get_in(lower, start, end).flags & flag::LEXICON_WORD != 0;
     }
     let (from, to) = if emoticon {
         (0, window.len())
@@ -183,10 +180,9 @@ fn push_punctuated(
         }
     };
     let (a, b) = (start + from, start + to);
-    let mut word = match whole {
-        Some(word) if (a, b) == (start, end) => word,
-        _ => table.get_in(lower, a, b),
-    };
+    // Looked up again even when the span is the whole token (a rare
+    // emoticon): a branch on it would cost more than the lookup.
+    let mut word = table.get_in(lower, a, b);
     // Only punctuated words can be "n't" contractions.
     word.flags |= flag::NEGATION * u32::from(window.has_nt(from, to));
     push(a, b, window.is_caps(), sentence, word, s);

@@ -148,6 +148,11 @@ struct Perfect<const W: usize> {
     /// A power of two long, at most 80% full.
     entries: Box<[Entry<W>]>,
     first_id: u32,
+    /// One bit per hash (a one-hash Bloom filter, about six bits a key):
+    /// clear means the key is absent. Half of a post's words are in no
+    /// lexicon; their lookups read slot 0, which stays in cache, instead
+    /// of a random slot that seldom is.
+    filter: Box<[u64]>,
 }
 
 impl<const W: usize> Perfect<W> {
@@ -167,9 +172,11 @@ impl<const W: usize> Perfect<W> {
         for seed in 0u64.. {
             let seed = seed.wrapping_mul(0xA076_1D64_78BD_642F);
             if let Some(pilots) = place(&loaded, seed, buckets, slots) {
+                let filter_bits = (keys.len() * 6).next_power_of_two().max(64);
                 let mut table = Perfect {
                     seed,
                     pilots,
+                    filter: vec![0; filter_bits / 64].into(),
                     entries: vec![
                         Entry {
                             key: [0; W],
@@ -182,7 +189,10 @@ impl<const W: usize> Perfect<W> {
                     first_id,
                 };
                 for ((key, len), (_, word)) in loaded.iter().zip(keys) {
-                    let slot = table.slot(hash(seed, key, *len));
+                    let h = hash(seed, key, *len);
+                    let bit = table.filter_bit(h);
+                    table.filter[bit / 64] |= 1 << (bit % 64);
+                    let slot = table.slot(h);
                     let has_valence = if word.valence.is_some() {
                         HAS_VALENCE
                     } else {
@@ -200,6 +210,12 @@ impl<const W: usize> Perfect<W> {
         unreachable!("some seed places every key")
     }
 
+    /// The filter bit of a hash: bits the bucket and slot use little.
+    #[inline]
+    fn filter_bit(&self, h: u64) -> usize {
+        (h >> 16) as usize & (self.filter.len() * 64 - 1)
+    }
+
     #[inline]
     fn slot(&self, h: u64) -> usize {
         let pilot = self.pilots[bucket(h, self.pilots.len())];
@@ -210,7 +226,11 @@ impl<const W: usize> Perfect<W> {
     /// word; computed with masks rather than branches.
     #[inline(always)]
     fn find(&self, key: [u64; W], len: usize) -> Word {
-        let slot = self.slot(hash(self.seed, &key, len));
+        let h = hash(self.seed, &key, len);
+        let bit = self.filter_bit(h);
+        let maybe = (self.filter[bit / 64] >> (bit % 64)) & 1;
+        // Slot 0 when the filter rules the key out: its compare fails.
+        let slot = self.slot(h) & (maybe as usize).wrapping_neg();
         let e = &self.entries[slot];
         let mut diff = u64::from(e.meta >> LEN_SHIFT) ^ len as u64;
         for (stored, k) in e.key.iter().zip(&key) {
