@@ -90,10 +90,10 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
         let start = i;
         let ends = if let Some(window) = Narrow::read(bytes, &raw, start, is_space) {
             i += window.len();
-            push_window(table, &lower, start, &window, sentence.index, s)
+            push_window(table, start, &window, sentence.index, s)
         } else if let Some(window) = Wide::read(bytes, &raw, start, is_space) {
             i += window.len();
-            push_window(table, &lower, start, &window, sentence.index, s)
+            push_window(table, start, &window, sentence.index, s)
         } else {
             // The padding ends the last token at the end of the text.
             let mut classes = 0;
@@ -134,7 +134,6 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
 #[inline(always)]
 fn push_window(
     table: &WordTable,
-    lower: &str,
     start: usize,
     window: &impl Shape,
     sentence: u32,
@@ -142,14 +141,14 @@ fn push_window(
 ) -> Option<bool> {
     let end = start + window.len();
     if !window.has_punct() {
-        let word = table.get_in(lower.as_bytes(), start, end);
+        let word = table.get_bits(window.key(0, window.len()), window.len());
         push(start, end, window.is_caps(), sentence, word, s);
         return None;
     }
     let (exclaims, queries) = window.marks();
     s.exclaims += exclaims;
     s.queries += queries;
-    push_punctuated(table, lower, start, window, sentence, s);
+    push_punctuated(table, start, window, sentence, s);
     window.ends_sentence()
 }
 
@@ -157,19 +156,17 @@ fn push_window(
 #[inline(always)]
 fn push_punctuated(
     table: &WordTable,
-    lower: &str,
     start: usize,
     window: &impl Shape,
     sentence: u32,
     s: &mut Scratch,
 ) {
-    let lower = lower.as_bytes();
-    let end = start + window.len();
     // Emoticons keep their punctuation; words lose it ("great!!" -> "great").
     let mut emoticon = window.is_short_emoticon();
     let (first, last) = window.ends();
     if table.may_be_punctuated_ends(first, last) {
-        emoticon |= table.get_in(lower, start, end).flags & flag::LEXICON_WORD != 0;
+        let whole = table.get_bits(window.key(0, window.len()), window.len());
+        emoticon |= whole.flags & flag::LEXICON_WORD != 0;
     }
     let (from, to) = if emoticon {
         (0, window.len())
@@ -182,7 +179,7 @@ fn push_punctuated(
     let (a, b) = (start + from, start + to);
     // Looked up again even when the span is the whole token (a rare
     // emoticon): a branch on it would cost more than the lookup.
-    let mut word = table.get_in(lower, a, b);
+    let mut word = table.get_bits(window.key(from, to), to - from);
     // Only punctuated words can be "n't" contractions.
     word.flags |= flag::NEGATION * u32::from(window.has_nt(from, to));
     push(a, b, window.is_caps(), sentence, word, s);

@@ -37,6 +37,9 @@ pub(super) trait Shape {
     fn has_nt(&self, from: usize, to: usize) -> bool;
     /// Written in capitals: two letters or more, none lowercase.
     fn is_caps(&self) -> bool;
+    /// The lowercase bytes `from..to` of the token as one little-endian
+    /// integer, zero past them: a word table key.
+    fn key(&self, from: usize, to: usize) -> u128;
     /// How many `!` and `?` the token has.
     fn marks(&self) -> (u32, u32);
     /// Whether the token ends a sentence (its last byte before closing
@@ -192,6 +195,13 @@ macro_rules! window {
                 let upper = Self::in_range(self.raw, b'A', b'Z' + 1) & self.token;
                 let lower = Self::in_range(self.raw, b'a', b'z' + 1) & self.token;
                 (lower == 0) & (upper & upper.wrapping_sub(1) != 0)
+            }
+
+            #[inline(always)]
+            fn key(&self, from: usize, to: usize) -> u128 {
+                // Whole bytes below `to - from`, from the high bits.
+                let bytes = (Self::below(to - from) >> 7) * 0xff;
+                u128::from((self.lower >> (8 * from)) & bytes)
             }
 
             #[inline(always)]

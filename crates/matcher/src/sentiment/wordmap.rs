@@ -92,6 +92,19 @@ impl WordMap {
         self.get_in(&buf, 0, key.len())
     }
 
+    /// [`WordMap::get`] of a key of `len` bytes (at most 16) given as one
+    /// little-endian integer, zero past `len`: what the tokenizer already
+    /// holds in a register for a short token.
+    #[inline(always)]
+    pub fn get_bits(&self, key: u128, len: usize) -> Word {
+        debug_assert!(len == PADDING || len < PADDING && key >> (8 * len) == 0);
+        if len <= 8 {
+            self.short.find([key as u64], len)
+        } else {
+            self.medium.find([key as u64, (key >> 64) as u64], len)
+        }
+    }
+
     /// [`WordMap::get`] of `bytes[a..b]`, read in place when `bytes` has
     /// [`PADDING`] bytes from `a` (callers pad their buffers so that it
     /// does).

@@ -333,6 +333,13 @@ impl WordTable {
     pub fn get_in(&self, bytes: &[u8], a: usize, b: usize) -> Word {
         self.words.get_in(bytes, a, b)
     }
+
+    /// [`WordTable::get`] of a word of `len` bytes (at most 16, lowercased)
+    /// given as one little-endian integer, zero past `len`.
+    #[inline(always)]
+    pub fn get_bits(&self, key: u128, len: usize) -> Word {
+        self.words.get_bits(key, len)
+    }
 }
 
 fn first_last(first: u8, last: u8) -> usize {
