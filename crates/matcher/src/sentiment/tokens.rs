@@ -120,6 +120,12 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
         if let Some(question) = ends {
             sentence.close(s, i as u32, question);
         }
+        // The space that ended the token (the padding's, at the end), here
+        // rather than by another turn of the loop.
+        if bytes[i] == b'\n' && sentence.has_tokens(s) {
+            sentence.close(s, i as u32, false);
+        }
+        i += 1;
     }
     if sentence.has_tokens(s) || s.sentences.is_empty() {
         sentence.close(s, n as u32, false);

@@ -58,6 +58,7 @@ macro_rules! window {
             len: usize,
             /// High bits of the token's bytes.
             token: $int,
+            letters: $int,
             punct: $int,
             alnum: $int,
         }
@@ -131,14 +132,16 @@ macro_rules! window {
                 if !is_space(lower[at + len]) {
                     return None;
                 }
-                let token = Self::below(len);
-                let letters = Self::in_range(x, b'a', b'z' + 1);
-                let alnum = (letters | Self::in_range(x, b'0', b'9' + 1)) & token;
+                // The bytes before the first stop.
+                let token = stop.wrapping_sub(1) & !stop & Self::HIGH;
+                let letters = Self::in_range(x, b'a', b'z' + 1) & token;
+                let alnum = letters | Self::in_range(x, b'0', b'9' + 1) & token;
                 Some($name {
                     lower: x,
                     raw: Self::load(raw, at),
                     len,
                     token,
+                    letters,
                     punct: Self::in_range(x, b'!', 0x7f) & token & !alnum,
                     alnum,
                 })
@@ -192,9 +195,10 @@ macro_rules! window {
 
             #[inline(always)]
             fn is_caps(&self) -> bool {
-                let upper = Self::in_range(self.raw, b'A', b'Z' + 1) & self.token;
-                let lower = Self::in_range(self.raw, b'a', b'z' + 1) & self.token;
-                (lower == 0) & (upper & upper.wrapping_sub(1) != 0)
+                // Lowercasing flips bit 5 of capitals and nothing else:
+                // moved to bit 7, it marks the letters written in capitals.
+                let upper = self.letters & ((self.raw ^ self.lower) << 2);
+                (self.letters == upper) & (upper & upper.wrapping_sub(1) != 0)
             }
 
             #[inline(always)]

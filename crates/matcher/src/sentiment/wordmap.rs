@@ -252,7 +252,9 @@ impl<const W: usize> Perfect<W> {
         let hit = diff == 0;
         let keep = u32::from(hit).wrapping_neg();
         Word {
-            valence: (hit & (e.meta & HAS_VALENCE != 0)).then_some(e.valence),
+            // Picked from an array by index: written as a branch, the
+            // compiler may keep it one, and known or not is a coin toss.
+            valence: [None, Some(e.valence)][usize::from(hit & (e.meta & HAS_VALENCE != 0))],
             flags: e.meta & FLAGS & keep,
             id: (self.first_id + slot as u32) & keep,
         }
