@@ -3,15 +3,20 @@
 # on the same texts (the 4,200 human-rated tweets shipped in the
 # vaderSentiment sdist), both in texts per CPU second.
 #
-#   benches/sentiment-eval/speed.sh            # 5 s per side
-#   SECONDS_PER_SIDE=10 benches/sentiment-eval/speed.sh
+# The two sides take turns, ROUNDS times, so that a change in the shared
+# machine's load between them does not decide the ratio; the ratio is of
+# the two medians.
+#
+#   benches/sentiment-eval/speed.sh                 # 5 rounds of 2 s per side
+#   ROUNDS=9 SECONDS_PER_SIDE=3 benches/sentiment-eval/speed.sh
 #
 # Reuses run.sh's venv and sdist in $EVAL_DIR (run run.sh once first).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 work="${EVAL_DIR:-${TMPDIR:-/tmp}/earshot-sentiment-eval}"
-secs="${SECONDS_PER_SIDE:-5}"
+secs="${SECONDS_PER_SIDE:-2}"
+rounds="${ROUNDS:-5}"
 gt="$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014"
 if [ ! -f "$gt/tweets_GroundTruth.txt" ] || [ ! -x "$work/venv/bin/python" ]; then
     echo "run benches/sentiment-eval/run.sh first (it installs vaderSentiment and its data)" >&2
@@ -22,10 +27,18 @@ cut -f3 "$gt/tweets_GroundTruth.txt" > "$texts"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p earshot-match --example sentiment_speed --manifest-path "$root/Cargo.toml"
-rust=$("$CARGO_TARGET_DIR/release/examples/sentiment_speed" "$root/config/earshot.toml" "$secs" < "$texts")
-py=$("$work/venv/bin/python" "$here/speed.py" "$secs" < "$texts")
-echo "$rust"
-echo "$py"
-r=$(echo "$rust" | sed -n 's/.*texts_per_cpu_s=\([0-9]*\).*/\1/p')
-p=$(echo "$py" | sed -n 's/.*texts_per_cpu_s=\([0-9]*\).*/\1/p')
-echo "ratio earshot/vader (per CPU second): $(awk -v r="$r" -v p="$p" 'BEGIN { printf "%.1f", r / p }')x"
+rate() { sed -n 's/.*texts_per_cpu_s=\([0-9]*\).*/\1/p'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rs=(); ps=()
+for round in $(seq "$rounds"); do
+    rust=$("$CARGO_TARGET_DIR/release/examples/sentiment_speed" "$root/config/earshot.toml" "$secs" < "$texts")
+    py=$("$work/venv/bin/python" "$here/speed.py" "$secs" < "$texts")
+    r=$(echo "$rust" | rate)
+    p=$(echo "$py" | rate)
+    rs+=("$r"); ps+=("$p")
+    echo "round $round: earshot $r, vader $p texts per CPU second ($(awk -v r="$r" -v p="$p" 'BEGIN { printf "%.1f", r / p }')x)"
+done
+r=$(printf '%s\n' "${rs[@]}" | median)
+p=$(printf '%s\n' "${ps[@]}" | median)
+echo "median: earshot $r, vader $p texts per CPU second"
+echo "ratio earshot/vader (per CPU second, medians): $(awk -v r="$r" -v p="$p" 'BEGIN { printf "%.1f", r / p }')x"
