@@ -3,10 +3,12 @@
 //!
 //! Tokens are spans into one lowercase buffer reused from post to post (an
 //! ASCII-lowercased copy of the text, then the Unicode-lowercased non-ASCII
-//! pieces), so the hot path allocates nothing. Plain ASCII chunks, most of
-//! social text, take a byte-level path whose bytes were classified while
-//! finding the chunk; anything else takes the Unicode path, which computes
-//! the same things with `char` methods.
+//! pieces), so the hot path allocates nothing. All-ASCII texts, most social
+//! posts, take a path that reads each token of up to 15 bytes whole, as one
+//! integer ([`super::window`]), and longer ones byte by byte; it hands over
+//! to the Unicode path, which computes the same things with `char`
+//! methods, at the first byte that is not ASCII. A proptest holds the two
+//! paths to the same tokens.
 
 use super::window::{Narrow, Shape, Wide};
 use super::wordmap;
