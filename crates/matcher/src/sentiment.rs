@@ -6,6 +6,8 @@
 //! emphasis, `!`/`?` amplification, emoticons and emoji, slang and idioms
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod lanes;
 mod tokens;
 mod window;
 mod wordmap;
@@ -75,6 +77,8 @@ pub(crate) struct Scratch {
     tokens: Vec<Token>,
     /// An all-ASCII text, padded like `lower` (see the tokenizer).
     raw: Vec<u8>,
+    /// The text's lowercase, then that of its non-ASCII tokens: what
+    /// tokens are spans of. Empty until made (see the tokenizer).
     lower: String,
     join: String,
     /// Tokens the tokenizer found with a main-lexicon valence or able to
@@ -154,6 +158,7 @@ impl Analyzer {
             .and_then(|l| self.by_lang.iter().find(|(x, _)| x == l))
             .map(|(_, lex)| lex);
         if !overrides.is_empty() || lang_lex.is_some() {
+            tokens::lowercase(text, s);
             self.lookup(overrides, lang_lex, s);
         } else if s.all_flags & flag::PHRASE_START != 0 {
             self.lookup_main(s);

@@ -10,6 +10,8 @@
 //! methods, at the first byte that is not ASCII. A proptest holds the two
 //! paths to the same tokens.
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::lanes::Lanes;
 use super::window::{Narrow, Shape, Wide};
 use super::wordmap;
 use super::words::{flag, form_flags, Word, WordTable};
@@ -38,23 +40,22 @@ pub(super) struct Token {
 pub(super) fn tokenize(table: &WordTable, text: &str, s: &mut Scratch) {
     // Most texts are ASCII: the fast path is tried first and finds out
     // itself, which saves a pass over the text to ask.
-    if !tokenize_ascii(table, text, s) {
+    if !tokenize_ascii::<false>(table, text, s) {
         tokenize_any(table, text, s);
     }
 }
 
 /// Empties the buffers for `text`, whose lowercase they start with.
 fn reset(text: &str, s: &mut Scratch) {
+    clear(s);
+    lowercase(text, s);
+}
+
+/// Empties the buffers, the lowercase copy included.
+fn clear(s: &mut Scratch) {
     s.tokens.clear();
     s.marked.clear();
-    // ASCII tokens are spans of this lowercase copy of the whole text (same
-    // offsets); other tokens are lowercased one by one after it.
     s.lower.clear();
-    s.lower.push_str(text);
-    s.lower.make_ascii_lowercase();
-    // Padding, so that the word table can read 16 bytes from any ASCII
-    // token's start.
-    s.lower.push_str(PADDING);
     s.sentences.clear();
     s.questions.clear();
     s.sarcastic = false;
@@ -64,19 +65,35 @@ fn reset(text: &str, s: &mut Scratch) {
     s.queries = 0;
 }
 
+/// Makes sure `s.lower` starts with the lowercase of `text`, which the
+/// ASCII path's tokens are spans of (same offsets): that path reads short
+/// tokens from the text and lowercases them itself, so it makes the copy
+/// only for a long token or when asked after tokenizing.
+pub(super) fn lowercase(text: &str, s: &mut Scratch) {
+    if s.lower.is_empty() && !text.is_empty() {
+        s.lower.push_str(text);
+        s.lower.make_ascii_lowercase();
+        // Padding, so that the word table can read 16 bytes from any
+        // ASCII token's start.
+        s.lower.push_str(PADDING);
+    }
+}
+
 /// [`tokenize`] for all-ASCII texts, most social posts: the same tokens and
-/// sentences, found in padded copies of the text and of its lowercase. A
-/// token of up to 15 bytes is read whole ([`Narrow`], [`Wide`]); longer ones, and
-/// the rare ones with control bytes, byte by byte. No `char` decoding.
-/// `false`, with the buffers half filled, if the text is not all ASCII.
-fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
-    reset(text, s);
-    let lower = std::mem::take(&mut s.lower);
+/// sentences, found in a padded copy of the text. A token of up to 15
+/// bytes is read whole ([`Lanes`]) and lowercased there; longer ones, and
+/// the rare ones with control bytes, byte by byte in a lowercase copy. No
+/// `char` decoding. `false`, with the buffers half filled, if the text is
+/// not all ASCII.
+/// `PORTABLE` picks the integer reader where the SSE2 one is available, for
+/// tests.
+fn tokenize_ascii<const PORTABLE: bool>(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
+    clear(s);
     let mut raw = std::mem::take(&mut s.raw);
     raw.clear();
     raw.extend_from_slice(text.as_bytes());
     raw.extend_from_slice(PADDING.as_bytes());
-    let bytes = lower.as_bytes();
+    let bytes = &raw[..];
     let is_space = |b: u8| ASCII_CLASS[usize::from(b)] & SPACE != 0;
     let mut sentence = Sentence::default();
     let n = text.len();
@@ -90,18 +107,16 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
             continue;
         }
         let start = i;
-        let ends = if let Some(window) = Narrow::read(bytes, &raw, start, is_space) {
-            i += window.len();
-            push_window(table, start, &window, sentence.index, s)
-        } else if let Some(window) = Wide::read(bytes, &raw, start, is_space) {
-            i += window.len();
-            push_window(table, start, &window, sentence.index, s)
+        let ends = if let Some((len, ends)) =
+            short_token::<PORTABLE>(table, bytes, start, sentence.index, s)
+        {
+            i += len;
+            ends
         } else {
             // The padding ends the last token at the end of the text.
             let mut classes = 0;
             while !is_space(bytes[i]) {
                 if !bytes[i].is_ascii() {
-                    s.lower = lower;
                     s.raw = raw;
                     return false;
                 }
@@ -111,8 +126,11 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
             if classes & MARK != 0 {
                 count_marks(&bytes[start..i], s);
             }
-            let caps = classes & ALPHA != 0 && is_caps(&raw[start..i]);
+            let caps = classes & ALPHA != 0 && is_caps(&bytes[start..i]);
+            lowercase(text, s);
+            let lower = std::mem::take(&mut s.lower);
             push_ascii(table, &lower, start, i, classes, caps, sentence.index, s);
+            s.lower = lower;
             if classes & PUNCT != 0 {
                 ends_sentence_ascii(&bytes[start..i])
             } else {
@@ -132,9 +150,40 @@ fn tokenize_ascii(table: &WordTable, text: &str, s: &mut Scratch) -> bool {
     if sentence.has_tokens(s) || s.sentences.is_empty() {
         sentence.close(s, n as u32, false);
     }
-    s.lower = lower;
     s.raw = raw;
     true
+}
+
+/// Reads and pushes the token at `start` if it is short enough to be read
+/// whole: its length, and what [`push_window`] says of its sentence.
+#[inline(always)]
+fn short_token<const PORTABLE: bool>(
+    table: &WordTable,
+    raw: &[u8],
+    start: usize,
+    sentence: u32,
+    s: &mut Scratch,
+) -> Option<(usize, Option<bool>)> {
+    let is_space = |b: u8| ASCII_CLASS[usize::from(b)] & SPACE != 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if !PORTABLE {
+        let window = Lanes::read(raw, start, is_space)?;
+        return Some((
+            window.len(),
+            push_window(table, start, &window, sentence, s),
+        ));
+    }
+    if let Some(window) = Narrow::read(raw, start, is_space) {
+        return Some((
+            window.len(),
+            push_window(table, start, &window, sentence, s),
+        ));
+    }
+    let window = Wide::read(raw, start, is_space)?;
+    Some((
+        window.len(),
+        push_window(table, start, &window, sentence, s),
+    ))
 }
 
 /// [`push_ascii`] for a token read whole; returns whether it ends a
@@ -601,10 +650,15 @@ mod tests {
 
     fn assert_same(text: &str) {
         let table = table();
-        let (mut a, mut b) = (Scratch::default(), Scratch::default());
-        assert!(tokenize_ascii(&table, text, &mut a));
-        tokenize_any(&table, text, &mut b);
-        assert_eq!(outcome(&a), outcome(&b), "{text:?}");
+        let (mut a, mut b, mut c) = Default::default();
+        assert!(tokenize_ascii::<false>(&table, text, &mut a));
+        assert!(tokenize_ascii::<true>(&table, text, &mut b));
+        // As the analyzer does before reading tokens' words.
+        lowercase(text, &mut a);
+        lowercase(text, &mut b);
+        tokenize_any(&table, text, &mut c);
+        assert_eq!(outcome(&a), outcome(&c), "{text:?}");
+        assert_eq!(outcome(&b), outcome(&c), "{text:?} (portable reader)");
     }
 
     #[test]
