@@ -4,11 +4,14 @@
 //! Tokens are spans into one lowercase buffer reused from post to post (an
 //! ASCII-lowercased copy of the text, then the Unicode-lowercased non-ASCII
 //! pieces), so the hot path allocates nothing. All-ASCII texts, most social
-//! posts, take a path that reads each token of up to 15 bytes whole, as one
-//! integer ([`super::window`]), and longer ones byte by byte; it hands over
-//! to the Unicode path, which computes the same things with `char`
-//! methods, at the first byte that is not ASCII. A proptest holds the two
-//! paths to the same tokens.
+//! posts, take a path that reads each token of up to 15 bytes whole and
+//! lowercases it in registers (SSE2 lanes on x86-64, [`super::lanes`];
+//! integers elsewhere, [`super::window`]), and longer ones byte by byte;
+//! that path makes the lowercase copy only if a long token or a per-post
+//! lexicon needs it. It hands over to the Unicode path, which computes the
+//! same things with `char` methods, at the first byte that is not ASCII. A
+//! proptest holds both readers of the ASCII path to the Unicode path's
+//! tokens.
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 use super::lanes::Lanes;
