@@ -145,10 +145,13 @@ impl Shape for Lanes<'_> {
     }
 
     #[inline(always)]
-    fn is_short_emoticon(&self) -> bool {
-        let first_two = unsafe { _mm_cvtsi128_si32(self.x) } as u16;
-        let slash_s = (self.len == 2) & (first_two == u16::from_le_bytes(*b"/s"));
-        self.has_punct() & (slash_s | (self.len <= 2) & (self.alnum == 0))
+    fn has_alnum(&self) -> bool {
+        self.alnum != 0
+    }
+
+    #[inline(always)]
+    fn first_two(&self) -> u16 {
+        unsafe { _mm_cvtsi128_si32(self.x) as u16 }
     }
 
     #[inline(always)]

@@ -27,9 +27,17 @@ pub(super) trait Shape {
     fn len(&self) -> usize;
     /// Whether the token has ASCII punctuation.
     fn has_punct(&self) -> bool;
+    /// Whether the token has an ASCII letter or digit.
+    fn has_alnum(&self) -> bool;
+    /// The token's first two lowercase bytes, little-endian.
+    fn first_two(&self) -> u16;
     /// Whether the token is one of the emoticons that need no lexicon:
     /// `/s`, or at most two bytes with no letter or digit.
-    fn is_short_emoticon(&self) -> bool;
+    #[inline(always)]
+    fn is_short_emoticon(&self) -> bool {
+        let slash_s = (self.len() == 2) & (self.first_two() == u16::from_le_bytes(*b"/s"));
+        self.has_punct() & (slash_s | (self.len() <= 2) & !self.has_alnum())
+    }
     /// The first and last bytes of the token.
     fn ends(&self) -> (u8, u8);
     /// The span of the token's word once the punctuation around it is
@@ -159,10 +167,13 @@ macro_rules! window {
             }
 
             #[inline(always)]
-            fn is_short_emoticon(&self) -> bool {
-                let slash_s = <$int>::from(u16::from_le_bytes(*b"/s"));
-                let slash_s = (self.len == 2) & (self.lower & 0xffff == slash_s);
-                self.has_punct() & (slash_s | (self.len <= 2) & (self.alnum == 0))
+            fn has_alnum(&self) -> bool {
+                self.alnum != 0
+            }
+
+            #[inline(always)]
+            fn first_two(&self) -> u16 {
+                self.lower as u16
             }
 
             #[inline(always)]
