@@ -49,6 +49,9 @@ enum Command {
         /// Read one raw text per line instead of JSON posts.
         #[arg(long)]
         text: bool,
+        /// Longest input line read; a longer one becomes an error line in its place.
+        #[arg(long, default_value_t = score::DEFAULT_MAX_LINE_BYTES)]
+        max_line_bytes: usize,
     },
     /// Validate the whole configuration and print every problem found.
     Check,
@@ -115,12 +118,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_deref();
     match cli.command {
         Command::Check => Ok(check::run(path)),
-        Command::Score { text } => {
+        Command::Score {
+            text,
+            max_line_bytes,
+        } => {
             let config = config::load(path)?;
             let matcher = config.matcher()?;
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            let summary = score::run(&matcher, text, stdin, stdout)?;
+            let summary = score::run(&matcher, text, max_line_bytes, stdin, stdout)?;
             Ok(if summary.failed == 0 {
                 ExitCode::SUCCESS
             } else {
