@@ -57,30 +57,34 @@ cargo build -q --release -p earshot -p earshot-benches --bin earshot --bin earsh
     --manifest-path "$root/Cargo.toml"
 bin="$CARGO_TARGET_DIR/release"
 
-# Posts per CPU second of one whole process reading $data/posts.jsonl.
-cpu_rate() {
-    local t
-    t=$( { /usr/bin/time -f '%U %S' "$@" < "$data/posts.jsonl" > /dev/null 2>/dev/null; } 2>&1 | tail -1)
-    awk -v n="$posts" -v t="$t" 'BEGIN { split(t, a, " "); printf "%.0f", n / (a[1] + a[2]) }'
+# "wall cpu": posts per wall second and per CPU second (user + system) of
+# one whole process reading $data/posts.jsonl.
+rates() {
+    /usr/bin/time -o "$data/time" -f '%e %U %S' "$@" < "$data/posts.jsonl" > /dev/null 2>/dev/null
+    awk -v n="$posts" '{ printf "%.0f %.0f\n", n / $1, n / ($2 + $3) }' "$data/time"
 }
 vader_rate() {
     cut -f3 "$res/tweets_GroundTruth.txt" | "$work/venv/bin/python" "$root/benches/sentiment-eval/speed.py" 2 \
         | sed -n 's/.*texts_per_cpu_s=\([0-9]*\).*/\1/p'
 }
 
-echo "posts=$posts lang=${lang:-none} rounds=$rounds (posts per CPU second, whole process)"
-printf 'round\tearshot_score\tfloor\tvader\n'
-s=(); f=(); v=()
+echo "posts=$posts lang=${lang:-none} rounds=$rounds cores=$(nproc) (posts per second of the whole process)"
+printf 'round\tscore_wall\tscore_cpu\tscore1_cpu\tfloor_wall\tfloor_cpu\tvader_cpu\n'
+sw=(); sc=(); s1=(); fw=(); fc=(); v=()
 for r in $(seq 1 "$rounds"); do
-    a=$(cpu_rate "$bin/earshot" --config "$root/config/earshot.toml" score)
-    b=$(cpu_rate "$bin/earshot-score-floor")
-    c=$(vader_rate)
-    s+=("$a"); f+=("$b"); v+=("$c")
-    printf '%s\t%s\t%s\t%s\n' "$r" "$a" "$b" "$c"
+    read -r a b < <(rates "$bin/earshot" --config "$root/config/earshot.toml" score)
+    read -r _ c < <(rates "$bin/earshot" --config "$root/config/earshot.toml" score --threads 1)
+    read -r d e < <(rates "$bin/earshot-score-floor")
+    f=$(vader_rate)
+    sw+=("$a"); sc+=("$b"); s1+=("$c"); fw+=("$d"); fc+=("$e"); v+=("$f")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$a" "$b" "$c" "$d" "$e" "$f"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-ms=$(median "${s[@]}"); mf=$(median "${f[@]}"); mv=$(median "${v[@]}")
-awk -v s="$ms" -v f="$mf" -v v="$mv" 'BEGIN {
-    printf "median\t%.0f\t%.0f\t%.0f\n", s, f, v
-    printf "earshot score / floor = %.1f%%   earshot score / vaderSentiment = %.1fx\n", 100 * s / f, s / v
+m_sw=$(median "${sw[@]}"); m_sc=$(median "${sc[@]}"); m_s1=$(median "${s1[@]}")
+m_fw=$(median "${fw[@]}"); m_fc=$(median "${fc[@]}"); m_v=$(median "${v[@]}")
+printf 'median\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m_sw" "$m_sc" "$m_s1" "$m_fw" "$m_fc" "$m_v"
+awk -v sw="$m_sw" -v sc="$m_sc" -v s1="$m_s1" -v fw="$m_fw" -v fc="$m_fc" -v v="$m_v" 'BEGIN {
+    printf "earshot score / floor, posts per wall second (all cores vs one): %.1f%%\n", 100 * sw / fw
+    printf "earshot score / floor, posts per CPU second (--threads 1):       %.1f%%\n", 100 * s1 / fc
+    printf "earshot score (--threads 1) / vaderSentiment, per CPU second:   %.1fx\n", s1 / v
 }'

@@ -29,57 +29,182 @@ pub struct ScoreSummary {
 /// below what would strain memory.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
-/// Scores every line of `input` and writes one JSON object per line to `output`.
+/// How `earshot score` reads and works.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreOptions {
+    /// One raw text per line instead of JSON posts.
+    pub text_mode: bool,
+    /// Longest line kept; a longer one becomes an error line.
+    pub max_line_bytes: usize,
+    /// Threads scoring at once (1: all on the calling thread).
+    pub threads: usize,
+}
+
+/// Lines handed to a scoring thread at once: enough to make the hand-over
+/// cheap, few enough that the reorder buffer stays small.
+const CHUNK_LINES: usize = 256;
+
+/// Scores every line of `input` and writes one JSON object per line to
+/// `output`, in input order. With several threads, the calling thread
+/// reads and writes while the others score chunks of lines; at most two
+/// chunks per thread are in flight, so memory stays bounded.
 pub fn run(
     matcher: &Matcher,
-    text_mode: bool,
-    max_line_bytes: usize,
+    options: ScoreOptions,
     mut input: impl BufRead,
-    mut output: impl Write,
+    mut output: impl Write + Send,
 ) -> std::io::Result<ScoreSummary> {
-    let mut summary = ScoreSummary::default();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        let read = read_line_bounded(&mut input, &mut buf, max_line_bytes)?;
-        if read == 0 {
-            break;
-        }
-        line_no += 1;
-        let line = trim_newline(&buf);
-        let post = match std::str::from_utf8(line) {
-            _ if read > max_line_bytes => Err(format!(
-                "line of {read} bytes is longer than the limit of {max_line_bytes} (--max-line-bytes)"
-            )),
-            Err(e) => Err(format!("not UTF-8: {e}")),
-            Ok(text) if text_mode => {
-                if text.trim().is_empty() {
-                    continue;
-                }
-                Ok(Post::new(format!("text:{line_no}"), text))
-            }
-            Ok(text) if text.trim().is_empty() => {
-                Err("empty line: expected a JSON post".to_string())
-            }
-            Ok(_) => Post::from_json(line).map_err(|e| e.to_string()),
-        };
-        summary.lines += 1;
-        match post {
-            Ok(post) => {
-                let scored = matcher.score(&post);
-                serde_json::to_writer(&mut output, &scored)?;
-            }
-            Err(reason) => {
-                summary.failed += 1;
-                let err = serde_json::json!({ "error": { "line": line_no, "reason": reason } });
-                serde_json::to_writer(&mut output, &err)?;
+    if options.threads <= 1 {
+        let mut summary = ScoreSummary::default();
+        let mut line = Line::default();
+        let mut out = Vec::with_capacity(1 << 16);
+        while line.read(&mut input, options.max_line_bytes)? {
+            score_line(matcher, options, &line, &mut out, &mut summary);
+            if out.len() >= 1 << 16 {
+                output.write_all(&out)?;
+                out.clear();
             }
         }
-        output.write_all(b"\n")?;
+        output.write_all(&out)?;
+        output.flush()?;
+        return Ok(summary);
     }
-    output.flush()?;
-    Ok(summary)
+    type Chunk = (u64, Vec<Line>);
+    type Done = (u64, Vec<u8>, ScoreSummary);
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(options.threads * 2);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(options.threads * 2);
+    std::thread::scope(|scope| {
+        for _ in 0..options.threads {
+            let done_tx = done_tx.clone();
+            let work_rx = &work_rx;
+            scope.spawn(move || loop {
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((seq, lines))) = next else { return };
+                let mut out = Vec::with_capacity(lines.len() * 512);
+                let mut summary = ScoreSummary::default();
+                for line in &lines {
+                    score_line(matcher, options, line, &mut out, &mut summary);
+                }
+                if done_tx.send((seq, out, summary)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // The writer runs beside the reader so that neither waits on the other.
+        let writer = scope.spawn(move || -> std::io::Result<ScoreSummary> {
+            let mut summary = ScoreSummary::default();
+            let mut next = 0u64;
+            let mut waiting = std::collections::BTreeMap::new();
+            for (seq, out, part) in done_rx {
+                waiting.insert(seq, (out, part));
+                while let Some((out, part)) = waiting.remove(&next) {
+                    output.write_all(&out)?;
+                    summary.lines += part.lines;
+                    summary.failed += part.failed;
+                    next += 1;
+                }
+            }
+            output.flush()?;
+            Ok(summary)
+        });
+        let mut seq = 0u64;
+        let mut line_no = 0u64;
+        let mut chunk: Vec<Line> = Vec::with_capacity(CHUNK_LINES);
+        let read = loop {
+            let mut line = Line {
+                no: line_no,
+                ..Line::default()
+            };
+            match line.read(&mut input, options.max_line_bytes) {
+                Ok(true) => {
+                    line_no = line.no;
+                    chunk.push(line);
+                }
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+            if chunk.len() == CHUNK_LINES {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
+                if work_tx.send((seq, full)).is_err() {
+                    break Ok(());
+                }
+                seq += 1;
+            }
+        };
+        if !chunk.is_empty() {
+            let _ = work_tx.send((seq, chunk));
+        }
+        drop(work_tx);
+        let summary = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        read.map(|()| summary)
+    })
+}
+
+/// One input line: its number, its whole length, and its bytes (at most
+/// the limit plus one, without the line end).
+#[derive(Debug, Default)]
+struct Line {
+    no: u64,
+    len: usize,
+    bytes: Vec<u8>,
+}
+
+impl Line {
+    /// Reads the next line; false at the end of input.
+    fn read(&mut self, input: &mut impl BufRead, max: usize) -> std::io::Result<bool> {
+        self.bytes.clear();
+        self.len = read_line_bounded(input, &mut self.bytes, max)?;
+        if self.len == 0 {
+            return Ok(false);
+        }
+        self.no += 1;
+        let kept = trim_newline(&self.bytes).len();
+        self.bytes.truncate(kept);
+        Ok(true)
+    }
+}
+
+/// Scores one line into `out` (one JSON line, or nothing for a blank line
+/// in text mode) and counts it.
+fn score_line(
+    matcher: &Matcher,
+    options: ScoreOptions,
+    line: &Line,
+    out: &mut Vec<u8>,
+    summary: &mut ScoreSummary,
+) {
+    let max = options.max_line_bytes;
+    let post = match std::str::from_utf8(&line.bytes) {
+        _ if line.len > max => Err(format!(
+            "line of {} bytes is longer than the limit of {max} (--max-line-bytes)",
+            line.len
+        )),
+        Err(e) => Err(format!("not UTF-8: {e}")),
+        Ok(text) if options.text_mode => {
+            if text.trim().is_empty() {
+                return;
+            }
+            Ok(Post::new(format!("text:{}", line.no), text))
+        }
+        Ok(text) if text.trim().is_empty() => Err("empty line: expected a JSON post".to_string()),
+        Ok(_) => Post::from_json(&line.bytes).map_err(|e| e.to_string()),
+    };
+    summary.lines += 1;
+    // Writing JSON into a Vec cannot fail.
+    let written = match post {
+        Ok(post) => serde_json::to_writer(&mut *out, &matcher.score(&post)),
+        Err(reason) => {
+            summary.failed += 1;
+            let err = serde_json::json!({ "error": { "line": line.no, "reason": reason } });
+            serde_json::to_writer(&mut *out, &err)
+        }
+    };
+    debug_assert!(written.is_ok());
+    out.push(b'\n');
 }
 
 /// Reads one line (with its `\n`) into `buf`, keeping at most `max + 1`
@@ -128,6 +253,47 @@ mod tests {
     use super::*;
     use earshot_match::{MatcherConfig, MemorySource};
 
+    fn opts(text_mode: bool, max_line_bytes: usize, threads: usize) -> ScoreOptions {
+        ScoreOptions {
+            text_mode,
+            max_line_bytes,
+            threads,
+        }
+    }
+
+    #[test]
+    fn threads_keep_input_order_and_counts() {
+        let mut input = String::new();
+        for i in 0..2000 {
+            if i % 7 == 3 {
+                input.push_str("not json\n");
+            } else {
+                input.push_str(&format!("{{\"id\":\"x:{i}\",\"text\":\"Acme {i}\"}}\n"));
+            }
+        }
+        let m = matcher();
+        let mut one = Vec::new();
+        let a = run(&m, opts(false, 1000, 1), input.as_bytes(), &mut one).unwrap();
+        let mut three = Vec::new();
+        let b = run(&m, opts(false, 1000, 3), input.as_bytes(), &mut three).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.lines, 2000);
+        let strip = |out: Vec<u8>| -> Vec<serde_json::Value> {
+            String::from_utf8(out)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("scored_at");
+                    }
+                    v
+                })
+                .collect()
+        };
+        assert_eq!(strip(one), strip(three));
+    }
+
     fn matcher() -> Matcher {
         let config: MatcherConfig = toml::from_str("brands = ['b.toml']").unwrap();
         let files =
@@ -142,8 +308,7 @@ mod tests {
         let mut out = Vec::new();
         let s = run(
             &matcher(),
-            false,
-            DEFAULT_MAX_LINE_BYTES,
+            opts(false, DEFAULT_MAX_LINE_BYTES, 1),
             &input[..],
             &mut out,
         )
@@ -175,8 +340,7 @@ mod tests {
         let mut out = Vec::new();
         let s = run(
             &matcher(),
-            true,
-            DEFAULT_MAX_LINE_BYTES,
+            opts(true, DEFAULT_MAX_LINE_BYTES, 2),
             &b"I love Acme\r\n\nmeh\n"[..],
             &mut out,
         )
@@ -206,7 +370,7 @@ mod tests {
         let long = format!("{{\"id\":\"x:1\",\"text\":\"{}\"}}", "acme ".repeat(1000));
         let input = format!("{long}\n{{\"id\":\"x:2\",\"text\":\"Acme\"}}\n{long}");
         let mut out = Vec::new();
-        let s = run(&matcher(), false, 1000, input.as_bytes(), &mut out).unwrap();
+        let s = run(&matcher(), opts(false, 1000, 1), input.as_bytes(), &mut out).unwrap();
         assert_eq!(
             s,
             ScoreSummary {

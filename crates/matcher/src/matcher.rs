@@ -555,7 +555,8 @@ impl Matcher {
         }
 
         // Intents.
-        let question = asks_question(&s.norm.text);
+        // Read only when a rule asks: most posts meet no rule that does.
+        let question = OnceCell::new();
         let mut found: Vec<(Intent, f32)> = Vec::new();
         for (i, rule) in self.intents.iter().enumerate() {
             let strength = match self.intent_query[i] {
@@ -571,7 +572,9 @@ impl Matcher {
                 || rule
                     .sentiment_above
                     .is_some_and(|a| sentiment.compound <= a)
-                || rule.question.is_some_and(|q| q != question)
+                || rule
+                    .question
+                    .is_some_and(|q| q != *question.get_or_init(|| asks_question(&s.norm.text)))
             {
                 continue;
             }
