@@ -301,3 +301,31 @@ properties = { "security.protocol" = "SASL_SSL", "ssl.key.pem" = "-----BEGIN PRI
     }
     assert!(!text.contains("security.protocol"), "{text}");
 }
+
+/// Deeply nested TOML (arrays and inline tables) in the config or a
+/// watchlist is an error naming the file, not a stack overflow.
+#[test]
+fn issue_12_check_survives_deeply_nested_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let arrays = format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let tables = format!("x = {}1{}\n", "{a = ".repeat(100_000), "}".repeat(100_000));
+    for (n, deep) in [arrays, tables].iter().enumerate() {
+        let config = format!("deep{n}.toml");
+        std::fs::write(dir.path().join(&config), deep).unwrap();
+        let out = earshot(dir.path(), &["check", "--config", &config]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{config}: {text}");
+        assert!(text.contains(&config), "{text}");
+
+        std::fs::write(
+            dir.path().join("with-brands.toml"),
+            "[matcher]\nbrands = [\"brands.toml\"]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("brands.toml"), deep).unwrap();
+        let out = earshot(dir.path(), &["check", "--config", "with-brands.toml"]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "brands {n}: {text}");
+        assert!(text.contains("brands.toml"), "{text}");
+    }
+}
