@@ -24,6 +24,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -342,11 +343,17 @@ async fn ingest(State(st): State<Arc<HookState>>, headers: HeaderMap, body: Body
     if declared.is_some_and(|n| n > st.max_body as u64) {
         return refused(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     }
-    match tokio::time::timeout(st.timeout, receive(&st, ts_text, ts, now, claimed, body)).await {
+    // Set once this request holds the signature's reservation: a timeout
+    // releases only its own, never that of an earlier request it replays.
+    let reserved = AtomicBool::new(false);
+    let received = receive(&st, ts_text, ts, now, claimed, body, &reserved);
+    match tokio::time::timeout(st.timeout, received).await {
         Ok(answer) => answer,
         Err(_) => {
             // Whatever was enqueued is deduplicated when the sender retries.
-            lock(&st.replays).release(&claimed);
+            if reserved.load(Ordering::SeqCst) {
+                lock(&st.replays).release(&claimed);
+            }
             refused(StatusCode::REQUEST_TIMEOUT, "request not completed in time")
         }
     }
@@ -366,6 +373,7 @@ async fn receive(
     now: i64,
     claimed: [u8; 32],
     body: Body,
+    reserved: &AtomicBool,
 ) -> Answer {
     let ctx = &st.ctx;
     let refused = |status: StatusCode, why: &str| {
@@ -390,9 +398,9 @@ async fn receive(
     if mac.verify_slice(&claimed).is_err() {
         return refused(StatusCode::UNAUTHORIZED, "bad signature");
     }
-    let reserved = lock(&st.replays).reserve(claimed, ts, now - st.tolerance_secs);
-    match reserved {
-        Ok(()) => {}
+    let reservation = lock(&st.replays).reserve(claimed, ts, now - st.tolerance_secs);
+    match reservation {
+        Ok(()) => reserved.store(true, Ordering::SeqCst),
         Err(ReplayRefusal::Replayed) => {
             return refused(
                 StatusCode::CONFLICT,

@@ -205,6 +205,23 @@ async fn issue_12_webhook_times_out_slow_requests() {
         "{took:?}"
     );
     assert_eq!(bus.len("earshot.raw"), 0);
+
+    // A stalled copy of an accepted request times out without making the
+    // accepted signature replayable.
+    let (url, body) = (
+        format!("http://{addr}/ingest"),
+        br#"{"id": "6", "text": "Acme"}"#,
+    );
+    let ts = now();
+    let sig = sign(ts, body);
+    assert_eq!(send(&url, Some(ts), &sig, body).await.0, 202);
+    let head = format!(
+        "POST /ingest HTTP/1.1\r\nhost: x\r\nX-Earshot-Timestamp: {ts}\r\nX-Earshot-Signature: {sig}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let status = raw_status(addr, &head, &body[..10], Duration::from_secs(10)).await;
+    assert_eq!(status, Some(408));
+    assert_eq!(send(&url, Some(ts), &sig, body).await.0, 409);
     running.stop().await;
 }
 
