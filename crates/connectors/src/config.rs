@@ -317,9 +317,22 @@ pub struct WebhookConfig {
     /// `EARSHOT_WEBHOOK_SECRET`); required: the connector refuses to start without it.
     #[serde(default = "default_webhook_secret_env")]
     pub secret_env: String,
-    /// Header carrying `sha256=<hex HMAC of the body>` (default `X-Earshot-Signature`).
+    /// Header carrying `sha256=<hex HMAC of "<timestamp>.<body>">` (default `X-Earshot-Signature`).
     #[serde(default = "default_signature_header")]
     pub signature_header: String,
+    /// Header carrying the Unix time in seconds at which the request was
+    /// signed (default `X-Earshot-Timestamp`).
+    #[serde(default = "default_timestamp_header")]
+    pub timestamp_header: String,
+    /// Largest difference in seconds between the signed timestamp and the
+    /// receiver's clock (default 300). A signature is remembered this long,
+    /// so the same request cannot be replayed.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_secs: u64,
+    /// Most connections served at once (default 256); more wait in the
+    /// listen backlog until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 /// `kind = "file"`.
@@ -768,6 +781,21 @@ fn validate_source(
                     "expected the name of an environment variable".into(),
                 );
             }
+            if axum::http::HeaderName::from_bytes(w.timestamp_header.as_bytes()).is_err() {
+                err(
+                    k("timestamp_header"),
+                    format!("`{}`: not a valid header name", w.timestamp_header),
+                );
+            }
+            if !(1..=86_400).contains(&w.tolerance_secs) {
+                err(
+                    k("tolerance_secs"),
+                    format!("{}: expected 1 to 86400 seconds", w.tolerance_secs),
+                );
+            }
+            if w.max_connections == 0 {
+                err(k("max_connections"), "0: expected at least 1".into());
+            }
             if axum::http::HeaderName::from_bytes(w.signature_header.as_bytes()).is_err() {
                 err(
                     k("signature_header"),
@@ -908,6 +936,15 @@ fn default_webhook_path() -> String {
 }
 fn default_webhook_secret_env() -> String {
     "EARSHOT_WEBHOOK_SECRET".into()
+}
+fn default_timestamp_header() -> String {
+    "X-Earshot-Timestamp".into()
+}
+fn default_tolerance() -> u64 {
+    300
+}
+fn default_max_connections() -> usize {
+    256
 }
 fn default_signature_header() -> String {
     "X-Earshot-Signature".into()

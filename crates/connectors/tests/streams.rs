@@ -204,10 +204,19 @@ impl Bus for SlowBus {
     }
 }
 
-fn sign(secret: &[u8], body: &[u8]) -> String {
+/// `(timestamp, signature)` headers for `body`. Each call signs a different
+/// (recent) second, as a sender signs each attempt afresh: an identical
+/// signature would be refused as a replay.
+fn sign(secret: &[u8], body: &[u8]) -> (String, String) {
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let ts =
+        (chrono::Utc::now().timestamp() - CALLS.fetch_add(1, Ordering::SeqCst) as i64).to_string();
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    (ts, sig)
 }
 
 #[tokio::test]
@@ -247,9 +256,10 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
     let stats = daemon.stats();
     let handle = tokio::spawn(daemon.run());
     let client = reqwest::Client::new();
-    let post = |body: Vec<u8>, sig: String| {
+    let post = |body: Vec<u8>, (ts, sig): (String, String)| {
         client
             .post(&url)
+            .header("X-Earshot-Timestamp", ts)
             .header("X-Earshot-Signature", sig)
             .header("content-type", "application/json")
             .body(body)
@@ -259,7 +269,12 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
     let body = br#"[{"id": "42", "text": "Acme helped me"}, {"id": "crm:7", "text": "pushed", "author": {"handle": "ann"}}]"#.to_vec();
     let r = post(body.clone(), sign(b"wrong", &body)).await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = post(body.clone(), "sha256=".into()).await.unwrap();
+    let r = post(
+        body.clone(),
+        (chrono::Utc::now().timestamp().to_string(), "sha256=".into()),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(bus.inner.len("earshot.raw"), 0);
 

@@ -120,28 +120,43 @@ async fn reload_on_sighup(
                 _ = shutdown.cancelled() => return,
                 Some(()) = hup.recv() => {}
             }
-            let compiled = crate::config::load(path.as_deref())
-                .map_err(|e| vec![format!("{e:#}")])
-                .and_then(|c| c.matcher().map_err(|e| e.0));
-            match compiled {
-                Ok(m) => {
-                    let version = m.version().to_string();
-                    let old = matcher.store(m);
-                    tracing::info!(from = old.version(), to = version, "watchlists reloaded");
-                }
-                Err(problems) => {
-                    for p in &problems {
-                        tracing::error!(
-                            problem = p.as_str(),
-                            "reload refused; keeping the running watchlists"
-                        );
-                    }
-                }
-            }
+            reload(path.as_deref(), &matcher);
         }
     }
     #[cfg(not(unix))]
     let _ = (path, matcher, shutdown);
+}
+
+/// One reload: loads and validates the config at `path` and compiles its
+/// watchlists; swaps them in when everything is valid, otherwise logs each
+/// problem and keeps the running ones. Returns whether it swapped.
+///
+/// Runs on a runtime worker thread, so whatever a watchlist contains must
+/// give an error here, not exhaust the stack: the query parser's depth and
+/// size limits are what guarantee that.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn reload(path: Option<&std::path::Path>, matcher: &SharedMatcher) -> bool {
+    let compiled = crate::config::load(path)
+        .map_err(|e| vec![format!("{e:#}")])
+        .and_then(|c| c.validated().map_err(|e| e.0))
+        .and_then(|c| c.matcher().map_err(|e| e.0));
+    match compiled {
+        Ok(m) => {
+            let version = m.version().to_string();
+            let old = matcher.store(m);
+            tracing::info!(from = old.version(), to = version, "watchlists reloaded");
+            true
+        }
+        Err(problems) => {
+            for p in &problems {
+                tracing::error!(
+                    problem = p.as_str(),
+                    "reload refused; keeping the running watchlists"
+                );
+            }
+            false
+        }
+    }
 }
 
 /// `earshot connect`.
@@ -163,4 +178,52 @@ pub async fn run_sink(config: Config) -> anyhow::Result<()> {
     let stats = earshot_sink::run(bus, &config.transport.topics, &config.sink, shutdown).await?;
     tracing::info!(?stats, "sink stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SIGHUP reload of a watchlist nesting 2,000 parentheses or 100k
+    /// chained NOTs is refused on a runtime worker thread (2 MiB stack) and
+    /// the running watchlists stay.
+    #[test]
+    fn issue_12_reload_refuses_a_too_deep_watchlist_and_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("earshot.toml");
+        let brands = dir.path().join("brands.toml");
+        std::fs::write(&config, "[matcher]\nbrands = [\"brands.toml\"]\n").unwrap();
+        let brand =
+            |query: &str| format!("[[brand]]\nid = \"acme\"\nname = \"Acme\"\nquery = '{query}'\n");
+        std::fs::write(&brands, brand("acme AND refund")).unwrap();
+        let first = crate::config::load(Some(&config))
+            .unwrap()
+            .matcher()
+            .unwrap();
+        let version = first.version().to_string();
+        let shared = Arc::new(SharedMatcher::new(first));
+
+        let deep = [
+            format!("{}acme{}", "(".repeat(2_000), ")".repeat(2_000)),
+            format!("acme AND {}refund", "NOT ".repeat(100_000)),
+            format!("acme AND {}refund", "NOT ".repeat(10_000)),
+        ];
+        let rt = runtime().unwrap();
+        for query in deep {
+            std::fs::write(&brands, brand(&query)).unwrap();
+            let (path, m) = (config.clone(), shared.clone());
+            let swapped = rt
+                .block_on(rt.spawn(async move { reload(Some(&path), &m) }))
+                .unwrap();
+            assert!(!swapped);
+            assert_eq!(shared.load().version(), version);
+        }
+        // A valid change is still taken.
+        std::fs::write(&brands, brand("acme AND (refund OR return)")).unwrap();
+        let (path, m) = (config.clone(), shared.clone());
+        assert!(rt
+            .block_on(rt.spawn(async move { reload(Some(&path), &m) }))
+            .unwrap());
+        assert_ne!(shared.load().version(), version);
+    }
 }

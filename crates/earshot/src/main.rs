@@ -9,10 +9,12 @@ mod check;
 mod config;
 mod daemon;
 mod match_stage;
+mod output;
 mod report;
 mod run;
 mod score;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -110,8 +112,12 @@ fn main() -> ExitCode {
     daemon::init_logging(matches!(cli.log_format, LogFormat::Json));
     match dispatch(cli) {
         Ok(code) => code,
+        // The reader of stdout went away (`earshot check | head -1`): it has
+        // what it wanted, so end quietly and successfully, as ripgrep does.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("earshot: {e:#}");
+            // Not `eprintln!`: with stderr closed too it would panic.
+            let _ = writeln!(std::io::stderr(), "earshot: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -120,13 +126,15 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_deref();
     match cli.command {
-        Command::Check => Ok(check::run(path)),
+        Command::Check => Ok(check::run(path, std::io::stdout().lock())?),
         Command::Score {
             text,
             max_line_bytes,
             threads,
         } => {
-            let config = config::load(path)?;
+            // Every command validates the whole config before acting, so a
+            // section it does not use cannot be broken unnoticed.
+            let config = config::load(path)?.validated()?;
             let matcher = config.matcher()?;
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
@@ -149,7 +157,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         command => {
-            let config = config::load(path)?;
+            let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
                     Command::Run { follow } => run::run(config, follow).await,
@@ -158,7 +166,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Sink => daemon::run_sink(config).await,
                     Command::Migrate => {
                         let report = earshot_sink::migrate(&config.sink).await?;
-                        println!("{report}");
+                        writeln!(std::io::stdout().lock(), "{report}")?;
                         Ok(())
                     }
                     Command::Report { since, brand } => {

@@ -151,3 +151,181 @@ fn issue_3_production_example_config_is_valid() {
         stdout(&out)
     );
 }
+
+/// Runs earshot with its stdout a pipe whose reader is already gone (as in
+/// `earshot check | head -0`), feeding `input` on stdin.
+fn earshot_closed_stdout(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("EARSHOT_CONFIG")
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run earshot");
+    // Close the only read end before earshot has loaded its config, so its
+    // first write meets a closed pipe.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // earshot may stop reading (and close stdin) once stdout is gone.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("wait for earshot")
+}
+
+fn assert_quiet_success(what: &str, out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{what} panicked:\n{err}");
+    assert_eq!(out.status.code(), Some(0), "{what}:\n{err}");
+}
+
+#[test]
+fn issue_12_check_survives_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = earshot_closed_stdout(dir.path(), &["check"], b"");
+    assert_quiet_success("earshot check", &out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn issue_12_score_survives_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "I love Acme\n".repeat(10_000);
+    let out = earshot_closed_stdout(dir.path(), &["score", "--text"], input.as_bytes());
+    assert_quiet_success("earshot score", &out);
+}
+
+#[test]
+fn issue_12_migrate_and_report_survive_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = earshot_closed_stdout(dir.path(), &["migrate"], b"");
+    assert_quiet_success("earshot migrate", &out);
+    // The migration itself happened before the write failed.
+    assert!(dir.path().join(".earshot/earshot.db").exists());
+    let out = earshot_closed_stdout(dir.path(), &["report"], b"");
+    assert_quiet_success("earshot report", &out);
+}
+
+/// `earshot migrate` used to connect with whatever the file said; now every
+/// command refuses an invalid config before acting, naming the key.
+#[test]
+fn issue_12_migrate_validates_the_config_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        r#"
+[sink]
+kind = "clickhouse"
+[sink.clickhouse]
+url = "http://127.0.0.1:9"
+database = "x; DROP TABLE y"
+"#,
+    )
+    .unwrap();
+    for command in ["migrate", "report", "sink", "connect", "match", "run"] {
+        let out = earshot(dir.path(), &[command, "--config", "bad.toml"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("bad.toml: sink.clickhouse.database: `x; DROP TABLE y`"),
+            "{command}: {err}"
+        );
+    }
+    let out = earshot(dir.path(), &["score", "--config", "bad.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "score: {err}");
+    assert!(err.contains("sink.clickhouse.database"), "score: {err}");
+}
+
+#[test]
+fn issue_12_check_reports_too_deep_query_with_file_line_col() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deep.toml"),
+        "[matcher]\nbrands = [\"brands.toml\"]\n",
+    )
+    .unwrap();
+    let parens = format!("{}acme{}", "(".repeat(2_000), ")".repeat(2_000));
+    let nots = format!("acme AND {}refund", "NOT ".repeat(100_000));
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        format!(
+            "[[brand]]\nid = \"a\"\nname = \"A\"\nquery = '{parens}'\n\n\
+             [[brand]]\nid = \"b\"\nname = \"B\"\nquery = '{nots}'\n"
+        ),
+    )
+    .unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "deep.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // Line 4, at the 101st `(` (the query starts at column 10).
+    assert!(
+        text.contains("brands.toml:4:110: brand a: query: nesting deeper than 100"),
+        "{text}"
+    );
+    assert!(
+        text.contains("brands.toml:9:10: brand b: query: query is 400015 bytes long"),
+        "{text}"
+    );
+}
+
+#[test]
+fn issue_12_check_refuses_secret_kafka_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leak.toml"),
+        r#"
+[transport.kafka]
+brokers = "kafka:9092"
+properties = { "security.protocol" = "SASL_SSL", "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----", "sasl.oauthbearer.config" = "x" }
+"#,
+    )
+    .unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "leak.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for expected in [
+        "leak.toml: transport.kafka.properties.ssl.key.pem: a secret, refused in config files: set the environment variable EARSHOT_KAFKA_SSL_KEY_PEM",
+        "leak.toml: transport.kafka.properties.sasl.oauthbearer.config: a secret",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+    assert!(!text.contains("security.protocol"), "{text}");
+}
+
+/// Deeply nested TOML (arrays and inline tables) in the config or a
+/// watchlist is an error naming the file, not a stack overflow.
+#[test]
+fn issue_12_check_survives_deeply_nested_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let arrays = format!("x = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let tables = format!("x = {}1{}\n", "{a = ".repeat(100_000), "}".repeat(100_000));
+    for (n, deep) in [arrays, tables].iter().enumerate() {
+        let config = format!("deep{n}.toml");
+        std::fs::write(dir.path().join(&config), deep).unwrap();
+        let out = earshot(dir.path(), &["check", "--config", &config]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{config}: {text}");
+        assert!(text.contains(&config), "{text}");
+
+        std::fs::write(
+            dir.path().join("with-brands.toml"),
+            "[matcher]\nbrands = [\"brands.toml\"]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("brands.toml"), deep).unwrap();
+        let out = earshot(dir.path(), &["check", "--config", "with-brands.toml"]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "brands {n}: {text}");
+        assert!(text.contains("brands.toml"), "{text}");
+    }
+}

@@ -131,11 +131,10 @@ impl TransportConfig {
                     format!("`{}`: expected one of none, gzip, lz4, zstd", k.compression),
                 ));
             }
-            if k.properties
-                .keys()
-                .any(|p| p.contains("password") || p.contains("secret"))
-            {
-                errors.push(("transport.kafka.properties".into(), "secrets must not be in config files: set EARSHOT_KAFKA_SASL_PASSWORD in the environment".into()));
+            for key in k.properties.keys() {
+                if let Some(message) = property_problem(key) {
+                    errors.push((format!("transport.kafka.properties.{key}"), message));
+                }
             }
         }
         let t = &self.topics;
@@ -176,6 +175,136 @@ impl TransportConfig {
         }
         errors
     }
+}
+
+/// librdkafka properties that a config file may set: each one is known not
+/// to carry a secret (paths to key files are fine, key material and
+/// passwords are not). Anything else is refused, so a new or misspelled
+/// secret-bearing property (`ssl.key.pem`, `sasl.oauthbearer.config`, ...)
+/// cannot slip into a committed file the way a deny-list lets it.
+pub const NON_SECRET_KAFKA_PROPERTIES: &[&str] = &[
+    "acks",
+    "allow.auto.create.topics",
+    "api.version.fallback.ms",
+    "api.version.request",
+    "api.version.request.timeout.ms",
+    "batch.num.messages",
+    "batch.size",
+    "broker.address.family",
+    "broker.address.ttl",
+    "broker.version.fallback",
+    "client.dns.lookup",
+    "client.rack",
+    "connections.max.idle.ms",
+    "debug",
+    "delivery.timeout.ms",
+    "enable.ssl.certificate.verification",
+    "fetch.error.backoff.ms",
+    "fetch.max.bytes",
+    "fetch.min.bytes",
+    "fetch.queue.backoff.ms",
+    "fetch.wait.max.ms",
+    "group.instance.id",
+    "heartbeat.interval.ms",
+    "isolation.level",
+    "log.connection.close",
+    "log_level",
+    "max.in.flight.requests.per.connection",
+    "max.partition.fetch.bytes",
+    "max.poll.interval.ms",
+    "message.max.bytes",
+    "message.timeout.ms",
+    "metadata.max.age.ms",
+    "partition.assignment.strategy",
+    "queue.buffering.max.kbytes",
+    "queue.buffering.max.messages",
+    "queued.max.messages.kbytes",
+    "queued.min.messages",
+    "receive.message.max.bytes",
+    "reconnect.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "request.timeout.ms",
+    "retries",
+    "retry.backoff.max.ms",
+    "retry.backoff.ms",
+    "sasl.kerberos.keytab",
+    "sasl.kerberos.min.time.before.relogin",
+    "sasl.kerberos.principal",
+    "sasl.kerberos.service.name",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.username",
+    "security.protocol",
+    "socket.connection.setup.timeout.ms",
+    "socket.keepalive.enable",
+    "socket.max.fails",
+    "socket.nagle.disable",
+    "socket.receive.buffer.bytes",
+    "socket.send.buffer.bytes",
+    "socket.timeout.ms",
+    "ssl.ca.certificate.stores",
+    "ssl.ca.location",
+    "ssl.ca.pem",
+    "ssl.certificate.location",
+    "ssl.certificate.pem",
+    "ssl.cipher.suites",
+    "ssl.crl.location",
+    "ssl.curves.list",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.key.location",
+    "ssl.keystore.location",
+    "ssl.sigalgs.list",
+    "statistics.interval.ms",
+    "sticky.partitioning.linger.ms",
+    "topic.metadata.refresh.interval.ms",
+];
+
+/// librdkafka properties that hold secrets, with the environment variable
+/// each is read from instead of the config file.
+pub const SECRET_KAFKA_PROPERTIES: &[(&str, &str)] = &[
+    ("sasl.password", "EARSHOT_KAFKA_SASL_PASSWORD"),
+    ("ssl.key.password", "EARSHOT_KAFKA_SSL_KEY_PASSWORD"),
+    ("ssl.key.pem", "EARSHOT_KAFKA_SSL_KEY_PEM"),
+    (
+        "ssl.keystore.password",
+        "EARSHOT_KAFKA_SSL_KEYSTORE_PASSWORD",
+    ),
+    (
+        "sasl.oauthbearer.client.secret",
+        "EARSHOT_KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET",
+    ),
+    (
+        "sasl.oauthbearer.config",
+        "EARSHOT_KAFKA_SASL_OAUTHBEARER_CONFIG",
+    ),
+];
+
+/// Why `key` may not be set in `[transport.kafka] properties`, if it may not.
+fn property_problem(key: &str) -> Option<String> {
+    if NON_SECRET_KAFKA_PROPERTIES.contains(&key) {
+        return None;
+    }
+    Some(
+        match SECRET_KAFKA_PROPERTIES.iter().find(|(name, _)| *name == key) {
+            Some((_, env)) => format!(
+                "a secret, refused in config files: set the environment variable {env} instead"
+            ),
+            None => format!(
+                "not a librdkafka property known to be free of secrets, so refused in config files: \
+                 expected one of the non-secret properties listed in the README; a secret must come \
+                 from the environment ({})",
+                SECRET_KAFKA_PROPERTIES
+                    .iter()
+                    .map(|(name, env)| format!("{env} for {name}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    )
 }
 
 fn default_compression() -> String {
@@ -231,5 +360,67 @@ mod tests {
             ]
         );
         assert!(TransportConfig::default().validate().is_empty());
+    }
+
+    /// The old deny-list refused only keys containing "password" or
+    /// "secret"; key material under other names went through.
+    #[test]
+    fn issue_12_kafka_properties_allowlist_refuses_secrets() {
+        let cfg: TransportConfig = toml::from_str(
+            r#"
+            [kafka]
+            brokers = "localhost:9092"
+            properties = { "security.protocol" = "SSL", "ssl.key.location" = "/etc/earshot/key.pem", "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----", "sasl.oauthbearer.config" = "principal=x secret=y", "sasl.password" = "hunter2", "sasl.jaas.config" = "x" }
+            "#,
+        )
+        .unwrap();
+        let problems = cfg.validate();
+        let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "transport.kafka.properties.sasl.jaas.config",
+                "transport.kafka.properties.sasl.oauthbearer.config",
+                "transport.kafka.properties.sasl.password",
+                "transport.kafka.properties.ssl.key.pem",
+            ]
+        );
+        // Known secrets name the variable to use instead.
+        assert!(
+            problems[1]
+                .1
+                .contains("EARSHOT_KAFKA_SASL_OAUTHBEARER_CONFIG"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[2].1.contains("EARSHOT_KAFKA_SASL_PASSWORD"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[3].1.contains("EARSHOT_KAFKA_SSL_KEY_PEM"),
+            "{problems:?}"
+        );
+        // Unknown ones are refused too, pointing at the environment.
+        assert!(
+            problems[0].1.contains("known to be free of secrets"),
+            "{problems:?}"
+        );
+        assert!(problems[0].1.contains("environment"), "{problems:?}");
+    }
+
+    #[test]
+    fn secret_and_non_secret_lists_do_not_overlap() {
+        for (name, env) in SECRET_KAFKA_PROPERTIES {
+            assert!(!NON_SECRET_KAFKA_PROPERTIES.contains(name), "{name}");
+            assert!(env.starts_with("EARSHOT_KAFKA_"), "{env}");
+        }
+        for name in NON_SECRET_KAFKA_PROPERTIES {
+            assert!(
+                !name.contains("password") && !name.contains("secret") && !name.ends_with(".pem")
+                    || name.ends_with("certificate.pem")
+                    || *name == "ssl.ca.pem",
+                "{name}"
+            );
+        }
     }
 }

@@ -10,6 +10,10 @@
 //! order) and `NEAR/nf` (the left one first). Precedence is
 //! `NEAR` > `NOT` > `AND` > `OR`; parentheses group. Words written next to
 //! each other without an operator are an error: quote them to make a phrase.
+//!
+//! Queries come from files an operator edits and reloads into a running
+//! daemon, so their size is bounded: at most [`MAX_QUERY_BYTES`] bytes,
+//! [`MAX_QUERY_TERMS`] terms and [`MAX_QUERY_DEPTH`] levels of nesting.
 
 mod eval;
 mod lexer;
@@ -19,6 +23,20 @@ use std::fmt;
 
 pub(crate) use eval::{eval, Hits};
 pub use lexer::MIN_WILDCARD_PREFIX;
+
+/// Deepest nesting a query may have: parentheses, prefix `NOT`s and
+/// `NEAR/n` links each count one level. Real queries nest a handful of
+/// levels; the bound keeps parsing and every walk of the tree (evaluation,
+/// display, drop) far within a 2 MiB thread stack, so a hostile watchlist
+/// is refused with an error instead of overflowing the stack.
+pub const MAX_QUERY_DEPTH: usize = 100;
+
+/// Longest query text, in bytes. Checked before anything else, so parsing
+/// work is bounded whatever the input.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+
+/// Most terms (words, phrases and field filters) one query may have.
+pub const MAX_QUERY_TERMS: usize = 2_000;
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]

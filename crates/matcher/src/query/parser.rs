@@ -1,10 +1,41 @@
 //! Recursive-descent parser; precedence NEAR > NOT > AND > OR.
+//!
+//! The recursion is bounded: every `(`, prefix `NOT` and `NEAR/n` link adds
+//! one level, and a query nesting deeper than [`MAX_QUERY_DEPTH`] is refused
+//! before the next level is entered. That bound is also what keeps every
+//! other recursive walk of a parsed [`Query`] (evaluation, display, drop)
+//! within a thread's stack, so a hostile watchlist gives an error, never a
+//! stack overflow.
 
 use super::lexer::{lex, Spanned, Tok};
-use super::{Query, QueryError, Term};
+use super::{Query, QueryError, Term, MAX_QUERY_BYTES, MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
 
 pub(crate) fn parse(src: &str) -> Result<Query, QueryError> {
+    // Checked before lexing so that the work done on any input is bounded.
+    if src.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::at(
+            src,
+            0,
+            format!(
+                "query is {} bytes long: expected at most {MAX_QUERY_BYTES} (split it into several brands or intents)",
+                src.len()
+            ),
+        ));
+    }
     let toks = lex(src)?;
+    let terms = toks
+        .iter()
+        .filter(|t| matches!(t.tok, Tok::Word { .. } | Tok::Phrase(_) | Tok::Field(..)))
+        .nth(MAX_QUERY_TERMS);
+    if let Some(t) = terms {
+        return Err(QueryError::at(
+            src,
+            t.offset,
+            format!(
+                "more than {MAX_QUERY_TERMS} terms in one query: expected at most {MAX_QUERY_TERMS} (split it into several brands or intents)"
+            ),
+        ));
+    }
     if toks.is_empty() {
         return Err(QueryError::at(
             src,
@@ -12,7 +43,12 @@ pub(crate) fn parse(src: &str) -> Result<Query, QueryError> {
             "empty query: expected a term, a \"phrase\" or `(`",
         ));
     }
-    let mut p = Parser { src, toks, pos: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let q = p.or()?;
     if let Some(t) = p.peek() {
         let msg = match t.tok {
@@ -30,6 +66,8 @@ struct Parser<'a> {
     src: &'a str,
     toks: Vec<Spanned>,
     pos: usize,
+    /// Nesting levels currently open (parentheses, prefix NOTs, NEAR links).
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -39,6 +77,23 @@ impl Parser<'_> {
 
     fn end_offset(&self) -> usize {
         self.src.len()
+    }
+
+    /// Opens one nesting level for the token at `offset`, refusing to go
+    /// deeper than [`MAX_QUERY_DEPTH`]. Each successful call is paired with
+    /// a `self.depth -= 1` once the level's operand is parsed.
+    fn enter(&mut self, offset: usize) -> Result<(), QueryError> {
+        if self.depth >= MAX_QUERY_DEPTH {
+            return Err(QueryError::at(
+                self.src,
+                offset,
+                format!(
+                    "nesting deeper than {MAX_QUERY_DEPTH} (parentheses, NOT and NEAR/n chains): expected a flatter query"
+                ),
+            ));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn expected_operator(&self, t: &Spanned) -> String {
@@ -99,30 +154,65 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Query, QueryError> {
-        if matches!(self.peek().map(|t| &t.tok), Some(Tok::Not)) {
+        // A run of prefix NOTs is read in a loop (no recursion), but each one
+        // still nests the tree one level, so each one counts against the limit.
+        let mut nots = 0;
+        let mut result = Ok(());
+        while let Some(t) = self.peek().filter(|t| matches!(t.tok, Tok::Not)) {
+            let offset = t.offset;
+            if let Err(e) = self.enter(offset) {
+                result = Err(e);
+                break;
+            }
             self.pos += 1;
-            return Ok(Query::Not(Box::new(self.unary()?)));
+            nots += 1;
         }
-        self.near()
+        let q = result.and_then(|()| self.near());
+        self.depth -= nots;
+        let mut q = q?;
+        for _ in 0..nots {
+            q = Query::Not(Box::new(q));
+        }
+        Ok(q)
     }
 
     fn near(&mut self) -> Result<Query, QueryError> {
         let start = self.peek().map_or(self.end_offset(), |t| t.offset);
         let mut left = self.primary()?;
-        while let Some(Tok::Near { distance, ordered }) = self.peek().map(|t| t.tok.clone()) {
+        // A NEAR chain builds a left-deep tree without recursing here, so its
+        // links are counted as levels too (evaluation recurses through them).
+        let mut links = 0;
+        let result = loop {
+            let Some((Tok::Near { distance, ordered }, offset)) =
+                self.peek().map(|t| (t.tok.clone(), t.offset))
+            else {
+                break Ok(left);
+            };
+            if let Err(e) = self.enter(offset) {
+                break Err(e);
+            }
+            links += 1;
             self.pos += 1;
-            check_near_operand(self.src, start, &left)?;
+            if let Err(e) = check_near_operand(self.src, start, &left) {
+                break Err(e);
+            }
             let right_at = self.peek().map_or(self.end_offset(), |t| t.offset);
-            let right = self.primary()?;
-            check_near_operand(self.src, right_at, &right)?;
+            let right = match self.primary() {
+                Ok(r) => r,
+                Err(e) => break Err(e),
+            };
+            if let Err(e) = check_near_operand(self.src, right_at, &right) {
+                break Err(e);
+            }
             left = Query::Near {
                 left: Box::new(left),
                 right: Box::new(right),
                 distance,
                 ordered,
             };
-        }
-        Ok(left)
+        };
+        self.depth -= links;
+        result
     }
 
     fn primary(&mut self) -> Result<Query, QueryError> {
@@ -136,7 +226,10 @@ impl Parser<'_> {
         self.pos += 1;
         match t.tok {
             Tok::LParen => {
-                let q = self.or()?;
+                self.enter(t.offset)?;
+                let q = self.or();
+                self.depth -= 1;
+                let q = q?;
                 match self.peek() {
                     Some(Spanned {
                         tok: Tok::RParen, ..

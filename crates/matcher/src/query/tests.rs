@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 
-use super::eval::{eval, near, Hits};
+use super::eval::{eval, near, near_spans, Hits, MAX_SPANS};
 use super::*;
 
 fn p(s: &str) -> Query {
@@ -300,4 +300,243 @@ proptest! {
             prop_assert!(e.column >= 1 && e.column <= s.chars().count() + 1);
         }
     }
+}
+
+/// `n` nested parentheses around one word.
+fn nested_parens(n: usize) -> String {
+    format!("{}acme{}", "(".repeat(n), ")".repeat(n))
+}
+
+#[test]
+fn issue_12_query_depth_limit_parentheses() {
+    let e = err(&nested_parens(2_000));
+    assert!(
+        e.message
+            .contains(&format!("nesting deeper than {MAX_QUERY_DEPTH}")),
+        "{e}"
+    );
+    // Placed at the first `(` over the limit.
+    assert_eq!(e.column, MAX_QUERY_DEPTH + 1, "{e}");
+    // At the limit itself the query parses, to the word alone.
+    assert_eq!(p(&nested_parens(MAX_QUERY_DEPTH)), t("acme"));
+    let e = err(&nested_parens(MAX_QUERY_DEPTH + 1));
+    assert!(e.message.contains("nesting deeper than"), "{e}");
+}
+
+#[test]
+fn issue_12_query_depth_limit_not_chain() {
+    // Prefix NOTs are read in a loop but each nests the tree one level.
+    let q = format!("acme AND {}refund", "NOT ".repeat(10_000));
+    let e = err(&q);
+    assert!(e.message.contains("nesting deeper than"), "{e}");
+    assert_eq!(e.offset, "acme AND ".len() + 4 * MAX_QUERY_DEPTH, "{e}");
+    // 100k chained NOTs are over the size limit before any parsing.
+    let q = format!("acme AND {}refund", "NOT ".repeat(100_000));
+    let e = err(&q);
+    assert!(
+        e.message.contains(&format!("at most {MAX_QUERY_BYTES}")),
+        "{e}"
+    );
+    // Exactly at the limit: parses, and the negations cancel pairwise.
+    let q = p(&format!(
+        "acme AND {}refund",
+        "NOT ".repeat(MAX_QUERY_DEPTH)
+    ));
+    let Query::And(items) = &q else {
+        panic!("{q:?}")
+    };
+    let mut depth = 0;
+    let mut inner = &items[1];
+    while let Query::Not(q) = inner {
+        depth += 1;
+        inner = q;
+    }
+    assert_eq!((depth, inner), (MAX_QUERY_DEPTH, &t("refund")));
+}
+
+#[test]
+fn issue_12_query_depth_limit_near_chain() {
+    // A NEAR chain builds a left-deep tree without recursing in the parser;
+    // evaluation recurses through it, so it counts against the limit too.
+    let chain = |links: usize| format!("acme{}", " NEAR/2 acme".repeat(links));
+    let e = err(&chain(1_500));
+    assert!(e.message.contains("nesting deeper than"), "{e}");
+    let q = p(&chain(MAX_QUERY_DEPTH));
+    assert_eq!(q.to_string(), chain(MAX_QUERY_DEPTH));
+}
+
+#[test]
+fn issue_12_query_term_limit() {
+    let words = |n: usize| {
+        (0..n)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    assert!(Query::parse(&words(MAX_QUERY_TERMS)).is_ok());
+    let e = err(&words(MAX_QUERY_TERMS + 1));
+    assert!(
+        e.message
+            .contains(&format!("more than {MAX_QUERY_TERMS} terms")),
+        "{e}"
+    );
+}
+
+/// Every recursive walk of a tree at the depth limit (evaluation, triggers,
+/// display, clone, comparison, drop) runs on a test thread's 2 MiB stack.
+#[test]
+fn issue_12_query_at_the_depth_limit_evaluates() {
+    let half = MAX_QUERY_DEPTH / 2;
+    let text = format!(
+        "{}acme{} AND {}refund",
+        "(".repeat(half),
+        " NEAR/3 acme".repeat(half - 1) + &")".repeat(half),
+        "NOT ".repeat(MAX_QUERY_DEPTH),
+    );
+    let mut q = p(&text);
+    // Term `t` sits at word `t`: the chain's 50 `acme`s are words 0-49,
+    // `refund` is term 50.
+    let mut next = 0;
+    q.terms_mut(false, &mut |t, _| {
+        t.id = next;
+        next += 1;
+    });
+    assert_eq!(next, half as u32 + 1);
+    assert_eq!(q.trigger(&|_| 1).map(|s| s.len()), Some(1));
+    // An even number of NOTs over `refund` is `refund`.
+    assert!(eval(&q, &Bits(u64::MAX, false)));
+    assert!(!eval(&q, &Bits(!(1 << half), false)));
+    // The chain needs its first word.
+    assert!(!eval(&q, &Bits(!1, false)));
+    let copy = q.clone();
+    assert_eq!(copy, q);
+    assert!(!copy.to_string().is_empty());
+}
+
+/// Wrappers that each nest a query by a known number of parser levels.
+#[derive(Debug, Clone, Copy)]
+enum Wrap {
+    Paren,
+    NotParen,
+    AndParen,
+    OrParen,
+}
+
+impl Wrap {
+    fn levels(self) -> usize {
+        match self {
+            Wrap::NotParen => 2,
+            _ => 1,
+        }
+    }
+
+    fn apply(self, inner: &str) -> String {
+        match self {
+            Wrap::Paren => format!("({inner})"),
+            Wrap::NotParen => format!("NOT ({inner})"),
+            Wrap::AndParen => format!("acme AND ({inner})"),
+            Wrap::OrParen => format!("({inner}) OR refund"),
+        }
+    }
+}
+
+fn wrap() -> impl Strategy<Value = Wrap> {
+    prop_oneof![
+        Just(Wrap::Paren),
+        Just(Wrap::NotParen),
+        Just(Wrap::AndParen),
+        Just(Wrap::OrParen),
+    ]
+}
+
+proptest! {
+    /// Deep queries on both sides of the limit: they parse exactly when
+    /// their nesting is within it, fail with the depth message otherwise,
+    /// and never crash; those that parse display and evaluate.
+    #[test]
+    fn issue_12_deep_nesting_parses_or_fails_cleanly(
+        links in 0usize..60,
+        wraps in prop::collection::vec(wrap(), 0..130),
+        bits in any::<u64>(),
+    ) {
+        let mut text = format!("acme{}", " NEAR/1 refund".repeat(links));
+        let mut depth = links;
+        for w in &wraps {
+            text = w.apply(&text);
+            depth += w.levels();
+        }
+        match parser::parse(&text) {
+            Ok(mut q) => {
+                prop_assert!(depth <= MAX_QUERY_DEPTH, "depth {depth} parsed");
+                prop_assert_eq!(parser::parse(&q.to_string()).map_err(|e| e.to_string()), Ok(q.clone()));
+                let mut next = 0;
+                q.terms_mut(false, &mut |t, _| {
+                    t.id = next % 64;
+                    next += 1;
+                });
+                let _ = eval(&q, &Bits(bits, false));
+            }
+            Err(e) => {
+                prop_assert!(depth > MAX_QUERY_DEPTH, "depth {depth}: {e}");
+                prop_assert!(e.message.contains("nesting deeper than"), "{e}");
+            }
+        }
+    }
+}
+
+fn span() -> impl Strategy<Value = (u32, u32)> {
+    (0u32..40, 1u32..4).prop_map(|(s, w)| (s, s + w))
+}
+
+proptest! {
+    /// The windowed NEAR finds exactly the pairs the definition allows.
+    #[test]
+    fn near_spans_equal_every_near_pair(
+        l in prop::collection::vec(span(), 0..20),
+        r in prop::collection::vec(span(), 0..20),
+        distance in 0u32..6,
+        ordered in any::<bool>(),
+    ) {
+        let mut expected: Vec<(u32, u32)> = l
+            .iter()
+            .flat_map(|&a| r.iter().map(move |&b| (a, b)))
+            .filter(|&(a, b)| near(a, b, distance, ordered))
+            .map(|(a, b)| (a.0.min(b.0), a.1.max(b.1)))
+            .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        let mut out = Vec::new();
+        near_spans(&l, &mut r.clone(), distance, ordered, &mut out);
+        prop_assert_eq!(out, expected);
+    }
+}
+
+/// Every word of a long post hitting both sides of a NEAR chain: the spans
+/// stay bounded instead of multiplying at each link.
+#[test]
+fn issue_12_near_chain_on_a_repetitive_post_stays_bounded() {
+    struct Everywhere(u32);
+    impl Hits for Everywhere {
+        fn word_spans(&self, _: u32, out: &mut Vec<(u32, u32)>) {
+            out.extend((0..self.0).map(|w| (w, w + 1)));
+        }
+        fn hit(&self, _: u32) -> bool {
+            true
+        }
+        fn field(&self, _: Field, _: &str) -> bool {
+            false
+        }
+    }
+    let q = p(&format!("acme{}", " NEAR/5 acme".repeat(MAX_QUERY_DEPTH)));
+    let started = std::time::Instant::now();
+    assert!(eval(&q, &Everywhere(20_000)));
+    let l: Vec<_> = (0..100_000).map(|w| (w, w + 1)).collect();
+    let mut out = Vec::new();
+    near_spans(&l, &mut l.clone(), 1_000_000, false, &mut out);
+    assert_eq!(out.len(), MAX_SPANS);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -102,7 +102,7 @@ impl SqliteStore {
                             i.post.source,
                             label,
                             compound,
-                            i.post.author.reach.unwrap_or(0) as i64,
+                            clamp(i.post.author.reach).0,
                             i.priority,
                             i.route.as_str(),
                             version(i) as i64,
@@ -147,8 +147,8 @@ const UPSERT: &str = "INSERT INTO interactions (
     post_id, source, event_time, published_at, fetched_at, scored_at, url, author_handle, author_name,
     author_reach, title, text, lang, brands, competitors, customers, intents, route, priority,
     priority_reasons, sentiment_label, sentiment_compound, likes, replies, reposts, reply_to, thread_id,
-    watchlist_version, version
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)
+    watchlist_version, version, clamped
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
 ON CONFLICT(post_id) DO UPDATE SET
     source = excluded.source, event_time = excluded.event_time, published_at = excluded.published_at,
     fetched_at = excluded.fetched_at, scored_at = excluded.scored_at, url = excluded.url,
@@ -158,7 +158,8 @@ ON CONFLICT(post_id) DO UPDATE SET
     route = excluded.route, priority = excluded.priority, priority_reasons = excluded.priority_reasons,
     sentiment_label = excluded.sentiment_label, sentiment_compound = excluded.sentiment_compound,
     likes = excluded.likes, replies = excluded.replies, reposts = excluded.reposts, reply_to = excluded.reply_to,
-    thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version
+    thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version,
+    clamped = excluded.clamped
 WHERE excluded.version >= interactions.version";
 
 const MENTION: &str = "INSERT INTO mentions (
@@ -177,6 +178,19 @@ fn upsert_one(
     let i = &item.interaction;
     let p = &i.post;
     let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
+    let counts = [
+        ("author_reach", p.author.reach),
+        ("likes", p.engagement.likes),
+        ("replies", p.engagement.replies),
+        ("reposts", p.engagement.reposts),
+    ]
+    .map(|(name, v)| (name, clamp(v)));
+    let clamped: Vec<&str> = counts
+        .iter()
+        .filter(|(_, (_, was_clamped))| *was_clamped)
+        .map(|(name, _)| *name)
+        .collect();
+    let [reach, likes, replies, reposts] = counts.map(|(_, (v, _))| v);
     stmt.execute(params![
         p.id,
         p.source,
@@ -187,7 +201,7 @@ fn upsert_one(
         p.url.as_deref().unwrap_or(""),
         p.author.handle.as_deref().unwrap_or(""),
         p.author.display_name.as_deref().unwrap_or(""),
-        p.author.reach.unwrap_or(0) as i64,
+        reach,
         p.title.as_deref().unwrap_or(""),
         p.text,
         p.lang.as_deref().unwrap_or(""),
@@ -200,14 +214,25 @@ fn upsert_one(
         json(&i.priority_reasons),
         i.sentiment.label.as_str(),
         i.sentiment.compound,
-        p.engagement.likes.unwrap_or(0) as i64,
-        p.engagement.replies.unwrap_or(0) as i64,
-        p.engagement.reposts.unwrap_or(0) as i64,
+        likes,
+        replies,
+        reposts,
         p.reply_to.as_deref().unwrap_or(""),
         p.thread_id.as_deref().unwrap_or(""),
         i.watchlist_version,
         version(i) as i64,
+        clamped.join(","),
     ])
+}
+
+/// A count as SQLite stores it (0 when unknown), and whether it had to be
+/// clamped to `i64::MAX`: `as i64` would have wrapped `u64::MAX` to -1.
+fn clamp(v: Option<u64>) -> (i64, bool) {
+    let v = v.unwrap_or(0);
+    match i64::try_from(v) {
+        Ok(v) => (v, false),
+        Err(_) => (i64::MAX, true),
+    }
 }
 
 /// Distinct (entity, kind) pairs with the entity's own sentiment where known.
@@ -282,5 +307,85 @@ impl Sink for SqliteSink {
 
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Position;
+    use earshot_model::{Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+
+    fn item(post: Post) -> BatchItem {
+        let interaction = Interaction {
+            schema_version: SCHEMA_VERSION,
+            post,
+            matches: vec![],
+            sentiment: Sentiment {
+                compound: 0.0,
+                pos: 0.0,
+                neu: 1.0,
+                neg: 0.0,
+                label: SentimentLabel::Neutral,
+            },
+            entity_sentiment: vec![],
+            intents: vec![],
+            route: Route::None,
+            priority: 0,
+            priority_reasons: vec![],
+            watchlist_version: "v".into(),
+            scored_at: chrono::Utc::now(),
+            truncated: false,
+        };
+        BatchItem {
+            raw: interaction.to_json(),
+            interaction,
+            position: Position {
+                topic: "scored".into(),
+                partition: 0,
+                offset: 0,
+            },
+        }
+    }
+
+    /// `u64::MAX as i64` is -1: a huge reach used to be stored as -1.
+    #[test]
+    fn issue_12_sqlite_clamps_out_of_range_counts_with_a_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("e.db")).unwrap();
+        store.migrate().unwrap();
+        let mut huge = Post::new("t:huge", "x");
+        huge.author.reach = Some(u64::MAX);
+        huge.engagement.likes = Some(i64::MAX as u64 + 1);
+        huge.engagement.replies = Some(i64::MAX as u64);
+        let mut fine = Post::new("t:fine", "x");
+        fine.author.reach = Some(12);
+        let mut batch = Batch::default();
+        batch.push(item(huge));
+        batch.push(item(fine));
+        store.upsert(&batch).unwrap();
+        let row = |id: &str| {
+            store
+                .with_connection(|c| {
+                    c.query_row(
+                        "SELECT author_reach, likes, replies, clamped FROM interactions WHERE post_id = ?1",
+                        [id],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+                    )
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            row("t:huge"),
+            (
+                i64::MAX,
+                i64::MAX,
+                i64::MAX,
+                "author_reach,likes".to_string()
+            )
+        );
+        assert_eq!(row("t:fine"), (12, 0, 0, String::new()));
+        assert_eq!(clamp(None), (0, false));
+        assert_eq!(clamp(Some(u64::MAX)), (i64::MAX, true));
     }
 }

@@ -84,6 +84,14 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             channel TEXT NOT NULL
         );",
     ),
+    (
+        12,
+        "clamped_values",
+        // SQLite integers are signed 64-bit: counts beyond i64::MAX are stored
+        // as i64::MAX, and this column names each field that was clamped, so a
+        // stored value is never silently different from the post's.
+        "ALTER TABLE interactions ADD COLUMN clamped TEXT NOT NULL DEFAULT '';",
+    ),
 ];
 
 /// Table recording applied migrations.

@@ -86,7 +86,8 @@ impl Bus for KafkaBus {
 }
 
 /// Settings every client shares: brokers, the user's extra properties, and the
-/// SASL password from the environment.
+/// secrets from the environment (each from its own variable, see
+/// [`crate::config::SECRET_KAFKA_PROPERTIES`]).
 fn base_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers);
@@ -94,9 +95,11 @@ fn base_config(config: &KafkaConfig) -> ClientConfig {
     for (k, v) in &config.properties {
         c.set(k, v);
     }
-    if let Ok(password) = std::env::var(SASL_PASSWORD_ENV) {
-        if !password.is_empty() {
-            c.set("sasl.password", password);
+    for (property, env) in crate::config::SECRET_KAFKA_PROPERTIES {
+        if let Ok(secret) = std::env::var(env) {
+            if !secret.is_empty() {
+                c.set(*property, secret);
+            }
         }
     }
     c
