@@ -33,11 +33,17 @@ pub(crate) struct Ctx {
     pub store: CursorStore,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
+    /// One pass only (`[connect] once`): [`Ctx::sleep`] between polls ends the loop.
+    pub once: bool,
 }
 
 impl Ctx {
-    /// Sleeps `d`; returns false when shutdown was requested meanwhile.
+    /// Sleeps `d`; returns false when shutdown was requested meanwhile, or
+    /// at once in one-pass mode (every caller sleeps between polls).
     pub async fn sleep(&self, d: Duration) -> bool {
+        if self.once {
+            return false;
+        }
         tokio::select! {
             _ = self.shutdown.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
