@@ -47,10 +47,27 @@ struct Status {
     favourites_count: Option<u64>,
     #[serde(default)]
     reblog: Option<Box<Value>>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
+    #[serde(default)]
+    in_reply_to_account_id: Option<String>,
+    #[serde(default)]
+    mentions: Vec<Mention>,
+}
+
+#[derive(Deserialize)]
+struct Mention {
+    id: String,
+    username: String,
+    acct: String,
 }
 
 #[derive(Deserialize)]
 struct Account {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
     acct: String,
     #[serde(default)]
     display_name: Option<String>,
@@ -184,6 +201,42 @@ impl Mastodon {
     }
 }
 
+/// The post id of the status `parent` (an id local to `host`) that `s` replies to.
+///
+/// Post ids are made from statuses' ActivityPub URIs. When the parent's
+/// author is local to the instance (the replied-to account is the author
+/// or a local mention), its URI is Mastodon's `https://host/users/NAME/statuses/ID`
+/// and the id is the one that status gets when read. Otherwise the id is
+/// made from the instance's API URL of the status, which still names it
+/// uniquely and can be fetched.
+fn parent_id(
+    author: &Account,
+    account: Option<&str>,
+    mentions: &[Mention],
+    parent: &str,
+    host: &str,
+) -> String {
+    let local_author =
+        if account.is_some() && account == author.id.as_deref() && !author.acct.contains('@') {
+            author.username.clone()
+        } else {
+            mentions
+                .iter()
+                .find(|m| Some(m.id.as_str()) == account && !m.acct.contains('@'))
+                .map(|m| m.username.clone())
+        };
+    match local_author {
+        Some(name) => Post::make_id(
+            "mastodon",
+            &format!("https://{host}/users/{name}/statuses/{parent}"),
+        ),
+        None => Post::make_id(
+            "mastodon",
+            &format!("https://{host}/api/v1/statuses/{parent}"),
+        ),
+    }
+}
+
 /// A boost is produced as the boosted status (its own id dedups repeats).
 fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     if let Some(inner) = s.reblog {
@@ -194,6 +247,15 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
         };
     }
     let mut p = Post::new(Post::make_id("mastodon", &s.uri), html_to_text(&s.content));
+    p.reply_to = s.in_reply_to_id.as_deref().map(|parent| {
+        parent_id(
+            &s.account,
+            s.in_reply_to_account_id.as_deref(),
+            &s.mentions,
+            parent,
+            host,
+        )
+    });
     p.url = s.url.or(Some(s.uri));
     p.title = (!s.spoiler_text.is_empty()).then_some(s.spoiler_text);
     let handle = if s.account.acct.contains('@') {

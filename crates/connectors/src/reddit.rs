@@ -264,6 +264,20 @@ impl Reddit {
     }
 }
 
+/// A comment's URL from its post (`link_id`, `t3_...`) and its own id, for
+/// listings that leave `permalink` out: `/comments/POST/_/COMMENT/` is
+/// what Reddit redirects to the full permalink.
+fn comment_url(kind: &str, name: &str, link_id: Option<&str>) -> Option<String> {
+    if kind != "t1" {
+        return None;
+    }
+    let post = link_id?.strip_prefix("t3_")?;
+    let comment = name.strip_prefix("t1_").unwrap_or(name);
+    Some(format!(
+        "https://www.reddit.com/comments/{post}/_/{comment}/"
+    ))
+}
+
 fn to_post(t: Thing, raw: Value) -> Post {
     let d = t.data;
     let text = if t.kind == "t1" {
@@ -273,7 +287,11 @@ fn to_post(t: Thing, raw: Value) -> Post {
     };
     let mut p = Post::new(Post::make_id("reddit", &d.name), text);
     p.title = d.title.filter(|t| !t.is_empty());
-    p.url = d.permalink.map(|l| format!("https://www.reddit.com{l}"));
+    p.url = d
+        .permalink
+        .as_deref()
+        .map(|l| format!("https://www.reddit.com{l}"))
+        .or_else(|| comment_url(&t.kind, &d.name, d.link_id.as_deref()));
     let author = d.author.filter(|a| a != "[deleted]");
     p.author = Author {
         url: author

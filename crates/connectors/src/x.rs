@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::config::{secs, XConfig};
 use crate::source::{Ctx, Source};
-use crate::text::{id_cmp, lang};
+use crate::text::{id_cmp, lang, unescape_x};
 
 pub(crate) struct X {
     cfg: XConfig,
@@ -341,14 +341,15 @@ impl X {
 
 fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
     let user = t.author_id.as_ref().and_then(|a| users.get(a));
-    let mut p = Post::new(Post::make_id("x", &t.id), t.text);
+    // X API v2 escapes `&`, `<` and `>` in text (and only those).
+    let mut p = Post::new(Post::make_id("x", &t.id), unescape_x(&t.text));
     p.url = Some(match user {
         Some(u) => format!("https://x.com/{}/status/{}", u.username, t.id),
         None => format!("https://x.com/i/web/status/{}", t.id),
     });
     p.author = Author {
         handle: user.map(|u| u.username.clone()),
-        display_name: user.and_then(|u| u.name.clone()),
+        display_name: user.and_then(|u| u.name.as_deref()).map(unescape_x),
         reach: user
             .and_then(|u| u.public_metrics.as_ref())
             .and_then(|m| m.followers_count),
