@@ -178,6 +178,7 @@ pub(crate) fn normalize(
     let mut w = Writer {
         out: String::with_capacity(text.len() + text.len() / 8 + 64),
         stack: Vec::new(),
+        hints: Hints::of(text),
         bindings: HashMap::new(),
         format: Format::Unknown,
         items: 0,
@@ -205,15 +206,41 @@ struct Frame {
     out_name: String,
     /// Prefixes this element declared (their bindings are popped with it).
     declared: Vec<String>,
-    /// This is an `<item>` or `<entry>`.
-    entry: bool,
+    /// This holds entries: `rss`, `channel`, `RDF`, `feed`.
+    container: bool,
     /// An RSS 1.0 item's `rdf:about`, written as its `<link>` when it has none
     /// (feed-rs drops RSS 1.0 items without a link).
     about: Option<String>,
 }
 
+/// Which feed elements the body mentions at all (found before rewriting).
+#[derive(Default)]
+struct Hints {
+    channel: bool,
+    item: bool,
+    entry: bool,
+}
+
+impl Hints {
+    /// One pass over the `<` of `text`, ignoring ASCII case (`<CHANNEL>`).
+    fn of(text: &str) -> Hints {
+        let b = text.as_bytes();
+        let mut h = Hints::default();
+        let starts = |at: usize, name: &[u8]| {
+            b.len() - at >= name.len() && b[at..at + name.len()].eq_ignore_ascii_case(name)
+        };
+        for (i, _) in text.match_indices('<') {
+            h.channel |= starts(i + 1, b"channel");
+            h.item |= starts(i + 1, b"item");
+            h.entry |= starts(i + 1, b"entry");
+        }
+        h
+    }
+}
+
 struct Writer {
     out: String,
+    hints: Hints,
     stack: Vec<Frame>,
     /// In-scope namespace bindings: prefix → URIs, innermost last (lookups in O(1), not O(depth)).
     bindings: HashMap<String, Vec<String>>,
@@ -344,7 +371,25 @@ impl Writer {
         if self.stack.len() >= MAX_DEPTH {
             return Err(NormalizeError::TooDeep);
         }
-        let name = sanitize_name(tag.name);
+        let mut name = sanitize_name(tag.name);
+        let mut synth_channel = false;
+        if self.stack.is_empty() {
+            // A root no reader knows (`<rdf>` typo, a fragment) over feed
+            // elements: read it as what it holds, as lenient readers do.
+            let local = name.rsplit(':').next().unwrap_or("");
+            let known =
+                matches!(local, "feed" | "entry" | "RDF") || local.eq_ignore_ascii_case("rss");
+            if !known && (self.hints.channel || self.hints.item) {
+                name = "rss".into();
+            } else if !known && self.hints.entry {
+                name = "feed".into();
+            }
+            let rss = name.eq_ignore_ascii_case("rss");
+            synth_channel = rss && !self.hints.channel;
+        }
+        // Declaring `xml`/`xmlns` is an error to the XML reader.
+        tag.attrs
+            .retain(|(k, _)| k != "xmlns:xmlns" && k != "xmlns:xml");
         let (prefix, local) = match name.split_once(':') {
             Some((p, l)) => (p.to_string(), l.to_string()),
             None => (String::new(), name.clone()),
@@ -391,7 +436,7 @@ impl Writer {
             tag.attrs.push((format!("xmlns:{p}"), uri.clone()));
             decls.push((p, uri));
         }
-        let ns = self.resolve(&prefix, &decls);
+        let mut ns = self.resolve(&prefix, &decls);
         if self.stack.is_empty() {
             self.format = match local.as_str() {
                 "feed" | "entry" => Format::Atom,
@@ -400,6 +445,25 @@ impl Writer {
                 _ if local.eq_ignore_ascii_case("rss") => Format::Rss,
                 _ => Format::Unknown,
             };
+            // A root in a namespace no reader knows (a typo, a private URI):
+            // its elements are still Atom's or RSS's.
+            let wanted = match self.format {
+                Format::Atom if ns != ATOM10 => Some(ATOM10),
+                Format::Rss if !ns.is_empty() && ns != RSS10 => Some(RSS10),
+                _ => None,
+            };
+            if let Some(uri) = wanted {
+                let key = if prefix.is_empty() {
+                    "xmlns".to_string()
+                } else {
+                    format!("xmlns:{prefix}")
+                };
+                tag.attrs.retain(|(k, _)| *k != key);
+                tag.attrs.push((key, uri.to_string()));
+                decls.retain(|(p, _)| *p != prefix);
+                decls.push((prefix.clone(), uri.to_string()));
+                ns = uri.to_string();
+            }
         }
         let rss_family = matches!(self.format, Format::Rss | Format::Rdf);
         let plain_rss = rss_family && (ns.is_empty() || ns == RSS10);
@@ -428,10 +492,11 @@ impl Writer {
         };
         if counted {
             self.items += 1;
-            // An entry never holds an entry: one opened inside an unclosed
-            // one closes it first (as lenient readers read it).
-            if let Some(open) = self.stack.iter().rposition(|f| f.entry) {
-                while self.stack.len() > open {
+            // An entry belongs in the feed (or channel): one opened inside an
+            // unclosed entry or field closes them first, as tag-driven
+            // lenient readers read it.
+            if let Some(home) = self.stack.iter().rposition(|f| f.container) {
+                while self.stack.len() > home + 1 {
                     self.pop();
                 }
             }
@@ -511,7 +576,7 @@ impl Writer {
                 .find(|(k, _)| k == "mode")
                 .map(|(_, v)| v.clone());
             let is_content = target_local == "content";
-            let new_type = atom_type(ty.as_deref(), mode.as_deref(), is_content);
+            let new_type = atom_type(ty.as_deref(), mode.as_deref());
             // `src` with inline content is an error to feed-rs; the inline content is what we read.
             let drop_src = is_content && !tag.self_closing;
             let has_src = !drop_src && tag.attrs.iter().any(|(k, _)| k == "src");
@@ -537,10 +602,22 @@ impl Writer {
         }
         self.write_start(&out_name, &tag.attrs, tag.self_closing);
         if !tag.self_closing {
+            let container = self.stack.is_empty()
+                || (matches!(self.format, Format::Rss | Format::Rdf)
+                    && plain_rss
+                    && target_local == "channel");
             self.push(tag.name, out_name, decls);
             if let Some(frame) = self.stack.last_mut() {
                 frame.about = about;
-                frame.entry = counted;
+                frame.container = container;
+            }
+            if synth_channel {
+                // RSS without a <channel>: its items go in one (the reader needs it).
+                self.out.push_str("<channel>");
+                self.push("#channel", "channel".into(), Vec::new());
+                if let Some(frame) = self.stack.last_mut() {
+                    frame.container = true;
+                }
             }
             if capture {
                 self.capture = Some((self.stack.len() - 1, self.out.len()));
@@ -559,7 +636,7 @@ impl Writer {
             source_name: source_name.to_string(),
             out_name,
             declared,
-            entry: false,
+            container: false,
             about: None,
         });
     }
@@ -789,7 +866,7 @@ fn rewrite_namespace(uri: &str) -> &str {
 
 /// The Atom 1.0 `type` for an Atom 0.3 or 1.0 text construct's `type` and
 /// `mode`; `None` leaves it out (plain text).
-fn atom_type(ty: Option<&str>, mode: Option<&str>, is_content: bool) -> Option<String> {
+fn atom_type(ty: Option<&str>, mode: Option<&str>) -> Option<String> {
     let t = ty.unwrap_or("").trim().to_ascii_lowercase();
     let m = mode.unwrap_or("").trim().to_ascii_lowercase();
     let html = t == "html" || t == "text/html";
@@ -809,9 +886,8 @@ fn atom_type(ty: Option<&str>, mode: Option<&str>, is_content: bool) -> Option<S
                 "xhtml"
             }
             _ if html => "html",
-            _ if is_content && t.contains('/') && !t.contains(char::is_whitespace) => {
-                return Some(t);
-            }
+            // Other MIME types are read as text: feed-rs rejects the whole feed for
+            // an empty or unparsable one, and none of them is markup we could read.
             _ if t.contains("html") => "html",
             _ => return None,
         }

@@ -551,12 +551,14 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(lost, FeedError::Empty { items: 1 }), "{lost}");
-        // Items feed-rs cannot place (no <channel>): an error, not an empty success.
-        let err = read_feed(b"<rss><item><title>x</title></item></rss>", None, &base())
-            .err()
-            .unwrap();
-        assert!(matches!(err, FeedError::Parse(_)), "{err}");
-        assert!(err.to_string().contains("1 entries in the body"), "{err}");
+        // RSS with no <channel>, or a root no reader knows: read as what it holds.
+        for body in [
+            &b"<rss><item><title>x</title></item></rss>"[..],
+            b"<rdss version='2.0'><channel><item><title>x</title></item></channel></rdss>",
+        ] {
+            let r = read_feed(body, None, &base()).unwrap();
+            assert_eq!((r.items, r.posts.len()), (1, 1));
+        }
         let empty = read_feed(
             b"<rss><channel><title>t</title></channel></rss>",
             None,
@@ -620,5 +622,133 @@ mod tests {
     fn panics_are_described() {
         let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
         assert_eq!(panic_message(p), "boom 1");
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// xorshift: a reproducible stream of numbers without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Every conformance fixture, cut, spliced and sprinkled with bytes that
+    /// matter to the reader, goes through the whole reading path: no panic.
+    #[test]
+    fn issue_19_mangled_feeds_never_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feeds");
+        let mut bodies: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml" || x == "json"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        bodies.sort();
+        assert!(bodies.len() > 50);
+        let specials: &[&[u8]] = &[
+            b"<",
+            b">",
+            b"&",
+            b"&#",
+            b"&#x",
+            b";",
+            b"\"",
+            b"'",
+            b"]]>",
+            b"<![CDATA[",
+            b"<!--",
+            b"</item>",
+            b"<item>",
+            b"</",
+            b"/>",
+            b"\xC3",
+            b"\xFF\xFE",
+            b"\x00",
+            b"\xE2\x80",
+            b"<entry>",
+            b"<content type='xhtml'>",
+            b"xmlns:a='x'",
+            b"<a:b>",
+            b"=",
+        ];
+        let mut rng = Rng(0x5EED_F00D);
+        let base = Url::parse("http://feeds.test/").unwrap();
+        let mut read = 0;
+        for round in 0..1500 {
+            let mut b = bodies[round % bodies.len()].clone();
+            for _ in 0..1 + rng.below(6) {
+                let at = rng.below(b.len() + 1);
+                match rng.below(4) {
+                    0 => b.truncate(at),
+                    1 => {
+                        let s = specials[rng.below(specials.len())];
+                        b.splice(at..at, s.iter().copied());
+                    }
+                    2 => {
+                        let end = (at + rng.below(40)).min(b.len());
+                        b.drain(at..end);
+                    }
+                    _ => {
+                        if at < b.len() {
+                            b[at] = rng.next() as u8;
+                        }
+                    }
+                }
+            }
+            let outcome = std::panic::catch_unwind(|| read_feed(&b, None, &base));
+            match outcome {
+                Ok(Ok(_)) => read += 1,
+                Ok(Err(_)) => {}
+                Err(p) => panic!(
+                    "round {round} panicked: {}\n{}",
+                    panic_message(p),
+                    String::from_utf8_lossy(&b)
+                ),
+            }
+        }
+        // Most damage is recovered from, not merely survived.
+        assert!(read > 1000, "only {read} of 1500 mangled feeds read");
+    }
+
+    #[test]
+    fn issue_19_normalising_is_linear() {
+        // Entities, unclosed tags, stray end tags, captured markup, deep
+        // nesting: 4x the input must cost about 4x, not 16x (see text.rs).
+        let unit = "<item><title>A &amp; B &eacute; &bogus; 1 < 2</title><description>x <b>y<i>z</description>\
+                    </nothing><link>http://x.test/?a=1&b=2</link><dc:date>2025-01-01</dc:date>";
+        let make = |n: usize| {
+            format!(
+                "<rss><channel>{}{}</channel></rss>",
+                "<div>".repeat(200),
+                unit.repeat(n / unit.len())
+            )
+        };
+        let (small, large) = (make(256 << 10), make(1 << 20));
+        let time = |s: &str| {
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(
+                        crate::feed_normalize::normalize(s.as_bytes(), None).unwrap(),
+                    );
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (a, b) = (time(&small), time(&large));
+        let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-9);
+        assert!(ratio < 8.0, "4x input took {ratio:.1}x ({a:?} vs {b:?})");
     }
 }
