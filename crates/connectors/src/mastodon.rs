@@ -277,3 +277,49 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     p.raw = Some(raw);
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(reply_account: &str) -> Value {
+        serde_json::json!({
+            "id": "200", "uri": "https://m.test/users/bob/statuses/200", "created_at": "2025-06-10T00:00:00Z",
+            "content": "<p>@ann yes</p>", "account": {"id": "2", "username": "bob", "acct": "bob"},
+            "in_reply_to_id": "100", "in_reply_to_account_id": reply_account,
+            "mentions": [{"id": "1", "username": "ann", "acct": "ann"}, {"id": "9", "username": "eve", "acct": "eve@far.test"}]
+        })
+    }
+
+    #[test]
+    fn issue_19_replies_point_at_their_parent() {
+        let raw = status("1");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        // The id the parent gets when it is read: made from its URI.
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/users/ann/statuses/100"
+            ))
+        );
+        let raw = status("2");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/users/bob/statuses/100"
+            ))
+        );
+        let raw = status("9");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/api/v1/statuses/100"
+            ))
+        );
+    }
+}

@@ -312,3 +312,28 @@ fn to_post(t: Thing, raw: Value) -> Post {
     p.raw = Some(raw);
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_19_comment_url_without_permalink() {
+        let raw = serde_json::json!({"kind": "t1", "data": {"name": "t1_abc", "created_utc": 1.7e9,
+            "body": "nice", "link_id": "t3_xyz", "parent_id": "t3_xyz"}});
+        let t: Thing = serde_json::from_value(raw.clone()).unwrap();
+        let p = to_post(t, raw);
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://www.reddit.com/comments/xyz/_/abc/")
+        );
+        assert_eq!(p.thread_id.as_deref(), Some("reddit:t3_xyz"));
+        let raw = serde_json::json!({"kind": "t1", "data": {"name": "t1_abc", "created_utc": 1.7e9,
+            "permalink": "/r/x/comments/xyz/t/abc/"}});
+        let t: Thing = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(
+            to_post(t, raw).url.as_deref(),
+            Some("https://www.reddit.com/r/x/comments/xyz/t/abc/")
+        );
+    }
+}
