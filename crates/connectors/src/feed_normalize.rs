@@ -183,6 +183,7 @@ pub(crate) fn normalize(
         format: Format::Unknown,
         items: 0,
         capture: None,
+        guid: None,
         root_done: false,
         limit,
     };
@@ -208,9 +209,12 @@ struct Frame {
     declared: Vec<String>,
     /// This holds entries: `rss`, `channel`, `RDF`, `feed`.
     container: bool,
-    /// An RSS 1.0 item's `rdf:about`, written as its `<link>` when it has none
-    /// (feed-rs drops RSS 1.0 items without a link).
+    /// An item's permalink as XML text: RSS 1.0's `rdf:about` (feed-rs drops
+    /// RSS 1.0 items without a link) or an RSS 2.0 `<guid>` that is a
+    /// permalink; written as the item's `<link>` when it has none.
     about: Option<String>,
+    /// A `<link>` child was seen.
+    link_seen: bool,
 }
 
 /// Which feed elements the body mentions at all (found before rewriting).
@@ -246,6 +250,8 @@ struct Writer {
     bindings: HashMap<String, Vec<String>>,
     format: Format,
     items: usize,
+    /// While inside a permalink `<guid>`: (its stack index, where its text starts in `out`).
+    guid: Option<(usize, usize)>,
     /// While inside an element whose markup is kept as text: (its stack index, where its content starts in `out`).
     capture: Option<(usize, usize)>,
     root_done: bool,
@@ -272,8 +278,8 @@ impl Writer {
             }
             i += off;
             let rest = &s[i..];
-            if rest.starts_with("<!--") {
-                i = rest[4..].find("-->").map_or(b.len(), |j| i + 4 + j + 3);
+            if let Some(comment) = rest.strip_prefix("<!--") {
+                i = comment.find("-->").map_or(b.len(), |j| i + 4 + j + 3);
             } else if let Some(body) = rest.strip_prefix("<![CDATA[") {
                 match body.find("]]>") {
                     Some(j) => {
@@ -503,7 +509,7 @@ impl Writer {
         }
         if plain_rss && local == "link" {
             if let Some(parent) = self.stack.last_mut() {
-                parent.about = None;
+                parent.link_seen = true;
             }
         }
         let about = (counted && self.format == Format::Rdf)
@@ -511,10 +517,23 @@ impl Writer {
                 tag.attrs
                     .iter()
                     .find(|(k, _)| k == "about" || k.ends_with(":about"))
-                    .map(|(_, v)| v.trim().to_string())
+                    .map(|(_, v)| {
+                        let mut escaped = String::new();
+                        escape_into(&mut escaped, v.trim(), false);
+                        escaped
+                    })
             })
             .flatten()
             .filter(|v| !v.is_empty());
+        // `isPermaLink` is true unless it says "false".
+        let permalink_guid = plain_rss
+            && local == "guid"
+            && !tag.self_closing
+            && self.stack.last().is_some_and(|f| f.out_name == "item")
+            && !tag
+                .attrs
+                .iter()
+                .any(|(k, v)| k == "isPermaLink" && v.trim().eq_ignore_ascii_case("false"));
         let atom = self.format == Format::Atom && (ns == ATOM10 || ns.is_empty());
         let renamed: Option<(&str, &str)> = match (self.format, ns.as_str(), local.as_str()) {
             (Format::Atom, ATOM10 | "", "issued" | "created") => Some((ATOM10, "published")),
@@ -594,11 +613,10 @@ impl Writer {
             }
             capture = new_type.as_deref() != Some("xhtml");
         } else if rss_family && self.stack.len() >= 2 {
-            capture = match (target_ns.as_str(), target_local) {
-                ("" | RSS10, "title" | "description") => true,
-                (CONTENT, "encoded") | (DC, "description") => true,
-                _ => false,
-            };
+            capture = matches!(
+                (target_ns.as_str(), target_local),
+                ("" | RSS10, "title" | "description") | (CONTENT, "encoded") | (DC, "description")
+            );
         }
         self.write_start(&out_name, &tag.attrs, tag.self_closing);
         if !tag.self_closing {
@@ -610,6 +628,9 @@ impl Writer {
             if let Some(frame) = self.stack.last_mut() {
                 frame.about = about;
                 frame.container = container;
+            }
+            if permalink_guid {
+                self.guid = Some((self.stack.len() - 1, self.out.len()));
             }
             if synth_channel {
                 // RSS without a <channel>: its items go in one (the reader needs it).
@@ -638,6 +659,7 @@ impl Writer {
             declared,
             container: false,
             about: None,
+            link_seen: false,
         });
     }
 
@@ -703,9 +725,19 @@ impl Writer {
                 }
             }
         }
-        if let Some(about) = &frame.about {
+        if let Some((index, start)) = self.guid {
+            if index == self.stack.len() {
+                self.guid = None;
+                let text = self.out[start..].trim();
+                let plain = !text.contains('<') || text.starts_with("<![CDATA[");
+                if let (true, Some(item)) = (plain && !text.is_empty(), self.stack.last_mut()) {
+                    item.about.get_or_insert_with(|| text.to_string());
+                }
+            }
+        }
+        if let (Some(about), false) = (&frame.about, frame.link_seen) {
             self.out.push_str("<link>");
-            escape_into(&mut self.out, about, false);
+            self.out.push_str(about);
             self.out.push_str("</link>");
         }
         self.out.push_str("</");
@@ -1072,7 +1104,13 @@ mod tests {
             normalize(deep.as_bytes(), None),
             Err(NormalizeError::TooDeep)
         ));
-        let n = norm(&"<rss><channel>".repeat(1));
+        let n = norm("<rss><channel>");
         assert_eq!(n.items, 0);
+        assert!(
+            n.body
+                .ends_with("<rss version=\"2.0\"><channel></channel></rss>"),
+            "{}",
+            n.body
+        );
     }
 }

@@ -275,19 +275,16 @@ async fn poll(ctx: &Ctx, url: &Url) -> anyhow::Result<()> {
 }
 
 /// The entry's URL: its alternate link (RSS `<link>`, Atom `rel="alternate"`
-/// or no `rel`), never `self`, `enclosure`, `via`, `replies` or `<comments>`;
-/// else an RSS `guid` that is a URL (a permalink by default). Resolved
-/// against the feed URL.
+/// or no `rel`), never `self`, `enclosure`, `via`, `replies` or `<comments>`.
+/// (An RSS `guid` that is a permalink, and RSS 1.0's `rdf:about`, become the
+/// `<link>` of items that have none, in the normaliser.) Resolved against
+/// the feed URL.
 fn link(entry: &Entry, base: &Url) -> Option<String> {
     let href = entry
         .links
         .iter()
         .find(|l| l.target.is_none() && l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .map(|l| l.href.trim())
-        .or_else(|| {
-            let id = entry.id.trim();
-            (id.starts_with("http://") || id.starts_with("https://")).then_some(id)
-        })?;
+        .map(|l| l.href.trim())?;
     Some(
         base.join(href)
             .map(String::from)

@@ -44,6 +44,9 @@ struct Expected {
     published: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    /// The entry has no URL (a `guid` with `isPermaLink="false"` is not one).
+    #[serde(default)]
+    no_url: bool,
 }
 
 /// What is wrong with the post read for `e`, if anything.
@@ -60,6 +63,9 @@ fn check(e: &Expected, posts: &[Post]) -> Option<String> {
         [] => return Some(format!("no post for {e:?}")),
         many => return Some(format!("{} posts for {e:?}", many.len())),
     };
+    if e.no_url && p.url.is_some() {
+        return Some(format!("url {:?}, expected none", p.url));
+    }
     if p.title != e.title {
         return Some(format!("title {:?}, expected {:?}", p.title, e.title));
     }
