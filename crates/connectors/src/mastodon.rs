@@ -122,7 +122,16 @@ impl Source for Mastodon {
                 .append_pair("limit", &this.cfg.limit.to_string());
             tasks.spawn(async move {
                 loop {
-                    if let Err(e) = this.poll(&ctx, &key, &url, &headers, &host).await {
+                    let (t, c, k, u, h, hs) = (
+                        this.clone(),
+                        ctx.clone(),
+                        key.clone(),
+                        url.clone(),
+                        headers.clone(),
+                        host.clone(),
+                    );
+                    let poll = async move { t.poll(&c, &k, &u, &h, &hs).await };
+                    if let Some(Err(e)) = ctx.guarded(url.as_str(), poll).await {
                         ctx.error(&format!("timeline {key} failed"), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {

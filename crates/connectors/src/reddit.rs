@@ -127,8 +127,17 @@ impl Source for Reddit {
             let (ctx, this, headers, base) =
                 (ctx.clone(), this.clone(), headers.clone(), base.clone());
             tasks.spawn(async move {
+                let stream = Arc::new(stream);
                 loop {
-                    if let Err(e) = this.poll(&ctx, &base, &stream, &headers).await {
+                    let (t, c, b, s, h) = (
+                        this.clone(),
+                        ctx.clone(),
+                        base.clone(),
+                        stream.clone(),
+                        headers.clone(),
+                    );
+                    let poll = async move { t.poll(&c, &b, &s, &h).await };
+                    if let Some(Err(e)) = ctx.guarded(&stream.key, poll).await {
                         ctx.error(&format!("listing {} failed", stream.key), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {

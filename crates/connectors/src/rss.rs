@@ -26,7 +26,7 @@ use url::Url;
 use crate::config::{secs, FeedEntry, RssConfig};
 use crate::feed_normalize::{normalize, Format, NormalizeError};
 use crate::http::redact;
-use crate::source::{Ctx, Source};
+use crate::source::{panic_message, Ctx, Source};
 use crate::text::{digest, html_to_text, lang};
 
 pub(crate) struct Rss {
@@ -70,26 +70,12 @@ impl Source for Rss {
             let ctx = ctx.clone();
             tasks.spawn(async move {
                 loop {
-                    // Each poll is its own task, so that a panic anywhere in it
-                    // (fetch, parse, produce) ends that poll only, not the feed.
                     let (c, u) = (ctx.clone(), url.clone());
-                    match tokio::spawn(async move { poll(&c, &u).await }).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            ctx.error(&format!("feed {} failed", redact(&url)), &format!("{e:#}"))
-                        }
-                        Err(e) if e.is_panic() => {
-                            let msg = panic_message(e.into_panic());
-                            ctx.error(&format!("feed {} panicked", redact(&url)), &msg);
-                            ctx.emitter
-                                .dead_letter(
-                                    &format!("connector panicked while polling the feed: {msg}"),
-                                    &redact(&url),
-                                    b"",
-                                )
-                                .await;
-                        }
-                        Err(_) => break,
+                    let outcome = ctx
+                        .guarded(&redact(&url), async move { poll(&c, &u).await })
+                        .await;
+                    if let Some(Err(e)) = outcome {
+                        ctx.error(&format!("feed {} failed", redact(&url)), &format!("{e:#}"));
                     }
                     if once || !ctx.sleep(interval).await {
                         break;
@@ -100,15 +86,6 @@ impl Source for Rss {
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
-}
-
-/// The text of a caught panic's payload.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-text panic payload".into())
 }
 
 /// Why a fetched body gave no posts.
@@ -613,12 +590,6 @@ mod tests {
         assert_eq!(utc("2025"), Some("2025-01-01T00:00:00+00:00".into()));
         assert_eq!(utc("yesterday"), None);
         assert_eq!(utc(""), None);
-    }
-
-    #[test]
-    fn panics_are_described() {
-        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
-        assert_eq!(panic_message(p), "boom 1");
     }
 }
 

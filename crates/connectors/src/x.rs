@@ -257,11 +257,14 @@ impl Source for X {
         let mut v = HeaderValue::from_str(&format!("Bearer {token}"))?;
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
+        let this = Arc::new(*self);
         loop {
-            if let Err(e) = self.poll(&ctx, &headers).await {
+            let (t, c, h) = (this.clone(), ctx.clone(), headers.clone());
+            let poll = async move { t.poll(&c, &h).await };
+            if let Some(Err(e)) = ctx.guarded("search", poll).await {
                 ctx.error("poll failed", &format!("{e:#}"));
             }
-            if !ctx.sleep(secs(self.cfg.poll_interval_secs)).await {
+            if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
                 return Ok(());
             }
         }

@@ -105,7 +105,9 @@ impl Source for Youtube {
             let (ctx, this, key) = (ctx.clone(), this.clone(), key.clone());
             tasks.spawn(async move {
                 loop {
-                    if let Err(e) = this.poll(&ctx, &video, &key).await {
+                    let (t, c, v, k) = (this.clone(), ctx.clone(), video.clone(), key.clone());
+                    let poll = async move { t.poll(&c, &v, &k).await };
+                    if let Some(Err(e)) = ctx.guarded(&format!("video {video}"), poll).await {
                         ctx.error(&format!("video {video} failed"), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
