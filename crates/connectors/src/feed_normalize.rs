@@ -525,6 +525,25 @@ impl Writer {
             })
             .flatten()
             .filter(|v| !v.is_empty());
+        // An Atom alternate link in an RSS item (the RSS reader ignores it
+        // there) is the item's link when it has no `<link>`.
+        if rss_family && ns == ATOM10 && local == "link" {
+            let attr = |name: &str| {
+                tag.attrs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.trim().to_string())
+            };
+            let alternate = attr("rel").is_none_or(|r| r == "alternate");
+            if let (true, Some(href), Some(item)) = (alternate, attr("href"), self.stack.last_mut())
+            {
+                if item.out_name == "item" && item.about.is_none() && !href.is_empty() {
+                    let mut escaped = String::new();
+                    escape_into(&mut escaped, &href, false);
+                    item.about = Some(escaped);
+                }
+            }
+        }
         // `isPermaLink` is true unless it says "false".
         let permalink_guid = plain_rss
             && local == "guid"
