@@ -62,6 +62,58 @@ struct PostRecord {
     langs: Vec<String>,
     #[serde(default)]
     reply: Option<Reply>,
+    #[serde(default)]
+    facets: Vec<Facet>,
+}
+
+/// A rich-text annotation: a byte range of `text` and what it means.
+#[derive(Deserialize)]
+struct Facet {
+    index: ByteSlice,
+    #[serde(default)]
+    features: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ByteSlice {
+    byte_start: usize,
+    byte_end: usize,
+}
+
+/// The text with each link facet's shortened label (`example.com/a-long...`)
+/// replaced by the full URL it stands for. Facets out of range, overlapping
+/// or not on character boundaries are ignored (the label stays).
+fn expand_links(text: &str, facets: &[Facet]) -> String {
+    let mut links: Vec<(usize, usize, &str)> = facets
+        .iter()
+        .filter_map(|f| {
+            let uri = f.features.iter().find_map(|x| {
+                (x.get("$type")?.as_str()? == "app.bsky.richtext.facet#link")
+                    .then(|| x.get("uri")?.as_str())
+                    .flatten()
+            })?;
+            Some((f.index.byte_start, f.index.byte_end, uri))
+        })
+        .collect();
+    links.sort_by_key(|l| l.0);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, uri) in links {
+        if start < at
+            || start > end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(uri);
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[derive(Deserialize)]
@@ -230,7 +282,8 @@ impl Bluesky {
             }
         }
         let at_uri = format!("at://{}/{COLLECTION}/{}", ev.did, commit.rkey);
-        let mut p = Post::new(Post::make_id("bluesky", &at_uri), rec.text);
+        let text = expand_links(&rec.text, &rec.facets);
+        let mut p = Post::new(Post::make_id("bluesky", &at_uri), text);
         p.url = Some(format!(
             "https://bsky.app/profile/{}/post/{}",
             ev.did, commit.rkey
@@ -249,5 +302,32 @@ impl Bluesky {
         }
         p.raw = serde_json::from_slice(bytes).ok();
         batch.posts.push(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_19_link_facets_keep_the_full_url() {
+        let rec: PostRecord = serde_json::from_value(serde_json::json!({
+            "text": "café: see example.com/a-very-lo... and x.test",
+            "createdAt": "2025-06-10T00:00:00Z",
+            "facets": [
+                {"index": {"byteStart": 11, "byteEnd": 35},
+                 "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://example.com/a-very-long-path?q=1"}]},
+                {"index": {"byteStart": 40, "byteEnd": 46},
+                 "features": [{"$type": "app.bsky.richtext.facet#mention", "did": "did:plc:x"}]},
+                {"index": {"byteStart": 1, "byteEnd": 4},
+                 "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "https://bad.test"}]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            expand_links(&rec.text, &rec.facets),
+            "café: see https://example.com/a-very-long-path?q=1 and x.test",
+            "link expanded; mention kept; a range inside `é` ignored"
+        );
     }
 }

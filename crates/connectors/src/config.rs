@@ -68,6 +68,11 @@ pub struct ConnectSettings {
     /// Largest bad payload kept in a dead letter; longer ones are cut (default 1 MiB).
     #[serde(default = "default_dead_letter_max")]
     pub dead_letter_max_bytes: usize,
+    /// One pass and stop (`earshot run --once`): every polling connector
+    /// fetches each feed, timeline or query once and ends; streaming ones
+    /// (Bluesky, webhooks) are not started (default false).
+    #[serde(default)]
+    pub once: bool,
 }
 
 impl Default for ConnectSettings {
@@ -78,6 +83,7 @@ impl Default for ConnectSettings {
             per_host_burst: default_host_burst(),
             user_agent: default_user_agent(),
             dead_letter_max_bytes: default_dead_letter_max(),
+            once: false,
         }
     }
 }
@@ -186,6 +192,9 @@ pub struct RssConfig {
     /// Seconds between polls of each feed (default 300).
     #[serde(default = "default_rss_interval")]
     pub poll_interval_secs: f64,
+    /// Fetch every feed once, then stop (default false: poll on the interval).
+    #[serde(default)]
+    pub one_shot: bool,
 }
 
 /// `kind = "hn"`.

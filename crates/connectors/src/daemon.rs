@@ -73,6 +73,16 @@ impl Daemon {
         let mut sources = Vec::new();
         let mut webhooks = HashMap::new();
         for c in config.connectors.iter().filter(|c| c.enabled) {
+            if config.connect.once
+                && matches!(
+                    c.source,
+                    SourceConfig::Bluesky(_) | SourceConfig::Webhook(_)
+                )
+            {
+                // A stream has no "once": it would keep a one-pass run from ending.
+                tracing::warn!(connector = %c.name, kind = c.source.kind(), "streaming connector not started in one-pass mode");
+                continue;
+            }
             let counters = stats.register(&c.name);
             let origin = format!("connect:{}", c.name);
             let emitter = Emitter {
@@ -85,6 +95,7 @@ impl Daemon {
                 counters: counters.clone(),
                 keep_raw: c.keep_raw,
                 dead_letter_max: config.connect.dead_letter_max_bytes,
+                claims: Default::default(),
             };
             let ctx = Ctx {
                 name: c.name.clone(),
@@ -94,6 +105,7 @@ impl Daemon {
                 store: store.clone(),
                 counters,
                 shutdown: shutdown.clone(),
+                once: config.connect.once,
             };
             let source: Box<dyn Source> = match &c.source {
                 SourceConfig::Rss(r) => Box::new(crate::rss::Rss::new(r.clone())),

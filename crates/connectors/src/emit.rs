@@ -1,8 +1,14 @@
 //! Producing posts: deduplicate by id, produce, await every delivery, and only
 //! then remember the ids and advance the cursor, in one SQLite transaction.
+//!
+//! A connector may run several tasks at once (Mastodon timelines, Reddit
+//! subreddit and search, YouTube videos) that meet the same post. The
+//! "already produced?" check and the claim of the ids to produce are made
+//! under one lock per connector ([`Claims`]), and a claim is held until the
+//! ids are recorded in the store, so two tasks never both produce one id.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use earshot_model::{DeadLetter, Origin, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
@@ -29,6 +35,25 @@ pub(crate) struct Emitter {
     pub counters: Arc<Counters>,
     pub keep_raw: bool,
     pub dead_letter_max: usize,
+    /// Ids being produced by any task of this connector; shared by its clones.
+    pub claims: Arc<Claims>,
+}
+
+/// The ids one connector is producing right now.
+#[derive(Default)]
+pub(crate) struct Claims {
+    /// Held while checking the store and claiming, so check-and-claim is atomic.
+    check: tokio::sync::Mutex<()>,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+impl Claims {
+    fn release(&self, ids: &[String]) {
+        let mut f = self.in_flight.lock().expect("claims lock");
+        for id in ids {
+            f.remove(id);
+        }
+    }
 }
 
 /// What one [`Emitter::emit`] did.
@@ -60,15 +85,49 @@ impl Emitter {
                 duplicates += 1;
             }
         }
-        let seen = self
-            .store
-            .seen(&self.name, unique.iter().map(|p| p.id.clone()).collect())
-            .await?;
-        duplicates += seen.len();
+        let claimed: Vec<Post> = {
+            let _check = self.claims.check.lock().await;
+            let candidates: Vec<Post> = {
+                let f = self.claims.in_flight.lock().expect("claims lock");
+                let (free, taken): (Vec<Post>, Vec<Post>) =
+                    unique.into_iter().partition(|p| !f.contains(&p.id));
+                duplicates += taken.len();
+                free
+            };
+            let seen = self
+                .store
+                .seen(
+                    &self.name,
+                    candidates.iter().map(|p| p.id.clone()).collect(),
+                )
+                .await?;
+            duplicates += seen.len();
+            let fresh: Vec<Post> = candidates
+                .into_iter()
+                .filter(|p| !seen.contains(&p.id))
+                .collect();
+            let mut f = self.claims.in_flight.lock().expect("claims lock");
+            f.extend(fresh.iter().map(|p| p.id.clone()));
+            fresh
+        };
+        let claimed_ids: Vec<String> = claimed.iter().map(|p| p.id.clone()).collect();
+        let outcome = self.produce(claimed, duplicates, cursor).await;
+        // Recorded in the store (or not delivered): either way no longer in flight.
+        self.claims.release(&claimed_ids);
+        outcome
+    }
+
+    /// Produces claimed posts, waits, records them and the cursor.
+    async fn produce(
+        &self,
+        fresh: Vec<Post>,
+        duplicates: usize,
+        cursor: Option<(String, String)>,
+    ) -> anyhow::Result<Emitted> {
         let now = chrono::Utc::now();
         let mut ids = Vec::new();
         let mut deliveries = Vec::new();
-        for mut p in unique.into_iter().filter(|p| !seen.contains(&p.id)) {
+        for mut p in fresh {
             if !self.keep_raw {
                 p.raw = None;
             }
@@ -147,5 +206,73 @@ impl Emitter {
                 tracing::error!(connector = %self.name, payload = %String::from_utf8_lossy(kept), "lost bad payload");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_transport::{Bus, MemoryBus, TopicsConfig};
+
+    fn emitter(bus: &MemoryBus, store: CursorStore) -> Emitter {
+        let topics = TopicsConfig::default();
+        Emitter {
+            name: "masto".into(),
+            origin: "connect:masto".into(),
+            producer: bus.producer(),
+            raw_topic: topics.raw.clone(),
+            dead_letter_topic: topics.dead_letter.clone(),
+            store,
+            counters: Arc::default(),
+            keep_raw: false,
+            dead_letter_max: 1 << 20,
+            claims: Arc::default(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn issue_19_overlapping_tasks_never_produce_one_id_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CursorStore::open(&dir.path().join("c.db")).unwrap();
+        let bus = MemoryBus::new();
+        bus.ensure_topics(&TopicsConfig::default().specs())
+            .await
+            .unwrap();
+        let e = emitter(&bus, store);
+        // Eight "timelines" whose pages overlap heavily, polled at once, many rounds.
+        for round in 0..20 {
+            let mut tasks = Vec::new();
+            for t in 0..8 {
+                let e = e.clone();
+                tasks.push(tokio::spawn(async move {
+                    let posts: Vec<Post> = (0..30)
+                        .map(|k| {
+                            let id = round * 40 + (t * 5 + k) % 40;
+                            Post::new(format!("mastodon:{id}"), format!("status {id}"))
+                        })
+                        .collect();
+                    e.emit(posts, Some((format!("tl{t}"), round.to_string())))
+                        .await
+                        .unwrap()
+                }));
+            }
+            let mut produced = 0;
+            for t in tasks {
+                produced += t.await.unwrap().produced;
+            }
+            assert_eq!(produced, 40, "round {round}: each status once");
+        }
+        let raw = TopicsConfig::default().raw;
+        assert_eq!(bus.len(&raw), 20 * 40);
+        assert_eq!(
+            e.counters
+                .produced
+                .load(std::sync::atomic::Ordering::Relaxed),
+            800
+        );
+        assert!(
+            e.claims.in_flight.lock().unwrap().is_empty(),
+            "claims released"
+        );
     }
 }

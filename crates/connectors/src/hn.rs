@@ -82,11 +82,14 @@ const KEY: &str = "search";
 #[async_trait]
 impl Source for Hn {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+        let this = Arc::new(*self);
         loop {
-            if let Err(e) = self.poll(&ctx).await {
+            let (t, c) = (this.clone(), ctx.clone());
+            let poll = async move { t.poll(&c).await };
+            if let Some(Err(e)) = ctx.guarded("search", poll).await {
                 ctx.error("poll failed", &format!("{e:#}"));
             }
-            if !ctx.sleep(secs(self.cfg.poll_interval_secs)).await {
+            if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
                 return Ok(());
             }
         }

@@ -39,6 +39,8 @@ pub mod config;
 mod cursor;
 mod daemon;
 mod emit;
+mod encoding;
+mod feed_normalize;
 mod file;
 mod hn;
 mod http;

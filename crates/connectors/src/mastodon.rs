@@ -47,10 +47,27 @@ struct Status {
     favourites_count: Option<u64>,
     #[serde(default)]
     reblog: Option<Box<Value>>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
+    #[serde(default)]
+    in_reply_to_account_id: Option<String>,
+    #[serde(default)]
+    mentions: Vec<Mention>,
+}
+
+#[derive(Deserialize)]
+struct Mention {
+    id: String,
+    username: String,
+    acct: String,
 }
 
 #[derive(Deserialize)]
 struct Account {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
     acct: String,
     #[serde(default)]
     display_name: Option<String>,
@@ -105,7 +122,16 @@ impl Source for Mastodon {
                 .append_pair("limit", &this.cfg.limit.to_string());
             tasks.spawn(async move {
                 loop {
-                    if let Err(e) = this.poll(&ctx, &key, &url, &headers, &host).await {
+                    let (t, c, k, u, h, hs) = (
+                        this.clone(),
+                        ctx.clone(),
+                        key.clone(),
+                        url.clone(),
+                        headers.clone(),
+                        host.clone(),
+                    );
+                    let poll = async move { t.poll(&c, &k, &u, &h, &hs).await };
+                    if let Some(Err(e)) = ctx.guarded(url.as_str(), poll).await {
                         ctx.error(&format!("timeline {key} failed"), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
@@ -184,6 +210,42 @@ impl Mastodon {
     }
 }
 
+/// The post id of the status `parent` (an id local to `host`) that `s` replies to.
+///
+/// Post ids are made from statuses' ActivityPub URIs. When the parent's
+/// author is local to the instance (the replied-to account is the author
+/// or a local mention), its URI is Mastodon's `https://host/users/NAME/statuses/ID`
+/// and the id is the one that status gets when read. Otherwise the id is
+/// made from the instance's API URL of the status, which still names it
+/// uniquely and can be fetched.
+fn parent_id(
+    author: &Account,
+    account: Option<&str>,
+    mentions: &[Mention],
+    parent: &str,
+    host: &str,
+) -> String {
+    let local_author =
+        if account.is_some() && account == author.id.as_deref() && !author.acct.contains('@') {
+            author.username.clone()
+        } else {
+            mentions
+                .iter()
+                .find(|m| Some(m.id.as_str()) == account && !m.acct.contains('@'))
+                .map(|m| m.username.clone())
+        };
+    match local_author {
+        Some(name) => Post::make_id(
+            "mastodon",
+            &format!("https://{host}/users/{name}/statuses/{parent}"),
+        ),
+        None => Post::make_id(
+            "mastodon",
+            &format!("https://{host}/api/v1/statuses/{parent}"),
+        ),
+    }
+}
+
 /// A boost is produced as the boosted status (its own id dedups repeats).
 fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     if let Some(inner) = s.reblog {
@@ -194,6 +256,15 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
         };
     }
     let mut p = Post::new(Post::make_id("mastodon", &s.uri), html_to_text(&s.content));
+    p.reply_to = s.in_reply_to_id.as_deref().map(|parent| {
+        parent_id(
+            &s.account,
+            s.in_reply_to_account_id.as_deref(),
+            &s.mentions,
+            parent,
+            host,
+        )
+    });
     p.url = s.url.or(Some(s.uri));
     p.title = (!s.spoiler_text.is_empty()).then_some(s.spoiler_text);
     let handle = if s.account.acct.contains('@') {
@@ -214,4 +285,50 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     p.engagement.reposts = s.reblogs_count;
     p.raw = Some(raw);
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(reply_account: &str) -> Value {
+        serde_json::json!({
+            "id": "200", "uri": "https://m.test/users/bob/statuses/200", "created_at": "2025-06-10T00:00:00Z",
+            "content": "<p>@ann yes</p>", "account": {"id": "2", "username": "bob", "acct": "bob"},
+            "in_reply_to_id": "100", "in_reply_to_account_id": reply_account,
+            "mentions": [{"id": "1", "username": "ann", "acct": "ann"}, {"id": "9", "username": "eve", "acct": "eve@far.test"}]
+        })
+    }
+
+    #[test]
+    fn issue_19_replies_point_at_their_parent() {
+        let raw = status("1");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        // The id the parent gets when it is read: made from its URI.
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/users/ann/statuses/100"
+            ))
+        );
+        let raw = status("2");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/users/bob/statuses/100"
+            ))
+        );
+        let raw = status("9");
+        let p = to_post(Status::deserialize(&raw).unwrap(), raw, "m.test").unwrap();
+        assert_eq!(
+            p.reply_to,
+            Some(Post::make_id(
+                "mastodon",
+                "https://m.test/api/v1/statuses/100"
+            ))
+        );
+    }
 }

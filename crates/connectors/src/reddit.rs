@@ -127,8 +127,17 @@ impl Source for Reddit {
             let (ctx, this, headers, base) =
                 (ctx.clone(), this.clone(), headers.clone(), base.clone());
             tasks.spawn(async move {
+                let stream = Arc::new(stream);
                 loop {
-                    if let Err(e) = this.poll(&ctx, &base, &stream, &headers).await {
+                    let (t, c, b, s, h) = (
+                        this.clone(),
+                        ctx.clone(),
+                        base.clone(),
+                        stream.clone(),
+                        headers.clone(),
+                    );
+                    let poll = async move { t.poll(&c, &b, &s, &h).await };
+                    if let Some(Err(e)) = ctx.guarded(&stream.key, poll).await {
                         ctx.error(&format!("listing {} failed", stream.key), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
@@ -264,6 +273,20 @@ impl Reddit {
     }
 }
 
+/// A comment's URL from its post (`link_id`, `t3_...`) and its own id, for
+/// listings that leave `permalink` out: `/comments/POST/_/COMMENT/` is
+/// what Reddit redirects to the full permalink.
+fn comment_url(kind: &str, name: &str, link_id: Option<&str>) -> Option<String> {
+    if kind != "t1" {
+        return None;
+    }
+    let post = link_id?.strip_prefix("t3_")?;
+    let comment = name.strip_prefix("t1_").unwrap_or(name);
+    Some(format!(
+        "https://www.reddit.com/comments/{post}/_/{comment}/"
+    ))
+}
+
 fn to_post(t: Thing, raw: Value) -> Post {
     let d = t.data;
     let text = if t.kind == "t1" {
@@ -273,7 +296,11 @@ fn to_post(t: Thing, raw: Value) -> Post {
     };
     let mut p = Post::new(Post::make_id("reddit", &d.name), text);
     p.title = d.title.filter(|t| !t.is_empty());
-    p.url = d.permalink.map(|l| format!("https://www.reddit.com{l}"));
+    p.url = d
+        .permalink
+        .as_deref()
+        .map(|l| format!("https://www.reddit.com{l}"))
+        .or_else(|| comment_url(&t.kind, &d.name, d.link_id.as_deref()));
     let author = d.author.filter(|a| a != "[deleted]");
     p.author = Author {
         url: author
@@ -293,4 +320,29 @@ fn to_post(t: Thing, raw: Value) -> Post {
     }
     p.raw = Some(raw);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_19_comment_url_without_permalink() {
+        let raw = serde_json::json!({"kind": "t1", "data": {"name": "t1_abc", "created_utc": 1.7e9,
+            "body": "nice", "link_id": "t3_xyz", "parent_id": "t3_xyz"}});
+        let t: Thing = serde_json::from_value(raw.clone()).unwrap();
+        let p = to_post(t, raw);
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://www.reddit.com/comments/xyz/_/abc/")
+        );
+        assert_eq!(p.thread_id.as_deref(), Some("reddit:t3_xyz"));
+        let raw = serde_json::json!({"kind": "t1", "data": {"name": "t1_abc", "created_utc": 1.7e9,
+            "permalink": "/r/x/comments/xyz/t/abc/"}});
+        let t: Thing = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(
+            to_post(t, raw).url.as_deref(),
+            Some("https://www.reddit.com/r/x/comments/xyz/t/abc/")
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The `Source` trait every connector implements, and the context handed to it.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,11 +34,17 @@ pub(crate) struct Ctx {
     pub store: CursorStore,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
+    /// One pass only (`[connect] once`): [`Ctx::sleep`] between polls ends the loop.
+    pub once: bool,
 }
 
 impl Ctx {
-    /// Sleeps `d`; returns false when shutdown was requested meanwhile.
+    /// Sleeps `d`; returns false when shutdown was requested meanwhile, or
+    /// at once in one-pass mode (every caller sleeps between polls).
     pub async fn sleep(&self, d: Duration) -> bool {
+        if self.once {
+            return false;
+        }
         tokio::select! {
             _ = self.shutdown.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
@@ -48,6 +55,30 @@ impl Ctx {
     pub fn error(&self, what: &str, error: &dyn std::fmt::Display) {
         self.counters.add(&self.counters.errors, 1);
         tracing::warn!(connector = %self.name, %error, "{what}");
+    }
+
+    /// Runs one poll as its own task, so that a panic anywhere in it (fetch,
+    /// parse, produce) ends that poll only: the panic is counted as an error,
+    /// logged and dead-lettered with `locator`, and the caller polls again on
+    /// its interval. Returns the poll's outcome when it did not panic.
+    pub async fn guarded<F>(&self, locator: &str, poll: F) -> Option<anyhow::Result<()>>
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        match spawn_caught(poll).await {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                self.error(&format!("polling {locator} panicked"), &msg);
+                self.emitter
+                    .dead_letter(
+                        &format!("connector panicked while polling: {msg}"),
+                        locator,
+                        b"",
+                    )
+                    .await;
+                None
+            }
+        }
     }
 
     /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
@@ -146,5 +177,47 @@ impl Ctx {
             key.to_string(),
             serde_json::to_string(value).expect("cursor serializes"),
         )
+    }
+}
+
+/// Runs `fut` as its own task; a panic in it becomes `Err(message)`.
+pub(crate) async fn spawn_caught<T, F>(fut: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    match tokio::spawn(fut).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_panic() => Err(panic_message(e.into_panic())),
+        Err(e) => Err(format!("poll task cancelled: {e}")),
+    }
+}
+
+/// The text of a caught panic's payload.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn issue_19_a_panicking_poll_is_caught() {
+        let r = spawn_caught(async {
+            let v: Vec<u8> = Vec::new();
+            // An out-of-bounds index in a poll, as a reader bug would do.
+            std::hint::black_box(&v)[3]
+        })
+        .await;
+        let msg = r.unwrap_err();
+        assert!(msg.contains("index out of bounds"), "{msg}");
+        assert_eq!(spawn_caught(async { 7 }).await, Ok(7));
+        let p = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert_eq!(panic_message(p), "boom 1");
     }
 }

@@ -26,7 +26,7 @@ use url::Url;
 
 use crate::config::{secs, XConfig};
 use crate::source::{Ctx, Source};
-use crate::text::{id_cmp, lang};
+use crate::text::{id_cmp, lang, unescape_x};
 
 pub(crate) struct X {
     cfg: XConfig,
@@ -108,6 +108,48 @@ struct Tweet {
     public_metrics: Option<TweetMetrics>,
     #[serde(default)]
     referenced_tweets: Vec<Referenced>,
+    #[serde(default)]
+    entities: Option<Entities>,
+    /// The whole text of a long post (`text` then holds its first 280 characters).
+    #[serde(default)]
+    note_tweet: Option<NoteTweet>,
+}
+
+#[derive(Deserialize, Default)]
+struct Entities {
+    #[serde(default)]
+    urls: Vec<UrlEntity>,
+}
+
+#[derive(Deserialize)]
+struct UrlEntity {
+    /// The `t.co` link as it appears in the text.
+    url: String,
+    #[serde(default)]
+    expanded_url: Option<String>,
+    #[serde(default)]
+    unwound_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NoteTweet {
+    text: String,
+    #[serde(default)]
+    entities: Option<Entities>,
+}
+
+/// `text` with X's escaping undone and each `t.co` link replaced by the
+/// URL it stands for (the unwound one when X resolved redirects).
+fn full_text(text: &str, entities: Option<&Entities>) -> String {
+    let mut text = unescape_x(text);
+    for u in entities.map(|e| e.urls.as_slice()).unwrap_or_default() {
+        if let Some(full) = u.unwound_url.as_deref().or(u.expanded_url.as_deref()) {
+            if !u.url.is_empty() {
+                text = text.replace(&u.url, full);
+            }
+        }
+    }
+    text
 }
 
 #[derive(Deserialize)]
@@ -215,11 +257,14 @@ impl Source for X {
         let mut v = HeaderValue::from_str(&format!("Bearer {token}"))?;
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
+        let this = Arc::new(*self);
         loop {
-            if let Err(e) = self.poll(&ctx, &headers).await {
+            let (t, c, h) = (this.clone(), ctx.clone(), headers.clone());
+            let poll = async move { t.poll(&c, &h).await };
+            if let Some(Err(e)) = ctx.guarded("search", poll).await {
                 ctx.error("poll failed", &format!("{e:#}"));
             }
-            if !ctx.sleep(secs(self.cfg.poll_interval_secs)).await {
+            if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
                 return Ok(());
             }
         }
@@ -257,7 +302,7 @@ impl X {
                     .append_pair("max_results", &self.cfg.max_results.to_string())
                     .append_pair(
                         "tweet.fields",
-                        "created_at,author_id,lang,public_metrics,conversation_id,referenced_tweets",
+                        "created_at,author_id,lang,public_metrics,conversation_id,referenced_tweets,entities,note_tweet",
                     )
                     .append_pair("expansions", "author_id")
                     .append_pair("user.fields", "username,name,public_metrics");
@@ -341,14 +386,19 @@ impl X {
 
 fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
     let user = t.author_id.as_ref().and_then(|a| users.get(a));
-    let mut p = Post::new(Post::make_id("x", &t.id), t.text);
+    // X API v2 escapes `&`, `<` and `>` in text (and only those).
+    let text = match &t.note_tweet {
+        Some(n) => full_text(&n.text, n.entities.as_ref().or(t.entities.as_ref())),
+        None => full_text(&t.text, t.entities.as_ref()),
+    };
+    let mut p = Post::new(Post::make_id("x", &t.id), text);
     p.url = Some(match user {
         Some(u) => format!("https://x.com/{}/status/{}", u.username, t.id),
         None => format!("https://x.com/i/web/status/{}", t.id),
     });
     p.author = Author {
         handle: user.map(|u| u.username.clone()),
-        display_name: user.and_then(|u| u.name.clone()),
+        display_name: user.and_then(|u| u.name.as_deref()).map(unescape_x),
         reach: user
             .and_then(|u| u.public_metrics.as_ref())
             .and_then(|m| m.followers_count),
@@ -374,6 +424,22 @@ fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_19_text_entities_and_links() {
+        let raw = serde_json::json!({"id": "1", "text": "A &amp; B &lt;3 https://t.co/abc",
+            "entities": {"urls": [{"start": 16, "end": 39, "url": "https://t.co/abc",
+                "expanded_url": "https://example.com/a?b=1&c=2", "display_url": "example.com/a?b=1…"}]}});
+        let t: Tweet = serde_json::from_value(raw.clone()).unwrap();
+        let p = to_post(t, raw, &HashMap::new());
+        assert_eq!(p.text, "A & B <3 https://example.com/a?b=1&c=2");
+        let raw = serde_json::json!({"id": "2", "text": "short…", "note_tweet": {"text": "the whole long text &gt; 280"}});
+        let t: Tweet = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(
+            to_post(t, raw, &HashMap::new()).text,
+            "the whole long text > 280"
+        );
+    }
 
     fn at(days_ago: i64, now: DateTime<Utc>) -> DateTime<Utc> {
         now - ChronoDuration::days(days_ago)

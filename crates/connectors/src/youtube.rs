@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::config::{secs, YoutubeConfig};
 use crate::source::{Ctx, Source};
+use crate::text::html_to_text;
 
 pub(crate) struct Youtube {
     cfg: YoutubeConfig,
@@ -104,7 +105,9 @@ impl Source for Youtube {
             let (ctx, this, key) = (ctx.clone(), this.clone(), key.clone());
             tasks.spawn(async move {
                 loop {
-                    if let Err(e) = this.poll(&ctx, &video, &key).await {
+                    let (t, c, v, k) = (this.clone(), ctx.clone(), video.clone(), key.clone());
+                    let poll = async move { t.poll(&c, &v, &k).await };
+                    if let Some(Err(e)) = ctx.guarded(&format!("video {video}"), poll).await {
                         ctx.error(&format!("video {video} failed"), &format!("{e:#}"));
                     }
                     if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
@@ -191,7 +194,11 @@ impl Youtube {
 fn to_post(t: Thread, raw: Value) -> Post {
     let c = t.snippet.top_level_comment;
     let s = c.snippet;
-    let text = s.text_original.or(s.text_display).unwrap_or_default();
+    // `textDisplay` is HTML (entities, `<br>`, links); `textOriginal` is what was typed.
+    let text = s
+        .text_original
+        .or_else(|| s.text_display.as_deref().map(html_to_text))
+        .unwrap_or_default();
     let mut p = Post::new(Post::make_id("youtube", &c.id), text);
     p.url = Some(format!(
         "https://www.youtube.com/watch?v={}&lc={}",
@@ -215,4 +222,17 @@ fn to_post(t: Thread, raw: Value) -> Post {
     p.engagement.replies = t.snippet.total_reply_count;
     p.raw = Some(raw);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_19_display_text_is_read_as_html() {
+        let raw = serde_json::json!({"snippet": {"videoId": "v1", "topLevelComment": {"id": "c1", "snippet": {
+            "textDisplay": "Tom &amp; Jerry &lt;3<br>2nd line", "publishedAt": "2025-06-10T00:00:00Z"}}}});
+        let t: Thread = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(to_post(t, raw).text, "Tom & Jerry <3\n2nd line");
+    }
 }

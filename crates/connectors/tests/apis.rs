@@ -860,3 +860,61 @@ async fn youtube_follows_page_tokens_down_to_the_cursor() {
         "older than the first page: before the start"
     );
 }
+
+/// Issue 19: one Mastodon connector watching the public timeline and three
+/// hashtags that all show the same statuses, each timeline its own task,
+/// polled at once: every status is produced once, whatever the interleaving.
+/// Also the one-pass mode: `[connect] once` ends the daemon by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_19_overlapping_timelines_produce_each_status_once() {
+    init_tracing();
+    let page = || async {
+        // A little jitter so that the timelines' emits interleave differently each run.
+        tokio::time::sleep(Duration::from_millis(rand_ms())).await;
+        let statuses: Vec<Value> = (1..=40u64).rev().map(status).collect();
+        Json(statuses)
+    };
+    let app = Router::new()
+        .route("/api/v1/timelines/public", get(page))
+        .route("/api/v1/timelines/tag/{tag}", get(page));
+    let addr = serve(app).await;
+    for run_no in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(
+            &dir,
+            &format!(
+                r#"
+                [cursors]
+                path = "CURSORS"
+                [connect]
+                once = true
+                per_host_requests_per_second = 0
+                [[connectors]]
+                name = "masto"
+                kind = "mastodon"
+                instance = "http://{addr}"
+                public = true
+                hashtags = ["acme", "acmephone", "acmecorp"]
+                limit = 40
+                "#
+            ),
+        );
+        let bus = MemoryBus::new();
+        let run = start(&bus, &cfg).await;
+        let stats = tokio::time::timeout(WAIT, run.handle)
+            .await
+            .expect("one pass ends by itself")
+            .unwrap()
+            .unwrap();
+        let s = &stats.connectors["masto"];
+        assert_eq!(s.polls, 4, "run {run_no}: each timeline once: {s:?}");
+        assert_eq!((s.produced, s.duplicates), (40, 120), "run {run_no}: {s:?}");
+        assert_eq!(unique_ids(&posts(&bus).await).len(), 40);
+    }
+}
+
+fn rand_ms() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(7);
+    N.fetch_add(13, Ordering::Relaxed) % 7
+}

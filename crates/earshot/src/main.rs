@@ -66,6 +66,10 @@ enum Command {
         /// every replayed post is stored, and print the report).
         #[arg(long)]
         follow: bool,
+        /// One pass: polling connectors (feeds, APIs) fetch everything once,
+        /// then the run ends as without `--follow`; streams are not started.
+        #[arg(long, conflicts_with = "follow")]
+        once: bool,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
     Match,
@@ -160,7 +164,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow } => run::run(config, follow).await,
+                    Command::Run { follow, once } => run::run(config, follow, once).await,
                     Command::Match => daemon::run_match(config).await,
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,

@@ -19,7 +19,12 @@ use crate::daemon;
 
 /// Runs connectors, matcher and sink together. Unless `follow`, stops once the
 /// connectors are done and every record is stored, then prints the report.
-pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
+/// `once` makes polling connectors fetch once (`[connect] once`), so that
+/// a run with feeds ends too.
+pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result<()> {
+    if once {
+        config.connect.connect.once = true;
+    }
     if config.base.is_none() {
         bundled::write_samples().context("cannot write the bundled sample posts")?;
     }
@@ -62,14 +67,15 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
         config.connect.clone(),
         stages.clone(),
     );
-    let connect_task = tracker.spawn(async move { earshot_connect::run(b, &t, &c, s).await });
+    let mut connect_task = tracker.spawn(async move { earshot_connect::run(b, &t, &c, s).await });
     tracker.close();
 
-    let connect_stats = tokio::select! {
-        r = connect_task => Some(r.context("connectors panicked")??),
+    let finished = tokio::select! {
+        r = &mut connect_task => Some(r.context("connectors panicked")??),
         _ = shutdown.cancelled() => None,
     };
-    if let (Some(memory), Some(_), false) = (&memory, &connect_stats, follow) {
+    let connectors_done = finished.is_some();
+    if let (Some(memory), true, false) = (&memory, connectors_done, follow) {
         // Connectors are done: wait until every consumer group has committed everything.
         let mut last_report = Instant::now();
         while memory.total_lag() > 0 && !shutdown.is_cancelled() {
@@ -86,6 +92,18 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
         shutdown.cancelled().await;
     }
     stages.cancel();
+    // Stopped by a signal: the connectors stop with the other stages, and their
+    // counters are still worth printing.
+    let connect_stats = match finished {
+        Some(s) => Some(s),
+        None => match connect_task.await.context("connectors panicked")? {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "connectors stopped with an error");
+                None
+            }
+        },
+    };
     let match_stats = match_task.await.context("matcher panicked")??;
     let sink_stats = sink_task.await.context("sink panicked")??;
     tracker.wait().await;
@@ -95,16 +113,28 @@ pub async fn run(config: Config, follow: bool) -> anyhow::Result<()> {
         "earshot run finished in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    if let Some(c) = &connect_stats {
-        let t = c.total();
-        eprintln!(
-            "  connectors: {} produced, {} duplicates dropped, {} dead letters, {} errors",
-            t.produced, t.duplicates, t.dead_letters, t.errors
-        );
+    match &connect_stats {
+        Some(c) => {
+            let t = c.total();
+            eprintln!(
+                "  connectors: {} produced, {} duplicates dropped, {} dead letters, {} errors",
+                t.produced, t.duplicates, t.dead_letters, t.errors
+            );
+        }
+        None => eprintln!("  connectors: stopped with an error (see the log above)"),
     }
     eprintln!("  matcher:    {match_stats}");
     eprintln!("  sink:       {sink_stats}");
     eprintln!();
+    if config.sink.kind == earshot_sink::SinkKind::Jsonl {
+        // A JSON Lines file cannot be queried; say so instead of failing the run.
+        eprintln!(
+            "no report: sink.kind = \"jsonl\" keeps no queryable store (the interactions are in {}); \
+             use `sqlite` or `clickhouse` for `earshot report`",
+            if config.sink.jsonl.path == "-" { "standard output" } else { &config.sink.jsonl.path }
+        );
+        return Ok(());
+    }
     crate::report::run(
         &config.sink,
         Duration::from_secs(3650 * 86_400),

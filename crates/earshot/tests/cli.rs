@@ -329,3 +329,81 @@ fn issue_12_check_survives_deeply_nested_toml() {
         assert!(text.contains("brands.toml"), "{text}");
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Issue 19: `earshot run --once` with a feed connector ends by itself, and a
+/// `jsonl` sink gets a clear "no report" instead of a failed run.
+#[test]
+fn issue_19_run_once_ends_with_feeds_and_a_jsonl_sink() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let feed = "<rss><channel><title>t</title><item><title>Acme launches</title>\
+                    <link>http://blog.test/1</link><description>Acme is great</description></item>\
+                    <item><title>Second</title><link>http://blog.test/2</link></item></channel></rss>";
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{feed}",
+                feed.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+        &conf,
+    );
+    let toml = std::fs::read_to_string(conf.join("earshot.toml")).unwrap();
+    let cut = toml
+        .find("[[connectors]]")
+        .expect("a connector in the bundled config");
+    let toml = toml[..cut].replace(
+        "[sink]\nkind = \"sqlite\"",
+        "[sink]\nkind = \"jsonl\"\n\n[sink.jsonl]\npath = \"out.jsonl\"",
+    ) + &format!(
+        "[[connectors]]\nname = \"blog\"\nkind = \"rss\"\npoll_interval_secs = 3600\nfeeds = [\"http://{addr}/feed.xml\"]\n"
+    );
+    std::fs::write(conf.join("earshot.toml"), toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["-c", "conf/earshot.toml", "run", "--once"])
+        .current_dir(dir.path())
+        .env_remove("EARSHOT_CONFIG")
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`earshot run --once` did not end within 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("connectors: 2 produced"), "{err}");
+    assert!(err.contains("no report: sink.kind = \"jsonl\""), "{err}");
+    let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+}
