@@ -84,6 +84,7 @@ fn interaction(n: usize) -> Interaction {
         priority_reasons: vec![],
         watchlist_version: "bench".into(),
         scored_at: at + chrono::Duration::seconds(5),
+        truncated: false,
     }
 }
 

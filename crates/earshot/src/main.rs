@@ -51,6 +51,12 @@ enum Command {
         /// Read one raw text per line instead of JSON posts.
         #[arg(long)]
         text: bool,
+        /// Longest input line read; a longer one becomes an error line in its place.
+        #[arg(long, default_value_t = score::DEFAULT_MAX_LINE_BYTES)]
+        max_line_bytes: usize,
+        /// Threads scoring at once (default: one per core); output keeps input order.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Validate the whole configuration and print every problem found.
     Check,
@@ -121,14 +127,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_deref();
     match cli.command {
         Command::Check => Ok(check::run(path, std::io::stdout().lock())?),
-        Command::Score { text } => {
+        Command::Score {
+            text,
+            max_line_bytes,
+            threads,
+        } => {
             // Every command validates the whole config before acting, so a
             // section it does not use cannot be broken unnoticed.
             let config = config::load(path)?.validated()?;
             let matcher = config.matcher()?;
             let stdin = std::io::stdin().lock();
-            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            let summary = score::run(&matcher, text, stdin, stdout)?;
+            let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            let summary = score::run(
+                &matcher,
+                score::ScoreOptions {
+                    text_mode: text,
+                    max_line_bytes,
+                    threads: threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                },
+                stdin,
+                stdout,
+            )?;
             Ok(if summary.failed == 0 {
                 ExitCode::SUCCESS
             } else {

@@ -43,6 +43,7 @@ fn interaction(n: usize) -> Interaction {
         priority_reasons: vec![],
         watchlist_version: "test".into(),
         scored_at: at + chrono::Duration::seconds(1),
+        truncated: false,
     }
 }
 

@@ -43,6 +43,14 @@ pub struct MatcherConfig {
     /// Detect the language of posts that do not state one.
     #[serde(default = "yes")]
     pub detect_language: bool,
+    /// Which detector (`fast` or `thorough`); see [`crate::lang::LanguageDetector`].
+    #[serde(default)]
+    pub language_detector: crate::lang::LanguageDetector,
+    /// Only this many bytes of a post's text (title and body) are matched
+    /// and scored; a longer post is scored by its opening and flagged
+    /// `truncated` on its interaction.
+    #[serde(default = "default_max_text_bytes")]
+    pub max_text_bytes: usize,
     /// Tunable sentiment rules.
     #[serde(default)]
     pub sentiment: SentimentConfig,
@@ -50,6 +58,10 @@ pub struct MatcherConfig {
 
 fn yes() -> bool {
     true
+}
+
+fn default_max_text_bytes() -> usize {
+    64 * 1024
 }
 
 impl Default for MatcherConfig {
@@ -63,6 +75,8 @@ impl Default for MatcherConfig {
             routes: None,
             fold_accents: true,
             detect_language: true,
+            language_detector: Default::default(),
+            max_text_bytes: default_max_text_bytes(),
             sentiment: SentimentConfig::default(),
         }
     }
@@ -308,7 +322,8 @@ impl MatcherConfig {
             .collect::<String>();
         Matcher::build(Build {
             fold_accents: self.fold_accents,
-            detect_language: self.detect_language,
+            detect_language: self.detect_language.then_some(self.language_detector),
+            max_text_bytes: self.max_text_bytes,
             brands,
             customers,
             analyzer,

@@ -13,6 +13,7 @@ use rust_stemmers::{Algorithm, Stemmer};
 use crate::automaton::{Automaton, Hit, Mode, TermTable};
 use crate::customers::Customer;
 use crate::intent::{asks_question, IntentRule};
+use crate::lang::LanguageDetector;
 use crate::lexicon::Lexicon;
 use crate::normalize::{is_word_char, NormText, Normalizer};
 use crate::query::{eval, Field, Hits, Query};
@@ -54,7 +55,8 @@ struct Brand {
 /// Everything the config compiler hands over.
 pub(crate) struct Build {
     pub fold_accents: bool,
-    pub detect_language: bool,
+    pub detect_language: Option<LanguageDetector>,
+    pub max_text_bytes: usize,
     pub brands: Vec<ParsedBrand>,
     pub customers: Vec<Customer>,
     pub analyzer: Analyzer,
@@ -81,7 +83,8 @@ pub struct Matcher {
     routes: Routes,
     analyzer: Analyzer,
     overrides: Vec<(Vec<u32>, Lexicon)>,
-    detect_language: bool,
+    detect_language: Option<LanguageDetector>,
+    max_text_bytes: usize,
     version: String,
 }
 
@@ -284,6 +287,7 @@ impl Matcher {
             analyzer: b.analyzer,
             overrides,
             detect_language: b.detect_language,
+            max_text_bytes: b.max_text_bytes,
             version: b.version,
         })
     }
@@ -393,15 +397,27 @@ impl Matcher {
         }
         s.context.sort_unstable();
         s.context.dedup();
+        // Excludes sorted by (brand, start), each carrying the furthest end
+        // of its brand's excludes so far: "is this alias inside an exclude"
+        // is one binary search, not a scan of every exclude per alias.
+        s.excludes.sort_unstable();
+        let mut reach = (u32::MAX, 0);
+        for x in s.excludes.iter_mut() {
+            if reach.0 != x.0 {
+                reach = (x.0, 0);
+            }
+            reach.1 = reach.1.max(x.2);
+            x.2 = reach.1;
+        }
         for &(brand, rule, start, end) in &s.aliases {
             let b = &self.brands[brand as usize];
             if b.has_context && s.context.binary_search(&brand).is_err() {
                 continue;
             }
-            if s.excludes
-                .iter()
-                .any(|&(x, xs, xe)| x == brand && xs <= start && end <= xe)
-            {
+            let upto = s
+                .excludes
+                .partition_point(|&(x, xs, _)| (x, xs) <= (brand, start));
+            if upto > 0 && s.excludes[upto - 1].0 == brand && s.excludes[upto - 1].2 >= end {
                 continue;
             }
             s.matches.push(Match {
@@ -450,32 +466,34 @@ impl Matcher {
         }
         s.matches.sort_by_key(|m| m.span);
         s.matches.dedup();
-        // "Acme" inside "ACME Corporation" or "@acme" says nothing more about the same entity.
-        let contained = |m: &Match, all: &[Match]| {
-            m.span.is_some_and(|(a, b)| {
-                all.iter().any(|n| {
-                    n.entity_id == m.entity_id
-                        && n.kind == m.kind
-                        && n.span
-                            .is_some_and(|(c, d)| c <= a && b <= d && (c, d) != (a, b))
-                })
-            })
-        };
-        let keep: Vec<bool> = s
-            .matches
-            .iter()
-            .map(|m| !contained(m, &s.matches))
-            .collect();
-        let mut k = keep.iter();
-        s.matches.retain(|_| *k.next().unwrap_or(&true));
+        drop_contained(&mut s.matches, &mut s.order);
     }
 
     fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {
-        let text = full_text(post);
+        let mut text = full_text(post);
+        // Every step below is linear or n log n in the text, but a post of
+        // megabytes would still hold up its partition: its opening is
+        // scored and the interaction says so.
+        let truncated = text.len() > self.max_text_bytes;
+        if truncated {
+            let mut end = self.max_text_bytes;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text = match text {
+                Cow::Borrowed(t) => Cow::Borrowed(&t[..end]),
+                Cow::Owned(mut t) => {
+                    t.truncate(end);
+                    Cow::Owned(t)
+                }
+            };
+        }
         let lang: Option<Cow<str>> = match &post.lang {
             Some(l) => Some(Cow::Borrowed(l.as_str())),
-            None if self.detect_language => crate::lang::detect(&text).map(Cow::Borrowed),
-            None => None,
+            None => self
+                .detect_language
+                .and_then(|d| crate::lang::detect_with(d, &text))
+                .map(Cow::Borrowed),
         };
         self.match_entities(post, &text, lang.as_deref(), s);
 
@@ -497,29 +515,39 @@ impl Matcher {
             .analyze(&text, lang.as_deref(), &overrides, &mut s.sent);
 
         // Entity sentiment: the sentences that mention the entity.
+        // Each (entity, sentence) pair once, found by binary search over
+        // the sentences, so a post naming a brand thousands of times costs
+        // n log n rather than entities × sentences × matches.
         let mut entity_sentiment = Vec::new();
-        let mut done: Vec<&str> = Vec::new();
+        let mut entities: HashMap<&str, usize> = HashMap::new();
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        let sentences = &s.sent.sentences;
         for m in &s.matches {
-            if m.span.is_none() || done.contains(&m.entity_id.as_str()) {
-                continue;
+            let Some((a, _)) = m.span else { continue };
+            let next = entities.len();
+            let e = *entities.entry(m.entity_id.as_str()).or_insert(next);
+            let a = a as u32;
+            let i = sentences.partition_point(|sent| sent.end <= a);
+            if sentences.get(i).is_some_and(|sent| sent.start <= a) {
+                pairs.push((e, i));
             }
-            done.push(&m.entity_id);
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut by_entity: Vec<(&str, usize)> = entities.into_iter().collect();
+        by_entity.sort_unstable_by_key(|&(_, e)| e);
+        for (id, e) in by_entity {
+            let from = pairs.partition_point(|&(x, _)| x < e);
+            let to = pairs.partition_point(|&(x, _)| x <= e);
             let mut sum = 0.0;
-            for sent in &s.sent.sentences {
-                let mentioned = s.matches.iter().any(|n| {
-                    n.entity_id == m.entity_id
-                        && n.span
-                            .is_some_and(|(a, _)| a as u32 >= sent.start && (a as u32) < sent.end)
-                });
-                if mentioned {
-                    sum += sent.sum;
-                }
+            for &(_, i) in &pairs[from..to] {
+                sum += sentences[i].sum;
             }
             let compound = compound_of(sum);
             let label = self.analyzer.label(compound);
             if label != sentiment.label {
                 entity_sentiment.push(EntitySentiment {
-                    entity_id: m.entity_id.clone(),
+                    entity_id: id.to_string(),
                     compound,
                     label,
                 });
@@ -527,7 +555,8 @@ impl Matcher {
         }
 
         // Intents.
-        let question = asks_question(&s.norm.text);
+        // Read only when a rule asks: most posts meet no rule that does.
+        let question = OnceCell::new();
         let mut found: Vec<(Intent, f32)> = Vec::new();
         for (i, rule) in self.intents.iter().enumerate() {
             let strength = match self.intent_query[i] {
@@ -543,7 +572,9 @@ impl Matcher {
                 || rule
                     .sentiment_above
                     .is_some_and(|a| sentiment.compound <= a)
-                || rule.question.is_some_and(|q| q != question)
+                || rule
+                    .question
+                    .is_some_and(|q| q != *question.get_or_init(|| asks_question(&s.norm.text)))
             {
                 continue;
             }
@@ -594,6 +625,7 @@ impl Matcher {
             priority_reasons,
             watchlist_version: self.version.clone(),
             scored_at: Utc::now(),
+            truncated,
         }
     }
 }
@@ -621,7 +653,53 @@ struct Scratch {
     intent_hits: Vec<(u32, usize)>,
     customer_hits: Vec<u32>,
     matches: Vec<Match>,
+    order: Vec<u32>,
     sent: SentScratch,
+}
+
+/// Drops every match whose span lies strictly inside another span of the
+/// same entity ("Acme" inside "ACME Corporation" or "@acme" says nothing
+/// more), keeping the order of the rest. Sorted by entity, then start
+/// ascending and end descending, a span is contained exactly when an
+/// earlier, different span of its entity reaches as far: one sweep.
+fn drop_contained(matches: &mut Vec<Match>, order: &mut Vec<u32>) {
+    order.clear();
+    order.extend((0..matches.len() as u32).filter(|&i| matches[i as usize].span.is_some()));
+    order.sort_unstable_by(|&x, &y| {
+        let (m, n) = (&matches[x as usize], &matches[y as usize]);
+        let ((a, b), (c, d)) = (m.span.unwrap_or_default(), n.span.unwrap_or_default());
+        (&m.entity_id, m.kind, a)
+            .cmp(&(&n.entity_id, n.kind, c))
+            .then(d.cmp(&b))
+    });
+    let mut drop = vec![false; matches.len()];
+    // (entity, kind, span) of the run being read, and the furthest end of
+    // the entity's spans before that run.
+    let mut run: Option<(&str, EntityKind, (usize, usize))> = None;
+    let mut furthest_before: Option<usize> = None;
+    let mut furthest: Option<usize> = None;
+    for &i in order.iter() {
+        let m = &matches[i as usize];
+        let span = m.span.unwrap_or_default();
+        match run {
+            Some((e, k, sp)) if e == m.entity_id && k == m.kind => {
+                if sp != span {
+                    furthest_before = furthest;
+                }
+            }
+            _ => {
+                furthest_before = None;
+                furthest = None;
+            }
+        }
+        run = Some((&m.entity_id, m.kind, span));
+        if furthest_before.is_some_and(|f| f >= span.1) {
+            drop[i as usize] = true;
+        }
+        furthest = Some(furthest.map_or(span.1, |f| f.max(span.1)));
+    }
+    let mut d = drop.iter();
+    matches.retain(|_| !*d.next().unwrap_or(&false));
 }
 
 /// A post's hits as queries see them.
@@ -714,5 +792,45 @@ mod tests {
     fn labels_match_threshold() {
         let a = Analyzer::default();
         assert_eq!(a.label(0.34), SentimentLabel::Neutral);
+    }
+
+    /// The quadratic definition `drop_contained` replaced.
+    fn naive_drop_contained(matches: &mut Vec<Match>) {
+        let contained = |m: &Match, all: &[Match]| {
+            m.span.is_some_and(|(a, b)| {
+                all.iter().any(|n| {
+                    n.entity_id == m.entity_id
+                        && n.kind == m.kind
+                        && n.span
+                            .is_some_and(|(c, d)| c <= a && b <= d && (c, d) != (a, b))
+                })
+            })
+        };
+        let keep: Vec<bool> = matches.iter().map(|m| !contained(m, matches)).collect();
+        let mut k = keep.iter();
+        matches.retain(|_| *k.next().unwrap_or(&true));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn drop_contained_agrees_with_its_definition(
+            raw in proptest::collection::vec((0u8..3, 0u8..2, 0u8..3, proptest::option::of((0usize..12, 0usize..6))), 0..40)
+        ) {
+            let mut matches: Vec<Match> = raw
+                .iter()
+                .map(|&(e, k, r, span)| Match {
+                    kind: if k == 0 { EntityKind::Brand } else { EntityKind::Competitor },
+                    entity_id: format!("e{e}"),
+                    rule: format!("r{r}"),
+                    span: span.map(|(a, l)| (a, a + l)),
+                })
+                .collect();
+            matches.sort_by_key(|m| m.span);
+            matches.dedup();
+            let mut expected = matches.clone();
+            naive_drop_contained(&mut expected);
+            drop_contained(&mut matches, &mut Vec::new());
+            proptest::prop_assert_eq!(matches, expected);
+        }
     }
 }

@@ -34,6 +34,10 @@ pub struct Interaction {
     pub watchlist_version: String,
     /// When the matcher scored it (UTC).
     pub scored_at: DateTime<Utc>,
+    /// The post's text was longer than the matcher's `max_text_bytes`: only
+    /// its opening was matched and scored (the post itself is kept whole).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// One entity found in a post.
@@ -284,6 +288,7 @@ mod tests {
             priority_reasons: vec!["praise".into()],
             watchlist_version: "abc".into(),
             scored_at: Utc::now(),
+            truncated: false,
         };
         let back = Interaction::from_json(&i.to_json()).unwrap();
         assert_eq!(back, i);

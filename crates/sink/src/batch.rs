@@ -146,6 +146,7 @@ mod tests {
                 priority_reasons: vec![],
                 watchlist_version: "v".into(),
                 scored_at: chrono::Utc::now(),
+                truncated: false,
             },
             position: Position {
                 topic: "t".into(),

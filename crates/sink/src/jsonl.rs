@@ -246,6 +246,7 @@ mod tests {
             priority_reasons: vec![],
             watchlist_version: "v".into(),
             scored_at: chrono::Utc::now(),
+            truncated: false,
         };
         batch.push(BatchItem {
             raw: scored.to_json(),

@@ -37,6 +37,7 @@
 //!     priority_reasons: vec![],
 //!     watchlist_version: "v1".into(),
 //!     scored_at: chrono::Utc::now(),
+//!     truncated: false,
 //! };
 //! bus.producer().send(&topics.scored, Record::new("hn:1", interaction.to_json())).await.unwrap();
 //!

@@ -335,6 +335,7 @@ mod tests {
             priority_reasons: vec![],
             watchlist_version: "v".into(),
             scored_at: chrono::Utc::now(),
+            truncated: false,
         };
         BatchItem {
             raw: interaction.to_json(),

@@ -116,6 +116,7 @@ impl<'a> Seed<'a> {
             priority_reasons: vec![],
             watchlist_version: "test".into(),
             scored_at: self.at + chrono::Duration::seconds(10),
+            truncated: false,
         }
     }
 }
