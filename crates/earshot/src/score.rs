@@ -72,12 +72,15 @@ pub fn run(
     type Chunk = (u64, Vec<Line>);
     type Done = (u64, Vec<u8>, ScoreSummary);
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(options.threads * 2);
-    let work_rx = std::sync::Mutex::new(work_rx);
+    // Owned by the workers alone: once they all stop (the writer failed,
+    // e.g. on a closed pipe), the receiver is gone and the reader's blocked
+    // send fails instead of waiting forever.
+    let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
     let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(options.threads * 2);
     std::thread::scope(|scope| {
         for _ in 0..options.threads {
             let done_tx = done_tx.clone();
-            let work_rx = &work_rx;
+            let work_rx = work_rx.clone();
             scope.spawn(move || loop {
                 let next = work_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((seq, lines))) = next else { return };
@@ -92,6 +95,7 @@ pub fn run(
             });
         }
         drop(done_tx);
+        drop(work_rx);
         // The writer runs beside the reader so that neither waits on the other.
         let writer = scope.spawn(move || -> std::io::Result<ScoreSummary> {
             let mut summary = ScoreSummary::default();

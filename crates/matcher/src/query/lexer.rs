@@ -124,6 +124,15 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Spanned>, QueryError> {
                         ));
                     };
                     let value = src[end + 1..end + 1 + len].trim().to_string();
+                    // `site:""` would filter on nothing (and display as
+                    // `site:`, which does not parse): refused like `site:`.
+                    if value.is_empty() {
+                        return Err(QueryError::at(
+                            src,
+                            end,
+                            format!("expected a value after `{name}:`"),
+                        ));
+                    }
                     out.push(Spanned {
                         tok: Tok::Field(field, value),
                         offset: start,

@@ -540,3 +540,20 @@ fn issue_12_near_chain_on_a_repetitive_post_stays_bounded() {
         started.elapsed()
     );
 }
+
+/// Found by `fuzz/run.sh` (query_parse): `site:""` parsed to an empty filter
+/// whose display, `site:`, does not parse back.
+#[test]
+fn issue_12_fuzz_empty_quoted_field_value_is_refused() {
+    for q in [
+        "acme NOT site:\"\"",
+        "acme AND author:\"  \"",
+        "\u{1}\u{2}\u{19}\nNOT\nsite:\"\"\nNOT\nR",
+    ] {
+        let e = err(q);
+        assert!(e.message.contains("expected a value after"), "{q:?}: {e}");
+    }
+    // A control-character word (the rest of the fuzzer's input) round-trips.
+    let q = p("\u{1}\u{2}\u{19} NOT site:acme.com");
+    assert_eq!(p(&q.to_string()), q);
+}
