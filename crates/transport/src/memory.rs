@@ -468,6 +468,25 @@ impl MemoryConsumer {
     }
 }
 
+impl MemoryConsumer {
+    /// Commits and reports held partitions when their intervals are due.
+    fn periodic(&mut self) {
+        if self.last_commit.elapsed() >= self.options.commit_interval {
+            let mut state = self.bus.shared.state.lock().expect("bus lock");
+            self.commit_locked(&mut state);
+            drop(state);
+            self.last_commit = tokio::time::Instant::now();
+        }
+        if self.held.due() {
+            self.held.report(
+                self.assigned
+                    .iter()
+                    .map(|a| (a.topic.as_str(), a.partition, &*a.watermark)),
+            );
+        }
+    }
+}
+
 /// Drops records every group of a topic has committed past, so a long embedded run stays bounded.
 fn trim(state: &mut State, assigned: &[Assigned]) {
     for a in assigned {
@@ -521,23 +540,23 @@ impl Drop for MemoryConsumer {
 impl Consumer for MemoryConsumer {
     async fn recv(&mut self) -> Option<Result<Delivery, TransportError>> {
         let shutdown = self.options.shutdown.clone();
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            p = self.budget.clone().acquire_owned() => p.ok()?,
+        let tick = self
+            .options
+            .commit_interval
+            .min(self.options.held_report_interval);
+        // While the budget is used up (the stage is stuck on its in-flight
+        // work, which is when a partition is held), keep committing and
+        // reporting held partitions, as the Kafka bus's poll thread does.
+        let permit = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                p = self.budget.clone().acquire_owned() => break p.ok()?,
+                _ = tokio::time::sleep(tick) => self.periodic(),
+            }
         };
         let shared = self.bus.shared.clone();
         loop {
-            if self.last_commit.elapsed() >= self.options.commit_interval {
-                let _ = self.commit().await;
-                self.last_commit = tokio::time::Instant::now();
-            }
-            if self.held.due() {
-                self.held.report(
-                    self.assigned
-                        .iter()
-                        .map(|a| (a.topic.as_str(), a.partition, &*a.watermark)),
-                );
-            }
+            self.periodic();
             // Register for wake-ups before looking, so a produce in between is not missed.
             let changed = shared.changed.notified();
             tokio::pin!(changed);
@@ -550,7 +569,7 @@ impl Consumer for MemoryConsumer {
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = changed => {}
-                _ = tokio::time::sleep(self.options.commit_interval.min(self.options.held_report_interval)) => {}
+                _ = tokio::time::sleep(tick) => {}
             }
         }
     }

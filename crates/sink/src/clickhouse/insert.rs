@@ -148,14 +148,14 @@ mod tests {
     /// inserted again. Now it depends on the set of rows only.
     #[test]
     fn issue_12_dedup_token_depends_on_the_rows_not_their_batch() {
-        let a = keys(&["hn:1\01000", "hn:2\01000", "hn:3\01000"]);
-        let shuffled = keys(&["hn:3\01000", "hn:1\01000", "hn:2\01000"]);
+        let a = keys(&["hn:1|1000", "hn:2|1000", "hn:3|1000"]);
+        let shuffled = keys(&["hn:3|1000", "hn:1|1000", "hn:2|1000"]);
         assert_eq!(
             dedup_token("interactions", &a),
             dedup_token("interactions", &shuffled)
         );
         // Another scoring of one post, another set, another table: another token.
-        let rescored = keys(&["hn:1\01000", "hn:2\02000", "hn:3\01000"]);
+        let rescored = keys(&["hn:1|1000", "hn:2|2000", "hn:3|1000"]);
         assert_ne!(
             dedup_token("interactions", &a),
             dedup_token("interactions", &rescored)
