@@ -126,28 +126,46 @@ impl Emitter {
     ) -> anyhow::Result<Emitted> {
         let now = chrono::Utc::now();
         let mut ids = Vec::new();
+        let mut payloads = Vec::new();
         let mut deliveries = Vec::new();
         for mut p in fresh {
             if !self.keep_raw {
                 p.raw = None;
             }
             p.fetched_at.get_or_insert(now);
-            let record = Record::new(p.id.clone(), p.to_json())
+            let payload = p.to_json();
+            let record = Record::new(p.id.clone(), payload.clone())
                 .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
                 .header(ORIGIN_HEADER, self.origin.as_str());
             deliveries.push(self.producer.send(&self.raw_topic, record));
             ids.push(p.id);
+            payloads.push(payload);
         }
         let results = futures::future::join_all(deliveries).await;
         let mut delivered = Vec::with_capacity(ids.len());
         let mut failure = None;
-        for (id, r) in ids.into_iter().zip(results) {
+        let mut refused = 0;
+        for ((id, r), payload) in ids.into_iter().zip(results).zip(payloads) {
             match r {
                 Ok(()) => delivered.push(id),
+                // The transport refuses this post itself (over the broker's
+                // message size limit, say): producing it again cannot work,
+                // so it is kept as a dead letter (or quarantined) and counts
+                // as handled, and the cursor may move past it.
+                Err(e) if e.is_permanent() => {
+                    self.dead_letter(
+                        &format!("post refused by the transport: {e}"),
+                        &id,
+                        &payload,
+                    )
+                    .await;
+                    delivered.push(id);
+                    refused += 1;
+                }
                 Err(e) => failure = Some(e),
             }
         }
-        let produced = delivered.len();
+        let produced = delivered.len() - refused;
         let cursor = if failure.is_none() { cursor } else { None };
         self.store.commit(&self.name, cursor, delivered).await?;
         self.counters.add(&self.counters.produced, produced as u64);

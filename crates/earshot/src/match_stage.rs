@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earshot_match::{Matcher, SharedMatcher};
-use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_model::{Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
 use earshot_transport::{
     dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record,
     TopicsConfig,
@@ -68,6 +68,14 @@ pub struct MatchStageConfig {
     /// How often progress is logged, in seconds (default 10; 0 disables).
     #[serde(default = "default_progress_interval_secs")]
     pub progress_interval_secs: u64,
+    /// Largest scored record produced, in bytes (default 900,000: under
+    /// Kafka's default 1 MB message limit with room for key and headers).
+    /// A larger one is made to fit: the source's raw JSON is dropped, then
+    /// matches are cut to one per entity, then the text is truncated with a
+    /// marker; what was cut is named in the `earshot-trimmed` header. A
+    /// record that still does not fit is dead-lettered.
+    #[serde(default = "default_max_record_bytes")]
+    pub max_record_bytes: usize,
 }
 
 impl Default for MatchStageConfig {
@@ -82,6 +90,7 @@ impl Default for MatchStageConfig {
             retry_backoff_ms: default_retry_backoff_ms(),
             retry_backoff_max_ms: default_retry_backoff_max_ms(),
             progress_interval_secs: default_progress_interval_secs(),
+            max_record_bytes: default_max_record_bytes(),
         }
     }
 }
@@ -109,6 +118,9 @@ fn default_retry_backoff_max_ms() -> u64 {
 }
 fn default_progress_interval_secs() -> u64 {
     10
+}
+fn default_max_record_bytes() -> usize {
+    900_000
 }
 
 impl MatchStageConfig {
@@ -152,6 +164,11 @@ impl MatchStageConfig {
                 "{}: expected at least 1 and at most retry_backoff_max_ms ({})",
                 self.retry_backoff_ms, self.retry_backoff_max_ms
             ),
+        );
+        check(
+            self.max_record_bytes >= 4096,
+            "max_record_bytes",
+            format!("{}: expected at least 4096", self.max_record_bytes),
         );
         errors
     }
@@ -224,6 +241,7 @@ struct Ctx {
     abandon: CancellationToken,
     backoff: Duration,
     backoff_max: Duration,
+    max_record_bytes: usize,
 }
 
 /// Runs the match stage until `shutdown` is cancelled, then stops fetching,
@@ -247,6 +265,7 @@ pub async fn run(
         abandon: CancellationToken::new(),
         backoff: Duration::from_millis(config.retry_backoff_ms),
         backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
+        max_record_bytes: config.max_record_bytes,
     });
     let workers = Arc::new(Semaphore::new(config.workers()));
     let tracker = TaskTracker::new();
@@ -348,12 +367,18 @@ async fn spawn_batch(
         .await
         .expect("semaphore never closed");
     let (ctx, matcher) = (ctx.clone(), matcher.load());
+    let max = ctx.max_record_bytes;
     tracker.spawn(async move {
         let scored = tokio::task::spawn_blocking(move || {
             batch
                 .into_iter()
                 .map(|d| {
-                    let outcome = score(&matcher, &d);
+                    // A panic anywhere in decoding, scoring or encoding one
+                    // post must not take the batch's deliveries down with the
+                    // task (they would hold their partitions, silently): the
+                    // post is dead-lettered with the panic's message instead.
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, max)))
+                        .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))));
                     (d, outcome)
                 })
                 .collect::<Vec<_>>()
@@ -385,8 +410,80 @@ async fn spawn_batch(
     });
 }
 
+/// The text of a caught panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+/// Header naming what was cut from a scored record to fit `max_record_bytes`
+/// (e.g. `raw,matches:5400->1,text:70000->61234`).
+pub const TRIMMED_HEADER: &str = "earshot-trimmed";
+
+/// Serializes `interaction` within `max` bytes, cutting deterministically (the
+/// same post always gives the same record, so a redelivery replaces it):
+/// first the source's raw JSON, then repeated matches (one per entity is
+/// kept, so mentions and entity lists do not change), then the end of the
+/// text, which then ends with a visible marker. Returns the JSON and what was
+/// cut; `Err` when even that does not fit.
+fn fit(mut interaction: Interaction, max: usize) -> Result<(Vec<u8>, Vec<String>), String> {
+    let mut json = interaction.to_json();
+    let mut cut = Vec::new();
+    let original = json.len();
+    if json.len() <= max {
+        return Ok((json, cut));
+    }
+    if interaction.post.raw.take().is_some() {
+        cut.push("raw".to_string());
+        json = interaction.to_json();
+        if json.len() <= max {
+            return Ok((json, cut));
+        }
+    }
+    let before = interaction.matches.len();
+    let mut seen = std::collections::HashSet::new();
+    interaction
+        .matches
+        .retain(|m| seen.insert((m.kind, m.entity_id.clone())));
+    if interaction.matches.len() < before {
+        cut.push(format!("matches:{before}->{}", interaction.matches.len()));
+        json = interaction.to_json();
+        if json.len() <= max {
+            return Ok((json, cut));
+        }
+    }
+    let text = std::mem::take(&mut interaction.post.text);
+    let marker = format!(" [earshot: text truncated from {} bytes]", text.len());
+    // JSON escaping can make the text longer than its bytes: shrink until it
+    // fits, by the measured excess each time (a few rounds at most).
+    let mut keep = text.len();
+    for _ in 0..8 {
+        let over = json.len().saturating_sub(max) + marker.len();
+        keep = keep.saturating_sub(over);
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        interaction.post.text = format!("{}{marker}", &text[..keep]);
+        json = interaction.to_json();
+        if json.len() <= max {
+            cut.push(format!("text:{}->{keep}", text.len()));
+            return Ok((json, cut));
+        }
+        if keep == 0 {
+            break;
+        }
+    }
+    Err(format!(
+        "scored record of {original} bytes does not fit max_record_bytes = {max} even without raw JSON, repeated matches and text ({} bytes)",
+        json.len()
+    ))
+}
+
 /// Decodes and scores one raw post into the scored record, or names why it is poison.
-fn score(matcher: &Matcher, d: &Delivery) -> Result<Record, String> {
+fn score(matcher: &Matcher, d: &Delivery, max_record_bytes: usize) -> Result<Record, String> {
     if let Some(v) = d.message.header(SCHEMA_HEADER) {
         if v != SCHEMA_VERSION.to_string() {
             return Err(format!(
@@ -398,13 +495,36 @@ fn score(matcher: &Matcher, d: &Delivery) -> Result<Record, String> {
     // A matcher bug on one odd post must not stop the stage: quarantine it.
     let interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
         .map_err(|_| "the matcher panicked on this post".to_string())?;
-    Ok(Record::new(post.id, interaction.to_json())
+    let (payload, cut) = fit(interaction, max_record_bytes)?;
+    let mut record = Record::new(post.id, payload)
         .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
-        .header(ORIGIN_HEADER, STAGE))
+        .header(ORIGIN_HEADER, STAGE);
+    if !cut.is_empty() {
+        let m = &d.message;
+        tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, cut = %cut.join(","), "scored record over max_record_bytes: trimmed to fit");
+        record = record.header(TRIMMED_HEADER, cut.join(","));
+    }
+    Ok(record)
 }
 
-/// Awaits a record's delivery, re-sending it with backoff while it fails, and
-/// acknowledges the raw delivery only once it succeeded.
+/// Most bytes of the original payload kept in a dead letter the dead-letter
+/// topic refused whole (e.g. a post over the broker's message size limit);
+/// each further refusal halves it, down to [`DEAD_LETTER_MIN`].
+const DEAD_LETTER_PREFIX: usize = 64 * 1024;
+/// Below this many payload bytes a refused dead letter is not cut further.
+const DEAD_LETTER_MIN: usize = 1024;
+
+/// Header giving the original payload size of a dead letter whose payload was cut.
+pub const PAYLOAD_CUT_HEADER: &str = "earshot-payload-cut-from";
+
+/// Awaits a record's delivery and acknowledges the raw delivery only once it
+/// succeeded. Transient failures are re-sent with backoff (until shutdown);
+/// a permanent refusal (too large, invalid, not authorized) of a scored
+/// record dead-letters the raw post with the reason instead, and a dead
+/// letter refused whole is sent again with its payload cut to a prefix, so
+/// the partition moves on. Only when even that is refused is the delivery
+/// left unacknowledged: its partition is then held, and the consumer says so
+/// periodically (log and metric).
 async fn deliver(
     ctx: Arc<Ctx>,
     d: Delivery,
@@ -413,6 +533,7 @@ async fn deliver(
     first: DeliveryFuture,
     poison: bool,
 ) {
+    let (mut topic, mut record, mut poison) = (topic, record, poison);
     let mut pending = first;
     let mut backoff = ctx.backoff;
     loop {
@@ -429,6 +550,32 @@ async fn deliver(
                     &ctx.counters.scored
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Err(e) if e.is_permanent() && !poison => {
+                let m = &d.message;
+                let reason = format!("scored record refused: {e}");
+                tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "permanent produce error: raw post dead-lettered");
+                topic = ctx.topics.dead_letter.clone();
+                record = dead_letter_record(m, STAGE, &reason);
+                poison = true;
+                pending = ctx.producer.send(&topic, record.clone());
+            }
+            Err(e) if e.is_permanent() && record.payload.len() > DEAD_LETTER_MIN => {
+                let m = &d.message;
+                let keep = (record.payload.len() / 2).min(DEAD_LETTER_PREFIX);
+                tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, error = %e, bytes = record.payload.len(), keep, "dead letter refused; sending it again with its payload cut");
+                if !record.headers.iter().any(|(n, _)| n == PAYLOAD_CUT_HEADER) {
+                    record = record.header(PAYLOAD_CUT_HEADER, m.payload.len().to_string());
+                }
+                record.payload.truncate(keep);
+                pending = ctx.producer.send(&topic, record.clone());
+            }
+            Err(e) if e.is_permanent() => {
+                let m = &d.message;
+                tracing::error!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, error = %e, "the dead-letter topic refused the record permanently; its partition stays held");
+                d.ack
+                    .nack(&format!("the dead-letter topic refused it: {e}"));
                 return;
             }
             Err(e) => {
@@ -509,7 +656,8 @@ mod tests {
             .unwrap();
         let mut out = Vec::new();
         while out.len() < n {
-            let d = tokio::time::timeout(Duration::from_secs(5), c.recv())
+            // Generous: the oversize test scores a 70 KB post in a debug build.
+            let d = tokio::time::timeout(Duration::from_secs(60), c.recv())
                 .await
                 .unwrap()
                 .unwrap()
@@ -621,12 +769,14 @@ mod tests {
         inner: MemoryBus,
         topic: String,
         failures: Arc<AtomicU64>,
+        refuse: bool,
     }
 
     struct FlakyProducer {
         inner: Arc<dyn Producer>,
         topic: String,
         failures: Arc<AtomicU64>,
+        refuse: bool,
     }
 
     impl Producer for FlakyProducer {
@@ -638,11 +788,18 @@ mod tests {
                     .is_ok();
             if fail {
                 let topic = topic.to_string();
-                return futures::future::ready(Err(earshot_transport::TransportError::Delivery {
-                    topic,
-                    message: "broker unavailable (test)".into(),
-                }))
-                .boxed();
+                let error = if self.refuse {
+                    earshot_transport::TransportError::Refused {
+                        topic,
+                        message: "Broker: Message size too large (test)".into(),
+                    }
+                } else {
+                    earshot_transport::TransportError::Delivery {
+                        topic,
+                        message: "broker unavailable (test)".into(),
+                    }
+                };
+                return futures::future::ready(Err(error)).boxed();
             }
             self.inner.send(topic, record)
         }
@@ -667,6 +824,7 @@ mod tests {
                 inner: self.inner.producer(),
                 topic: self.topic.clone(),
                 failures: self.failures.clone(),
+                refuse: self.refuse,
             })
         }
         async fn consumer(
@@ -704,6 +862,7 @@ mod tests {
             inner: bus.clone(),
             topic: topics.scored.clone(),
             failures: Arc::new(AtomicU64::new(failures)),
+            refuse: false,
         };
         let config = MatchStageConfig {
             retry_backoff_ms: 5,
@@ -749,6 +908,131 @@ mod tests {
         assert_eq!((stats.received, stats.scored, stats.abandoned), (10, 0, 10));
         assert!(stats.retries > 10, "{stats}");
         assert_eq!(bus.committed("earshot-match", &topics.raw, 0), None);
+        assert_eq!(bus.len(&topics.scored), 0);
+    }
+
+    /// A matcher whose brand is an alias (the bundled example's shape): one
+    /// match per occurrence, as the bundled config gives.
+    fn alias_matcher() -> Arc<SharedMatcher> {
+        let config: MatcherConfig = toml::from_str(r#"brands = ["brands.toml"]"#).unwrap();
+        let files = MemorySource::default()
+            .with("brands.toml", "[[brand]]\nid = \"acme\"\nname = \"Acme\"\n");
+        Arc::new(SharedMatcher::new(config.compile(&files).unwrap()))
+    }
+
+    /// Finding 2 of issue 12: a 70 KB post of repeated brand names scored
+    /// into a 1.06 MB record, over Kafka's 1 MB limit, and was retried
+    /// forever. Now it is made to fit (raw JSON dropped, one match per
+    /// entity), says so in a header, and its raw offset is committed.
+    #[tokio::test]
+    async fn issue_12_oversize_scored_record_is_made_to_fit() {
+        let bus = MemoryBus::new();
+        let topics = TopicsConfig {
+            partitions: 1,
+            ..TopicsConfig::default()
+        };
+        bus.ensure_topics(&topics.specs()).await.unwrap();
+        let mut post = Post::new("test:big", "acme ".repeat(14_000));
+        post.raw = Some(serde_json::json!({"body": "acme ".repeat(14_000)}));
+        bus.producer()
+            .send(&topics.raw, Record::new(post.id.clone(), post.to_json()))
+            .await
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        let stage = tokio::spawn({
+            let (bus, topics, shutdown) = (
+                Arc::new(bus.clone()) as Arc<dyn Bus>,
+                topics.clone(),
+                shutdown.clone(),
+            );
+            let config = MatchStageConfig::default();
+            async move { run(bus, &topics, alias_matcher(), &config, shutdown).await }
+        });
+        let scored = drain(&bus, &topics.scored, 1).await;
+        shutdown.cancel();
+        let stats = stage.await.unwrap().unwrap();
+        assert_eq!((stats.scored, stats.dead_lettered), (1, 0), "{stats}");
+        let m = &scored[0];
+        assert!(
+            m.payload.len() <= MatchStageConfig::default().max_record_bytes,
+            "{} bytes",
+            m.payload.len()
+        );
+        let cut = m.header(TRIMMED_HEADER).expect("trimmed header");
+        assert_eq!(cut, "raw,matches:14000->1");
+        let i = Interaction::from_json(&m.payload).unwrap();
+        assert_eq!(i.entities(earshot_model::EntityKind::Brand), ["acme"]);
+        assert_eq!(i.post.text.len(), 70_000, "the text itself fitted");
+        assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(1));
+    }
+
+    /// Trimming is deterministic and, past raw and matches, cuts the text at
+    /// a character boundary with a visible marker; what cannot fit is refused.
+    #[test]
+    fn issue_12_fit_cuts_text_last_and_deterministically() {
+        let matcher = matcher().load();
+        let post = Post::new("t:1", "acmé ".repeat(3_000));
+        let a = fit(matcher.score(&post), 8_000).unwrap();
+        let b = fit(matcher.score(&post), 8_000).unwrap();
+        assert_eq!(a.1, b.1);
+        assert!(a.0.len() <= 8_000);
+        assert!(
+            a.1.iter().any(|c| c.starts_with("text:18000->")),
+            "{:?}",
+            a.1
+        );
+        let i = Interaction::from_json(&a.0).unwrap();
+        assert!(i
+            .post
+            .text
+            .ends_with("[earshot: text truncated from 18000 bytes]"));
+        assert!(fit(matcher.score(&post), 200).is_err());
+    }
+
+    /// Finding 2 of issue 12: a permanent produce error (the broker refuses
+    /// the record itself) was retried forever, freezing the partition. Now
+    /// the raw post goes to the dead-letter topic with the reason and the
+    /// partition's offsets are committed past it.
+    #[tokio::test]
+    async fn issue_12_permanent_produce_error_dead_letters_and_moves_on() {
+        let bus = MemoryBus::new();
+        let topics = TopicsConfig {
+            partitions: 1,
+            ..TopicsConfig::default()
+        };
+        bus.ensure_topics(&topics.specs()).await.unwrap();
+        for i in 0..5 {
+            let post = Post::new(format!("test:{i}"), "acme");
+            bus.producer()
+                .send(&topics.raw, Record::new(post.id.clone(), post.to_json()))
+                .await
+                .unwrap();
+        }
+        let flaky = FlakyBus {
+            inner: bus.clone(),
+            topic: topics.scored.clone(),
+            failures: Arc::new(AtomicU64::new(u64::MAX)),
+            refuse: true,
+        };
+        let shutdown = CancellationToken::new();
+        let stage = tokio::spawn({
+            let (topics, shutdown) = (topics.clone(), shutdown.clone());
+            let config = MatchStageConfig::default();
+            async move { run(Arc::new(flaky), &topics, matcher(), &config, shutdown).await }
+        });
+        let dead = drain(&bus, &topics.dead_letter, 5).await;
+        shutdown.cancel();
+        let stats = stage.await.unwrap().unwrap();
+        assert_eq!(
+            (stats.dead_lettered, stats.retries, stats.abandoned),
+            (5, 0, 0),
+            "{stats}"
+        );
+        for m in &dead {
+            let reason = m.header("earshot-error").unwrap();
+            assert!(reason.contains("Message size too large"), "{reason}");
+        }
+        assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(5));
         assert_eq!(bus.len(&topics.scored), 0);
     }
 

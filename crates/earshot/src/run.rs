@@ -33,7 +33,21 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     let migration = earshot_sink::migrate(&config.sink).await?;
     tracing::info!(%migration, "store ready");
 
-    let memory = config.transport.kafka.is_none().then(MemoryBus::new);
+    // RAM is not durable: in the embedded mode a produce resolves only once
+    // the next stage acknowledged it, and the sink acknowledges only after
+    // the store committed, so a connector's cursor, dedup record and a
+    // webhook's 202 all mean "in the store" (issue 12). This also bounds how
+    // far a source runs ahead of the store.
+    let topics = &config.transport.topics;
+    let memory = config.transport.kafka.is_none().then(|| {
+        MemoryBus::end_to_end([
+            (topics.raw.as_str(), config.match_stage.group.as_str()),
+            (topics.scored.as_str(), config.sink.group.as_str()),
+        ])
+    });
+    let mut sink_config = config.sink.clone();
+    // Producers wait for the store here, so batching by age only adds latency.
+    sink_config.batch.flush_when_idle = memory.is_some();
     let bus: Arc<dyn Bus> = match &memory {
         Some(m) => {
             m.ensure_topics(&config.transport.topics.specs()).await?;
@@ -57,7 +71,7 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     let (b, t, c, s) = (
         bus.clone(),
         config.transport.topics.clone(),
-        config.sink.clone(),
+        sink_config,
         stages.clone(),
     );
     let sink_task = tracker.spawn(async move { earshot_sink::run(b, &t, &c, s).await });
@@ -106,6 +120,11 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     };
     let match_stats = match_task.await.context("matcher panicked")??;
     let sink_stats = sink_task.await.context("sink panicked")??;
+    if let Some(memory) = &memory {
+        // Nothing acknowledges what is still on the bus now: tell waiting
+        // producers it was not stored (a webhook then answers 503).
+        memory.abandon_pending();
+    }
     tracker.wait().await;
 
     eprintln!();

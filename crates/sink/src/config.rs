@@ -82,10 +82,19 @@ pub struct BatchConfig {
     /// consumption pauses: this is the sink's backpressure.
     #[serde(default)]
     pub max_in_flight: Option<usize>,
+    /// Write the open batch as soon as no further record is ready, instead of
+    /// waiting for a limit. Not a file setting: the embedded mode sets it,
+    /// because there its producers wait for the store (end-to-end
+    /// acknowledgements), so batching by age would only add latency.
+    #[serde(skip)]
+    pub flush_when_idle: bool,
 }
 
 /// `[sink.retry]`: exponential backoff with jitter for transient failures
-/// (network, timeouts, overload). Retries never give up; each one is logged and counted.
+/// (network, timeouts, overload). Known transient failures are retried until
+/// they pass, each one logged and counted; errors this build does not know
+/// are retried `max_unknown_attempts` times and then treated as refused rows
+/// (kept in the dead-letter table with the reason), so none is retried forever.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
@@ -95,6 +104,10 @@ pub struct RetryConfig {
     /// Longest wait in milliseconds (default 30,000).
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+    /// Attempts at an insert failing with a ClickHouse error code this build
+    /// does not classify before its rows are dead-lettered (default 10).
+    #[serde(default = "default_max_unknown_attempts")]
+    pub max_unknown_attempts: u32,
 }
 
 /// `[sink.clickhouse]`: how to reach ClickHouse and shape the schema.
@@ -161,6 +174,7 @@ impl Default for BatchConfig {
             max_bytes: default_max_bytes(),
             max_age_ms: default_max_age_ms(),
             max_in_flight: None,
+            flush_when_idle: false,
         }
     }
 }
@@ -170,8 +184,13 @@ impl Default for RetryConfig {
         RetryConfig {
             initial_backoff_ms: default_initial_backoff_ms(),
             max_backoff_ms: default_max_backoff_ms(),
+            max_unknown_attempts: default_max_unknown_attempts(),
         }
     }
+}
+
+fn default_max_unknown_attempts() -> u32 {
+    10
 }
 
 impl Default for ClickHouseConfig {
@@ -260,6 +279,12 @@ impl SinkConfig {
                     "{}: expected 1 to retry.max_backoff_ms ({})",
                     r.initial_backoff_ms, r.max_backoff_ms
                 ),
+            );
+        }
+        if r.max_unknown_attempts == 0 {
+            err(
+                "retry.max_unknown_attempts",
+                format!("{}: expected at least 1", r.max_unknown_attempts),
             );
         }
         if self.kind == SinkKind::Clickhouse {

@@ -1,5 +1,7 @@
-//! Retrying transient failures: exponential backoff with full jitter, forever
-//! but visibly (a warning per attempt, a counter), and cancellable by shutdown.
+//! Retrying transient failures: exponential backoff with full jitter, visibly
+//! (a warning per attempt, a counter), and cancellable by shutdown. Known
+//! transient failures are retried until they pass; unclassified ones
+//! ([`SinkError::Unknown`]) only `max_unknown_attempts` times.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +18,7 @@ use crate::SinkError;
 pub struct RetryPolicy {
     initial: Duration,
     max: Duration,
+    max_unknown_attempts: u32,
     shutdown: CancellationToken,
 }
 
@@ -25,8 +28,15 @@ impl RetryPolicy {
         RetryPolicy {
             initial: Duration::from_millis(config.initial_backoff_ms),
             max: Duration::from_millis(config.max_backoff_ms),
+            max_unknown_attempts: config.max_unknown_attempts.max(1),
             shutdown,
         }
+    }
+
+    /// Attempts at an operation failing with [`SinkError::Unknown`] before
+    /// [`run`](Self::run) returns that error.
+    pub fn max_unknown_attempts(&self) -> u32 {
+        self.max_unknown_attempts
     }
 
     /// Wait before attempt `attempt` (1-based): uniform in `[d/2, d]` where `d`
@@ -54,12 +64,30 @@ impl RetryPolicy {
 
     /// Runs `op` until it succeeds or fails with a non-transient error.
     /// Transient failures are logged with `what`, counted in `retries`, and
-    /// retried after [`delay`](Self::delay). Returns [`SinkError::Interrupted`]
-    /// if shutdown is requested while waiting.
+    /// retried after [`delay`](Self::delay); unclassified ones the same way,
+    /// but at most [`max_unknown_attempts`](Self::max_unknown_attempts)
+    /// attempts in all, after which the [`SinkError::Unknown`] is returned.
+    /// Returns [`SinkError::Interrupted`] if shutdown is requested while waiting.
     pub async fn run<T, F, Fut>(
         &self,
         what: &str,
         retries: &AtomicU64,
+        op: F,
+    ) -> Result<T, SinkError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SinkError>>,
+    {
+        self.run_limited(what, retries, self.max_unknown_attempts, op)
+            .await
+    }
+
+    /// [`run`](Self::run) with its own limit of attempts for unclassified errors.
+    pub async fn run_limited<T, F, Fut>(
+        &self,
+        what: &str,
+        retries: &AtomicU64,
+        unknown_attempts: u32,
         mut op: F,
     ) -> Result<T, SinkError>
     where
@@ -67,9 +95,22 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, SinkError>>,
     {
         let mut attempt = 0u32;
+        let mut unknown = 0u32;
         loop {
             match op().await {
                 Err(SinkError::Transient(reason)) => {
+                    attempt = attempt.saturating_add(1);
+                    retries.fetch_add(1, Ordering::Relaxed);
+                    self.wait(attempt, what, &reason).await?;
+                }
+                Err(SinkError::Unknown(reason)) => {
+                    unknown += 1;
+                    if unknown >= unknown_attempts.max(1) {
+                        tracing::warn!(what, attempts = unknown, %reason, "unclassified error persists; giving up on this request");
+                        return Err(SinkError::Unknown(format!(
+                            "{reason} (unclassified error, still failing after {unknown} attempts)"
+                        )));
+                    }
                     attempt = attempt.saturating_add(1);
                     retries.fetch_add(1, Ordering::Relaxed);
                     self.wait(attempt, what, &reason).await?;
@@ -94,6 +135,7 @@ mod tests {
             &RetryConfig {
                 initial_backoff_ms: 10,
                 max_backoff_ms: 100,
+                max_unknown_attempts: 3,
             },
             CancellationToken::new(),
         )
@@ -155,6 +197,28 @@ mod tests {
         assert_eq!(calls, 1);
     }
 
+    /// Finding 2 of issue 12: an unknown ClickHouse error code was retried
+    /// forever. Now it is tried `max_unknown_attempts` times, then returned.
+    #[tokio::test]
+    async fn issue_12_unknown_errors_are_retried_a_bounded_number_of_times() {
+        let p = policy();
+        let retries = AtomicU64::new(0);
+        let mut calls = 0;
+        let err = p
+            .run("test", &retries, || {
+                calls += 1;
+                async { Err::<(), _>(SinkError::Unknown("Code: 76. DB::Exception".into())) }
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SinkError::Unknown(m) if m.contains("after 3 attempts")),
+            "{err}"
+        );
+        assert_eq!(calls, 3);
+        assert_eq!(retries.load(Ordering::Relaxed), 2);
+    }
+
     #[tokio::test]
     async fn shutdown_interrupts_waiting() {
         let shutdown = CancellationToken::new();
@@ -162,6 +226,7 @@ mod tests {
             &RetryConfig {
                 initial_backoff_ms: 60_000,
                 max_backoff_ms: 60_000,
+                max_unknown_attempts: 3,
             },
             shutdown.clone(),
         );

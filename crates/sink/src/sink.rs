@@ -45,6 +45,11 @@ pub enum SinkError {
     /// same rows fails again.
     #[error("data refused: {0}")]
     Data(String),
+    /// An error this build does not classify (an unknown ClickHouse error
+    /// code): retried a bounded number of times (`retry.max_unknown_attempts`),
+    /// then the rows are treated as refused, so it never blocks forever.
+    #[error("unclassified error: {0}")]
+    Unknown(String),
     /// Configuration is wrong (unknown table, authentication): stop and fix it.
     #[error("fatal: {0}")]
     Fatal(String),

@@ -14,6 +14,7 @@ use earshot_model::Interaction;
 use earshot_transport::{
     dead_letter_record, AckToken, Bus, ConsumerOptions, Message, Producer, TopicsConfig,
 };
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,6 +73,7 @@ pub(crate) async fn run(
     let producer = bus.producer();
     let dlq_tasks = TaskTracker::new();
     let retry = RetryPolicy::new(&config.retry, shutdown.clone());
+    let dlq_retry = retry.clone();
     tracing::info!(sink = sink.name(), group = %config.group, topic = %topics.scored, "sink started");
 
     let (tx, mut rx) = mpsc::channel::<PendingBatch>(1);
@@ -84,7 +86,7 @@ pub(crate) async fn run(
         tokio::spawn(async move {
             while let Some(pending) = rx.recv().await {
                 if let Err(e) = write_batch(
-                    &mut *sink, &retry, pending, &*producer, &dlq_topic, &counters, &dlq_tasks,
+                    &mut *sink, &retry, pending, &producer, &dlq_topic, &counters, &dlq_tasks,
                 )
                 .await
                 {
@@ -105,14 +107,32 @@ pub(crate) async fn run(
     );
     loop {
         let deadline = batcher.deadline();
-        let next = tokio::select! {
-            d = consumer.recv() => d,
-            _ = sleep_until(deadline) => {
+        // When idle flushing, an open batch is written as soon as nothing
+        // more is ready (`recv` is cancel-safe, so polling it once is fine).
+        let ready = if config.batch.flush_when_idle && deadline.is_some() {
+            consumer.recv().now_or_never()
+        } else {
+            None
+        };
+        let next = match ready {
+            Some(next) => next,
+            None if config.batch.flush_when_idle && deadline.is_some() => {
                 if let Some(b) = batcher.take() {
-                    if tx.send(b).await.is_err() { break; }
+                    if tx.send(b).await.is_err() {
+                        break;
+                    }
                 }
                 continue;
             }
+            None => tokio::select! {
+                d = consumer.recv() => d,
+                _ = sleep_until(deadline) => {
+                    if let Some(b) = batcher.take() {
+                        if tx.send(b).await.is_err() { break; }
+                    }
+                    continue;
+                }
+            },
         };
         let delivery = match next {
             None => break,
@@ -151,7 +171,8 @@ pub(crate) async fn run(
                 counters.undecodable.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(topic = %message.topic, partition = message.partition, offset = message.offset, error = %e, "undecodable scored record; sent to the dead-letter topic");
                 dead_letter_then_ack(
-                    &*producer,
+                    producer.clone(),
+                    &dlq_retry,
                     &topics.dead_letter,
                     &message,
                     &e.to_string(),
@@ -191,7 +212,7 @@ async fn write_batch(
     sink: &mut dyn Sink,
     retry: &RetryPolicy,
     pending: PendingBatch,
-    producer: &dyn Producer,
+    producer: &Arc<dyn Producer>,
     dlq_topic: &str,
     counters: &Counters,
     dlq_tasks: &TaskTracker,
@@ -254,7 +275,15 @@ async fn write_batch(
         if let Some(token) = tokens[*index].take() {
             counters.dead_lettered_topic.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(post_id = %item.interaction.post.id, %reason, "row refused by the store and its dead-letter table; sent to the dead-letter topic");
-            dead_letter_then_ack(producer, dlq_topic, &message, reason, token, dlq_tasks);
+            dead_letter_then_ack(
+                producer.clone(),
+                retry,
+                dlq_topic,
+                &message,
+                reason,
+                token,
+                dlq_tasks,
+            );
         }
     }
     let acked = tokens.into_iter().flatten().map(AckToken::ack).count();
@@ -268,27 +297,64 @@ async fn write_batch(
     Ok(())
 }
 
+/// Most bytes of the original payload kept in a dead letter the dead-letter
+/// topic refused whole; each further refusal halves it, down to [`DEAD_LETTER_MIN`].
+const DEAD_LETTER_PREFIX: usize = 64 * 1024;
+/// Below this many payload bytes a refused dead letter is not cut further.
+const DEAD_LETTER_MIN: usize = 1024;
+
 /// Sends a dead letter and acknowledges the original once the bus has it.
+/// Transient failures are retried with backoff until shutdown; a permanent
+/// refusal (too large) is retried with the payload cut. Only a dead letter
+/// refused even cut, or unsent at shutdown, is left unacknowledged: its
+/// partition is then held, which the consumer reports periodically.
 fn dead_letter_then_ack(
-    producer: &dyn Producer,
+    producer: Arc<dyn Producer>,
+    retry: &RetryPolicy,
     topic: &str,
     message: &Message,
     reason: &str,
     token: AckToken,
     tasks: &TaskTracker,
 ) {
-    let send = producer.send(topic, dead_letter_record(message, STAGE, reason));
-    let (topic, offset) = (topic.to_string(), message.offset);
+    let mut record = dead_letter_record(message, STAGE, reason);
+    let mut pending = producer.send(topic, record.clone());
+    let (topic, offset, original) = (topic.to_string(), message.offset, message.payload.len());
+    let retry = retry.clone();
     tasks.spawn(async move {
-        match send.await {
-            Ok(()) => token.ack(),
-            Err(e) => {
-                tracing::error!(%topic, offset, error = %e, "dead-letter send failed; record left unacknowledged");
-                token.nack("dead-letter send failed");
+        let mut attempt = 0;
+        loop {
+            let error = match pending.await {
+                Ok(()) => return token.ack(),
+                Err(e) => e,
+            };
+            if error.is_permanent() && record.payload.len() > DEAD_LETTER_MIN {
+                let keep = (record.payload.len() / 2).min(DEAD_LETTER_PREFIX);
+                tracing::warn!(%topic, offset, %error, keep, "dead letter refused; sending it again with its payload cut");
+                if !record.headers.iter().any(|(n, _)| n == PAYLOAD_CUT_HEADER) {
+                    record = record.header(PAYLOAD_CUT_HEADER, original.to_string());
+                }
+                record.payload.truncate(keep);
+            } else if error.is_permanent() {
+                tracing::error!(%topic, offset, %error, "the dead-letter topic refused the record permanently; its partition stays held");
+                return token.nack(&format!("the dead-letter topic refused it: {error}"));
+            } else {
+                attempt += 1;
+                if retry
+                    .wait(attempt, "dead-letter send", &error.to_string())
+                    .await
+                    .is_err()
+                {
+                    return token.nack("shutdown before its dead letter was delivered");
+                }
             }
+            pending = producer.send(&topic, record.clone());
         }
     });
 }
+
+/// Header giving the original payload size of a dead letter whose payload was cut.
+const PAYLOAD_CUT_HEADER: &str = "earshot-payload-cut-from";
 
 fn spawn_progress(counters: Arc<Counters>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

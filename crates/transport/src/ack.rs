@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::memory::Downstream;
 use crate::watermark::PartitionWatermark;
 
 /// Acknowledgement handle travelling with a consumed message.
@@ -17,6 +18,9 @@ pub struct AckToken {
     offset: i64,
     _permit: Option<OwnedSemaphorePermit>,
     settled: bool,
+    /// In the end-to-end memory bus: the producer waiting for this record to
+    /// be acknowledged downstream, told how this token settles.
+    downstream: Option<Downstream>,
 }
 
 impl AckToken {
@@ -31,7 +35,14 @@ impl AckToken {
             offset,
             _permit: permit,
             settled: false,
+            downstream: None,
         }
+    }
+
+    /// Tells `downstream` how this token settles (end-to-end memory bus).
+    pub(crate) fn with_downstream(mut self, downstream: Option<Downstream>) -> AckToken {
+        self.downstream = downstream;
+        self
     }
 
     /// A token bound to nothing, for records that did not come from a consumer
@@ -46,6 +57,9 @@ impl AckToken {
     pub fn ack(mut self) {
         self.settled = true;
         self.watermark.ack(self.offset);
+        if let Some(d) = self.downstream.take() {
+            d.settle(Ok(()));
+        }
     }
 
     /// The message could not be handed on: hold the watermark below it.
@@ -56,7 +70,10 @@ impl AckToken {
             reason,
             "message not acknowledged; its partition's offset is held"
         );
-        self.watermark.fail(self.offset);
+        self.watermark.fail_because(self.offset, reason);
+        if let Some(d) = self.downstream.take() {
+            d.settle(Err(reason.to_string()));
+        }
     }
 
     /// Whether this token settles into `watermark` (bus implementations use it
@@ -75,6 +92,9 @@ impl Drop for AckToken {
     fn drop(&mut self) {
         if !self.settled {
             self.watermark.fail(self.offset);
+            if let Some(d) = self.downstream.take() {
+                d.settle(Err("dropped without acknowledgement".into()));
+            }
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct ConsumerOptions {
     pub commit_interval: Duration,
     /// Cancelled to stop: `recv` then returns `None`.
     pub shutdown: CancellationToken,
+    /// How often a partition whose watermark is held (a failed offset, or one
+    /// in flight longer than this) is logged as a warning and published as
+    /// the gauge `earshot_watermark_held_seconds` (default 30 s).
+    pub held_report_interval: Duration,
 }
 
 impl ConsumerOptions {
@@ -116,6 +120,7 @@ impl ConsumerOptions {
             max_in_flight: 10_000,
             commit_interval: Duration::from_secs(1),
             shutdown: CancellationToken::new(),
+            held_report_interval: Duration::from_secs(30),
         }
     }
 }

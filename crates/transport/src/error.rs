@@ -20,10 +20,28 @@ pub enum TransportError {
         /// Why.
         message: String,
     },
+    /// The broker or client refused the record itself (larger than the
+    /// message size limit, invalid, not authorized for the topic): sending
+    /// the same record again fails again, so a stage must set it aside (dead
+    /// letter) instead of retrying it.
+    #[error("`{topic}` refused the record permanently: {message}")]
+    Refused {
+        /// Destination topic.
+        topic: String,
+        /// Why.
+        message: String,
+    },
     /// The bus was shut down.
     #[error("transport closed")]
     Closed,
     /// Invalid transport configuration.
     #[error("invalid transport configuration: {0}")]
     Config(String),
+}
+
+impl TransportError {
+    /// Whether retrying the same record cannot succeed ([`TransportError::Refused`]).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TransportError::Refused { .. })
+    }
 }

@@ -50,4 +50,4 @@ pub use error::TransportError;
 #[cfg(feature = "kafka")]
 pub use kafka::KafkaBus;
 pub use memory::MemoryBus;
-pub use watermark::PartitionWatermark;
+pub use watermark::{Held, PartitionWatermark};

@@ -1,5 +1,12 @@
 //! The in-memory bus: the embedded one-process mode's transport, with the same
 //! partitions, consumer groups, acknowledgements and watermark commits as Kafka.
+//!
+//! RAM is not durable, so a plain [`MemoryBus`] acknowledges a produce that a
+//! crash would lose. [`MemoryBus::end_to_end`] closes that hole for the
+//! embedded mode: a produced record's delivery future resolves only once every
+//! declared consumer group of its topic *acknowledged* it, so acknowledgements
+//! travel back with the data (connector ← match ← sink's durable commit), and
+//! a producer can run ahead of the store by no more than it awaits.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -9,8 +16,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 
+use crate::watermark::HeldReporter;
 use crate::{
     AckToken, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message,
     PartitionWatermark, Producer, Record, TopicSpec, TransportError,
@@ -27,6 +35,9 @@ struct Shared {
     state: Mutex<State>,
     /// Woken on every produce and every membership change.
     changed: Notify,
+    /// End-to-end mode: `topic → groups` whose acknowledgement a produce to
+    /// that topic waits for. Empty: produces resolve once the record is in RAM.
+    downstream: HashMap<String, Vec<String>>,
 }
 
 #[derive(Default)]
@@ -36,8 +47,65 @@ struct State {
     next_member: u64,
 }
 
-/// A kept record: key, payload, headers, timestamp (Unix ms).
-type Stored = (Option<String>, Vec<u8>, Vec<(String, Vec<u8>)>, i64);
+/// A kept record: key, payload, headers, timestamp (Unix ms), and in
+/// end-to-end mode the producer waiting for its downstream acknowledgement.
+type Stored = (
+    Option<String>,
+    Vec<u8>,
+    Vec<(String, Vec<u8>)>,
+    i64,
+    Option<Arc<Completion>>,
+);
+
+/// A produce waiting for the groups that must acknowledge its record.
+struct Completion {
+    state: Mutex<CompletionState>,
+}
+
+struct CompletionState {
+    /// Groups that have not acknowledged yet.
+    waiting: Vec<String>,
+    /// Resolves the producer's delivery future; taken on the first outcome.
+    tx: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// One group's share of a [`Completion`], carried by the [`AckToken`] of the
+/// delivery: settling the token settles it.
+pub(crate) struct Downstream {
+    completion: Arc<Completion>,
+    group: String,
+}
+
+impl std::fmt::Debug for Downstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Downstream")
+            .field("group", &self.group)
+            .finish()
+    }
+}
+
+impl Downstream {
+    /// An acknowledgement counts once per group; the first failure of any
+    /// group fails the produce (its producer must not treat it as durable).
+    pub(crate) fn settle(self, outcome: Result<(), String>) {
+        let mut state = self.completion.state.lock().expect("completion lock");
+        match outcome {
+            Ok(()) => {
+                state.waiting.retain(|g| *g != self.group);
+                if state.waiting.is_empty() {
+                    if let Some(tx) = state.tx.take() {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+            }
+            Err(reason) => {
+                if let Some(tx) = state.tx.take() {
+                    let _ = tx.send(Err(reason));
+                }
+            }
+        }
+    }
+}
 
 #[derive(Default)]
 struct PartitionLog {
@@ -58,6 +126,32 @@ impl MemoryBus {
     /// An empty bus with no topics.
     pub fn new() -> MemoryBus {
         MemoryBus::default()
+    }
+
+    /// A bus whose produces resolve only once the record was acknowledged by
+    /// every group `downstream` names for its topic (`(topic, group)` pairs),
+    /// even groups that have not joined yet. Topics without a declared group
+    /// resolve once the record is in RAM.
+    ///
+    /// The embedded mode declares `raw → match` and `scored → sink`: the sink
+    /// acknowledges after its store committed, the match stage after its
+    /// scored produce resolved, so a connector's produce resolves only once
+    /// the post is durable in the store, and nothing acknowledged to a
+    /// source is lost by a crash. Every producer is also held back to what
+    /// it awaits: this is the bus's backpressure.
+    pub fn end_to_end<'a>(downstream: impl IntoIterator<Item = (&'a str, &'a str)>) -> MemoryBus {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (topic, group) in downstream {
+            map.entry(topic.to_string())
+                .or_default()
+                .push(group.to_string());
+        }
+        MemoryBus {
+            shared: Arc::new(Shared {
+                downstream: map,
+                ..Shared::default()
+            }),
+        }
     }
 
     /// Records in a topic partition that are still kept (for tests and reports).
@@ -88,6 +182,25 @@ impl MemoryBus {
             }
         }
         lag
+    }
+
+    /// Fails every produce still waiting for a downstream acknowledgement
+    /// (end-to-end mode), for when the consuming stages stopped: their
+    /// producers learn the records were not handed on instead of waiting.
+    pub fn abandon_pending(&self) {
+        let mut state = self.shared.state.lock().expect("bus lock");
+        for parts in state.topics.values_mut() {
+            for log in parts {
+                for record in &mut log.records {
+                    if let Some(c) = record.4.take() {
+                        if let Some(tx) = c.state.lock().expect("completion lock").tx.take() {
+                            let _ =
+                                tx.send(Err("the bus stopped before it was acknowledged".into()));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Committed offset of `group` on a partition.
@@ -174,6 +287,7 @@ impl Bus for MemoryBus {
             assigned: Vec::new(),
             next: 0,
             budget: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            held: HeldReporter::new(&options.group, options.held_report_interval),
             options,
             last_commit: tokio::time::Instant::now(),
         }))
@@ -182,6 +296,19 @@ impl Bus for MemoryBus {
 
 impl Producer for MemoryBus {
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        let (completion, rx) = match self.shared.downstream.get(topic) {
+            Some(groups) if !groups.is_empty() => {
+                let (tx, rx) = oneshot::channel();
+                let completion = Arc::new(Completion {
+                    state: Mutex::new(CompletionState {
+                        waiting: groups.clone(),
+                        tx: Some(tx),
+                    }),
+                });
+                (Some(completion), Some(rx))
+            }
+            _ => (None, None),
+        };
         let result = {
             let mut state = self.shared.state.lock().expect("bus lock");
             match state.topics.get_mut(topic) {
@@ -192,6 +319,7 @@ impl Producer for MemoryBus {
                         record.payload,
                         record.headers,
                         now_ms(),
+                        completion,
                     ));
                     Ok(())
                 }
@@ -202,7 +330,24 @@ impl Producer for MemoryBus {
             }
         };
         self.shared.changed.notify_waiters();
-        futures::future::ready(result).boxed()
+        match (result, rx) {
+            (Ok(()), Some(rx)) => {
+                let topic = topic.to_string();
+                async move {
+                    match rx.await {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(reason)) => Err(TransportError::Delivery {
+                            topic,
+                            message: format!("not acknowledged downstream: {reason}"),
+                        }),
+                        // The record was dropped unsettled (the bus went away).
+                        Err(_) => Err(TransportError::Closed),
+                    }
+                }
+                .boxed()
+            }
+            (result, _) => futures::future::ready(result).boxed(),
+        }
     }
 
     fn flush(&self, _timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
@@ -223,6 +368,8 @@ struct MemoryConsumer {
     /// When watermarks were last committed; kept across `recv` calls so a
     /// consumer that is never idle still commits every `commit_interval`.
     last_commit: tokio::time::Instant,
+    /// Says which partitions are held, every `held_report_interval`.
+    held: HeldReporter,
 }
 
 struct Assigned {
@@ -282,7 +429,7 @@ impl MemoryConsumer {
             .collect();
     }
 
-    fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>)> {
+    fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>, Option<Downstream>)> {
         let shared = self.bus.shared.clone();
         let mut state = shared.state.lock().expect("bus lock");
         let generation = state
@@ -297,7 +444,7 @@ impl MemoryConsumer {
             let a = &mut self.assigned[i];
             let log = &state.topics[&a.topic][a.partition as usize];
             let idx = (a.position - log.base) as usize;
-            if let Some((key, payload, headers, ts)) = log.records.get(idx) {
+            if let Some((key, payload, headers, ts, completion)) = log.records.get(idx) {
                 let message = Message {
                     topic: a.topic.clone(),
                     partition: a.partition,
@@ -307,13 +454,36 @@ impl MemoryConsumer {
                     headers: headers.clone(),
                     timestamp_ms: Some(*ts),
                 };
+                let downstream = completion.as_ref().map(|c| Downstream {
+                    completion: c.clone(),
+                    group: self.options.group.clone(),
+                });
                 a.watermark.track(a.position);
                 a.position += 1;
                 self.next = i + 1;
-                return Some((message, a.watermark.clone()));
+                return Some((message, a.watermark.clone(), downstream));
             }
         }
         None
+    }
+}
+
+impl MemoryConsumer {
+    /// Commits and reports held partitions when their intervals are due.
+    fn periodic(&mut self) {
+        if self.last_commit.elapsed() >= self.options.commit_interval {
+            let mut state = self.bus.shared.state.lock().expect("bus lock");
+            self.commit_locked(&mut state);
+            drop(state);
+            self.last_commit = tokio::time::Instant::now();
+        }
+        if self.held.due() {
+            self.held.report(
+                self.assigned
+                    .iter()
+                    .map(|a| (a.topic.as_str(), a.partition, &*a.watermark)),
+            );
+        }
     }
 }
 
@@ -370,28 +540,36 @@ impl Drop for MemoryConsumer {
 impl Consumer for MemoryConsumer {
     async fn recv(&mut self) -> Option<Result<Delivery, TransportError>> {
         let shutdown = self.options.shutdown.clone();
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            p = self.budget.clone().acquire_owned() => p.ok()?,
+        let tick = self
+            .options
+            .commit_interval
+            .min(self.options.held_report_interval);
+        // While the budget is used up (the stage is stuck on its in-flight
+        // work, which is when a partition is held), keep committing and
+        // reporting held partitions, as the Kafka bus's poll thread does.
+        let permit = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                p = self.budget.clone().acquire_owned() => break p.ok()?,
+                _ = tokio::time::sleep(tick) => self.periodic(),
+            }
         };
         let shared = self.bus.shared.clone();
         loop {
-            if self.last_commit.elapsed() >= self.options.commit_interval {
-                let _ = self.commit().await;
-                self.last_commit = tokio::time::Instant::now();
-            }
+            self.periodic();
             // Register for wake-ups before looking, so a produce in between is not missed.
             let changed = shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if let Some((message, watermark)) = self.try_fetch() {
-                let ack = AckToken::new(watermark, message.offset, Some(permit));
+            if let Some((message, watermark, downstream)) = self.try_fetch() {
+                let ack = AckToken::new(watermark, message.offset, Some(permit))
+                    .with_downstream(downstream);
                 return Some(Ok(Delivery { message, ack }));
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = changed => {}
-                _ = tokio::time::sleep(self.options.commit_interval) => {}
+                _ = tokio::time::sleep(tick) => {}
             }
         }
     }
@@ -414,5 +592,55 @@ impl Consumer for MemoryConsumer {
         drop(state);
         self.bus.shared.changed.notify_waiters();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    /// Finding 1 of issue 12: the embedded bus resolved a produce once the
+    /// record was in RAM. End to end, it resolves only once the declared
+    /// group acknowledged it, and fails when that group gives it up.
+    #[tokio::test]
+    async fn issue_12_end_to_end_produce_waits_for_the_downstream_ack() {
+        let bus = MemoryBus::end_to_end([("raw", "match")]);
+        bus.ensure_topics(&[TopicSpec::new("raw", 1), TopicSpec::new("dlq", 1)])
+            .await
+            .unwrap();
+        let mut acked = bus.producer().send("raw", Record::new("a", b"1".to_vec()));
+        let mut nacked = bus.producer().send("raw", Record::new("b", b"2".to_vec()));
+        // No group declared for it: resolves at once.
+        bus.producer()
+            .send("dlq", Record::new("c", b"3".to_vec()))
+            .await
+            .unwrap();
+        assert!(
+            (&mut acked).now_or_never().is_none(),
+            "nobody consumed it yet"
+        );
+
+        let mut consumer = bus
+            .consumer(ConsumerOptions::new("match", ["raw"]))
+            .await
+            .unwrap();
+        let first = consumer.recv().await.unwrap().unwrap();
+        let second = consumer.recv().await.unwrap().unwrap();
+        tokio::task::yield_now().await;
+        assert!(
+            (&mut acked).now_or_never().is_none(),
+            "delivered, not acknowledged"
+        );
+        first.ack.ack();
+        acked.await.unwrap();
+        second.ack.nack("the store refused it");
+        let err = (&mut nacked).await.unwrap_err();
+        assert!(err.to_string().contains("the store refused it"), "{err}");
+
+        let mut pending = bus.producer().send("raw", Record::new("d", b"4".to_vec()));
+        bus.abandon_pending();
+        assert!(pending.as_mut().await.is_err(), "abandoned at shutdown");
+        consumer.close(Duration::from_millis(100)).await.unwrap();
     }
 }

@@ -41,6 +41,30 @@ const FATAL_CODES: &[i32] = &[
     516, // AUTHENTICATION_FAILED
 ];
 
+/// Error codes known to pass: overload, timeouts, restarts, replication and
+/// coordination hiccups. Retried until they do.
+const TRANSIENT_CODES: &[i32] = &[
+    3,    // UNEXPECTED_END_OF_FILE
+    32,   // ATTEMPT_TO_READ_AFTER_EOF
+    159,  // TIMEOUT_EXCEEDED
+    202,  // TOO_MANY_SIMULTANEOUS_QUERIES
+    203,  // NO_FREE_CONNECTION
+    209,  // SOCKET_TIMEOUT
+    210,  // NETWORK_ERROR
+    225,  // NO_ZOOKEEPER
+    236,  // ABORTED
+    241,  // MEMORY_LIMIT_EXCEEDED
+    242,  // TABLE_IS_READ_ONLY (a replica lost its coordinator)
+    252,  // TOO_MANY_PARTS
+    319,  // UNKNOWN_STATUS_OF_INSERT
+    373,  // SESSION_IS_LOCKED
+    394,  // QUERY_WAS_CANCELLED
+    425,  // SYSTEM_ERROR
+    439,  // CANNOT_SCHEDULE_TASK
+    999,  // KEEPER_EXCEPTION
+    1000, // POCO_EXCEPTION (connection resets and the like)
+];
+
 /// The `Code: N` of a ClickHouse exception message, if it has one.
 pub(crate) fn exception_code(message: &str) -> Option<i32> {
     let rest = &message[message.find("Code: ")? + 6..];
@@ -48,10 +72,11 @@ pub(crate) fn exception_code(message: &str) -> Option<i32> {
     digits.parse().ok()
 }
 
-/// Classifies a client error. Everything without a known data or fatal code is
-/// transient: network failures, timeouts, `TOO_MANY_PARTS` (252), memory
-/// limits, proxies answering 429/503, and codes this build does not know.
-/// Those are retried forever, visibly, rather than dropped.
+/// Classifies a client error. Network failures, timeouts, messages without a
+/// code (proxies answering 429/503) and known transient codes are transient:
+/// retried until they pass, visibly. A code this build does not know is
+/// [`SinkError::Unknown`]: retried a bounded number of times, then its rows
+/// are dead-lettered with the message, so it cannot hold a partition forever.
 pub(crate) fn classify(error: clickhouse::error::Error) -> SinkError {
     use clickhouse::error::Error as E;
     match error {
@@ -71,7 +96,9 @@ pub(crate) fn classify_message(message: String) -> SinkError {
     match exception_code(&message) {
         Some(code) if DATA_CODES.contains(&code) => SinkError::Data(message),
         Some(code) if FATAL_CODES.contains(&code) => SinkError::Fatal(message),
-        _ => SinkError::Transient(message),
+        Some(code) if TRANSIENT_CODES.contains(&code) => SinkError::Transient(message),
+        Some(_) => SinkError::Unknown(message),
+        None => SinkError::Transient(message),
     }
 }
 
@@ -96,5 +123,7 @@ mod tests {
             SinkError::Transient(_)
         ));
         assert_eq!(exception_code("no code here"), None);
+        let m = "Code: 76. DB::Exception: Cannot open file /data/x.bin. (CANNOT_OPEN_FILE)";
+        assert!(matches!(classify_message(m.into()), SinkError::Unknown(_)));
     }
 }

@@ -8,7 +8,6 @@ use clickhouse::{Client, RowWrite};
 use sha2::{Digest, Sha256};
 
 use super::error::{classify, exception_code};
-use crate::batch::Position;
 use crate::retry::RetryPolicy;
 use crate::SinkError;
 
@@ -33,31 +32,47 @@ pub(crate) struct Refused {
     pub error: String,
 }
 
-/// Inserts `rows` into `table`. Transient failures are retried (forever, see
+/// Inserts `rows` into `table`. Transient failures are retried (see
 /// [`RetryPolicy`]); on a data error the range is halved until each refused row
 /// stands alone, and every other row is inserted. Returns the refused rows.
-/// `owners[i]` is the position of the record row `i` came from; it makes the
-/// deduplication token, so a retried range is recognised as the same insert.
+/// An unclassified error is retried `max_unknown_attempts` times and then
+/// handled like a data error; after that, the halves get one attempt each
+/// (retrying each of them would multiply the wait by the batch size).
+/// `keys[i]` names row `i`'s content (see [`dedup_token`]), so a retried or
+/// re-batched range of the same rows is recognised as the same insert.
 pub(crate) async fn insert_bisect<T: RowWrite>(
     ctx: &InsertCtx<'_>,
     table: &str,
     rows: &[T::Value<'_>],
-    owners: &[&Position],
+    keys: &[String],
 ) -> Result<Vec<Refused>, SinkError> {
     let mut refused = Vec::new();
     let mut ranges = vec![(0, rows.len())];
+    let mut gave_up = false;
     while let Some((lo, hi)) = ranges.pop() {
         if lo == hi {
             continue;
         }
-        let token = ctx.dedup_token.then(|| dedup_token(table, &owners[lo..hi]));
+        let token = ctx.dedup_token.then(|| dedup_token(table, &keys[lo..hi]));
         let what = format!("insert into {table} ({} rows)", hi - lo);
+        let limit = if gave_up {
+            1
+        } else {
+            ctx.retry.max_unknown_attempts()
+        };
         let result = ctx
             .retry
-            .run(&what, ctx.retries, || {
+            .run_limited(&what, ctx.retries, limit, || {
                 insert_once::<T>(ctx, table, &rows[lo..hi], token.as_deref())
             })
             .await;
+        let result = match result {
+            Err(SinkError::Unknown(error)) => {
+                gave_up = true;
+                Err(SinkError::Data(error))
+            }
+            other => other,
+        };
         match result {
             Ok(()) => {}
             Err(SinkError::Data(error)) if hi - lo == 1 => {
@@ -99,15 +114,23 @@ async fn insert_once<T: RowWrite>(
     insert.end().await.map_err(classify)
 }
 
-/// A token naming exactly which records a row range came from.
-pub(crate) fn dedup_token(table: &str, owners: &[&Position]) -> String {
+/// The `insert_deduplication_token` of a row range: a hash of the table and
+/// the sorted keys of its rows (post id and scoring version, plus the entity
+/// for mentions), so the same rows give the same token whatever the order,
+/// the batch or the offsets they arrived with, and any other set of rows a
+/// different one. ClickHouse (22.2+) then drops a repeated insert of the same
+/// rows; a redelivery batched differently is a different set and is inserted
+/// again, which `ReplacingMergeTree(version)` collapses (queries use `FINAL`
+/// or `argMax`), so raw tables never show it twice to a deduplicating reader.
+pub(crate) fn dedup_token(table: &str, keys: &[String]) -> String {
+    let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
     let mut h = Sha256::new();
     h.update(table.as_bytes());
-    for p in owners {
-        h.update(p.topic.as_bytes());
-        h.update([0]);
-        h.update(p.partition.to_le_bytes());
-        h.update(p.offset.to_le_bytes());
+    h.update([0]);
+    for k in sorted {
+        h.update((k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
     }
     format!("earshot-{}", hex::encode(&h.finalize()[..16]))
 }
@@ -116,26 +139,36 @@ pub(crate) fn dedup_token(table: &str, owners: &[&Position]) -> String {
 mod tests {
     use super::*;
 
+    fn keys(k: &[&str]) -> Vec<String> {
+        k.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Finding 6 of issue 12: the token was derived from the batch's offsets,
+    /// so the same rows redelivered at other offsets or in another order were
+    /// inserted again. Now it depends on the set of rows only.
     #[test]
-    fn token_depends_on_every_position() {
-        let a = Position {
-            topic: "t".into(),
-            partition: 0,
-            offset: 1,
-        };
-        let b = Position {
-            topic: "t".into(),
-            partition: 0,
-            offset: 2,
-        };
-        let c = Position {
-            topic: "t".into(),
-            partition: 1,
-            offset: 2,
-        };
-        assert_eq!(dedup_token("x", &[&a, &b]), dedup_token("x", &[&a, &b]));
-        assert_ne!(dedup_token("x", &[&a, &b]), dedup_token("x", &[&a, &c]));
-        assert_ne!(dedup_token("x", &[&a, &b]), dedup_token("y", &[&a, &b]));
-        assert_ne!(dedup_token("x", &[&a]), dedup_token("x", &[&a, &b]));
+    fn issue_12_dedup_token_depends_on_the_rows_not_their_batch() {
+        let a = keys(&["hn:1|1000", "hn:2|1000", "hn:3|1000"]);
+        let shuffled = keys(&["hn:3|1000", "hn:1|1000", "hn:2|1000"]);
+        assert_eq!(
+            dedup_token("interactions", &a),
+            dedup_token("interactions", &shuffled)
+        );
+        // Another scoring of one post, another set, another table: another token.
+        let rescored = keys(&["hn:1|1000", "hn:2|2000", "hn:3|1000"]);
+        assert_ne!(
+            dedup_token("interactions", &a),
+            dedup_token("interactions", &rescored)
+        );
+        assert_ne!(
+            dedup_token("interactions", &a),
+            dedup_token("interactions", &a[..2])
+        );
+        assert_ne!(dedup_token("interactions", &a), dedup_token("mentions", &a));
+        // Keys are length-prefixed: no two sets collide by concatenation.
+        assert_ne!(
+            dedup_token("t", &keys(&["ab", "c"])),
+            dedup_token("t", &keys(&["a", "bc"]))
+        );
     }
 }

@@ -18,7 +18,10 @@ use async_trait::async_trait;
 
 use self::insert::{insert_bisect, InsertCtx, Refused};
 pub use self::report::QUERIES;
-use self::rows::{interaction_row, mention_rows, DeadLetterRow, InteractionRow, MentionRow};
+use self::rows::{
+    interaction_key, interaction_row, mention_key, mention_rows, version, DeadLetterRow,
+    InteractionRow, MentionRow,
+};
 use self::schema::{render, Features, MIGRATIONS, MIGRATIONS_TABLE};
 use crate::config::{ClickHouseConfig, PASSWORD_ENV};
 use crate::retry::RetryPolicy;
@@ -241,15 +244,22 @@ impl ClickHouseSink {
                 }
             })
             .collect();
-        let owners: Vec<_> = refused
+        let keys: Vec<String> = refused
             .iter()
-            .map(|(i, _, _)| &batch.items[*i].position)
+            .map(|(i, table, _)| {
+                let item = &batch.items[*i];
+                format!(
+                    "{}\0{}\0{table}",
+                    item.interaction.post.id,
+                    version(&item.interaction)
+                )
+            })
             .collect();
         let again = match insert_bisect::<DeadLetterRow<'static>>(
             &self.ctx(),
             "sink_dead_letters",
             &rows,
-            &owners,
+            &keys,
         )
         .await
         {
@@ -283,9 +293,9 @@ impl Sink for ClickHouseSink {
         let ctx = self.ctx();
 
         let rows: Vec<InteractionRow<'_>> = batch.items.iter().map(interaction_row).collect();
-        let owners: Vec<_> = batch.items.iter().map(|i| &i.position).collect();
+        let keys: Vec<String> = batch.items.iter().map(interaction_key).collect();
         let bad =
-            insert_bisect::<InteractionRow<'static>>(&ctx, "interactions", &rows, &owners).await?;
+            insert_bisect::<InteractionRow<'static>>(&ctx, "interactions", &rows, &keys).await?;
         drop(rows);
         let mut refused: Vec<(usize, &'static str, Refused)> = bad
             .into_iter()
@@ -304,12 +314,8 @@ impl Sink for ClickHouseSink {
                 mention_owner.push(i);
             }
         }
-        let owners: Vec<_> = mention_owner
-            .iter()
-            .map(|i| &batch.items[*i].position)
-            .collect();
-        let bad =
-            insert_bisect::<MentionRow<'static>>(&ctx, "mentions", &mentions, &owners).await?;
+        let keys: Vec<String> = mentions.iter().map(mention_key).collect();
+        let bad = insert_bisect::<MentionRow<'static>>(&ctx, "mentions", &mentions, &keys).await?;
         drop(mentions);
         for r in bad {
             let item = mention_owner[r.row];

@@ -198,3 +198,21 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
         })
     })
 }
+
+/// Content key of an `interactions` row (see [`super::insert::dedup_token`]):
+/// the post and its scoring version.
+pub(crate) fn interaction_key(item: &BatchItem) -> String {
+    format!(
+        "{}\0{}",
+        item.interaction.post.id,
+        version(&item.interaction)
+    )
+}
+
+/// Content key of a `mentions` row: the post, its version and the entity.
+pub(crate) fn mention_key(m: &MentionRow<'_>) -> String {
+    format!(
+        "{}\0{}\0{}\0{}",
+        m.post_id, m.version, m.entity_kind, m.entity_id
+    )
+}

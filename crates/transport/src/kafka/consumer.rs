@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::base_config;
 use super::context::{Ctx, Part, Shared};
+use crate::watermark::HeldReporter;
 use crate::{
     AckToken, ConsumerOptions, Delivery, KafkaConfig, Message, PartitionWatermark, TransportError,
 };
@@ -200,6 +201,7 @@ struct Poller {
 impl Poller {
     fn run(mut self) {
         let mut last_commit = Instant::now();
+        let mut held = HeldReporter::new(&self.options.group, self.options.held_report_interval);
         let finish = loop {
             match self.commands.try_recv() {
                 Ok(Command::Commit(reply)) => {
@@ -242,6 +244,14 @@ impl Poller {
                 if let Err(e) = self.commit(CommitMode::Async) {
                     tracing::warn!(group = %self.options.group, error = %e, "periodic commit failed");
                 }
+            }
+            if held.due() {
+                let parts = self.shared.parts.lock().expect("assignment lock");
+                held.report(
+                    parts
+                        .iter()
+                        .map(|((t, p), part)| (t.as_str(), *p, &*part.watermark)),
+                );
             }
         };
         self.shared.closing.store(true, Ordering::SeqCst);

@@ -48,6 +48,32 @@ fn headers(record: &Record) -> OwnedHeaders {
     )
 }
 
+/// Errors about the record itself: the same record fails again however often
+/// it is sent (librdkafka retries the transient ones internally already).
+fn is_permanent(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::MessageSizeTooLarge
+            | C::InvalidMessageSize
+            | C::InvalidMessage
+            | C::InvalidRecord
+            | C::InvalidTopic
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+    )
+}
+
+/// A failed produce as a [`TransportError`]: [`TransportError::Refused`] when
+/// retrying cannot help, [`TransportError::Delivery`] otherwise.
+fn delivery_error(topic: String, e: &KafkaError) -> TransportError {
+    let message = e.to_string();
+    match e.rdkafka_error_code() {
+        Some(code) if is_permanent(code) => TransportError::Refused { topic, message },
+        _ => TransportError::Delivery { topic, message },
+    }
+}
+
 impl Producer for KafkaProducer {
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
         let topic = topic.to_string();
@@ -61,13 +87,7 @@ impl Producer for KafkaProducer {
         let pending = match first {
             Ok(delivery) => Ok(delivery),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(()),
-            Err((e, _)) => {
-                return futures::future::ready(Err(TransportError::Delivery {
-                    topic,
-                    message: e.to_string(),
-                }))
-                .boxed()
-            }
+            Err((e, _)) => return futures::future::ready(Err(delivery_error(topic, &e))).boxed(),
         };
         let inner = self.inner.clone();
         async move {
@@ -88,21 +108,13 @@ impl Producer for KafkaProducer {
                         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                             continue
                         }
-                        Err((e, _)) => {
-                            return Err(TransportError::Delivery {
-                                topic,
-                                message: e.to_string(),
-                            })
-                        }
+                        Err((e, _)) => return Err(delivery_error(topic, &e)),
                     }
                 },
             };
             match delivery.await {
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(TransportError::Delivery {
-                    topic,
-                    message: e.to_string(),
-                }),
+                Ok(Err((e, _))) => Err(delivery_error(topic, &e)),
                 Err(_canceled) => Err(TransportError::Closed),
             }
         }

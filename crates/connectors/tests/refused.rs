@@ -1,0 +1,129 @@
+//! A post the transport refuses permanently (over the broker's message size
+//! limit): issue 12, finding 2 for connectors.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::*;
+use earshot_transport::{
+    Bus, Consumer, ConsumerOptions, DeliveryFuture, MemoryBus, Producer, Record, TopicSpec,
+    TopicsConfig, TransportError,
+};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+
+/// Refuses raw records over `limit` bytes, as librdkafka refuses a record over
+/// `message.max.bytes` (`TransportError::Refused`).
+#[derive(Clone)]
+struct LimitedBus {
+    inner: MemoryBus,
+    limit: usize,
+}
+
+impl Producer for LimitedBus {
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        if record.payload.len() > self.limit && topic == TopicsConfig::default().raw {
+            let topic = topic.to_string();
+            return futures::future::ready(Err(TransportError::Refused {
+                topic,
+                message: "Broker: Message size too large".into(),
+            }))
+            .boxed();
+        }
+        self.inner.send(topic, record)
+    }
+
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
+        self.inner.flush(timeout)
+    }
+}
+
+#[async_trait]
+impl Bus for LimitedBus {
+    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
+        self.inner.ensure_topics(topics).await
+    }
+    fn producer(&self) -> Arc<dyn Producer> {
+        Arc::new(self.clone())
+    }
+    async fn consumer(
+        &self,
+        options: ConsumerOptions,
+    ) -> Result<Box<dyn Consumer>, TransportError> {
+        self.inner.consumer(options).await
+    }
+}
+
+/// Before, the refusal failed the whole emit: the connector stopped with an
+/// error and its cursor never moved past the post, so every restart refetched
+/// and refused it again. Now the post is dead-lettered with the reason, the
+/// others are produced, and the cursor moves on.
+#[tokio::test]
+async fn issue_12_connector_dead_letters_a_post_the_transport_refuses() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("posts.jsonl");
+    let line = |id: &str, text: &str| format!("{{\"id\": \"{id}\", \"text\": \"{text}\"}}\n");
+    let big = "acme ".repeat(2_000);
+    std::fs::write(
+        &data,
+        [
+            line("1", "one"),
+            line("2", "two"),
+            line("3", &big),
+            line("4", "four"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let cfg = config(
+        &dir,
+        &format!(
+            r#"
+            [cursors]
+            path = "CURSORS"
+            [[connectors]]
+            name = "replay"
+            kind = "file"
+            paths = ["{}"]
+            one_shot = true
+            "#,
+            data.display()
+        ),
+    );
+    let bus = LimitedBus {
+        inner: MemoryBus::new(),
+        limit: 5_000,
+    };
+    let topics = TopicsConfig::default();
+    let run = || {
+        earshot_connect::run(
+            Arc::new(bus.clone()),
+            &topics,
+            &cfg,
+            CancellationToken::new(),
+        )
+    };
+    let stats = run().await.expect("the connector keeps going");
+    let s = &stats.connectors["replay"];
+    assert_eq!((s.produced, s.dead_letters), (3, 1), "{s:?}");
+    assert_eq!(
+        unique_ids(&posts(&bus.inner).await),
+        ["file:1", "file:2", "file:4"]
+    );
+    let dls = dead_letters(&bus.inner).await;
+    assert_eq!(dls.len(), 1);
+    assert!(
+        dls[0].reason.contains("Message size too large"),
+        "{:?}",
+        dls[0].reason
+    );
+    // The cursor moved past it: a second run has nothing left to do.
+    let stats = run().await.unwrap();
+    let s = &stats.connectors["replay"];
+    assert_eq!((s.produced, s.dead_letters), (0, 0), "{s:?}");
+}
