@@ -20,8 +20,9 @@ const SECRET: &[u8] = b"kill9-secret";
 const SENDERS: usize = 4;
 const PER_SENDER: usize = 400;
 
-fn sign(body: &[u8]) -> String {
+fn sign(ts: u64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -31,9 +32,14 @@ fn sign(body: &[u8]) -> String {
 fn post(addr: SocketAddr, body: &[u8]) -> Option<u16> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    // Signed when sent, as a sender retrying after an outage would.
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let head = format!(
-        "POST /ingest HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Earshot-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        sign(body),
+        "POST /ingest HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Earshot-Timestamp: {ts}\r\nX-Earshot-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        sign(ts, body),
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
