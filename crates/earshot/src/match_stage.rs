@@ -959,8 +959,10 @@ mod tests {
             m.payload.len()
         );
         let cut = m.header(TRIMMED_HEADER).expect("trimmed header");
-        assert_eq!(cut, "raw,matches:14000->1");
+        // The matcher reads the first 64 KiB (max_text_bytes): 13,107 "acme ".
+        assert_eq!(cut, "raw,matches:13107->1");
         let i = Interaction::from_json(&m.payload).unwrap();
+        assert!(i.truncated);
         assert_eq!(i.entities(earshot_model::EntityKind::Brand), ["acme"]);
         assert_eq!(i.post.text.len(), 70_000, "the text itself fitted");
         assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(1));
