@@ -21,6 +21,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+// Every stage hands posts between tasks and threads as many small, short-lived
+// buffers; under glibc's allocator that cost about a third of `earshot run`'s
+// CPU in malloc, free and consolidation (perf), and mimalloc's per-thread
+// free lists cut it (benches/RESULTS.md, "Whole process").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Social listening ingestion for Social CRM.
 #[derive(Debug, Parser)]
 #[command(name = "earshot", version, about, long_about = None)]

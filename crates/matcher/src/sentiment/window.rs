@@ -15,7 +15,7 @@
 //! tokenizer branches on whether the token has punctuation (a quarter do),
 //! to skip the questions only punctuated tokens raise, and on whether it
 //! fits in eight bytes. Against the byte loop this is about as many
-//! instructions and far fewer mispredicted branches (`benches/RESULTS.md`).
+//! instructions and far fewer mispredicted branches (`benches/HISTORY.md`).
 //!
 //! Adding `0x80 - k` to an ASCII byte sets its high bit exactly when the
 //! byte is at least `k`, and never carries into the next byte: so all the

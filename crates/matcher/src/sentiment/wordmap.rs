@@ -10,7 +10,7 @@
 //! boxed keys it replaced, that removes the probe loop, the `memcmp` call
 //! and the key's separate allocation; a `hashbrown` table with the same
 //! inline keys measured as fast, with twice the memory (see
-//! `benches/RESULTS.md`). Longer keys (URLs, emoji sequences) go to an
+//! `benches/HISTORY.md`). Longer keys (URLs, emoji sequences) go to an
 //! ordinary hash map.
 
 use rustc_hash::FxHashMap;
