@@ -64,7 +64,7 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
         for (connector, path) in &written_by_run {
             writeln!(
                 out,
-                "  connectors[{connector}]: {} does not need to exist: `earshot run` writes the bundled sample posts there",
+                "  connector {connector}: {} need not exist yet: `earshot run` writes the bundled sample posts there",
                 path.display()
             )?;
         }
