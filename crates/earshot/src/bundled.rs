@@ -59,7 +59,11 @@ pub struct SampleShift {
 impl std::fmt::Display for SampleShift {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let minutes = self.by.num_minutes();
-        let (sign, m) = if minutes < 0 { ('-', -minutes) } else { ('+', minutes) };
+        let (sign, m) = if minutes < 0 {
+            ('-', -minutes)
+        } else {
+            ('+', minutes)
+        };
         write!(
             f,
             "bundled samples shifted to the run's clock ({sign}{}d {:02}h{:02}m; newest at {} UTC)",
@@ -97,7 +101,10 @@ pub fn write_samples(dir: &Path, now: DateTime<Utc>) -> io::Result<SampleShift> 
         }
     }
     let latest = latest.ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, "the bundled samples carry no dates")
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the bundled samples carry no dates",
+        )
     })?;
     let by = floor_minute(now) - chrono::Duration::minutes(1) - floor_minute(latest);
     for (name, text) in &samples {

@@ -113,7 +113,11 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_time(NaiveTime::MIN).and_utc());
     }
-    if let Some(t) = s.parse::<i64>().ok().and_then(|n| DateTime::from_timestamp(n, 0)) {
+    if let Some(t) = s
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| DateTime::from_timestamp(n, 0))
+    {
         return Ok(t);
     }
     Err(format!(

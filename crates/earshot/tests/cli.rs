@@ -491,7 +491,11 @@ fn issue_13_explicit_bundled_config_runs_like_the_default() {
         err.contains(&format!("connectors: {samples} produced")),
         "{err}"
     );
-    assert!(!stdout(&out).contains("(no data in this window)"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("(no data in this window)"),
+        "{}",
+        stdout(&out)
+    );
     assert!(dir.path().join(".earshot/samples/posts.jsonl").exists());
 }
 
@@ -639,7 +643,11 @@ fn issue_13_unknown_brand_is_an_error_listing_known_ones() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout(&out).lines().next().unwrap().ends_with(", brand globex"),
+        stdout(&out)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(", brand globex"),
         "{}",
         stdout(&out)
     );
