@@ -136,12 +136,11 @@ fn bad_sample(name: &str, line: usize, e: String) -> io::Error {
     )
 }
 
+/// Where a timestamp's text is in a line, and its value.
+type FoundTime = (std::ops::Range<usize>, DateTime<Utc>);
+
 /// The byte range of `field`'s timestamp value in `line` and its value.
-#[allow(clippy::type_complexity)]
-fn find_time(
-    line: &str,
-    field: &str,
-) -> Result<Option<(std::ops::Range<usize>, DateTime<Utc>)>, String> {
+fn find_time(line: &str, field: &str) -> Result<Option<FoundTime>, String> {
     let key = format!("\"{field}\"");
     let Some(at) = line.find(&key) else {
         return Ok(None);
