@@ -1,9 +1,10 @@
 //! `earshot check`: validate a whole configuration and print every problem.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::bundled;
 use crate::config;
 
 /// Writes every problem found in the configuration at `path` (or the bundled
@@ -19,6 +20,8 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
         }
     };
     let mut problems = config.validate();
+    let (missing, written_by_run) = replay_files(&config);
+    problems.extend(missing);
     let matcher = match config.matcher() {
         Ok(m) => Some(m),
         Err(e) => {
@@ -58,6 +61,13 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
                 names.join(", ")
             }
         )?;
+        for (connector, path) in &written_by_run {
+            writeln!(
+                out,
+                "  connector {connector}: {} need not exist yet: `earshot run` writes the bundled sample posts there",
+                path.display()
+            )?;
+        }
         out.flush()?;
         Ok(ExitCode::SUCCESS)
     } else {
@@ -68,4 +78,36 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
         out.flush()?;
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// The replay inputs of enabled `file` connectors (relative to the working
+/// directory, as the connector reads them): the missing ones as problems,
+/// and those under the bundled samples' directory, which `earshot run`
+/// creates itself, as `(connector name, path)`. The matcher's files
+/// (watchlists, lexicons, intents, routes) are read, hence checked, by
+/// [`config::Config::matcher`].
+fn replay_files(config: &config::Config) -> (Vec<String>, Vec<(String, PathBuf)>) {
+    let mut missing = Vec::new();
+    let mut written_by_run = Vec::new();
+    for (i, c) in config.connect.connectors.iter().enumerate() {
+        let earshot_connect::SourceConfig::File(file) = &c.source else {
+            continue;
+        };
+        if !c.enabled {
+            continue;
+        }
+        for (j, path) in file.paths.iter().enumerate() {
+            if bundled::is_sample_path(path) {
+                written_by_run.push((c.name.clone(), path.clone()));
+            } else if let Err(e) = std::fs::metadata(path) {
+                missing.push(format!(
+                    "{}: connectors[{i}].paths[{j}]: {}: {e} (replay paths are relative to the working directory, {})",
+                    config.name,
+                    path.display(),
+                    std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string())
+                ));
+            }
+        }
+    }
+    (missing, written_by_run)
 }

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
 
 // Every stage hands posts between tasks and threads as many small, short-lived
@@ -88,13 +89,54 @@ enum Command {
     Migrate,
     /// Print the PR dashboards as terminal tables.
     Report {
-        /// Time window, e.g. `90m`, `24h`, `7d`.
+        /// Length of the window ending at `--until`, e.g. `90m`, `24h`, `7d`, `2w`.
         #[arg(long, default_value = "24h", value_parser = parse_duration)]
         since: Duration,
-        /// Only this brand id.
+        /// End of the window (exclusive): `2026-11-22T21:10:00Z`, `2026-11-22 21:10`
+        /// or `2026-11-22` (UTC), or Unix seconds as the dashboard queries' `{until}`.
+        /// Default: now.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<DateTime<Utc>>,
+        /// Spike threshold factor k in mean + k·σ (the queries' `{k}`).
+        #[arg(long, default_value_t = 3.0, value_parser = parse_k)]
+        k: f64,
+        /// Only this brand or competitor id (one the watchlist names).
         #[arg(long)]
         brand: Option<String>,
     },
+}
+
+/// An instant in UTC, in the forms `--until` documents.
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc());
+    }
+    if let Some(t) = s
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| DateTime::from_timestamp(n, 0))
+    {
+        return Ok(t);
+    }
+    Err(format!(
+        "`{s}`: expected a UTC time like 2026-11-22T21:10:00Z, 2026-11-22 21:10, 2026-11-22 or Unix seconds"
+    ))
+}
+
+fn parse_k(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(k) if k.is_finite() && k >= 0.0 => Ok(k),
+        _ => Err(format!("`{s}`: expected a number ≥ 0, e.g. 3 or 2.5")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -103,19 +145,22 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     let (n, unit) = s.split_at(split);
     let n: u64 = n
         .parse()
-        .map_err(|_| format!("`{s}`: expected a number followed by s, m, h or d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" | "" => n * 3600,
-        "d" => n * 86_400,
+        .map_err(|_| format!("`{s}`: expected a number followed by s, m, h, d or w"))?;
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" | "" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => {
             return Err(format!(
-                "`{s}`: unknown unit `{unit}`, expected s, m, h or d"
+                "`{s}`: unknown unit `{unit}`, expected s, m, h, d or w"
             ))
         }
     };
-    Ok(Duration::from_secs(secs))
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{s}`: too long"))
 }
 
 fn main() -> ExitCode {
@@ -180,14 +225,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         writeln!(std::io::stdout().lock(), "{report}")?;
                         Ok(())
                     }
-                    Command::Report { since, brand } => {
-                        report::run(
-                            &config.sink,
-                            since,
-                            brand.as_deref(),
-                            std::io::stdout().lock(),
-                        )
-                        .await
+                    Command::Report {
+                        since,
+                        until,
+                        k,
+                        brand,
+                    } => {
+                        if let Some(brand) = &brand {
+                            report::check_brand(&config.matcher()?, brand)?;
+                        }
+                        let until = until.unwrap_or_else(Utc::now);
+                        let length = chrono::Duration::from_std(since)
+                            .ok()
+                            .and_then(|l| until.checked_sub_signed(l))
+                            .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
+                        let mut params =
+                            earshot_sink::ReportParams::between(length, until, brand.as_deref());
+                        params.spike_k = k;
+                        report::run(&config.sink, &params, None, std::io::stdout().lock()).await
                     }
                     Command::Check | Command::Score { .. } => unreachable!("handled above"),
                 }
@@ -206,8 +261,25 @@ mod tests {
         assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
-        assert!(parse_duration("1w").unwrap_err().contains("unknown unit"));
+        assert_eq!(parse_duration("1w").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("1y").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("99999999999999999w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn until_parses_every_documented_form() {
+        let t = parse_time("2026-11-22T21:10:00Z").unwrap();
+        assert_eq!(t.timestamp(), 1_795_381_800);
+        assert_eq!(parse_time("2026-11-22 21:10").unwrap(), t);
+        assert_eq!(parse_time("1795381800").unwrap(), t);
+        assert_eq!(
+            parse_time("2026-11-22").unwrap(),
+            parse_time("2026-11-22T00:00:00+00:00").unwrap()
+        );
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(parse_k("2.5").unwrap(), 2.5);
+        assert!(parse_k("-1").is_err() && parse_k("NaN").is_err());
     }
 
     #[test]

@@ -3,23 +3,40 @@
 //! module only renders them.
 
 use std::io::Write;
-use std::time::Duration;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
+use earshot_match::Matcher;
 use earshot_sink::{PostSummary, Report, ReportParams, SinkConfig};
 
-/// Queries the configured store for the window of `since` ending now and writes the tables to `out`.
+/// Queries the configured store for `params` and writes the tables to `out`,
+/// with `note` (where the figures' dates come from) under the header.
 pub async fn run(
     config: &SinkConfig,
-    since: Duration,
-    brand: Option<&str>,
-    out: impl Write,
+    params: &ReportParams,
+    note: Option<&str>,
+    mut out: impl Write,
 ) -> anyhow::Result<()> {
-    let params = ReportParams::last(since, brand);
-    let report = earshot_sink::report(config, &params).await?;
-    render(&report, out)?;
+    let report = earshot_sink::report(config, params).await?;
+    render(&report, note, &mut out)?;
     Ok(())
+}
+
+/// Refuses a `--brand` the watchlist does not name: the store would only
+/// answer with empty tables, which reads as "no mentions" rather than "typo".
+pub fn check_brand(matcher: &Matcher, brand: &str) -> anyhow::Result<()> {
+    let known: Vec<&str> = matcher.brand_ids().collect();
+    if known.contains(&brand) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "unknown brand `{brand}`; the watchlist's brands and competitors are: {}",
+        if known.is_empty() {
+            "(none)".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 fn table(header: &[&str], right_aligned_from: usize) -> Table {
@@ -87,8 +104,8 @@ fn posts(list: &[PostSummary]) -> Option<Table> {
     Some(t)
 }
 
-/// Writes every dashboard of `report` as a table.
-pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
+/// Writes every dashboard of `report` as a table, with `note` under the header.
+pub fn render(report: &Report, note: Option<&str>, mut out: impl Write) -> std::io::Result<()> {
     let p = &report.params;
     write!(
         out,
@@ -100,6 +117,9 @@ pub fn render(report: &Report, mut out: impl Write) -> std::io::Result<()> {
         write!(out, ", brand {b}")?;
     }
     writeln!(out)?;
+    if let Some(note) = note {
+        writeln!(out, "Dates: {note}")?;
+    }
 
     for (label, rows) in &report.share_of_voice {
         let title = if label == "window" {

@@ -25,9 +25,20 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     if once {
         config.connect.connect.once = true;
     }
-    if config.base.is_none() {
-        bundled::write_samples().context("cannot write the bundled sample posts")?;
-    }
+    // The bundled samples are written by the run itself, for the bundled
+    // config and for any file (`--config config/earshot.toml`) whose replay
+    // connector reads them, so both behave the same.
+    let samples = if replays_bundled_samples(&config) {
+        let shift = bundled::write_samples(
+            std::path::Path::new(bundled::SAMPLES_DIR),
+            chrono::Utc::now(),
+        )
+        .context("cannot write the bundled sample posts")?;
+        tracing::info!(%shift, dir = bundled::SAMPLES_DIR, "bundled samples written");
+        Some(shift)
+    } else {
+        None
+    };
     let config = config.validated()?;
     let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
     let migration = earshot_sink::migrate(&config.sink).await?;
@@ -154,11 +165,21 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
         );
         return Ok(());
     }
+    let note = samples.map(|s| s.to_string());
     crate::report::run(
         &config.sink,
-        Duration::from_secs(3650 * 86_400),
-        None,
+        &earshot_sink::ReportParams::last(Duration::from_secs(3650 * 86_400), None),
+        note.as_deref(),
         std::io::stdout().lock(),
     )
     .await
+}
+
+/// Whether an enabled `file` connector reads from [`bundled::SAMPLES_DIR`].
+fn replays_bundled_samples(config: &Config) -> bool {
+    config.connect.connectors.iter().any(|c| {
+        c.enabled
+            && matches!(&c.source, earshot_connect::SourceConfig::File(f)
+                if f.paths.iter().any(|p| bundled::is_sample_path(p)))
+    })
 }

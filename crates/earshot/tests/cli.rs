@@ -407,3 +407,248 @@ fn issue_19_run_once_ends_with_feeds_and_a_jsonl_sink() {
     let lines = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
 }
+
+/// The `acme` row of the spikes table in a report: `(last hour, mean, σ, threshold)`.
+fn acme_spike_row(report: &str) -> (f64, f64, f64, f64) {
+    let spikes = &report[report.find("Spikes:").expect("a spikes section")..];
+    let row = spikes
+        .lines()
+        .find(|l| l.starts_with("│ acme "))
+        .unwrap_or_else(|| panic!("no acme row in:\n{spikes}"));
+    let cells: Vec<f64> = row
+        .trim_matches(|c| c == '│' || c == ' ')
+        .split('┆')
+        .skip(1)
+        .take(4)
+        .map(|c| c.trim().parse().unwrap_or_else(|_| panic!("{row}")))
+        .collect();
+    (cells[0], cells[1], cells[2], cells[3])
+}
+
+/// Issue 13: the bundled samples are shifted to the run's clock, so right
+/// after `earshot run` the default `earshot report` (last 24 h) has figures
+/// in every section, spikes included, and both reports say so.
+#[test]
+fn issue_13_run_then_report_shows_figures_in_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let run = earshot(dir.path(), &["run"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let text = stdout(&run);
+    assert!(
+        text.contains("Dates: bundled samples shifted to the run's clock"),
+        "{text}"
+    );
+    assert!(!text.contains("(no data in this window)"), "{text}");
+
+    // The latest sample landed in the minute before the run's minute.
+    let conn = rusqlite::Connection::open(dir.path().join(".earshot/earshot.db")).unwrap();
+    let newest: i64 = conn
+        .query_row(
+            "SELECT max(max(published_at), max(fetched_at)) FROM interactions",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        newest >= started - started % 60 - 60 && newest < started - started % 60 + 60,
+        "newest sample at {newest}, run started at {started}"
+    );
+
+    let report = earshot(dir.path(), &["report"]);
+    let text = stdout(&report);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert!(!text.contains("(no data in this window)"), "{text}");
+    let (last_hour, ..) = acme_spike_row(&text);
+    assert!(last_hour > 0.0, "{text}");
+}
+
+/// Issue 13: `--config config/earshot.toml run` (the bundled config as a
+/// file) replays the bundled samples as the default does, instead of failing
+/// on `.earshot/samples/posts.jsonl: No such file`.
+#[test]
+fn issue_13_explicit_bundled_config_runs_like_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+        &dir.path().join("config"),
+    );
+    let samples = include_str!("../../../config/samples/posts.jsonl")
+        .lines()
+        .count();
+    let out = earshot(dir.path(), &["--config", "config/earshot.toml", "run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("connectors: {samples} produced")),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("(no data in this window)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(dir.path().join(".earshot/samples/posts.jsonl").exists());
+}
+
+/// Issue 13: `check` reads every file the config names: a missing
+/// watchlist, lexicon or replay file is a problem naming it; the bundled
+/// samples' path, which `earshot run` writes, is explained, not refused.
+#[test]
+fn issue_13_check_verifies_named_files_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("config");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+        &conf,
+    );
+    let out = earshot(dir.path(), &["check", "--config", "config/earshot.toml"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "connector samples: .earshot/samples/posts.jsonl need not exist yet: `earshot run` writes"
+        ),
+        "{text}"
+    );
+
+    std::fs::remove_file(conf.join("lexicons/fr.tsv")).unwrap();
+    std::fs::remove_file(conf.join("watchlists/customers.csv")).unwrap();
+    let mut toml = std::fs::read_to_string(conf.join("earshot.toml")).unwrap();
+    toml.push_str(
+        "\n[[connectors]]\nname = \"backfill\"\nkind = \"file\"\npaths = [\"data/old.jsonl\"]\none_shot = true\n",
+    );
+    std::fs::write(conf.join("earshot.toml"), toml).unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "config/earshot.toml"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for expected in [
+        "config/earshot.toml: 3 problem(s)",
+        "config/earshot.toml: connectors[1].paths[0]: data/old.jsonl:",
+        "config/lexicons/fr.tsv: cannot read",
+        "config/watchlists/customers.csv: cannot read",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+
+    // Present, the replay file passes.
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/old.jsonl"), "").unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "config/earshot.toml"]);
+    let text = stdout(&out);
+    assert!(!text.contains("data/old.jsonl"), "{text}");
+}
+
+/// Issue 13: `report` takes the README's query parameters: `--since` in
+/// weeks, `--until` (an instant, or Unix seconds as `{until}`) and `--k`.
+#[test]
+fn issue_13_report_takes_weeks_until_and_k() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = earshot(dir.path(), &["run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let week = earshot(dir.path(), &["report", "--since", "1w", "--k", "0"]);
+    let text = stdout(&week);
+    assert!(
+        week.status.success(),
+        "{}",
+        String::from_utf8_lossy(&week.stderr)
+    );
+    assert!(
+        text.contains("Spikes: last hour vs mean + 0·σ of the 12 hours before"),
+        "{text}"
+    );
+    let (_, mean, _, threshold) = acme_spike_row(&text);
+    assert_eq!(threshold, mean, "k = 0: {text}");
+    let (from, to) = {
+        let header = text.lines().next().unwrap();
+        let span: Vec<&str> = header
+            .trim_start_matches("Earshot report: ")
+            .trim_end_matches(" UTC")
+            .split(" to ")
+            .collect();
+        let at = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+                .unwrap_or_else(|e| panic!("{header}: {e}"))
+        };
+        (at(span[0]), at(span[1]))
+    };
+    assert_eq!(to - from, chrono::Duration::weeks(1), "{text}");
+
+    let k = earshot(dir.path(), &["report", "--k", "2.5"]);
+    let text = stdout(&k);
+    let (_, mean, sd, threshold) = acme_spike_row(&text);
+    assert!(
+        (threshold - (mean + 2.5 * sd)).abs() < 0.02,
+        "threshold {threshold} ≠ {mean} + 2.5·{sd}:\n{text}"
+    );
+
+    // A window ending before the samples' dates holds none of them.
+    for until in ["2020-01-01", "1577836800", "2020-01-01T00:00:00Z"] {
+        let old = earshot(dir.path(), &["report", "--until", until]);
+        let text = stdout(&old);
+        assert!(
+            old.status.success(),
+            "{until}: {}",
+            String::from_utf8_lossy(&old.stderr)
+        );
+        assert!(
+            text.starts_with("Earshot report: 2019-12-31 00:00 to 2020-01-01 00:00 UTC"),
+            "{until}: {text}"
+        );
+        assert!(!text.contains("│ acme "), "{until}: {text}");
+    }
+
+    for (args, expected) in [
+        (&["report", "--since", "1y"][..], "expected s, m, h, d or w"),
+        (&["report", "--until", "soon"], "expected a UTC time"),
+        (&["report", "--k=-1"], "expected a number ≥ 0"),
+    ] {
+        let out = earshot(dir.path(), args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+/// Issue 13: a `--brand` the watchlist does not name is an error listing
+/// the known ids, not a report of empty tables.
+#[test]
+fn issue_13_unknown_brand_is_an_error_listing_known_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(earshot(dir.path(), &["migrate"]).status.success());
+    let out = earshot(dir.path(), &["report", "--brand", "acmee"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown brand `acmee`; the watchlist's brands and competitors are: acme, acme-rocket, acme-cloud, globex"),
+        "{err}"
+    );
+    let out = earshot(dir.path(), &["report", "--brand", "globex"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(", brand globex"),
+        "{}",
+        stdout(&out)
+    );
+}

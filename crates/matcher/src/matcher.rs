@@ -292,6 +292,12 @@ impl Matcher {
         })
     }
 
+    /// The ids of the watchlist's brands and competitors, in watchlist order
+    /// (what `earshot report --brand` accepts).
+    pub fn brand_ids(&self) -> impl Iterator<Item = &str> {
+        self.brands.iter().map(|b| b.id.as_str())
+    }
+
     /// Content hash of the config and every file it read.
     pub fn version(&self) -> &str {
         &self.version
