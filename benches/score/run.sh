@@ -12,29 +12,17 @@
 #   benches/score/run.sh                    # 5 rounds, 200k posts, no `lang`
 #   LANG_FIELD=en ROUNDS=7 benches/score/run.sh
 #
-# Reuses benches/sentiment-eval/run.sh's venv and sdist (runs its set-up
-# part when they are missing).
+# vaderSentiment and its data come from benches/sentiment-eval/vader-env.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-work="${EVAL_DIR:-${TMPDIR:-/tmp}/earshot-sentiment-eval}"
 rounds="${ROUNDS:-5}"
 posts="${POSTS:-200000}"
 lang="${LANG_FIELD:-}"
 
-if [ ! -x "$work/venv/bin/python" ]; then
-    mkdir -p "$work"
-    python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install -q vaderSentiment==3.3.2
-fi
-res="$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014"
-if [ ! -f "$res/tweets_GroundTruth.txt" ]; then
-    mkdir -p "$work/sdist"
-    "$work/venv/bin/pip" download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 -d "$work/sdist"
-    tar -xzf "$work/sdist/vaderSentiment-3.3.2.tar.gz" -C "$work/sdist"
-    tar -xzf "$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz" \
-        -C "$work/sdist/vaderSentiment-3.3.2/additional_resources"
-fi
+# shellcheck source=../sentiment-eval/vader-env.sh
+. "$root/benches/sentiment-eval/vader-env.sh"
+res="$gt"
 
 data="$work/score-bench-$posts-${lang:-nolang}"
 mkdir -p "$data"

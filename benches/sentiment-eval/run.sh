@@ -12,21 +12,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-work="${EVAL_DIR:-${TMPDIR:-/tmp}/earshot-sentiment-eval}"
-mkdir -p "$work"
-
-if [ ! -x "$work/venv/bin/python" ]; then
-    python3 -m venv "$work/venv"
-    "$work/venv/bin/pip" install -q vaderSentiment==3.3.2
-fi
-gt="$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014"
-if [ ! -f "$gt/tweets_GroundTruth.txt" ]; then
-    mkdir -p "$work/sdist"
-    "$work/venv/bin/pip" download -q --no-deps --no-binary :all: vaderSentiment==3.3.2 -d "$work/sdist"
-    tar -xzf "$work/sdist/vaderSentiment-3.3.2.tar.gz" -C "$work/sdist"
-    tar -xzf "$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz" \
-        -C "$work/sdist/vaderSentiment-3.3.2/additional_resources"
-fi
+# shellcheck source=vader-env.sh
+. "$here/vader-env.sh"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p earshot-match --example score_text --manifest-path "$root/Cargo.toml"

@@ -10,18 +10,14 @@
 #   benches/sentiment-eval/speed.sh                 # 5 rounds of 2 s per side
 #   ROUNDS=9 SECONDS_PER_SIDE=3 benches/sentiment-eval/speed.sh
 #
-# Reuses run.sh's venv and sdist in $EVAL_DIR (run run.sh once first).
+# Uses the venv and sdist of vader-env.sh in $EVAL_DIR (made when missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-work="${EVAL_DIR:-${TMPDIR:-/tmp}/earshot-sentiment-eval}"
 secs="${SECONDS_PER_SIDE:-2}"
 rounds="${ROUNDS:-5}"
-gt="$work/sdist/vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014"
-if [ ! -f "$gt/tweets_GroundTruth.txt" ] || [ ! -x "$work/venv/bin/python" ]; then
-    echo "run benches/sentiment-eval/run.sh first (it installs vaderSentiment and its data)" >&2
-    exit 2
-fi
+# shellcheck source=vader-env.sh
+. "$here/vader-env.sh"
 texts="$work/tweets.txt"
 cut -f3 "$gt/tweets_GroundTruth.txt" > "$texts"
 
