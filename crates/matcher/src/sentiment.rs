@@ -643,4 +643,6 @@ fn round(y: f32) -> f32 {
 }
 
 #[cfg(test)]
+mod reference;
+#[cfg(test)]
 mod tests;
