@@ -631,8 +631,14 @@ mod tests {
     }
 
     /// Equal, float for float (`==`: +0 and -0 are the same score).
-    fn check(a: &Analyzer, text: &str, lang: Option<&str>, o: &[&Lexicon]) -> Result<(), String> {
-        let want = Reference::new(a, lang, o).score(text);
+    fn check(
+        a: &Analyzer,
+        reference: &Reference,
+        text: &str,
+        lang: Option<&str>,
+        o: &[&Lexicon],
+    ) -> Result<(), String> {
+        let want = reference.score(text);
         let got = fast(a, text, lang, o);
         if got == want {
             Ok(())
@@ -641,6 +647,36 @@ mod tests {
                 "{text:?} (lang {lang:?}, {} overrides)\n fast: {got:?}\n  ref: {want:?}",
                 o.len()
             ))
+        }
+    }
+
+    /// The three settings every text is scored in: the main lexicon alone
+    /// (idioms found by word ids), with French, and with overrides (idioms
+    /// found by strings), with their references (built once: each copies
+    /// the lexicons).
+    struct Settings {
+        a: Analyzer,
+        o: Lexicon,
+        references: Vec<Reference>,
+    }
+
+    const LANGS: [Option<&str>; 3] = [None, Some("fr"), None];
+
+    impl Settings {
+        fn new() -> Settings {
+            let a = analyzer();
+            let o = overrides();
+            let references = vec![
+                Reference::new(&a, None, &[]),
+                Reference::new(&a, Some("fr"), &[]),
+                Reference::new(&a, None, &[&o]),
+            ];
+            Settings { a, o, references }
+        }
+
+        fn check(&self, setting: usize, text: &str) -> Result<(), String> {
+            let o: &[&Lexicon] = if setting == 2 { &[&self.o] } else { &[] };
+            check(&self.a, &self.references[setting], text, LANGS[setting], o)
         }
     }
 
@@ -704,19 +740,11 @@ mod tests {
         /// with the main lexicon alone (idioms found by word ids) and with
         /// overrides and the language's lexicon (idioms found by strings).
         #[test]
-        fn fast_analyzer_matches_the_reference(
-            text in text(),
-            lang in proptest::option::of(proptest::sample::select(vec!["fr", "en"])),
-            with_overrides in proptest::bool::ANY,
-        ) {
+        fn fast_analyzer_matches_the_reference(text in text(), setting in 0..3usize) {
             thread_local! {
-                static A: Analyzer = analyzer();
-                static O: Lexicon = overrides();
+                static SETTINGS: Settings = Settings::new();
             }
-            let result = A.with(|a| O.with(|o| {
-                let o: &[&Lexicon] = if with_overrides { &[o] } else { &[] };
-                check(a, &text, lang, o)
-            }));
+            let result = SETTINGS.with(|s| s.check(setting, &text));
             prop_assert!(result.is_ok(), "{}", result.unwrap_err());
         }
     }
@@ -744,12 +772,11 @@ mod tests {
             texts.push(line.splitn(3, '\t').nth(2).unwrap_or("").to_string());
         }
         assert!(texts.len() > 13_000, "{}", texts.len());
-        let a = analyzer();
-        let o = overrides();
+        let settings = Settings::new();
         let mut failures = Vec::new();
         for t in &texts {
-            for (lang, o) in [(None, &[][..]), (Some("fr"), &[][..]), (None, &[&o][..])] {
-                if let Err(e) = check(&a, t, lang, o) {
+            for setting in 0..3 {
+                if let Err(e) = settings.check(setting, t) {
                     failures.push(e);
                 }
             }
