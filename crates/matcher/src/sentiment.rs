@@ -382,7 +382,12 @@ impl Analyzer {
         {
             v = base * N_SCALAR;
         }
-        if s.tokens[i].caps && cap_diff {
+        // A valence of 0 (inside an idiom, or a lexicon's neutral word) has
+        // nothing for capitals, boosters or dampeners to amplify: the
+        // additive rules leave it alone (they would add with the sign of
+        // +0, upward). The multiplying ones keep it 0 anyway.
+        let amplifies = base != 0.0;
+        if s.tokens[i].caps && cap_diff && amplifies {
             v += C_INCR.copysign(v);
         }
         for j in 0..3 {
@@ -394,7 +399,7 @@ impl Analyzer {
                 continue;
             }
             let mut scalar = modifier(s.tokens[k].flags);
-            if scalar != 0.0 {
+            if scalar != 0.0 && amplifies {
                 if v < 0.0 {
                     scalar = -scalar;
                 }
@@ -409,9 +414,10 @@ impl Analyzer {
         // Two-word dampeners ("kind of good", "sort of works").
         if i > 1 && in_sentence(i - 2) {
             let pair = |a: u32, b: u32| s.is(i - 2, a) && s.is(i - 1, b);
-            if pair(flag::KIND | flag::SORT, flag::OF)
-                || pair(flag::A, flag::BIT)
-                || pair(flag::JUST, flag::ENOUGH)
+            if amplifies
+                && (pair(flag::KIND | flag::SORT, flag::OF)
+                    || pair(flag::A, flag::BIT)
+                    || pair(flag::JUST, flag::ENOUGH))
             {
                 v -= B_INCR.copysign(v);
             }
@@ -557,7 +563,8 @@ fn unruled(i: usize, cap_diff: bool, s: &Scratch) -> Option<f32> {
         && before(2) & BACK_2 == 0
         && before(3) & BACK_3 == 0;
     let base = t.valence.filter(|_| clear)?;
-    Some(if t.caps && cap_diff {
+    // A valence of 0 takes no emphasis (see `ruled`).
+    Some(if t.caps && cap_diff && base != 0.0 {
         base + C_INCR.copysign(base)
     } else {
         base

@@ -12,10 +12,13 @@
 //!
 //! Definitions the fast analyzer has that a reader might not expect (each
 //! is kept here on purpose, and noted where it is applied):
-//! - a zero valence is still "scored": words inside an idiom and lexicon
-//!   entries of 0 (an override like "war zone" = 0, the social lexicon's
-//!   "bus stop" = 0) take the capitals bonus (+0.733, sign of +0) and
-//!   boosters before them (+0.293); see [`Reference::rules`];
+//! - a zero valence counts as a scored word (it weighs as neutral in the
+//!   proportions) but takes no capitals bonus and no modifier: words inside
+//!   an idiom and entries of 0 (an override "war zone" = 0, the social
+//!   lexicon's "bus stop" = 0) stay 0 (they went up before issue 17's
+//!   reference found it);
+//! - "NO good": "no" scores 0, then its capitals push it up by 0.733 (the
+//!   sign of +0; VADER's `else` pushes it down), kept;
 //! - after two tokens with no valence, "so" or "this" right before a word
 //!   multiplies it by 1.25 whatever the third token back is (VADER's own
 //!   `or "this"` always-true test, kept);
@@ -247,9 +250,15 @@ impl Reference {
         {
             v = base * N_SCALAR;
         }
+        // A word of valence 0 (inside an idiom, or made neutral by a
+        // lexicon or an override) has nothing to amplify: capitals,
+        // boosters and dampeners leave it 0 (issue 17: they used to push it
+        // up).
+        let amplifies = base != 0.0;
         // Capitals in a post that is not all capitals: emphasis away from
-        // zero (a zero valence counts as positive: +0 has a plus sign).
-        if toks[i].caps && cap_diff {
+        // zero. After "no" set the score to 0 ("NO good": "no" itself),
+        // +0's sign makes it upward, where VADER goes down; kept.
+        if toks[i].caps && cap_diff && amplifies {
             v += C_INCR.copysign(v);
         }
         // The three words before, in the same sentence: boosters and
@@ -270,7 +279,7 @@ impl Reference {
             } else {
                 0.0
             };
-            if scalar != 0.0 {
+            if scalar != 0.0 && amplifies {
                 // A booster pushes a negative word further down.
                 if v < 0.0 {
                     scalar = -scalar;
@@ -288,10 +297,12 @@ impl Reference {
         // "just enough good".
         if i > 1 && toks[i - 2].sentence == sentence {
             let pair = (w(i - 2), w(i - 1));
-            if matches!(
-                pair,
-                ("kind" | "sort", "of") | ("a", "bit") | ("just", "enough")
-            ) {
+            if amplifies
+                && matches!(
+                    pair,
+                    ("kind" | "sort", "of") | ("a", "bit") | ("just", "enough")
+                )
+            {
                 v -= B_INCR.copysign(v);
             }
         }
@@ -423,7 +434,11 @@ fn contrast(toks: &[Tok], scores: &mut [f32]) {
         let Some(b) = (start..end).find(|&k| is_but(&toks[k].word)) else {
             continue;
         };
-        let from = if b == start && r > 0 { runs[r - 1].0 } else { start };
+        let from = if b == start && r > 0 {
+            runs[r - 1].0
+        } else {
+            start
+        };
         for (k, v) in scores.iter_mut().enumerate().take(end).skip(from) {
             // Unscored words are 0 either way; only valenced ones are
             // weighed in the fast analyzer, and 0 * x is 0 (its sign is
@@ -529,7 +544,11 @@ fn push_piece(raw: &str, sentence: usize, emoticons: &HashMap<String, f32>, toks
     // Joiners and variation selectors belong to the emoji around them;
     // a skin tone alone says nothing.
     let raw = raw.trim_matches(['\u{FE0F}', '\u{200D}']);
-    if raw.is_empty() || raw.chars().all(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)) {
+    if raw.is_empty()
+        || raw
+            .chars()
+            .all(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c))
+    {
         return;
     }
     let mut lower = String::new();
@@ -626,7 +645,11 @@ mod tests {
         let sentiment = a.analyze(text, lang, o, &mut s);
         Outcome {
             sentiment,
-            sentences: s.sentences.iter().map(|x| (x.start, x.end, x.sum)).collect(),
+            sentences: s
+                .sentences
+                .iter()
+                .map(|x| (x.start, x.end, x.sum))
+                .collect(),
         }
     }
 
@@ -683,32 +706,167 @@ mod tests {
     /// Words for random texts: each rule's words, in several spellings.
     const VOCABULARY: &[&str] = &[
         // Lexicon words, idioms, slang.
-        "good", "great", "bad", "hate", "love", "lol", "sux", "horrible", "nice", "killer",
-        "sick", "yeah", "right", "oh", "under", "the", "weather", "war", "zone", "bus", "stop",
-        "out", "of", "stock", "at", "all", "just", "what", "i", "needed", "thanks", "for",
-        "nothing", "kind", "sort", "a", "bit", "enough", "least", "very", "doubt",
-        "without", "never", "so", "this", "no", "or", "nor", "but", "however", "but.",
+        "good",
+        "great",
+        "bad",
+        "hate",
+        "love",
+        "lol",
+        "sux",
+        "horrible",
+        "nice",
+        "killer",
+        "sick",
+        "yeah",
+        "right",
+        "oh",
+        "under",
+        "the",
+        "weather",
+        "war",
+        "zone",
+        "bus",
+        "stop",
+        "out",
+        "of",
+        "stock",
+        "at",
+        "all",
+        "just",
+        "what",
+        "i",
+        "needed",
+        "thanks",
+        "for",
+        "nothing",
+        "kind",
+        "sort",
+        "a",
+        "bit",
+        "enough",
+        "least",
+        "very",
+        "doubt",
+        "without",
+        "never",
+        "so",
+        "this",
+        "no",
+        "or",
+        "nor",
+        "but",
+        "however",
+        "but.",
         // Boosters, dampeners, negations.
-        "extremely", "really", "super", "slightly", "kinda", "barely", "sort-of", "not",
-        "don't", "isn't", "cant", "nope", "uh-uh", "n't", "won't!", "rarely",
+        "extremely",
+        "really",
+        "super",
+        "slightly",
+        "kinda",
+        "barely",
+        "sort-of",
+        "not",
+        "don't",
+        "isn't",
+        "cant",
+        "nope",
+        "uh-uh",
+        "n't",
+        "won't!",
+        "rarely",
         // Capitals.
-        "GOOD", "Bad", "BAD", "VERY", "NOT", "LOVE", "BUT", "YEAH", "RIGHT", "WAR", "ZONE",
-        "BUS", "STOP", "OK", "I", "SO",
+        "GOOD",
+        "Bad",
+        "BAD",
+        "VERY",
+        "NOT",
+        "LOVE",
+        "BUT",
+        "YEAH",
+        "RIGHT",
+        "WAR",
+        "ZONE",
+        "BUS",
+        "STOP",
+        "OK",
+        "I",
+        "SO",
         // Punctuation.
-        "!", "!!!", "?", "??", "?!", "!?", "...", ".", ",", "good!!", "bad?", "(great)",
-        "\"nice.\"", "'why?'", "ok.)", "wow?\"", "-", "e.g", "v1.0",
+        "!",
+        "!!!",
+        "?",
+        "??",
+        "?!",
+        "!?",
+        "...",
+        ".",
+        ",",
+        "good!!",
+        "bad?",
+        "(great)",
+        "\"nice.\"",
+        "'why?'",
+        "ok.)",
+        "wow?\"",
+        "-",
+        "e.g",
+        "v1.0",
         // Emoticons.
-        ":)", ":D", ":-(", "</3", "<3", ":(", "/s", "/S", ":-P", ";)", "(?)", "XD",
+        ":)",
+        ":D",
+        ":-(",
+        "</3",
+        "<3",
+        ":(",
+        "/s",
+        "/S",
+        ":-P",
+        ";)",
+        "(?)",
+        "XD",
         // Emoji, glued, with skin tones and joiners.
-        "😀", "😠", "🙄", "🙃", "👍🏽", "❤️", "good😀", "😠😠", "🏽", "👨‍👩‍👧", "☹",
+        "😀",
+        "😠",
+        "🙄",
+        "🙃",
+        "👍🏽",
+        "❤️",
+        "good😀",
+        "😠😠",
+        "🏽",
+        "👨‍👩‍👧",
+        "☹",
         // Non-ASCII words.
-        "génial", "GÉNIAL", "nul", "pas", "mal", "café", "naïve", "ÜBER", "isn’t", "don’t",
-        "“good”", "«bad»", "¡great!", "¿bad?", "good…", "great—", "straße", "ΚΑΛΟ",
+        "génial",
+        "GÉNIAL",
+        "nul",
+        "pas",
+        "mal",
+        "café",
+        "naïve",
+        "ÜBER",
+        "isn’t",
+        "don’t",
+        "“good”",
+        "«bad»",
+        "¡great!",
+        "¿bad?",
+        "good…",
+        "great—",
+        "straße",
+        "ΚΑΛΟ",
         // Long tokens: 16 bytes and more.
-        "supercalifragilistic", "SUPERCALIFRAGILISTIC", "catastrophically-bad",
-        ":-((((((((((((((((", "abcdefghijklmnopq", "https://example.com/a?b=c!",
-        "unputdownable-ish", "wouldn't-couldn't!", "good,bad,great,ok,fine",
-        "exactlyfifteen!", "sixteen-bytes-ok",
+        "supercalifragilistic",
+        "SUPERCALIFRAGILISTIC",
+        "catastrophically-bad",
+        ":-((((((((((((((((",
+        "abcdefghijklmnopq",
+        "https://example.com/a?b=c!",
+        "unputdownable-ish",
+        "wouldn't-couldn't!",
+        "good,bad,great,ok,fine",
+        "exactlyfifteen!",
+        "sixteen-bytes-ok",
     ];
 
     fn text() -> impl Strategy<Value = String> {
@@ -758,7 +916,11 @@ mod tests {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
         let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
         let mut texts: Vec<String> = Vec::new();
-        texts.extend(read("benches/sentiment-eval/corpus.txt").lines().map(String::from));
+        texts.extend(
+            read("benches/sentiment-eval/corpus.txt")
+                .lines()
+                .map(String::from),
+        );
         texts.extend(read("tests/golden/texts.txt").lines().map(String::from));
         // The golden posts include a line that is not JSON on purpose.
         for line in read("tests/golden/posts.jsonl").lines() {
@@ -768,7 +930,10 @@ mod tests {
                 }
             }
         }
-        for line in read("crates/matcher/tests/data/lang-cases.tsv").lines().skip(1) {
+        for line in read("crates/matcher/tests/data/lang-cases.tsv")
+            .lines()
+            .skip(1)
+        {
             texts.push(line.splitn(3, '\t').nth(2).unwrap_or("").to_string());
         }
         assert!(texts.len() > 13_000, "{}", texts.len());
