@@ -953,4 +953,38 @@ mod tests {
             failures[..failures.len().min(5)].join("\n")
         );
     }
+
+    /// The same on texts outside the repository, such as the 23,699
+    /// human-rated texts in the vaderSentiment sdist that
+    /// `benches/sentiment-eval/run.sh` downloads: the files named in
+    /// `EARSHOT_REFERENCE_TEXTS` (separated by `:`), one text a line (the
+    /// last tab-separated field, so ground-truth files read as they are).
+    #[test]
+    #[ignore = "needs EARSHOT_REFERENCE_TEXTS, a list of text files"]
+    fn fast_analyzer_matches_the_reference_on_texts_named_in_the_environment() {
+        let files = std::env::var("EARSHOT_REFERENCE_TEXTS")
+            .expect("EARSHOT_REFERENCE_TEXTS: text files separated by ':'");
+        let settings = Settings::new();
+        let (mut texts, mut failures) = (0, Vec::new());
+        for file in files.split(':') {
+            let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let text = line.rsplit('\t').next().unwrap_or(line);
+                texts += 1;
+                for setting in 0..3 {
+                    if let Err(e) = settings.check(setting, text) {
+                        failures.push(e);
+                    }
+                }
+            }
+        }
+        assert!(texts > 0, "no texts in {files}");
+        assert!(
+            failures.is_empty(),
+            "{} disagreements in {texts} texts, first:\n{}",
+            failures.len(),
+            failures[..failures.len().min(5)].join("\n")
+        );
+        eprintln!("{texts} texts agree in 3 settings");
+    }
 }
