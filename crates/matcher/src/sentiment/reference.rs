@@ -757,6 +757,23 @@ mod tests {
         "but",
         "however",
         "but.",
+        // Whole idioms (random words rarely line up into one), in capitals
+        // too, and French ones.
+        "yeah right",
+        "under the weather",
+        "UNDER THE WEATHER",
+        "just what i needed",
+        "out of stock",
+        "not bad at all",
+        "war zone",
+        "WAR ZONE",
+        "bus stop",
+        "BUS STOP",
+        "customer service",
+        "oh great",
+        "thanks for nothing",
+        "pas mal",
+        "the bomb",
         // Boosters, dampeners, negations.
         "extremely",
         "really",
@@ -836,7 +853,10 @@ mod tests {
         "🏽",
         "👨‍👩‍👧",
         "☹",
-        // Non-ASCII words.
+        // Non-ASCII words, two-letter capitals among them.
+        "ÇA",
+        "ÉS",
+        "Ça",
         "génial",
         "GÉNIAL",
         "nul",
