@@ -19,10 +19,14 @@
 //!   reference found it);
 //! - "NO good": "no" scores 0, then its capitals push it up by 0.733 (the
 //!   sign of +0; VADER's `else` pushes it down), kept;
-//! - after two tokens with no valence, "so" or "this" right before a word
-//!   multiplies it by 1.25 whatever the third token back is (VADER's own
-//!   `or "this"` always-true test, kept);
-//! - "no"/"least" look back across sentence ends, the other rules do not.
+//! - when the third token before a word is in its sentence and has no
+//!   valence, "so" or "this" right before the word multiplies it by 1.25,
+//!   whatever that third token is (from VADER's `or "this"` test, which
+//!   is always true in Python), kept;
+//! - "no" and "least" look back across sentence ends, and "kind" looks
+//!   ahead to "of" across them; the other rules stay in the sentence;
+//! - a sentence opening with "but" halves the sentence before it, even if
+//!   that one's words were already halved by a "but" of its own.
 
 use std::collections::HashMap;
 
@@ -83,6 +87,8 @@ pub(super) struct Outcome {
     pub sentences: Vec<(u32, u32, f32)>,
 }
 
+/// The reference analyzer for one setting: the analyzer's lexicons and
+/// rule parameters, the post's language and the brands' overrides.
 pub(super) struct Reference {
     main: Plain,
     /// Per-brand overrides, then the post language's lexicon: looked up
@@ -439,14 +445,8 @@ fn contrast(toks: &[Tok], scores: &mut [f32]) {
         } else {
             start
         };
+        // Words with no valence score +0, which weighing leaves +0.
         for (k, v) in scores.iter_mut().enumerate().take(end).skip(from) {
-            // Unscored words are 0 either way; only valenced ones are
-            // weighed in the fast analyzer, and 0 * x is 0 (its sign is
-            // irrelevant: sums below start from +0 when any token is
-            // unscored).
-            if toks[k].valence.is_none() {
-                continue;
-            }
             if k < b {
                 *v *= 0.5;
             } else if k > b {
