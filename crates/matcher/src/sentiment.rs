@@ -382,11 +382,12 @@ impl Analyzer {
         {
             v = base * N_SCALAR;
         }
-        // A valence of 0 (inside an idiom, or a lexicon's neutral word) has
-        // nothing for capitals, boosters or dampeners to amplify: the
-        // additive rules leave it alone (they would add with the sign of
-        // +0, upward). The multiplying ones keep it 0 anyway.
-        let amplifies = base != 0.0;
+        // A score of 0 here (a word inside an idiom, a lexicon's neutral
+        // word, or "no" before a sentiment word, which does not count
+        // itself) has nothing for capitals, boosters or dampeners to
+        // amplify: the additive rules leave it alone (they would add with
+        // the sign of +0, upward). The multiplying ones keep it 0 anyway.
+        let amplifies = v != 0.0;
         if s.tokens[i].caps && cap_diff && amplifies {
             v += C_INCR.copysign(v);
         }

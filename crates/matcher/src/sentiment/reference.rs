@@ -17,8 +17,10 @@
 //!   an idiom and entries of 0 (an override "war zone" = 0, the social
 //!   lexicon's "bus stop" = 0) stay 0 (they went up before issue 17's
 //!   reference found it);
-//! - "NO good": "no" scores 0, then its capitals push it up by 0.733 (the
-//!   sign of +0; VADER's `else` pushes it down), kept;
+//! - "NO good": "no" scores 0 and stays 0 (issue 17: its capitals pushed
+//!   it up by 0.733, with the sign of +0, where VADER's `else` pushes it
+//!   down; "no" before a sentiment word does not count itself, so neither
+//!   does its emphasis);
 //! - when the third token before a word is in its sentence and has no
 //!   valence, "so" or "this" right before the word multiplies it by 1.25,
 //!   whatever that third token is (from VADER's `or "this"` test, which
@@ -256,14 +258,13 @@ impl Reference {
         {
             v = base * N_SCALAR;
         }
-        // A word of valence 0 (inside an idiom, or made neutral by a
-        // lexicon or an override) has nothing to amplify: capitals,
-        // boosters and dampeners leave it 0 (issue 17: they used to push it
-        // up).
-        let amplifies = base != 0.0;
+        // A score of 0 here (a word inside an idiom, made neutral by a
+        // lexicon or an override, or "no" before a sentiment word) has
+        // nothing to amplify: capitals, boosters and dampeners leave it 0
+        // (issue 17: they used to push it up).
+        let amplifies = v != 0.0;
         // Capitals in a post that is not all capitals: emphasis away from
-        // zero. After "no" set the score to 0 ("NO good": "no" itself),
-        // +0's sign makes it upward, where VADER goes down; kept.
+        // zero.
         if toks[i].caps && cap_diff && amplifies {
             v += C_INCR.copysign(v);
         }
@@ -808,6 +809,10 @@ mod tests {
         "OK",
         "I",
         "SO",
+        "NO",
+        "KIND",
+        "LEAST",
+        "THIS",
         // Punctuation.
         "!",
         "!!!",

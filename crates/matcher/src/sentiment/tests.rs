@@ -308,3 +308,21 @@ fn zero_valence_words_stay_neutral_under_capitals_and_modifiers() {
     // Words with a valence still take them.
     assert!(c("the food was GOOD") > c("the food was good"));
 }
+
+/// Issue 17 (found by the reference analyzer): "no" before a sentiment
+/// word negates it and does not count itself, so its capitals add nothing
+/// either. They used to add +0.733 (the sign of its +0 score), making
+/// "NO good" less negative than "no good".
+#[test]
+fn no_in_capitals_before_a_sentiment_word_does_not_count() {
+    let mut lex = Lexicon::default();
+    lex.insert("no", -1.2);
+    lex.insert("good", 1.9);
+    let a = Analyzer::new(lex);
+    let mut s = Scratch::default();
+    let shouted = a.analyze("it was NO good", None, &[], &mut s);
+    assert_eq!(s.scores[0], 0.0, "{:?}", s.scores);
+    assert_eq!(shouted.pos, 0.0, "{shouted:?}");
+    let plain = a.analyze("it was no good", None, &[], &mut s);
+    assert_eq!(shouted.compound, plain.compound);
+}
