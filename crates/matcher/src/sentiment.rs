@@ -5,6 +5,11 @@
 //! preceding tokens, boosters and dampeners, contrast (`but`), ALL-CAPS
 //! emphasis, `!`/`?` amplification, emoticons and emoji, slang and idioms
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
+//!
+//! `sentiment/reference.rs` (tests only) states the same rules as plain
+//! code over strings and hash maps; proptests hold this analyzer to it,
+//! exactly, on random text and on the repository's texts. A rule change
+//! goes in both.
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes;
