@@ -5,6 +5,11 @@
 //! preceding tokens, boosters and dampeners, contrast (`but`), ALL-CAPS
 //! emphasis, `!`/`?` amplification, emoticons and emoji, slang and idioms
 //! (multi-word lexicon entries), per-brand overrides, and question damping.
+//!
+//! `sentiment/reference.rs` (tests only) states the same rules as plain
+//! code over strings and hash maps; proptests hold this analyzer to it,
+//! exactly, on random text and on the repository's texts. A rule change
+//! goes in both.
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod lanes;
@@ -382,7 +387,13 @@ impl Analyzer {
         {
             v = base * N_SCALAR;
         }
-        if s.tokens[i].caps && cap_diff {
+        // A score of 0 here (a word inside an idiom, a lexicon's neutral
+        // word, or "no" before a sentiment word, which does not count
+        // itself) has nothing for capitals, boosters or dampeners to
+        // amplify: the additive rules leave it alone (they would add with
+        // the sign of +0, upward). The multiplying ones keep it 0 anyway.
+        let amplifies = v != 0.0;
+        if s.tokens[i].caps && cap_diff && amplifies {
             v += C_INCR.copysign(v);
         }
         for j in 0..3 {
@@ -394,7 +405,7 @@ impl Analyzer {
                 continue;
             }
             let mut scalar = modifier(s.tokens[k].flags);
-            if scalar != 0.0 {
+            if scalar != 0.0 && amplifies {
                 if v < 0.0 {
                     scalar = -scalar;
                 }
@@ -409,9 +420,10 @@ impl Analyzer {
         // Two-word dampeners ("kind of good", "sort of works").
         if i > 1 && in_sentence(i - 2) {
             let pair = |a: u32, b: u32| s.is(i - 2, a) && s.is(i - 1, b);
-            if pair(flag::KIND | flag::SORT, flag::OF)
-                || pair(flag::A, flag::BIT)
-                || pair(flag::JUST, flag::ENOUGH)
+            if amplifies
+                && (pair(flag::KIND | flag::SORT, flag::OF)
+                    || pair(flag::A, flag::BIT)
+                    || pair(flag::JUST, flag::ENOUGH))
             {
                 v -= B_INCR.copysign(v);
             }
@@ -557,7 +569,8 @@ fn unruled(i: usize, cap_diff: bool, s: &Scratch) -> Option<f32> {
         && before(2) & BACK_2 == 0
         && before(3) & BACK_3 == 0;
     let base = t.valence.filter(|_| clear)?;
-    Some(if t.caps && cap_diff {
+    // A valence of 0 takes no emphasis (see `ruled`).
+    Some(if t.caps && cap_diff && base != 0.0 {
         base + C_INCR.copysign(base)
     } else {
         base
@@ -642,5 +655,7 @@ fn round(y: f32) -> f32 {
     (t + (i32::from(d >= 0.5) - i32::from(d <= -0.5)) as f32).copysign(y)
 }
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

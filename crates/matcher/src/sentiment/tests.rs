@@ -277,3 +277,52 @@ proptest::proptest! {
         }
     }
 }
+
+/// Issue 17 (found by the reference analyzer's proptest): a word whose
+/// valence is 0 (inside an idiom, or made neutral by a lexicon or a
+/// brand's override) has nothing for emphasis or modifiers to amplify. It
+/// used to take the capitals bonus and boosters' and dampeners' increments
+/// (signed by +0, so always upward): "waiting at the BUS STOP" was praise.
+#[test]
+fn zero_valence_words_stay_neutral_under_capitals_and_modifiers() {
+    let a = analyzer();
+    let mut o = Lexicon::default();
+    o.insert("war zone", 0.0);
+    o.insert("meh", 0.0);
+    let mut s = Scratch::default();
+    for text in [
+        "I played WAR ZONE all day",
+        "I played war zone all day",
+        "I played very war zone all day",
+        "I played EXTREMELY war zone all day",
+        "I played kind of war zone all day",
+        "I played a bit war zone all day",
+        "it was MEH today",
+        "it was really meh today",
+        "it was sort of meh today",
+    ] {
+        let got = a.analyze(text, None, &[&o], &mut s);
+        assert_eq!(got.compound, 0.0, "{text}: {got:?}");
+        assert_eq!(got.label, SentimentLabel::Neutral, "{text}");
+    }
+    // Words with a valence still take them.
+    assert!(c("the food was GOOD") > c("the food was good"));
+}
+
+/// Issue 17 (found by the reference analyzer): "no" before a sentiment
+/// word negates it and does not count itself, so its capitals add nothing
+/// either. They used to add +0.733 (the sign of its +0 score), making
+/// "NO good" less negative than "no good".
+#[test]
+fn no_in_capitals_before_a_sentiment_word_does_not_count() {
+    let mut lex = Lexicon::default();
+    lex.insert("no", -1.2);
+    lex.insert("good", 1.9);
+    let a = Analyzer::new(lex);
+    let mut s = Scratch::default();
+    let shouted = a.analyze("it was NO good", None, &[], &mut s);
+    assert_eq!(s.scores[0], 0.0, "{:?}", s.scores);
+    assert_eq!(shouted.pos, 0.0, "{shouted:?}");
+    let plain = a.analyze("it was no good", None, &[], &mut s);
+    assert_eq!(shouted.compound, plain.compound);
+}
