@@ -208,9 +208,14 @@ impl Bus for SlowBus {
 /// (recent) second, as a sender signs each attempt afresh: an identical
 /// signature would be refused as a replay.
 fn sign(secret: &[u8], body: &[u8]) -> (String, String) {
+    // Each call signs a distinct timestamp, so a retried body is a new
+    // request and not a replay. Counted down from one fixed start: counting
+    // down from the clock repeats a timestamp when the second ticks between
+    // two calls.
     static CALLS: AtomicUsize = AtomicUsize::new(0);
-    let ts =
-        (chrono::Utc::now().timestamp() - CALLS.fetch_add(1, Ordering::SeqCst) as i64).to_string();
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| chrono::Utc::now().timestamp());
+    let ts = (start - CALLS.fetch_add(1, Ordering::SeqCst) as i64).to_string();
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
     mac.update(ts.as_bytes());
     mac.update(b".");
