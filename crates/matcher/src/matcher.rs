@@ -472,7 +472,7 @@ impl Matcher {
         }
         s.matches.sort_by_key(|m| m.span);
         s.matches.dedup();
-        drop_contained(&mut s.matches, &mut s.order);
+        drop_contained(&mut s.matches, &mut s.order, &mut s.drop);
     }
 
     fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {
@@ -660,6 +660,7 @@ struct Scratch {
     customer_hits: Vec<u32>,
     matches: Vec<Match>,
     order: Vec<u32>,
+    drop: Vec<bool>,
     sent: SentScratch,
 }
 
@@ -668,7 +669,7 @@ struct Scratch {
 /// more), keeping the order of the rest. Sorted by entity, then start
 /// ascending and end descending, a span is contained exactly when an
 /// earlier, different span of its entity reaches as far: one sweep.
-fn drop_contained(matches: &mut Vec<Match>, order: &mut Vec<u32>) {
+fn drop_contained(matches: &mut Vec<Match>, order: &mut Vec<u32>, drop: &mut Vec<bool>) {
     order.clear();
     order.extend((0..matches.len() as u32).filter(|&i| matches[i as usize].span.is_some()));
     order.sort_unstable_by(|&x, &y| {
@@ -678,7 +679,8 @@ fn drop_contained(matches: &mut Vec<Match>, order: &mut Vec<u32>) {
             .cmp(&(&n.entity_id, n.kind, c))
             .then(d.cmp(&b))
     });
-    let mut drop = vec![false; matches.len()];
+    drop.clear();
+    drop.resize(matches.len(), false);
     // (entity, kind, span) of the run being read, and the furthest end of
     // the entity's spans before that run.
     let mut run: Option<(&str, EntityKind, (usize, usize))> = None;
@@ -835,7 +837,7 @@ mod tests {
             matches.dedup();
             let mut expected = matches.clone();
             naive_drop_contained(&mut expected);
-            drop_contained(&mut matches, &mut Vec::new());
+            drop_contained(&mut matches, &mut Vec::new(), &mut Vec::new());
             proptest::prop_assert_eq!(matches, expected);
         }
     }
