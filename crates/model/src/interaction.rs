@@ -200,6 +200,32 @@ impl SentimentLabel {
 }
 
 impl Interaction {
+    /// What the matcher makes of a post that names nothing and carries no
+    /// sentiment: no matches, neutral, no intents, routed nowhere. Stores
+    /// and tests start from it and set what they need.
+    pub fn neutral(post: Post, watchlist_version: impl Into<String>) -> Interaction {
+        Interaction {
+            schema_version: SCHEMA_VERSION,
+            post,
+            matches: Vec::new(),
+            sentiment: Sentiment {
+                compound: 0.0,
+                pos: 0.0,
+                neu: 1.0,
+                neg: 0.0,
+                label: SentimentLabel::Neutral,
+            },
+            entity_sentiment: Vec::new(),
+            intents: Vec::new(),
+            route: Route::None,
+            priority: 0,
+            priority_reasons: Vec::new(),
+            watchlist_version: watchlist_version.into(),
+            scored_at: Utc::now(),
+            truncated: false,
+        }
+    }
+
     /// Decodes and checks the schema version.
     pub fn from_json(bytes: &[u8]) -> Result<Interaction, DecodeError> {
         let i: Interaction = serde_json::from_slice(bytes)?;

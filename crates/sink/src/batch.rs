@@ -124,30 +124,11 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use earshot_model::{Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+    use earshot_model::Post;
 
     fn item(n: usize, size: usize) -> BatchItem {
         BatchItem {
-            interaction: Interaction {
-                schema_version: SCHEMA_VERSION,
-                post: Post::new(format!("t:{n}"), "x"),
-                matches: vec![],
-                sentiment: Sentiment {
-                    compound: 0.0,
-                    pos: 0.0,
-                    neu: 1.0,
-                    neg: 0.0,
-                    label: SentimentLabel::Neutral,
-                },
-                entity_sentiment: vec![],
-                intents: vec![],
-                route: Route::None,
-                priority: 0,
-                priority_reasons: vec![],
-                watchlist_version: "v".into(),
-                scored_at: chrono::Utc::now(),
-                truncated: false,
-            },
+            interaction: Interaction::neutral(Post::new(format!("t:{n}"), "x"), "v"),
             position: Position {
                 topic: "t".into(),
                 partition: 0,

@@ -228,26 +228,7 @@ mod tests {
         let mut sink = JsonlSink::new(path.to_str().unwrap());
         let mut batch = Batch::default();
         let post = earshot_model::Post::new("t:1", "hello");
-        let scored = earshot_model::Interaction {
-            schema_version: earshot_model::SCHEMA_VERSION,
-            post,
-            matches: vec![],
-            sentiment: earshot_model::Sentiment {
-                compound: 0.0,
-                pos: 0.0,
-                neu: 1.0,
-                neg: 0.0,
-                label: earshot_model::SentimentLabel::Neutral,
-            },
-            entity_sentiment: vec![],
-            intents: vec![],
-            route: earshot_model::Route::None,
-            priority: 0,
-            priority_reasons: vec![],
-            watchlist_version: "v".into(),
-            scored_at: chrono::Utc::now(),
-            truncated: false,
-        };
+        let scored = earshot_model::Interaction::neutral(post, "v");
         batch.push(BatchItem {
             raw: scored.to_json(),
             interaction: scored,

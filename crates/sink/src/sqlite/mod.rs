@@ -314,29 +314,10 @@ impl Sink for SqliteSink {
 mod tests {
     use super::*;
     use crate::Position;
-    use earshot_model::{Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION};
+    use earshot_model::Post;
 
     fn item(post: Post) -> BatchItem {
-        let interaction = Interaction {
-            schema_version: SCHEMA_VERSION,
-            post,
-            matches: vec![],
-            sentiment: Sentiment {
-                compound: 0.0,
-                pos: 0.0,
-                neu: 1.0,
-                neg: 0.0,
-                label: SentimentLabel::Neutral,
-            },
-            entity_sentiment: vec![],
-            intents: vec![],
-            route: Route::None,
-            priority: 0,
-            priority_reasons: vec![],
-            watchlist_version: "v".into(),
-            scored_at: chrono::Utc::now(),
-            truncated: false,
-        };
+        let interaction = Interaction::neutral(post, "v");
         BatchItem {
             raw: interaction.to_json(),
             interaction,
