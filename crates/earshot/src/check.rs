@@ -61,6 +61,11 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
                 names.join(", ")
             }
         )?;
+        // Not problems, but worth seeing before a run: a CRM export's
+        // columns that are kept as attributes rather than read as handles.
+        for n in m.notices() {
+            writeln!(out, "  note: {n}")?;
+        }
         for (connector, path) in &written_by_run {
             writeln!(
                 out,
