@@ -2,6 +2,7 @@
 //! (the per-minute aggregate follows through its materialized view), refused
 //! rows into `sink_dead_letters`.
 
+pub(crate) mod alerts;
 mod error;
 mod insert;
 mod report;
