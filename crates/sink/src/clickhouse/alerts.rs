@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::report::{prepare, Param, PostRow};
 use super::schema::Features;
 use crate::alerts::{
-    fold_buckets, secs, status_of, AlertKey, AlertRecord, AlertStoreError, Delivery,
-    EntityFigures, PostFilter, Suppression, DAYS, HOURS,
+    fold_buckets, secs, status_of, AlertKey, AlertRecord, AlertStoreError, Delivery, EntityFigures,
+    PostFilter, Suppression, DAYS, HOURS,
 };
 use crate::report::{from_secs, PostSummary};
 
@@ -179,9 +179,7 @@ pub(crate) async fn posts(
         ),
     ];
     let sql = format!("{POSTS}{limit}");
-    let rows: Vec<PostRow> = prepare(client, features, &sql, &params)
-        .fetch_all()
-        .await?;
+    let rows: Vec<PostRow> = prepare(client, features, &sql, &params).fetch_all().await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -7,12 +7,13 @@ use rusqlite::{params, OptionalExtension};
 use super::report::{post_row, POST_COLUMNS};
 use super::SqliteStore;
 use crate::alerts::{
-    fold_buckets, secs, status_of, AlertKey, AlertRecord, AlertStoreError, Delivery,
-    EntityFigures, PostFilter, Suppression, DAYS, HOURS,
+    fold_buckets, secs, status_of, AlertKey, AlertRecord, AlertStoreError, Delivery, EntityFigures,
+    PostFilter, Suppression, DAYS, HOURS,
 };
 use crate::report::{from_secs, PostSummary};
 
-const BUCKETS: &str = "SELECT entity_id, (event_time - ?1) / ?3 AS b, COUNT(*), SUM(sentiment_label = 'negative')
+const BUCKETS: &str =
+    "SELECT entity_id, (event_time - ?1) / ?3 AS b, COUNT(*), SUM(sentiment_label = 'negative')
     FROM mentions
     WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor')
     GROUP BY entity_id, b";

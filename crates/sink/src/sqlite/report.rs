@@ -127,7 +127,10 @@ fn posts(
 }
 
 /// A row of [`POST_COLUMNS`] as a [`PostSummary`].
-pub(super) fn post_row(r: &rusqlite::Row<'_>, with_customers: bool) -> rusqlite::Result<PostSummary> {
+pub(super) fn post_row(
+    r: &rusqlite::Row<'_>,
+    with_customers: bool,
+) -> rusqlite::Result<PostSummary> {
     let list = |idx: usize| -> rusqlite::Result<Vec<String>> {
         let text: String = r.get(idx)?;
         Ok(serde_json::from_str(&text).unwrap_or_default())
