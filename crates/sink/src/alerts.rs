@@ -175,10 +175,8 @@ pub struct AlertStore {
 #[derive(Clone)]
 enum Inner {
     Sqlite(crate::sqlite::SqliteStore),
-    ClickHouse {
-        client: clickhouse::Client,
-        features: crate::clickhouse::schema::Features,
-    },
+    // Boxed: the client is large and the embedded store a pointer.
+    ClickHouse(Box<(clickhouse::Client, crate::clickhouse::schema::Features)>),
 }
 
 impl AlertStore {
@@ -201,7 +199,7 @@ impl AlertStore {
                 let features = crate::clickhouse::probe(&client).await.map_err(|e| {
                     AlertStoreError::ClickHouse(format!("{}: {e}", config.clickhouse.url))
                 })?;
-                Inner::ClickHouse { client, features }
+                Inner::ClickHouse(Box::new((client, features)))
             }
             SinkKind::Jsonl => return Err(AlertStoreError::Unsupported("jsonl".into())),
         };
@@ -222,8 +220,8 @@ impl AlertStore {
                 let (store, intents) = (store.clone(), intents.to_vec());
                 blocking(move || store.alert_figures(until, &intents)).await
             }
-            Inner::ClickHouse { client, features } => {
-                crate::clickhouse::alerts::figures(client, features, until, intents).await
+            Inner::ClickHouse(ch) => {
+                crate::clickhouse::alerts::figures(&ch.0, &ch.1, until, intents).await
             }
         }
     }
@@ -242,11 +240,9 @@ impl AlertStore {
                 let (store, brand, filter) = (store.clone(), brand.to_string(), filter.clone());
                 blocking(move || store.alert_posts(&brand, since, until, &filter, limit)).await
             }
-            Inner::ClickHouse { client, features } => {
-                crate::clickhouse::alerts::posts(
-                    client, features, brand, since, until, filter, limit,
-                )
-                .await
+            Inner::ClickHouse(ch) => {
+                crate::clickhouse::alerts::posts(&ch.0, &ch.1, brand, since, until, filter, limit)
+                    .await
             }
         }
     }
@@ -264,8 +260,8 @@ impl AlertStore {
                 let (store, key) = (store.clone(), key.clone());
                 blocking(move || store.alert_suppression(&key, cooldown_since)).await
             }
-            Inner::ClickHouse { client, .. } => {
-                crate::clickhouse::alerts::suppression(client, key, cooldown_since).await
+            Inner::ClickHouse(ch) => {
+                crate::clickhouse::alerts::suppression(&ch.0, key, cooldown_since).await
             }
         }
     }
@@ -278,9 +274,7 @@ impl AlertStore {
                 let (store, alert) = (store.clone(), alert.clone());
                 blocking(move || store.record_alert(&alert)).await
             }
-            Inner::ClickHouse { client, .. } => {
-                crate::clickhouse::alerts::record_alert(client, alert).await
-            }
+            Inner::ClickHouse(ch) => crate::clickhouse::alerts::record_alert(&ch.0, alert).await,
         }
     }
 
@@ -295,8 +289,8 @@ impl AlertStore {
                 let (store, key, delivery) = (store.clone(), key.clone(), delivery.clone());
                 blocking(move || store.record_delivery(&key, &delivery)).await
             }
-            Inner::ClickHouse { client, .. } => {
-                crate::clickhouse::alerts::record_delivery(client, key, delivery).await
+            Inner::ClickHouse(ch) => {
+                crate::clickhouse::alerts::record_delivery(&ch.0, key, delivery).await
             }
         }
     }
@@ -311,9 +305,7 @@ impl AlertStore {
                 let store = store.clone();
                 blocking(move || store.alerts_since(since)).await
             }
-            Inner::ClickHouse { client, .. } => {
-                crate::clickhouse::alerts::alerts_since(client, since).await
-            }
+            Inner::ClickHouse(ch) => crate::clickhouse::alerts::alerts_since(&ch.0, since).await,
         }
     }
 }
@@ -334,11 +326,14 @@ pub fn floor_minute(t: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(t)
 }
 
-/// Folds `(entity, bucket, total, negative)` rows into per-entity series of `len` buckets.
+/// The series a row adds to, and the negative series beside it (hourly only).
+pub(crate) type Pick = fn(&mut EntityFigures) -> (&mut Vec<u64>, Option<&mut Vec<u64>>);
+
+/// Folds `(entity, bucket, total, negative)` rows into per-entity series.
 pub(crate) fn fold_buckets(
     out: &mut Vec<EntityFigures>,
     rows: impl IntoIterator<Item = (String, i64, u64, u64)>,
-    pick: fn(&mut EntityFigures) -> (&mut Vec<u64>, Option<&mut Vec<u64>>),
+    pick: Pick,
 ) {
     for (entity, bucket, total, negative) in rows {
         let idx = match out.iter().position(|f| f.entity_id == entity) {
