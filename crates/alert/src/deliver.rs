@@ -75,6 +75,21 @@ impl std::fmt::Debug for Channel {
 }
 
 impl Channel {
+    /// A channel to `url` (`secret`: the HMAC key, for `webhook` channels).
+    pub fn new(
+        name: &str,
+        kind: ChannelKind,
+        url: reqwest::Url,
+        secret: Option<Vec<u8>>,
+    ) -> Channel {
+        Channel {
+            name: name.to_string(),
+            kind,
+            url,
+            secret,
+        }
+    }
+
     /// Reads every channel's URL (and key) from the environment variables the config names.
     pub fn from_env(configs: &[ChannelConfig]) -> Result<Vec<Channel>, ChannelError> {
         let read = |index: usize, key: &'static str, var: &str, what: &'static str| {
