@@ -414,6 +414,23 @@ async fn issue_13_alert_refuses_missing_secrets_and_unknown_brands() {
         "{}",
         text(&out)
     );
+    // `earshot check` reports it too, with the other problems.
+    let bad = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 0");
+    std::fs::write(&config, bad).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["--config", config.to_str().unwrap(), "check"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    for expected in [
+        "earshot.toml: alert.only[2]: `initech`",
+        "earshot.toml: alert.delivery.max_attempts: 0: expected 1 to 20",
+    ] {
+        assert!(text(&out).contains(expected), "{expected}: {}", text(&out));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
