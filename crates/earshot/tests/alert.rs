@@ -487,3 +487,131 @@ async fn issue_13_alert_once_on_clickhouse_sends_once() {
         .await
         .unwrap();
 }
+
+/// acme steady at 10 posts an hour; in the last hour still 10 (no volume
+/// spike) but 7 negative and 4 with PR-risk intents.
+fn surge_seeds(now: DateTime<Utc>) -> Vec<Interaction> {
+    let acme = (EntityKind::Brand, "acme");
+    let mut out = Vec::new();
+    for h in 1..=12 {
+        for n in 0..10 {
+            let at = now - Duration::minutes(h * 60 + 20) + Duration::minutes(n);
+            out.push(post(
+                &format!("b{h}_{n}"),
+                acme,
+                at,
+                SentimentLabel::Neutral,
+                10,
+            ));
+        }
+    }
+    for n in 0..10i64 {
+        let label = if n < 7 {
+            SentimentLabel::Negative
+        } else {
+            SentimentLabel::Positive
+        };
+        let mut i = post(
+            &format!("s{n}"),
+            acme,
+            now - Duration::minutes(3 + n),
+            label,
+            100 + n as u64,
+        );
+        if (3..7).contains(&n) {
+            i.intents = vec![earshot_model::Intent::PrRisk];
+        }
+        out.push(i);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_13_negative_surge_and_pr_risk_burst_alert_with_their_posts() {
+    let r = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &sqlite_section(dir.path()));
+    let store = earshot_sink::sqlite::SqliteStore::open(&dir.path().join("earshot.db")).unwrap();
+    store.migrate().unwrap();
+    store.upsert(&batch(surge_seeds(Utc::now()))).unwrap();
+
+    let out = alert_once(&config, &r).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let hooks = r.requests_to("/hook");
+    assert_eq!(hooks.len(), 2, "{}", text(&out));
+    assert_eq!(r.requests_to("/slack").len(), 2);
+    let by_rule = |rule: &str| {
+        hooks
+            .iter()
+            .map(|h| h.json())
+            .find(|b| b["rule"] == rule)
+            .unwrap_or_else(|| panic!("no {rule} alert"))
+    };
+    let neg = by_rule("negative_share");
+    assert_eq!(neg["brand"], "acme");
+    assert_eq!(neg["figures"]["observed"], 0.7);
+    assert_eq!(neg["figures"]["baseline_mean"], 0.0);
+    assert_eq!(neg["figures"]["threshold"], 0.5);
+    assert!(neg["figures"]["stddev"].is_null());
+    let posts = neg["top_posts"].as_array().unwrap();
+    assert_eq!(posts.len(), 5);
+    assert_eq!(posts[0]["id"], "reddit:s6", "negative posts only, by reach");
+    assert!(posts.iter().all(|p| p["sentiment"].as_f64().unwrap() < 0.0));
+
+    let pr = by_rule("pr_risk_burst");
+    assert_eq!(pr["figures"]["observed"], 4.0);
+    assert_eq!(pr["figures"]["threshold"], 3.0);
+    let ids: Vec<&str> = pr["top_posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["reddit:s6", "reddit:s5", "reddit:s4", "reddit:s3"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_13_alert_daemon_sends_once_across_ticks_and_stops_on_sigterm() {
+    let r = Receiver::start().await;
+    let (dir, config, _sink) = seeded_sqlite(true).await;
+    let text_ = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[alert]\n", "[alert]\ninterval = \"1s\"\n");
+    std::fs::write(&config, text_).unwrap();
+    let log = std::fs::File::create(dir.path().join("alert.log")).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["--config", config.to_str().unwrap(), "alert"])
+        .env("EARSHOT_LOG", "info")
+        .env("ISSUE13_SLACK_URL", r.url("/slack"))
+        .env("ISSUE13_HOOK_URL", r.url("/hook"))
+        .env("ISSUE13_HOOK_SECRET", SECRET)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(dir.path().join("alert.log")).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while r.requests().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert; log:\n{}",
+            log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Three more ticks: the spike is still there, and still not sent again.
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    check_spike_requests(&r);
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("no exit within 10 s of SIGTERM; log:\n{}", log()))
+        .unwrap();
+    assert!(status.success(), "{status:?}; log:\n{}", log());
+    assert!(log().contains("alert daemon stopped"), "{}", log());
+}
