@@ -22,8 +22,10 @@ pub const SIGNATURE_HEADER: &str = "X-Earshot-Signature";
 /// Header carrying the alert id, the same on every retry (for receivers that deduplicate).
 pub const ALERT_ID_HEADER: &str = "X-Earshot-Alert-Id";
 
-/// Bytes of an error answer kept in the delivery state.
+/// Characters of an error answer kept in the delivery state.
 const ERROR_BODY_CHARS: usize = 300;
+/// Bytes of an error answer read at most.
+const ERROR_BODY_BYTES: usize = 4096;
 
 /// Problems building channels from the environment.
 #[derive(Debug, thiserror::Error)]
@@ -277,7 +279,7 @@ impl Deliverer {
             return Attempt::Sent;
         }
         let retry_after = retry_after(response.headers());
-        let text = response.text().await.unwrap_or_default();
+        let text = error_body(response).await;
         let error = format!(
             "HTTP {status}: {}",
             crate::message::excerpt(&text, ERROR_BODY_CHARS)
@@ -291,6 +293,19 @@ impl Deliverer {
             Attempt::Fatal(error)
         }
     }
+}
+
+/// The start of an error answer: at most [`ERROR_BODY_BYTES`] are read, however large it is.
+async fn error_body(mut response: reqwest::Response) -> String {
+    let mut bytes: Vec<u8> = Vec::new();
+    while bytes.len() < ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(ERROR_BODY_BYTES);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn describe(e: &reqwest::Error) -> String {

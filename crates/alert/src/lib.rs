@@ -178,6 +178,7 @@ impl Engine {
             self.config.top_posts,
             self.config.top_terms,
             self.config.link.as_deref(),
+            now,
         );
         let record = AlertRecord {
             key: key.clone(),

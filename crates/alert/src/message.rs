@@ -96,7 +96,7 @@ pub struct Term {
 }
 
 impl Alert {
-    /// Builds the alert of `finding` for `brand` over `[start, end)`.
+    /// Builds the alert of `finding` for `brand` over `[start, end)`, fired at `fired_at`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         brand: &str,
@@ -107,6 +107,7 @@ impl Alert {
         top_posts: usize,
         top_terms: usize,
         link: Option<&str>,
+        fired_at: DateTime<Utc>,
     ) -> Alert {
         let rule = finding.rule;
         let baseline_start = start - chrono::Duration::seconds(rule.baseline_secs());
@@ -145,7 +146,7 @@ impl Alert {
                 .collect(),
             top_terms: top_terms_of(&texts, &[brand], top_terms),
             link: link.and_then(|base| link_for(base, brand, rule.as_str(), baseline_start, end)),
-            fired_at: Utc::now(),
+            fired_at,
         }
     }
 

@@ -41,6 +41,7 @@ fn alert() -> Alert {
         5,
         5,
         Some("https://grafana.example/d/earshot"),
+        end + chrono::Duration::seconds(20),
     )
 }
 
@@ -82,6 +83,7 @@ async fn issue_13_webhook_body_is_the_alert_and_the_signature_verifies() {
     assert_eq!(body["figures"]["stddev"], 0.0);
     assert_eq!(body["figures"]["threshold"], 2.0);
     assert_eq!(body["window"]["start"], "2026-12-06T11:00:00Z");
+    assert_eq!(body["fired_at"], "2026-12-06T12:00:20Z");
     assert_eq!(body["top_posts"][0]["id"], "reddit:abc");
     assert_eq!(body["top_posts"][0]["reach"], 90_000);
     assert_eq!(body["top_terms"][0]["term"], "answers");

@@ -197,8 +197,28 @@ impl AlertStore {
             SinkKind::Clickhouse => {
                 let client = crate::clickhouse::client(&config.clickhouse, true);
                 let features = crate::clickhouse::probe(&client).await.map_err(|e| {
-                    AlertStoreError::ClickHouse(format!("{}: {e}", config.clickhouse.url))
+                    let m = e.to_string();
+                    if crate::clickhouse::unknown_database(&m) {
+                        AlertStoreError::Open(format!(
+                            "database `{}` does not exist at {}: run `earshot migrate` first ({m})",
+                            config.clickhouse.database, config.clickhouse.url
+                        ))
+                    } else {
+                        AlertStoreError::ClickHouse(format!("{}: {m}", config.clickhouse.url))
+                    }
                 })?;
+                // Say what to do rather than fail on the first query.
+                let tables: Vec<String> = client
+                    .query("SELECT name FROM system.tables WHERE database = ? AND name IN ('alerts', 'alert_deliveries', 'interactions', 'mention_posts_minute')")
+                    .bind(config.clickhouse.database.as_str())
+                    .fetch_all()
+                    .await?;
+                if tables.len() < 4 {
+                    return Err(AlertStoreError::Open(format!(
+                        "database `{}` at {} lacks the alert tables (found {tables:?}): run `earshot migrate` first",
+                        config.clickhouse.database, config.clickhouse.url
+                    )));
+                }
                 Inner::ClickHouse(Box::new((client, features)))
             }
             SinkKind::Jsonl => return Err(AlertStoreError::Unsupported("jsonl".into())),

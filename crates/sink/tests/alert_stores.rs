@@ -289,3 +289,29 @@ async fn issue_13_clickhouse_alert_figures_posts_and_state() {
     let store = AlertStore::open(&config).await.unwrap();
     check_store(&store, &seeds).await;
 }
+
+#[tokio::test]
+async fn issue_13_clickhouse_alert_store_says_to_migrate_first() {
+    let Some(url) = earshot_tests::clickhouse() else {
+        return;
+    };
+    let config = clickhouse_config(&url);
+    let e = AlertStore::open(&config)
+        .await
+        .err()
+        .expect("no database yet");
+    assert!(e.to_string().contains("run `earshot migrate` first"), "{e}");
+    // The database without the alert tables (created by an older build) is refused the same way.
+    earshot_sink::clickhouse::client(&config.clickhouse, false)
+        .query(&format!("CREATE DATABASE {}", config.clickhouse.database))
+        .execute()
+        .await
+        .unwrap();
+    let e = AlertStore::open(&config)
+        .await
+        .err()
+        .expect("no tables yet");
+    assert!(e.to_string().contains("lacks the alert tables"), "{e}");
+    earshot_sink::migrate(&config).await.unwrap();
+    assert!(AlertStore::open(&config).await.is_ok());
+}

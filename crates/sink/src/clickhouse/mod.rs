@@ -45,6 +45,11 @@ pub fn client(config: &ClickHouseConfig, with_database: bool) -> Client {
     client
 }
 
+/// Whether a failure message is ClickHouse's UNKNOWN_DATABASE (81).
+pub(crate) fn unknown_database(message: &str) -> bool {
+    error::exception_code(message) == Some(81)
+}
+
 /// Asks the server for its version and derives the features to use.
 pub async fn probe(client: &Client) -> Result<Features, SinkError> {
     let version: String = client
