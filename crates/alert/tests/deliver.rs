@@ -223,3 +223,24 @@ async fn issue_13_shutdown_ends_the_backoff_wait() {
     assert!(!out.sent && out.attempts == 1, "{out:?}");
     assert!(out.last_error.contains("shutdown"), "{out:?}");
 }
+
+#[tokio::test]
+async fn issue_13_a_huge_error_answer_is_cut_in_the_recorded_reason() {
+    let r = Receiver::start().await;
+    r.otherwise(Answer::StatusBody(400, 5 << 20));
+    let d = Deliverer::new(&config(1)).unwrap();
+    let out = d
+        .deliver(&webhook(&r), &alert(), &CancellationToken::new())
+        .await;
+    assert!(!out.sent);
+    assert!(
+        out.last_error.starts_with("HTTP 400 Bad Request: xxx"),
+        "{}",
+        &out.last_error[..40]
+    );
+    assert!(
+        out.last_error.chars().count() <= 330,
+        "{}",
+        out.last_error.len()
+    );
+}

@@ -39,6 +39,8 @@ impl Request {
 #[derive(Debug, Clone)]
 pub enum Answer {
     Status(u16),
+    /// This status with a body of this many bytes.
+    StatusBody(u16, usize),
     /// 429 with `Retry-After: <secs>`.
     RetryAfter(u64),
     /// Wait this long, then 200 (a timeout for a shorter client timeout).
@@ -127,6 +129,9 @@ async fn handle(
         Answer::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap();
             (status, format!("answered {code}")).into_response()
+        }
+        Answer::StatusBody(code, len) => {
+            (StatusCode::from_u16(code).unwrap(), "x".repeat(len)).into_response()
         }
         Answer::RetryAfter(secs) => (
             StatusCode::TOO_MANY_REQUESTS,
