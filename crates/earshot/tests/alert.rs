@@ -615,3 +615,111 @@ async fn issue_13_alert_daemon_sends_once_across_ticks_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}; log:\n{}", log());
     assert!(log().contains("alert daemon stopped"), "{}", log());
 }
+
+/// Measures one `earshot alert --once` (process start included) over 8 days
+/// of 200,000 posts on five brands, on SQLite and, when set, ClickHouse.
+/// Run with `cargo test -p earshot --test alert -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run by hand"]
+async fn issue_13_measure_alert_once_over_200k_posts() {
+    let now = Utc::now();
+    let brands = [
+        (EntityKind::Brand, "acme"),
+        (EntityKind::Brand, "acme-rocket"),
+        (EntityKind::Brand, "acme-cloud"),
+        (EntityKind::Competitor, "globex"),
+        (EntityKind::Competitor, "initrode"),
+    ];
+    let mut seeds = Vec::with_capacity(200_000);
+    let mut x: u64 = 7;
+    for n in 0..200_000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let age = 120 + (x >> 33) % (8 * 86_400 - 120);
+        let label = if (x >> 20) % 4 == 0 {
+            SentimentLabel::Negative
+        } else {
+            SentimentLabel::Neutral
+        };
+        let entity = brands[(n % 5) as usize];
+        seeds.push(post(
+            &format!("m{n}"),
+            entity,
+            now - Duration::seconds(age as i64),
+            label,
+            (x >> 40) % 10_000,
+        ));
+    }
+    // A spike for acme, so the timing includes one alert's posts and delivery.
+    seeds.extend(
+        spike_seeds(now, true)
+            .into_iter()
+            .filter(|i| i.post.id.contains("spike"))
+            .flat_map(|i| {
+                (0..20).map(move |k| {
+                    let mut j = i.clone();
+                    j.post.id = format!("{}_{k}", i.post.id);
+                    j
+                })
+            }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut targets = vec![("sqlite", sqlite_section(dir.path()))];
+    let store = earshot_sink::sqlite::SqliteStore::open(&dir.path().join("earshot.db")).unwrap();
+    store.migrate().unwrap();
+    for chunk in seeds.chunks(20_000) {
+        store.upsert(&batch(chunk.to_vec())).unwrap();
+    }
+    if let Some(url) = earshot_tests::clickhouse() {
+        let database = earshot_tests::clickhouse_database("alert_measure");
+        let mut sink = SinkConfig {
+            kind: SinkKind::Clickhouse,
+            ..SinkConfig::default()
+        };
+        sink.clickhouse.url = url.clone();
+        sink.clickhouse.database = database.clone();
+        earshot_sink::migrate(&sink).await.unwrap();
+        let retry =
+            earshot_sink::RetryPolicy::new(&sink.retry, tokio_util::sync::CancellationToken::new());
+        let mut writer = earshot_sink::clickhouse::ClickHouseSink::connect(&sink.clickhouse, retry)
+            .await
+            .unwrap();
+        use earshot_sink::Sink;
+        for chunk in seeds.chunks(50_000) {
+            writer.write(&batch(chunk.to_vec())).await.unwrap();
+        }
+        targets.push(("clickhouse", format!("[sink]\nkind = \"clickhouse\"\n[sink.clickhouse]\nurl = \"{url}\"\ndatabase = \"{database}\"\n")));
+    }
+    for (name, section) in targets {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let config = write_config(&sub, &section);
+        let text_ = std::fs::read_to_string(&config).unwrap().replace(
+            "only = [\"acme\", \"globex\", \"initrode\"]",
+            "only = [\"acme\", \"acme-rocket\", \"acme-cloud\", \"globex\", \"initrode\"]",
+        );
+        std::fs::write(&config, text_).unwrap();
+        let r = Receiver::start().await;
+        let start = std::time::Instant::now();
+        let out = alert_once(&config, &r).await;
+        let took = start.elapsed();
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            r.requests_to("/hook")
+                .iter()
+                .any(|h| h.json()["brand"] == "acme"),
+            "{}",
+            text(&out)
+        );
+        // The second run evaluates everything and sends nothing: the steady-state cost of a tick.
+        let start = std::time::Instant::now();
+        let again = alert_once(&config, &r).await;
+        let steady = start.elapsed();
+        assert!(again.status.success(), "{}", text(&again));
+        println!(
+            "{name}: first --once {took:?} ({} requests), second --once {steady:?}",
+            r.requests().len()
+        );
+    }
+}
