@@ -39,6 +39,9 @@ struct RawConfig {
     /// `[[connectors]]`: one entry per source instance.
     #[serde(default)]
     connectors: Vec<earshot_connect::ConnectorConfig>,
+    /// `[alert]`: rules and channels of `earshot alert`.
+    #[serde(default)]
+    alert: earshot_alert::AlertConfig,
 }
 
 /// A loaded configuration.
@@ -61,6 +64,8 @@ pub struct Config {
     pub sink: SinkConfig,
     /// `[cursors]` and `[[connectors]]`.
     pub connect: earshot_connect::ConnectConfig,
+    /// `[alert]`.
+    pub alert: earshot_alert::AlertConfig,
 }
 
 /// Every problem found in a configuration.
@@ -147,6 +152,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             connect: raw.connect,
             connectors: raw.connectors,
         },
+        alert: raw.alert,
     })
 }
 
@@ -218,6 +224,7 @@ impl Config {
             self.match_stage.validate(),
             self.sink.validate(),
             self.connect.validate(),
+            self.alert.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

@@ -4,6 +4,7 @@
 //! subcommand; every stage lives in its own crate (connectors, transport,
 //! matcher, sink) or module here.
 
+mod alert;
 mod bundled;
 mod check;
 mod config;
@@ -88,6 +89,14 @@ enum Command {
     Sink,
     /// Create or upgrade the store's schema (idempotent).
     Migrate,
+    /// Daemon: evaluate the `[alert]` rules every `alert.interval` and send
+    /// what fires to the configured channels.
+    Alert {
+        /// Evaluate once, deliver, and exit (for cron and tests); exits 2 when
+        /// a delivery failed every attempt.
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the PR dashboards as terminal tables.
     Report {
         /// Length of the window ending at `--until`, e.g. `90m`, `24h`, `7d`, `2w`.
@@ -221,6 +230,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Match => daemon::run_match(config).await,
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,
+                    Command::Alert { once } => alert::run(config, once).await,
                     Command::Migrate => {
                         let report = earshot_sink::migrate(&config.sink).await?;
                         writeln!(std::io::stdout().lock(), "{report}")?;

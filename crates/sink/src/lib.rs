@@ -51,6 +51,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alerts;
 mod batch;
 pub mod clickhouse;
 mod config;

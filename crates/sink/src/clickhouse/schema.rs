@@ -255,6 +255,39 @@ WHERE toYYYYMM(event_time) = {month}
 GROUP BY entity_id, entity_kind, minute, source, sentiment_label",
         ),
     },
+    // `earshot alert`: alerts sent (one per brand, rule and window start) and
+    // each channel's delivery state. ReplacingMergeTree keeps one row per key
+    // after merges; readers take the latest by `version` (argMax), not FINAL.
+    Migration {
+        version: 13,
+        name: "alerts",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.alerts (
+    brand String,
+    rule String,
+    window_start DateTime,
+    window_end DateTime,
+    fired_at DateTime,
+    observed Float64,
+    threshold Float64,
+    payload String
+) ENGINE = ReplacingMergeTree(fired_at)
+ORDER BY (brand, rule, window_start)",
+            "CREATE TABLE IF NOT EXISTS {db}.alert_deliveries (
+    brand String,
+    rule String,
+    window_start DateTime,
+    channel String,
+    status String,
+    attempts UInt32,
+    last_error String,
+    updated_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (brand, rule, window_start, channel)",
+        ],
+        backfill: None,
+    },
 ];
 
 /// Expands a statement's placeholders for `features`.

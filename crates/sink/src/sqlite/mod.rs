@@ -1,6 +1,7 @@
 //! The embedded store: SQLite with the same logical tables as ClickHouse, for
 //! the one-process default. Idempotent upsert by post id (the later scoring wins).
 
+mod alerts;
 mod report;
 mod schema;
 
@@ -17,7 +18,7 @@ use crate::{Batch, BatchItem, MigrationReport, Sink, SinkError, WriteReport};
 /// A handle on the embedded database (cheap to clone; one connection behind a lock).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    pub(crate) conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
