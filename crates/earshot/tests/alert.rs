@@ -310,6 +310,36 @@ async fn issue_13_alert_daemon_sends_once_across_ticks_and_stops_on_sigterm() {
     // Three more ticks: the spike is still there, and still not sent again.
     tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     check_spike_requests(&r);
+
+    // Live reload (item 3): a broken rule is refused and the running rules
+    // stay; a valid change is taken without a restart.
+    let wait_log = |needle: &'static str| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !log().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{needle}`; log:\n{}",
+                log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("[alert.defaults]\n", "[alert.defaults]\nk = -2\n"),
+    )
+    .unwrap();
+    wait_log("reload refused").await;
+    assert!(log().contains("alert.defaults.k"), "{}", log());
+    std::fs::write(
+        &config,
+        good.replace("[alert.defaults]\n", "[alert.defaults]\nk = 4.5\n"),
+    )
+    .unwrap();
+    wait_log("alert rules reloaded").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    check_spike_requests(&r);
     let pid = child.id().unwrap().to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
