@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::queryable::{OpenError, Queryable};
 use crate::report::PostSummary;
-use crate::{SinkConfig, SinkKind};
+use crate::SinkConfig;
 
 /// Hours in the hourly series: the 12 baseline hours, then the last hour.
 pub const HOURS: usize = 13;
@@ -34,6 +35,17 @@ pub enum AlertStoreError {
     /// A blocking store task failed.
     #[error("store task failed: {0}")]
     Task(String),
+}
+
+impl From<OpenError> for AlertStoreError {
+    fn from(e: OpenError) -> AlertStoreError {
+        match e {
+            OpenError::Open(m) => AlertStoreError::Open(m),
+            OpenError::ClickHouse(m) => AlertStoreError::ClickHouse(m),
+            OpenError::Unsupported(m) => AlertStoreError::Unsupported(m),
+            OpenError::Task(m) => AlertStoreError::Task(m),
+        }
+    }
 }
 
 impl From<clickhouse::error::Error> for AlertStoreError {
@@ -169,60 +181,20 @@ pub struct Delivery {
 /// The alert state and figures of the configured store.
 #[derive(Clone)]
 pub struct AlertStore {
-    inner: Inner,
-}
-
-#[derive(Clone)]
-enum Inner {
-    Sqlite(crate::sqlite::SqliteStore),
-    // Boxed: the client is large and the embedded store a pointer.
-    ClickHouse(Box<(clickhouse::Client, crate::clickhouse::schema::Features)>),
+    inner: Queryable,
 }
 
 impl AlertStore {
     /// Opens the configured store (which `earshot migrate` must have created on ClickHouse;
     /// the embedded store is migrated here).
     pub async fn open(config: &SinkConfig) -> Result<AlertStore, AlertStoreError> {
-        let inner = match config.kind {
-            SinkKind::Sqlite => {
-                let store = crate::sqlite::SqliteStore::open(&config.sqlite.path)
-                    .map_err(|e| AlertStoreError::Open(format!("{e:#}")))?;
-                let s = store.clone();
-                tokio::task::spawn_blocking(move || s.migrate())
-                    .await
-                    .map_err(|e| AlertStoreError::Task(e.to_string()))?
-                    .map_err(|e| AlertStoreError::Open(format!("{e:#}")))?;
-                Inner::Sqlite(store)
-            }
-            SinkKind::Clickhouse => {
-                let client = crate::clickhouse::client(&config.clickhouse, true);
-                let features = crate::clickhouse::probe(&client).await.map_err(|e| {
-                    let m = e.to_string();
-                    if crate::clickhouse::unknown_database(&m) {
-                        AlertStoreError::Open(format!(
-                            "database `{}` does not exist at {}: run `earshot migrate` first ({m})",
-                            config.clickhouse.database, config.clickhouse.url
-                        ))
-                    } else {
-                        AlertStoreError::ClickHouse(format!("{}: {m}", config.clickhouse.url))
-                    }
-                })?;
-                // Say what to do rather than fail on the first query.
-                let tables: Vec<String> = client
-                    .query("SELECT name FROM system.tables WHERE database = ? AND name IN ('alerts', 'alert_deliveries', 'interactions', 'mention_posts_minute')")
-                    .bind(config.clickhouse.database.as_str())
-                    .fetch_all()
-                    .await?;
-                if tables.len() < 4 {
-                    return Err(AlertStoreError::Open(format!(
-                        "database `{}` at {} lacks the alert tables (found {tables:?}): run `earshot migrate` first",
-                        config.clickhouse.database, config.clickhouse.url
-                    )));
-                }
-                Inner::ClickHouse(Box::new((client, features)))
-            }
-            SinkKind::Jsonl => return Err(AlertStoreError::Unsupported("jsonl".into())),
-        };
+        let tables = [
+            "alerts",
+            "alert_deliveries",
+            "interactions",
+            "mention_posts_minute",
+        ];
+        let inner = Queryable::open(config, &tables).await?;
         Ok(AlertStore { inner })
     }
 
@@ -236,11 +208,11 @@ impl AlertStore {
     ) -> Result<Vec<EntityFigures>, AlertStoreError> {
         let until = floor_minute(until);
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let (store, intents) = (store.clone(), intents.to_vec());
                 blocking(move || store.alert_figures(until, &intents)).await
             }
-            Inner::ClickHouse(ch) => {
+            Queryable::ClickHouse(ch) => {
                 crate::clickhouse::alerts::figures(&ch.0, &ch.1, until, intents).await
             }
         }
@@ -256,11 +228,11 @@ impl AlertStore {
         limit: u32,
     ) -> Result<Vec<PostSummary>, AlertStoreError> {
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let (store, brand, filter) = (store.clone(), brand.to_string(), filter.clone());
                 blocking(move || store.alert_posts(&brand, since, until, &filter, limit)).await
             }
-            Inner::ClickHouse(ch) => {
+            Queryable::ClickHouse(ch) => {
                 crate::clickhouse::alerts::posts(&ch.0, &ch.1, brand, since, until, filter, limit)
                     .await
             }
@@ -276,11 +248,11 @@ impl AlertStore {
         cooldown_since: DateTime<Utc>,
     ) -> Result<Option<Suppression>, AlertStoreError> {
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let (store, key) = (store.clone(), key.clone());
                 blocking(move || store.alert_suppression(&key, cooldown_since)).await
             }
-            Inner::ClickHouse(ch) => {
+            Queryable::ClickHouse(ch) => {
                 crate::clickhouse::alerts::suppression(&ch.0, key, cooldown_since).await
             }
         }
@@ -290,11 +262,13 @@ impl AlertStore {
     /// recorded already (another evaluation won: do not send).
     pub async fn record_alert(&self, alert: &AlertRecord) -> Result<bool, AlertStoreError> {
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let (store, alert) = (store.clone(), alert.clone());
                 blocking(move || store.record_alert(&alert)).await
             }
-            Inner::ClickHouse(ch) => crate::clickhouse::alerts::record_alert(&ch.0, alert).await,
+            Queryable::ClickHouse(ch) => {
+                crate::clickhouse::alerts::record_alert(&ch.0, alert).await
+            }
         }
     }
 
@@ -305,11 +279,11 @@ impl AlertStore {
         delivery: &Delivery,
     ) -> Result<(), AlertStoreError> {
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let (store, key, delivery) = (store.clone(), key.clone(), delivery.clone());
                 blocking(move || store.record_delivery(&key, &delivery)).await
             }
-            Inner::ClickHouse(ch) => {
+            Queryable::ClickHouse(ch) => {
                 crate::clickhouse::alerts::record_delivery(&ch.0, key, delivery).await
             }
         }
@@ -321,11 +295,13 @@ impl AlertStore {
         since: DateTime<Utc>,
     ) -> Result<Vec<(AlertRecord, Vec<Delivery>)>, AlertStoreError> {
         match &self.inner {
-            Inner::Sqlite(store) => {
+            Queryable::Sqlite(store) => {
                 let store = store.clone();
                 blocking(move || store.alerts_since(since)).await
             }
-            Inner::ClickHouse(ch) => crate::clickhouse::alerts::alerts_since(&ch.0, since).await,
+            Queryable::ClickHouse(ch) => {
+                crate::clickhouse::alerts::alerts_since(&ch.0, since).await
+            }
         }
     }
 }

@@ -56,7 +56,9 @@ mod batch;
 pub mod clickhouse;
 mod config;
 mod jsonl;
+mod queryable;
 pub mod report;
+pub mod responses;
 mod retry;
 mod sink;
 pub mod sqlite;
@@ -73,6 +75,7 @@ pub use config::{
     PASSWORD_ENV, URL_ENV,
 };
 pub use jsonl::JsonlSink;
+pub use queryable::OpenError;
 pub use report::{
     report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike,
 };

@@ -311,7 +311,7 @@ async fn issue_13_clickhouse_alert_store_says_to_migrate_first() {
         .await
         .err()
         .expect("no tables yet");
-    assert!(e.to_string().contains("lacks the alert tables"), "{e}");
+    assert!(e.to_string().contains("lacks the tables"), "{e}");
     earshot_sink::migrate(&config).await.unwrap();
     assert!(AlertStore::open(&config).await.is_ok());
 }

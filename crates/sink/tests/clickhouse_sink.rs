@@ -68,13 +68,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "004_sink_dead_letters",
             "005_responses",
             "006_mention_posts_minute",
-            "013_alerts"
+            "013_alerts",
+            "014_response_log"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 7);
+    assert_eq!(again.already_applied, 8);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -93,6 +94,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "mentions",
             "mentions_minute",
             "mentions_minute_mv",
+            "response_log",
             "responses",
             "schema_migrations",
             "sink_dead_letters"
@@ -104,7 +106,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        7
+        8
     );
 }
 

@@ -288,6 +288,21 @@ ORDER BY (brand, rule, window_start, channel)",
         ],
         backfill: None,
     },
+    // Every respond action (agent, channel, note), once each; the answer
+    // itself is the post's first row in `responses`.
+    Migration {
+        version: 14,
+        name: "response_log",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.response_log (
+    post_id String,
+    responded_at DateTime,
+    responder String,
+    channel String,
+    note String
+) ENGINE = ReplacingMergeTree(responded_at)
+ORDER BY (post_id, responder, channel, note)"],
+        backfill: None,
+    },
 ];
 
 /// Expands a statement's placeholders for `features`.

@@ -135,6 +135,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Runs a closure that may write (in its own transaction) on the connection.
+    pub(crate) fn with_connection_mut<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.conn.lock().expect("sqlite lock"))
+    }
+
     /// Runs a read-only closure on the connection (tests, tools).
     pub fn with_connection<T>(
         &self,

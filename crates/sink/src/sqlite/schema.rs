@@ -121,6 +121,20 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             PRIMARY KEY (brand, rule, window_start, channel)
         );",
     ),
+    (
+        14,
+        "response_log",
+        // Every respond action (agent, channel, note), once each; the
+        // answer itself is the post's first row in `responses`.
+        "CREATE TABLE IF NOT EXISTS response_log (
+            post_id TEXT NOT NULL,
+            responded_at INTEGER NOT NULL,
+            responder TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            note TEXT NOT NULL,
+            PRIMARY KEY (post_id, responder, channel, note)
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.
