@@ -392,24 +392,8 @@ impl AlertConfig {
                 _ => {}
             }
         }
-        let d = &self.delivery;
-        if !(0.1..=300.0).contains(&secs(&d.timeout)) {
-            err("delivery.timeout".into(), "expected 100ms to 5m".into());
-        }
-        if !(1..=20).contains(&d.max_attempts) {
-            err(
-                "delivery.max_attempts".into(),
-                format!("{}: expected 1 to 20", d.max_attempts),
-            );
-        }
-        if d.initial_backoff.is_zero() || d.initial_backoff > d.max_backoff {
-            err(
-                "delivery.initial_backoff".into(),
-                "expected more than 0 and at most delivery.max_backoff".into(),
-            );
-        }
-        if d.max_backoff > Duration::from_secs(600) {
-            err("delivery.max_backoff".into(), "expected at most 10m".into());
+        for (key, message) in self.delivery.validate() {
+            err(format!("delivery.{key}"), message);
         }
         errors
     }
@@ -477,7 +461,35 @@ fn check_thresholds(section: &str, o: &ThresholdOverrides, err: &mut impl FnMut(
     }
 }
 
-fn valid_env_name(s: &str) -> bool {
+impl DeliveryConfig {
+    /// Problems, as `(key, message)` with keys relative to the section.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut err = |key: &str, msg: String| errors.push((key.to_string(), msg));
+        if !(0.1..=300.0).contains(&self.timeout.as_secs_f64()) {
+            err("timeout", "expected 100ms to 5m".into());
+        }
+        if !(1..=20).contains(&self.max_attempts) {
+            err(
+                "max_attempts",
+                format!("{}: expected 1 to 20", self.max_attempts),
+            );
+        }
+        if self.initial_backoff.is_zero() || self.initial_backoff > self.max_backoff {
+            err(
+                "initial_backoff",
+                "expected more than 0 and at most max_backoff".into(),
+            );
+        }
+        if self.max_backoff > Duration::from_secs(600) {
+            err("max_backoff", "expected at most 10m".into());
+        }
+        errors
+    }
+}
+
+/// Whether `s` is a plausible environment variable name.
+pub fn valid_env_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
         && s.chars()

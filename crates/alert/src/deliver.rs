@@ -154,6 +154,23 @@ pub struct Outcome {
     pub last_error: String,
 }
 
+/// Where one JSON body goes: shared by alert channels and other senders
+/// (the CRM case maker).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Name for logs (never the URL: it may carry a token).
+    pub name: &'a str,
+    /// The endpoint.
+    pub url: &'a reqwest::Url,
+    /// HMAC key: when set, each attempt is signed ([`signature`]).
+    pub secret: Option<&'a [u8]>,
+    /// A header naming the body, the same on every retry, for receivers that
+    /// deduplicate (`X-Earshot-Alert-Id`, `Idempotency-Key`).
+    pub id_header: &'static str,
+    /// Its value.
+    pub id: &'a str,
+}
+
 /// Sends alerts over HTTP with bounded retries.
 #[derive(Clone)]
 pub struct Deliverer {
@@ -195,10 +212,28 @@ impl Deliverer {
             ChannelKind::Webhook => serde_json::to_vec(alert),
         }
         .expect("alerts serialize");
+        let target = Target {
+            name: &channel.name,
+            url: &channel.url,
+            secret: channel.secret.as_deref(),
+            id_header: ALERT_ID_HEADER,
+            id: &alert.id,
+        };
+        self.post(&target, &body, shutdown).await
+    }
+
+    /// POSTs the JSON `body` to `target`, retried as [`Deliverer::deliver`]
+    /// describes. Backoff waits end early when `shutdown` is cancelled.
+    pub async fn post(
+        &self,
+        target: &Target<'_>,
+        body: &[u8],
+        shutdown: &CancellationToken,
+    ) -> Outcome {
         let mut backoff = self.config.initial_backoff;
         let mut last_error = String::new();
         for attempt in 1..=self.config.max_attempts {
-            match self.attempt(channel, alert, &body).await {
+            match self.attempt(target, body).await {
                 Attempt::Sent => {
                     return Outcome {
                         sent: true,
@@ -214,7 +249,7 @@ impl Deliverer {
                     }
                 }
                 Attempt::Retry(e, retry_after) => {
-                    tracing::warn!(channel = %channel.name, alert = %alert.id, attempt, error = %e, "alert delivery failed; retrying");
+                    tracing::warn!(target = target.name, id = target.id, attempt, error = %e, "delivery failed; retrying");
                     last_error = e;
                     if attempt == self.config.max_attempts {
                         break;
@@ -246,13 +281,13 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(&self, channel: &Channel, alert: &Alert, body: &[u8]) -> Attempt {
+    async fn attempt(&self, target: &Target<'_>, body: &[u8]) -> Attempt {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Ok(id) = HeaderValue::from_str(&alert.id) {
-            headers.insert(ALERT_ID_HEADER, id);
+        if let Ok(id) = HeaderValue::from_str(target.id) {
+            headers.insert(target.id_header, id);
         }
-        if let Some(key) = &channel.secret {
+        if let Some(key) = target.secret {
             // Signed per attempt: the receiver refuses a stale timestamp or a replayed signature.
             let ts = chrono::Utc::now().timestamp();
             headers.insert(TIMESTAMP_HEADER, HeaderValue::from(ts));
@@ -264,7 +299,7 @@ impl Deliverer {
         }
         let response = self
             .client
-            .post(channel.url.clone())
+            .post(target.url.clone())
             .headers(headers)
             .body(body.to_vec())
             .send()

@@ -23,7 +23,7 @@ use earshot_sink::alerts::{
 use tokio_util::sync::CancellationToken;
 
 pub use config::{AlertConfig, ChannelConfig, ChannelKind, DeliveryConfig, Thresholds};
-pub use deliver::{signature, Channel, ChannelError, Deliverer, Outcome};
+pub use deliver::{signature, Channel, ChannelError, Deliverer, Outcome, Target};
 pub use message::Alert;
 pub use rules::{evaluate, Finding, Rule};
 

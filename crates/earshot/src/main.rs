@@ -6,6 +6,7 @@
 
 mod alert;
 mod bundled;
+mod cases;
 mod check;
 mod config;
 mod daemon;
@@ -88,6 +89,8 @@ enum Command {
     Connect,
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
     Sink,
+    /// Daemon: send interactions that need a person to the CRM as cases ([cases]).
+    Cases,
     /// Mark a post answered: it leaves the work queue (idempotent; the first
     /// response is the answer, every distinct one is logged).
     Respond {
@@ -254,6 +257,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,
                     Command::Alert { once } => alert::run(config, once).await,
+                    Command::Cases => cases::run(config).await,
                     Command::Respond {
                         post_id,
                         by,

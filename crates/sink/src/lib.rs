@@ -53,6 +53,7 @@
 
 pub mod alerts;
 mod batch;
+pub mod cases;
 pub mod clickhouse;
 mod config;
 mod jsonl;

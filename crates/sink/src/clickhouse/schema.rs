@@ -303,6 +303,24 @@ ORDER BY (brand, rule, window_start, channel)",
 ORDER BY (post_id, responder, channel, note)"],
         backfill: None,
     },
+    // The CRM case maker's durable record: the latest state per post wins
+    // (`version`: nanoseconds); readers take it with argMax, not FINAL.
+    Migration {
+        version: 17,
+        name: "cases",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.cases (
+    post_id String,
+    priority UInt8,
+    route String,
+    status String,
+    attempts UInt32,
+    last_error String,
+    updated_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY post_id"],
+        backfill: None,
+    },
 ];
 
 /// Expands a statement's placeholders for `features`.

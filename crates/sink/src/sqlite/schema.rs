@@ -135,6 +135,21 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             PRIMARY KEY (post_id, responder, channel, note)
         );",
     ),
+    (
+        17,
+        "cases",
+        // The CRM case maker's durable record: one row per post sent (or
+        // failed every attempt), at the priority it was sent with.
+        "CREATE TABLE IF NOT EXISTS cases (
+            post_id TEXT PRIMARY KEY,
+            priority INTEGER NOT NULL,
+            route TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.
