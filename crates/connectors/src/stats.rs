@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use earshot_transport::PostCounters;
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -65,7 +66,57 @@ pub(crate) struct Counters {
     pub not_modified: AtomicU64,
     pub rate_limited: AtomicU64,
     pub retries: AtomicU64,
+    pub metrics: ConnectorMetrics,
+    /// When the cursor last moved forward (`None`: not since start).
+    cursor_saved: Mutex<Option<Instant>>,
     changed: Arc<Notify>,
+}
+
+/// One connector's metric handles, looked up once when it is registered.
+pub(crate) struct ConnectorMetrics {
+    name: String,
+    /// `earshot_posts_total{stage="connect"}`: fetched (`in`), produced (`out`), dead-lettered.
+    pub posts_in: PostCounters,
+    pub posts_out: PostCounters,
+    pub posts_dead: PostCounters,
+    /// `earshot_connector_rate_limited_total{connector}`.
+    pub rate_limited: metrics::Counter,
+    /// `earshot_connector_backoff_seconds_total{connector}`: a gauge that only
+    /// grows, since the facade's counters count whole numbers.
+    pub backoff_seconds: metrics::Gauge,
+    /// `earshot_connector_duplicates_total{connector}`.
+    pub duplicates: metrics::Counter,
+    cursor_age: metrics::Gauge,
+}
+
+impl Default for ConnectorMetrics {
+    fn default() -> Self {
+        ConnectorMetrics::new("")
+    }
+}
+
+impl ConnectorMetrics {
+    fn new(name: &str) -> ConnectorMetrics {
+        let labeled = |metric: &'static str| metrics::counter!(metric, "connector" => name.to_string());
+        ConnectorMetrics {
+            name: name.to_string(),
+            posts_in: PostCounters::new("connect", "in"),
+            posts_out: PostCounters::new("connect", "out"),
+            posts_dead: PostCounters::new("connect", "dead_letter"),
+            rate_limited: labeled("earshot_connector_rate_limited_total"),
+            duplicates: labeled("earshot_connector_duplicates_total"),
+            backoff_seconds: metrics::gauge!("earshot_connector_backoff_seconds_total", "connector" => name.to_string()),
+            cursor_age: metrics::gauge!("earshot_connector_cursor_age_seconds", "connector" => name.to_string()),
+        }
+    }
+
+    /// Counts one HTTP request's outcome: `earshot_connector_requests_total{connector, status}`,
+    /// `status` being the response's code or `error` (no response).
+    pub fn request(&self, status: Option<u16>) {
+        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        metrics::counter!("earshot_connector_requests_total", "connector" => self.name.clone(), "status" => status)
+            .increment(1);
+    }
 }
 
 impl Counters {
@@ -73,6 +124,20 @@ impl Counters {
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
         self.changed.notify_waiters();
+    }
+
+    /// Records that the cursor moved forward now.
+    pub fn cursor_saved(&self) {
+        *self.cursor_saved.lock().expect("cursor time lock") = Some(Instant::now());
+    }
+
+    /// Publishes `earshot_connector_cursor_age_seconds`: how long ago the
+    /// cursor last moved (a connector whose cursor has not moved since start
+    /// reports nothing).
+    fn publish_cursor_age(&self) {
+        if let Some(at) = *self.cursor_saved.lock().expect("cursor time lock") {
+            self.metrics.cursor_age.set(at.elapsed().as_secs_f64());
+        }
     }
 
     fn snapshot(&self) -> ConnectorStats {
@@ -101,6 +166,7 @@ impl StatsHandle {
     pub(crate) fn register(&self, name: &str) -> Arc<Counters> {
         let counters = Arc::new(Counters {
             changed: self.changed.clone(),
+            metrics: ConnectorMetrics::new(name),
             ..Counters::default()
         });
         self.inner
@@ -108,6 +174,13 @@ impl StatsHandle {
             .expect("stats lock")
             .insert(name.to_string(), counters.clone());
         counters
+    }
+
+    /// Publishes every connector's cursor age (see [`Counters::publish_cursor_age`]).
+    pub(crate) fn publish_cursor_ages(&self) {
+        for c in self.inner.lock().expect("stats lock").values() {
+            c.publish_cursor_age();
+        }
     }
 
     /// The counters now.

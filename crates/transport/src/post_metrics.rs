@@ -29,6 +29,12 @@ pub fn source_label(index: usize) -> &'static str {
     SOURCES.get(index).copied().unwrap_or("other")
 }
 
+/// The source of a post id (`source:native_id`, the records' key), for
+/// stages that count posts before or without decoding them.
+pub fn source_of_key(key: Option<&str>) -> &str {
+    key.and_then(|k| k.split_once(':')).map_or("", |(s, _)| s)
+}
+
 /// `earshot_posts_total{stage, source, outcome}` handles for one stage and
 /// outcome (`in`, `out` or `dead_letter`), one per source label.
 #[derive(Clone)]
@@ -88,8 +94,13 @@ impl SourceTally {
 /// Counts one dead letter: `earshot_dead_letters_total{stage, reason}`, where
 /// `reason` is one of a stage's fixed reasons (never the error text).
 pub fn dead_letter(stage: &'static str, reason: &'static str) {
+    dead_letters(stage, reason, 1);
+}
+
+/// Counts `n` dead letters (see [`dead_letter`]).
+pub fn dead_letters(stage: &'static str, reason: &'static str, n: u64) {
     metrics::counter!("earshot_dead_letters_total", "stage" => stage, "reason" => reason)
-        .increment(1);
+        .increment(n);
 }
 
 #[cfg(test)]
@@ -101,6 +112,9 @@ mod tests {
         assert_eq!(source_label(source_index("reddit")), "reddit");
         assert_eq!(source_label(source_index("my-crm")), "other");
         assert_eq!(source_label(source_index("")), "other");
+        assert_eq!(source_of_key(Some("reddit:t3_abc")), "reddit");
+        assert_eq!(source_of_key(Some("no-colon")), "");
+        assert_eq!(source_of_key(None), "");
         let mut t = SourceTally::default();
         t.count("hn");
         t.count("hn");

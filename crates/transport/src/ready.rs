@@ -72,6 +72,13 @@ impl Readiness {
     }
 }
 
+/// Check: the configuration was loaded and validated.
+pub const CONFIG: &str = "config";
+/// Check: the message broker answers (Kafka; the in-memory bus always does).
+pub const BROKER: &str = "broker";
+/// Check: the store (ClickHouse, SQLite, JSONL file) takes writes.
+pub const STORE: &str = "store";
+
 /// The process's registry.
 pub fn readiness() -> &'static Readiness {
     static READINESS: OnceLock<Readiness> = OnceLock::new();

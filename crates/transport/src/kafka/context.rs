@@ -170,9 +170,9 @@ impl ClientContext for Ctx {
         drop(parts);
         let up = statistics.brokers.values().any(|b| b.state == "UP");
         if up {
-            crate::ready::readiness().pass("broker");
+            crate::ready::readiness().pass(crate::ready::BROKER);
         } else {
-            crate::ready::readiness().fail("broker", "no Kafka broker is up (librdkafka statistics)");
+            crate::ready::readiness().fail(crate::ready::BROKER, "no Kafka broker is up (librdkafka statistics)");
         }
     }
 }
