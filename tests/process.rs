@@ -30,6 +30,9 @@ impl Daemon {
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .env_remove("EARSHOT_KAFKA_BROKERS")
+            // Tests run daemons side by side: each serves its ops endpoints
+            // on a free port (logged) instead of its fixed default one.
+            .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -91,6 +94,30 @@ impl Daemon {
     /// Path of its log file.
     pub fn log_path(&self) -> &Path {
         &self.log
+    }
+
+    /// The address its ops server (`/metrics`, `/health`, `/ready`) listens
+    /// on, from its log; panics (with the log) if it exits or `timeout`
+    /// passes before it says.
+    pub fn ops_addr(&mut self, timeout: Duration) -> std::net::SocketAddr {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if let Some(addr) = log
+                .lines()
+                .filter(|l| l.contains("ops server listening"))
+                .find_map(|l| l.split("addr=").nth(1)?.split_whitespace().next()?.parse().ok())
+            {
+                return addr;
+            }
+            assert!(self.running(), "{} exited: {log}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} logged no ops address: {log}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits until its log says it was assigned at least one partition;

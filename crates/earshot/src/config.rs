@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::bundled;
 use crate::match_stage::MatchStageConfig;
+use crate::ops::OpsConfig;
 
 /// The whole configuration, parsed (not yet validated).
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +40,9 @@ struct RawConfig {
     /// `[[connectors]]`: one entry per source instance.
     #[serde(default)]
     connectors: Vec<earshot_connect::ConnectorConfig>,
+    /// `[ops]`: the metrics and health endpoints.
+    #[serde(default)]
+    ops: OpsConfig,
 }
 
 /// A loaded configuration.
@@ -61,6 +65,8 @@ pub struct Config {
     pub sink: SinkConfig,
     /// `[cursors]` and `[[connectors]]`.
     pub connect: earshot_connect::ConnectConfig,
+    /// `[ops]`.
+    pub ops: OpsConfig,
 }
 
 /// Every problem found in a configuration.
@@ -134,6 +140,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             connect: raw.connect,
             connectors: raw.connectors,
         },
+        ops: raw.ops,
     })
 }
 
@@ -183,6 +190,7 @@ impl Config {
             self.match_stage.validate(),
             self.sink.validate(),
             self.connect.validate(),
+            self.ops.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

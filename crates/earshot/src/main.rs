@@ -9,6 +9,7 @@ mod check;
 mod config;
 mod daemon;
 mod match_stage;
+mod ops;
 mod output;
 mod report;
 mod run;
@@ -78,13 +79,24 @@ enum Command {
         /// then the run ends as without `--follow`; streams are not started.
         #[arg(long, conflicts_with = "follow")]
         once: bool,
+        #[command(flatten)]
+        ops: ops::OpsArgs,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
-    Match,
+    Match {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: run the configured connectors, producing raw posts.
-    Connect,
+    Connect {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
-    Sink,
+    Sink {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Create or upgrade the store's schema (idempotent).
     Migrate,
     /// Print the PR dashboards as terminal tables.
@@ -216,10 +228,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow, once } => run::run(config, follow, once).await,
-                    Command::Match => daemon::run_match(config).await,
-                    Command::Connect => daemon::run_connect(config).await,
-                    Command::Sink => daemon::run_sink(config).await,
+                    Command::Run { follow, once, ops } => {
+                        run::run(config, follow, once, &ops).await
+                    }
+                    Command::Match { ops } => daemon::run_match(config, &ops).await,
+                    Command::Connect { ops } => daemon::run_connect(config, &ops).await,
+                    Command::Sink { ops } => daemon::run_sink(config, &ops).await,
                     Command::Migrate => {
                         let report = earshot_sink::migrate(&config.sink).await?;
                         writeln!(std::io::stdout().lock(), "{report}")?;
