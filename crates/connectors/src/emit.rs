@@ -265,7 +265,7 @@ mod tests {
             raw_topic: topics.raw.clone(),
             dead_letter_topic: topics.dead_letter.clone(),
             store,
-            counters: Arc::default(),
+            counters: crate::stats::StatsHandle::default().register("masto"),
             keep_raw: false,
             dead_letter_max: 1 << 20,
             claims: Arc::default(),

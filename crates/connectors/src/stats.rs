@@ -56,7 +56,6 @@ impl ConnectStats {
 }
 
 /// Live counters of one connector.
-#[derive(Default)]
 pub(crate) struct Counters {
     pub polls: AtomicU64,
     pub produced: AtomicU64,
@@ -89,12 +88,6 @@ pub(crate) struct ConnectorMetrics {
     cursor_age: metrics::Gauge,
 }
 
-impl Default for ConnectorMetrics {
-    fn default() -> Self {
-        ConnectorMetrics::new("")
-    }
-}
-
 impl ConnectorMetrics {
     fn new(name: &str) -> ConnectorMetrics {
         let labeled = |metric: &'static str| metrics::counter!(metric, "connector" => name.to_string());
@@ -120,6 +113,22 @@ impl ConnectorMetrics {
 }
 
 impl Counters {
+    fn new(name: &str, changed: Arc<Notify>) -> Counters {
+        Counters {
+            polls: AtomicU64::default(),
+            produced: AtomicU64::default(),
+            duplicates: AtomicU64::default(),
+            dead_letters: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            not_modified: AtomicU64::default(),
+            rate_limited: AtomicU64::default(),
+            retries: AtomicU64::default(),
+            metrics: ConnectorMetrics::new(name),
+            cursor_saved: Mutex::new(None),
+            changed,
+        }
+    }
+
     /// Adds `n` to a counter and wakes whoever waits on the stats.
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
@@ -164,11 +173,7 @@ pub struct StatsHandle {
 
 impl StatsHandle {
     pub(crate) fn register(&self, name: &str) -> Arc<Counters> {
-        let counters = Arc::new(Counters {
-            changed: self.changed.clone(),
-            metrics: ConnectorMetrics::new(name),
-            ..Counters::default()
-        });
+        let counters = Arc::new(Counters::new(name, self.changed.clone()));
         self.inner
             .lock()
             .expect("stats lock")
