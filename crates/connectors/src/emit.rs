@@ -190,7 +190,10 @@ impl Emitter {
         if duplicates > 0 {
             self.counters
                 .add(&self.counters.duplicates, duplicates as u64);
-            self.counters.metrics.duplicates.increment(duplicates as u64);
+            self.counters
+                .metrics
+                .duplicates
+                .increment(duplicates as u64);
         }
         match failure {
             None => Ok(Emitted {

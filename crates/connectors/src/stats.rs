@@ -90,7 +90,8 @@ pub(crate) struct ConnectorMetrics {
 
 impl ConnectorMetrics {
     fn new(name: &str) -> ConnectorMetrics {
-        let labeled = |metric: &'static str| metrics::counter!(metric, "connector" => name.to_string());
+        let labeled =
+            |metric: &'static str| metrics::counter!(metric, "connector" => name.to_string());
         ConnectorMetrics {
             name: name.to_string(),
             posts_in: PostCounters::new("connect", "in"),

@@ -230,7 +230,10 @@ pub async fn start(
                 let body = metrics.render();
                 async move {
                     (
-                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
                         body,
                     )
                 }
@@ -308,7 +311,13 @@ mod tests {
             "[::1]:9464".parse::<MetricsAddr>().unwrap().to_string(),
             "[::1]:9464"
         );
-        for bad in ["", "nine", "127.0.0.1", "127.0.0.1:99999", "example.com:9464"] {
+        for bad in [
+            "",
+            "nine",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "example.com:9464",
+        ] {
             let e = bad.parse::<MetricsAddr>().unwrap_err();
             assert!(e.contains("expected an address"), "{bad}: {e}");
         }

@@ -119,7 +119,8 @@ fn issue_13_run_follow_serves_health_ready_and_counts_every_post() {
     let posts = dir.path().join("posts.jsonl");
     let mut lines = String::new();
     for i in 0..4 {
-        lines += &format!(r#"{{"id": "hn:{i}", "text": "Acme support answered me, thanks ({i})"}}"#);
+        lines +=
+            &format!(r#"{{"id": "hn:{i}", "text": "Acme support answered me, thanks ({i})"}}"#);
         lines.push('\n');
     }
     for i in 0..2 {
@@ -190,8 +191,16 @@ poll_interval_secs = 1
         |m| stored("sink", "hn")(m) == Some(4.0) && stored("sink", "reddit")(m) == Some(2.0),
     );
     for stage in ["connect", "match"] {
-        assert_eq!(stored(stage, "hn")(&metrics), Some(4.0), "{stage}\n{metrics}");
-        assert_eq!(stored(stage, "reddit")(&metrics), Some(2.0), "{stage}\n{metrics}");
+        assert_eq!(
+            stored(stage, "hn")(&metrics),
+            Some(4.0),
+            "{stage}\n{metrics}"
+        );
+        assert_eq!(
+            stored(stage, "reddit")(&metrics),
+            Some(2.0),
+            "{stage}\n{metrics}"
+        );
     }
     for stage in ["connect", "match", "sink"] {
         let received = sample(
@@ -280,8 +289,7 @@ fn issue_13_ready_is_503_naming_the_failing_check_until_the_broker_answers() {
     assert_eq!(ready["checks"]["config"], "ok", "{body}");
     assert_ne!(ready["checks"]["broker"], "ok", "{body}");
     assert_ne!(
-        ready["checks"]["partitions assigned (earshot-match)"],
-        "ok",
+        ready["checks"]["partitions assigned (earshot-match)"], "ok",
         "{body}"
     );
     let (status, metrics) = get(addr, "/metrics");
@@ -314,27 +322,44 @@ fn issue_13_bad_metrics_addr_is_an_error_naming_file_and_key() {
     )
     .unwrap();
     let out = earshot(dir.path(), &["--config", "bad.toml", "check"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{text}");
     assert!(
-        text.contains("bad.toml: ops.metrics_addr: `nine`: expected an address like 127.0.0.1:9464"),
+        text.contains(
+            "bad.toml: ops.metrics_addr: `nine`: expected an address like 127.0.0.1:9464"
+        ),
         "{text}"
     );
     for command in ["connect", "match", "sink"] {
         let out = earshot(dir.path(), &["--config", "bad.toml", command]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
-        assert!(err.contains("bad.toml: ops.metrics_addr: `nine`"), "{command}: {err}");
+        assert!(
+            err.contains("bad.toml: ops.metrics_addr: `nine`"),
+            "{command}: {err}"
+        );
     }
-    std::fs::write(dir.path().join("typo.toml"), "[ops]\nmetrics_adr = \"9464\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "[ops]\nmetrics_adr = \"9464\"\n",
+    )
+    .unwrap();
     let out = earshot(dir.path(), &["--config", "typo.toml", "check"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && text.contains("metrics_adr"), "{text}");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("metrics_adr"),
+        "{text}"
+    );
 
     let out = earshot(dir.path(), &["run", "--follow", "--metrics-addr", "nine"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("--metrics-addr") && err.contains("`nine`"), "{err}");
+    assert!(
+        err.contains("--metrics-addr") && err.contains("`nine`"),
+        "{err}"
+    );
 
     // The address is taken: the run stops at once, naming it and the way out.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -344,8 +369,9 @@ fn issue_13_bad_metrics_addr_is_an_error_naming_file_and_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!("cannot serve /metrics, /health and /ready on 127.0.0.1:{port}"))
-            && err.contains("--metrics-addr ADDR"),
+        err.contains(&format!(
+            "cannot serve /metrics, /health and /ready on 127.0.0.1:{port}"
+        )) && err.contains("--metrics-addr ADDR"),
         "{err}"
     );
 }

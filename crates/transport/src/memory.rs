@@ -411,7 +411,12 @@ impl MemoryConsumer {
                 .get(&(a.topic.clone(), a.partition))
                 .copied()
                 .unwrap_or(0);
-            crate::watermark::publish_lag(&self.options.group, &a.topic, a.partition, end - committed);
+            crate::watermark::publish_lag(
+                &self.options.group,
+                &a.topic,
+                a.partition,
+                end - committed,
+            );
         }
     }
 

@@ -172,7 +172,10 @@ impl ClientContext for Ctx {
         if up {
             crate::ready::readiness().pass(crate::ready::BROKER);
         } else {
-            crate::ready::readiness().fail(crate::ready::BROKER, "no Kafka broker is up (librdkafka statistics)");
+            crate::ready::readiness().fail(
+                crate::ready::BROKER,
+                "no Kafka broker is up (librdkafka statistics)",
+            );
         }
     }
 }
