@@ -500,30 +500,38 @@ fn fit(mut interaction: Interaction, max: usize) -> Result<(Vec<u8>, Vec<String>
 
 /// Watchlist matches of one batch by brand (or competitor) id, so that
 /// `earshot_matches_total{brand}` is updated once per batch, not per post.
+/// Each entry keeps the number of the last post counted, so a post naming a
+/// brand many times counts once, in time linear in its matches.
 #[derive(Default)]
-struct BrandTally(Vec<(String, u64)>);
+struct BrandTally {
+    by_brand: std::collections::HashMap<String, (u64, usize)>,
+    posts: usize,
+}
 
 impl BrandTally {
     /// Counts each brand or competitor `interaction` matched, once per post.
     fn count(&mut self, interaction: &Interaction) {
-        let matches = &interaction.matches;
-        for (i, m) in matches.iter().enumerate() {
-            if m.kind == EntityKind::Customer
-                || matches[..i]
-                    .iter()
-                    .any(|e| e.kind == m.kind && e.entity_id == m.entity_id)
-            {
+        self.posts += 1;
+        for m in &interaction.matches {
+            if m.kind == EntityKind::Customer {
                 continue;
             }
-            match self.0.iter_mut().find(|(b, _)| *b == m.entity_id) {
-                Some((_, n)) => *n += 1,
-                None => self.0.push((m.entity_id.clone(), 1)),
+            let post = self.posts;
+            match self.by_brand.get_mut(m.entity_id.as_str()) {
+                Some((_, last)) if *last == post => {}
+                Some((n, last)) => {
+                    *n += 1;
+                    *last = post;
+                }
+                None => {
+                    self.by_brand.insert(m.entity_id.clone(), (1, post));
+                }
             }
         }
     }
 
     fn publish(self) {
-        for (brand, n) in self.0 {
+        for (brand, (n, _)) in self.by_brand {
             metrics::counter!("earshot_matches_total", "brand" => brand).increment(n);
         }
     }
@@ -1099,6 +1107,46 @@ mod tests {
         }
         assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(5));
         assert_eq!(bus.len(&topics.scored), 0);
+    }
+
+    /// Issue 13: `earshot_matches_total{brand}` counts posts, not matches:
+    /// a post naming a brand 10,000 times counts once (and quickly), and
+    /// customers are not labelled.
+    #[test]
+    fn issue_13_brand_tally_counts_each_post_once_per_brand() {
+        use earshot_model::Match;
+        let with = |ids: &[(EntityKind, &str)], repeat: usize| {
+            let mut i = Interaction::neutral(Post::new("hn:1", "x"), "v");
+            for _ in 0..repeat {
+                for (kind, id) in ids {
+                    i.matches.push(Match {
+                        kind: *kind,
+                        entity_id: id.to_string(),
+                        rule: "r".into(),
+                        span: None,
+                    });
+                }
+            }
+            i
+        };
+        let mut tally = BrandTally::default();
+        tally.count(&with(
+            &[
+                (EntityKind::Brand, "acme"),
+                (EntityKind::Competitor, "globex"),
+            ],
+            10_000,
+        ));
+        tally.count(&with(
+            &[(EntityKind::Brand, "acme"), (EntityKind::Customer, "c-42")],
+            3,
+        ));
+        let counts: std::collections::BTreeMap<&str, u64> = tally
+            .by_brand
+            .iter()
+            .map(|(b, (n, _))| (b.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("acme", 2), ("globex", 1)].into_iter().collect());
     }
 
     #[test]
