@@ -438,6 +438,10 @@ fn issue_13_kafka_match_is_ready_once_assigned_and_shows_consumer_lag() {
         metrics.contains("earshot_watermark_oldest_seconds{"),
         "{metrics}"
     );
+    // The statistics that brought the lag also keep the broker check current.
+    let (status, body) = get(addr, "/ready");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""broker":"ok""#), "{body}");
     let (status, _) = daemon.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", daemon.log());
 }

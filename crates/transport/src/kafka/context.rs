@@ -168,7 +168,11 @@ impl ClientContext for Ctx {
             }
         }
         drop(parts);
-        let up = statistics.brokers.values().any(|b| b.state == "UP");
+        // librdkafka's own "internal" and "logical" brokers are not servers.
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.state == "UP" && matches!(b.source.as_str(), "learned" | "configured"));
         if up {
             crate::ready::readiness().pass(crate::ready::BROKER);
         } else {
