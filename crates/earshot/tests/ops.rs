@@ -445,3 +445,36 @@ fn issue_13_kafka_match_is_ready_once_assigned_and_shows_consumer_lag() {
     let (status, _) = daemon.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", daemon.log());
 }
+
+/// `--metrics-addr off` serves nothing: the run gets past the point where
+/// the server would have started without logging an address.
+#[test]
+fn issue_13_metrics_addr_off_serves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"{}\"\n",
+            dir.path().join("store.db").display()
+        ),
+    )
+    .unwrap();
+    let mut run = Daemon::spawn(
+        bin(),
+        &config,
+        &["run", "--follow", "--metrics-addr", "off"],
+        dir.path(),
+        "run",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Logged after the ops server would have started.
+    while !run.log().contains("store ready") {
+        assert!(run.running(), "{}", run.log());
+        assert!(Instant::now() < deadline, "{}", run.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!run.log().contains("ops server listening"), "{}", run.log());
+    let (status, _) = run.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", run.log());
+}
