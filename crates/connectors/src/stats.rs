@@ -85,7 +85,6 @@ pub(crate) struct ConnectorMetrics {
     pub backoff_seconds: metrics::Gauge,
     /// `earshot_connector_duplicates_total{connector}`.
     pub duplicates: metrics::Counter,
-    cursor_age: metrics::Gauge,
 }
 
 impl ConnectorMetrics {
@@ -100,7 +99,6 @@ impl ConnectorMetrics {
             rate_limited: labeled("earshot_connector_rate_limited_total"),
             duplicates: labeled("earshot_connector_duplicates_total"),
             backoff_seconds: metrics::gauge!("earshot_connector_backoff_seconds_total", "connector" => name.to_string()),
-            cursor_age: metrics::gauge!("earshot_connector_cursor_age_seconds", "connector" => name.to_string()),
         }
     }
 
@@ -146,7 +144,10 @@ impl Counters {
     /// reports nothing).
     fn publish_cursor_age(&self) {
         if let Some(at) = *self.cursor_saved.lock().expect("cursor time lock") {
-            self.metrics.cursor_age.set(at.elapsed().as_secs_f64());
+            // Looked up here, not once: a handle would show a 0 age before
+            // the cursor ever moved.
+            metrics::gauge!("earshot_connector_cursor_age_seconds", "connector" => self.metrics.name.clone())
+                .set(at.elapsed().as_secs_f64());
         }
     }
 

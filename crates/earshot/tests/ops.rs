@@ -478,3 +478,90 @@ fn issue_13_metrics_addr_off_serves_nothing() {
     let (status, _) = run.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", run.log());
 }
+
+/// A feed answering 429 once: the connector's request, rate-limit and
+/// backoff metrics say so, and its cursor age is published.
+#[test]
+fn issue_13_connector_metrics_count_requests_429s_and_backoff() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let feed_addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let feed = "<rss><channel><title>t</title><item><title>Acme launches</title>\
+                    <link>http://blog.test/1</link><description>Acme is great</description></item>\
+                    <item><title>Second</title><link>http://blog.test/2</link></item></channel></rss>";
+        for (i, mut s) in listener.incoming().flatten().enumerate() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = if i == 0 {
+                write!(
+                    s,
+                    "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            } else {
+                write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{feed}",
+                    feed.len()
+                )
+            };
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[sink]
+kind = "sqlite"
+[sink.sqlite]
+path = "{db}"
+[cursors]
+path = "{cursors}"
+[[connectors]]
+name = "blog"
+kind = "rss"
+poll_interval_secs = 3600
+feeds = ["http://{feed_addr}/feed.xml"]
+"#,
+            db = dir.path().join("store.db").display(),
+            cursors = dir.path().join("cursors.db").display(),
+        ),
+    )
+    .unwrap();
+    let mut run = Daemon::spawn(bin(), &config, &["run", "--follow"], dir.path(), "run");
+    let addr = run.ops_addr(Duration::from_secs(30));
+    let blog = [("connector", "blog")];
+    let metrics = wait_for_metrics(
+        &mut run,
+        addr,
+        Duration::from_secs(60),
+        "both feed items stored and the cursor age published",
+        |m| {
+            sample(
+                m,
+                "earshot_posts_total",
+                &[("stage", "sink"), ("source", "rss"), ("outcome", "out")],
+            ) == Some(2.0)
+                && sample(m, "earshot_connector_cursor_age_seconds", &blog).is_some()
+        },
+    );
+    let requests = |status: &str| {
+        sample(
+            &metrics,
+            "earshot_connector_requests_total",
+            &[("connector", "blog"), ("status", status)],
+        )
+    };
+    assert_eq!(requests("429"), Some(1.0), "{metrics}");
+    assert_eq!(requests("200"), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, "earshot_connector_rate_limited_total", &blog),
+        Some(1.0),
+        "{metrics}"
+    );
+    let backoff = sample(&metrics, "earshot_connector_backoff_seconds_total", &blog).unwrap();
+    assert!((0.5..=5.0).contains(&backoff), "{backoff}\n{metrics}");
+    let (status, _) = run.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", run.log());
+}
