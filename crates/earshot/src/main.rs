@@ -11,6 +11,7 @@ mod check;
 mod config;
 mod daemon;
 mod match_stage;
+mod ops;
 mod output;
 mod reload;
 mod report;
@@ -82,15 +83,29 @@ enum Command {
         /// then the run ends as without `--follow`; streams are not started.
         #[arg(long, conflicts_with = "follow")]
         once: bool,
+        #[command(flatten)]
+        ops: ops::OpsArgs,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
-    Match,
+    Match {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: run the configured connectors, producing raw posts.
-    Connect,
+    Connect {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
-    Sink,
+    Sink {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: send interactions that need a person to the CRM as cases ([cases]).
-    Cases,
+    Cases {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Mark a post answered: it leaves the work queue (idempotent; the first
     /// response is the answer, every distinct one is logged).
     Respond {
@@ -115,6 +130,8 @@ enum Command {
         /// a delivery failed every attempt.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        ops: ops::OpsArgs,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -252,12 +269,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow, once } => run::run(config, follow, once).await,
-                    Command::Match => daemon::run_match(config).await,
-                    Command::Connect => daemon::run_connect(config).await,
-                    Command::Sink => daemon::run_sink(config).await,
-                    Command::Alert { once } => alert::run(config, once).await,
-                    Command::Cases => cases::run(config).await,
+                    Command::Run { follow, once, ops } => {
+                        run::run(config, follow, once, &ops).await
+                    }
+                    Command::Match { ops } => daemon::run_match(config, &ops).await,
+                    Command::Connect { ops } => daemon::run_connect(config, &ops).await,
+                    Command::Sink { ops } => daemon::run_sink(config, &ops).await,
+                    Command::Alert { once, ops } => alert::run(config, once, &ops).await,
+                    Command::Cases { ops } => cases::run(config, &ops).await,
                     Command::Respond {
                         post_id,
                         by,
