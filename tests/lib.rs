@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod kafka;
+pub mod ops;
 pub mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
