@@ -5,6 +5,7 @@
 //! matcher, sink) or module here.
 
 mod alert;
+mod authors;
 mod bundled;
 mod cases;
 mod check;
@@ -132,6 +133,24 @@ enum Command {
         once: bool,
         #[command(flatten)]
         ops: ops::OpsArgs,
+    },
+    /// List the authors behind the posts: profiles by posts, or one author.
+    Authors {
+        /// Length of the window ending at `--until`, e.g. `7d`, `30d`.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        since: Duration,
+        /// End of the window (exclusive), as `report --until`. Default: now.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<DateTime<Utc>>,
+        /// Only this author, as NETWORK:HANDLE (`x:acme_fan`).
+        #[arg(long)]
+        author: Option<String>,
+        /// Only authors posting about this brand or competitor id.
+        #[arg(long)]
+        brand: Option<String>,
+        /// At most this many authors.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -277,6 +296,32 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Sink { ops } => daemon::run_sink(config, &ops).await,
                     Command::Alert { once, ops } => alert::run(config, once, &ops).await,
                     Command::Cases { ops } => cases::run(config, &ops).await,
+                    Command::Authors {
+                        since,
+                        until,
+                        author,
+                        brand,
+                        limit,
+                    } => {
+                        if let Some(brand) = &brand {
+                            report::check_brand(&config.matcher()?, brand)?;
+                        }
+                        let until = until.unwrap_or_else(Utc::now);
+                        let start = chrono::Duration::from_std(since)
+                            .ok()
+                            .and_then(|l| until.checked_sub_signed(l))
+                            .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
+                        authors::run(
+                            &config.sink,
+                            start,
+                            until,
+                            author.as_deref(),
+                            brand.as_deref(),
+                            limit,
+                            std::io::stdout().lock(),
+                        )
+                        .await
+                    }
                     Command::Respond {
                         post_id,
                         by,
