@@ -114,7 +114,11 @@ fn issue_14_respond_takes_a_post_off_the_work_queue() {
 fn issue_14_authors_and_the_reports_advocates_and_detractors() {
     let dir = tempfile::tempdir().unwrap();
     let run = earshot(dir.path(), &["run"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let conn = rusqlite::Connection::open(dir.path().join(".earshot/earshot.db")).unwrap();
     let (source, handle, posts): (String, String, i64) = conn
         .query_row(
@@ -125,7 +129,11 @@ fn issue_14_authors_and_the_reports_advocates_and_detractors() {
         )
         .unwrap();
     let top = earshot(dir.path(), &["authors", "--since", "7d", "--limit", "1"]);
-    assert!(top.status.success(), "{}", String::from_utf8_lossy(&top.stderr));
+    assert!(
+        top.status.success(),
+        "{}",
+        String::from_utf8_lossy(&top.stderr)
+    );
     let text = stdout(&top).replace(['│', '┆'], " ");
     let first_row: String = text
         .lines()
@@ -139,7 +147,13 @@ fn issue_14_authors_and_the_reports_advocates_and_detractors() {
     );
     let one = earshot(
         dir.path(),
-        &["authors", "--since", "7d", "--author", &format!("{source}:{handle}")],
+        &[
+            "authors",
+            "--since",
+            "7d",
+            "--author",
+            &format!("{source}:{handle}"),
+        ],
     );
     assert!(stdout(&one).matches('╞').count() == 1, "{}", stdout(&one));
     let bad = earshot(dir.path(), &["authors", "--author", "nohandle"]);
@@ -165,6 +179,9 @@ fn issue_14_authors_and_the_reports_advocates_and_detractors() {
         .lines()
         .find(|l| l.contains(&det_handle))
         .unwrap_or_else(|| panic!("{det_handle} not among the detractors:\n{detractors}"));
-    assert!(row.contains(&brand) && row.contains(&format!(" {n} ")), "{row}");
+    assert!(
+        row.contains(&brand) && row.contains(&format!(" {n} ")),
+        "{row}"
+    );
     assert!(text.contains("Advocates:"), "{text}");
 }

@@ -27,7 +27,7 @@ fn seeds() -> Vec<earshot_model::Interaction> {
         s
     };
     use SentimentLabel::*;
-    let mut out = vec![
+    let mut out = [
         // author100: three positive posts about acme: an advocate.
         post("a1", 1, 100, "acme", Positive),
         post("a2", 2, 100, "acme", Positive),
