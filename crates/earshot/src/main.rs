@@ -10,6 +10,7 @@ mod bundled;
 mod cases;
 mod check;
 mod config;
+mod conversations;
 mod daemon;
 mod match_stage;
 mod ops;
@@ -151,6 +152,12 @@ enum Command {
         /// At most this many authors.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+    /// Show a thread's posts in order, the brand's own replies marked, and
+    /// its time to first response.
+    Thread {
+        /// The thread's id (its first post's id), or any post's id in it.
+        id: String,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -296,6 +303,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Sink { ops } => daemon::run_sink(config, &ops).await,
                     Command::Alert { once, ops } => alert::run(config, once, &ops).await,
                     Command::Cases { ops } => cases::run(config, &ops).await,
+                    Command::Thread { id } => {
+                        let own = conversations::own_accounts(&config.matcher()?);
+                        conversations::thread(&config.sink, &own, &id, std::io::stdout().lock())
+                            .await
+                    }
                     Command::Authors {
                         since,
                         until,
@@ -360,7 +372,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         let mut params =
                             earshot_sink::ReportParams::between(length, until, brand.as_deref());
                         params.spike_k = k;
-                        report::run(&config.sink, &params, None, std::io::stdout().lock()).await
+                        let own = conversations::own_accounts(&config.matcher()?);
+                        report::run(&config.sink, &own, &params, None, std::io::stdout().lock())
+                            .await
                     }
                     Command::Check | Command::Score { .. } => unreachable!("handled above"),
                 }

@@ -185,3 +185,87 @@ fn issue_14_authors_and_the_reports_advocates_and_detractors() {
     );
     assert!(text.contains("Advocates:"), "{text}");
 }
+
+/// Conversations (issue 14, item 2): a brand's own account answering in a
+/// thread, time to first response in the report, the negative thread
+/// nobody answered, and `earshot thread`.
+#[test]
+fn issue_14_threads_time_to_first_response_and_unanswered_negatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let at = |minutes: i64| (now - chrono::Duration::minutes(minutes)).to_rfc3339();
+    let posts = [
+        serde_json::json!({"id": "hn:100", "text": "Acme broke my order, terrible service",
+            "author": {"handle": "cust1"}, "published_at": at(60)}),
+        serde_json::json!({"id": "hn:101", "text": "Sorry about that! Acme support here, we sent a fix",
+            "author": {"handle": "AcmeSupport"}, "thread_id": "hn:100", "reply_to": "hn:100",
+            "published_at": at(50)}),
+        serde_json::json!({"id": "hn:200", "text": "Acme is awful and terrible, the worst company ever, I hate it",
+            "author": {"handle": "cust2"}, "published_at": at(30)}),
+    ];
+    let lines: String = posts.iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\nown_accounts = [\"hn:acmesupport\"]\n",
+    )
+    .unwrap();
+    // The bundled English lexicon, so a negative post reads as negative.
+    let lexicon =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/lexicons/vader_lexicon.txt");
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        format!("[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+         lexicons = [{{ path = \"{}\", format = \"vader\" }}]\n\
+         [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\n[cursors]\npath = \"cursors.db\"\n\
+         [[connectors]]\nname = \"replay\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n", lexicon.display()),
+    )
+    .unwrap();
+    let run = earshot(dir.path(), &["--config", "earshot.toml", "run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = stdout(&earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "report", "--since", "1d"],
+    ));
+    let times = &report[report
+        .find("Time to first response")
+        .expect("a response-time section")..];
+    let acme = times.lines().find(|l| l.contains("acme")).unwrap();
+    let cells: Vec<&str> = acme.split(['│', '┆']).map(str::trim).collect();
+    // Brand, threads, answered, median, 90th, negative unanswered.
+    assert_eq!(
+        &cells[1..7],
+        ["acme", "2", "1", "10m", "10m", "1"],
+        "{acme}"
+    );
+    let open = &report[report.find("Negative threads nobody answered").unwrap()..];
+    assert!(
+        open.contains("hn:200") && !open.contains("hn:100"),
+        "{open}"
+    );
+
+    let thread = earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "thread", "hn:100"],
+    );
+    let text = stdout(&thread);
+    assert!(
+        thread.status.success(),
+        "{}",
+        String::from_utf8_lossy(&thread.stderr)
+    );
+    assert!(text.contains("AcmeSupport (brand)"), "{text}");
+    assert!(
+        text.contains("First response 10m after the first customer post."),
+        "{text}"
+    );
+    let missing = earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "thread", "hn:999"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -57,6 +57,7 @@ mod batch;
 pub mod cases;
 pub mod clickhouse;
 mod config;
+pub mod conversations;
 mod jsonl;
 mod queryable;
 pub mod report;
