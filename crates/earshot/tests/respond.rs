@@ -269,3 +269,128 @@ fn issue_14_threads_time_to_first_response_and_unanswered_negatives() {
     );
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// The right to be forgotten (issue 14, item 7): an author's posts,
+/// mentions, responses and dedup records go, and a refetch of the same
+/// posts stores nothing of theirs again.
+#[test]
+fn issue_14_forget_an_author_and_never_store_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = [
+        ("hn:1", "jane", "Acme lost my parcel"),
+        ("hn:2", "Jane", "Acme still has not answered"),
+        ("hn:3", "bob", "Acme is fine by me"),
+    ];
+    let lines: String = posts
+        .iter()
+        .map(|(id, who, text)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "text": text, "author": {"handle": who}})
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\n",
+    )
+    .unwrap();
+    let config = |connector: &str| {
+        std::fs::write(
+            dir.path().join("earshot.toml"),
+            format!(
+                "[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+                 [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\n[cursors]\npath = \"cursors.db\"\n\
+                 [[connectors]]\nname = \"{connector}\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n"
+            ),
+        )
+        .unwrap();
+    };
+    let count = |db: &str, sql: &str| -> i64 {
+        let c = rusqlite::Connection::open(dir.path().join(db)).unwrap();
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    config("first");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--config", "earshot.toml"];
+        all.extend_from_slice(args);
+        earshot(dir.path(), &all)
+    };
+    assert!(cli(&["run"]).status.success());
+    assert!(cli(&["respond", "hn:1", "--by", "ann"]).status.success());
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 3);
+
+    let dry = cli(&["forget", "--author", "hn:JANE"]);
+    assert!(
+        stdout(&dry).contains("would forget hn:jane: 2 post(s)"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 3);
+
+    let done = cli(&["forget", "--author", "hn:JANE", "--yes"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        stdout(&done).contains("forgot hn:jane: 2 post(s) deleted"),
+        "{}",
+        stdout(&done)
+    );
+    assert!(
+        stdout(&done).contains("2 dedup record(s) removed"),
+        "{}",
+        stdout(&done)
+    );
+    let jane = "post_id IN ('hn:1', 'hn:2')";
+    for table in ["interactions", "mentions", "responses", "response_log"] {
+        assert_eq!(
+            count(
+                "store.db",
+                &format!("SELECT COUNT(*) FROM {table} WHERE {jane}")
+            ),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 1);
+    assert_eq!(
+        count(
+            "cursors.db",
+            &format!("SELECT COUNT(*) FROM seen WHERE {jane}")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            "store.db",
+            "SELECT COUNT(*) FROM forgotten WHERE kind = 'author' AND key = 'hn:jane'"
+        ),
+        1
+    );
+
+    // Another connector re-reads the file: Jane's posts are dropped, not stored.
+    config("second");
+    let again = cli(&["run"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        count(
+            "store.db",
+            &format!("SELECT COUNT(*) FROM interactions WHERE {jane}")
+        ),
+        0
+    );
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 1);
+
+    let bad = cli(&["forget", "--author", "jane"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let none = cli(&["forget"]);
+    assert_eq!(none.status.code(), Some(2));
+}

@@ -319,6 +319,26 @@ impl Matcher {
         &self.notices
     }
 
+    /// The handles the CRM export links to customer `id`, as
+    /// `network:handle` (lowercase; `any` handles are left out).
+    pub fn customer_handles(&self, id: &str) -> Vec<String> {
+        self.customers
+            .iter()
+            .filter(|c| c.id == id)
+            .flat_map(|c| {
+                c.handles
+                    .iter()
+                    .filter(|(n, _)| n.as_str() != "any")
+                    .flat_map(|(n, hs)| hs.iter().map(move |h| format!("{n}:{}", h.to_lowercase())))
+            })
+            .collect()
+    }
+
+    /// Whether the export has customer `id`.
+    pub fn has_customer(&self, id: &str) -> bool {
+        self.customers.iter().any(|c| c.id == id)
+    }
+
     /// Every brand's own accounts as `(brand id, "network:handle")`, handles
     /// lowercase without `@` (`[[brand]] own_accounts`).
     pub fn own_accounts(&self) -> Vec<(&str, &str)> {

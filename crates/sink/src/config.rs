@@ -63,6 +63,17 @@ pub enum SinkKind {
     Jsonl,
 }
 
+impl SinkKind {
+    /// The name used in config files and by [`crate::Sink::name`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Sqlite => "sqlite",
+            SinkKind::Clickhouse => "clickhouse",
+            SinkKind::Jsonl => "jsonl",
+        }
+    }
+}
+
 /// `[sink.batch]`: a batch is written when any limit is reached.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -58,6 +58,7 @@ pub mod cases;
 pub mod clickhouse;
 mod config;
 pub mod conversations;
+pub mod forget;
 mod jsonl;
 mod queryable;
 pub mod report;

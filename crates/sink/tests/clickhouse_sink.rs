@@ -70,13 +70,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "006_mention_posts_minute",
             "013_alerts",
             "014_response_log",
-            "017_cases"
+            "017_cases",
+            "018_forgotten"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 9);
+    assert_eq!(again.already_applied, 10);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -90,6 +91,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "alert_deliveries",
             "alerts",
             "cases",
+            "forgotten",
             "interactions",
             "mention_posts_minute",
             "mention_posts_minute_mv",
@@ -108,7 +110,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        9
+        10
     );
 }
 

@@ -321,6 +321,20 @@ ORDER BY (post_id, responder, channel, note)"],
 ORDER BY post_id"],
         backfill: None,
     },
+    // `earshot forget`: what was forgotten and when. An author here is never
+    // stored again (the sink drops a redelivered post of theirs).
+    Migration {
+        version: 18,
+        name: "forgotten",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.forgotten (
+    kind String,
+    key String,
+    at DateTime,
+    posts UInt64
+) ENGINE = ReplacingMergeTree(at)
+ORDER BY (kind, key)"],
+        backfill: None,
+    },
 ];
 
 /// Expands a statement's placeholders for `features`.
