@@ -394,3 +394,73 @@ fn issue_14_forget_an_author_and_never_store_them_again() {
     let none = cli(&["forget"]);
     assert_eq!(none.status.code(), Some(2));
 }
+
+/// Retention (issue 14, item 7) on the embedded store: a changed
+/// `retention_days` takes effect at the next `earshot migrate`, which
+/// deletes older posts with their mentions and responses.
+#[test]
+fn issue_14_sqlite_retention_takes_effect_on_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let posts = [("hn:old", 10), ("hn:new", 1)];
+    let lines: String = posts
+        .iter()
+        .map(|(id, days)| {
+            let at = (now - chrono::Duration::days(*days)).to_rfc3339();
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "text": "Acme again", "published_at": at})
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\n",
+    )
+    .unwrap();
+    let config = |retention: u32| {
+        std::fs::write(
+            dir.path().join("earshot.toml"),
+            format!(
+                "[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+                 [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\nretention_days = {retention}\n\
+                 [cursors]\npath = \"cursors.db\"\n\
+                 [[connectors]]\nname = \"r\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n"
+            ),
+        )
+        .unwrap();
+    };
+    let ids = || -> Vec<String> {
+        let c = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+        let mut s = c
+            .prepare("SELECT post_id FROM mentions ORDER BY post_id")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    config(0);
+    assert!(earshot(dir.path(), &["--config", "earshot.toml", "run"])
+        .status
+        .success());
+    assert_eq!(ids(), ["hn:new", "hn:old"]);
+    config(3);
+    let migrate = earshot(dir.path(), &["--config", "earshot.toml", "migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(
+        stdout(&migrate).contains("retention 3 days: 1 older post(s) deleted"),
+        "{}",
+        stdout(&migrate)
+    );
+    assert_eq!(ids(), ["hn:new"]);
+    config(40_000);
+    let bad = earshot(dir.path(), &["--config", "earshot.toml", "migrate"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sink.sqlite.retention_days"));
+}
