@@ -452,6 +452,7 @@ async fn embedded_store_dashboards_match_the_seeded_data() {
         kind: SinkKind::Sqlite,
         sqlite: earshot_sink::SqliteConfig {
             path: dir.path().join("e.db"),
+            ..Default::default()
         },
         ..SinkConfig::default()
     };
