@@ -11,26 +11,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{Queryable, StoreError};
 use crate::report::from_secs;
 use crate::SinkConfig;
 
 /// Failures of the conversation queries.
-#[derive(Debug, thiserror::Error)]
-pub enum ConversationsError {
-    /// The store could not be opened.
-    #[error(transparent)]
-    Open(#[from] OpenError),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
-}
+pub type ConversationsError = StoreError;
 
 /// Threads read at most per query (the figures cover these, newest first).
 pub const MAX_THREADS: u32 = 200_000;
@@ -307,8 +293,7 @@ impl ConversationStore {
                         rows.collect::<rusqlite::Result<Vec<_>>>()
                     })
                 })
-                .await
-                .map_err(|e| ConversationsError::Task(e.to_string()))?
+                .await?
                 .map_err(ConversationsError::from)
             }
             Queryable::ClickHouse(ch) => {
@@ -368,8 +353,7 @@ impl ConversationStore {
                         rows.collect::<rusqlite::Result<Vec<_>>>()
                     })
                 })
-                .await
-                .map_err(|e| ConversationsError::Task(e.to_string()))?
+                .await?
                 .map_err(ConversationsError::from)
             }
             Queryable::ClickHouse(ch) => {

@@ -12,25 +12,11 @@ use std::collections::HashSet;
 
 use rusqlite::params;
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{Queryable, StoreError};
 use crate::SinkConfig;
 
 /// Failures of forgetting.
-#[derive(Debug, thiserror::Error)]
-pub enum ForgetError {
-    /// The store could not be opened.
-    #[error(transparent)]
-    Open(#[from] OpenError),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
-}
+pub type ForgetError = StoreError;
 
 /// Tables holding a post's data, by post id.
 const POST_TABLES: &[&str] = &[
@@ -79,8 +65,7 @@ impl ForgetStore {
                         rows.collect::<rusqlite::Result<HashSet<_>>>()
                     })
                 })
-                .await
-                .map_err(|e| ForgetError::Task(e.to_string()))?
+                .await?
                 .map_err(ForgetError::from)
             }
             Queryable::ClickHouse(ch) => Ok(ch
@@ -117,7 +102,7 @@ impl ForgetStore {
                     })
                 })
                 .await
-                .map_err(|e| ForgetError::Task(e.to_string()))?
+                ?
                 .map_err(ForgetError::from)
             }
             Queryable::ClickHouse(ch) => Ok(ch
@@ -187,7 +172,7 @@ impl ForgetStore {
                     })
                 })
                 .await
-                .map_err(|e| ForgetError::Task(e.to_string()))?
+                ?
             }
             Queryable::ClickHouse(ch) => {
                 let client = &ch.0;

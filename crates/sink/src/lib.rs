@@ -79,7 +79,7 @@ pub use config::{
     PASSWORD_ENV, URL_ENV,
 };
 pub use jsonl::JsonlSink;
-pub use queryable::OpenError;
+pub use queryable::{OpenError, StoreError};
 pub use report::{
     report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike,
 };

@@ -9,31 +9,33 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{OpenError, Queryable, StoreError};
 use crate::SinkConfig;
 
 /// Failures recording or reading responses.
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
-    /// The store could not be opened.
+    /// The store failed.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Store(#[from] StoreError),
     /// No interaction with this post id is in the store.
     #[error("no post `{0}` in the store (post ids look like `x:1790000000000000000` or `reddit:t3_abc`)")]
     UnknownPost(String),
     /// A value the store cannot hold.
     #[error("{0}")]
     Invalid(String),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
 }
+
+macro_rules! via_store {
+    ($($t:ty),+) => {$(
+        impl From<$t> for ResponseError {
+            fn from(e: $t) -> ResponseError {
+                ResponseError::Store(e.into())
+            }
+        }
+    )+};
+}
+via_store!(rusqlite::Error, clickhouse::error::Error, OpenError);
 
 /// Longest agent name, channel or note accepted (bytes).
 pub const MAX_FIELD_BYTES: usize = 4096;
@@ -101,7 +103,7 @@ impl ResponseStore {
                     store.with_connection_mut(|conn| sqlite_record(conn, &r))
                 })
                 .await
-                .map_err(|e| ResponseError::Task(e.to_string()))?
+                .map_err(StoreError::from)?
             }
             Queryable::ClickHouse(ch) => clickhouse_record(&ch.0, r).await,
         }
@@ -116,7 +118,7 @@ impl ResponseStore {
                     store.with_connection(|conn| sqlite_answer(conn, &id))
                 })
                 .await
-                .map_err(|e| ResponseError::Task(e.to_string()))?
+                .map_err(StoreError::from)?
                 .map_err(ResponseError::from)
             }
             Queryable::ClickHouse(ch) => clickhouse_answer(&ch.0, post_id).await,
