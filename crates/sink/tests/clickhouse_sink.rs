@@ -67,13 +67,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "003_mentions_minute",
             "004_sink_dead_letters",
             "005_responses",
-            "006_mention_posts_minute"
+            "006_mention_posts_minute",
+            "007_aggregate_dedup_window"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 6);
+    assert_eq!(again.already_applied, 7);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -101,7 +102,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        6
+        7
     );
 }
 
