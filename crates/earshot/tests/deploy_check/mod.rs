@@ -15,6 +15,7 @@ use serde_norway::Value;
 
 mod compose;
 mod dockerfile;
+mod observability;
 
 pub use dockerfile::Dockerfile;
 
