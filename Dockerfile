@@ -11,12 +11,13 @@
 
 # ---------------------------------------------------------------- builder
 FROM rust:1-bookworm AS builder
-# rdkafka builds its bundled librdkafka with ./configure and make (no cmake
-# with the default features), linking zlib; zstd and SQLite are built from
-# source by their -sys crates with the C compiler. All of it is in the rust
-# image already; installed explicitly so a slimmer base keeps working.
+# rdkafka builds its bundled librdkafka with its ./configure (bash) and make
+# (no cmake with the default features), a C and C++ compiler (configure
+# requires one) and zlib found through pkg-config; zstd and SQLite are built
+# from source by their -sys crates with the C compiler. All of it is in the
+# rust image already; named here so a slimmer base keeps working.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev python3 \
+    && apt-get install -y --no-install-recommends build-essential pkg-config zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -39,14 +39,13 @@ if ! flock -n 9; then
     flock 9
 fi
 if [[ ! -f "$STAMP" ]]; then
-    command -v python3 >/dev/null || die "python3 is needed for chdb"
-    if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-        if command -v apt-get >/dev/null; then
-            log "installing python3-venv with apt-get"
-            if [[ $(id -u) -eq 0 ]]; then sudo_=(); else sudo_=(sudo); fi
-            "${sudo_[@]}" apt-get update >&2 && "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2 \
-                || die "cannot install python3-venv"
-        fi
+    # A fresh Debian or Ubuntu machine may lack python3 or its venv module.
+    if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        command -v apt-get >/dev/null || die "python3 with the venv module is needed for chdb"
+        log "installing python3 and python3-venv with apt-get"
+        if [[ $(id -u) -eq 0 ]]; then as_root=(); else as_root=(sudo); fi
+        { "${as_root[@]}" apt-get update && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y python3 python3-venv; } >&2 || die "cannot install python3-venv"
     fi
     rm -rf "$VENV"
     log "installing chdb-core $VERSION into $VENV (about 150 MB, once per machine)"
