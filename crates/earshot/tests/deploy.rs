@@ -158,8 +158,8 @@ fn issue_13_deploy_check_catches_each_kind_of_drift() {
                 edit(
                     r,
                     "deploy/compose/docker-compose.yml",
-                    "      migrate:\n        condition: service_completed_successfully\n\n  alert",
-                    "      migrat:\n        condition: service_completed_successfully\n\n  alert",
+                    "      migrate:\n        condition: service_completed_successfully\n\n  # Reads",
+                    "      migrat:\n        condition: service_completed_successfully\n\n  # Reads",
                 )
             },
             "no service \"migrat\"",
@@ -180,6 +180,30 @@ fn issue_13_deploy_check_catches_each_kind_of_drift() {
                 )
             },
             "needs a grafana-clickhouse-datasource data source",
+        ),
+        (
+            "metrics only on loopback",
+            |r| {
+                edit(
+                    r,
+                    "deploy/compose/earshot.toml",
+                    "metrics_addr = \"0.0.0.0:9464\"",
+                    "metrics_addr = \"127.0.0.1:9464\"",
+                )
+            },
+            "cannot reach",
+        ),
+        (
+            "a healthcheck on another port",
+            |r| {
+                edit(
+                    r,
+                    "deploy/compose/docker-compose.yml",
+                    "/dev/tcp/127.0.0.1/9464",
+                    "/dev/tcp/127.0.0.1/9999",
+                )
+            },
+            "does not probe the metrics port 9464",
         ),
         (
             "another entrypoint",

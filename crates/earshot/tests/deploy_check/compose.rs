@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_norway::Value;
 
 use super::{
-    accepted, config_passes_check, metrics_port, names, str_at, strings, subcommand, Dockerfile,
-    ONE_SHOT,
+    accepted, config_passes_check, loopback, metrics_addr, names, str_at, strings, subcommand,
+    Dockerfile, ONE_SHOT,
 };
 
 pub const FILE: &str = "deploy/compose/docker-compose.yml";
@@ -127,6 +127,15 @@ fn environment(
         }
     }
     env
+}
+
+/// `earshot SUB --help`.
+fn help(bin: &Path, sub: &str) -> String {
+    std::process::Command::new(bin)
+        .args([sub, "--help"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }
 
 /// What the compose file says about one Earshot service.
@@ -283,18 +292,31 @@ pub fn check(root: &Path, bin: &Path, docker: &Dockerfile, out: &mut Vec<String>
             out.push(format!("{at}: its config {config} fails `earshot check` with the service's environment: {e}"));
             continue;
         }
-        let port = match metrics_port(&file, &args) {
-            Ok(p) => p,
+        let addr = match metrics_addr(&file, &args, &env, &sub) {
+            Ok(a) => a,
             Err(e) => {
                 out.push(format!("{at}: {e}"));
                 None
             }
         };
         let daemon = !ONE_SHOT.contains(&sub.as_str());
+        let port = addr.as_ref().map(|(_, p)| *p);
+        // A daemon with an ops server takes `--metrics-addr`; one without
+        // would ignore [ops] and leave Prometheus and the healthcheck nothing.
+        if daemon && !help(bin, &sub).contains("--metrics-addr") {
+            out.push(format!(
+                "{at}: `earshot {sub}` has no ops server (its --help lists no --metrics-addr)"
+            ));
+        }
         if daemon {
-            match port {
-                None => out.push(format!("{at}: daemon `{sub}` serves no metrics (no [ops] metrics_addr or --metrics-addr)")),
-                Some(port) => {
+            match addr {
+                None => out.push(format!(
+                    "{at}: daemon `{sub}` serves no metrics ([ops] metrics_addr or --metrics-addr is off)"
+                )),
+                Some((host, _)) if loopback(&host) => out.push(format!(
+                    "{at}: daemon `{sub}` serves its metrics on {host}, which Prometheus in another container cannot reach (set [ops] metrics_addr = \"0.0.0.0:PORT\")"
+                )),
+                Some((_, port)) => {
                     let test = strings(service.get("healthcheck").and_then(|h| h.get("test"))).join(" ");
                     if !healthy {
                         out.push(format!("{at}: daemon `{sub}` has no healthcheck"));

@@ -108,30 +108,63 @@ pub fn config_passes_check(
     }
 }
 
-/// The port a daemon with config `config` and arguments `args` serves
-/// `/metrics` and `/health` on: `--metrics-addr`, else `[ops] metrics_addr`.
-pub fn metrics_port(config: &Path, args: &[String]) -> Result<Option<u16>, String> {
-    let addr = match flag(args, "--metrics-addr") {
+/// The default ops port of each daemon when nothing sets one (on 127.0.0.1).
+const DEFAULT_PORTS: &[(&str, u16)] = &[
+    ("run", 9460),
+    ("connect", 9461),
+    ("match", 9462),
+    ("sink", 9463),
+    ("alert", 9464),
+];
+
+/// Where the daemon `sub` with config `config`, arguments `args` and
+/// environment `env` serves `/metrics` and `/health`, as `(host, port)`:
+/// `--metrics-addr`, else `EARSHOT_METRICS_ADDR`, else `[ops] metrics_addr`,
+/// else the daemon's default port on 127.0.0.1; `None` when it is `off`.
+pub fn metrics_addr(
+    config: &Path,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    sub: &str,
+) -> Result<Option<(String, u16)>, String> {
+    let configured = match flag(args, "--metrics-addr") {
         Some(a) => Some(a.to_string()),
-        None => {
-            let text = std::fs::read_to_string(config)
-                .map_err(|e| format!("{}: {e}", config.display()))?;
-            let doc: toml::Table = text
-                .parse()
-                .map_err(|e| format!("{}: {e}", config.display()))?;
-            doc.get("ops")
-                .and_then(|o| o.get("metrics_addr"))
-                .and_then(|a| a.as_str())
-                .map(String::from)
-        }
+        None => match env.get("EARSHOT_METRICS_ADDR") {
+            Some(a) => Some(a.clone()),
+            None => {
+                let text = std::fs::read_to_string(config)
+                    .map_err(|e| format!("{}: {e}", config.display()))?;
+                let doc: toml::Table = text
+                    .parse()
+                    .map_err(|e| format!("{}: {e}", config.display()))?;
+                doc.get("ops")
+                    .and_then(|o| o.get("metrics_addr"))
+                    .and_then(|a| a.as_str())
+                    .map(String::from)
+            }
+        },
     };
-    let Some(addr) = addr else {
+    let Some(addr) = configured else {
+        return Ok(DEFAULT_PORTS
+            .iter()
+            .find(|(s, _)| *s == sub)
+            .map(|(_, p)| ("127.0.0.1".to_string(), *p)));
+    };
+    if addr == "off" {
         return Ok(None);
-    };
-    addr.rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .map(Some)
-        .ok_or_else(|| format!("metrics address {addr:?} has no port"))
+    }
+    // A bare port (`9464` or `:9464`) means 127.0.0.1.
+    let (host, port) = addr.rsplit_once(':').unwrap_or(("", &addr));
+    let port = port
+        .parse()
+        .map_err(|_| format!("metrics address {addr:?} has no port"))?;
+    let host = if host.is_empty() { "127.0.0.1" } else { host };
+    Ok(Some((host.to_string(), port)))
+}
+
+/// Whether a listener on `host` is reachable only from inside its own container.
+pub fn loopback(host: &str) -> bool {
+    host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1"
 }
 
 /// Copies the directory `from` into `to` (created), recursively.
