@@ -18,6 +18,7 @@
 
 pub mod kafka;
 pub mod process;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

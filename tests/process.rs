@@ -93,6 +93,27 @@ impl Daemon {
         &self.log
     }
 
+    /// Waits until `needle` appears at least `count` times in its log;
+    /// panics (with the log) if it exits or `timeout` passes first.
+    pub fn wait_for_log(&mut self, needle: &str, count: usize, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.log().matches(needle).count() < count {
+            assert!(
+                self.running(),
+                "{} exited before logging `{needle}`: {}",
+                self.name,
+                self.log()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "{} did not log `{needle}` {count} time(s) within {timeout:?}: {}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until its log says it was assigned at least one partition;
     /// panics (with the log) if it exits or `timeout` passes first.
     pub fn wait_for_assignment(&mut self, timeout: Duration) {

@@ -56,6 +56,10 @@ impl CursorStore {
         // WAL + NORMAL: a commit survives a process crash; fsync per checkpoint, not per cursor.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // The seen index is read once per post: keep it in memory rather than
+        // re-reading its pages with a syscall each (SQLite's default cache is 2 MiB).
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)
             .with_context(|| format!("creating tables in {}", path.display()))?;
@@ -97,14 +101,20 @@ impl CursorStore {
     pub async fn seen(&self, connector: &str, ids: Vec<String>) -> anyhow::Result<HashSet<String>> {
         let c = connector.to_string();
         self.with(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT 1 FROM seen WHERE connector = ?1 AND post_id = ?2")?;
+            // One read transaction for the whole page: outside one, every
+            // lookup takes and releases the file's locks (fcntl) itself.
+            let tx = conn.transaction()?;
             let mut out = HashSet::new();
-            for id in ids {
-                if stmt.exists(params![c, id])? {
-                    out.insert(id);
+            {
+                let mut stmt =
+                    tx.prepare_cached("SELECT 1 FROM seen WHERE connector = ?1 AND post_id = ?2")?;
+                for id in ids {
+                    if stmt.exists(params![c, id])? {
+                        out.insert(id);
+                    }
                 }
             }
+            tx.commit()?;
             Ok(out)
         })
         .await

@@ -117,6 +117,14 @@ impl Emitter {
         outcome
     }
 
+    /// Saves a cursor alone, for a source that emits with `cursor: None`
+    /// and advances it itself once everything before it is acknowledged.
+    pub async fn save_cursor(&self, cursor: (String, String)) -> anyhow::Result<()> {
+        self.store
+            .commit(&self.name, Some(cursor), Vec::new())
+            .await
+    }
+
     /// Produces claimed posts, waits, records them and the cursor.
     async fn produce(
         &self,

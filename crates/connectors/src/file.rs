@@ -14,12 +14,17 @@ use anyhow::Context;
 use async_trait::async_trait;
 use earshot_model::Post;
 use flate2::read::MultiGzDecoder;
+use futures::stream::{FuturesOrdered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::{secs, FileConfig};
+use crate::emit::Emitted;
 use crate::source::{Ctx, Source};
+
+/// Chunks produced and not yet acknowledged, per file.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 pub(crate) struct File {
     cfg: FileConfig,
@@ -220,32 +225,53 @@ impl File {
         let (p, batch, whole) = (path.to_path_buf(), self.cfg.batch_size, self.cfg.one_shot);
         let reader = tokio::task::spawn_blocking(move || read_lines(&p, start, batch, whole, tx));
         let locator = path.display().to_string();
-        while let Some(chunk) = rx.recv().await {
-            let chunk = chunk?;
-            let mut posts = Vec::with_capacity(chunk.lines.len());
-            for (n, line) in &chunk.lines {
-                let trimmed = line.trim_ascii();
-                if trimmed.is_empty() {
-                    continue;
-                }
-                match parse(trimmed, &self.cfg.source) {
-                    Ok(p) => posts.push(p),
-                    Err(reason) => {
-                        ctx.emitter
-                            .dead_letter(&reason, &format!("{locator}:{n}"), trimmed)
-                            .await
+        // Several chunks in flight, so the stages downstream see more than
+        // one chunk's posts at a time (in the embedded mode a produce waits
+        // for the store, and one chunk at a time meant small transactions).
+        // Each chunk's ids are recorded when it is acknowledged; the cursor
+        // moves only in file order, past chunks that are all acknowledged, so
+        // a crash re-reads from the oldest unfinished chunk and the recorded
+        // ids keep the re-read from producing anything twice.
+        let mut in_flight = FuturesOrdered::new();
+        let mut eof = false;
+        loop {
+            tokio::select! {
+                biased;
+                Some((done, end, disk_pos)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let done: anyhow::Result<Emitted> = done;
+                    done?;
+                    ctx.emitter.save_cursor(Ctx::cursor_value(&key, &end)).await?;
+                    ctx.counters.add(&ctx.counters.polls, 1);
+                    if let Some(b) = &bar {
+                        b.set_position(disk_pos);
                     }
                 }
-            }
-            ctx.emitter
-                .emit(posts, Some(Ctx::cursor_value(&key, &chunk.end)))
-                .await?;
-            ctx.counters.add(&ctx.counters.polls, 1);
-            if let Some(b) = &bar {
-                b.set_position(chunk.disk_pos);
-            }
-            if ctx.shutdown.is_cancelled() {
-                break;
+                chunk = rx.recv(), if !eof && in_flight.len() < CHUNKS_IN_FLIGHT && !ctx.shutdown.is_cancelled() => {
+                    let Some(chunk) = chunk else {
+                        eof = true;
+                        continue;
+                    };
+                    let chunk = chunk?;
+                    let mut posts = Vec::with_capacity(chunk.lines.len());
+                    for (n, line) in &chunk.lines {
+                        let trimmed = line.trim_ascii();
+                        if trimmed.is_empty() {
+                            continue;
+                        }
+                        match parse(trimmed, &self.cfg.source) {
+                            Ok(p) => posts.push(p),
+                            Err(reason) => {
+                                ctx.emitter
+                                    .dead_letter(&reason, &format!("{locator}:{n}"), trimmed)
+                                    .await
+                            }
+                        }
+                    }
+                    let (end, disk_pos) = (chunk.end, chunk.disk_pos);
+                    let emitter = &ctx.emitter;
+                    in_flight.push_back(async move { (emitter.emit(posts, None).await, end, disk_pos) });
+                }
+                else => break,
             }
         }
         drop(rx);

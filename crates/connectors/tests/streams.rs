@@ -502,3 +502,109 @@ async fn file_watch_waits_for_a_partial_line_to_be_finished() {
     );
     assert_eq!(unique_ids(&posts(&bus).await), ["file:1", "file:2"]);
 }
+
+/// A bus on which the first chunk's posts (`file:0`..`file:9`) fail after a
+/// delay while it is `down`, so later chunks are acknowledged before it.
+#[derive(Clone)]
+struct FirstChunkDown {
+    inner: MemoryBus,
+    down: Arc<AtomicBool>,
+}
+
+impl Producer for FirstChunkDown {
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        let first = record
+            .key
+            .strip_prefix("file:")
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|n| n < 10);
+        if first && self.down.load(Ordering::SeqCst) {
+            let topic = topic.to_string();
+            return async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Err(TransportError::Delivery {
+                    topic,
+                    message: "partition leader gone".into(),
+                })
+            }
+            .boxed();
+        }
+        self.inner.send(topic, record)
+    }
+
+    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
+        self.inner.flush(timeout)
+    }
+}
+
+#[async_trait]
+impl Bus for FirstChunkDown {
+    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
+        self.inner.ensure_topics(topics).await
+    }
+    fn producer(&self) -> Arc<dyn Producer> {
+        Arc::new(self.clone())
+    }
+    async fn consumer(
+        &self,
+        options: ConsumerOptions,
+    ) -> Result<Box<dyn Consumer>, TransportError> {
+        self.inner.consumer(options).await
+    }
+}
+
+/// Several chunks are in flight at once (issue 11); the cursor must still
+/// move only past chunks that are wholly acknowledged. Here the first chunk
+/// fails after the three behind it succeeded: the next run must re-read it
+/// (a cursor saved past it would lose its posts) and produce only it.
+#[tokio::test]
+async fn issue_11_file_cursor_moves_in_order_with_chunks_in_flight() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("posts.jsonl");
+    let lines: String = (0..40).map(|i| line(&i.to_string(), "post")).collect();
+    std::fs::write(&data, lines).unwrap();
+    let cfg = config(
+        &dir,
+        &format!(
+            "[cursors]\npath = \"CURSORS\"\n[[connectors]]\nname = \"replay\"\nkind = \"file\"\npaths = [\"{}\"]\none_shot = true\nbatch_size = 10\nprogress = false\n",
+            data.display()
+        ),
+    );
+    let bus = FirstChunkDown {
+        inner: MemoryBus::new(),
+        down: Arc::new(AtomicBool::new(true)),
+    };
+    let topics = TopicsConfig::default();
+    let failed = earshot_connect::run(
+        Arc::new(bus.clone()),
+        &topics,
+        &cfg,
+        CancellationToken::new(),
+    )
+    .await;
+    let first_run = unique_ids(&posts(&bus.inner).await);
+    assert!(
+        first_run.iter().all(|id| id.as_str() >= "file:10"),
+        "{first_run:?}"
+    );
+    assert!(failed.is_err() || failed.unwrap().connectors["replay"].errors > 0);
+
+    bus.down.store(false, Ordering::SeqCst);
+    let stats = earshot_connect::run(
+        Arc::new(bus.clone()),
+        &topics,
+        &cfg,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let all = unique_ids(&posts(&bus.inner).await);
+    assert_eq!(
+        all.len(),
+        40,
+        "every post produced once the bus is back: {all:?}"
+    );
+    let s = &stats.connectors["replay"];
+    assert_eq!(s.produced, 40 - first_run.len() as u64, "{s:?}");
+}

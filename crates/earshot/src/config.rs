@@ -84,6 +84,19 @@ pub struct ConfigFiles {
     base: Option<PathBuf>,
 }
 
+/// A [`FileSource`] that remembers what was read.
+struct RecordingFiles<'a> {
+    inner: &'a dyn FileSource,
+    read: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl FileSource for RecordingFiles<'_> {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.read.borrow_mut().push(path.to_path_buf());
+        self.inner.read(path)
+    }
+}
+
 impl FileSource for ConfigFiles {
     fn read(&self, path: &Path) -> std::io::Result<String> {
         match &self.base {
@@ -161,8 +174,30 @@ impl Config {
 
     /// Compiles the watchlists, naming every problem.
     pub fn matcher(&self) -> Result<Matcher, ConfigErrors> {
+        self.compile_from(&self.files())
+    }
+
+    /// Compiles the watchlists and lists the files on disk they came from
+    /// (the config file first), which a live reload watches. Empty for the
+    /// bundled config.
+    pub fn matcher_and_files(&self) -> Result<(Matcher, Vec<PathBuf>), ConfigErrors> {
+        let files = self.files();
+        let recording = RecordingFiles {
+            inner: &files,
+            read: Default::default(),
+        };
+        let matcher = self.compile_from(&recording)?;
+        let mut paths: Vec<PathBuf> = self.path.iter().cloned().collect();
+        if let Some(base) = &files.base {
+            paths.extend(recording.read.into_inner().iter().map(|p| base.join(p)));
+        }
+        paths.dedup();
+        Ok((matcher, paths))
+    }
+
+    fn compile_from(&self, files: &dyn FileSource) -> Result<Matcher, ConfigErrors> {
         let base = self.files().base;
-        self.matcher.compile(&self.files()).map_err(|errors| {
+        self.matcher.compile(files).map_err(|errors| {
             let shown = errors.into_iter().map(|mut e| {
                 // Show where the file was looked for, and which config named it.
                 if let Some(base) = base.as_ref().filter(|b| !b.as_os_str().is_empty()) {

@@ -81,12 +81,14 @@ pub async fn bus(config: &Config, daemon: &str) -> anyhow::Result<Arc<dyn Bus>> 
 /// `earshot match`.
 pub async fn run_match(config: Config) -> anyhow::Result<()> {
     let config = config.validated()?;
-    let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
+    let (compiled, watched) = config.matcher_and_files()?;
+    let matcher = Arc::new(SharedMatcher::new(compiled));
     let bus = bus(&config, "match").await?;
     let shutdown = shutdown_on_signal();
-    tokio::spawn(reload_on_sighup(
+    tokio::spawn(crate::reload::run(
         config.path.clone(),
         matcher.clone(),
+        watched,
         shutdown.clone(),
     ));
     let stats = crate::match_stage::run(
@@ -101,69 +103,12 @@ pub async fn run_match(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Recompiles the watchlists on SIGHUP and swaps them in atomically; posts in
-/// flight finish with the matcher they started with. A config with problems
-/// is refused (each problem logged) and the running matcher stays.
-async fn reload_on_sighup(
-    path: Option<std::path::PathBuf>,
-    matcher: Arc<SharedMatcher>,
-    shutdown: CancellationToken,
-) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            return;
-        };
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                Some(()) = hup.recv() => {}
-            }
-            reload(path.as_deref(), &matcher);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (path, matcher, shutdown);
-}
-
-/// One reload: loads and validates the config at `path` and compiles its
-/// watchlists; swaps them in when everything is valid, otherwise logs each
-/// problem and keeps the running ones. Returns whether it swapped.
-///
-/// Runs on a runtime worker thread, so whatever a watchlist contains must
-/// give an error here, not exhaust the stack: the query parser's depth and
-/// size limits are what guarantee that.
-#[cfg_attr(not(unix), allow(dead_code))]
-fn reload(path: Option<&std::path::Path>, matcher: &SharedMatcher) -> bool {
-    let compiled = crate::config::load(path)
-        .map_err(|e| vec![format!("{e:#}")])
-        .and_then(|c| c.validated().map_err(|e| e.0))
-        .and_then(|c| c.matcher().map_err(|e| e.0));
-    match compiled {
-        Ok(m) => {
-            let version = m.version().to_string();
-            let old = matcher.store(m);
-            tracing::info!(from = old.version(), to = version, "watchlists reloaded");
-            true
-        }
-        Err(problems) => {
-            for p in &problems {
-                tracing::error!(
-                    problem = p.as_str(),
-                    "reload refused; keeping the running watchlists"
-                );
-            }
-            false
-        }
-    }
-}
-
 /// `earshot connect`.
 pub async fn run_connect(config: Config) -> anyhow::Result<()> {
     let config = config.validated()?;
     let bus = bus(&config, "connect").await?;
     let shutdown = shutdown_on_signal();
+    tokio::spawn(crate::reload::ignore_sighup("connect", shutdown.clone()));
     let stats =
         earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
     tracing::info!(?stats, "connect stopped");
@@ -175,55 +120,8 @@ pub async fn run_sink(config: Config) -> anyhow::Result<()> {
     let config = config.validated()?;
     let bus = bus(&config, "sink").await?;
     let shutdown = shutdown_on_signal();
+    tokio::spawn(crate::reload::ignore_sighup("sink", shutdown.clone()));
     let stats = earshot_sink::run(bus, &config.transport.topics, &config.sink, shutdown).await?;
     tracing::info!(?stats, "sink stopped");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A SIGHUP reload of a watchlist nesting 2,000 parentheses or 100k
-    /// chained NOTs is refused on a runtime worker thread (2 MiB stack) and
-    /// the running watchlists stay.
-    #[test]
-    fn issue_12_reload_refuses_a_too_deep_watchlist_and_keeps_the_old_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("earshot.toml");
-        let brands = dir.path().join("brands.toml");
-        std::fs::write(&config, "[matcher]\nbrands = [\"brands.toml\"]\n").unwrap();
-        let brand =
-            |query: &str| format!("[[brand]]\nid = \"acme\"\nname = \"Acme\"\nquery = '{query}'\n");
-        std::fs::write(&brands, brand("acme AND refund")).unwrap();
-        let first = crate::config::load(Some(&config))
-            .unwrap()
-            .matcher()
-            .unwrap();
-        let version = first.version().to_string();
-        let shared = Arc::new(SharedMatcher::new(first));
-
-        let deep = [
-            format!("{}acme{}", "(".repeat(2_000), ")".repeat(2_000)),
-            format!("acme AND {}refund", "NOT ".repeat(100_000)),
-            format!("acme AND {}refund", "NOT ".repeat(10_000)),
-        ];
-        let rt = runtime().unwrap();
-        for query in deep {
-            std::fs::write(&brands, brand(&query)).unwrap();
-            let (path, m) = (config.clone(), shared.clone());
-            let swapped = rt
-                .block_on(rt.spawn(async move { reload(Some(&path), &m) }))
-                .unwrap();
-            assert!(!swapped);
-            assert_eq!(shared.load().version(), version);
-        }
-        // A valid change is still taken.
-        std::fs::write(&brands, brand("acme AND (refund OR return)")).unwrap();
-        let (path, m) = (config.clone(), shared.clone());
-        assert!(rt
-            .block_on(rt.spawn(async move { reload(Some(&path), &m) }))
-            .unwrap());
-        assert_ne!(shared.load().version(), version);
-    }
 }

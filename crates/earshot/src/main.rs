@@ -10,6 +10,7 @@ mod config;
 mod daemon;
 mod match_stage;
 mod output;
+mod reload;
 mod report;
 mod run;
 mod score;

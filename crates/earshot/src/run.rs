@@ -40,7 +40,8 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
         None
     };
     let config = config.validated()?;
-    let matcher = Arc::new(SharedMatcher::new(config.matcher()?));
+    let (compiled, watched) = config.matcher_and_files()?;
+    let matcher = Arc::new(SharedMatcher::new(compiled));
     let migration = earshot_sink::migrate(&config.sink).await?;
     tracing::info!(%migration, "store ready");
 
@@ -67,6 +68,14 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
         None => daemon::bus(&config, "run").await?,
     };
     let shutdown = daemon::shutdown_on_signal();
+    if follow {
+        tokio::spawn(crate::reload::run(
+            config.path.clone(),
+            matcher.clone(),
+            watched,
+            shutdown.clone(),
+        ));
+    }
     let stages = CancellationToken::new();
     let tracker = TaskTracker::new();
     let started = Instant::now();

@@ -4,62 +4,26 @@
 //! restart and the sender's retries of the rest, every post is stored once.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use earshot_tests::process::Daemon;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use earshot_tests::webhook::{self, free_port, wait_listening};
 
 const SECRET_ENV: &str = "EARSHOT_TEST_KILL9_HOOK_SECRET";
 const SECRET: &[u8] = b"kill9-secret";
 const SENDERS: usize = 4;
 const PER_SENDER: usize = 400;
 
-fn sign(ts: u64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
-    mac.update(format!("{ts}.").as_bytes());
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// POSTs `body` over plain HTTP/1.1; the status code, or `None` when the
-/// connection failed (the receiver is down or died mid-request).
 fn post(addr: SocketAddr, body: &[u8]) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    // Signed when sent, as a sender retrying after an outage would.
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let head = format!(
-        "POST /ingest HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Earshot-Timestamp: {ts}\r\nX-Earshot-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        sign(ts, body),
-        body.len()
-    );
-    s.write_all(head.as_bytes()).ok()?;
-    s.write_all(body).ok()?;
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).ok()?;
-    let text = String::from_utf8_lossy(&answer);
-    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+    webhook::post(addr, "/ingest", SECRET, body)
 }
 
 fn body(id: &str) -> Vec<u8> {
     format!(r#"{{"id": "{id}", "text": "Acme support answered me, thanks ({id})"}}"#).into_bytes()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Post ids in the store, with how many rows each has.
@@ -73,19 +37,6 @@ fn stored(db: &Path) -> Vec<(String, u64)> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
-}
-
-fn wait_listening(addr: SocketAddr, daemon: &mut Daemon) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(daemon.running(), "earshot run exited: {}", daemon.log());
-        assert!(
-            Instant::now() < deadline,
-            "webhook never listened: {}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Finding 1 of issue 12: the in-memory bus acknowledged a record once it was

@@ -116,14 +116,20 @@ pub(crate) async fn run(
         };
         let next = match ready {
             Some(next) => next,
-            None if config.batch.flush_when_idle && deadline.is_some() => {
-                if let Some(b) = batcher.take() {
-                    if tx.send(b).await.is_err() {
-                        break;
+            // Group commit: the open batch goes to the writer once it can
+            // take one; while it is still writing, records keep joining the
+            // batch, so a busy store gets fewer, larger transactions (one
+            // fsync each) instead of one per burst.
+            None if config.batch.flush_when_idle && deadline.is_some() => tokio::select! {
+                d = consumer.recv() => d,
+                permit = tx.reserve() => {
+                    let Ok(permit) = permit else { break };
+                    if let Some(b) = batcher.take() {
+                        permit.send(b);
                     }
+                    continue;
                 }
-                continue;
-            }
+            },
             None => tokio::select! {
                 d = consumer.recv() => d,
                 _ = sleep_until(deadline) => {
