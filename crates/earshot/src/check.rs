@@ -29,6 +29,16 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
             None
         }
     };
+    if let Some(m) = &matcher {
+        // `[alert]` names brands by id: they must be the watchlist's.
+        let known: Vec<&str> = m.brand_ids().collect();
+        let unknown = config.alert.unknown_brands(&known);
+        problems.extend(
+            unknown
+                .into_iter()
+                .map(|(k, msg)| format!("{}: {k}: {msg}", config.name)),
+        );
+    }
     if problems.is_empty() {
         let m = matcher.expect("compiled when there are no problems");
         writeln!(
@@ -61,6 +71,11 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
                 names.join(", ")
             }
         )?;
+        // Not problems, but worth seeing before a run: a CRM export's
+        // columns that are kept as attributes rather than read as handles.
+        for n in m.notices() {
+            writeln!(out, "  note: {n}")?;
+        }
         for (connector, path) in &written_by_run {
             writeln!(
                 out,

@@ -39,6 +39,12 @@ struct RawConfig {
     /// `[[connectors]]`: one entry per source instance.
     #[serde(default)]
     connectors: Vec<earshot_connect::ConnectorConfig>,
+    /// `[alert]`: rules and channels of `earshot alert`.
+    #[serde(default)]
+    alert: earshot_alert::AlertConfig,
+    /// `[cases]`: interactions sent to the CRM as cases.
+    #[serde(default)]
+    cases: earshot_cases::CasesConfig,
 }
 
 /// A loaded configuration.
@@ -61,6 +67,10 @@ pub struct Config {
     pub sink: SinkConfig,
     /// `[cursors]` and `[[connectors]]`.
     pub connect: earshot_connect::ConnectConfig,
+    /// `[alert]`.
+    pub alert: earshot_alert::AlertConfig,
+    /// `[cases]`.
+    pub cases: earshot_cases::CasesConfig,
 }
 
 /// Every problem found in a configuration.
@@ -147,6 +157,8 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             connect: raw.connect,
             connectors: raw.connectors,
         },
+        alert: raw.alert,
+        cases: raw.cases,
     })
 }
 
@@ -218,6 +230,8 @@ impl Config {
             self.match_stage.validate(),
             self.sink.validate(),
             self.connect.validate(),
+            self.alert.validate(),
+            self.cases.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

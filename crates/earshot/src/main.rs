@@ -4,7 +4,9 @@
 //! subcommand; every stage lives in its own crate (connectors, transport,
 //! matcher, sink) or module here.
 
+mod alert;
 mod bundled;
+mod cases;
 mod check;
 mod config;
 mod daemon;
@@ -12,6 +14,7 @@ mod match_stage;
 mod output;
 mod reload;
 mod report;
+mod respond;
 mod run;
 mod score;
 
@@ -86,8 +89,33 @@ enum Command {
     Connect,
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
     Sink,
+    /// Daemon: send interactions that need a person to the CRM as cases ([cases]).
+    Cases,
+    /// Mark a post answered: it leaves the work queue (idempotent; the first
+    /// response is the answer, every distinct one is logged).
+    Respond {
+        /// The post's id, as stored (`x:1790000000000000000`, `reddit:t3_abc`, ...).
+        post_id: String,
+        /// Who answered (an agent or team).
+        #[arg(long, default_value_t = default_agent())]
+        by: String,
+        /// Where the answer was given (`x`, `email`, `phone`, ...).
+        #[arg(long, default_value = "cli")]
+        channel: String,
+        /// Free text kept with the response.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Create or upgrade the store's schema (idempotent).
     Migrate,
+    /// Daemon: evaluate the `[alert]` rules every `alert.interval` and send
+    /// what fires to the configured channels.
+    Alert {
+        /// Evaluate once, deliver, and exit (for cron and tests); exits 2 when
+        /// a delivery failed every attempt.
+        #[arg(long)]
+        once: bool,
+    },
     /// Print the PR dashboards as terminal tables.
     Report {
         /// Length of the window ending at `--until`, e.g. `90m`, `24h`, `7d`, `2w`.
@@ -131,6 +159,13 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     Err(format!(
         "`{s}`: expected a UTC time like 2026-11-22T21:10:00Z, 2026-11-22 21:10, 2026-11-22 or Unix seconds"
     ))
+}
+
+/// The agent named when `--by` is not given: the login name.
+fn default_agent() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn parse_k(s: &str) -> Result<f64, String> {
@@ -221,6 +256,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Match => daemon::run_match(config).await,
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,
+                    Command::Alert { once } => alert::run(config, once).await,
+                    Command::Cases => cases::run(config).await,
+                    Command::Respond {
+                        post_id,
+                        by,
+                        channel,
+                        note,
+                    } => {
+                        respond::run(
+                            &config,
+                            &post_id,
+                            &by,
+                            &channel,
+                            &note,
+                            std::io::stdout().lock(),
+                        )
+                        .await
+                    }
                     Command::Migrate => {
                         let report = earshot_sink::migrate(&config.sink).await?;
                         writeln!(std::io::stdout().lock(), "{report}")?;

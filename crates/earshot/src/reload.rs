@@ -13,6 +13,8 @@ use earshot_match::SharedMatcher;
 use notify::RecursiveMode;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
+
 /// How long the files must stay quiet before a reload: editors write a file
 /// in several steps (truncate, write, rename), and a reload between two of
 /// them would compile half a file.
@@ -29,16 +31,44 @@ pub enum Outcome {
     Refused,
 }
 
-/// Reloads `matcher` from the config at `path` on SIGHUP and whenever one of
+/// What a reload rebuilds from the freshly loaded, validated config.
+pub trait Target: Send + Sync + 'static {
+    /// Builds from `config` and swaps in when it differs from what runs.
+    /// `Err` lists every problem; nothing is swapped then.
+    fn apply(&self, config: Config, cause: &str) -> Result<Outcome, Vec<String>>;
+}
+
+/// The matcher: watchlists, customers, lexicons, intents and routes.
+impl Target for Arc<SharedMatcher> {
+    fn apply(&self, config: Config, cause: &str) -> Result<Outcome, Vec<String>> {
+        let (m, files) = config.matcher_and_files().map_err(|e| e.0)?;
+        if m.version() == self.load().version() {
+            tracing::debug!(cause, version = m.version(), "config unchanged");
+            return Ok(Outcome::Unchanged(files));
+        }
+        let version = m.version().to_string();
+        let old = self.store(m);
+        tracing::info!(
+            cause,
+            from = old.version(),
+            to = version,
+            "watchlists reloaded"
+        );
+        Ok(Outcome::Applied(files))
+    }
+}
+
+/// Reloads `target` from the config at `path` on SIGHUP and whenever one of
 /// `watched` changes, until `shutdown`. `watched` comes from
 /// [`crate::config::Config::matcher_and_files`] and is refreshed after each
 /// reload, so a watchlist added to the config is watched from then on.
 pub async fn run(
     path: Option<PathBuf>,
-    matcher: Arc<SharedMatcher>,
+    target: impl Target,
     watched: Vec<PathBuf>,
     shutdown: CancellationToken,
 ) {
+    let target = Arc::new(target);
     let (tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = match notify_debouncer_mini::new_debouncer(
         DEBOUNCE,
@@ -70,10 +100,10 @@ pub async fn run(
                 }
             },
         };
-        let (m, p) = (matcher.clone(), path.clone());
+        let (t, p) = (target.clone(), path.clone());
         // Compiling a large watchlist is CPU work: keep it off the workers
         // that move posts.
-        let outcome = tokio::task::spawn_blocking(move || reload(p.as_deref(), &m, cause))
+        let outcome = tokio::task::spawn_blocking(move || reload(p.as_deref(), &*t, cause))
             .await
             .unwrap_or(Outcome::Refused);
         if let (Outcome::Applied(now) | Outcome::Unchanged(now), Some(w)) =
@@ -99,44 +129,28 @@ pub async fn ignore_sighup(daemon: &'static str, shutdown: CancellationToken) {
     }
 }
 
-/// One reload: loads and validates the config at `path` and compiles its
-/// matcher; swaps it in when everything is valid and it differs from the
-/// running one, otherwise logs each problem and keeps the running one.
+/// One reload: loads and validates the config at `path` and hands it to
+/// `target`, which swaps in what it builds when everything is valid and it
+/// differs from what runs; otherwise each problem is logged and what runs
+/// stays.
 ///
 /// Whatever a watchlist contains must give an error here, not exhaust the
 /// stack: the query parser's depth and size limits guarantee that.
-pub fn reload(path: Option<&Path>, matcher: &SharedMatcher, cause: &str) -> Outcome {
-    let compiled = crate::config::load(path)
+pub fn reload(path: Option<&Path>, target: &dyn Target, cause: &str) -> Outcome {
+    let outcome = crate::config::load(path)
         .map_err(|e| vec![format!("{e:#}")])
         .and_then(|c| c.validated().map_err(|e| e.0))
-        .and_then(|c| c.matcher_and_files().map_err(|e| e.0));
-    let outcome = match compiled {
-        Ok((m, files)) if m.version() == matcher.load().version() => {
-            tracing::debug!(cause, version = m.version(), "config unchanged");
-            Outcome::Unchanged(files)
-        }
-        Ok((m, files)) => {
-            let version = m.version().to_string();
-            let old = matcher.store(m);
-            tracing::info!(
-                cause,
-                from = old.version(),
-                to = version,
-                "watchlists reloaded"
-            );
-            Outcome::Applied(files)
-        }
-        Err(problems) => {
+        .and_then(|c| target.apply(c, cause))
+        .unwrap_or_else(|problems| {
             for p in &problems {
                 tracing::error!(
                     cause,
                     problem = p.as_str(),
-                    "reload refused; keeping the running watchlists"
+                    "reload refused; keeping the running configuration"
                 );
             }
             Outcome::Refused
-        }
-    };
+        });
     let label = match outcome {
         Outcome::Applied(_) => "applied",
         Outcome::Unchanged(_) => "unchanged",

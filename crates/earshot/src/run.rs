@@ -52,10 +52,15 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     // far a source runs ahead of the store.
     let topics = &config.transport.topics;
     let memory = config.transport.kafka.is_none().then(|| {
-        MemoryBus::end_to_end([
+        let mut groups = vec![
             (topics.raw.as_str(), config.match_stage.group.as_str()),
             (topics.scored.as_str(), config.sink.group.as_str()),
-        ])
+        ];
+        // A post's acknowledgement then also means "its case is recorded".
+        if config.cases.enabled {
+            groups.push((topics.scored.as_str(), config.cases.group.as_str()));
+        }
+        MemoryBus::end_to_end(groups)
     });
     let mut sink_config = config.sink.clone();
     // Producers wait for the store here, so batching by age only adds latency.
@@ -101,6 +106,17 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
         config.connect.clone(),
         stages.clone(),
     );
+    let cases_task = match config.cases.enabled {
+        // Checked before anything runs: in the embedded mode the other
+        // stages' acknowledgements wait for the case maker.
+        true => {
+            let maker =
+                earshot_cases::CaseMaker::new(&config.cases, &config.sink, stages.clone()).await?;
+            let (b, t) = (bus.clone(), config.transport.topics.clone());
+            Some(tracker.spawn(async move { maker.run(b, &t).await }))
+        }
+        false => None,
+    };
     let mut connect_task = tracker.spawn(async move { earshot_connect::run(b, &t, &c, s).await });
     tracker.close();
 
@@ -140,6 +156,10 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     };
     let match_stats = match_task.await.context("matcher panicked")??;
     let sink_stats = sink_task.await.context("sink panicked")??;
+    let cases_stats = match cases_task {
+        Some(t) => Some(t.await.context("case maker panicked")??),
+        None => None,
+    };
     if let Some(memory) = &memory {
         // Nothing acknowledges what is still on the bus now: tell waiting
         // producers it was not stored (a webhook then answers 503).
@@ -164,6 +184,12 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     }
     eprintln!("  matcher:    {match_stats}");
     eprintln!("  sink:       {sink_stats}");
+    if let Some(c) = cases_stats {
+        eprintln!(
+            "  cases:      {} sent, {} failed (dead letters), {} already sent, {} not needing a case",
+            c.sent, c.failed, c.already_sent, c.skipped
+        );
+    }
     eprintln!();
     if config.sink.kind == earshot_sink::SinkKind::Jsonl {
         // A JSON Lines file cannot be queried; say so instead of failing the run.

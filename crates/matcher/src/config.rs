@@ -25,6 +25,11 @@ pub struct MatcherConfig {
     /// CRM exports (`.csv` or `.jsonl`).
     #[serde(default)]
     pub customers: Vec<PathBuf>,
+    /// CSV header names of the CRM export mapped onto Earshot's column roles
+    /// (`id`, `name`, `tier`, `domains`, `owner`, `aliases`, `handle_<network>`),
+    /// for exports whose names are not recognised: `{ "Acct Mgr" = "owner" }`.
+    #[serde(default)]
+    pub customer_columns: BTreeMap<String, String>,
     /// Sentiment lexicons, in order (later entries override earlier ones).
     #[serde(default)]
     pub lexicons: Vec<LexiconRef>,
@@ -69,6 +74,7 @@ impl Default for MatcherConfig {
         MatcherConfig {
             brands: Vec::new(),
             customers: Vec::new(),
+            customer_columns: BTreeMap::new(),
             lexicons: Vec::new(),
             rulesets: Vec::new(),
             intents: None,
@@ -194,15 +200,17 @@ impl MatcherConfig {
         }
 
         let mut customers: Vec<Customer> = Vec::new();
+        let mut notices: Vec<ConfigError> = Vec::new();
         let mut seen_customers: HashSet<String> = HashSet::new();
         for path in &self.customers {
             let Some(text) = read(path, &mut errors) else {
                 continue;
             };
             let file = path.display().to_string();
-            let (parsed, errs) = parse_customers(&file, &text);
-            errors.extend(errs);
-            for c in parsed {
+            let parsed = parse_customers(&file, &text, &self.customer_columns);
+            errors.extend(parsed.errors);
+            notices.extend(parsed.notices);
+            for c in parsed.customers {
                 if seen_customers.insert(c.id.clone()) {
                     customers.push(c);
                 } else {
@@ -306,9 +314,13 @@ impl MatcherConfig {
         let mut routes = Routes::default();
         if let Some(path) = &self.routes {
             if let Some(text) = read(path, &mut errors) {
-                let (parsed, errs) = parse_routes(&path.display().to_string(), &text);
-                routes = parsed;
+                let file = path.display().to_string();
+                let (parsed, errs) = parse_routes(&file, &text);
                 errors.extend(errs);
+                let brand_ids: HashSet<&str> = brands.iter().map(|b| b.def.id.as_str()).collect();
+                let customer_ids: HashSet<&str> = customers.iter().map(|c| c.id.as_str()).collect();
+                errors.extend(parsed.check_ids(&file, &brand_ids, &customer_ids));
+                routes = parsed;
             }
         }
         if !errors.is_empty() {
@@ -331,6 +343,7 @@ impl MatcherConfig {
             intents,
             routes,
             version,
+            notices,
         })
         .map_err(|e| vec![ConfigError::new("", "", e)])
     }

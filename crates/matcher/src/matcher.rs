@@ -12,6 +12,7 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::automaton::{Automaton, Hit, Mode, TermTable};
 use crate::customers::Customer;
+use crate::error::ConfigError;
 use crate::intent::{asks_question, IntentRule};
 use crate::lang::LanguageDetector;
 use crate::lexicon::Lexicon;
@@ -64,6 +65,7 @@ pub(crate) struct Build {
     pub intents: Vec<IntentRule>,
     pub routes: Routes,
     pub version: String,
+    pub notices: Vec<ConfigError>,
 }
 
 /// A compiled watchlist: immutable, cheap to share behind an `Arc`, and
@@ -86,6 +88,7 @@ pub struct Matcher {
     detect_language: Option<LanguageDetector>,
     max_text_bytes: usize,
     version: String,
+    notices: Vec<ConfigError>,
 }
 
 /// Sizes of a compiled matcher.
@@ -223,6 +226,9 @@ impl Matcher {
                 bl.term(text, Mode::Exact, Some(Use::Mention { customer: i, rule }));
             };
             mention(&mut bl, &c.name);
+            for a in &c.aliases {
+                mention(&mut bl, a);
+            }
             for d in &c.domains {
                 mention(&mut bl, d);
             }
@@ -289,7 +295,14 @@ impl Matcher {
             detect_language: b.detect_language,
             max_text_bytes: b.max_text_bytes,
             version: b.version,
+            notices: b.notices,
         })
+    }
+
+    /// What compiling found worth telling but not wrong (a CRM export's
+    /// columns kept as attributes, say): `earshot check` prints them.
+    pub fn notices(&self) -> &[ConfigError] {
+        &self.notices
     }
 
     /// The ids of the watchlist's brands and competitors, in watchlist order
@@ -613,6 +626,9 @@ impl Matcher {
             reach: post.author.reach,
             kinds: &kinds,
             source: &post.source,
+            matches: &s.matches,
+            customers: &self.customers,
+            customer_hits: &s.customer_hits,
         });
 
         let mut out_post = post.clone();

@@ -2,9 +2,12 @@
 //! picks the route and base priority; every `[[boost]]` that holds adds to
 //! the priority. Each decision is recorded as a reason.
 
-use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
+use std::collections::{BTreeMap, HashSet};
+
+use earshot_model::{EntityKind, Intent, Match, Route, SentimentLabel};
 use serde::Deserialize;
 
+use crate::customers::Customer;
 use crate::error::{from_toml, locate_quoted, ConfigError};
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +40,22 @@ pub(crate) struct RuleDef {
     kinds: Vec<String>,
     #[serde(default)]
     sources: Vec<String>,
+    #[serde(default)]
+    brands: Vec<String>,
+    #[serde(default)]
+    customers: Vec<String>,
+    #[serde(default)]
+    owners: Vec<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, OneOrMany>,
+}
+
+/// `region = "emea"` or `region = ["emea", "apac"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// A compiled rule or boost.
@@ -53,6 +72,17 @@ pub(crate) struct Rule {
     min_reach: Option<u64>,
     kinds: Vec<EntityKind>,
     sources: Vec<String>,
+    /// Brand or competitor ids, one of which must be matched.
+    brands: Vec<String>,
+    /// Customer ids, one of which must be matched.
+    customers: Vec<String>,
+    /// Account owners (lowercase), one of whose accounts must be matched.
+    owners: Vec<String>,
+    /// Account attributes (lowercase name, lowercase values): a matched
+    /// account must have each, with one of the values.
+    attributes: Vec<(String, Vec<String>)>,
+    /// Where the rule starts in its file, for errors found after parsing.
+    at: (String, Option<usize>),
 }
 
 /// All routing rules.
@@ -71,6 +101,12 @@ pub(crate) struct RouteInput<'a> {
     pub reach: Option<u64>,
     pub kinds: &'a [EntityKind],
     pub source: &'a str,
+    /// Every entity matched (brands, competitors, customers).
+    pub matches: &'a [Match],
+    /// The watchlist's customers, indexed by `customer_hits`.
+    pub customers: &'a [Customer],
+    /// The matched customers (indices, possibly repeated).
+    pub customer_hits: &'a [u32],
 }
 
 pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>) {
@@ -95,6 +131,26 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                 tiers: def.tiers.iter().map(|t| t.to_ascii_lowercase()).collect(),
                 min_reach: def.min_reach,
                 sources: def.sources.clone(),
+                brands: def.brands.clone(),
+                customers: def.customers.clone(),
+                owners: def.owners.iter().map(|o| o.trim().to_lowercase()).collect(),
+                attributes: def
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| {
+                        let values = match v {
+                            OneOrMany::One(x) => vec![x.trim().to_lowercase()],
+                            OneOrMany::Many(xs) => {
+                                xs.iter().map(|x| x.trim().to_lowercase()).collect()
+                            }
+                        };
+                        (k.trim().to_lowercase(), values)
+                    })
+                    .collect(),
+                at: (
+                    key.clone(),
+                    Some(text[..at.min(text.len())].lines().count().max(1)),
+                ),
                 ..Rule::default()
             };
             if is_rule {
@@ -203,11 +259,87 @@ impl Rule {
             }
             why.push(format!("source={}", x.source));
         }
+        if !self.brands.is_empty() {
+            let brand = x
+                .matches
+                .iter()
+                .find(|m| m.kind != EntityKind::Customer && self.brands.contains(&m.entity_id));
+            match brand {
+                Some(m) => why.push(format!("brand={}", m.entity_id)),
+                None => return false,
+            }
+        }
+        if !self.customers.is_empty() {
+            let hit = x
+                .customer_hits
+                .iter()
+                .map(|&c| &x.customers[c as usize])
+                .find(|c| self.customers.contains(&c.id));
+            match hit {
+                Some(c) => why.push(format!("customer={}", c.id)),
+                None => return false,
+            }
+        }
+        if !self.owners.is_empty() {
+            let hit = x
+                .customer_hits
+                .iter()
+                .map(|&c| &x.customers[c as usize])
+                .find(|c| self.owners.contains(&c.owner.to_lowercase()));
+            match hit {
+                Some(c) => why.push(format!("owner={}", c.owner)),
+                None => return false,
+            }
+        }
+        for (name, values) in &self.attributes {
+            let hit = x.customer_hits.iter().find_map(|&c| {
+                let v = x.customers[c as usize].attributes.get(name)?;
+                values.contains(&v.trim().to_lowercase()).then_some(v)
+            });
+            match hit {
+                Some(v) => why.push(format!("{name}={v}")),
+                None => return false,
+            }
+        }
         true
     }
 }
 
 impl Routes {
+    /// Problems with brand and customer ids the rules name that the
+    /// watchlists and CRM exports do not have (a typo would make a rule
+    /// silently never hold).
+    pub fn check_ids(
+        &self,
+        file: &str,
+        brands: &HashSet<&str>,
+        customers: &HashSet<&str>,
+    ) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for r in self.rules.iter().chain(&self.boosts) {
+            let mut err = |m: String| {
+                let mut e = ConfigError::new(file, &r.at.0, m);
+                e.line = r.at.1;
+                errors.push(e);
+            };
+            for b in r.brands.iter().filter(|b| !brands.contains(b.as_str())) {
+                err(format!(
+                    "brands: `{b}` is no brand or competitor id in the watchlists"
+                ));
+            }
+            for c in r
+                .customers
+                .iter()
+                .filter(|c| !customers.contains(c.as_str()))
+            {
+                err(format!(
+                    "customers: `{c}` is no customer id in the CRM exports"
+                ));
+            }
+        }
+        errors
+    }
+
     /// Route, priority and the reasons for them.
     pub fn decide(&self, x: &RouteInput) -> (Route, u8, Vec<String>) {
         let mut why = Vec::new();
@@ -291,6 +423,9 @@ add = 10
             reach,
             kinds: &[EntityKind::Brand],
             source: "x",
+            matches: &[],
+            customers: &[],
+            customer_hits: &[],
         }
     }
 

@@ -51,11 +51,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alerts;
 mod batch;
+pub mod cases;
 pub mod clickhouse;
 mod config;
 mod jsonl;
+mod queryable;
 pub mod report;
+pub mod responses;
 mod retry;
 mod sink;
 pub mod sqlite;
@@ -72,6 +76,7 @@ pub use config::{
     PASSWORD_ENV, URL_ENV,
 };
 pub use jsonl::JsonlSink;
+pub use queryable::OpenError;
 pub use report::{
     report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike,
 };

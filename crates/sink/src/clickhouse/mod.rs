@@ -2,6 +2,7 @@
 //! (the per-minute aggregate follows through its materialized view), refused
 //! rows into `sink_dead_letters`.
 
+pub(crate) mod alerts;
 mod error;
 mod insert;
 mod report;
@@ -43,6 +44,11 @@ pub fn client(config: &ClickHouseConfig, with_database: bool) -> Client {
         client = client.with_database(&config.database);
     }
     client
+}
+
+/// Whether a failure message is ClickHouse's UNKNOWN_DATABASE (81).
+pub(crate) fn unknown_database(message: &str) -> bool {
+    error::exception_code(message) == Some(81)
 }
 
 /// Asks the server for its version and derives the features to use.

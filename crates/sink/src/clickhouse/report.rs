@@ -175,7 +175,7 @@ struct NetRow {
 }
 
 #[derive(Row, Deserialize)]
-struct PostRow {
+pub(crate) struct PostRow {
     post_id: String,
     source: String,
     author_handle: String,

@@ -273,6 +273,72 @@ GROUP BY entity_id, entity_kind, minute, source, sentiment_label",
         ],
         backfill: None,
     },
+    // `earshot alert`: alerts sent (one per brand, rule and window start) and
+    // each channel's delivery state. ReplacingMergeTree keeps one row per key
+    // after merges; readers take the latest by `version` (argMax), not FINAL.
+    Migration {
+        version: 13,
+        name: "alerts",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.alerts (
+    brand String,
+    rule String,
+    window_start DateTime,
+    window_end DateTime,
+    fired_at DateTime,
+    observed Float64,
+    threshold Float64,
+    payload String
+) ENGINE = ReplacingMergeTree(fired_at)
+ORDER BY (brand, rule, window_start)",
+            "CREATE TABLE IF NOT EXISTS {db}.alert_deliveries (
+    brand String,
+    rule String,
+    window_start DateTime,
+    channel String,
+    status String,
+    attempts UInt32,
+    last_error String,
+    updated_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (brand, rule, window_start, channel)",
+        ],
+        backfill: None,
+    },
+    // Every respond action (agent, channel, note), once each; the answer
+    // itself is the post's first row in `responses`.
+    Migration {
+        version: 14,
+        name: "response_log",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.response_log (
+    post_id String,
+    responded_at DateTime,
+    responder String,
+    channel String,
+    note String
+) ENGINE = ReplacingMergeTree(responded_at)
+ORDER BY (post_id, responder, channel, note)"],
+        backfill: None,
+    },
+    // The CRM case maker's durable record: the latest state per post wins
+    // (`version`: nanoseconds); readers take it with argMax, not FINAL.
+    Migration {
+        version: 17,
+        name: "cases",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.cases (
+    post_id String,
+    priority UInt8,
+    route String,
+    status String,
+    attempts UInt32,
+    last_error String,
+    updated_at DateTime,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY post_id"],
+        backfill: None,
+    },
 ];
 
 /// Expands a statement's placeholders for `features`. A statement starting

@@ -1,6 +1,7 @@
 //! The embedded store: SQLite with the same logical tables as ClickHouse, for
 //! the one-process default. Idempotent upsert by post id (the later scoring wins).
 
+mod alerts;
 mod report;
 mod schema;
 
@@ -17,7 +18,7 @@ use crate::{Batch, BatchItem, MigrationReport, Sink, SinkError, WriteReport};
 /// A handle on the embedded database (cheap to clone; one connection behind a lock).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    pub(crate) conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -132,6 +133,11 @@ impl SqliteStore {
             params![post_id, chrono::Utc::now().timestamp(), responder, channel],
         )?;
         Ok(())
+    }
+
+    /// Runs a closure that may write (in its own transaction) on the connection.
+    pub(crate) fn with_connection_mut<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut self.conn.lock().expect("sqlite lock"))
     }
 
     /// Runs a read-only closure on the connection (tests, tools).

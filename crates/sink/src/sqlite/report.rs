@@ -89,7 +89,7 @@ fn net_sentiment(
     rows.collect()
 }
 
-const POST_COLUMNS: &str =
+pub(super) const POST_COLUMNS: &str =
     "post_id, source, author_handle, author_reach, priority, route, sentiment_compound,
     intents, brands, competitors, customers, url, substr(text, 1, 280), event_time";
 
@@ -121,31 +121,39 @@ fn posts(
 ) -> rusqlite::Result<Vec<PostSummary>> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {POST_COLUMNS} {tail}"))?;
     let rows = stmt.query_map(params![since, until, brand], |r| {
-        let list = |idx: usize| -> rusqlite::Result<Vec<String>> {
-            let text: String = r.get(idx)?;
-            Ok(serde_json::from_str(&text).unwrap_or_default())
-        };
-        let mut entities = list(8)?;
-        entities.extend(list(9)?);
-        if with_customers {
-            entities.extend(list(10)?);
-        }
-        Ok(PostSummary {
-            post_id: r.get(0)?,
-            source: r.get(1)?,
-            author: r.get(2)?,
-            reach: r.get::<_, i64>(3)? as u64,
-            priority: r.get(4)?,
-            route: r.get(5)?,
-            compound: r.get::<_, f64>(6)? as f32,
-            intents: list(7)?,
-            entities,
-            url: r.get(11)?,
-            text: r.get(12)?,
-            event_time: from_secs(r.get(13)?),
-        })
+        post_row(r, with_customers)
     })?;
     rows.collect()
+}
+
+/// A row of [`POST_COLUMNS`] as a [`PostSummary`].
+pub(super) fn post_row(
+    r: &rusqlite::Row<'_>,
+    with_customers: bool,
+) -> rusqlite::Result<PostSummary> {
+    let list = |idx: usize| -> rusqlite::Result<Vec<String>> {
+        let text: String = r.get(idx)?;
+        Ok(serde_json::from_str(&text).unwrap_or_default())
+    };
+    let mut entities = list(8)?;
+    entities.extend(list(9)?);
+    if with_customers {
+        entities.extend(list(10)?);
+    }
+    Ok(PostSummary {
+        post_id: r.get(0)?,
+        source: r.get(1)?,
+        author: r.get(2)?,
+        reach: r.get::<_, i64>(3)? as u64,
+        priority: r.get(4)?,
+        route: r.get(5)?,
+        compound: r.get::<_, f64>(6)? as f32,
+        intents: list(7)?,
+        entities,
+        url: r.get(11)?,
+        text: r.get(12)?,
+        event_time: from_secs(r.get(13)?),
+    })
 }
 
 const INTENTS: &str = "SELECT j.value AS intent, COUNT(DISTINCT i.post_id) AS posts

@@ -92,6 +92,64 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         // stored value is never silently different from the post's.
         "ALTER TABLE interactions ADD COLUMN clamped TEXT NOT NULL DEFAULT '';",
     ),
+    (
+        13,
+        "alerts",
+        // `earshot alert`: one row per alert sent (its key is the primary key,
+        // so a spike alerts once), and each channel's delivery state.
+        "CREATE TABLE IF NOT EXISTS alerts (
+            brand TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            window_end INTEGER NOT NULL,
+            fired_at INTEGER NOT NULL,
+            observed REAL NOT NULL,
+            threshold REAL NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (brand, rule, window_start)
+        );
+        CREATE INDEX IF NOT EXISTS alerts_brand_rule_fired ON alerts (brand, rule, fired_at);
+        CREATE TABLE IF NOT EXISTS alert_deliveries (
+            brand TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (brand, rule, window_start, channel)
+        );",
+    ),
+    (
+        14,
+        "response_log",
+        // Every respond action (agent, channel, note), once each; the
+        // answer itself is the post's first row in `responses`.
+        "CREATE TABLE IF NOT EXISTS response_log (
+            post_id TEXT NOT NULL,
+            responded_at INTEGER NOT NULL,
+            responder TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            note TEXT NOT NULL,
+            PRIMARY KEY (post_id, responder, channel, note)
+        );",
+    ),
+    (
+        17,
+        "cases",
+        // The CRM case maker's durable record: one row per post sent (or
+        // failed every attempt), at the priority it was sent with.
+        "CREATE TABLE IF NOT EXISTS cases (
+            post_id TEXT PRIMARY KEY,
+            priority INTEGER NOT NULL,
+            route TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.

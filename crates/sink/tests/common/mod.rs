@@ -244,3 +244,20 @@ impl Drop for PrivateClickHouse {
         self.stop();
     }
 }
+
+/// A batch of `interactions`, at offsets 0, 1, ... of partition 0.
+pub fn batch_of(interactions: Vec<Interaction>) -> earshot_sink::Batch {
+    let mut b = earshot_sink::Batch::default();
+    for (n, i) in interactions.into_iter().enumerate() {
+        b.push(earshot_sink::BatchItem {
+            raw: i.to_json(),
+            interaction: i,
+            position: earshot_sink::Position {
+                topic: "scored".into(),
+                partition: 0,
+                offset: n as i64,
+            },
+        });
+    }
+    b
+}

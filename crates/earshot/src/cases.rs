@@ -1,0 +1,30 @@
+//! `earshot cases`: the case maker as a daemon (in `earshot run` it runs
+//! beside the other stages when `[cases] enabled = true`).
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+/// `earshot cases`.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if !config.cases.enabled {
+        anyhow::bail!(
+            "{}: [cases] is not enabled: set `enabled = true` and the CRM endpoint's variables (`url_env`, `secret_env`)",
+            config.name
+        );
+    }
+    let bus = crate::daemon::bus(&config, "cases").await?;
+    let shutdown = crate::daemon::shutdown_on_signal();
+    tokio::spawn(crate::reload::ignore_sighup("cases", shutdown.clone()));
+    let stats = earshot_cases::run(
+        bus,
+        &config.transport.topics,
+        &config.cases,
+        &config.sink,
+        shutdown,
+    )
+    .await
+    .context("earshot cases")?;
+    tracing::info!(?stats, "cases stopped");
+    Ok(())
+}
