@@ -21,7 +21,7 @@ pub use dockerfile::Dockerfile;
 
 /// Subcommands that run once and exit; every other one is a daemon that
 /// serves `/metrics` and `/health` and must have a healthcheck.
-pub const ONE_SHOT: &[&str] = &["migrate", "check", "report", "score", "run"];
+pub const ONE_SHOT: &[&str] = &["migrate", "check", "report", "score", "run", "respond"];
 
 /// Everything found wrong in the tree at `root`, each naming the file and what drifted.
 pub fn problems(root: &Path, bin: &Path) -> Vec<String> {
