@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 pub mod kafka;
+pub mod ops;
 pub mod process;
 pub mod webhook;
 

@@ -15,6 +15,19 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `bin --config config args...`, stderr (its log) to `dir/name.log`.
     pub fn spawn(bin: &Path, config: &Path, args: &[&str], dir: &Path, name: &str) -> Daemon {
+        Daemon::spawn_with_env(bin, config, args, dir, name, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables (set last, so
+    /// they override the defaults, e.g. `EARSHOT_LOG`).
+    pub fn spawn_with_env(
+        bin: &Path,
+        config: &Path,
+        args: &[&str],
+        dir: &Path,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -30,6 +43,10 @@ impl Daemon {
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .env_remove("EARSHOT_KAFKA_BROKERS")
+            // Tests run daemons side by side: each serves its ops endpoints
+            // on a free port (logged) instead of its fixed default one.
+            .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -111,6 +128,41 @@ impl Daemon {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The address its ops server (`/metrics`, `/health`, `/ready`) listens
+    /// on, from its log; panics (with the log) if it exits or `timeout`
+    /// passes before it says.
+    pub fn ops_addr(&mut self, timeout: Duration) -> std::net::SocketAddr {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            // Text logs say `addr=127.0.0.1:1234`, JSON ones `"addr":"127.0.0.1:1234"`.
+            let value = |l: &str| {
+                let rest = l
+                    .split("addr=")
+                    .nth(1)
+                    .or_else(|| l.split("\"addr\":\"").nth(1))?;
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '"')
+                    .unwrap_or(rest.len());
+                rest[..end].parse().ok()
+            };
+            if let Some(addr) = log
+                .lines()
+                .filter(|l| l.contains("ops server listening"))
+                .find_map(value)
+            {
+                return addr;
+            }
+            assert!(self.running(), "{} exited: {log}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} logged no ops address: {log}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

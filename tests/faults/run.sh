@@ -92,7 +92,7 @@ TOML
 declare -A PID
 start() { # name command...
     local name=$1; shift
-    env -u RUST_LOG EARSHOT_LOG=info NO_COLOR=1 "$BIN" "$@" >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
+    env -u RUST_LOG EARSHOT_LOG=info NO_COLOR=1 EARSHOT_METRICS_ADDR=127.0.0.1:0 "$BIN" "$@" >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
     PID[$name]=$!
 }
 cleanup() { for p in "${PID[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; }

@@ -20,6 +20,8 @@ use crate::stats::{ConnectStats, StatsHandle};
 
 /// How often ids older than their retention are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often `earshot_connector_cursor_age_seconds` is refreshed.
+const CURSOR_AGE_EVERY: Duration = Duration::from_secs(5);
 
 /// A configured daemon, ready to run. [`run`] is the one-call form.
 pub struct Daemon {
@@ -175,6 +177,21 @@ impl Daemon {
                 }
             }
         });
+        let (stats, stop, shutdown) = (
+            self.stats.clone(),
+            pruner_stop.clone(),
+            self.shutdown.clone(),
+        );
+        let ages = tokio::spawn(async move {
+            loop {
+                stats.publish_cursor_ages();
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(CURSOR_AGE_EVERY) => {}
+                }
+            }
+        });
         let mut handles = Vec::new();
         for (source, ctx) in self.sources {
             let name = ctx.name.clone();
@@ -199,6 +216,7 @@ impl Daemon {
         }
         pruner_stop.cancel();
         let _ = pruner.await;
+        let _ = ages.await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(self.stats.snapshot()),

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
 use earshot_model::{DeadLetter, Origin, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_transport::post_metrics::source_of_key;
+use earshot_transport::SourceTally;
 use earshot_transport::{Producer, Record};
 
 use crate::cursor::CursorStore;
@@ -78,6 +80,11 @@ impl Emitter {
         let mut in_batch = HashSet::new();
         let mut unique = Vec::with_capacity(posts.len());
         let mut duplicates = 0;
+        let mut fetched = SourceTally::default();
+        for p in &posts {
+            fetched.count(source_of_key(Some(&p.id)));
+        }
+        self.counters.metrics.posts_in.add(&fetched);
         for p in posts {
             if in_batch.insert(p.id.clone()) {
                 unique.push(p);
@@ -153,9 +160,15 @@ impl Emitter {
         let mut delivered = Vec::with_capacity(ids.len());
         let mut failure = None;
         let mut refused = 0;
+        let mut out = SourceTally::default();
         for ((id, r), payload) in ids.into_iter().zip(results).zip(payloads) {
             match r {
-                Ok(()) => delivered.push(id),
+                Ok(()) => {
+                    // One event per post, for following a post from connector to store.
+                    tracing::debug!(connector = %self.name, post_id = %id, "connector emitted");
+                    out.count(source_of_key(Some(&id)));
+                    delivered.push(id);
+                }
                 // The transport refuses this post itself (over the broker's
                 // message size limit, say): producing it again cannot work,
                 // so it is kept as a dead letter (or quarantined) and counts
@@ -175,11 +188,20 @@ impl Emitter {
         }
         let produced = delivered.len() - refused;
         let cursor = if failure.is_none() { cursor } else { None };
+        let moved = cursor.is_some();
         self.store.commit(&self.name, cursor, delivered).await?;
+        if moved {
+            self.counters.cursor_saved();
+        }
         self.counters.add(&self.counters.produced, produced as u64);
+        self.counters.metrics.posts_out.add(&out);
         if duplicates > 0 {
             self.counters
                 .add(&self.counters.duplicates, duplicates as u64);
+            self.counters
+                .metrics
+                .duplicates
+                .increment(duplicates as u64);
         }
         match failure {
             None => Ok(Emitted {
@@ -197,6 +219,11 @@ impl Emitter {
     /// `quarantine` table instead. Counted and logged either way.
     pub async fn dead_letter(&self, reason: &str, locator: &str, payload: &[u8]) {
         self.counters.add(&self.counters.dead_letters, 1);
+        self.counters
+            .metrics
+            .posts_dead
+            .count(source_of_key(Some(locator)));
+        earshot_transport::post_metrics::dead_letter("connect", "bad_payload");
         tracing::warn!(connector = %self.name, %locator, %reason, bytes = payload.len(), "bad payload dead-lettered");
         let (kept, reason) = if payload.len() > self.dead_letter_max {
             let reason = format!(
@@ -249,7 +276,7 @@ mod tests {
             raw_topic: topics.raw.clone(),
             dead_letter_topic: topics.dead_letter.clone(),
             store,
-            counters: Arc::default(),
+            counters: crate::stats::StatsHandle::default().register("masto"),
             keep_raw: false,
             dead_letter_max: 1 << 20,
             claims: Arc::default(),

@@ -160,6 +160,15 @@ impl SourceHttp {
         }
     }
 
+    /// [`sleep`](Self::sleep) counted in `earshot_connector_backoff_seconds_total`.
+    async fn backoff_sleep(&self, d: Duration) -> Result<(), FetchError> {
+        self.counters
+            .metrics
+            .backoff_seconds
+            .increment(d.as_secs_f64());
+        self.sleep(d).await
+    }
+
     /// GETs `url` with `headers`, retrying 429, 5xx, timeouts and network
     /// errors up to `max_retries` times. Returns 2xx and 304 responses; any
     /// other status is an error (not retried: a 404 will not heal).
@@ -174,7 +183,7 @@ impl SourceHttp {
             // Every attempt first respects a block set by any connector on this host.
             while let Some(until) = self.shared.blocked_until(&host) {
                 tracing::debug!(connector = %self.name, %host, wait_ms = (until - Instant::now()).as_millis() as u64, "host rate-limited; waiting");
-                self.sleep(until - Instant::now()).await?;
+                self.backoff_sleep(until - Instant::now()).await?;
             }
             if let Some(q) = &self.quota {
                 tokio::select! { _ = self.shutdown.cancelled() => return Err(FetchError::Shutdown), _ = q.until_ready() => {} }
@@ -192,6 +201,10 @@ impl SourceHttp {
                     o = self.once(url, &headers) => o,
                 }
             };
+            self.counters.metrics.request(match &outcome {
+                Once::Done(resp) => Some(resp.status.as_u16()),
+                Once::Failed(_) => None,
+            });
             let (error, wait) = match outcome {
                 Once::Done(resp) => {
                     self.note_rate_limit(&host, &resp.headers);
@@ -208,6 +221,7 @@ impl SourceHttp {
                             && resp.headers.contains_key(RETRY_AFTER))
                     {
                         self.counters.add(&self.counters.rate_limited, 1);
+                        self.counters.metrics.rate_limited.increment(1);
                         let pause = retry_after(&resp.headers)
                             .or_else(|| rate_limit_reset(&resp.headers))
                             .unwrap_or_else(|| self.backoff(attempt))
@@ -233,7 +247,7 @@ impl SourceHttp {
             attempt += 1;
             self.counters.add(&self.counters.retries, 1);
             tracing::debug!(connector = %self.name, url = %redact(url), %error, attempt, "retrying");
-            self.sleep(wait).await?;
+            self.backoff_sleep(wait).await?;
         }
     }
 
@@ -303,6 +317,7 @@ impl SourceHttp {
             if let Some(reset) = rate_limit_reset(headers) {
                 let pause = reset.min(MAX_RATE_LIMIT_PAUSE);
                 self.counters.add(&self.counters.rate_limited, 1);
+                self.counters.metrics.rate_limited.increment(1);
                 tracing::info!(connector = %self.name, %host, pause_ms = pause.as_millis() as u64, "rate limit used up; pausing the host until reset");
                 self.shared.block(host, Instant::now() + pause);
             }

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use earshot_transport::PostCounters;
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -55,7 +56,6 @@ impl ConnectStats {
 }
 
 /// Live counters of one connector.
-#[derive(Default)]
 pub(crate) struct Counters {
     pub polls: AtomicU64,
     pub produced: AtomicU64,
@@ -65,14 +65,90 @@ pub(crate) struct Counters {
     pub not_modified: AtomicU64,
     pub rate_limited: AtomicU64,
     pub retries: AtomicU64,
+    pub metrics: ConnectorMetrics,
+    /// When the cursor last moved forward (`None`: not since start).
+    cursor_saved: Mutex<Option<Instant>>,
     changed: Arc<Notify>,
 }
 
+/// One connector's metric handles, looked up once when it is registered.
+pub(crate) struct ConnectorMetrics {
+    name: String,
+    /// `earshot_posts_total{stage="connect"}`: fetched (`in`), produced (`out`), dead-lettered.
+    pub posts_in: PostCounters,
+    pub posts_out: PostCounters,
+    pub posts_dead: PostCounters,
+    /// `earshot_connector_rate_limited_total{connector}`.
+    pub rate_limited: metrics::Counter,
+    /// `earshot_connector_backoff_seconds_total{connector}`: a gauge that only
+    /// grows, since the facade's counters count whole numbers.
+    pub backoff_seconds: metrics::Gauge,
+    /// `earshot_connector_duplicates_total{connector}`.
+    pub duplicates: metrics::Counter,
+}
+
+impl ConnectorMetrics {
+    fn new(name: &str) -> ConnectorMetrics {
+        let labeled =
+            |metric: &'static str| metrics::counter!(metric, "connector" => name.to_string());
+        ConnectorMetrics {
+            name: name.to_string(),
+            posts_in: PostCounters::new("connect", "in"),
+            posts_out: PostCounters::new("connect", "out"),
+            posts_dead: PostCounters::new("connect", "dead_letter"),
+            rate_limited: labeled("earshot_connector_rate_limited_total"),
+            duplicates: labeled("earshot_connector_duplicates_total"),
+            backoff_seconds: metrics::gauge!("earshot_connector_backoff_seconds_total", "connector" => name.to_string()),
+        }
+    }
+
+    /// Counts one HTTP request's outcome: `earshot_connector_requests_total{connector, status}`,
+    /// `status` being the response's code or `error` (no response).
+    pub fn request(&self, status: Option<u16>) {
+        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        metrics::counter!("earshot_connector_requests_total", "connector" => self.name.clone(), "status" => status)
+            .increment(1);
+    }
+}
+
 impl Counters {
+    fn new(name: &str, changed: Arc<Notify>) -> Counters {
+        Counters {
+            polls: AtomicU64::default(),
+            produced: AtomicU64::default(),
+            duplicates: AtomicU64::default(),
+            dead_letters: AtomicU64::default(),
+            errors: AtomicU64::default(),
+            not_modified: AtomicU64::default(),
+            rate_limited: AtomicU64::default(),
+            retries: AtomicU64::default(),
+            metrics: ConnectorMetrics::new(name),
+            cursor_saved: Mutex::new(None),
+            changed,
+        }
+    }
+
     /// Adds `n` to a counter and wakes whoever waits on the stats.
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
         self.changed.notify_waiters();
+    }
+
+    /// Records that the cursor moved forward now.
+    pub fn cursor_saved(&self) {
+        *self.cursor_saved.lock().expect("cursor time lock") = Some(Instant::now());
+    }
+
+    /// Publishes `earshot_connector_cursor_age_seconds`: how long ago the
+    /// cursor last moved (a connector whose cursor has not moved since start
+    /// reports nothing).
+    fn publish_cursor_age(&self) {
+        if let Some(at) = *self.cursor_saved.lock().expect("cursor time lock") {
+            // Looked up here, not once: a handle would show a 0 age before
+            // the cursor ever moved.
+            metrics::gauge!("earshot_connector_cursor_age_seconds", "connector" => self.metrics.name.clone())
+                .set(at.elapsed().as_secs_f64());
+        }
     }
 
     fn snapshot(&self) -> ConnectorStats {
@@ -99,15 +175,19 @@ pub struct StatsHandle {
 
 impl StatsHandle {
     pub(crate) fn register(&self, name: &str) -> Arc<Counters> {
-        let counters = Arc::new(Counters {
-            changed: self.changed.clone(),
-            ..Counters::default()
-        });
+        let counters = Arc::new(Counters::new(name, self.changed.clone()));
         self.inner
             .lock()
             .expect("stats lock")
             .insert(name.to_string(), counters.clone());
         counters
+    }
+
+    /// Publishes every connector's cursor age (see [`Counters::publish_cursor_age`]).
+    pub(crate) fn publish_cursor_ages(&self) {
+        for c in self.inner.lock().expect("stats lock").values() {
+            c.publish_cursor_age();
+        }
     }
 
     /// The counters now.

@@ -12,12 +12,15 @@ use earshot_sink::alerts::AlertStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigErrors};
+use crate::ops::{Daemon, OpsArgs};
 
 /// Runs `earshot alert` (`once`: one evaluation, then exit).
-pub async fn run(config: Config, once: bool) -> anyhow::Result<()> {
+pub async fn run(config: Config, once: bool, ops: &OpsArgs) -> anyhow::Result<()> {
+    let _ops = crate::daemon::start_ops(Daemon::Alert, !once, ops, &config, true, &[]).await?;
     let store = AlertStore::open(&config.sink)
         .await
         .context("earshot alert")?;
+    earshot_transport::readiness().pass(earshot_transport::ready::STORE);
     let engine = engine(&config, store.clone()).map_err(ConfigErrors)?;
     let interval = config.alert.interval;
     if once {

@@ -4,15 +4,25 @@
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::ops::{Daemon, OpsArgs};
 
 /// `earshot cases`.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     if !config.cases.enabled {
         anyhow::bail!(
             "{}: [cases] is not enabled: set `enabled = true` and the CRM endpoint's variables (`url_env`, `secret_env`)",
             config.name
         );
     }
+    let _ops = crate::daemon::start_ops(
+        Daemon::Cases,
+        true,
+        ops,
+        &config,
+        true,
+        &[&config.cases.group],
+    )
+    .await?;
     let bus = crate::daemon::bus(&config, "cases").await?;
     let shutdown = crate::daemon::shutdown_on_signal();
     tokio::spawn(crate::reload::ignore_sighup("cases", shutdown.clone()));

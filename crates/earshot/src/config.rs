@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::bundled;
 use crate::match_stage::MatchStageConfig;
+use crate::ops::OpsConfig;
 
 /// The whole configuration, parsed (not yet validated).
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +46,9 @@ struct RawConfig {
     /// `[cases]`: interactions sent to the CRM as cases.
     #[serde(default)]
     cases: earshot_cases::CasesConfig,
+    /// `[ops]`: the metrics and health endpoints.
+    #[serde(default)]
+    ops: OpsConfig,
 }
 
 /// A loaded configuration.
@@ -71,6 +75,8 @@ pub struct Config {
     pub alert: earshot_alert::AlertConfig,
     /// `[cases]`.
     pub cases: earshot_cases::CasesConfig,
+    /// `[ops]`.
+    pub ops: OpsConfig,
 }
 
 /// Every problem found in a configuration.
@@ -159,6 +165,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         },
         alert: raw.alert,
         cases: raw.cases,
+        ops: raw.ops,
     })
 }
 
@@ -232,6 +239,7 @@ impl Config {
             self.connect.validate(),
             self.alert.validate(),
             self.cases.validate(),
+            self.ops.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

@@ -1,12 +1,14 @@
-//! What every daemon shares: logging, the runtime, signals, building the bus.
+//! What every daemon shares: logging, the runtime, signals, building the
+//! bus, and starting the ops server with the daemon's readiness checks.
 
 use std::sync::Arc;
 
 use earshot_match::SharedMatcher;
-use earshot_transport::{Bus, MemoryBus};
+use earshot_transport::{readiness, ready, Bus, MemoryBus};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::ops::{self, Daemon, OpsArgs};
 
 /// Logs to stderr; `EARSHOT_LOG` (or `RUST_LOG`) sets the filter, default `info`.
 pub fn init_logging(json: bool) {
@@ -38,6 +40,8 @@ pub fn shutdown_on_signal() -> CancellationToken {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested: draining in-flight work and committing");
+        // Load balancers stop sending work while the daemon drains.
+        readiness().fail("shutdown", "stopping: draining in-flight work");
         cancel.cancel();
         wait_for_signal().await;
         tracing::warn!("second signal: exiting without draining");
@@ -75,14 +79,45 @@ pub async fn bus(config: &Config, daemon: &str) -> anyhow::Result<Arc<dyn Bus>> 
         ),
     };
     bus.ensure_topics(&config.transport.topics.specs()).await?;
+    readiness().pass(ready::BROKER);
     Ok(bus)
 }
 
+/// Starts `daemon`'s ops server unless turned off (see [`ops::resolve`]),
+/// declaring the readiness checks that the daemon's stages then set: the
+/// broker, the store when `store`, and each consumer group's assignment.
+pub async fn start_ops(
+    daemon: Daemon,
+    on_by_default: bool,
+    args: &OpsArgs,
+    config: &Config,
+    store: bool,
+    groups: &[&str],
+) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    let mut required = vec![ready::BROKER.to_string()];
+    if store {
+        required.push(ready::STORE.to_string());
+    }
+    required.extend(groups.iter().map(|g| ready::partitions_check(g)));
+    let addr = ops::resolve(daemon, on_by_default, args.metrics_addr, &config.ops);
+    ops::start(addr, config, &required).await
+}
+
 /// `earshot match`.
-pub async fn run_match(config: Config) -> anyhow::Result<()> {
+pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let config = config.validated()?;
+    let _ops = start_ops(
+        Daemon::Match,
+        true,
+        ops,
+        &config,
+        false,
+        &[&config.match_stage.group],
+    )
+    .await?;
     let (compiled, watched) = config.matcher_and_files()?;
     let matcher = Arc::new(SharedMatcher::new(compiled));
+    ops::watchlist_loaded(None, matcher.load().version());
     let bus = bus(&config, "match").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(crate::reload::run(
@@ -104,8 +139,9 @@ pub async fn run_match(config: Config) -> anyhow::Result<()> {
 }
 
 /// `earshot connect`.
-pub async fn run_connect(config: Config) -> anyhow::Result<()> {
+pub async fn run_connect(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let config = config.validated()?;
+    let _ops = start_ops(Daemon::Connect, true, ops, &config, false, &[]).await?;
     let bus = bus(&config, "connect").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(crate::reload::ignore_sighup("connect", shutdown.clone()));
@@ -116,12 +152,26 @@ pub async fn run_connect(config: Config) -> anyhow::Result<()> {
 }
 
 /// `earshot sink`.
-pub async fn run_sink(config: Config) -> anyhow::Result<()> {
+pub async fn run_sink(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let config = config.validated()?;
+    let _ops = start_ops(
+        Daemon::Sink,
+        true,
+        ops,
+        &config,
+        true,
+        &[&config.sink.group],
+    )
+    .await?;
     let bus = bus(&config, "sink").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(crate::reload::ignore_sighup("sink", shutdown.clone()));
-    let stats = earshot_sink::run(bus, &config.transport.topics, &config.sink, shutdown).await?;
+    // Built here rather than in `earshot_sink::run` so that readiness can say
+    // when the store answered (ClickHouse: `build` waits until it does).
+    let sink = earshot_sink::build(&config.sink, shutdown.clone()).await?;
+    readiness().pass(ready::STORE);
+    let stats =
+        earshot_sink::run_with(bus, &config.transport.topics, &config.sink, sink, shutdown).await?;
     tracing::info!(?stats, "sink stopped");
     Ok(())
 }

@@ -5,12 +5,14 @@
 //! matcher, sink) or module here.
 
 mod alert;
+mod authors;
 mod bundled;
 mod cases;
 mod check;
 mod config;
 mod daemon;
 mod match_stage;
+mod ops;
 mod output;
 mod reload;
 mod report;
@@ -82,15 +84,29 @@ enum Command {
         /// then the run ends as without `--follow`; streams are not started.
         #[arg(long, conflicts_with = "follow")]
         once: bool,
+        #[command(flatten)]
+        ops: ops::OpsArgs,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
-    Match,
+    Match {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: run the configured connectors, producing raw posts.
-    Connect,
+    Connect {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
-    Sink,
+    Sink {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Daemon: send interactions that need a person to the CRM as cases ([cases]).
-    Cases,
+    Cases {
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
     /// Mark a post answered: it leaves the work queue (idempotent; the first
     /// response is the answer, every distinct one is logged).
     Respond {
@@ -115,6 +131,26 @@ enum Command {
         /// a delivery failed every attempt.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        ops: ops::OpsArgs,
+    },
+    /// List the authors behind the posts: profiles by posts, or one author.
+    Authors {
+        /// Length of the window ending at `--until`, e.g. `7d`, `30d`.
+        #[arg(long, default_value = "30d", value_parser = parse_duration)]
+        since: Duration,
+        /// End of the window (exclusive), as `report --until`. Default: now.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<DateTime<Utc>>,
+        /// Only this author, as NETWORK:HANDLE (`x:acme_fan`).
+        #[arg(long)]
+        author: Option<String>,
+        /// Only authors posting about this brand or competitor id.
+        #[arg(long)]
+        brand: Option<String>,
+        /// At most this many authors.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -252,12 +288,40 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow, once } => run::run(config, follow, once).await,
-                    Command::Match => daemon::run_match(config).await,
-                    Command::Connect => daemon::run_connect(config).await,
-                    Command::Sink => daemon::run_sink(config).await,
-                    Command::Alert { once } => alert::run(config, once).await,
-                    Command::Cases => cases::run(config).await,
+                    Command::Run { follow, once, ops } => {
+                        run::run(config, follow, once, &ops).await
+                    }
+                    Command::Match { ops } => daemon::run_match(config, &ops).await,
+                    Command::Connect { ops } => daemon::run_connect(config, &ops).await,
+                    Command::Sink { ops } => daemon::run_sink(config, &ops).await,
+                    Command::Alert { once, ops } => alert::run(config, once, &ops).await,
+                    Command::Cases { ops } => cases::run(config, &ops).await,
+                    Command::Authors {
+                        since,
+                        until,
+                        author,
+                        brand,
+                        limit,
+                    } => {
+                        if let Some(brand) = &brand {
+                            report::check_brand(&config.matcher()?, brand)?;
+                        }
+                        let until = until.unwrap_or_else(Utc::now);
+                        let start = chrono::Duration::from_std(since)
+                            .ok()
+                            .and_then(|l| until.checked_sub_signed(l))
+                            .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
+                        authors::run(
+                            &config.sink,
+                            start,
+                            until,
+                            author.as_deref(),
+                            brand.as_deref(),
+                            limit,
+                            std::io::stdout().lock(),
+                        )
+                        .await
+                    }
                     Command::Respond {
                         post_id,
                         by,

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earshot_match::{Matcher, SharedMatcher};
-use earshot_model::{Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_model::{EntityKind, Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_transport::post_metrics::{self, source_of_key, PostCounters, SourceTally};
 use earshot_transport::{
     dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record,
     TopicsConfig,
@@ -242,6 +243,10 @@ struct Ctx {
     backoff: Duration,
     backoff_max: Duration,
     max_record_bytes: usize,
+    /// `earshot_posts_total{stage="match"}` by outcome.
+    posts_in: PostCounters,
+    posts_out: PostCounters,
+    posts_dead: PostCounters,
 }
 
 /// Runs the match stage until `shutdown` is cancelled, then stops fetching,
@@ -266,6 +271,9 @@ pub async fn run(
         backoff: Duration::from_millis(config.retry_backoff_ms),
         backoff_max: Duration::from_millis(config.retry_backoff_max_ms),
         max_record_bytes: config.max_record_bytes,
+        posts_in: PostCounters::new(STAGE, "in"),
+        posts_out: PostCounters::new(STAGE, "out"),
+        posts_dead: PostCounters::new(STAGE, "dead_letter"),
     });
     let workers = Arc::new(Semaphore::new(config.workers()));
     let tracker = TaskTracker::new();
@@ -361,6 +369,11 @@ async fn spawn_batch(
     ctx.counters
         .received
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let mut tally = SourceTally::default();
+    for d in &batch {
+        tally.count(source_of_key(d.message.key.as_deref()));
+    }
+    ctx.posts_in.add(&tally);
     let permit = workers
         .clone()
         .acquire_owned()
@@ -370,18 +383,21 @@ async fn spawn_batch(
     let max = ctx.max_record_bytes;
     tracker.spawn(async move {
         let scored = tokio::task::spawn_blocking(move || {
-            batch
+            let mut brands = BrandTally::default();
+            let scored = batch
                 .into_iter()
                 .map(|d| {
                     // A panic anywhere in decoding, scoring or encoding one
                     // post must not take the batch's deliveries down with the
                     // task (they would hold their partitions, silently): the
                     // post is dead-lettered with the panic's message instead.
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, max)))
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, max, &mut brands)))
                         .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))));
                     (d, outcome)
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            brands.publish();
+            scored
         })
         .await;
         drop(permit);
@@ -396,11 +412,11 @@ async fn spawn_batch(
         };
         let sends = scored.into_iter().map(|(d, outcome)| {
             let (topic, record, poison) = match outcome {
-                Ok(record) => (ctx.topics.scored.clone(), record, false),
+                Ok(record) => (ctx.topics.scored.clone(), record, None),
                 Err(reason) => {
                     let m = &d.message;
                     tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "poison message: dead-lettered");
-                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), true)
+                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), Some("poison"))
                 }
             };
             let first = ctx.producer.send(&topic, record.clone());
@@ -482,8 +498,52 @@ fn fit(mut interaction: Interaction, max: usize) -> Result<(Vec<u8>, Vec<String>
     ))
 }
 
+/// Watchlist matches of one batch by brand (or competitor) id, so that
+/// `earshot_matches_total{brand}` is updated once per batch, not per post.
+/// Each entry keeps the number of the last post counted, so a post naming a
+/// brand many times counts once, in time linear in its matches.
+#[derive(Default)]
+struct BrandTally {
+    by_brand: std::collections::HashMap<String, (u64, usize)>,
+    posts: usize,
+}
+
+impl BrandTally {
+    /// Counts each brand or competitor `interaction` matched, once per post.
+    fn count(&mut self, interaction: &Interaction) {
+        self.posts += 1;
+        for m in &interaction.matches {
+            if m.kind == EntityKind::Customer {
+                continue;
+            }
+            let post = self.posts;
+            match self.by_brand.get_mut(m.entity_id.as_str()) {
+                Some((_, last)) if *last == post => {}
+                Some((n, last)) => {
+                    *n += 1;
+                    *last = post;
+                }
+                None => {
+                    self.by_brand.insert(m.entity_id.clone(), (1, post));
+                }
+            }
+        }
+    }
+
+    fn publish(self) {
+        for (brand, (n, _)) in self.by_brand {
+            metrics::counter!("earshot_matches_total", "brand" => brand).increment(n);
+        }
+    }
+}
+
 /// Decodes and scores one raw post into the scored record, or names why it is poison.
-fn score(matcher: &Matcher, d: &Delivery, max_record_bytes: usize) -> Result<Record, String> {
+fn score(
+    matcher: &Matcher,
+    d: &Delivery,
+    max_record_bytes: usize,
+    brands: &mut BrandTally,
+) -> Result<Record, String> {
     if let Some(v) = d.message.header(SCHEMA_HEADER) {
         if v != SCHEMA_VERSION.to_string() {
             return Err(format!(
@@ -495,6 +555,8 @@ fn score(matcher: &Matcher, d: &Delivery, max_record_bytes: usize) -> Result<Rec
     // A matcher bug on one odd post must not stop the stage: quarantine it.
     let interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
         .map_err(|_| "the matcher panicked on this post".to_string())?;
+    brands.count(&interaction);
+    tracing::debug!(post_id = %post.id, matches = interaction.matches.len(), route = %interaction.route, "matcher scored");
     let (payload, cut) = fit(interaction, max_record_bytes)?;
     let mut record = Record::new(post.id, payload)
         .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
@@ -531,9 +593,11 @@ async fn deliver(
     topic: String,
     record: Record,
     first: DeliveryFuture,
-    poison: bool,
+    poison: Option<&'static str>,
 ) {
+    // `poison`: why the post is being dead-lettered (a fixed label value).
     let (mut topic, mut record, mut poison) = (topic, record, poison);
+    let source = source_of_key(d.message.key.as_deref());
     let mut pending = first;
     let mut backoff = ctx.backoff;
     loop {
@@ -544,21 +608,27 @@ async fn deliver(
         match result {
             Ok(()) => {
                 d.ack.ack();
-                let counter = if poison {
-                    &ctx.counters.dead_lettered
-                } else {
-                    &ctx.counters.scored
+                let counter = match poison {
+                    Some(reason) => {
+                        ctx.posts_dead.count(source);
+                        post_metrics::dead_letter(STAGE, reason);
+                        &ctx.counters.dead_lettered
+                    }
+                    None => {
+                        ctx.posts_out.count(source);
+                        &ctx.counters.scored
+                    }
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Err(e) if e.is_permanent() && !poison => {
+            Err(e) if e.is_permanent() && poison.is_none() => {
                 let m = &d.message;
                 let reason = format!("scored record refused: {e}");
                 tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "permanent produce error: raw post dead-lettered");
                 topic = ctx.topics.dead_letter.clone();
                 record = dead_letter_record(m, STAGE, &reason);
-                poison = true;
+                poison = Some("scored_refused");
                 pending = ctx.producer.send(&topic, record.clone());
             }
             Err(e) if e.is_permanent() && record.payload.len() > DEAD_LETTER_MIN => {
@@ -580,6 +650,7 @@ async fn deliver(
             }
             Err(e) => {
                 ctx.counters.retries.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("earshot_retries_total", "stage" => STAGE).increment(1);
                 tracing::warn!(%topic, key = %record.key, error = %e, retry_in = ?backoff, "delivery failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -1036,6 +1107,46 @@ mod tests {
         }
         assert_eq!(bus.committed("earshot-match", &topics.raw, 0), Some(5));
         assert_eq!(bus.len(&topics.scored), 0);
+    }
+
+    /// Issue 13: `earshot_matches_total{brand}` counts posts, not matches:
+    /// a post naming a brand 10,000 times counts once (and quickly), and
+    /// customers are not labelled.
+    #[test]
+    fn issue_13_brand_tally_counts_each_post_once_per_brand() {
+        use earshot_model::Match;
+        let with = |ids: &[(EntityKind, &str)], repeat: usize| {
+            let mut i = Interaction::neutral(Post::new("hn:1", "x"), "v");
+            for _ in 0..repeat {
+                for (kind, id) in ids {
+                    i.matches.push(Match {
+                        kind: *kind,
+                        entity_id: id.to_string(),
+                        rule: "r".into(),
+                        span: None,
+                    });
+                }
+            }
+            i
+        };
+        let mut tally = BrandTally::default();
+        tally.count(&with(
+            &[
+                (EntityKind::Brand, "acme"),
+                (EntityKind::Competitor, "globex"),
+            ],
+            10_000,
+        ));
+        tally.count(&with(
+            &[(EntityKind::Brand, "acme"), (EntityKind::Customer, "c-42")],
+            3,
+        ));
+        let counts: std::collections::BTreeMap<&str, u64> = tally
+            .by_brand
+            .iter()
+            .map(|(b, (n, _))| (b.as_str(), *n))
+            .collect();
+        assert_eq!(counts, [("acme", 2), ("globex", 1)].into_iter().collect());
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl Target for Arc<SharedMatcher> {
         }
         let version = m.version().to_string();
         let old = self.store(m);
+        crate::ops::watchlist_loaded(Some(old.version()), &version);
         tracing::info!(
             cause,
             from = old.version(),

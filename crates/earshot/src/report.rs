@@ -19,6 +19,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let report = earshot_sink::report(config, params).await?;
     render(&report, note, &mut out)?;
+    crate::authors::standings_sections(
+        config,
+        params.since,
+        params.until,
+        params.brand.as_deref(),
+        &mut out,
+    )
+    .await?;
     Ok(())
 }
 
@@ -39,7 +47,7 @@ pub fn check_brand(matcher: &Matcher, brand: &str) -> anyhow::Result<()> {
     )
 }
 
-fn table(header: &[&str], right_aligned_from: usize) -> Table {
+pub(crate) fn table(header: &[&str], right_aligned_from: usize) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -53,7 +61,7 @@ fn table(header: &[&str], right_aligned_from: usize) -> Table {
     t
 }
 
-fn section(out: &mut impl Write, title: &str, t: Option<Table>) -> std::io::Result<()> {
+pub(crate) fn section(out: &mut impl Write, title: &str, t: Option<Table>) -> std::io::Result<()> {
     writeln!(out, "\n{title}")?;
     match t {
         Some(t) => writeln!(out, "{t}"),

@@ -21,7 +21,12 @@ use crate::daemon;
 /// connectors are done and every record is stored, then prints the report.
 /// `once` makes polling connectors fetch once (`[connect] once`), so that
 /// a run with feeds ends too.
-pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result<()> {
+pub async fn run(
+    mut config: Config,
+    follow: bool,
+    once: bool,
+    ops: &crate::ops::OpsArgs,
+) -> anyhow::Result<()> {
     if once {
         config.connect.connect.once = true;
     }
@@ -40,9 +45,21 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
         None
     };
     let config = config.validated()?;
+    // Served by default only by a run that keeps going.
+    let mut groups = vec![
+        config.match_stage.group.as_str(),
+        config.sink.group.as_str(),
+    ];
+    if config.cases.enabled {
+        groups.push(config.cases.group.as_str());
+    }
+    let _ops =
+        daemon::start_ops(crate::ops::Daemon::Run, follow, ops, &config, true, &groups).await?;
     let (compiled, watched) = config.matcher_and_files()?;
     let matcher = Arc::new(SharedMatcher::new(compiled));
+    crate::ops::watchlist_loaded(None, matcher.load().version());
     let migration = earshot_sink::migrate(&config.sink).await?;
+    earshot_transport::readiness().pass(earshot_transport::ready::STORE);
     tracing::info!(%migration, "store ready");
 
     // RAM is not durable: in the embedded mode a produce resolves only once
@@ -68,6 +85,7 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
     let bus: Arc<dyn Bus> = match &memory {
         Some(m) => {
             m.ensure_topics(&config.transport.topics.specs()).await?;
+            earshot_transport::readiness().pass(earshot_transport::ready::BROKER);
             Arc::new(m.clone())
         }
         None => daemon::bus(&config, "run").await?,

@@ -290,6 +290,8 @@ async fn issue_13_alert_daemon_sends_once_across_ticks_and_stops_on_sigterm() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_earshot"))
         .args(["--config", config.to_str().unwrap(), "alert"])
         .env("EARSHOT_LOG", "info")
+        // Any free port: parallel tests must not collide on the default one.
+        .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0")
         .env("ISSUE13_SLACK_URL", r.url("/slack"))
         .env("ISSUE13_HOOK_URL", r.url("/hook"))
         .env("ISSUE13_HOOK_SECRET", SECRET)

@@ -9,6 +9,7 @@ fn earshot(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .env_remove("EARSHOT_CONFIG")
         .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0")
         .env("EARSHOT_LOG", "warn")
         .output()
         .expect("run earshot")

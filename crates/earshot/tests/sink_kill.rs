@@ -53,7 +53,8 @@ fn earshot(config: &Path, command: &str) -> Command {
         .arg(config)
         .arg(command)
         .env_remove("EARSHOT_CLICKHOUSE_URL")
-        .env_remove("EARSHOT_KAFKA_BROKERS");
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0");
     c
 }
 

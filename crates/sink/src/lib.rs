@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod authors;
 mod batch;
 pub mod cases;
 pub mod clickhouse;

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earshot_model::Interaction;
+use earshot_transport::post_metrics::{self, source_of_key, PostCounters, SourceTally};
 use earshot_transport::{
-    dead_letter_record, AckToken, Bus, ConsumerOptions, Message, Producer, TopicsConfig,
+    dead_letter_record, readiness, ready, AckToken, Bus, ConsumerOptions, Message, Producer,
+    TopicsConfig,
 };
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -29,6 +31,7 @@ const STAGE: &str = "sink";
 /// Counters shared by the reader, the writer and the progress log.
 #[derive(Default)]
 pub(crate) struct Counters {
+    pub metrics: StageMetrics,
     pub received: AtomicU64,
     pub undecodable: AtomicU64,
     pub stored: AtomicU64,
@@ -37,6 +40,30 @@ pub(crate) struct Counters {
     pub batches: AtomicU64,
     pub retries: AtomicU64,
     pub acked: AtomicU64,
+}
+
+/// The stage's metric handles, looked up once (at start, after the binary
+/// installed its recorder).
+pub(crate) struct StageMetrics {
+    posts_in: PostCounters,
+    posts_out: PostCounters,
+    posts_dead: PostCounters,
+    batch_rows: metrics::Histogram,
+    insert_seconds: metrics::Histogram,
+    retries: metrics::Counter,
+}
+
+impl Default for StageMetrics {
+    fn default() -> Self {
+        StageMetrics {
+            posts_in: PostCounters::new(STAGE, "in"),
+            posts_out: PostCounters::new(STAGE, "out"),
+            posts_dead: PostCounters::new(STAGE, "dead_letter"),
+            batch_rows: metrics::histogram!("earshot_sink_batch_rows"),
+            insert_seconds: metrics::histogram!("earshot_sink_insert_seconds"),
+            retries: metrics::counter!("earshot_retries_total", "stage" => STAGE),
+        }
+    }
 }
 
 impl Counters {
@@ -151,6 +178,8 @@ pub(crate) async fn run(
         };
         counters.received.fetch_add(1, Ordering::Relaxed);
         let message = delivery.message;
+        let source = source_of_key(message.key.as_deref());
+        counters.metrics.posts_in.count(source);
         match Interaction::from_json(&message.payload) {
             Ok(interaction) => {
                 let topic = if *scored == *message.topic {
@@ -175,6 +204,8 @@ pub(crate) async fn run(
             }
             Err(e) => {
                 counters.undecodable.fetch_add(1, Ordering::Relaxed);
+                counters.metrics.posts_dead.count(source);
+                post_metrics::dead_letter(STAGE, "undecodable");
                 tracing::warn!(topic = %message.topic, partition = message.partition, offset = message.offset, error = %e, "undecodable scored record; sent to the dead-letter topic");
                 dead_letter_then_ack(
                     producer.clone(),
@@ -233,6 +264,11 @@ async fn write_batch(
             Err(SinkError::Transient(reason)) => {
                 attempt += 1;
                 counters.retries.fetch_add(1, Ordering::Relaxed);
+                counters.metrics.retries.increment(1);
+                readiness().fail(
+                    ready::STORE,
+                    format!("{} sink: writes failing, retrying: {reason}", sink.name()),
+                );
                 if let Err(e) = retry.wait(attempt, "write batch", &reason).await {
                     break Err(e);
                 }
@@ -256,7 +292,13 @@ async fn write_batch(
             anyhow::bail!("{} sink: {e}", sink.name());
         }
     };
+    readiness().pass(ready::STORE);
     counters.batches.fetch_add(1, Ordering::Relaxed);
+    let m = &counters.metrics;
+    m.batch_rows.record(batch.len() as f64);
+    m.insert_seconds.record(started.elapsed().as_secs_f64());
+    m.retries.increment(report.retries);
+    publish_outcomes(m, &batch, &report);
     counters
         .stored
         .fetch_add(report.stored as u64, Ordering::Relaxed);
@@ -280,6 +322,7 @@ async fn write_batch(
         };
         if let Some(token) = tokens[*index].take() {
             counters.dead_lettered_topic.fetch_add(1, Ordering::Relaxed);
+            post_metrics::dead_letter(STAGE, "store_refused_row_and_dead_letter_table");
             tracing::warn!(post_id = %item.interaction.post.id, %reason, "row refused by the store and its dead-letter table; sent to the dead-letter topic");
             dead_letter_then_ack(
                 producer.clone(),
@@ -292,6 +335,10 @@ async fn write_batch(
             );
         }
     }
+    for item in &batch.items {
+        // One event per post, for following a post from connector to store.
+        tracing::debug!(post_id = %item.interaction.post.id, "sink stored");
+    }
     let acked = tokens.into_iter().flatten().map(AckToken::ack).count();
     counters.acked.fetch_add(acked as u64, Ordering::Relaxed);
     tracing::debug!(
@@ -301,6 +348,35 @@ async fn write_batch(
         "batch written"
     );
     Ok(())
+}
+
+/// Counts a written batch's posts by outcome. Rows the store kept in its
+/// dead-letter table are not named by index in the [`crate::WriteReport`], so
+/// in a batch with such rows every row is counted under source `other`.
+fn publish_outcomes(m: &StageMetrics, batch: &crate::Batch, report: &crate::WriteReport) {
+    if report.dead_lettered == 0 {
+        let mut tally = SourceTally::default();
+        for (i, item) in batch.items.iter().enumerate() {
+            if !report.rejected.iter().any(|(r, _)| *r == i) {
+                tally.count(source_of_key(Some(&item.interaction.post.id)));
+            }
+        }
+        m.posts_out.add(&tally);
+    } else {
+        let other = |n: usize| {
+            let mut t = SourceTally::default();
+            t.0[post_metrics::SOURCES.len()] = n as u64;
+            t
+        };
+        m.posts_out.add(&other(report.stored));
+        m.posts_dead.add(&other(report.dead_lettered));
+        post_metrics::dead_letters(STAGE, "store_refused_row", report.dead_lettered as u64);
+    }
+    let mut rejected = SourceTally::default();
+    for (i, _) in &report.rejected {
+        rejected.count(source_of_key(Some(&batch.items[*i].interaction.post.id)));
+    }
+    m.posts_dead.add(&rejected);
 }
 
 /// Most bytes of the original payload kept in a dead letter the dead-letter

@@ -38,6 +38,8 @@ mod error;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod memory;
+pub mod post_metrics;
+pub mod ready;
 mod watermark;
 
 pub use ack::AckToken;
@@ -50,4 +52,6 @@ pub use error::TransportError;
 #[cfg(feature = "kafka")]
 pub use kafka::KafkaBus;
 pub use memory::MemoryBus;
+pub use post_metrics::{PostCounters, SourceTally};
+pub use ready::{readiness, Readiness};
 pub use watermark::{Held, PartitionWatermark};

@@ -392,6 +392,34 @@ impl MemoryConsumer {
         trim(state, &self.assigned);
     }
 
+    /// Publishes each assigned partition's lag behind the group's commit.
+    fn publish_lag_locked(&self, state: &State) {
+        let Some(group) = state.groups.get(&self.options.group) else {
+            return;
+        };
+        for a in &self.assigned {
+            let Some(log) = state
+                .topics
+                .get(&a.topic)
+                .and_then(|p| p.get(a.partition as usize))
+            else {
+                continue;
+            };
+            let end = log.base + log.records.len() as i64;
+            let committed = group
+                .committed
+                .get(&(a.topic.clone(), a.partition))
+                .copied()
+                .unwrap_or(0);
+            crate::watermark::publish_lag(
+                &self.options.group,
+                &a.topic,
+                a.partition,
+                end - committed,
+            );
+        }
+    }
+
     /// Re-reads the assignment after a membership change, committing what is safe first (like a revoke).
     fn rebalance_locked(&mut self, state: &mut State) {
         self.commit_locked(state);
@@ -427,6 +455,8 @@ impl MemoryConsumer {
                 }
             })
             .collect();
+        // A member of the in-memory bus has its share as soon as it looks.
+        crate::ready::readiness().pass(&crate::ready::partitions_check(&self.options.group));
     }
 
     fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>, Option<Downstream>)> {
@@ -474,7 +504,14 @@ impl MemoryConsumer {
         if self.last_commit.elapsed() >= self.options.commit_interval {
             let mut state = self.bus.shared.state.lock().expect("bus lock");
             self.commit_locked(&mut state);
+            self.publish_lag_locked(&state);
             drop(state);
+            crate::watermark::publish_oldest(
+                &self.options.group,
+                self.assigned
+                    .iter()
+                    .map(|a| (a.topic.as_str(), a.partition, &*a.watermark)),
+            );
             self.last_commit = tokio::time::Instant::now();
         }
         if self.held.due() {

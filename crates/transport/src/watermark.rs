@@ -147,11 +147,52 @@ impl PartitionWatermark {
             .len()
     }
 
+    /// How long ago the lowest unacknowledged offset was delivered (zero
+    /// when every delivered offset is acknowledged).
+    pub fn oldest_age(&self) -> Duration {
+        let inner = self.inner.lock().expect("watermark lock poisoned");
+        inner
+            .pending
+            .front()
+            .map_or(Duration::ZERO, |(_, _, since)| since.elapsed())
+    }
+
     /// Whether a failed offset holds this partition.
     pub fn is_held(&self) -> bool {
         let inner = self.inner.lock().expect("watermark lock poisoned");
         inner.pending.iter().any(|(_, s, _)| *s == State::Failed)
     }
+}
+
+/// Publishes `earshot_watermark_oldest_seconds{group, topic, partition}`:
+/// how long each partition's lowest unacknowledged offset has waited (0 when
+/// none waits). Called at every commit tick, so it is fresh where the held
+/// report (below) is deliberately slow.
+pub(crate) fn publish_oldest<'a>(
+    group: &str,
+    parts: impl IntoIterator<Item = (&'a str, i32, &'a PartitionWatermark)>,
+) {
+    for (topic, partition, watermark) in parts {
+        metrics::gauge!(
+            "earshot_watermark_oldest_seconds",
+            "group" => group.to_string(),
+            "topic" => topic.to_string(),
+            "partition" => partition.to_string()
+        )
+        .set(watermark.oldest_age().as_secs_f64());
+    }
+}
+
+/// Publishes `earshot_consumer_lag{group, topic, partition}`: records in the
+/// partition after the group's committed offset.
+pub(crate) fn publish_lag(group: &str, topic: &str, partition: i32, lag: i64) {
+    metrics::gauge!(
+        "earshot_consumer_lag",
+        "group" => group.to_string(),
+        "topic" => topic.to_string(),
+        "partition" => partition.to_string()
+    )
+    .set(lag.max(0) as f64);
 }
 
 /// Says, at most once per `interval`, which partitions of a consumer are

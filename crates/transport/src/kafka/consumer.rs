@@ -24,6 +24,10 @@ use crate::{
 /// How long one poll waits: bounds the latency of commands and of resuming.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How often librdkafka reports statistics (consumer lag), unless the
+/// config's `properties` set `statistics.interval.ms`.
+const STATS_INTERVAL_MS: &str = "5000";
+
 enum Command {
     Commit(oneshot::Sender<Result<(), TransportError>>),
     /// Final commit, leave the group, then reply.
@@ -60,12 +64,17 @@ impl KafkaConsumer {
             // A new group starts at the beginning: nothing already produced is skipped.
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false");
+        if c.get("statistics.interval.ms").is_none() {
+            // Consumer lag comes from librdkafka's statistics (see `Ctx::stats`).
+            c.set("statistics.interval.ms", STATS_INTERVAL_MS);
+        }
         let consumer: BaseConsumer<Ctx> = c
             .create_with_context(Ctx {
                 shared: shared.clone(),
                 // Well inside the rebalance timeout, and short enough that the
                 // group is not held up for long by a slow stage.
                 revoke_drain: Duration::from_millis(u64::from(session / 2).min(5_000)),
+                group: options.group.clone(),
             })
             .map_err(|e| TransportError::Config(format!("Kafka consumer: {e}")))?;
         let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
@@ -244,6 +253,13 @@ impl Poller {
                 if let Err(e) = self.commit(CommitMode::Async) {
                     tracing::warn!(group = %self.options.group, error = %e, "periodic commit failed");
                 }
+                let parts = self.shared.parts.lock().expect("assignment lock");
+                crate::watermark::publish_oldest(
+                    &self.options.group,
+                    parts
+                        .iter()
+                        .map(|((t, p), part)| (t.as_str(), *p, &*part.watermark)),
+                );
             }
             if held.due() {
                 let parts = self.shared.parts.lock().expect("assignment lock");

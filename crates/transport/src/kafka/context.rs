@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::OwnedMessage;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::PartitionWatermark;
@@ -115,6 +116,8 @@ pub(super) struct Ctx {
     pub shared: Arc<Shared>,
     /// Longest wait on revoke for in-flight deliveries to be settled.
     pub revoke_drain: Duration,
+    /// The consumer group, for the lag gauges and the readiness check.
+    pub group: String,
 }
 
 impl Ctx {
@@ -150,7 +153,36 @@ impl Ctx {
     }
 }
 
-impl ClientContext for Ctx {}
+impl ClientContext for Ctx {
+    /// librdkafka's periodic statistics (`statistics.interval.ms`): each
+    /// assigned partition's lag behind the group's committed offset, and
+    /// whether any broker is up (the `broker` readiness check).
+    fn stats(&self, statistics: Statistics) {
+        let parts = self.shared.parts.lock().expect("assignment lock");
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // -1 is librdkafka's "unknown" (nothing fetched or committed yet).
+                if p.consumer_lag >= 0 && parts.contains_key(&(topic.clone(), *partition)) {
+                    crate::watermark::publish_lag(&self.group, topic, *partition, p.consumer_lag);
+                }
+            }
+        }
+        drop(parts);
+        // librdkafka's own "internal" and "logical" brokers are not servers.
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.state == "UP" && matches!(b.source.as_str(), "learned" | "configured"));
+        if up {
+            crate::ready::readiness().pass(crate::ready::BROKER);
+        } else {
+            crate::ready::readiness().fail(
+                crate::ready::BROKER,
+                "no Kafka broker is up (librdkafka statistics)",
+            );
+        }
+    }
+}
 
 impl ConsumerContext for Ctx {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -179,6 +211,14 @@ impl ConsumerContext for Ctx {
                         .is_none()
                 });
                 tracing::info!(partitions = ?offsets_of(revoked), "partitions revoked");
+                crate::ready::readiness().fail(
+                    &crate::ready::partitions_check(&self.group),
+                    "rebalancing: partitions revoked, waiting for the new assignment",
+                );
+                for e in revoked.elements() {
+                    // Another member owns it now and publishes its lag.
+                    crate::watermark::publish_lag(&self.group, e.topic(), e.partition(), 0);
+                }
             }
             Rebalance::Assign(_) => {}
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
@@ -198,6 +238,9 @@ impl ConsumerContext for Ctx {
                 }
             }
             tracing::info!(partitions = ?offsets_of(assigned), "partitions assigned");
+            // Joined: even an empty share (more members than partitions) is a
+            // settled member of the group.
+            crate::ready::readiness().pass(&crate::ready::partitions_check(&self.group));
         }
     }
 

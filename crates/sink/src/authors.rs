@@ -1,0 +1,426 @@
+//! The people behind the posts, answered by either store: each author's
+//! profile over a window (posts, first and last seen, reach, sentiment mix,
+//! brands, intents, linked CRM accounts) and a brand's **advocates** and
+//! **detractors** (authors with repeated positive or negative posts about
+//! it above a reach threshold). Counts are distinct posts, so redelivered
+//! or re-scored rows never count twice.
+//!
+//! Every value reaches SQL as a bound parameter.
+
+use chrono::{DateTime, Utc};
+
+use crate::queryable::{OpenError, Queryable};
+use crate::report::from_secs;
+use crate::SinkConfig;
+
+/// Failures of the author queries.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorsError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The embedded store refused a query.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// ClickHouse refused a query or could not be reached.
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// A blocking store task failed.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// One author over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorProfile {
+    /// Network (source kind).
+    pub source: String,
+    /// Handle on it.
+    pub handle: String,
+    /// Distinct posts.
+    pub posts: u64,
+    /// First post in the window.
+    pub first_seen: DateTime<Utc>,
+    /// Last post in the window.
+    pub last_seen: DateTime<Utc>,
+    /// Reach at the last post.
+    pub reach_latest: u64,
+    /// Highest reach seen.
+    pub reach_max: u64,
+    /// Posts positive, neutral and negative overall.
+    pub positive: u64,
+    /// See `positive`.
+    pub neutral: u64,
+    /// See `positive`.
+    pub negative: u64,
+    /// Brand and competitor ids with their post counts, most first.
+    pub brands: Vec<(String, u64)>,
+    /// Intents with their post counts, most first.
+    pub intents: Vec<(String, u64)>,
+    /// CRM customer ids the posts were linked to (by handle or mention).
+    pub customers: Vec<String>,
+}
+
+/// An advocate or detractor of a brand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// Brand or competitor id.
+    pub brand: String,
+    /// Network.
+    pub source: String,
+    /// Handle.
+    pub handle: String,
+    /// Distinct posts about the brand with the asked sentiment.
+    pub posts: u64,
+    /// Highest reach seen.
+    pub reach: u64,
+    /// Their most recent such post's id.
+    pub latest_post: String,
+}
+
+/// Which side of a brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Repeated positive posts about it.
+    Advocates,
+    /// Repeated negative posts about it.
+    Detractors,
+}
+
+impl Side {
+    fn label(self) -> &'static str {
+        match self {
+            Side::Advocates => "positive",
+            Side::Detractors => "negative",
+        }
+    }
+}
+
+/// What [`AuthorStore::standings`] looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingQuery {
+    /// Advocates or detractors.
+    pub side: Side,
+    /// Window start (inclusive).
+    pub since: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub until: DateTime<Utc>,
+    /// Only this brand ('' for every brand and competitor).
+    pub brand: String,
+    /// At least this many posts (default 2: "repeated").
+    pub min_posts: u64,
+    /// At least this reach.
+    pub min_reach: u64,
+    /// At most this many, most posts then most reach first.
+    pub limit: u32,
+}
+
+/// Author queries on the configured store.
+#[derive(Clone)]
+pub struct AuthorStore {
+    inner: Queryable,
+}
+
+const SQLITE_STANDINGS: &str = "
+SELECT m.entity_id, i.source, i.author_handle, COUNT(DISTINCT m.post_id) AS posts,
+       MAX(i.author_reach) AS reach, MAX(i.event_time || ' ' || i.post_id) AS latest
+FROM mentions m JOIN interactions i ON i.post_id = m.post_id
+WHERE m.event_time >= ?1 AND m.event_time < ?2 AND m.entity_kind IN ('brand', 'competitor')
+  AND m.sentiment_label = ?3 AND (?4 = '' OR m.entity_id = ?4) AND i.author_handle != ''
+GROUP BY m.entity_id, i.source, i.author_handle
+HAVING posts >= ?5 AND reach >= ?6
+ORDER BY posts DESC, reach DESC, m.entity_id, i.author_handle
+LIMIT ?7";
+
+const CLICKHOUSE_STANDINGS: &str = "
+SELECT entity_id, source, author_handle, uniqExact(post_id) AS posts, max(author_reach) AS reach,
+       argMax(post_id, event_time) AS latest
+FROM (
+    SELECT m.entity_id AS entity_id, m.post_id AS post_id, m.event_time AS event_time,
+           i.source AS source, i.author_handle AS author_handle, i.author_reach AS author_reach
+    FROM (SELECT DISTINCT entity_id, post_id, event_time FROM mentions
+          WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
+            AND entity_kind IN ('brand', 'competitor') AND toString(sentiment_label) = ?
+            AND (? = '' OR entity_id = ?)) AS m
+    ALL INNER JOIN (
+        SELECT post_id, toString(argMax(source, version)) AS source,
+               argMax(author_handle, version) AS author_handle,
+               argMax(author_reach, version) AS author_reach
+        FROM interactions
+        WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
+        GROUP BY post_id) AS i USING (post_id)
+    WHERE author_handle != '')
+GROUP BY entity_id, source, author_handle
+HAVING posts >= ? AND reach >= ?
+ORDER BY posts DESC, reach DESC, entity_id, author_handle
+LIMIT ?";
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct StandingRow {
+    entity_id: String,
+    source: String,
+    author_handle: String,
+    posts: u64,
+    reach: u64,
+    latest: String,
+}
+
+const SQLITE_PROFILES: &str = "
+SELECT source, author_handle, COUNT(*) AS posts, MIN(event_time), MAX(event_time),
+       (SELECT author_reach FROM interactions l WHERE l.source = i.source AND l.author_handle = i.author_handle
+          AND l.event_time >= ?1 AND l.event_time < ?2 ORDER BY l.event_time DESC LIMIT 1),
+       MAX(author_reach),
+       SUM(sentiment_label = 'positive'), SUM(sentiment_label = 'neutral'), SUM(sentiment_label = 'negative'),
+       json_group_array(json(brands)), json_group_array(json(competitors)),
+       json_group_array(json(intents)), json_group_array(json(customers))
+FROM interactions i
+WHERE event_time >= ?1 AND event_time < ?2 AND author_handle != ''
+  AND (?3 = '' OR source = ?3) AND (?4 = '' OR author_handle = ?4)
+  AND (?5 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?5)
+               OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?5))
+GROUP BY source, author_handle
+ORDER BY posts DESC, MAX(author_reach) DESC, source, author_handle
+LIMIT ?6";
+
+const CLICKHOUSE_PROFILES: &str = "
+SELECT x_source AS source, x_handle AS author_handle, count() AS posts,
+       toUInt32(min(x_time)) AS first_seen, toUInt32(max(x_time)) AS last_seen,
+       argMax(x_reach, x_time) AS reach_latest, max(x_reach) AS reach_max,
+       countIf(x_label = 'positive') AS positive, countIf(x_label = 'neutral') AS neutral,
+       countIf(x_label = 'negative') AS negative,
+       groupArray(x_entities) AS entities, groupArray(x_intents) AS intents,
+       groupArray(x_customers) AS customers
+FROM (
+    SELECT post_id, toString(argMax(source, version)) AS x_source,
+           argMax(author_handle, version) AS x_handle,
+           argMax(author_reach, version) AS x_reach, argMax(event_time, version) AS x_time,
+           toString(argMax(sentiment_label, version)) AS x_label,
+           argMax(arrayConcat(brands, competitors), version) AS x_entities,
+           arrayMap(x -> toString(x), argMax(intents, version)) AS x_intents,
+           argMax(customers, version) AS x_customers
+    FROM interactions
+    WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
+    GROUP BY post_id)
+WHERE x_handle != '' AND (? = '' OR x_source = ?) AND (? = '' OR x_handle = ?)
+  AND (? = '' OR has(x_entities, ?))
+GROUP BY x_source, x_handle
+ORDER BY posts DESC, reach_max DESC, source, author_handle
+LIMIT ?";
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct ProfileRow {
+    source: String,
+    author_handle: String,
+    posts: u64,
+    first_seen: u32,
+    last_seen: u32,
+    reach_latest: u64,
+    reach_max: u64,
+    positive: u64,
+    neutral: u64,
+    negative: u64,
+    entities: Vec<Vec<String>>,
+    intents: Vec<Vec<String>>,
+    customers: Vec<Vec<String>>,
+}
+
+/// Tallies of the values in `lists` (one list per post), most first.
+fn tally(lists: impl IntoIterator<Item = Vec<String>>) -> Vec<(String, u64)> {
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for list in lists {
+        let mut seen: Vec<String> = list;
+        seen.sort_unstable();
+        seen.dedup();
+        for v in seen {
+            *counts.entry(v).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, u64)> = counts.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+/// `[[..],[..]]` (SQLite's json_group_array of JSON arrays) as lists.
+fn lists(json: &str) -> Vec<Vec<String>> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl AuthorStore {
+    /// Opens the configured store.
+    pub async fn open(config: &SinkConfig) -> Result<AuthorStore, AuthorsError> {
+        Ok(AuthorStore {
+            inner: Queryable::open(config, &["interactions", "mentions"]).await?,
+        })
+    }
+
+    /// A brand's advocates or detractors over the window.
+    pub async fn standings(&self, q: &StandingQuery) -> Result<Vec<Standing>, AuthorsError> {
+        let (since, until) = (q.since.timestamp(), q.until.timestamp());
+        match &self.inner {
+            Queryable::Sqlite(store) => {
+                let (store, q) = (store.clone(), q.clone());
+                tokio::task::spawn_blocking(move || {
+                    store.with_connection(|c| {
+                        let mut stmt = c.prepare_cached(SQLITE_STANDINGS)?;
+                        let rows = stmt.query_map(
+                            rusqlite::params![
+                                since,
+                                until,
+                                q.side.label(),
+                                q.brand,
+                                q.min_posts as i64,
+                                q.min_reach.min(i64::MAX as u64) as i64,
+                                q.limit
+                            ],
+                            |r| {
+                                let latest: String = r.get(5)?;
+                                Ok(Standing {
+                                    brand: r.get(0)?,
+                                    source: r.get(1)?,
+                                    handle: r.get(2)?,
+                                    posts: r.get::<_, i64>(3)?.max(0) as u64,
+                                    reach: r.get::<_, i64>(4)?.max(0) as u64,
+                                    latest_post: latest
+                                        .split_once(' ')
+                                        .map_or(latest.clone(), |(_, id)| id.to_string()),
+                                })
+                            },
+                        )?;
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                })
+                .await
+                .map_err(|e| AuthorsError::Task(e.to_string()))?
+                .map_err(AuthorsError::from)
+            }
+            Queryable::ClickHouse(ch) => {
+                let (since, until) = (clamp(since), clamp(until));
+                let rows: Vec<StandingRow> =
+                    ch.0.query(CLICKHOUSE_STANDINGS)
+                        .bind(since)
+                        .bind(until)
+                        .bind(q.side.label())
+                        .bind(q.brand.as_str())
+                        .bind(q.brand.as_str())
+                        .bind(since)
+                        .bind(until)
+                        .bind(q.min_posts)
+                        .bind(q.min_reach)
+                        .bind(q.limit)
+                        .fetch_all()
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| Standing {
+                        brand: r.entity_id,
+                        source: r.source,
+                        handle: r.author_handle,
+                        posts: r.posts,
+                        reach: r.reach,
+                        latest_post: r.latest,
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Authors over the window, most posts first: all of them, or only
+    /// `source:handle`, or only those posting about `brand` ('' for any).
+    pub async fn profiles(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        author: Option<(&str, &str)>,
+        brand: &str,
+        limit: u32,
+    ) -> Result<Vec<AuthorProfile>, AuthorsError> {
+        let (since, until) = (since.timestamp(), until.timestamp());
+        let (source, handle) = author.unwrap_or(("", ""));
+        let (source, handle, brand) = (source.to_string(), handle.to_string(), brand.to_string());
+        match &self.inner {
+            Queryable::Sqlite(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || {
+                    store.with_connection(|c| {
+                        let mut stmt = c.prepare_cached(SQLITE_PROFILES)?;
+                        let rows = stmt.query_map(
+                            rusqlite::params![since, until, source, handle, brand, limit],
+                            |r| {
+                                let n = |i: usize| -> rusqlite::Result<u64> {
+                                    Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0).max(0) as u64)
+                                };
+                                let mut entities = lists(&r.get::<_, String>(10)?);
+                                for (i, c) in
+                                    lists(&r.get::<_, String>(11)?).into_iter().enumerate()
+                                {
+                                    if let Some(e) = entities.get_mut(i) {
+                                        e.extend(c);
+                                    }
+                                }
+                                Ok(AuthorProfile {
+                                    source: r.get(0)?,
+                                    handle: r.get(1)?,
+                                    posts: n(2)?,
+                                    first_seen: from_secs(r.get(3)?),
+                                    last_seen: from_secs(r.get(4)?),
+                                    reach_latest: n(5)?,
+                                    reach_max: n(6)?,
+                                    positive: n(7)?,
+                                    neutral: n(8)?,
+                                    negative: n(9)?,
+                                    brands: tally(entities),
+                                    intents: tally(lists(&r.get::<_, String>(12)?)),
+                                    customers: tally(lists(&r.get::<_, String>(13)?))
+                                        .into_iter()
+                                        .map(|(c, _)| c)
+                                        .collect(),
+                                })
+                            },
+                        )?;
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                })
+                .await
+                .map_err(|e| AuthorsError::Task(e.to_string()))?
+                .map_err(AuthorsError::from)
+            }
+            Queryable::ClickHouse(ch) => {
+                let rows: Vec<ProfileRow> =
+                    ch.0.query(CLICKHOUSE_PROFILES)
+                        .bind(clamp(since))
+                        .bind(clamp(until))
+                        .bind(source.as_str())
+                        .bind(source.as_str())
+                        .bind(handle.as_str())
+                        .bind(handle.as_str())
+                        .bind(brand.as_str())
+                        .bind(brand.as_str())
+                        .bind(limit)
+                        .fetch_all()
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| AuthorProfile {
+                        source: r.source,
+                        handle: r.author_handle,
+                        posts: r.posts,
+                        first_seen: from_secs(r.first_seen.into()),
+                        last_seen: from_secs(r.last_seen.into()),
+                        reach_latest: r.reach_latest,
+                        reach_max: r.reach_max,
+                        positive: r.positive,
+                        neutral: r.neutral,
+                        negative: r.negative,
+                        brands: tally(r.entities),
+                        intents: tally(r.intents),
+                        customers: tally(r.customers).into_iter().map(|(c, _)| c).collect(),
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+fn clamp(s: i64) -> u32 {
+    s.clamp(0, u32::MAX as i64) as u32
+}
