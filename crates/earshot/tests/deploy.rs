@@ -241,3 +241,68 @@ fn issue_13_deploy_check_catches_each_kind_of_drift() {
         );
     }
 }
+
+/// The daemons' healthcheck, as the compose file writes it, against a real
+/// `earshot match` serving its ops endpoints: it succeeds while the daemon
+/// runs (even with Kafka down: `/health` is liveness) and fails once nothing
+/// listens. The image has no curl, so the check is bash speaking HTTP/1.0
+/// itself; this runs that exact script, only the port changed.
+#[test]
+fn issue_13_deploy_healthcheck_command_probes_a_real_daemon() {
+    let text = std::fs::read_to_string(repo().join("deploy/compose/docker-compose.yml")).unwrap();
+    let mut doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    doc.apply_merge().unwrap();
+    let test = deploy_check::strings(doc["services"]["match"]["healthcheck"].get("test"));
+    assert_eq!(test[..3], ["CMD", "bash", "-c"], "{test:?}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = test[3].replace("/9464", &format!("/{port}"));
+    assert_ne!(script, test[3], "the healthcheck names port 9464");
+    let probe = || {
+        std::process::Command::new("bash")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    };
+
+    // The compose config and the image's files, Kafka pointed at a closed port.
+    let dir = tempfile::tempdir().unwrap();
+    deploy_check::copy_dir(&repo().join("config"), dir.path()).unwrap();
+    std::fs::copy(
+        repo().join("deploy/compose/earshot.toml"),
+        dir.path().join("earshot.toml"),
+    )
+    .unwrap();
+    let mut daemon = std::process::Command::new(bin())
+        .args(["--config", "earshot.toml", "match", "--metrics-addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .env("EARSHOT_KAFKA_BROKERS", "127.0.0.1:1")
+        .env("EARSHOT_LOG", "off")
+        .env_remove("EARSHOT_CONFIG")
+        .env_remove("EARSHOT_METRICS_ADDR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut healthy = false;
+    while !healthy && std::time::Instant::now() < deadline {
+        assert!(daemon.try_wait().unwrap().is_none(), "earshot match exited");
+        healthy = probe();
+        if !healthy {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert!(
+        healthy,
+        "the healthcheck never succeeded against the running daemon"
+    );
+    assert!(!probe(), "the healthcheck succeeded with nothing listening");
+}
