@@ -156,6 +156,24 @@ impl CursorStore {
         .await
     }
 
+    /// Forgets that `ids` were produced (`earshot forget`); returns how many
+    /// records went. The store's `forgotten` list keeps a refetch out.
+    pub async fn forget_ids(&self, ids: Vec<String>) -> anyhow::Result<usize> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare_cached("DELETE FROM seen WHERE post_id = ?1")?;
+                for id in &ids {
+                    n += stmt.execute([id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await
+    }
+
     /// Forgets produced ids older than `retention`; returns how many.
     pub async fn prune_seen(&self, connector: &str, retention: Duration) -> anyhow::Result<usize> {
         let c = connector.to_string();

@@ -10,7 +10,9 @@ mod bundled;
 mod cases;
 mod check;
 mod config;
+mod conversations;
 mod daemon;
+mod forget;
 mod match_stage;
 mod ops;
 mod output;
@@ -151,6 +153,25 @@ enum Command {
         /// At most this many authors.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+    /// Forget an author or a CRM account: delete their posts, mentions,
+    /// responses and case records, and never store them again.
+    Forget {
+        /// An author as NETWORK:HANDLE (`x:jane_doe`); repeatable.
+        #[arg(long)]
+        author: Vec<String>,
+        /// A CRM account id: posts linked to it, and its handles in the export.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Do it (without: say what would be forgotten).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show a thread's posts in order, the brand's own replies marked, and
+    /// its time to first response.
+    Thread {
+        /// The thread's id (its first post's id), or any post's id in it.
+        id: String,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -296,6 +317,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Sink { ops } => daemon::run_sink(config, &ops).await,
                     Command::Alert { once, ops } => alert::run(config, once, &ops).await,
                     Command::Cases { ops } => cases::run(config, &ops).await,
+                    Command::Forget {
+                        author,
+                        customer,
+                        yes,
+                    } => {
+                        forget::run(
+                            &config,
+                            &author,
+                            customer.as_deref(),
+                            yes,
+                            std::io::stdout().lock(),
+                        )
+                        .await
+                    }
+                    Command::Thread { id } => {
+                        let own = conversations::own_accounts(&config.matcher()?);
+                        conversations::thread(&config.sink, &own, &id, std::io::stdout().lock())
+                            .await
+                    }
                     Command::Authors {
                         since,
                         until,
@@ -360,7 +400,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         let mut params =
                             earshot_sink::ReportParams::between(length, until, brand.as_deref());
                         params.spike_k = k;
-                        report::run(&config.sink, &params, None, std::io::stdout().lock()).await
+                        let own = conversations::own_accounts(&config.matcher()?);
+                        report::run(&config.sink, &own, &params, None, std::io::stdout().lock())
+                            .await
                     }
                     Command::Check | Command::Score { .. } => unreachable!("handled above"),
                 }

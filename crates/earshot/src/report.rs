@@ -11,14 +11,25 @@ use earshot_sink::{PostSummary, Report, ReportParams, SinkConfig};
 
 /// Queries the configured store for `params` and writes the tables to `out`,
 /// with `note` (where the figures' dates come from) under the header.
+/// `own` lists the brands' own accounts (`network:handle`) that answer in threads.
 pub async fn run(
     config: &SinkConfig,
+    own: &[String],
     params: &ReportParams,
     note: Option<&str>,
     mut out: impl Write,
 ) -> anyhow::Result<()> {
     let report = earshot_sink::report(config, params).await?;
     render(&report, note, &mut out)?;
+    crate::conversations::response_sections(
+        config,
+        own,
+        params.since,
+        params.until,
+        params.brand.as_deref(),
+        &mut out,
+    )
+    .await?;
     crate::authors::standings_sections(
         config,
         params.since,

@@ -106,7 +106,7 @@ pub async fn run(
     let (b, t, m, c, s) = (
         bus.clone(),
         config.transport.topics.clone(),
-        matcher,
+        matcher.clone(),
         config.match_stage.clone(),
         stages.clone(),
     );
@@ -221,6 +221,7 @@ pub async fn run(
     let note = samples.map(|s| s.to_string());
     crate::report::run(
         &config.sink,
+        &crate::conversations::own_accounts(&matcher.load()),
         &earshot_sink::ReportParams::last(Duration::from_secs(3650 * 86_400), None),
         note.as_deref(),
         std::io::stdout().lock(),

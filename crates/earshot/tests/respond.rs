@@ -185,3 +185,282 @@ fn issue_14_authors_and_the_reports_advocates_and_detractors() {
     );
     assert!(text.contains("Advocates:"), "{text}");
 }
+
+/// Conversations (issue 14, item 2): a brand's own account answering in a
+/// thread, time to first response in the report, the negative thread
+/// nobody answered, and `earshot thread`.
+#[test]
+fn issue_14_threads_time_to_first_response_and_unanswered_negatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let at = |minutes: i64| (now - chrono::Duration::minutes(minutes)).to_rfc3339();
+    let posts = [
+        serde_json::json!({"id": "hn:100", "text": "Acme broke my order, terrible service",
+            "author": {"handle": "cust1"}, "published_at": at(60)}),
+        serde_json::json!({"id": "hn:101", "text": "Sorry about that! Acme support here, we sent a fix",
+            "author": {"handle": "AcmeSupport"}, "thread_id": "hn:100", "reply_to": "hn:100",
+            "published_at": at(50)}),
+        serde_json::json!({"id": "hn:200", "text": "Acme is awful and terrible, the worst company ever, I hate it",
+            "author": {"handle": "cust2"}, "published_at": at(30)}),
+    ];
+    let lines: String = posts.iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\nown_accounts = [\"hn:acmesupport\"]\n",
+    )
+    .unwrap();
+    // The bundled English lexicon, so a negative post reads as negative.
+    let lexicon =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/lexicons/vader_lexicon.txt");
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        format!("[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+         lexicons = [{{ path = \"{}\", format = \"vader\" }}]\n\
+         [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\n[cursors]\npath = \"cursors.db\"\n\
+         [[connectors]]\nname = \"replay\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n", lexicon.display()),
+    )
+    .unwrap();
+    let run = earshot(dir.path(), &["--config", "earshot.toml", "run"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = stdout(&earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "report", "--since", "1d"],
+    ));
+    let times = &report[report
+        .find("Time to first response")
+        .expect("a response-time section")..];
+    let acme = times.lines().find(|l| l.contains("acme")).unwrap();
+    let cells: Vec<&str> = acme.split(['│', '┆']).map(str::trim).collect();
+    // Brand, threads, answered, median, 90th, negative unanswered.
+    assert_eq!(
+        &cells[1..7],
+        ["acme", "2", "1", "10m", "10m", "1"],
+        "{acme}"
+    );
+    let open = &report[report.find("Negative threads nobody answered").unwrap()..];
+    assert!(
+        open.contains("hn:200") && !open.contains("hn:100"),
+        "{open}"
+    );
+
+    let thread = earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "thread", "hn:100"],
+    );
+    let text = stdout(&thread);
+    assert!(
+        thread.status.success(),
+        "{}",
+        String::from_utf8_lossy(&thread.stderr)
+    );
+    assert!(text.contains("AcmeSupport (brand)"), "{text}");
+    assert!(
+        text.contains("First response 10m after the first customer post."),
+        "{text}"
+    );
+    let missing = earshot(
+        dir.path(),
+        &["--config", "earshot.toml", "thread", "hn:999"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// The right to be forgotten (issue 14, item 7): an author's posts,
+/// mentions, responses and dedup records go, and a refetch of the same
+/// posts stores nothing of theirs again.
+#[test]
+fn issue_14_forget_an_author_and_never_store_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = [
+        ("hn:1", "jane", "Acme lost my parcel"),
+        ("hn:2", "Jane", "Acme still has not answered"),
+        ("hn:3", "bob", "Acme is fine by me"),
+    ];
+    let lines: String = posts
+        .iter()
+        .map(|(id, who, text)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "text": text, "author": {"handle": who}})
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\n",
+    )
+    .unwrap();
+    let config = |connector: &str| {
+        std::fs::write(
+            dir.path().join("earshot.toml"),
+            format!(
+                "[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+                 [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\n[cursors]\npath = \"cursors.db\"\n\
+                 [[connectors]]\nname = \"{connector}\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n"
+            ),
+        )
+        .unwrap();
+    };
+    let count = |db: &str, sql: &str| -> i64 {
+        let c = rusqlite::Connection::open(dir.path().join(db)).unwrap();
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    config("first");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--config", "earshot.toml"];
+        all.extend_from_slice(args);
+        earshot(dir.path(), &all)
+    };
+    assert!(cli(&["run"]).status.success());
+    assert!(cli(&["respond", "hn:1", "--by", "ann"]).status.success());
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 3);
+
+    let dry = cli(&["forget", "--author", "hn:JANE"]);
+    assert!(
+        stdout(&dry).contains("would forget hn:jane: 2 post(s)"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 3);
+
+    let done = cli(&["forget", "--author", "hn:JANE", "--yes"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        stdout(&done).contains("forgot hn:jane: 2 post(s) deleted"),
+        "{}",
+        stdout(&done)
+    );
+    assert!(
+        stdout(&done).contains("2 dedup record(s) removed"),
+        "{}",
+        stdout(&done)
+    );
+    let jane = "post_id IN ('hn:1', 'hn:2')";
+    for table in ["interactions", "mentions", "responses", "response_log"] {
+        assert_eq!(
+            count(
+                "store.db",
+                &format!("SELECT COUNT(*) FROM {table} WHERE {jane}")
+            ),
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 1);
+    assert_eq!(
+        count(
+            "cursors.db",
+            &format!("SELECT COUNT(*) FROM seen WHERE {jane}")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            "store.db",
+            "SELECT COUNT(*) FROM forgotten WHERE kind = 'author' AND key = 'hn:jane'"
+        ),
+        1
+    );
+
+    // Another connector re-reads the file: Jane's posts are dropped, not stored.
+    config("second");
+    let again = cli(&["run"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        count(
+            "store.db",
+            &format!("SELECT COUNT(*) FROM interactions WHERE {jane}")
+        ),
+        0
+    );
+    assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 1);
+
+    let bad = cli(&["forget", "--author", "jane"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let none = cli(&["forget"]);
+    assert_eq!(none.status.code(), Some(2));
+}
+
+/// Retention (issue 14, item 7) on the embedded store: a changed
+/// `retention_days` takes effect at the next `earshot migrate`, which
+/// deletes older posts with their mentions and responses.
+#[test]
+fn issue_14_sqlite_retention_takes_effect_on_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now();
+    let posts = [("hn:old", 10), ("hn:new", 1)];
+    let lines: String = posts
+        .iter()
+        .map(|(id, days)| {
+            let at = (now - chrono::Duration::days(*days)).to_rfc3339();
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "text": "Acme again", "published_at": at})
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\n",
+    )
+    .unwrap();
+    let config = |retention: u32| {
+        std::fs::write(
+            dir.path().join("earshot.toml"),
+            format!(
+                "[matcher]\nbrands = [\"brands.toml\"]\ndetect_language = false\n\
+                 [sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"store.db\"\nretention_days = {retention}\n\
+                 [cursors]\npath = \"cursors.db\"\n\
+                 [[connectors]]\nname = \"r\"\nkind = \"file\"\npaths = [\"posts.jsonl\"]\none_shot = true\nprogress = false\n"
+            ),
+        )
+        .unwrap();
+    };
+    let ids = || -> Vec<String> {
+        let c = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+        let mut s = c
+            .prepare("SELECT post_id FROM mentions ORDER BY post_id")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    config(0);
+    assert!(earshot(dir.path(), &["--config", "earshot.toml", "run"])
+        .status
+        .success());
+    assert_eq!(ids(), ["hn:new", "hn:old"]);
+    config(3);
+    let migrate = earshot(dir.path(), &["--config", "earshot.toml", "migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(
+        stdout(&migrate).contains("retention 3 days: 1 older post(s) deleted"),
+        "{}",
+        stdout(&migrate)
+    );
+    assert_eq!(ids(), ["hn:new"]);
+    config(40_000);
+    let bad = earshot(dir.path(), &["--config", "earshot.toml", "migrate"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sink.sqlite.retention_days"));
+}

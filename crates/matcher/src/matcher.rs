@@ -51,6 +51,8 @@ struct Brand {
     id: String,
     kind: EntityKind,
     has_context: bool,
+    /// `NETWORK:HANDLE`, lowercase, without `@`.
+    own_accounts: Vec<String>,
 }
 
 /// Everything the config compiler hands over.
@@ -216,6 +218,18 @@ impl Matcher {
                     EntityKind::Brand
                 },
                 has_context: !def.context.is_empty(),
+                own_accounts: def
+                    .own_accounts
+                    .iter()
+                    .filter_map(|a| a.split_once(':'))
+                    .map(|(n, h)| {
+                        format!(
+                            "{}:{}",
+                            n.trim().to_lowercase(),
+                            h.trim().trim_start_matches('@').to_lowercase()
+                        )
+                    })
+                    .collect(),
             });
         }
         let mut authors: HashMap<(String, String), Vec<u32>> = HashMap::new();
@@ -303,6 +317,35 @@ impl Matcher {
     /// columns kept as attributes, say): `earshot check` prints them.
     pub fn notices(&self) -> &[ConfigError] {
         &self.notices
+    }
+
+    /// The handles the CRM export links to customer `id`, as
+    /// `network:handle` (lowercase; `any` handles are left out).
+    pub fn customer_handles(&self, id: &str) -> Vec<String> {
+        self.customers
+            .iter()
+            .filter(|c| c.id == id)
+            .flat_map(|c| {
+                c.handles
+                    .iter()
+                    .filter(|(n, _)| n.as_str() != "any")
+                    .flat_map(|(n, hs)| hs.iter().map(move |h| format!("{n}:{}", h.to_lowercase())))
+            })
+            .collect()
+    }
+
+    /// Whether the export has customer `id`.
+    pub fn has_customer(&self, id: &str) -> bool {
+        self.customers.iter().any(|c| c.id == id)
+    }
+
+    /// Every brand's own accounts as `(brand id, "network:handle")`, handles
+    /// lowercase without `@` (`[[brand]] own_accounts`).
+    pub fn own_accounts(&self) -> Vec<(&str, &str)> {
+        self.brands
+            .iter()
+            .flat_map(|b| b.own_accounts.iter().map(|a| (b.id.as_str(), a.as_str())))
+            .collect()
     }
 
     /// The ids of the watchlist's brands and competitors, in watchlist order

@@ -44,6 +44,11 @@ pub struct BrandDef {
     /// Match aliases by stem in the post's language.
     #[serde(default)]
     pub stem: bool,
+    /// The brand's own accounts, as `NETWORK:HANDLE` (`x:acmesupport`,
+    /// `mastodon:acme@mastodon.social`): their posts in a thread are the
+    /// brand's replies, which time to first response is measured by.
+    #[serde(default)]
+    pub own_accounts: Vec<String>,
 }
 
 /// A brand whose query parsed.
@@ -111,6 +116,22 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             || query.is_some()
             || !def.handles.is_empty()
             || !def.hashtags.is_empty();
+        for a in &def.own_accounts {
+            let valid = a
+                .split_once(':')
+                .is_some_and(|(n, h)| !n.is_empty() && !h.trim_start_matches('@').is_empty());
+            if !valid {
+                errors.push(
+                    ConfigError::new(
+                        file,
+                        format!("{key}: own_accounts"),
+                        format!("`{a}`: expected NETWORK:HANDLE, e.g. x:acmesupport"),
+                    )
+                    .at_offset(text, id_at),
+                );
+                ok = false;
+            }
+        }
         if ok && !has_terms {
             errors.push(
                 ConfigError::new(

@@ -9,26 +9,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{Queryable, StoreError};
 use crate::report::from_secs;
 use crate::SinkConfig;
 
 /// Failures of the author queries.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthorsError {
-    /// The store could not be opened.
-    #[error(transparent)]
-    Open(#[from] OpenError),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
-}
+pub type AuthorsError = StoreError;
 
 /// One author over a window.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,8 +275,7 @@ impl AuthorStore {
                         rows.collect::<rusqlite::Result<Vec<_>>>()
                     })
                 })
-                .await
-                .map_err(|e| AuthorsError::Task(e.to_string()))?
+                .await?
                 .map_err(AuthorsError::from)
             }
             Queryable::ClickHouse(ch) => {
@@ -380,8 +365,7 @@ impl AuthorStore {
                         rows.collect::<rusqlite::Result<Vec<_>>>()
                     })
                 })
-                .await
-                .map_err(|e| AuthorsError::Task(e.to_string()))?
+                .await?
                 .map_err(AuthorsError::from)
             }
             Queryable::ClickHouse(ch) => {

@@ -7,25 +7,11 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{Queryable, StoreError};
 use crate::SinkConfig;
 
 /// Failures of the case record.
-#[derive(Debug, thiserror::Error)]
-pub enum CaseStoreError {
-    /// The store could not be opened.
-    #[error(transparent)]
-    Open(#[from] OpenError),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
-}
+pub type CaseStoreError = StoreError;
 
 /// How a case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +105,7 @@ impl CaseStore {
                     })
                 })
                 .await
-                .map_err(|e| CaseStoreError::Task(e.to_string()))?
+                ?
                 .map_err(CaseStoreError::from)
             }
             Queryable::ClickHouse(ch) => {
@@ -173,7 +159,7 @@ impl CaseStore {
                     })
                 })
                 .await
-                .map_err(|e| CaseStoreError::Task(e.to_string()))??;
+                ??;
                 Ok(())
             }
             Queryable::ClickHouse(ch) => {

@@ -63,6 +63,17 @@ pub enum SinkKind {
     Jsonl,
 }
 
+impl SinkKind {
+    /// The name used in config files and by [`crate::Sink::name`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Sqlite => "sqlite",
+            SinkKind::Clickhouse => "clickhouse",
+            SinkKind::Jsonl => "jsonl",
+        }
+    }
+}
+
 /// `[sink.batch]`: a batch is written when any limit is reached.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +153,12 @@ pub struct SqliteConfig {
     /// Database file (default `.earshot/earshot.db`; its directory is created).
     #[serde(default = "default_sqlite_path")]
     pub path: PathBuf,
+    /// Keep posts this many days (by their time), then delete them with
+    /// their mentions, responses and case records: at `earshot migrate`,
+    /// when the sink starts, and hourly while it runs. 0 (default) keeps
+    /// everything.
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 /// `[sink.jsonl]`: one scored interaction per line.
@@ -209,6 +226,7 @@ impl Default for SqliteConfig {
     fn default() -> Self {
         SqliteConfig {
             path: default_sqlite_path(),
+            retention_days: 0,
         }
     }
 }
@@ -241,6 +259,15 @@ impl SinkConfig {
                 format!(
                     "`{}`: expected 1-255 characters of a-z, A-Z, 0-9, '.', '_', '-'",
                     self.group
+                ),
+            );
+        }
+        if self.sqlite.retention_days > 36_500 {
+            err(
+                "sqlite.retention_days",
+                format!(
+                    "{}: expected 0 (keep forever) to 36500",
+                    self.sqlite.retention_days
                 ),
             );
         }

@@ -57,6 +57,8 @@ mod batch;
 pub mod cases;
 pub mod clickhouse;
 mod config;
+pub mod conversations;
+pub mod forget;
 mod jsonl;
 mod queryable;
 pub mod report;
@@ -77,7 +79,7 @@ pub use config::{
     PASSWORD_ENV, URL_ENV,
 };
 pub use jsonl::JsonlSink;
-pub use queryable::OpenError;
+pub use queryable::{OpenError, StoreError};
 pub use report::{
     report, Count, NetSentiment, PostSummary, Report, ReportParams, ShareOfVoice, Spike,
 };
@@ -126,7 +128,18 @@ pub async fn migrate(config: &SinkConfig) -> anyhow::Result<MigrationReport> {
         SinkKind::Clickhouse => clickhouse::migrate(&config.clickhouse).await,
         SinkKind::Sqlite => {
             let store = sqlite::SqliteStore::open(&config.sqlite.path)?;
-            tokio::task::spawn_blocking(move || store.migrate()).await?
+            let days = config.sqlite.retention_days;
+            tokio::task::spawn_blocking(move || {
+                let mut report = store.migrate()?;
+                let expired = store.expire(days)?;
+                if days > 0 {
+                    report.notes.push(format!(
+                        "retention {days} days: {expired} older post(s) deleted; the sink deletes hourly"
+                    ));
+                }
+                Ok(report)
+            })
+            .await?
         }
         SinkKind::Jsonl => Ok(MigrationReport {
             store: format!("jsonl ({})", config.jsonl.path),
@@ -150,10 +163,10 @@ pub async fn build(
         }
         SinkKind::Sqlite => {
             migrate(config).await?;
-            Box::new(sqlite::SqliteSink::new(
-                sqlite::SqliteStore::open(&config.sqlite.path)?,
-                retry,
-            ))
+            Box::new(
+                sqlite::SqliteSink::new(sqlite::SqliteStore::open(&config.sqlite.path)?, retry)
+                    .with_retention(config.sqlite.retention_days),
+            )
         }
         SinkKind::Jsonl => Box::new(JsonlSink::new(&config.jsonl.path)),
     })

@@ -23,6 +23,30 @@ pub enum OpenError {
     Task(String),
 }
 
+/// Failures of the operators' store queries (authors, conversations,
+/// cases, forgetting).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The embedded store refused a query.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// ClickHouse refused a query or could not be reached.
+    #[error("clickhouse: {0}")]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// A blocking store task failed.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError::Task(e.to_string())
+    }
+}
+
 /// An opened store.
 #[derive(Clone)]
 pub(crate) enum Queryable {

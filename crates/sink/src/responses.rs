@@ -9,31 +9,33 @@
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use crate::queryable::{OpenError, Queryable};
+use crate::queryable::{OpenError, Queryable, StoreError};
 use crate::SinkConfig;
 
 /// Failures recording or reading responses.
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseError {
-    /// The store could not be opened.
+    /// The store failed.
     #[error(transparent)]
-    Open(#[from] OpenError),
+    Store(#[from] StoreError),
     /// No interaction with this post id is in the store.
     #[error("no post `{0}` in the store (post ids look like `x:1790000000000000000` or `reddit:t3_abc`)")]
     UnknownPost(String),
     /// A value the store cannot hold.
     #[error("{0}")]
     Invalid(String),
-    /// The embedded store refused a query.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// ClickHouse refused a query or could not be reached.
-    #[error("clickhouse: {0}")]
-    ClickHouse(#[from] clickhouse::error::Error),
-    /// A blocking store task failed.
-    #[error("store task failed: {0}")]
-    Task(String),
 }
+
+macro_rules! via_store {
+    ($($t:ty),+) => {$(
+        impl From<$t> for ResponseError {
+            fn from(e: $t) -> ResponseError {
+                ResponseError::Store(e.into())
+            }
+        }
+    )+};
+}
+via_store!(rusqlite::Error, clickhouse::error::Error, OpenError);
 
 /// Longest agent name, channel or note accepted (bytes).
 pub const MAX_FIELD_BYTES: usize = 4096;
@@ -101,7 +103,7 @@ impl ResponseStore {
                     store.with_connection_mut(|conn| sqlite_record(conn, &r))
                 })
                 .await
-                .map_err(|e| ResponseError::Task(e.to_string()))?
+                .map_err(StoreError::from)?
             }
             Queryable::ClickHouse(ch) => clickhouse_record(&ch.0, r).await,
         }
@@ -116,7 +118,7 @@ impl ResponseStore {
                     store.with_connection(|conn| sqlite_answer(conn, &id))
                 })
                 .await
-                .map_err(|e| ResponseError::Task(e.to_string()))?
+                .map_err(StoreError::from)?
                 .map_err(ResponseError::from)
             }
             Queryable::ClickHouse(ch) => clickhouse_answer(&ch.0, post_id).await,
@@ -192,7 +194,7 @@ fn sqlite_record(conn: &mut rusqlite::Connection, r: &Response) -> Result<Record
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct AnswerRow {
     post_id: String,
-    responded_at: u32,
+    first_at: u32,
     responder: String,
     channel: String,
 }
@@ -204,7 +206,7 @@ async fn clickhouse_answer(
     // The first response is the answer, whatever the merges have done yet.
     let rows: Vec<AnswerRow> = client
         .query(
-            "SELECT post_id, toUInt32(min(responded_at)) AS responded_at,
+            "SELECT post_id, toUInt32(min(responded_at)) AS first_at,
                     argMin(responder, responded_at) AS responder, argMin(channel, responded_at) AS channel
              FROM responses WHERE post_id = ? GROUP BY post_id",
         )
@@ -213,7 +215,7 @@ async fn clickhouse_answer(
         .await?;
     Ok(rows.into_iter().next().map(|a| Response {
         post_id: a.post_id,
-        responded_at: from_secs(a.responded_at.into()),
+        responded_at: from_secs(a.first_at.into()),
         responder: a.responder,
         channel: a.channel,
         note: String::new(),

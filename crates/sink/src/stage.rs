@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::batch::{BatchItem, Batcher, PendingBatch, Position};
+use crate::forget::{author_key, ForgetStore};
 use crate::retry::RetryPolicy;
 use crate::{Sink, SinkConfig, SinkError, SinkStats};
 
@@ -101,7 +102,8 @@ pub(crate) async fn run(
     let dlq_tasks = TaskTracker::new();
     let retry = RetryPolicy::new(&config.retry, shutdown.clone());
     let dlq_retry = retry.clone();
-    tracing::info!(sink = sink.name(), group = %config.group, topic = %topics.scored, "sink started");
+    let sink_name = sink.name();
+    tracing::info!(sink = sink_name, group = %config.group, topic = %topics.scored, "sink started");
 
     let (tx, mut rx) = mpsc::channel::<PendingBatch>(1);
     let writer = {
@@ -125,6 +127,12 @@ pub(crate) async fn run(
         })
     };
 
+    // Only over the store `config` names (a test's or a custom sink has none).
+    let forgotten = if sink_name == config.kind.as_str() {
+        Forgotten::start(config, stop.clone()).await
+    } else {
+        Forgotten::default()
+    };
     let progress = spawn_progress(counters.clone(), stop.clone());
     let scored: Arc<str> = Arc::from(topics.scored.as_str());
     let mut batcher = Batcher::new(
@@ -181,6 +189,11 @@ pub(crate) async fn run(
         let source = source_of_key(message.key.as_deref());
         counters.metrics.posts_in.count(source);
         match Interaction::from_json(&message.payload) {
+            Ok(interaction) if forgotten.contains(&interaction) => {
+                // `earshot forget`: never stored again, whatever redelivers it.
+                tracing::debug!(post_id = %interaction.post.id, "post of a forgotten author dropped");
+                delivery.ack.ack();
+            }
             Ok(interaction) => {
                 let topic = if *scored == *message.topic {
                     scored.clone()
@@ -461,4 +474,57 @@ fn spawn_progress(counters: Arc<Counters>, stop: CancellationToken) -> tokio::ta
             at = Instant::now();
         }
     })
+}
+
+/// The forgotten authors (`earshot forget`), re-read from the store every
+/// [`Forgotten::REFRESH`], so a redelivered or refetched post of theirs is
+/// dropped rather than stored again.
+#[derive(Clone, Default)]
+struct Forgotten {
+    authors: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+}
+
+impl Forgotten {
+    /// How often the list is re-read; `earshot forget` waits longer than
+    /// this between recording an author and deleting their posts.
+    const REFRESH: Duration = Duration::from_secs(2);
+
+    async fn start(config: &SinkConfig, stop: CancellationToken) -> Forgotten {
+        let me = Forgotten::default();
+        let store = match ForgetStore::open(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the forgotten authors (run `earshot migrate`); posts of forgotten authors are not filtered");
+                return me;
+            }
+        };
+        me.refresh(&store).await;
+        let (m, s) = (me.clone(), store);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Forgotten::REFRESH) => m.refresh(&s).await,
+                }
+            }
+        });
+        me
+    }
+
+    async fn refresh(&self, store: &ForgetStore) {
+        match store.authors().await {
+            Ok(a) => *self.authors.write().expect("forgotten lock") = a,
+            Err(e) => tracing::warn!(error = %e, "cannot re-read the forgotten authors"),
+        }
+    }
+
+    fn contains(&self, i: &Interaction) -> bool {
+        let authors = self.authors.read().expect("forgotten lock");
+        !authors.is_empty()
+            && i.post
+                .author
+                .handle
+                .as_deref()
+                .is_some_and(|h| authors.contains(&author_key(&i.post.source, h)))
+    }
 }

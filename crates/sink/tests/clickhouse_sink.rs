@@ -71,13 +71,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "007_aggregate_dedup_window",
             "013_alerts",
             "014_response_log",
-            "017_cases"
+            "017_cases",
+            "018_forgotten"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 10);
+    assert_eq!(again.already_applied, 11);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -91,6 +92,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "alert_deliveries",
             "alerts",
             "cases",
+            "forgotten",
             "interactions",
             "mention_posts_minute",
             "mention_posts_minute_mv",
@@ -109,7 +111,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        10
+        11
     );
 }
 

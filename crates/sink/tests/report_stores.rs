@@ -452,17 +452,18 @@ async fn embedded_store_dashboards_match_the_seeded_data() {
         kind: SinkKind::Sqlite,
         sqlite: earshot_sink::SqliteConfig {
             path: dir.path().join("e.db"),
+            ..Default::default()
         },
         ..SinkConfig::default()
     };
     let first = earshot_sink::migrate(&config).await.unwrap();
-    assert_eq!(first.applied.len(), 8);
+    assert_eq!(first.applied.len(), 9);
     assert_eq!(
         earshot_sink::migrate(&config)
             .await
             .unwrap()
             .already_applied,
-        8
+        9
     );
     let store = SqliteStore::open(&config.sqlite.path).unwrap();
     let seeds = seeds();

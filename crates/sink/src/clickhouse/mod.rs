@@ -144,6 +144,34 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
         tracing::info!(version = m.version, name = m.name, "migration applied");
         report.applied.push(format!("{:03}_{}", m.version, m.name));
     }
+    if features.ttl {
+        // A retention changed in the config takes effect here, on tables
+        // created earlier with another (or no) TTL.
+        for (table, column) in schema::TTL_TABLES {
+            let create: Vec<String> = client
+                .query(
+                    "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?",
+                )
+                .bind(db.as_str())
+                .bind(*table)
+                .fetch_all()
+                .await?;
+            let Some(create) = create.first() else {
+                continue;
+            };
+            if let Some(sql) = schema::retention_change(
+                db,
+                table,
+                column,
+                create,
+                config.retention_days,
+                &features,
+            ) {
+                exec(sql.clone()).await?;
+                report.notes.push(format!("{table}: {sql}"));
+            }
+        }
+    }
     Ok(report)
 }
 

@@ -339,7 +339,59 @@ ORDER BY (post_id, responder, channel, note)"],
 ORDER BY post_id"],
         backfill: None,
     },
+    // `earshot forget`: what was forgotten and when. An author here is never
+    // stored again (the sink drops a redelivered post of theirs).
+    Migration {
+        version: 18,
+        name: "forgotten",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.forgotten (
+    kind String,
+    key String,
+    at DateTime,
+    posts UInt64
+) ENGINE = ReplacingMergeTree(at)
+ORDER BY (kind, key)"],
+        backfill: None,
+    },
 ];
+
+/// Tables with a retention TTL, and the column it counts from.
+pub const TTL_TABLES: &[(&str, &str)] = &[
+    ("interactions", "event_time"),
+    ("mentions", "event_time"),
+    ("mentions_minute", "minute"),
+    ("mention_posts_minute", "minute"),
+];
+
+/// The `ALTER TABLE` that brings `table` (created as `create`) to
+/// `retention_days` (0: keep forever), or `None` when it already is.
+pub fn retention_change(
+    db: &str,
+    table: &str,
+    column: &str,
+    create: &str,
+    retention_days: u32,
+    features: &Features,
+) -> Option<String> {
+    let has_ttl = create.contains(" TTL ");
+    if retention_days > 0 {
+        let wanted = format!("toIntervalDay({retention_days})");
+        (!has_ttl || !create.contains(&wanted)).then(|| {
+            format!(
+                "ALTER TABLE {db}.{table} MODIFY TTL {column} + toIntervalDay({retention_days})"
+            )
+        })
+    } else {
+        // REMOVE TTL exists from 21.1; older servers keep the old TTL (migrate says so).
+        let major: u32 = features
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        (has_ttl && major >= 21).then(|| format!("ALTER TABLE {db}.{table} REMOVE TTL"))
+    }
+}
 
 /// Expands a statement's placeholders for `features`. A statement starting
 /// with `{if_dedup_token}` is only for servers with insert deduplication
@@ -472,5 +524,37 @@ mod tests {
     #[test]
     fn versions_are_increasing() {
         assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+
+    #[test]
+    fn retention_changes_only_what_differs() {
+        let f = Features::from_version("24.8.4.13");
+        let with_30 = "CREATE TABLE earshot.mentions (...) ENGINE = ReplacingMergeTree(version) ORDER BY x TTL event_time + toIntervalDay(30) SETTINGS index_granularity = 8192";
+        let none = "CREATE TABLE earshot.mentions (...) ENGINE = ReplacingMergeTree(version) ORDER BY x SETTINGS index_granularity = 8192";
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", with_30, 30, &f),
+            None
+        );
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", with_30, 90, &f).as_deref(),
+            Some("ALTER TABLE earshot.mentions MODIFY TTL event_time + toIntervalDay(90)")
+        );
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", none, 7, &f).as_deref(),
+            Some("ALTER TABLE earshot.mentions MODIFY TTL event_time + toIntervalDay(7)")
+        );
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", with_30, 0, &f).as_deref(),
+            Some("ALTER TABLE earshot.mentions REMOVE TTL")
+        );
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", none, 0, &f),
+            None
+        );
+        let old = Features::from_version("20.3.1");
+        assert_eq!(
+            retention_change("earshot", "mentions", "event_time", with_30, 0, &old),
+            None
+        );
     }
 }

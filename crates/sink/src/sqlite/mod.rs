@@ -135,6 +135,27 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Deletes posts older than `days` (by their time) with their mentions,
+    /// responses and case records; returns the posts deleted. 0 keeps all.
+    pub fn expire(&self, days: u32) -> rusqlite::Result<usize> {
+        if days == 0 {
+            return Ok(0);
+        }
+        let cutoff = chrono::Utc::now().timestamp() - i64::from(days) * 86_400;
+        let mut conn = self.conn.lock().expect("sqlite lock");
+        let tx = conn.transaction()?;
+        let posts = "SELECT post_id FROM interactions WHERE event_time < ?1";
+        for table in ["mentions", "responses", "response_log", "cases"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE post_id IN ({posts})"),
+                [cutoff],
+            )?;
+        }
+        let n = tx.execute("DELETE FROM interactions WHERE event_time < ?1", [cutoff])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Runs a closure that may write (in its own transaction) on the connection.
     pub(crate) fn with_connection_mut<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         f(&mut self.conn.lock().expect("sqlite lock"))
@@ -278,18 +299,53 @@ fn classify(e: rusqlite::Error) -> SinkError {
 pub struct SqliteSink {
     store: SqliteStore,
     retry: crate::retry::RetryPolicy,
+    retention_days: u32,
+    expired_at: Option<std::time::Instant>,
 }
+
+/// How often a running sink deletes posts past the retention.
+const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl SqliteSink {
     /// A sink writing to `store` (already migrated).
     pub fn new(store: SqliteStore, retry: crate::retry::RetryPolicy) -> SqliteSink {
-        SqliteSink { store, retry }
+        SqliteSink {
+            store,
+            retry,
+            retention_days: 0,
+            expired_at: None,
+        }
+    }
+
+    /// Deletes posts older than `days` now and hourly while writing.
+    pub fn with_retention(mut self, days: u32) -> SqliteSink {
+        self.retention_days = days;
+        self
+    }
+
+    async fn expire_if_due(&mut self) {
+        if self.retention_days == 0 || self.expired_at.is_some_and(|t| t.elapsed() < EXPIRE_EVERY) {
+            return;
+        }
+        self.expired_at = Some(std::time::Instant::now());
+        let (store, days) = (self.store.clone(), self.retention_days);
+        match tokio::task::spawn_blocking(move || store.expire(days)).await {
+            Ok(Ok(n)) if n > 0 => {
+                tracing::info!(posts = n, days, "posts past the retention deleted")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "deleting posts past the retention failed; retried in an hour")
+            }
+            Err(e) => tracing::warn!(error = %e, "retention task failed"),
+        }
     }
 }
 
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write(&mut self, batch: &Batch) -> Result<WriteReport, SinkError> {
+        self.expire_if_due().await;
         let retries = std::sync::atomic::AtomicU64::new(0);
         // SQLite blocks: run it off the async workers, on a copy of the batch.
         let batch = Arc::new(batch.clone());

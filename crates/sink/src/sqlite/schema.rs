@@ -150,6 +150,19 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             updated_at INTEGER NOT NULL
         );",
     ),
+    (
+        18,
+        "forgotten",
+        // `earshot forget`: what was forgotten and when. An author here is
+        // never stored again (the sink drops a redelivered post of theirs).
+        "CREATE TABLE IF NOT EXISTS forgotten (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            posts INTEGER NOT NULL,
+            PRIMARY KEY (kind, key)
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.

@@ -1,0 +1,433 @@
+//! Conversations, answered by either store: the posts of a thread in order,
+//! and per thread when the first customer post came and when the brand
+//! first answered it (a post by one of the brand's own accounts in the
+//! thread, or a response recorded in `responses`), hence **time to first
+//! response** per brand and the negative threads nobody answered.
+//!
+//! A post's thread is its `thread_id`, else the post it replies to, else
+//! itself. Every value reaches SQL as a bound parameter.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::queryable::{Queryable, StoreError};
+use crate::report::from_secs;
+use crate::SinkConfig;
+
+/// Failures of the conversation queries.
+pub type ConversationsError = StoreError;
+
+/// Threads read at most per query (the figures cover these, newest first).
+pub const MAX_THREADS: u32 = 200_000;
+
+/// One thread over a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadSummary {
+    /// Thread id.
+    pub thread: String,
+    /// Its first post not by an own account.
+    pub started: DateTime<Utc>,
+    /// Posts in the window.
+    pub posts: u64,
+    /// A post not by an own account is negative.
+    pub negative: bool,
+    /// Brands and competitors its posts name.
+    pub entities: Vec<String>,
+    /// The first answer after `started`: an own account's post, or a recorded response.
+    pub first_response: Option<DateTime<Utc>>,
+}
+
+impl ThreadSummary {
+    /// Seconds from the first customer post to the first answer.
+    pub fn response_secs(&self) -> Option<i64> {
+        self.first_response
+            .map(|r| (r - self.started).num_seconds())
+    }
+}
+
+/// A brand's response figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseTimes {
+    /// Brand or competitor id.
+    pub brand: String,
+    /// Threads naming it.
+    pub threads: u64,
+    /// Of those, answered.
+    pub answered: u64,
+    /// Median time to first response (answered threads).
+    pub p50_secs: Option<i64>,
+    /// 90th percentile.
+    pub p90_secs: Option<i64>,
+    /// Negative threads without an answer.
+    pub unanswered_negative: u64,
+}
+
+/// Per brand, from `threads`.
+pub fn response_times(threads: &[ThreadSummary]) -> Vec<ResponseTimes> {
+    let mut by: BTreeMap<&str, (u64, Vec<i64>, u64)> = BTreeMap::new();
+    for t in threads {
+        for e in &t.entities {
+            let b = by.entry(e.as_str()).or_default();
+            b.0 += 1;
+            match t.response_secs() {
+                Some(s) => b.1.push(s),
+                None if t.negative => b.2 += 1,
+                None => {}
+            }
+        }
+    }
+    by.into_iter()
+        .map(|(brand, (threads, mut secs, unanswered_negative))| {
+            secs.sort_unstable();
+            // Nearest rank: the smallest value with at least p of the values at or below it.
+            let pct = |p: f64| {
+                (!secs.is_empty()).then(|| {
+                    let rank = ((p * secs.len() as f64).ceil() as usize).clamp(1, secs.len());
+                    secs[rank - 1]
+                })
+            };
+            ResponseTimes {
+                brand: brand.to_string(),
+                threads,
+                answered: secs.len() as u64,
+                p50_secs: pct(0.5),
+                p90_secs: pct(0.9),
+                unanswered_negative,
+            }
+        })
+        .collect()
+}
+
+/// One post of a thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadPost {
+    /// Post id.
+    pub post_id: String,
+    /// Network.
+    pub source: String,
+    /// Author handle.
+    pub author: String,
+    /// When.
+    pub event_time: DateTime<Utc>,
+    /// The post it replies to ('' when none).
+    pub reply_to: String,
+    /// Overall sentiment.
+    pub compound: f32,
+    /// Link.
+    pub url: String,
+    /// Text (first 280 characters).
+    pub text: String,
+    /// When it was marked answered, if it was.
+    pub responded_at: Option<DateTime<Utc>>,
+}
+
+/// Conversation queries on the configured store.
+#[derive(Clone)]
+pub struct ConversationStore {
+    inner: Queryable,
+}
+
+const SQLITE_THREADS: &str = "
+SELECT thread, MIN(CASE WHEN own = 0 THEN t END) AS started, COUNT(*),
+       MAX(CASE WHEN own = 0 AND neg THEN 1 ELSE 0 END),
+       json_group_array(json(brands)), json_group_array(json(competitors)),
+       json_group_array(CASE WHEN own = 1 THEN t END), MIN(resp)
+FROM (
+    SELECT i.post_id, COALESCE(NULLIF(i.thread_id, ''), NULLIF(i.reply_to, ''), i.post_id) AS thread,
+           i.event_time AS t, i.brands, i.competitors,
+           lower(i.source || ':' || i.author_handle) IN (SELECT value FROM json_each(?3)) AS own,
+           i.sentiment_label = 'negative' AS neg,
+           (SELECT MIN(r.responded_at) FROM responses r WHERE r.post_id = i.post_id) AS resp
+    FROM interactions i
+    WHERE i.event_time >= ?1 AND i.event_time < ?2)
+GROUP BY thread
+HAVING started IS NOT NULL
+ORDER BY started DESC, thread
+LIMIT ?4";
+
+const CLICKHOUSE_THREADS: &str = "
+SELECT thread, toUInt32(minIf(t, own = 0)) AS started, count() AS posts,
+       toUInt8(maxIf(neg, own = 0)) AS negative, groupUniqArrayArray(entities) AS entities,
+       arrayMap(x -> toUInt32(x), groupArrayIf(t, own = 1)) AS own_times,
+       toUInt32(minIf(r_at, r_at > 0)) AS responded, countIf(own = 0) AS customer_posts
+FROM (
+    SELECT post_id, if(x_thread != '', x_thread, if(x_reply != '', x_reply, post_id)) AS thread,
+           x_time AS t, toUInt8(has(?, lower(concat(x_source, ':', x_handle)))) AS own,
+           toUInt8(x_label = 'negative') AS neg, x_entities AS entities, r_at
+    FROM (
+        SELECT post_id, argMax(thread_id, version) AS x_thread, argMax(reply_to, version) AS x_reply,
+               argMax(event_time, version) AS x_time, toString(argMax(source, version)) AS x_source,
+               argMax(author_handle, version) AS x_handle,
+               toString(argMax(sentiment_label, version)) AS x_label,
+               argMax(arrayConcat(brands, competitors), version) AS x_entities
+        FROM interactions
+        WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
+        GROUP BY post_id)
+    -- One row per answered post (the first response; see responses.rs), so
+    -- ANY keeps the row count and needs no aggregate inside the join.
+    ANY LEFT JOIN (SELECT post_id, toUInt32(responded_at) AS r_at FROM responses) USING (post_id))
+GROUP BY thread
+HAVING customer_posts > 0
+ORDER BY started DESC, thread
+LIMIT ?";
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct ThreadRow {
+    thread: String,
+    started: u32,
+    posts: u64,
+    negative: u8,
+    entities: Vec<String>,
+    own_times: Vec<u32>,
+    responded: u32,
+    #[allow(dead_code)]
+    customer_posts: u64,
+}
+
+/// The first answer at or after `started`.
+fn first_response(started: i64, own_times: &[i64], responded: Option<i64>) -> Option<i64> {
+    own_times
+        .iter()
+        .copied()
+        .filter(|&t| t >= started)
+        .chain(responded.map(|r| r.max(started)))
+        .min()
+}
+
+const SQLITE_THREAD: &str = "
+SELECT i.post_id, i.source, i.author_handle, i.event_time, i.reply_to, i.sentiment_compound, i.url,
+       substr(i.text, 1, 280), (SELECT MIN(r.responded_at) FROM responses r WHERE r.post_id = i.post_id)
+FROM interactions i
+WHERE i.post_id = ?1 OR COALESCE(NULLIF(i.thread_id, ''), NULLIF(i.reply_to, ''), i.post_id) = ?1
+ORDER BY i.event_time, i.post_id
+LIMIT 1000";
+
+const CLICKHOUSE_THREAD: &str = "
+SELECT post_id, x_source AS source, x_handle AS author, x_time AS event_time, x_reply AS reply_to,
+       x_compound AS compound, x_url AS url, x_text AS text, r_at AS responded
+FROM (
+    SELECT post_id, toString(argMax(source, version)) AS x_source, argMax(author_handle, version) AS x_handle,
+           toUInt32(argMax(event_time, version)) AS x_time, argMax(reply_to, version) AS x_reply,
+           argMax(thread_id, version) AS x_thread, argMax(sentiment_compound, version) AS x_compound,
+           argMax(url, version) AS x_url, substringUTF8(argMax(text, version), 1, 280) AS x_text
+    FROM interactions
+    WHERE post_id = ? OR thread_id = ? OR reply_to = ?
+    GROUP BY post_id)
+ANY LEFT JOIN (SELECT post_id, toUInt32(responded_at) AS r_at FROM responses) USING (post_id)
+WHERE post_id = ? OR if(x_thread != '', x_thread, if(x_reply != '', x_reply, post_id)) = ?
+ORDER BY event_time, post_id
+LIMIT 1000";
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct PostRow {
+    post_id: String,
+    source: String,
+    author: String,
+    event_time: u32,
+    reply_to: String,
+    compound: f32,
+    url: String,
+    text: String,
+    responded: u32,
+}
+
+fn lists(json: &str) -> Vec<Vec<String>> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+impl ConversationStore {
+    /// Opens the configured store.
+    pub async fn open(config: &SinkConfig) -> Result<ConversationStore, ConversationsError> {
+        Ok(ConversationStore {
+            inner: Queryable::open(config, &["interactions", "responses"]).await?,
+        })
+    }
+
+    /// Threads with a customer post in `[since, until)`, newest first;
+    /// `own` lists the brands' accounts as `network:handle` (lowercase).
+    pub async fn threads(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        own: &[String],
+    ) -> Result<Vec<ThreadSummary>, ConversationsError> {
+        let (since, until) = (since.timestamp(), until.timestamp());
+        match &self.inner {
+            Queryable::Sqlite(store) => {
+                let store = store.clone();
+                let own = serde_json::to_string(own).expect("strings serialize");
+                tokio::task::spawn_blocking(move || {
+                    store.with_connection(|c| {
+                        let mut stmt = c.prepare_cached(SQLITE_THREADS)?;
+                        let rows = stmt.query_map(
+                            rusqlite::params![since, until, own, MAX_THREADS],
+                            |r| {
+                                let started: i64 = r.get(1)?;
+                                let mut entities: Vec<String> = lists(&r.get::<_, String>(4)?)
+                                    .into_iter()
+                                    .chain(lists(&r.get::<_, String>(5)?))
+                                    .flatten()
+                                    .collect();
+                                entities.sort_unstable();
+                                entities.dedup();
+                                let own_times: Vec<i64> = serde_json::from_str::<Vec<Option<i64>>>(
+                                    &r.get::<_, String>(6)?,
+                                )
+                                .unwrap_or_default()
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                                let responded: Option<i64> = r.get(7)?;
+                                Ok(ThreadSummary {
+                                    thread: r.get(0)?,
+                                    started: from_secs(started),
+                                    posts: r.get::<_, i64>(2)?.max(0) as u64,
+                                    negative: r.get::<_, i64>(3)? != 0,
+                                    entities,
+                                    first_response: first_response(started, &own_times, responded)
+                                        .map(from_secs),
+                                })
+                            },
+                        )?;
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                })
+                .await?
+                .map_err(ConversationsError::from)
+            }
+            Queryable::ClickHouse(ch) => {
+                let clamp = |s: i64| s.clamp(0, u32::MAX as i64) as u32;
+                let rows: Vec<ThreadRow> =
+                    ch.0.query(CLICKHOUSE_THREADS)
+                        .bind(own)
+                        .bind(clamp(since))
+                        .bind(clamp(until))
+                        .bind(MAX_THREADS)
+                        .fetch_all()
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| {
+                        let started = i64::from(r.started);
+                        let own_times: Vec<i64> = r.own_times.iter().map(|&t| t.into()).collect();
+                        let responded = (r.responded > 0).then_some(i64::from(r.responded));
+                        let mut entities = r.entities;
+                        entities.sort_unstable();
+                        ThreadSummary {
+                            thread: r.thread,
+                            started: from_secs(started),
+                            posts: r.posts,
+                            negative: r.negative != 0,
+                            entities,
+                            first_response: first_response(started, &own_times, responded)
+                                .map(from_secs),
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// The posts of `thread` in order (at most 1,000).
+    pub async fn thread(&self, thread: &str) -> Result<Vec<ThreadPost>, ConversationsError> {
+        match &self.inner {
+            Queryable::Sqlite(store) => {
+                let (store, id) = (store.clone(), thread.to_string());
+                tokio::task::spawn_blocking(move || {
+                    store.with_connection(|c| {
+                        let mut stmt = c.prepare_cached(SQLITE_THREAD)?;
+                        let rows = stmt.query_map([&id], |r| {
+                            Ok(ThreadPost {
+                                post_id: r.get(0)?,
+                                source: r.get(1)?,
+                                author: r.get(2)?,
+                                event_time: from_secs(r.get(3)?),
+                                reply_to: r.get(4)?,
+                                compound: r.get::<_, f64>(5)? as f32,
+                                url: r.get(6)?,
+                                text: r.get(7)?,
+                                responded_at: r.get::<_, Option<i64>>(8)?.map(from_secs),
+                            })
+                        })?;
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                })
+                .await?
+                .map_err(ConversationsError::from)
+            }
+            Queryable::ClickHouse(ch) => {
+                let rows: Vec<PostRow> =
+                    ch.0.query(CLICKHOUSE_THREAD)
+                        .bind(thread)
+                        .bind(thread)
+                        .bind(thread)
+                        .bind(thread)
+                        .bind(thread)
+                        .fetch_all()
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| ThreadPost {
+                        post_id: r.post_id,
+                        source: r.source,
+                        author: r.author,
+                        event_time: from_secs(r.event_time.into()),
+                        reply_to: r.reply_to,
+                        compound: r.compound,
+                        url: r.url,
+                        text: r.text,
+                        responded_at: (r.responded > 0).then(|| from_secs(r.responded.into())),
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_response_is_the_earliest_answer_after_the_first_customer_post() {
+        // An own announcement before the customer, a reply after, a CRM response later.
+        assert_eq!(first_response(100, &[50, 160, 400], Some(300)), Some(160));
+        assert_eq!(first_response(100, &[50], None), None);
+        // A response recorded before the thread started counts at its start.
+        assert_eq!(first_response(100, &[], Some(90)), Some(100));
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank_per_brand() {
+        let t = |thread: &str, e: &[&str], secs: Option<i64>, negative: bool| ThreadSummary {
+            thread: thread.into(),
+            started: from_secs(1000),
+            posts: 1,
+            negative,
+            entities: e.iter().map(|s| s.to_string()).collect(),
+            first_response: secs.map(|s| from_secs(1000 + s)),
+        };
+        let threads: Vec<ThreadSummary> = (1..=10)
+            .map(|i| t(&format!("t{i}"), &["acme"], Some(i * 60), false))
+            .chain([
+                t("n1", &["acme", "globex"], None, true),
+                t("n2", &["globex"], None, false),
+            ])
+            .collect();
+        let r = response_times(&threads);
+        assert_eq!(r[0].brand, "acme");
+        assert_eq!((r[0].threads, r[0].answered), (11, 10));
+        assert_eq!((r[0].p50_secs, r[0].p90_secs), (Some(300), Some(540)));
+        assert_eq!(r[0].unanswered_negative, 1);
+        assert_eq!(
+            (
+                r[1].brand.as_str(),
+                r[1].threads,
+                r[1].answered,
+                r[1].p50_secs
+            ),
+            ("globex", 2, 0, None)
+        );
+    }
+}
