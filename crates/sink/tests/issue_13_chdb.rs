@@ -25,7 +25,9 @@ use chdb::{chdb_python, differences, same_field, Chdb, Step};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use common::{clickhouse_config, client, Seed};
 use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
-use earshot_sink::clickhouse::schema::{backfill_sql, migration_sql, Features};
+use earshot_sink::clickhouse::schema::{
+    backfill_sql, migration_sql, retention_change, Features, TTL_TABLES,
+};
 use earshot_sink::clickhouse::{dedup_token, prepare_sql, probe, ClickHouseSink, Param, QUERIES};
 use earshot_sink::{Batch, BatchItem, Position, RetryPolicy, Sink};
 use tokio_util::sync::CancellationToken;
@@ -383,4 +385,47 @@ fn issue_13_insert_deduplication_token_is_honoured_by_26() {
         ["1", "1", "2", "2"],
         "counts after first insert, same token again, another token, raw aggregate"
     );
+}
+
+/// `earshot migrate` changes a table's TTL when `retention_days` changes
+/// (`MODIFY TTL`, and `REMOVE TTL` from 21.1, which 18.16 never runs). On
+/// 26.x: each ALTER runs, and the `create_table_query` it leaves is read back
+/// as already at the wanted retention (so a second migrate changes nothing).
+#[test]
+fn issue_13_retention_changes_run_on_26() {
+    let Some(python) = chdb_python() else {
+        return;
+    };
+    let chdb = Chdb::new(python);
+    let new = Features::from_version("26.9");
+    let db = "earshot_ttl";
+    chdb.run_ok(
+        &migration_sql(&new, db, RETENTION_DAYS)
+            .into_iter()
+            .map(Step::sql)
+            .collect::<Vec<_>>(),
+    );
+    let create = |table: &str| {
+        chdb.run_ok(&[Step::sql(format!(
+            "SELECT create_table_query FROM system.tables WHERE database = '{db}' AND name = '{table}'"
+        ))])
+        .remove(0)
+        .trim()
+        .to_string()
+    };
+    for (table, column) in TTL_TABLES {
+        for days in [60, 0] {
+            let before = create(table);
+            let sql = retention_change(db, table, column, &before, days, &new)
+                .unwrap_or_else(|| panic!("{table}: no change to {days} days from {before}"));
+            chdb.run_ok(&[Step::sql(sql.clone())]);
+            let after = create(table);
+            assert_eq!(
+                retention_change(db, table, column, &after, days, &new),
+                None,
+                "{table} after `{sql}`: {after}"
+            );
+            assert_eq!(after.contains(" TTL "), days > 0, "{table}: {after}");
+        }
+    }
 }
