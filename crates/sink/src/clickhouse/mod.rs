@@ -17,6 +17,7 @@ use std::time::Duration;
 pub use ::clickhouse::Client;
 use async_trait::async_trait;
 
+pub use self::alerts::QUERIES as ALERT_QUERIES;
 pub use self::insert::dedup_token;
 use self::insert::{insert_bisect, InsertCtx, Refused};
 pub use self::report::{dashboard_query, prepare_sql, Param, PreparedSql, QUERIES};
