@@ -17,6 +17,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# chdb-core (ClickHouse 26.x for crates/sink/tests/issue_13_chdb.rs) installs
+# while the servers start; the test waits for it (chdb-env.sh holds a lock)
+# and reports any install failure itself.
+"$here/chdb-env.sh" >/dev/null 2>&1 &
+
 env_file="$(mktemp)"
 "$here/start.sh" >"$env_file"
 # shellcheck disable=SC1090

@@ -68,6 +68,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "004_sink_dead_letters",
             "005_responses",
             "006_mention_posts_minute",
+            "007_aggregate_dedup_window",
             "013_alerts",
             "014_response_log",
             "017_cases",
@@ -77,7 +78,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 10);
+    assert_eq!(again.already_applied, 11);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -110,7 +111,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        10
+        11
     );
 }
 

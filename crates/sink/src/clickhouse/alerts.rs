@@ -84,6 +84,14 @@ WHERE has(x_entities, {brand:String})
 ORDER BY x_author_reach DESC, x_priority DESC, post_id
 LIMIT ";
 
+/// The alert queries by name, as [`prepare`] gets them (`posts` still needs
+/// its `LIMIT` number): for tests that run them on other engines (chdb).
+pub const QUERIES: &[(&str, &str)] = &[
+    ("alert_buckets", BUCKETS),
+    ("alert_intent_buckets", INTENT_BUCKETS),
+    ("alert_posts", POSTS),
+];
+
 #[derive(Row, Deserialize)]
 struct BucketRow {
     entity_id: String,

@@ -122,7 +122,7 @@ async fn insert_once<T: RowWrite>(
 /// rows; a redelivery batched differently is a different set and is inserted
 /// again, which `ReplacingMergeTree(version)` collapses (queries use `FINAL`
 /// or `argMax`), so raw tables never show it twice to a deduplicating reader.
-pub(crate) fn dedup_token(table: &str, keys: &[String]) -> String {
+pub fn dedup_token(table: &str, keys: &[String]) -> String {
     let mut sorted: Vec<&str> = keys.iter().map(String::as_str).collect();
     sorted.sort_unstable();
     let mut h = Sha256::new();

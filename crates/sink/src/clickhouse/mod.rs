@@ -17,13 +17,15 @@ use std::time::Duration;
 pub use ::clickhouse::Client;
 use async_trait::async_trait;
 
+pub use self::alerts::QUERIES as ALERT_QUERIES;
+pub use self::insert::dedup_token;
 use self::insert::{insert_bisect, InsertCtx, Refused};
-pub use self::report::QUERIES;
+pub use self::report::{dashboard_query, prepare_sql, Param, PreparedSql, QUERIES};
 use self::rows::{
     interaction_key, interaction_row, mention_key, mention_rows, version, DeadLetterRow,
     InteractionRow, MentionRow,
 };
-use self::schema::{render, Features, MIGRATIONS, MIGRATIONS_TABLE};
+use self::schema::{create_database, render, Features, MIGRATIONS, MIGRATIONS_TABLE};
 use crate::config::{ClickHouseConfig, PASSWORD_ENV};
 use crate::retry::RetryPolicy;
 use crate::{Batch, MigrationReport, Report, ReportParams, Sink, SinkError, WriteReport};
@@ -77,7 +79,7 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
                 .map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))
         }
     };
-    exec(format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
+    exec(create_database(db)).await?;
     exec(render(MIGRATIONS_TABLE, db, &features, 0)).await?;
     let applied: Vec<u32> = client
         .query(&format!(
@@ -107,7 +109,10 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
             continue;
         }
         for statement in m.statements {
-            exec(render(statement, db, &features, config.retention_days)).await?;
+            let sql = render(statement, db, &features, config.retention_days);
+            if !sql.is_empty() {
+                exec(sql).await?;
+            }
         }
         if let Some(backfill) = m.backfill {
             // One month at a time keeps the GROUP BY's memory bounded on big tables.
@@ -116,13 +121,16 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
                 .bind(db.as_str())
                 .fetch_all()
                 .await?;
-            let sql = render(backfill, db, &features, config.retention_days);
             for month in months {
                 // Partition ids of `toYYYYMM` are numbers; anything else is not ours to splice.
                 let month: u32 = month.trim_matches('\'').parse().map_err(|_| {
                     anyhow::anyhow!("{db}.mentions has an unexpected partition id {month:?}")
                 })?;
-                exec(sql.replace("{month}", &month.to_string())).await?;
+                exec(
+                    render(backfill, db, &features, config.retention_days)
+                        .replace("{month}", &month.to_string()),
+                )
+                .await?;
             }
         }
         client

@@ -45,44 +45,55 @@ pub const QUERIES: &[(&str, &str)] = &[
     ),
 ];
 
-/// A query parameter value.
-#[derive(Debug, Clone)]
-pub(crate) enum Param {
+/// A dashboard query parameter's value.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Param {
+    /// A `UInt32` (Unix seconds).
     U32(u32),
+    /// A `Float64` (the spike factor `k`).
     F64(f64),
+    /// A `String` (the brand, `''` for all).
     Str(String),
 }
 
-fn sql(name: &str) -> &'static str {
-    QUERIES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, s)| *s)
-        .expect("query is compiled in")
+/// A query as the sink sends it to a server: the SQL, and the server-side
+/// parameters (`param_<name>` settings) when the server has them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedSql {
+    /// The SQL text, comments stripped. On servers without query parameters
+    /// every `{name:Type}` is already replaced by its escaped literal.
+    pub sql: String,
+    /// Server-side parameters; empty when bound client-side.
+    pub params: Vec<(String, Param)>,
 }
 
-/// Prepares a query: strips comments, then binds `{name:Type}` parameters.
-pub(crate) fn prepare(
-    client: &Client,
-    features: &Features,
-    text: &str,
-    params: &[(&str, Param)],
-) -> clickhouse::query::Query {
+/// The dashboard query `name` (a file of `deploy/clickhouse/queries/`, without `.sql`).
+pub fn dashboard_query(name: &str) -> Option<&'static str> {
+    QUERIES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+fn sql(name: &str) -> &'static str {
+    dashboard_query(name).expect("query is compiled in")
+}
+
+/// Prepares `text` for a server with `features`, as [`report`](super::report)
+/// does: comments stripped, then `{name:Type}` parameters sent server-side
+/// (20.1+) or bound client-side with the `clickhouse` crate's escaping.
+pub fn prepare_sql(features: &Features, text: &str, params: &[(&str, Param)]) -> PreparedSql {
     let body: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
         .join("\n");
     if features.query_params {
-        let mut q = client.query_raw(&body);
-        for (name, value) in params {
-            q = match value {
-                Param::U32(v) => q.param(name, v),
-                Param::F64(v) => q.param(name, v),
-                Param::Str(v) => q.param(name, v),
-            };
-        }
-        return q;
+        return PreparedSql {
+            sql: body,
+            params: params
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
+        };
     }
     // Client-side binding: each `{name:Type}` becomes `?`, bound in order of appearance.
     let mut out = String::with_capacity(body.len());
@@ -104,7 +115,8 @@ pub(crate) fn prepare(
         rest = &rest[start + len + 1..];
     }
     out.push_str(rest);
-    let mut q = client.query(&out);
+    // The crate's `bind` escapes; an unconnected client only renders the text.
+    let mut q = Client::default().query(&out);
     for name in order {
         let value = params
             .iter()
@@ -116,6 +128,29 @@ pub(crate) fn prepare(
             Some(Param::Str(v)) => q.bind(v),
             // A missing parameter is a bug in this file; the server reports the bad SQL.
             None => q.bind(clickhouse::sql::Identifier("missing_parameter")),
+        };
+    }
+    PreparedSql {
+        sql: q.sql_display().to_string(),
+        params: Vec::new(),
+    }
+}
+
+/// Prepares a query on `client`: see [`prepare_sql`].
+pub(crate) fn prepare(
+    client: &Client,
+    features: &Features,
+    text: &str,
+    params: &[(&str, Param)],
+) -> clickhouse::query::Query {
+    let prepared = prepare_sql(features, text, params);
+    // Raw: the text holds no `?` placeholders any more (and `?` in literals stays as it is).
+    let mut q = client.query_raw(&prepared.sql);
+    for (name, value) in &prepared.params {
+        q = match value {
+            Param::U32(v) => q.param(name, v),
+            Param::F64(v) => q.param(name, v),
+            Param::Str(v) => q.param(name, v),
         };
     }
     q

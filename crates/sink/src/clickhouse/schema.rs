@@ -162,7 +162,8 @@ ORDER BY (entity_id, event_time, post_id)
 ) ENGINE = SummingMergeTree((mentions, sentiment_sum, reach_sum))
 PARTITION BY toYYYYMM(minute)
 ORDER BY (entity_id, minute, source, sentiment_label, entity_kind)
-{ttl_minute}",
+{ttl_minute}
+{settings}",
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.mentions_minute_mv TO {db}.mentions_minute AS
 SELECT
     entity_id,
@@ -227,7 +228,8 @@ ORDER BY post_id"],
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (entity_id, minute, source, sentiment_label, entity_kind)
-{ttl_minute}",
+{ttl_minute}
+{settings}",
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.mention_posts_minute_mv TO {db}.mention_posts_minute AS
 SELECT
     entity_id,
@@ -254,6 +256,22 @@ FROM {db}.mentions
 WHERE toYYYYMM(event_time) = {month}
 GROUP BY entity_id, entity_kind, minute, source, sentiment_label",
         ),
+    },
+    // Issue 13 (found on ClickHouse 26.9): an insert the source table drops
+    // as a repeat of its `insert_deduplication_token` still reaches the
+    // materialized views (`deduplicate_blocks_in_dependent_materialized_views`,
+    // on by default in current releases, leaves deduplication to each target),
+    // and a target without a deduplication window keeps it: a retried batch
+    // counted twice in `mentions_minute`. Tables created before 007 get the
+    // window here; 003 and 006 now create it. Old servers have nothing to change.
+    Migration {
+        version: 7,
+        name: "aggregate_dedup_window",
+        statements: &[
+            "{if_dedup_token}ALTER TABLE {db}.mentions_minute MODIFY SETTING non_replicated_deduplication_window = 1000",
+            "{if_dedup_token}ALTER TABLE {db}.mention_posts_minute MODIFY SETTING non_replicated_deduplication_window = 1000",
+        ],
+        backfill: None,
     },
     // `earshot alert`: alerts sent (one per brand, rule and window start) and
     // each channel's delivery state. ReplacingMergeTree keeps one row per key
@@ -375,8 +393,15 @@ pub fn retention_change(
     }
 }
 
-/// Expands a statement's placeholders for `features`.
+/// Expands a statement's placeholders for `features`. A statement starting
+/// with `{if_dedup_token}` is only for servers with insert deduplication
+/// tokens: elsewhere it renders empty, and empty statements are not run.
 pub fn render(statement: &str, db: &str, features: &Features, retention_days: u32) -> String {
+    let statement = match statement.strip_prefix("{if_dedup_token}") {
+        Some(_) if !features.dedup_token => return String::new(),
+        Some(rest) => rest,
+        None => statement,
+    };
     let ttl = |column: &str| {
         if features.ttl && retention_days > 0 {
             format!("TTL {column} + toIntervalDay({retention_days})")
@@ -404,6 +429,42 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
         .replace("{ttl_event_time}", &ttl("event_time"))
         .replace("{ttl_minute}", &ttl("minute"))
         .replace("{settings}", settings)
+}
+
+/// Every statement `earshot migrate` runs on a fresh database `db` of a server
+/// with `features`, in order: the database, the migrations table, then each
+/// migration's statements. Backfills are not included: they copy existing
+/// rows one month partition at a time (see [`Migration::backfill`]), which a
+/// fresh database has none of; [`backfill_sql`] renders them for a month.
+/// Tests run this on engines the sink cannot reach over HTTP (chdb).
+pub fn migration_sql(features: &Features, db: &str, retention_days: u32) -> Vec<String> {
+    let mut out = vec![
+        create_database(db),
+        render(MIGRATIONS_TABLE, db, features, 0),
+    ];
+    for m in MIGRATIONS {
+        for statement in m.statements {
+            let sql = render(statement, db, features, retention_days);
+            if !sql.is_empty() {
+                out.push(sql);
+            }
+        }
+    }
+    out
+}
+
+/// Every migration's backfill for the month partition `month` (`202611`).
+pub fn backfill_sql(features: &Features, db: &str, retention_days: u32, month: u32) -> Vec<String> {
+    MIGRATIONS
+        .iter()
+        .filter_map(|m| m.backfill)
+        .map(|b| render(b, db, features, retention_days).replace("{month}", &month.to_string()))
+        .collect()
+}
+
+/// The statement creating Earshot's database (the name is a validated identifier).
+pub(crate) fn create_database(db: &str) -> String {
+    format!("CREATE DATABASE IF NOT EXISTS {db}")
 }
 
 #[cfg(test)]
@@ -440,6 +501,24 @@ mod tests {
         assert!(sql.contains("non_replicated_deduplication_window"), "{sql}");
         let sql = render(MIGRATIONS[1].statements[0], "e", &new, 0);
         assert!(!sql.contains("TTL"), "{sql}");
+    }
+
+    #[test]
+    fn migration_sql_lists_every_statement_in_order() {
+        let new = Features::from_version("26.9.2.1");
+        let sql = migration_sql(&new, "e", 30);
+        let statements: usize = MIGRATIONS.iter().map(|m| m.statements.len()).sum();
+        assert_eq!(sql.len(), 2 + statements);
+        // Old servers skip what only newer ones have (007).
+        let old = migration_sql(&Features::from_version("18.16.1"), "e", 30);
+        assert_eq!(old.len(), sql.len() - 2);
+        assert!(old.iter().all(|s| !s.contains("deduplication")), "{old:#?}");
+        assert_eq!(sql[0], "CREATE DATABASE IF NOT EXISTS e");
+        assert!(sql[1].contains("e.schema_migrations"));
+        assert!(sql.iter().all(|s| !s.contains('{')), "{sql:#?}");
+        let backfill = backfill_sql(&new, "e", 30, 202611);
+        assert_eq!(backfill.len(), 1);
+        assert!(backfill[0].contains("toYYYYMM(event_time) = 202611"));
     }
 
     #[test]
