@@ -14,8 +14,11 @@ here = os.path.dirname(os.path.abspath(__file__))
 queries = os.path.join(here, "..", "clickhouse", "queries")
 
 
-def sql(name):
+def sql(name, fixed=None):
+    """The query with Grafana's macros; `fixed` gives other parameters a value."""
     text = open(os.path.join(queries, name + ".sql")).read()
+    for param, value in (fixed or {}).items():
+        text = re.sub(r"\{" + param + r":\w+\}", value, text)
     body = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("--"))
     body = body.replace("toInt64({until:UInt32})", "toInt64(toUInt32($__toTime))")
     body = body.replace("toDateTime({since:UInt32})", "$__fromTime").replace("toDateTime({until:UInt32})", "$__toTime")
@@ -73,6 +76,8 @@ panels = [
     panel(7, "Sources", sql("source_breakdown"), 18, 18, 6, 9, "barchart", description="source_breakdown.sql"),
     panel(8, "Top negative posts awaiting a response", sql("top_negative_awaiting"), 0, 27, 24, 10, description="top_negative_awaiting.sql"),
     panel(9, "CRM work queue", sql("work_queue"), 0, 37, 24, 10, description="work_queue.sql"),
+    panel(10, "Advocates (2+ positive posts about a brand)", sql("author_standings", {"label": "'positive'", "min_posts": "2", "min_reach": "0"}), 0, 47, 12, 10, description="author_standings.sql with label = 'positive'"),
+    panel(11, "Detractors (2+ negative posts about a brand)", sql("author_standings", {"label": "'negative'", "min_posts": "2", "min_reach": "0"}), 12, 47, 12, 10, description="author_standings.sql with label = 'negative'"),
 ]
 
 dashboard = {

@@ -118,29 +118,6 @@ HAVING posts >= ?5 AND reach >= ?6
 ORDER BY posts DESC, reach DESC, m.entity_id, i.author_handle
 LIMIT ?7";
 
-const CLICKHOUSE_STANDINGS: &str = "
-SELECT entity_id, source, author_handle, uniqExact(post_id) AS posts, max(author_reach) AS reach,
-       argMax(post_id, event_time) AS latest
-FROM (
-    SELECT m.entity_id AS entity_id, m.post_id AS post_id, m.event_time AS event_time,
-           i.source AS source, i.author_handle AS author_handle, i.author_reach AS author_reach
-    FROM (SELECT DISTINCT entity_id, post_id, event_time FROM mentions
-          WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
-            AND entity_kind IN ('brand', 'competitor') AND toString(sentiment_label) = ?
-            AND (? = '' OR entity_id = ?)) AS m
-    ALL INNER JOIN (
-        SELECT post_id, toString(argMax(source, version)) AS source,
-               argMax(author_handle, version) AS author_handle,
-               argMax(author_reach, version) AS author_reach
-        FROM interactions
-        WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
-        GROUP BY post_id) AS i USING (post_id)
-    WHERE author_handle != '')
-GROUP BY entity_id, source, author_handle
-HAVING posts >= ? AND reach >= ?
-ORDER BY posts DESC, reach DESC, entity_id, author_handle
-LIMIT ?";
-
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct StandingRow {
     entity_id: String,
@@ -279,21 +256,23 @@ impl AuthorStore {
                 .map_err(AuthorsError::from)
             }
             Queryable::ClickHouse(ch) => {
-                let (since, until) = (clamp(since), clamp(until));
-                let rows: Vec<StandingRow> =
-                    ch.0.query(CLICKHOUSE_STANDINGS)
-                        .bind(since)
-                        .bind(until)
-                        .bind(q.side.label())
-                        .bind(q.brand.as_str())
-                        .bind(q.brand.as_str())
-                        .bind(since)
-                        .bind(until)
-                        .bind(q.min_posts)
-                        .bind(q.min_reach)
-                        .bind(q.limit)
-                        .fetch_all()
-                        .await?;
+                // The dashboards' query file, so Grafana and this agree.
+                use crate::clickhouse::report::{dashboard_query, prepare, Param};
+                let sql = dashboard_query("author_standings").expect("compiled in");
+                let params = [
+                    ("since", Param::U32(clamp(since))),
+                    ("until", Param::U32(clamp(until))),
+                    ("brand", Param::Str(q.brand.clone())),
+                    ("label", Param::Str(q.side.label().to_string())),
+                    (
+                        "min_posts",
+                        Param::U32(q.min_posts.min(u32::MAX as u64) as u32),
+                    ),
+                    ("min_reach", Param::U64(q.min_reach)),
+                ];
+                let mut rows: Vec<StandingRow> =
+                    prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
+                rows.truncate(q.limit as usize);
                 Ok(rows
                     .into_iter()
                     .map(|r| Standing {

@@ -161,6 +161,10 @@ fn windows(until: DateTime<Utc>) -> Vec<(String, Vec<(&'static str, Param)>)> {
                 ("len", Param::U32(3600)),
                 ("negative", Param::U32(negative)),
                 ("intents", Param::Str(intents)),
+                // author_standings: any author with a negative post.
+                ("label", Param::Str("negative".into())),
+                ("min_posts", Param::U32(1)),
+                ("min_reach", Param::U64(0)),
             ],
         )
     })

@@ -43,6 +43,10 @@ pub const QUERIES: &[(&str, &str)] = &[
         "spikes",
         include_str!("../../../../deploy/clickhouse/queries/spikes.sql"),
     ),
+    (
+        "author_standings",
+        include_str!("../../../../deploy/clickhouse/queries/author_standings.sql"),
+    ),
 ];
 
 /// A dashboard query parameter's value.
@@ -51,6 +55,8 @@ pub const QUERIES: &[(&str, &str)] = &[
 pub enum Param {
     /// A `UInt32` (Unix seconds).
     U32(u32),
+    /// A `UInt64` (a count or reach).
+    U64(u64),
     /// A `Float64` (the spike factor `k`).
     F64(f64),
     /// A `String` (the brand, `''` for all).
@@ -124,6 +130,7 @@ pub fn prepare_sql(features: &Features, text: &str, params: &[(&str, Param)]) ->
             .map(|(_, v)| v.clone());
         q = match value {
             Some(Param::U32(v)) => q.bind(v),
+            Some(Param::U64(v)) => q.bind(v),
             Some(Param::F64(v)) => q.bind(v),
             Some(Param::Str(v)) => q.bind(v),
             // A missing parameter is a bug in this file; the server reports the bad SQL.
@@ -149,6 +156,7 @@ pub(crate) fn prepare(
     for (name, value) in &prepared.params {
         q = match value {
             Param::U32(v) => q.param(name, v),
+            Param::U64(v) => q.param(name, v),
             Param::F64(v) => q.param(name, v),
             Param::Str(v) => q.param(name, v),
         };
