@@ -78,6 +78,8 @@ panels = [
     panel(9, "CRM work queue", sql("work_queue"), 0, 37, 24, 10, description="work_queue.sql"),
     panel(10, "Advocates (2+ positive posts about a brand)", sql("author_standings", {"label": "'positive'", "min_posts": "2", "min_reach": "0"}), 0, 47, 12, 10, description="author_standings.sql with label = 'positive'"),
     panel(11, "Detractors (2+ negative posts about a brand)", sql("author_standings", {"label": "'negative'", "min_posts": "2", "min_reach": "0"}), 12, 47, 12, 10, description="author_standings.sql with label = 'negative'"),
+    panel(12, "Authors by posts", sql("author_profiles", {"source": "''", "handle": "''"}), 0, 57, 24, 10, description="author_profiles.sql: one row per network and handle"),
+    panel(13, "Threads (time to first response: first own_times entry or responded after started)", sql("threads", {"own": "'${own}'"}), 0, 67, 24, 10, description="threads.sql; set the own variable to the brands' own accounts (network:handle, comma-separated)"),
 ]
 
 dashboard = {
@@ -103,6 +105,7 @@ dashboard = {
                 "current": {"text": "", "value": ""},
             },
             {"name": "k", "label": "Spike k", "type": "custom", "query": "2,3,4", "current": {"text": "3", "value": "3"}},
+            {"name": "own", "label": "Own accounts (network:handle, comma-separated)", "type": "textbox", "query": "", "current": {"text": "", "value": ""}},
         ]
     },
     "panels": panels,

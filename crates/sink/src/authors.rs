@@ -145,31 +145,6 @@ GROUP BY source, author_handle
 ORDER BY posts DESC, MAX(author_reach) DESC, source, author_handle
 LIMIT ?6";
 
-const CLICKHOUSE_PROFILES: &str = "
-SELECT x_source AS source, x_handle AS author_handle, count() AS posts,
-       toUInt32(min(x_time)) AS first_seen, toUInt32(max(x_time)) AS last_seen,
-       argMax(x_reach, x_time) AS reach_latest, max(x_reach) AS reach_max,
-       countIf(x_label = 'positive') AS positive, countIf(x_label = 'neutral') AS neutral,
-       countIf(x_label = 'negative') AS negative,
-       groupArray(x_entities) AS entities, groupArray(x_intents) AS intents,
-       groupArray(x_customers) AS customers
-FROM (
-    SELECT post_id, toString(argMax(source, version)) AS x_source,
-           argMax(author_handle, version) AS x_handle,
-           argMax(author_reach, version) AS x_reach, argMax(event_time, version) AS x_time,
-           toString(argMax(sentiment_label, version)) AS x_label,
-           argMax(arrayConcat(brands, competitors), version) AS x_entities,
-           arrayMap(x -> toString(x), argMax(intents, version)) AS x_intents,
-           argMax(customers, version) AS x_customers
-    FROM interactions
-    WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
-    GROUP BY post_id)
-WHERE x_handle != '' AND (? = '' OR x_source = ?) AND (? = '' OR x_handle = ?)
-  AND (? = '' OR has(x_entities, ?))
-GROUP BY x_source, x_handle
-ORDER BY posts DESC, reach_max DESC, source, author_handle
-LIMIT ?";
-
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct ProfileRow {
     source: String,
@@ -348,19 +323,18 @@ impl AuthorStore {
                 .map_err(AuthorsError::from)
             }
             Queryable::ClickHouse(ch) => {
-                let rows: Vec<ProfileRow> =
-                    ch.0.query(CLICKHOUSE_PROFILES)
-                        .bind(clamp(since))
-                        .bind(clamp(until))
-                        .bind(source.as_str())
-                        .bind(source.as_str())
-                        .bind(handle.as_str())
-                        .bind(handle.as_str())
-                        .bind(brand.as_str())
-                        .bind(brand.as_str())
-                        .bind(limit)
-                        .fetch_all()
-                        .await?;
+                use crate::clickhouse::report::{dashboard_query, prepare, Param};
+                let sql = dashboard_query("author_profiles").expect("compiled in");
+                let params = [
+                    ("since", Param::U32(clamp(since))),
+                    ("until", Param::U32(clamp(until))),
+                    ("source", Param::Str(source)),
+                    ("handle", Param::Str(handle)),
+                    ("brand", Param::Str(brand)),
+                ];
+                let mut rows: Vec<ProfileRow> =
+                    prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
+                rows.truncate(limit as usize);
                 Ok(rows
                     .into_iter()
                     .map(|r| AuthorProfile {

@@ -18,7 +18,8 @@ use crate::SinkConfig;
 /// Failures of the conversation queries.
 pub type ConversationsError = StoreError;
 
-/// Threads read at most per query (the figures cover these, newest first).
+/// Threads read at most per query (the figures cover these, newest first;
+/// `threads.sql` has the same `LIMIT`).
 pub const MAX_THREADS: u32 = 200_000;
 
 /// One thread over a window.
@@ -146,32 +147,6 @@ HAVING started IS NOT NULL
 ORDER BY started DESC, thread
 LIMIT ?4";
 
-const CLICKHOUSE_THREADS: &str = "
-SELECT thread, toUInt32(minIf(t, own = 0)) AS started, count() AS posts,
-       toUInt8(maxIf(neg, own = 0)) AS negative, groupUniqArrayArray(entities) AS entities,
-       arrayMap(x -> toUInt32(x), groupArrayIf(t, own = 1)) AS own_times,
-       toUInt32(minIf(r_at, r_at > 0)) AS responded, countIf(own = 0) AS customer_posts
-FROM (
-    SELECT post_id, if(x_thread != '', x_thread, if(x_reply != '', x_reply, post_id)) AS thread,
-           x_time AS t, toUInt8(has(?, lower(concat(x_source, ':', x_handle)))) AS own,
-           toUInt8(x_label = 'negative') AS neg, x_entities AS entities, r_at
-    FROM (
-        SELECT post_id, argMax(thread_id, version) AS x_thread, argMax(reply_to, version) AS x_reply,
-               argMax(event_time, version) AS x_time, toString(argMax(source, version)) AS x_source,
-               argMax(author_handle, version) AS x_handle,
-               toString(argMax(sentiment_label, version)) AS x_label,
-               argMax(arrayConcat(brands, competitors), version) AS x_entities
-        FROM interactions
-        WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
-        GROUP BY post_id)
-    -- One row per answered post (the first response; see responses.rs), so
-    -- ANY keeps the row count and needs no aggregate inside the join.
-    ANY LEFT JOIN (SELECT post_id, toUInt32(responded_at) AS r_at FROM responses) USING (post_id))
-GROUP BY thread
-HAVING customer_posts > 0
-ORDER BY started DESC, thread
-LIMIT ?";
-
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct ThreadRow {
     thread: String,
@@ -201,22 +176,6 @@ SELECT i.post_id, i.source, i.author_handle, i.event_time, i.reply_to, i.sentime
 FROM interactions i
 WHERE i.post_id = ?1 OR COALESCE(NULLIF(i.thread_id, ''), NULLIF(i.reply_to, ''), i.post_id) = ?1
 ORDER BY i.event_time, i.post_id
-LIMIT 1000";
-
-const CLICKHOUSE_THREAD: &str = "
-SELECT post_id, x_source AS source, x_handle AS author, x_time AS event_time, x_reply AS reply_to,
-       x_compound AS compound, x_url AS url, x_text AS text, r_at AS responded
-FROM (
-    SELECT post_id, toString(argMax(source, version)) AS x_source, argMax(author_handle, version) AS x_handle,
-           toUInt32(argMax(event_time, version)) AS x_time, argMax(reply_to, version) AS x_reply,
-           argMax(thread_id, version) AS x_thread, argMax(sentiment_compound, version) AS x_compound,
-           argMax(url, version) AS x_url, substringUTF8(argMax(text, version), 1, 280) AS x_text
-    FROM interactions
-    WHERE post_id = ? OR thread_id = ? OR reply_to = ?
-    GROUP BY post_id)
-ANY LEFT JOIN (SELECT post_id, toUInt32(responded_at) AS r_at FROM responses) USING (post_id)
-WHERE post_id = ? OR if(x_thread != '', x_thread, if(x_reply != '', x_reply, post_id)) = ?
-ORDER BY event_time, post_id
 LIMIT 1000";
 
 #[derive(clickhouse::Row, serde::Deserialize)]
@@ -297,15 +256,16 @@ impl ConversationStore {
                 .map_err(ConversationsError::from)
             }
             Queryable::ClickHouse(ch) => {
+                // The dashboards' query file, so Grafana and this agree.
+                use crate::clickhouse::report::{dashboard_query, prepare, Param};
                 let clamp = |s: i64| s.clamp(0, u32::MAX as i64) as u32;
-                let rows: Vec<ThreadRow> =
-                    ch.0.query(CLICKHOUSE_THREADS)
-                        .bind(own)
-                        .bind(clamp(since))
-                        .bind(clamp(until))
-                        .bind(MAX_THREADS)
-                        .fetch_all()
-                        .await?;
+                let sql = dashboard_query("threads").expect("compiled in");
+                let params = [
+                    ("since", Param::U32(clamp(since))),
+                    ("until", Param::U32(clamp(until))),
+                    ("own", Param::Str(own.join(","))),
+                ];
+                let rows: Vec<ThreadRow> = prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
                 Ok(rows
                     .into_iter()
                     .map(|r| {
@@ -357,15 +317,10 @@ impl ConversationStore {
                 .map_err(ConversationsError::from)
             }
             Queryable::ClickHouse(ch) => {
-                let rows: Vec<PostRow> =
-                    ch.0.query(CLICKHOUSE_THREAD)
-                        .bind(thread)
-                        .bind(thread)
-                        .bind(thread)
-                        .bind(thread)
-                        .bind(thread)
-                        .fetch_all()
-                        .await?;
+                use crate::clickhouse::report::{dashboard_query, prepare, Param};
+                let sql = dashboard_query("thread").expect("compiled in");
+                let params = [("thread", Param::Str(thread.to_string()))];
+                let rows: Vec<PostRow> = prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
                 Ok(rows
                     .into_iter()
                     .map(|r| ThreadPost {

@@ -165,6 +165,12 @@ fn windows(until: DateTime<Utc>) -> Vec<(String, Vec<(&'static str, Param)>)> {
                 ("label", Param::Str("negative".into())),
                 ("min_posts", Param::U32(1)),
                 ("min_reach", Param::U64(0)),
+                // threads: the seeds' authors are `author<reach>`.
+                ("own", Param::Str("hn:author100,reddit:author100".into())),
+                // author_profiles: every author; thread: the first burst post's.
+                ("source", Param::Str(String::new())),
+                ("handle", Param::Str(String::new())),
+                ("thread", Param::Str("reddit:burst0".into())),
             ],
         )
     })

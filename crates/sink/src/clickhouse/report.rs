@@ -47,6 +47,18 @@ pub const QUERIES: &[(&str, &str)] = &[
         "author_standings",
         include_str!("../../../../deploy/clickhouse/queries/author_standings.sql"),
     ),
+    (
+        "threads",
+        include_str!("../../../../deploy/clickhouse/queries/threads.sql"),
+    ),
+    (
+        "author_profiles",
+        include_str!("../../../../deploy/clickhouse/queries/author_profiles.sql"),
+    ),
+    (
+        "thread",
+        include_str!("../../../../deploy/clickhouse/queries/thread.sql"),
+    ),
 ];
 
 /// A dashboard query parameter's value.
