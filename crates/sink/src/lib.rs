@@ -59,6 +59,7 @@ mod jsonl;
 mod queryable;
 pub mod report;
 pub mod responses;
+pub mod work;
 mod retry;
 mod sink;
 pub mod sqlite;

@@ -69,13 +69,15 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "005_responses",
             "006_mention_posts_minute",
             "013_alerts",
-            "014_response_log"
+            "014_response_log",
+            "015_assignments",
+            "016_match_feedback"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 8);
+    assert_eq!(again.already_applied, 10);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -88,7 +90,9 @@ async fn migrations_run_from_empty_then_are_idempotent() {
         [
             "alert_deliveries",
             "alerts",
+            "assignments",
             "interactions",
+            "match_feedback",
             "mention_posts_minute",
             "mention_posts_minute_mv",
             "mentions",

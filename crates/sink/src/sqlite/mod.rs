@@ -2,7 +2,7 @@
 //! the one-process default. Idempotent upsert by post id (the later scoring wins).
 
 mod alerts;
-mod report;
+pub(crate) mod report;
 mod schema;
 
 use std::path::{Path, PathBuf};

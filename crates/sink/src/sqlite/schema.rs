@@ -135,6 +135,33 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             PRIMARY KEY (post_id, responder, channel, note)
         );",
     ),
+    (
+        15,
+        "assignments",
+        // The console's "assign": who a post is assigned to (the latest
+        // assignment wins; one row per post).
+        "CREATE TABLE IF NOT EXISTS assignments (
+            post_id TEXT PRIMARY KEY,
+            assignee TEXT NOT NULL,
+            assigned_by TEXT NOT NULL,
+            assigned_at INTEGER NOT NULL
+        );",
+    ),
+    (
+        16,
+        "match_feedback",
+        // Analysts' feedback on matches ("this brand match is wrong"), once
+        // per post, entity and analyst, for tuning the watchlists.
+        "CREATE TABLE IF NOT EXISTS match_feedback (
+            post_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            analyst TEXT NOT NULL,
+            note TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (post_id, entity_id, analyst)
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.
