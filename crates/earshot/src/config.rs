@@ -42,6 +42,9 @@ struct RawConfig {
     /// `[alert]`: rules and channels of `earshot alert`.
     #[serde(default)]
     alert: earshot_alert::AlertConfig,
+    /// `[console]`: the web console and its API.
+    #[serde(default)]
+    console: earshot_console::ConsoleConfig,
 }
 
 /// A loaded configuration.
@@ -66,6 +69,8 @@ pub struct Config {
     pub connect: earshot_connect::ConnectConfig,
     /// `[alert]`.
     pub alert: earshot_alert::AlertConfig,
+    /// `[console]`.
+    pub console: earshot_console::ConsoleConfig,
 }
 
 /// Every problem found in a configuration.
@@ -153,6 +158,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             connectors: raw.connectors,
         },
         alert: raw.alert,
+        console: raw.console,
     })
 }
 
@@ -225,6 +231,7 @@ impl Config {
             self.sink.validate(),
             self.connect.validate(),
             self.alert.validate(),
+            self.console.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

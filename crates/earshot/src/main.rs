@@ -8,6 +8,7 @@ mod alert;
 mod bundled;
 mod check;
 mod config;
+mod console;
 mod daemon;
 mod match_stage;
 mod output;
@@ -112,6 +113,14 @@ enum Command {
         /// a delivery failed every attempt.
         #[arg(long)]
         once: bool,
+    },
+    /// Serve the web console: dashboards, the work queue and its actions,
+    /// alerts, and the CRM's respond API (`[console]`).
+    Console {
+        /// Address to listen on (default: `[console] addr`, 127.0.0.1:8080).
+        /// The pages have no login: keep it on loopback.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -254,6 +263,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,
                     Command::Alert { once } => alert::run(config, once).await,
+                    Command::Console { addr } => console::run(config, addr).await,
                     Command::Respond {
                         post_id,
                         by,
