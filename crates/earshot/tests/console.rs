@@ -94,7 +94,7 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let to = r.headers()["location"].to_str().unwrap().to_string();
     assert!(to.starts_with("/queue?window=7d") && to.contains("done=answered"), "{to}");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();

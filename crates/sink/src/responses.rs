@@ -192,7 +192,7 @@ fn sqlite_record(conn: &mut rusqlite::Connection, r: &Response) -> Result<Record
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct AnswerRow {
     post_id: String,
-    responded_at: u32,
+    first_at: u32,
     responder: String,
     channel: String,
 }
@@ -202,9 +202,11 @@ async fn clickhouse_answer(
     id: &str,
 ) -> Result<Option<Response>, ResponseError> {
     // The first response is the answer, whatever the merges have done yet.
+    // (An alias named `responded_at` would shadow the column inside argMin:
+    // ClickHouse 18.16 then refuses an aggregate inside an aggregate.)
     let rows: Vec<AnswerRow> = client
         .query(
-            "SELECT post_id, toUInt32(min(responded_at)) AS responded_at,
+            "SELECT post_id, toUInt32(min(responded_at)) AS first_at,
                     argMin(responder, responded_at) AS responder, argMin(channel, responded_at) AS channel
              FROM responses WHERE post_id = ? GROUP BY post_id",
         )
@@ -213,7 +215,7 @@ async fn clickhouse_answer(
         .await?;
     Ok(rows.into_iter().next().map(|a| Response {
         post_id: a.post_id,
-        responded_at: from_secs(a.responded_at.into()),
+        responded_at: from_secs(a.first_at.into()),
         responder: a.responder,
         channel: a.channel,
         note: String::new(),
