@@ -66,8 +66,10 @@ pub async fn responses(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong token: send `Authorization: Bearer <token>`",
             );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("static header"),
+            );
             return r;
         }
     }
@@ -80,13 +82,20 @@ pub async fn responses(
             )
         }
     };
-    for (k, v) in [("post_id", &b.post_id), ("by", &b.by), ("channel", &b.channel)] {
+    for (k, v) in [
+        ("post_id", &b.post_id),
+        ("by", &b.by),
+        ("channel", &b.channel),
+    ] {
         if v.trim().is_empty() {
             return error(StatusCode::BAD_REQUEST, format!("{k}: must not be empty"));
         }
     }
     if b.note.len() > MAX_FIELD_BYTES {
-        return error(StatusCode::BAD_REQUEST, format!("note: at most {MAX_FIELD_BYTES} bytes"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("note: at most {MAX_FIELD_BYTES} bytes"),
+        );
     }
     let answer = Answer {
         post_id: b.post_id.trim().to_string(),

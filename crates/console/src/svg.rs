@@ -185,13 +185,21 @@ mod tests {
         let svg = bars("Share", &[bar("acme", 10.0), bar("<globex>", 5.0)]).into_string();
         let track = WIDTH - LABEL_W - 70.0;
         assert!(svg.contains(&format!("width=\"{}\"", fmt(track))), "{svg}");
-        assert!(svg.contains(&format!("width=\"{}\"", fmt(track / 2.0))), "{svg}");
+        assert!(
+            svg.contains(&format!("width=\"{}\"", fmt(track / 2.0))),
+            "{svg}"
+        );
         assert!(svg.contains("class=\"bar hl\""), "{svg}");
-        assert!(svg.contains("&lt;globex&gt;") && !svg.contains("<globex>"), "{svg}");
+        assert!(
+            svg.contains("&lt;globex&gt;") && !svg.contains("<globex>"),
+            "{svg}"
+        );
         assert!(svg.contains("<title>Share</title>") && svg.contains("aria-label=\"Share\""));
         assert!(bars("x", &[]).into_string().contains("No data"));
         // All zero: no division by zero, zero-width bars.
-        assert!(bars("x", &[bar("a", 0.0)]).into_string().contains("width=\"0.0\""));
+        assert!(bars("x", &[bar("a", 0.0)])
+            .into_string()
+            .contains("width=\"0.0\""));
     }
 
     #[test]
@@ -203,7 +211,12 @@ mod tests {
         };
         let svg = line(
             "Volume",
-            &[p(Some(1.0), false), p(Some(2.0), false), p(None, false), p(Some(9.0), true)],
+            &[
+                p(Some(1.0), false),
+                p(Some(2.0), false),
+                p(None, false),
+                p(Some(9.0), true),
+            ],
             0.0,
             10.0,
             false,
@@ -215,8 +228,14 @@ mod tests {
         assert!(line("x", &[p(None, false)], 0.0, 1.0, false)
             .into_string()
             .contains("No data"));
-        let net = line("Net", &[p(Some(-0.5), false), p(Some(0.5), false)], -1.0, 1.0, true)
-            .into_string();
+        let net = line(
+            "Net",
+            &[p(Some(-0.5), false), p(Some(0.5), false)],
+            -1.0,
+            1.0,
+            true,
+        )
+        .into_string();
         assert!(net.contains("class=\"zero\""), "{net}");
     }
 

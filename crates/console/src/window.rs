@@ -127,24 +127,50 @@ mod tests {
     fn presets_and_custom_windows_resolve() {
         let now = parse_time("t", "2026-12-01T12:00").unwrap();
         let w = q("", "", "").resolve(now).unwrap();
-        assert_eq!((w.until - w.since, w.label.as_str()), (Duration::hours(24), "24h"));
-        assert_eq!(q("30d", "", "").resolve(now).unwrap().since, now - Duration::days(30));
-        let c = q("", "2026-11-01", "2026-11-02T06:30").resolve(now).unwrap();
+        assert_eq!(
+            (w.until - w.since, w.label.as_str()),
+            (Duration::hours(24), "24h")
+        );
+        assert_eq!(
+            q("30d", "", "").resolve(now).unwrap().since,
+            now - Duration::days(30)
+        );
+        let c = q("", "2026-11-01", "2026-11-02T06:30")
+            .resolve(now)
+            .unwrap();
         assert_eq!(c.label, "custom");
         assert_eq!(c.until - c.since, Duration::minutes(30 * 60 + 30));
         assert_eq!(
             c.query(),
-            [("since", "2026-11-01T00:00".to_string()), ("until", "2026-11-02T06:30".to_string())]
+            [
+                ("since", "2026-11-01T00:00".to_string()),
+                ("until", "2026-11-02T06:30".to_string())
+            ]
         );
     }
 
     #[test]
     fn bad_windows_name_the_field() {
         let now = Utc::now();
-        assert!(q("1y", "", "").resolve(now).unwrap_err().starts_with("window:"));
-        assert!(q("", "yesterday", "").resolve(now).unwrap_err().starts_with("since:"));
-        assert!(q("", "2026-11-02", "2026-11-01").resolve(now).unwrap_err().contains("before"));
-        assert!(q("", "2000-01-01", "2026-01-01").resolve(now).unwrap_err().contains("400 days"));
-        assert!(q("", "", &"9".repeat(100)).resolve(now).unwrap_err().starts_with("until:"));
+        assert!(q("1y", "", "")
+            .resolve(now)
+            .unwrap_err()
+            .starts_with("window:"));
+        assert!(q("", "yesterday", "")
+            .resolve(now)
+            .unwrap_err()
+            .starts_with("since:"));
+        assert!(q("", "2026-11-02", "2026-11-01")
+            .resolve(now)
+            .unwrap_err()
+            .contains("before"));
+        assert!(q("", "2000-01-01", "2026-01-01")
+            .resolve(now)
+            .unwrap_err()
+            .contains("400 days"));
+        assert!(q("", "", &"9".repeat(100))
+            .resolve(now)
+            .unwrap_err()
+            .starts_with("until:"));
     }
 }

@@ -12,7 +12,10 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
     let addr = match addr {
         Some(a) => a,
         None => config.console.addr.parse().with_context(|| {
-            format!("{}: console.addr: `{}` is not an address", config.name, config.console.addr)
+            format!(
+                "{}: console.addr: `{}` is not an address",
+                config.name, config.console.addr
+            )
         })?,
     };
     let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;

@@ -55,12 +55,18 @@ async fn check_pages(c: &Console) {
     // Competitors beside the brand: the table lists them.
     assert!(acme.contains("competitor") && acme.contains("initrode"));
     let custom = page(&c.url("/?since=2026-01-01&until=2026-01-02")).await;
-    assert!(custom.contains("0</strong> mentions"), "custom window not applied");
+    assert!(
+        custom.contains("0</strong> mentions"),
+        "custom window not applied"
+    );
     let bad = client().get(c.url("/?window=1y")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("window: `1y`"));
     let css = client().get(c.url("/style.css")).send().await.unwrap();
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
     let alerts = page(&c.url("/alerts")).await;
     assert!(alerts.contains("<h1>Alerts</h1>") && alerts.contains("alert(s) sent"));
 }
@@ -70,7 +76,10 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
     let queue = page(&c.url("/queue")).await;
     assert!(queue.contains("<h1>Work queue</h1>") && queue.contains("Why this priority"));
     let (id, shown) = first_queued(&queue);
-    assert!(report_queue(dir, config).contains(&shown), "{shown} not in the report's queue");
+    assert!(
+        report_queue(dir, config).contains(&shown),
+        "{shown} not in the report's queue"
+    );
     let csrf = field(&queue, "csrf");
 
     // A forged form (no or wrong token) is refused and changes nothing.
@@ -81,7 +90,9 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
-    assert!(page(&c.url("/queue")).await.contains(&format!("<code>{id}</code>")));
+    assert!(page(&c.url("/queue"))
+        .await
+        .contains(&format!("<code>{id}</code>")));
 
     let r = client()
         .post(c.url("/queue/answer?window=7d&route="))
@@ -96,7 +107,10 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
         .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let to = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(to.starts_with("/queue?window=7d") && to.contains("done=answered"), "{to}");
+    assert!(
+        to.starts_with("/queue?window=7d") && to.contains("done=answered"),
+        "{to}"
+    );
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("earshot_agent=ann;"), "{cookie}");
     let after = client()
@@ -109,10 +123,16 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
         .await
         .unwrap();
     assert!(after.contains("the post left the queue"));
-    assert!(!after.contains(&format!("<code>{id}</code>")), "{id} still queued");
+    assert!(
+        !after.contains(&format!("<code>{id}</code>")),
+        "{id} still queued"
+    );
     // The agent is remembered.
     assert!(after.contains("name=\"agent\" value=\"ann\""));
-    assert!(!report_queue(dir, config).contains(&shown), "{shown} still in the report");
+    assert!(
+        !report_queue(dir, config).contains(&shown),
+        "{shown} still in the report"
+    );
 
     // Assign and mark a match wrong on the next post.
     let (next, _) = first_queued(&after);
@@ -120,30 +140,55 @@ async fn check_actions(c: &Console, dir: &Path, config: Option<&Path>) -> String
         let at = after.find(&format!("<code>{next}</code>")).unwrap();
         let rest = &after[at..];
         let sel = rest.find("name=\"entity\"").unwrap();
-        rest[sel..].split("<option value=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+        rest[sel..]
+            .split("<option value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
     };
     for (path, form) in [
         ("/queue/assign", vec![("assignee", "team-b")]),
         ("/queue/wrong-match", vec![("entity", entity.as_str())]),
     ] {
-        let mut f = vec![("post_id", next.as_str()), ("agent", "ann"), ("csrf", csrf.as_str())];
+        let mut f = vec![
+            ("post_id", next.as_str()),
+            ("agent", "ann"),
+            ("csrf", csrf.as_str()),
+        ];
         f.extend(form);
         let r = client().post(c.url(path)).form(&f).send().await.unwrap();
         assert_eq!(r.status(), 303, "{path}: {}", r.text().await.unwrap());
     }
     let q = page(&c.url("/queue")).await;
-    assert!(q.contains("Assigned to <strong>team-b</strong>"), "assignment not shown");
-    assert!(q.contains(&format!("Marked wrong: {entity} (by ann)")), "feedback not shown");
+    assert!(
+        q.contains("Assigned to <strong>team-b</strong>"),
+        "assignment not shown"
+    );
+    assert!(
+        q.contains(&format!("Marked wrong: {entity} (by ann)")),
+        "feedback not shown"
+    );
     let unknown = client()
         .post(c.url("/queue/assign"))
-        .form(&[("post_id", "x:nope"), ("assignee", "b"), ("csrf", csrf.as_str())])
+        .form(&[
+            ("post_id", "x:nope"),
+            ("assignee", "b"),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
     let not_matched = client()
         .post(c.url("/queue/wrong-match"))
-        .form(&[("post_id", next.as_str()), ("entity", "no-such-brand"), ("csrf", csrf.as_str())])
+        .form(&[
+            ("post_id", next.as_str()),
+            ("entity", "no-such-brand"),
+            ("csrf", csrf.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -164,35 +209,55 @@ async fn check_api(c: &Console, answered: &str, fresh: &str) {
         r.send()
     };
     let body = |id: &str| {
-        serde_json::json!({"post_id": id, "by": "crm-bot", "channel": "crm", "note": "ticket 42"}).to_string()
+        serde_json::json!({"post_id": id, "by": "crm-bot", "channel": "crm", "note": "ticket 42"})
+            .to_string()
     };
     let r = post(None, body(fresh)).await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("\"error\""));
-    assert_eq!(post(Some("wrong"), body(fresh)).await.unwrap().status(), 401);
+    assert_eq!(
+        post(Some("wrong"), body(fresh)).await.unwrap().status(),
+        401
+    );
 
     let r = post(Some("s3cret"), body(fresh)).await.unwrap();
     assert_eq!(r.status(), 201);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!((v["status"].as_str(), v["answered_by"].as_str()), (Some("answered"), Some("crm-bot")));
+    assert_eq!(
+        (v["status"].as_str(), v["answered_by"].as_str()),
+        (Some("answered"), Some("crm-bot"))
+    );
     let r = post(Some("s3cret"), body(fresh)).await.unwrap();
     assert_eq!(r.status(), 200);
     let r = post(Some("s3cret"), body(answered)).await.unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!((v["status"].as_str(), v["answered_by"].as_str()), (Some("already_answered"), Some("ann")));
+    assert_eq!(
+        (v["status"].as_str(), v["answered_by"].as_str()),
+        (Some("already_answered"), Some("ann"))
+    );
 
     let r = post(Some("s3cret"), body("x:nope")).await.unwrap();
     assert_eq!(r.status(), 404);
     assert!(r.text().await.unwrap().contains("no post `x:nope`"));
-    let r = post(Some("s3cret"), "{\"post_id\": 1}".into()).await.unwrap();
+    let r = post(Some("s3cret"), "{\"post_id\": 1}".into())
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = post(Some("s3cret"), serde_json::json!({"post_id": fresh, "by": ""}).to_string()).await.unwrap();
+    let r = post(
+        Some("s3cret"),
+        serde_json::json!({"post_id": fresh, "by": ""}).to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("by: must not be empty"));
-    let big = serde_json::json!({"post_id": fresh, "by": "x", "note": "n".repeat(200_000)}).to_string();
+    let big =
+        serde_json::json!({"post_id": fresh, "by": "x", "note": "n".repeat(200_000)}).to_string();
     assert_eq!(post(Some("s3cret"), big).await.unwrap().status(), 413);
-    assert!(!page(&c.url("/queue")).await.contains(&format!("<code>{fresh}</code>")));
+    assert!(!page(&c.url("/queue"))
+        .await
+        .contains(&format!("<code>{fresh}</code>")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,11 +59,11 @@ mod jsonl;
 mod queryable;
 pub mod report;
 pub mod responses;
-pub mod work;
 mod retry;
 mod sink;
 pub mod sqlite;
 mod stage;
+pub mod work;
 
 use std::sync::Arc;
 

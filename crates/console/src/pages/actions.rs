@@ -36,19 +36,24 @@ pub struct ActionForm {
 /// Who acts when a form has no agent name yet.
 const UNNAMED_AGENT: &str = "console";
 
-fn checked(state: &ConsoleState, f: &ActionForm) -> Result<(), Response> {
+/// A refusal page when the form is forged or lacks its post.
+fn checked(state: &ConsoleState, f: &ActionForm) -> Option<Response> {
     let ok: bool = f.csrf.as_bytes().ct_eq(state.inner.csrf.as_bytes()).into();
     if !ok {
-        return Err(error_page(
+        return Some(error_page(
             StatusCode::FORBIDDEN,
             "Form expired",
             "The form's token does not match this console (it was restarted, or the form came from elsewhere): reload the work queue and try again.",
         ));
     }
     if f.post_id.trim().is_empty() {
-        return Err(error_page(StatusCode::BAD_REQUEST, "Bad form", "post_id: missing"));
+        return Some(error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad form",
+            "post_id: missing",
+        ));
     }
-    Ok(())
+    None
 }
 
 fn back(q: &QueueQuery, done: &str) -> String {
@@ -76,7 +81,9 @@ fn redirect(to: String, agent: Option<&str>) -> Response {
 
 fn work_error(e: WorkError) -> Response {
     match e {
-        WorkError::UnknownPost(_) => error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string()),
+        WorkError::UnknownPost(_) => {
+            error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string())
+        }
         WorkError::NotMatched(..) | WorkError::Invalid(_) => {
             error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string())
         }
@@ -91,12 +98,16 @@ pub async fn answer(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = checked(&state, &f) {
+    if let Some(r) = checked(&state, &f) {
         return r;
     }
     let agent = f.agent.trim();
     if agent.is_empty() {
-        return error_page(StatusCode::BAD_REQUEST, "Bad form", "agent: enter your name to mark a post answered");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad form",
+            "agent: enter your name to mark a post answered",
+        );
     }
     let response = Answer {
         post_id: f.post_id.trim().to_string(),
@@ -111,7 +122,9 @@ pub async fn answer(
         Err(e @ ResponseError::UnknownPost(_)) => {
             error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string())
         }
-        Err(e @ ResponseError::Invalid(_)) => error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string()),
+        Err(e @ ResponseError::Invalid(_)) => {
+            error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string())
+        }
         Err(e) => store_error(e),
     }
 }
@@ -122,10 +135,12 @@ pub async fn assign(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = checked(&state, &f) {
+    if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let by = Some(f.agent.trim()).filter(|a| !a.is_empty()).unwrap_or(UNNAMED_AGENT);
+    let by = Some(f.agent.trim())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(UNNAMED_AGENT);
     match state
         .inner
         .work
@@ -144,14 +159,22 @@ pub async fn wrong_match(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = checked(&state, &f) {
+    if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let by = Some(f.agent.trim()).filter(|a| !a.is_empty()).unwrap_or(UNNAMED_AGENT);
+    let by = Some(f.agent.trim())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(UNNAMED_AGENT);
     match state
         .inner
         .work
-        .mark_wrong(f.post_id.trim(), f.entity.trim(), by, f.note.trim(), Utc::now())
+        .mark_wrong(
+            f.post_id.trim(),
+            f.entity.trim(),
+            by,
+            f.note.trim(),
+            Utc::now(),
+        )
         .await
     {
         Ok(()) => redirect(back(&q, "wrong"), None),

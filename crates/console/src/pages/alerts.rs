@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::html;
 
-use crate::layout::{error_page, shell, sep, store_error, window_picker, Nav};
+use crate::layout::{error_page, sep, shell, store_error, window_picker, Nav};
 use crate::window::WindowQuery;
 use crate::ConsoleState;
 
@@ -82,4 +82,3 @@ pub async fn page(State(state): State<ConsoleState>, Query(q): Query<WindowQuery
     };
     shell("Alerts", Nav::Alerts, body).into_response()
 }
-

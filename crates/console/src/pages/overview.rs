@@ -12,7 +12,7 @@ use earshot_sink::{NetSentiment, Report, ReportParams};
 use maud::html;
 use serde::Deserialize;
 
-use crate::layout::{error_page, shell, query_string, store_error, window_picker, Nav};
+use crate::layout::{error_page, query_string, shell, store_error, window_picker, Nav};
 use crate::svg::{self, Bar, Point};
 use crate::window::{Window, WindowQuery};
 use crate::ConsoleState;
@@ -37,7 +37,11 @@ async fn page_handler(state: ConsoleState, q: OverviewQuery) -> Response {
     };
     let brand = q.brand.trim();
     if brand.len() > 200 {
-        return error_page(StatusCode::BAD_REQUEST, "Bad brand", "brand: longer than 200 bytes");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad brand",
+            "brand: longer than 200 bytes",
+        );
     }
     let params = ReportParams::between(w.since, w.until, Some(brand));
     let report = match earshot_sink::report::report(&state.inner.sink, &params).await {
@@ -102,8 +106,15 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
         })
         .collect();
     let buckets = series(w, &r.net_sentiment);
-    let label_fmt = if bucket_secs(w) == 86_400 { "%m-%d" } else { "%m-%d %H:00" };
-    let volumes: Vec<f64> = buckets.iter().map(|(_, v)| (v[0] + v[1] + v[2]) as f64).collect();
+    let label_fmt = if bucket_secs(w) == 86_400 {
+        "%m-%d"
+    } else {
+        "%m-%d %H:00"
+    };
+    let volumes: Vec<f64> = buckets
+        .iter()
+        .map(|(_, v)| (v[0] + v[1] + v[2]) as f64)
+        .collect();
     let marks = svg::spikes(&volumes, SPIKE_K);
     let volume_points: Vec<Point> = buckets
         .iter()

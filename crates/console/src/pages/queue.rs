@@ -10,7 +10,7 @@ use earshot_sink::work::{QueueFilter, QueueItem};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use crate::layout::{agent_from_cookie, error_page, shell, sep, store_error, window_picker, Nav};
+use crate::layout::{agent_from_cookie, error_page, sep, shell, store_error, window_picker, Nav};
 use crate::window::{Window, WindowQuery};
 use crate::ConsoleState;
 
@@ -57,7 +57,10 @@ impl QueueQuery {
         }
         let route = self.route.trim();
         if !route.is_empty() && !ROUTES.contains(&route) {
-            return Err(format!("route: `{route}` is not one of {}", ROUTES.join(", ")));
+            return Err(format!(
+                "route: `{route}` is not one of {}",
+                ROUTES.join(", ")
+            ));
         }
         Ok(())
     }
@@ -98,7 +101,13 @@ pub async fn page(
     render(&state, &w, &q, &items, &agent).into_response()
 }
 
-fn render(state: &ConsoleState, w: &Window, q: &QueueQuery, items: &[QueueItem], agent: &str) -> Markup {
+fn render(
+    state: &ConsoleState,
+    w: &Window,
+    q: &QueueQuery,
+    items: &[QueueItem],
+    agent: &str,
+) -> Markup {
     let filters = q.filters();
     // Where an action returns to: this page with its window and filters.
     let mut back = w.query();
