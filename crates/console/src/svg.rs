@@ -19,7 +19,7 @@ pub struct Bar {
     pub highlight: bool,
 }
 
-const BAR_H: f64 = 24.0;
+const BAR_H: f64 = 28.0;
 const LABEL_W: f64 = 150.0;
 const WIDTH: f64 = 600.0;
 
@@ -29,7 +29,8 @@ pub fn bars(title: &str, bars: &[Bar]) -> Markup {
         return html! { p.empty { "No data in this window." } };
     }
     let max = bars.iter().map(|b| b.value).fold(0.0, f64::max);
-    let track = WIDTH - LABEL_W - 70.0;
+    // Room right of the longest bar for its figure, e.g. `50.5% (332)`.
+    let track = WIDTH - LABEL_W - 120.0;
     let height = BAR_H * bars.len() as f64 + 4.0;
     html! {
         svg.chart.bars role="img" aria-label=(title) viewBox=(format!("0 0 {WIDTH} {height}"))
@@ -38,10 +39,10 @@ pub fn bars(title: &str, bars: &[Bar]) -> Markup {
             @for (i, b) in bars.iter().enumerate() {
                 @let y = i as f64 * BAR_H + 2.0;
                 @let w = if max > 0.0 { (b.value / max * track).max(0.0) } else { 0.0 };
-                text x=(LABEL_W - 6.0) y=(y + 16.0) text-anchor="end" { (truncate(&b.label, 22)) }
+                text x=(LABEL_W - 6.0) y=(y + 19.0) text-anchor="end" { (truncate(&b.label, 18)) }
                 rect class=(if b.highlight { "bar hl" } else { "bar" }) x=(LABEL_W) y=(y + 3.0)
                     width=(fmt(w)) height=(BAR_H - 6.0) {}
-                text x=(fmt(LABEL_W + w + 6.0)) y=(y + 16.0) { (b.shown) }
+                text x=(fmt(LABEL_W + w + 6.0)) y=(y + 19.0) { (b.shown) }
             }
         }
     }
@@ -183,7 +184,8 @@ mod tests {
     #[test]
     fn bars_are_proportional_and_escaped() {
         let svg = bars("Share", &[bar("acme", 10.0), bar("<globex>", 5.0)]).into_string();
-        let track = WIDTH - LABEL_W - 70.0;
+        // Room right of the longest bar for its figure, e.g. `50.5% (332)`.
+        let track = WIDTH - LABEL_W - 120.0;
         assert!(svg.contains(&format!("width=\"{}\"", fmt(track))), "{svg}");
         assert!(
             svg.contains(&format!("width=\"{}\"", fmt(track / 2.0))),

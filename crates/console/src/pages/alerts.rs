@@ -49,7 +49,7 @@ pub async fn page(State(state): State<ConsoleState>, Query(q): Query<WindowQuery
                     "observed " (format!("{:.2}", a.observed)) " against threshold " (format!("{:.2}", a.threshold))
                 }
                 @if let Some(s) = payload.get("summary").and_then(|s| s.as_str()) { p { (s) } }
-                table {
+                div.scroll { table {
                     caption.muted { "Deliveries" }
                     thead { tr { th scope="col" { "Channel" } th scope="col" { "State" } th.num scope="col" { "Attempts" } th scope="col" { "Last error" } } }
                     tbody {
@@ -62,7 +62,7 @@ pub async fn page(State(state): State<ConsoleState>, Query(q): Query<WindowQuery
                             }
                         }
                     }
-                }
+                } }
                 @if let Some(posts) = payload.get("top_posts").and_then(|p| p.as_array()).filter(|p| !p.is_empty()) {
                     p.meta { "Top posts:" }
                     ul {

@@ -183,7 +183,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
             }
             section {
                 h2 { "Brand and competitors" }
-                table {
+                div.scroll { table {
                     thead { tr { th scope="col" { "Entity" } th scope="col" { "Kind" } th.num scope="col" { "Mentions" } th.num scope="col" { "Share" } th.num scope="col" { "Net sentiment" } } }
                     tbody {
                         @for s in window_sov {
@@ -201,7 +201,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
                             }
                         }
                     }
-                }
+                } }
             }
             section {
                 h2 { "Mention volume" }
@@ -227,7 +227,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
             h2 { "Last hour against the 12 before" }
             @if r.spikes.is_empty() { p.empty { "No mentions in the last 13 hours of this window." } }
             @else {
-                table {
+                div.scroll { table {
                     thead { tr { th scope="col" { "Entity" } th.num scope="col" { "Last hour" } th.num scope="col" { "Mean" } th.num scope="col" { "Threshold" } th scope="col" { "Spike" } } }
                     tbody {
                         @for s in &r.spikes {
@@ -240,7 +240,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
                             }
                         }
                     }
-                }
+                } }
             }
         }
     };
