@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use earshot_sink::alerts::{AlertStore, AlertStoreError};
+use earshot_sink::overview::{OverviewError, OverviewStore};
 use earshot_sink::responses::{ResponseError, ResponseStore};
 use earshot_sink::work::{WorkError, WorkStore};
 use earshot_sink::SinkConfig;
@@ -25,6 +26,9 @@ pub enum ConsoleError {
     /// The alerts store.
     #[error("console: {0}")]
     Alerts(#[from] AlertStoreError),
+    /// The overview's store.
+    #[error("console: {0}")]
+    Overview(#[from] OverviewError),
 }
 
 /// Shared by every request (cheap to clone).
@@ -34,7 +38,7 @@ pub struct ConsoleState {
 }
 
 pub(crate) struct Inner {
-    pub sink: SinkConfig,
+    pub overview: OverviewStore,
     pub work: WorkStore,
     pub responses: ResponseStore,
     pub alerts: AlertStore,
@@ -57,7 +61,7 @@ impl ConsoleState {
         rand::rng().fill_bytes(&mut csrf);
         Ok(ConsoleState {
             inner: Arc::new(Inner {
-                sink: sink.clone(),
+                overview: OverviewStore::open(sink).await?,
                 work: WorkStore::open(sink).await?,
                 responses: ResponseStore::open(sink).await?,
                 alerts: AlertStore::open(sink).await?,

@@ -56,6 +56,7 @@ mod batch;
 pub mod clickhouse;
 mod config;
 mod jsonl;
+pub mod overview;
 mod queryable;
 pub mod report;
 pub mod responses;

@@ -1,6 +1,6 @@
 //! `GET /`: share of voice, mention volume with spikes marked, net sentiment
 //! over time, intents and sources, for all brands or one (`?brand=`), with
-//! the competitors beside it. Data: `earshot_sink::report`.
+//! the competitors beside it. Data: `earshot_sink::overview` (whole hours).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use earshot_sink::{NetSentiment, Report, ReportParams};
+use earshot_sink::overview::Overview;
+use earshot_sink::NetSentiment;
 use maud::html;
 use serde::Deserialize;
 
@@ -43,10 +44,15 @@ async fn page_handler(state: ConsoleState, q: OverviewQuery) -> Response {
             "brand: longer than 200 bytes",
         );
     }
-    let params = ReportParams::between(w.since, w.until, Some(brand));
-    let report = match earshot_sink::report::report(&state.inner.sink, &params).await {
+    let report = match state.inner.overview.overview(w.since, w.until, brand).await {
         Ok(r) => r,
-        Err(e) => return store_error(format!("{e:#}")),
+        Err(e) => return store_error(e),
+    };
+    // The figures cover whole hours: show the window they are for.
+    let w = Window {
+        since: report.since,
+        until: report.until,
+        label: w.label,
     };
     render(&w, brand, &report).into_response()
 }
@@ -89,13 +95,8 @@ fn series(w: &Window, rows: &[NetSentiment]) -> Vec<(DateTime<Utc>, [u64; 3])> {
         .collect()
 }
 
-fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
-    let window_sov = r
-        .share_of_voice
-        .iter()
-        .find(|(l, _)| l == "window")
-        .map(|(_, rows)| rows.as_slice())
-        .unwrap_or(&[]);
+fn render(w: &Window, brand: &str, r: &Overview) -> maud::Markup {
+    let window_sov = r.share_of_voice.as_slice();
     let sov_bars: Vec<Bar> = window_sov
         .iter()
         .map(|s| Bar {
@@ -105,7 +106,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
             highlight: s.entity_id == brand,
         })
         .collect();
-    let buckets = series(w, &r.net_sentiment);
+    let buckets = series(w, &r.hourly);
     let label_fmt = if bucket_secs(w) == 86_400 {
         "%m-%d"
     } else {
@@ -146,7 +147,7 @@ fn render(w: &Window, brand: &str, r: &Report) -> maud::Markup {
     };
     // Net sentiment of each entity over the window (from the hourly rows).
     let mut net_by_entity: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for n in &r.net_sentiment {
+    for n in &r.hourly {
         let e = net_by_entity.entry(n.entity_id.as_str()).or_default();
         e.0 += n.positive;
         e.1 += n.negative;

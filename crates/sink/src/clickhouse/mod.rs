@@ -5,7 +5,7 @@
 pub(crate) mod alerts;
 mod error;
 mod insert;
-mod report;
+pub(crate) mod report;
 pub(crate) mod rows;
 pub mod schema;
 

@@ -162,6 +162,88 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             PRIMARY KEY (post_id, entity_id, analyst)
         );",
     ),
+    (
+        17,
+        "hourly_rollups",
+        // The console's overview at millions of posts: hourly counts kept by
+        // triggers in the sink's own transaction (exact under re-scoring:
+        // a replaced row is subtracted, its new version added), so a 30-day
+        // page reads thousands of rows instead of millions. `mention_hours`
+        // is the embedded store's `mention_posts_minute`; `post_hours`
+        // counts posts per source and intent, for all (`entity_id = ''`) and
+        // per brand or competitor (`intent = ''`: the post itself).
+        "CREATE TABLE IF NOT EXISTS mention_hours (
+            entity_id TEXT NOT NULL, entity_kind TEXT NOT NULL, hour INTEGER NOT NULL,
+            sentiment_label TEXT NOT NULL, posts INTEGER NOT NULL,
+            PRIMARY KEY (hour, entity_id, entity_kind, sentiment_label)
+        ) WITHOUT ROWID;
+        INSERT OR REPLACE INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+        SELECT entity_id, entity_kind, (event_time / 3600) * 3600, sentiment_label, COUNT(*)
+        FROM mentions GROUP BY 1, 2, 3, 4;
+        CREATE TRIGGER IF NOT EXISTS mention_hours_insert AFTER INSERT ON mentions BEGIN
+            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+            VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS mention_hours_delete AFTER DELETE ON mentions BEGIN
+            UPDATE mention_hours SET posts = posts - 1
+            WHERE entity_id = OLD.entity_id AND hour = (OLD.event_time / 3600) * 3600
+              AND entity_kind = OLD.entity_kind AND sentiment_label = OLD.sentiment_label;
+        END;
+        CREATE TRIGGER IF NOT EXISTS mention_hours_update AFTER UPDATE ON mentions BEGIN
+            UPDATE mention_hours SET posts = posts - 1
+            WHERE entity_id = OLD.entity_id AND hour = (OLD.event_time / 3600) * 3600
+              AND entity_kind = OLD.entity_kind AND sentiment_label = OLD.sentiment_label;
+            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+            VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + 1;
+        END;
+        CREATE TABLE IF NOT EXISTS post_hours (
+            entity_id TEXT NOT NULL, hour INTEGER NOT NULL, source TEXT NOT NULL, intent TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            PRIMARY KEY (hour, entity_id, source, intent)
+        ) WITHOUT ROWID;
+        INSERT OR REPLACE INTO post_hours (entity_id, hour, source, intent, posts)
+        SELECT pe.e, pe.h, pe.s, pi.it, COUNT(*) FROM (
+            SELECT p.post_id, '' AS e, (p.event_time / 3600) * 3600 AS h, p.source AS s FROM interactions p
+            UNION SELECT p.post_id, b.value, (p.event_time / 3600) * 3600, p.source FROM interactions p, json_each(p.brands) b
+            UNION SELECT p.post_id, c.value, (p.event_time / 3600) * 3600, p.source FROM interactions p, json_each(p.competitors) c
+        ) pe JOIN (
+            SELECT post_id, '' AS it FROM interactions
+            UNION SELECT p.post_id, j.value FROM interactions p, json_each(p.intents) j
+        ) pi ON pi.post_id = pe.post_id
+        GROUP BY 1, 2, 3, 4;
+        CREATE TRIGGER IF NOT EXISTS post_hours_insert AFTER INSERT ON interactions BEGIN
+            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
+            SELECT e.v, (NEW.event_time / 3600) * 3600, NEW.source, i.v, 1
+            FROM (SELECT '' AS v UNION SELECT value FROM json_each(NEW.brands)
+                  UNION SELECT value FROM json_each(NEW.competitors)) e,
+                 (SELECT '' AS v UNION SELECT value FROM json_each(NEW.intents)) i
+            WHERE true
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS post_hours_delete AFTER DELETE ON interactions BEGIN
+            UPDATE post_hours SET posts = posts - 1
+            WHERE hour = (OLD.event_time / 3600) * 3600 AND source = OLD.source
+              AND entity_id IN (SELECT '' UNION SELECT value FROM json_each(OLD.brands)
+                                UNION SELECT value FROM json_each(OLD.competitors))
+              AND intent IN (SELECT '' UNION SELECT value FROM json_each(OLD.intents));
+        END;
+        CREATE TRIGGER IF NOT EXISTS post_hours_update AFTER UPDATE ON interactions BEGIN
+            UPDATE post_hours SET posts = posts - 1
+            WHERE hour = (OLD.event_time / 3600) * 3600 AND source = OLD.source
+              AND entity_id IN (SELECT '' UNION SELECT value FROM json_each(OLD.brands)
+                                UNION SELECT value FROM json_each(OLD.competitors))
+              AND intent IN (SELECT '' UNION SELECT value FROM json_each(OLD.intents));
+            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
+            SELECT e.v, (NEW.event_time / 3600) * 3600, NEW.source, i.v, 1
+            FROM (SELECT '' AS v UNION SELECT value FROM json_each(NEW.brands)
+                  UNION SELECT value FROM json_each(NEW.competitors)) e,
+                 (SELECT '' AS v UNION SELECT value FROM json_each(NEW.intents)) i
+            WHERE true
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + 1;
+        END;",
+    ),
 ];
 
 /// Table recording applied migrations.
