@@ -37,14 +37,14 @@ fn seed(n: u64, generation: u64) -> Seed<'static> {
         SentimentLabel::Negative,
     ][(x % 3) as usize];
     for (k, e) in ENTITIES.iter().enumerate() {
-        if (x + k as u64) % 2 == 0 {
+        if (x + k as u64).is_multiple_of(2) {
             s.mentions.push(*e);
         }
     }
-    if x % 3 == 0 {
+    if x.is_multiple_of(3) {
         s.intents.push(Intent::Complaint);
     }
-    if x % 4 == 0 {
+    if x.is_multiple_of(4) {
         s.intents.push(Intent::Praise);
     }
     s
