@@ -171,7 +171,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         // page reads thousands of rows instead of millions. `mention_hours`
         // is the embedded store's `mention_posts_minute`; `post_hours`
         // counts posts per source and intent, for all (`entity_id = ''`) and
-        // per brand or competitor (`intent = ''`: the post itself).
+        // per brand or competitor (`intent = ''`: the post itself). A
+        // removed or replaced row adds -1. Cost: `earshot run`'s sink writes
+        // about 10 µs more per post (benches/RESULTS.md, "Console").
         "CREATE TABLE IF NOT EXISTS mention_hours (
             entity_id TEXT NOT NULL, entity_kind TEXT NOT NULL, hour INTEGER NOT NULL,
             sentiment_label TEXT NOT NULL, posts INTEGER NOT NULL,
@@ -183,20 +185,20 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         CREATE TRIGGER IF NOT EXISTS mention_hours_insert AFTER INSERT ON mentions BEGIN
             INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
             VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + 1;
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE TRIGGER IF NOT EXISTS mention_hours_delete AFTER DELETE ON mentions BEGIN
-            UPDATE mention_hours SET posts = posts - 1
-            WHERE entity_id = OLD.entity_id AND hour = (OLD.event_time / 3600) * 3600
-              AND entity_kind = OLD.entity_kind AND sentiment_label = OLD.sentiment_label;
+            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+            VALUES (OLD.entity_id, OLD.entity_kind, (OLD.event_time / 3600) * 3600, OLD.sentiment_label, -1)
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE TRIGGER IF NOT EXISTS mention_hours_update AFTER UPDATE ON mentions BEGIN
-            UPDATE mention_hours SET posts = posts - 1
-            WHERE entity_id = OLD.entity_id AND hour = (OLD.event_time / 3600) * 3600
-              AND entity_kind = OLD.entity_kind AND sentiment_label = OLD.sentiment_label;
+            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+            VALUES (OLD.entity_id, OLD.entity_kind, (OLD.event_time / 3600) * 3600, OLD.sentiment_label, -1)
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
             INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
             VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + 1;
+            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE TABLE IF NOT EXISTS post_hours (
             entity_id TEXT NOT NULL, hour INTEGER NOT NULL, source TEXT NOT NULL, intent TEXT NOT NULL,
@@ -206,42 +208,48 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         INSERT OR REPLACE INTO post_hours (entity_id, hour, source, intent, posts)
         SELECT pe.e, pe.h, pe.s, pi.it, COUNT(*) FROM (
             SELECT p.post_id, '' AS e, (p.event_time / 3600) * 3600 AS h, p.source AS s FROM interactions p
-            UNION SELECT p.post_id, b.value, (p.event_time / 3600) * 3600, p.source FROM interactions p, json_each(p.brands) b
-            UNION SELECT p.post_id, c.value, (p.event_time / 3600) * 3600, p.source FROM interactions p, json_each(p.competitors) c
+            UNION ALL SELECT DISTINCT p.post_id, b.value, (p.event_time / 3600) * 3600, p.source
+                FROM interactions p, json_each(p.brands) b
+            UNION ALL SELECT DISTINCT p.post_id, c.value, (p.event_time / 3600) * 3600, p.source
+                FROM interactions p, json_each(p.competitors) c
         ) pe JOIN (
             SELECT post_id, '' AS it FROM interactions
-            UNION SELECT p.post_id, j.value FROM interactions p, json_each(p.intents) j
+            UNION ALL SELECT DISTINCT p.post_id, j.value FROM interactions p, json_each(p.intents) j
         ) pi ON pi.post_id = pe.post_id
         GROUP BY 1, 2, 3, 4;
         CREATE TRIGGER IF NOT EXISTS post_hours_insert AFTER INSERT ON interactions BEGIN
             INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.v, (NEW.event_time / 3600) * 3600, NEW.source, i.v, 1
-            FROM (SELECT '' AS v UNION SELECT value FROM json_each(NEW.brands)
-                  UNION SELECT value FROM json_each(NEW.competitors)) e,
-                 (SELECT '' AS v UNION SELECT value FROM json_each(NEW.intents)) i
+            SELECT e.value, (NEW.event_time / 3600) * 3600, NEW.source, i.value, 1
+            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.brands)
+                  UNION ALL SELECT DISTINCT value FROM json_each(NEW.competitors)) e,
+                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.intents)) i
             WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + 1;
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE TRIGGER IF NOT EXISTS post_hours_delete AFTER DELETE ON interactions BEGIN
-            UPDATE post_hours SET posts = posts - 1
-            WHERE hour = (OLD.event_time / 3600) * 3600 AND source = OLD.source
-              AND entity_id IN (SELECT '' UNION SELECT value FROM json_each(OLD.brands)
-                                UNION SELECT value FROM json_each(OLD.competitors))
-              AND intent IN (SELECT '' UNION SELECT value FROM json_each(OLD.intents));
+            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
+            SELECT e.value, (OLD.event_time / 3600) * 3600, OLD.source, i.value, -1
+            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.brands)
+                  UNION ALL SELECT DISTINCT value FROM json_each(OLD.competitors)) e,
+                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.intents)) i
+            WHERE true
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE TRIGGER IF NOT EXISTS post_hours_update AFTER UPDATE ON interactions BEGIN
-            UPDATE post_hours SET posts = posts - 1
-            WHERE hour = (OLD.event_time / 3600) * 3600 AND source = OLD.source
-              AND entity_id IN (SELECT '' UNION SELECT value FROM json_each(OLD.brands)
-                                UNION SELECT value FROM json_each(OLD.competitors))
-              AND intent IN (SELECT '' UNION SELECT value FROM json_each(OLD.intents));
             INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.v, (NEW.event_time / 3600) * 3600, NEW.source, i.v, 1
-            FROM (SELECT '' AS v UNION SELECT value FROM json_each(NEW.brands)
-                  UNION SELECT value FROM json_each(NEW.competitors)) e,
-                 (SELECT '' AS v UNION SELECT value FROM json_each(NEW.intents)) i
+            SELECT e.value, (OLD.event_time / 3600) * 3600, OLD.source, i.value, -1
+            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.brands)
+                  UNION ALL SELECT DISTINCT value FROM json_each(OLD.competitors)) e,
+                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.intents)) i
             WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + 1;
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
+            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
+            SELECT e.value, (NEW.event_time / 3600) * 3600, NEW.source, i.value, 1
+            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.brands)
+                  UNION ALL SELECT DISTINCT value FROM json_each(NEW.competitors)) e,
+                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.intents)) i
+            WHERE true
+            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
         END;",
     ),
 ];
