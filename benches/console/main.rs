@@ -6,6 +6,10 @@
 //!
 //! Usage: `earshot-console-bench DB_PATH [ROWS]`; an existing store with
 //! ROWS interactions is reused (re-runs time the pages only).
+//! `earshot-console-bench --write-cost DIR [ROWS]`: the sink's write cost of
+//! the console's read paths (migration 17's triggers and index): seeds ROWS
+//! (default 200,000) into fresh stores with and without them, alternately,
+//! three rounds each, and prints the medians.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,7 +94,50 @@ fn interaction(n: usize, rows: usize, now: chrono::DateTime<Utc>) -> Interaction
     }
 }
 
-fn seed(store: &SqliteStore, rows: usize) {
+/// What migration 17 adds to every write, dropped for the comparison.
+const READ_PATHS: &str = "DROP TRIGGER mention_hours_insert; DROP TRIGGER mention_hours_delete;
+    DROP TRIGGER mention_hours_update; DROP TRIGGER post_hours_insert;
+    DROP TRIGGER post_hours_delete; DROP TRIGGER post_hours_update;
+    DROP INDEX interactions_queue;";
+
+fn write_cost(dir: &std::path::Path, rows: usize) {
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    for round in 0..6 {
+        let path = dir.join(format!("write-cost-{round}.db"));
+        let store = SqliteStore::open(&path).expect("open store");
+        store.migrate().expect("migrate");
+        let plain = round % 2 == 1;
+        if plain {
+            store
+                .with_connection(|c| c.execute_batch(READ_PATHS))
+                .expect("drop the read paths");
+        }
+        let s = seed(&store, rows);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        if plain {
+            without.push(s)
+        } else {
+            with.push(s)
+        }
+    }
+    with.sort_by(f64::total_cmp);
+    without.sort_by(f64::total_cmp);
+    let (w, o) = (with[1], without[1]);
+    println!(
+        "write cost, {rows} interactions, medians of 3 alternated rounds: {:.1} µs a post with the console's read paths, {:.1} µs without (+{:.1} µs, +{:.0} %)",
+        w * 1e6 / rows as f64,
+        o * 1e6 / rows as f64,
+        (w - o) * 1e6 / rows as f64,
+        (w / o - 1.0) * 100.0
+    );
+}
+
+/// Seeds `rows` interactions; returns the seconds it took.
+fn seed(store: &SqliteStore, rows: usize) -> f64 {
     let now = Utc::now();
     let topic: Arc<str> = Arc::from("bench");
     let started = Instant::now();
@@ -115,11 +162,19 @@ fn seed(store: &SqliteStore, rows: usize) {
         "seeded {rows} interactions in {s:.1} s ({:.0} rows/s through SqliteStore::upsert)",
         rows as f64 / s
     );
+    s
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--write-cost") {
+        args.next();
+        let dir = std::path::PathBuf::from(args.next().expect("usage: --write-cost DIR [ROWS]"));
+        let rows = args.next().and_then(|r| r.parse().ok()).unwrap_or(200_000);
+        write_cost(&dir, rows);
+        return;
+    }
     let path = std::path::PathBuf::from(
         args.next()
             .expect("usage: earshot-console-bench DB_PATH [ROWS]"),
@@ -174,6 +229,8 @@ async fn main() {
         "/?window=7d&brand=acme",
         "/queue",
         "/queue?window=30d&route=support&intent=complaint&tier=gold",
+        "/queue?window=30d&brand=acme",
+        // No routed post names it: the whole window is read (worst case).
         "/queue?window=30d&brand=initech",
         "/alerts?window=30d",
     ] {

@@ -12,4 +12,5 @@ if [[ "${KEEP:-0}" != 1 ]]; then trap 'rm -rf "$DIR"' EXIT; fi
 if [[ $PROFILE == release ]]; then flag=--release; bin=target/release; else flag=; bin=target/debug; fi
 cargo build $flag -p earshot-benches --bin earshot-console-bench >&2
 "$bin/earshot-console-bench" "$DIR/earshot.db" "$ROWS"
+"$bin/earshot-console-bench" --write-cost "$DIR" "${WRITE_COST_ROWS:-200000}"
 du -sh "$DIR" | sed 's/^/store size: /'

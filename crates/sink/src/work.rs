@@ -267,8 +267,10 @@ mod sqlite {
         f: &QueueFilter,
     ) -> rusqlite::Result<Vec<QueueItem>> {
         let mut stmt = conn.prepare_cached(&format!(
+            // `+event_time`: read `interactions_queue` in priority order and
+            // stop at the limit, rather than sort the whole window.
             "SELECT {POST_COLUMNS}, priority_reasons FROM interactions i
-             WHERE event_time >= ?1 AND event_time < ?2 AND route != 'none'
+             WHERE +event_time >= ?1 AND +event_time < ?2 AND route != 'none'
                AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                             OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3)
                             OR EXISTS (SELECT 1 FROM json_each(i.customers) WHERE value = ?3))

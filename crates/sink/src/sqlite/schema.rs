@@ -164,7 +164,7 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     ),
     (
         17,
-        "hourly_rollups",
+        "console_read_paths",
         // The console's overview at millions of posts: hourly counts kept by
         // triggers in the sink's own transaction (exact under re-scoring:
         // a replaced row is subtracted, its new version added), so a 30-day
@@ -172,8 +172,10 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         // is the embedded store's `mention_posts_minute`; `post_hours`
         // counts posts per source and intent, for all (`entity_id = ''`) and
         // per brand or competitor (`intent = ''`: the post itself). A
-        // removed or replaced row adds -1. Cost: `earshot run`'s sink writes
-        // about 10 µs more per post (benches/RESULTS.md, "Console").
+        // removed or replaced row adds -1. `interactions_queue`: the work
+        // queue read in priority order, stopping at its page size, over
+        // routed posts only (a partial index: unrouted posts cost nothing).
+        // Write cost measured in benches/RESULTS.md, "Console".
         "CREATE TABLE IF NOT EXISTS mention_hours (
             entity_id TEXT NOT NULL, entity_kind TEXT NOT NULL, hour INTEGER NOT NULL,
             sentiment_label TEXT NOT NULL, posts INTEGER NOT NULL,
@@ -250,7 +252,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
                  (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.intents)) i
             WHERE true
             ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
-        END;",
+        END;
+        CREATE INDEX IF NOT EXISTS interactions_queue
+            ON interactions (priority DESC, author_reach DESC, event_time DESC) WHERE route != 'none';",
     ),
 ];
 
