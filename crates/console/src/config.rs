@@ -10,6 +10,9 @@ pub struct ConsoleConfig {
     /// pages have no login: keep it on loopback (the default,
     /// `127.0.0.1:8080`) or behind an authenticating reverse proxy.
     pub addr: String,
+    /// Serve the console from `earshot run --follow` as well (`--console`
+    /// turns it on for one run); `earshot console` serves it regardless.
+    pub enabled: bool,
     /// Name of the environment variable holding the bearer token of
     /// `POST /api/responses` (default `EARSHOT_CONSOLE_TOKEN`). Without it
     /// set, the API answers 503; the token itself is never in the file.
@@ -20,6 +23,7 @@ impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
             addr: "127.0.0.1:8080".into(),
+            enabled: false,
             api_token_env: "EARSHOT_CONSOLE_TOKEN".into(),
         }
     }

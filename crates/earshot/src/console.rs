@@ -25,8 +25,33 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
     serve(listener, state, crate::daemon::shutdown_on_signal()).await
 }
 
-/// Serves on `listener` until `stop` is cancelled (also used by `earshot run --follow`).
-pub async fn serve(
+/// `earshot run --follow` with `--console` or `[console] enabled`: binds
+/// `[console] addr` (failing the run when it cannot) and serves in the
+/// background until `stop`.
+pub async fn spawn(
+    config: &Config,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = config.console.addr.parse().with_context(|| {
+        format!(
+            "{}: console.addr: `{}` is not an address",
+            config.name, config.console.addr
+        )
+    })?;
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("console: cannot listen on {addr}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener, state, stop).await {
+            tracing::error!(error = format!("{e:#}"), "console stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Serves on `listener` until `stop` is cancelled.
+async fn serve(
     listener: tokio::net::TcpListener,
     state: earshot_console::ConsoleState,
     stop: tokio_util::sync::CancellationToken,

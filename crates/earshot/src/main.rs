@@ -82,6 +82,9 @@ enum Command {
         /// then the run ends as without `--follow`; streams are not started.
         #[arg(long, conflicts_with = "follow")]
         once: bool,
+        /// With `--follow`: serve the web console too (as `[console] enabled`).
+        #[arg(long, requires = "follow")]
+        console: bool,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
     Match,
@@ -258,7 +261,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow, once } => run::run(config, follow, once).await,
+                    Command::Run {
+                        follow,
+                        once,
+                        console,
+                    } => {
+                        let mut config = config;
+                        config.console.enabled |= console;
+                        run::run(config, follow, once).await
+                    }
                     Command::Match => daemon::run_match(config).await,
                     Command::Connect => daemon::run_connect(config).await,
                     Command::Sink => daemon::run_sink(config).await,

@@ -76,6 +76,9 @@ pub async fn run(mut config: Config, follow: bool, once: bool) -> anyhow::Result
             shutdown.clone(),
         ));
     }
+    if follow && config.console.enabled {
+        crate::console::spawn(&config, shutdown.clone()).await?;
+    }
     let stages = CancellationToken::new();
     let tracker = TaskTracker::new();
     let started = Instant::now();

@@ -304,3 +304,56 @@ async fn issue_15_console_pages_and_actions_on_clickhouse() {
     let fresh = first_queued(&page(&c.url("/queue")).await).0;
     check_api(&c, &answered, &fresh).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_15_run_follow_serves_the_console_while_it_ingests() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(
+        &config,
+        r#"
+[sink]
+kind = "sqlite"
+[sink.sqlite]
+path = ".earshot/earshot.db"
+[cursors]
+path = ".earshot/cursors.db"
+[[connectors]]
+name = "samples"
+kind = "file"
+paths = [".earshot/samples/posts.jsonl"]
+one_shot = true
+[console]
+addr = "127.0.0.1:0"
+"#,
+    )
+    .unwrap();
+    let mut c = Console::spawn(
+        dir.path(),
+        Some(&config),
+        &["run", "--follow", "--console"],
+        None,
+    );
+    // The samples arrive while the console serves.
+    let started = std::time::Instant::now();
+    loop {
+        let html = page(&c.url("/?window=7d")).await;
+        if html.contains("globex") && html.contains("initrode") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the samples never showed:\n{}",
+            c.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(page(&c.url("/queue")).await.contains("Why this priority"));
+    let status = c.terminate();
+    assert!(status.success(), "{status}: {}", c.log());
+
+    // Without --follow, --console is refused (the run would end at once).
+    let out = earshot(dir.path(), Some(&config), &["run", "--console"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--follow"));
+}

@@ -46,13 +46,19 @@ impl Console {
     /// Starts `earshot console --addr 127.0.0.1:0` in `dir` and waits for the
     /// address in its log. `token`: the API token's environment variable value.
     pub fn start(dir: &Path, config: Option<&Path>, token: Option<&str>) -> Console {
+        Console::spawn(dir, config, &["console", "--addr", "127.0.0.1:0"], token)
+    }
+
+    /// Starts `earshot ARGS` (a command serving the console) and waits for
+    /// the console's address in its log.
+    pub fn spawn(dir: &Path, config: Option<&Path>, args: &[&str], token: Option<&str>) -> Console {
         let log = dir.join(format!("console-{}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
         let mut c = Command::new(env!("CARGO_BIN_EXE_earshot"));
         if let Some(config) = config {
             c.arg("--config").arg(config);
         }
-        c.args(["console", "--addr", "127.0.0.1:0"])
+        c.args(args)
             .current_dir(dir)
             .env_remove("EARSHOT_CONFIG")
             .env_remove("EARSHOT_CONSOLE_TOKEN")
@@ -87,6 +93,28 @@ impl Console {
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits (up to 30 s) for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no exit within 30 s of SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// The log so far.
