@@ -262,18 +262,76 @@ mod sqlite {
     use super::*;
     use crate::sqlite::report::{post_row, POST_COLUMNS};
 
+    /// Posts of the whole hours covering the window that `sql` counts in a
+    /// rollup (at least the window's own count: 0 means none in the window).
+    fn covering_count(
+        conn: &rusqlite::Connection,
+        f: &QueueFilter,
+        sql: &str,
+        key: &str,
+    ) -> rusqlite::Result<i64> {
+        let since = f.since.timestamp().div_euclid(3600) * 3600;
+        let until = (f.until.timestamp() + 3599).div_euclid(3600) * 3600;
+        conn.prepare_cached(sql)?
+            .query_row(params![since, until, key], |r| r.get(0))
+    }
+
+    /// A brand named by fewer mentions than this in the window is looked up
+    /// through `mentions` (its index by entity and time) rather than found by
+    /// reading the queue in priority order.
+    const RARE: i64 = 20_000;
+
     pub(super) fn queue(
         conn: &rusqlite::Connection,
         f: &QueueFilter,
     ) -> rusqlite::Result<Vec<QueueItem>> {
-        let mut stmt = conn.prepare_cached(&format!(
+        // Reading the queue in priority order stops at the page, unless the
+        // filters match little or nothing: the hourly rollups say so first.
+        let mut rare_brand = false;
+        if !f.brand.is_empty() {
+            let n = covering_count(
+                conn,
+                f,
+                "SELECT COALESCE(SUM(posts), 0) FROM mention_hours
+                 WHERE hour >= ?1 AND hour < ?2 AND entity_id = ?3",
+                &f.brand,
+            )?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            rare_brand = n < RARE;
+        }
+        if !f.intent.is_empty() {
+            let n = covering_count(
+                conn,
+                f,
+                "SELECT COALESCE(SUM(posts), 0) FROM post_hours
+                 WHERE hour >= ?1 AND hour < ?2 AND entity_id = '' AND intent = ?3",
+                &f.intent,
+            )?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+        }
+        let (time, brand) = if rare_brand {
+            (
+                "event_time >= ?1 AND event_time < ?2",
+                "post_id IN (SELECT post_id FROM mentions
+                             WHERE entity_id = ?3 AND event_time >= ?1 AND event_time < ?2)",
+            )
+        } else {
             // `+event_time`: read `interactions_queue` in priority order and
             // stop at the limit, rather than sort the whole window.
+            (
+                "+event_time >= ?1 AND +event_time < ?2",
+                "(?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
+                          OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3)
+                          OR EXISTS (SELECT 1 FROM json_each(i.customers) WHERE value = ?3))",
+            )
+        };
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {POST_COLUMNS}, priority_reasons FROM interactions i
-             WHERE +event_time >= ?1 AND +event_time < ?2 AND route != 'none'
-               AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
-                            OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3)
-                            OR EXISTS (SELECT 1 FROM json_each(i.customers) WHERE value = ?3))
+             WHERE {time} AND route != 'none' AND {brand}
                AND (?4 = '' OR route = ?4)
                AND (?5 = '' OR EXISTS (SELECT 1 FROM json_each(i.intents) WHERE value = ?5))
                AND (?6 = '' OR EXISTS (SELECT 1 FROM json_each(i.priority_reasons)
