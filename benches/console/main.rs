@@ -98,7 +98,7 @@ fn interaction(n: usize, rows: usize, now: chrono::DateTime<Utc>) -> Interaction
 const READ_PATHS: &str = "DROP TRIGGER mention_hours_insert; DROP TRIGGER mention_hours_delete;
     DROP TRIGGER mention_hours_update; DROP TRIGGER post_hours_insert;
     DROP TRIGGER post_hours_delete; DROP TRIGGER post_hours_update;
-    DROP INDEX interactions_queue;";
+    DROP INDEX interactions_queue; DROP INDEX mentions_routed;";
 
 fn write_cost(dir: &std::path::Path, rows: usize) {
     let mut with = Vec::new();

@@ -276,9 +276,9 @@ mod sqlite {
             .query_row(params![since, until, key], |r| r.get(0))
     }
 
-    /// A brand named by fewer mentions than this in the window is looked up
-    /// through `mentions` (its index by entity and time) rather than found by
-    /// reading the queue in priority order.
+    /// A brand named by fewer routed posts than this in the window is looked
+    /// up through `mentions_routed` rather than found by reading the queue in
+    /// priority order.
     const RARE: i64 = 20_000;
 
     pub(super) fn queue(
@@ -289,13 +289,18 @@ mod sqlite {
         // filters match little or nothing: the hourly rollups say so first.
         let mut rare_brand = false;
         if !f.brand.is_empty() {
-            let n = covering_count(
-                conn,
-                f,
-                "SELECT COALESCE(SUM(posts), 0) FROM mention_hours
-                 WHERE hour >= ?1 AND hour < ?2 AND entity_id = ?3",
-                &f.brand,
-            )?;
+            // Routed mentions of the brand in the window, counted up to RARE
+            // on the partial index `mentions_routed`.
+            let n: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM mentions
+                     WHERE entity_id = ?3 AND route != 'none' AND event_time >= ?1 AND event_time < ?2
+                     LIMIT ?4)",
+                )?
+                .query_row(
+                    params![f.since.timestamp(), f.until.timestamp(), f.brand, RARE],
+                    |r| r.get(0),
+                )?;
             if n == 0 {
                 return Ok(Vec::new());
             }
@@ -316,8 +321,8 @@ mod sqlite {
         let (time, brand) = if rare_brand {
             (
                 "event_time >= ?1 AND event_time < ?2",
-                "post_id IN (SELECT post_id FROM mentions
-                             WHERE entity_id = ?3 AND event_time >= ?1 AND event_time < ?2)",
+                "post_id IN (SELECT post_id FROM mentions WHERE entity_id = ?3
+                             AND route != 'none' AND event_time >= ?1 AND event_time < ?2)",
             )
         } else {
             // `+event_time`: read `interactions_queue` in priority order and

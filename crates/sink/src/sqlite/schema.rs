@@ -174,7 +174,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         // per brand or competitor (`intent = ''`: the post itself). A
         // removed or replaced row adds -1. `interactions_queue`: the work
         // queue read in priority order, stopping at its page size, over
-        // routed posts only (a partial index: unrouted posts cost nothing).
+        // routed posts only (a partial index: unrouted posts cost nothing);
+        // `mentions_routed`: a brand's routed posts, for a brand filter
+        // that few queued posts match.
         // Write cost measured in benches/RESULTS.md, "Console".
         "CREATE TABLE IF NOT EXISTS mention_hours (
             entity_id TEXT NOT NULL, entity_kind TEXT NOT NULL, hour INTEGER NOT NULL,
@@ -254,7 +256,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
         END;
         CREATE INDEX IF NOT EXISTS interactions_queue
-            ON interactions (priority DESC, author_reach DESC, event_time DESC) WHERE route != 'none';",
+            ON interactions (priority DESC, author_reach DESC, event_time DESC) WHERE route != 'none';
+        CREATE INDEX IF NOT EXISTS mentions_routed
+            ON mentions (entity_id, event_time) WHERE route != 'none';",
     ),
 ];
 
