@@ -62,6 +62,12 @@ async fn check_pages(c: &Console) {
     let bad = client().get(c.url("/?window=1y")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("window: `1y`"));
+    let r = client().get(c.url("/")).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let css = client().get(c.url("/style.css")).send().await.unwrap();
     assert!(css.headers()["content-type"]
         .to_str()
