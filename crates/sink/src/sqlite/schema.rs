@@ -166,13 +166,13 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         17,
         "console_read_paths",
         // The console's overview at millions of posts: hourly counts kept by
-        // triggers in the sink's own transaction (exact under re-scoring:
-        // a replaced row is subtracted, its new version added), so a 30-day
-        // page reads thousands of rows instead of millions. `mention_hours`
-        // is the embedded store's `mention_posts_minute`; `post_hours`
-        // counts posts per source and intent, for all (`entity_id = ''`) and
-        // per brand or competitor (`intent = ''`: the post itself). A
-        // removed or replaced row adds -1. `interactions_queue`: the work
+        // the sink in each batch's own transaction (sqlite/rollup.rs: exact
+        // under re-scoring, a replaced post subtracts its stored version),
+        // so a 30-day page reads thousands of rows instead of millions.
+        // `mention_hours` is the embedded store's `mention_posts_minute`;
+        // `post_hours` counts posts per source and intent, for all
+        // (`entity_id = ''`) and per brand or competitor (`intent = ''`: the
+        // post itself). The backfill counts what is stored already. `interactions_queue`: the work
         // queue read in priority order, stopping at its page size, over
         // routed posts only (a partial index: unrouted posts cost nothing);
         // `mentions_routed`: a brand's routed posts, for a brand filter
@@ -186,24 +186,6 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         INSERT OR REPLACE INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
         SELECT entity_id, entity_kind, (event_time / 3600) * 3600, sentiment_label, COUNT(*)
         FROM mentions GROUP BY 1, 2, 3, 4;
-        CREATE TRIGGER IF NOT EXISTS mention_hours_insert AFTER INSERT ON mentions BEGIN
-            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
-            VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
-        END;
-        CREATE TRIGGER IF NOT EXISTS mention_hours_delete AFTER DELETE ON mentions BEGIN
-            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
-            VALUES (OLD.entity_id, OLD.entity_kind, (OLD.event_time / 3600) * 3600, OLD.sentiment_label, -1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
-        END;
-        CREATE TRIGGER IF NOT EXISTS mention_hours_update AFTER UPDATE ON mentions BEGIN
-            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
-            VALUES (OLD.entity_id, OLD.entity_kind, (OLD.event_time / 3600) * 3600, OLD.sentiment_label, -1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
-            INSERT INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
-            VALUES (NEW.entity_id, NEW.entity_kind, (NEW.event_time / 3600) * 3600, NEW.sentiment_label, 1)
-            ON CONFLICT (hour, entity_id, entity_kind, sentiment_label) DO UPDATE SET posts = posts + excluded.posts;
-        END;
         CREATE TABLE IF NOT EXISTS post_hours (
             entity_id TEXT NOT NULL, hour INTEGER NOT NULL, source TEXT NOT NULL, intent TEXT NOT NULL,
             posts INTEGER NOT NULL,
@@ -221,40 +203,6 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             UNION ALL SELECT DISTINCT p.post_id, j.value FROM interactions p, json_each(p.intents) j
         ) pi ON pi.post_id = pe.post_id
         GROUP BY 1, 2, 3, 4;
-        CREATE TRIGGER IF NOT EXISTS post_hours_insert AFTER INSERT ON interactions BEGIN
-            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.value, (NEW.event_time / 3600) * 3600, NEW.source, i.value, 1
-            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.brands)
-                  UNION ALL SELECT DISTINCT value FROM json_each(NEW.competitors)) e,
-                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.intents)) i
-            WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
-        END;
-        CREATE TRIGGER IF NOT EXISTS post_hours_delete AFTER DELETE ON interactions BEGIN
-            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.value, (OLD.event_time / 3600) * 3600, OLD.source, i.value, -1
-            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.brands)
-                  UNION ALL SELECT DISTINCT value FROM json_each(OLD.competitors)) e,
-                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.intents)) i
-            WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
-        END;
-        CREATE TRIGGER IF NOT EXISTS post_hours_update AFTER UPDATE ON interactions BEGIN
-            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.value, (OLD.event_time / 3600) * 3600, OLD.source, i.value, -1
-            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.brands)
-                  UNION ALL SELECT DISTINCT value FROM json_each(OLD.competitors)) e,
-                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(OLD.intents)) i
-            WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
-            INSERT INTO post_hours (entity_id, hour, source, intent, posts)
-            SELECT e.value, (NEW.event_time / 3600) * 3600, NEW.source, i.value, 1
-            FROM (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.brands)
-                  UNION ALL SELECT DISTINCT value FROM json_each(NEW.competitors)) e,
-                 (SELECT '' AS value UNION ALL SELECT DISTINCT value FROM json_each(NEW.intents)) i
-            WHERE true
-            ON CONFLICT (hour, entity_id, source, intent) DO UPDATE SET posts = posts + excluded.posts;
-        END;
         CREATE INDEX IF NOT EXISTS interactions_queue
             ON interactions (priority DESC, author_reach DESC, event_time DESC) WHERE route != 'none';
         CREATE INDEX IF NOT EXISTS mentions_routed
