@@ -1,7 +1,7 @@
 //! The console's overview figures over whole hours: share of voice, hourly
 //! sentiment counts per brand (volume and net sentiment over time), intents,
 //! sources and the last-hour spike check. The embedded store answers from
-//! its hourly rollups (migration 17, kept by triggers), so a 30-day page
+//! its hourly rollups (migration 17, summed by the sink per batch), so a 30-day page
 //! stays fast at millions of posts; ClickHouse answers with the dashboard
 //! queries of [`crate::report`] over its per-minute aggregates.
 //!
