@@ -186,6 +186,11 @@ start_clickhouse() {
     die "clickhouse did not answer SELECT 1 within 30s; see $ch/log"
 }
 
+# The console's browser test drives Debian's headless chromium.
+if ! command -v chromium >/dev/null; then
+    apt_install chromium
+fi
+
 SERVICES=" ${EARSHOT_HARNESS_SERVICES:-kafka clickhouse} "
 if [[ -n "${EARSHOT_TEST_KAFKA:-}" ]]; then
     log "using the Kafka broker at EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA"

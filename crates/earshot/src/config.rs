@@ -49,6 +49,9 @@ struct RawConfig {
     /// `[ops]`: the metrics and health endpoints.
     #[serde(default)]
     ops: OpsConfig,
+    /// `[console]`: the web console and its API.
+    #[serde(default)]
+    console: earshot_console::ConsoleConfig,
 }
 
 /// A loaded configuration.
@@ -77,6 +80,8 @@ pub struct Config {
     pub cases: earshot_cases::CasesConfig,
     /// `[ops]`.
     pub ops: OpsConfig,
+    /// `[console]`.
+    pub console: earshot_console::ConsoleConfig,
 }
 
 /// Every problem found in a configuration.
@@ -166,6 +171,7 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         alert: raw.alert,
         cases: raw.cases,
         ops: raw.ops,
+        console: raw.console,
     })
 }
 
@@ -240,6 +246,7 @@ impl Config {
             self.alert.validate(),
             self.cases.validate(),
             self.ops.validate(),
+            self.console.validate(),
         ];
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));

@@ -10,6 +10,7 @@ mod bundled;
 mod cases;
 mod check;
 mod config;
+mod console;
 mod conversations;
 mod daemon;
 mod forget;
@@ -88,6 +89,9 @@ enum Command {
         once: bool,
         #[command(flatten)]
         ops: ops::OpsArgs,
+        /// With `--follow`: serve the web console too (as `[console] enabled`).
+        #[arg(long, requires = "follow")]
+        console: bool,
     },
     /// Daemon: consume raw posts, score them, produce interactions.
     Match {
@@ -172,6 +176,14 @@ enum Command {
     Thread {
         /// The thread's id (its first post's id), or any post's id in it.
         id: String,
+    },
+    /// Serve the web console: dashboards, the work queue and its actions,
+    /// alerts, and the CRM's respond API (`[console]`).
+    Console {
+        /// Address to listen on (default: `[console] addr`, 127.0.0.1:8080).
+        /// The pages have no login: keep it on loopback.
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -309,7 +321,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::load(path)?.validated()?;
             daemon::runtime()?.block_on(async move {
                 match command {
-                    Command::Run { follow, once, ops } => {
+                    Command::Run {
+                        follow,
+                        once,
+                        ops,
+                        console,
+                    } => {
+                        let mut config = config;
+                        config.console.enabled |= console;
                         run::run(config, follow, once, &ops).await
                     }
                     Command::Match { ops } => daemon::run_match(config, &ops).await,
@@ -362,6 +381,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         )
                         .await
                     }
+                    Command::Console { addr } => console::run(config, addr).await,
                     Command::Respond {
                         post_id,
                         by,

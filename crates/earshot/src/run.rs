@@ -99,6 +99,9 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    if follow && config.console.enabled {
+        crate::console::spawn(&config, shutdown.clone()).await?;
+    }
     let stages = CancellationToken::new();
     let tracker = TaskTracker::new();
     let started = Instant::now();

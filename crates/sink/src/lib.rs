@@ -60,6 +60,7 @@ mod config;
 pub mod conversations;
 pub mod forget;
 mod jsonl;
+pub mod overview;
 mod queryable;
 pub mod report;
 pub mod responses;
@@ -67,6 +68,7 @@ mod retry;
 mod sink;
 pub mod sqlite;
 mod stage;
+pub mod work;
 
 use std::sync::Arc;
 

@@ -204,6 +204,8 @@ async fn clickhouse_answer(
     id: &str,
 ) -> Result<Option<Response>, ResponseError> {
     // The first response is the answer, whatever the merges have done yet.
+    // (An alias named `responded_at` would shadow the column inside argMin:
+    // ClickHouse 18.16 then refuses an aggregate inside an aggregate.)
     let rows: Vec<AnswerRow> = client
         .query(
             "SELECT post_id, toUInt32(min(responded_at)) AS first_at,

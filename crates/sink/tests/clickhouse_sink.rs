@@ -71,6 +71,8 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "007_aggregate_dedup_window",
             "013_alerts",
             "014_response_log",
+            "015_assignments",
+            "016_match_feedback",
             "017_cases",
             "018_forgotten"
         ]
@@ -78,7 +80,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 11);
+    assert_eq!(again.already_applied, 13);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -91,9 +93,11 @@ async fn migrations_run_from_empty_then_are_idempotent() {
         [
             "alert_deliveries",
             "alerts",
+            "assignments",
             "cases",
             "forgotten",
             "interactions",
+            "match_feedback",
             "mention_posts_minute",
             "mention_posts_minute_mv",
             "mentions",
@@ -111,7 +115,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        11
+        13
     );
 }
 

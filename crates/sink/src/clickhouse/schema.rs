@@ -321,6 +321,36 @@ ORDER BY (brand, rule, window_start, channel)",
 ORDER BY (post_id, responder, channel, note)"],
         backfill: None,
     },
+    // The console's "assign": the latest assignment of a post wins
+    // (argMax by assigned_at when read).
+    Migration {
+        version: 15,
+        name: "assignments",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.assignments (
+    post_id String,
+    assignee String,
+    assigned_by String,
+    assigned_at DateTime
+) ENGINE = ReplacingMergeTree(assigned_at)
+ORDER BY post_id"],
+        backfill: None,
+    },
+    // Analysts' feedback on matches ("this brand match is wrong"), once per
+    // post, entity and analyst.
+    Migration {
+        version: 16,
+        name: "match_feedback",
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.match_feedback (
+    post_id String,
+    entity_id String,
+    verdict String,
+    analyst String,
+    note String,
+    at DateTime
+) ENGINE = ReplacingMergeTree(at)
+ORDER BY (post_id, entity_id, analyst)"],
+        backfill: None,
+    },
     // The CRM case maker's durable record: the latest state per post wins
     // (`version`: nanoseconds); readers take it with argMax, not FINAL.
     Migration {

@@ -2,7 +2,8 @@
 //! the one-process default. Idempotent upsert by post id (the later scoring wins).
 
 mod alerts;
-mod report;
+pub(crate) mod report;
+mod rollup;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -87,13 +88,26 @@ impl SqliteStore {
                 .prepare_cached("DELETE FROM mentions WHERE post_id = ?1")
                 .map_err(classify)?;
             let mut mention = tx.prepare_cached(MENTION).map_err(classify)?;
+            let mut hourly = rollup::Rollup::default();
             for item in &batch.items {
+                let stored =
+                    rollup::Stored::read(&tx, &item.interaction.post.id).map_err(classify)?;
                 if upsert_one(&mut upsert, item).map_err(classify)? == 0 {
                     continue; // an older scoring than the stored one: keep the stored row and its mentions
                 }
                 let i = &item.interaction;
+                hourly.remove(stored);
+                let written = mentions_of(i);
+                hourly.add(
+                    i,
+                    event_time(i).into(),
+                    &written
+                        .iter()
+                        .map(|(e, k, l, _)| (*e, *k, *l))
+                        .collect::<Vec<_>>(),
+                );
                 clear.execute([&i.post.id]).map_err(classify)?;
-                for (entity_id, kind, label, compound) in mentions_of(i) {
+                for (entity_id, kind, label, compound) in written {
                     mention
                         .execute(params![
                             entity_id,
@@ -111,6 +125,7 @@ impl SqliteStore {
                         .map_err(classify)?;
                 }
             }
+            hourly.apply(&tx).map_err(classify)?;
         }
         tx.commit().map_err(classify)?;
         Ok(WriteReport {

@@ -89,7 +89,7 @@ fn net_sentiment(
     rows.collect()
 }
 
-pub(super) const POST_COLUMNS: &str =
+pub(crate) const POST_COLUMNS: &str =
     "post_id, source, author_handle, author_reach, priority, route, sentiment_compound,
     intents, brands, competitors, customers, url, substr(text, 1, 280), event_time";
 
@@ -127,7 +127,7 @@ fn posts(
 }
 
 /// A row of [`POST_COLUMNS`] as a [`PostSummary`].
-pub(super) fn post_row(
+pub(crate) fn post_row(
     r: &rusqlite::Row<'_>,
     with_customers: bool,
 ) -> rusqlite::Result<PostSummary> {

@@ -136,6 +136,33 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         );",
     ),
     (
+        15,
+        "assignments",
+        // The console's "assign": who a post is assigned to (the latest
+        // assignment wins; one row per post).
+        "CREATE TABLE IF NOT EXISTS assignments (
+            post_id TEXT PRIMARY KEY,
+            assignee TEXT NOT NULL,
+            assigned_by TEXT NOT NULL,
+            assigned_at INTEGER NOT NULL
+        );",
+    ),
+    (
+        16,
+        "match_feedback",
+        // Analysts' feedback on matches ("this brand match is wrong"), once
+        // per post, entity and analyst, for tuning the watchlists.
+        "CREATE TABLE IF NOT EXISTS match_feedback (
+            post_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            analyst TEXT NOT NULL,
+            note TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (post_id, entity_id, analyst)
+        );",
+    ),
+    (
         17,
         "cases",
         // The CRM case maker's durable record: one row per post sent (or
@@ -162,6 +189,52 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             posts INTEGER NOT NULL,
             PRIMARY KEY (kind, key)
         );",
+    ),
+    (
+        19,
+        "console_read_paths",
+        // The console's overview at millions of posts: hourly counts kept by
+        // the sink in each batch's own transaction (sqlite/rollup.rs: exact
+        // under re-scoring, a replaced post subtracts its stored version),
+        // so a 30-day page reads thousands of rows instead of millions.
+        // `mention_hours` is the embedded store's `mention_posts_minute`;
+        // `post_hours` counts posts per source and intent, for all
+        // (`entity_id = ''`) and per brand or competitor (`intent = ''`: the
+        // post itself). The backfill counts what is stored already. `interactions_queue`: the work
+        // queue read in priority order, stopping at its page size, over
+        // routed posts only (a partial index: unrouted posts cost nothing);
+        // `mentions_routed`: a brand's routed posts, for a brand filter
+        // that few queued posts match.
+        // Write cost measured in benches/RESULTS.md, "Console".
+        "CREATE TABLE IF NOT EXISTS mention_hours (
+            entity_id TEXT NOT NULL, entity_kind TEXT NOT NULL, hour INTEGER NOT NULL,
+            sentiment_label TEXT NOT NULL, posts INTEGER NOT NULL,
+            PRIMARY KEY (hour, entity_id, entity_kind, sentiment_label)
+        ) WITHOUT ROWID;
+        INSERT OR REPLACE INTO mention_hours (entity_id, entity_kind, hour, sentiment_label, posts)
+        SELECT entity_id, entity_kind, (event_time / 3600) * 3600, sentiment_label, COUNT(*)
+        FROM mentions GROUP BY 1, 2, 3, 4;
+        CREATE TABLE IF NOT EXISTS post_hours (
+            entity_id TEXT NOT NULL, hour INTEGER NOT NULL, source TEXT NOT NULL, intent TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            PRIMARY KEY (hour, entity_id, source, intent)
+        ) WITHOUT ROWID;
+        INSERT OR REPLACE INTO post_hours (entity_id, hour, source, intent, posts)
+        SELECT pe.e, pe.h, pe.s, pi.it, COUNT(*) FROM (
+            SELECT p.post_id, '' AS e, (p.event_time / 3600) * 3600 AS h, p.source AS s FROM interactions p
+            UNION ALL SELECT DISTINCT p.post_id, b.value, (p.event_time / 3600) * 3600, p.source
+                FROM interactions p, json_each(p.brands) b
+            UNION ALL SELECT DISTINCT p.post_id, c.value, (p.event_time / 3600) * 3600, p.source
+                FROM interactions p, json_each(p.competitors) c
+        ) pe JOIN (
+            SELECT post_id, '' AS it FROM interactions
+            UNION ALL SELECT DISTINCT p.post_id, j.value FROM interactions p, json_each(p.intents) j
+        ) pi ON pi.post_id = pe.post_id
+        GROUP BY 1, 2, 3, 4;
+        CREATE INDEX IF NOT EXISTS interactions_queue
+            ON interactions (priority DESC, author_reach DESC, event_time DESC) WHERE route != 'none';
+        CREATE INDEX IF NOT EXISTS mentions_routed
+            ON mentions (entity_id, event_time) WHERE route != 'none';",
     ),
 ];
 

@@ -1,0 +1,254 @@
+//! Console page times on the embedded store at 1M interactions (issue 15):
+//! seeds a SQLite store through the sink's own upsert (batches of 10,000),
+//! serves `earshot_console::router` on a loopback port and times each page
+//! over real HTTP (one warm-up, then `CONSOLE_BENCH_ROUNDS` requests; median
+//! and max). Run through `benches/console/run.sh`.
+//!
+//! Usage: `earshot-console-bench DB_PATH [ROWS]`; an existing store with
+//! ROWS interactions is reused (re-runs time the pages only).
+//! `earshot-console-bench --write-cost DIR [ROWS]`: the sink's write time
+//! per post and the cost of the console's two indexes (migration 19): seeds
+//! ROWS (default 200,000) into fresh stores with and without them,
+//! alternately, three rounds each, and prints the medians.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use earshot_model::{
+    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
+};
+use earshot_sink::sqlite::SqliteStore;
+use earshot_sink::{Batch, BatchItem, Position, SinkConfig, SinkKind};
+
+const BRANDS: &[&str] = &["acme", "initech", "globex", "umbrella", "hooli"];
+const WORDS: &[&str] = &[
+    "support", "refund", "love", "broken", "price", "upgrade", "slow", "great", "cancel",
+    "shipping", "app", "login",
+];
+const TIERS: &[&str] = &["gold", "silver", "bronze"];
+const BATCH: usize = 10_000;
+/// The rows spread over the 30 days ending now, so each window sees its share.
+const SPAN_SECS: i64 = 30 * 86_400;
+
+fn interaction(n: usize, rows: usize, now: chrono::DateTime<Utc>) -> Interaction {
+    let at = now - chrono::Duration::seconds(SPAN_SECS * (rows - n) as i64 / rows as i64);
+    let text: Vec<&str> = (0..30)
+        .map(|k| WORDS[(n * 7 + k * 13) % WORDS.len()])
+        .collect();
+    let mut post = Post::new(format!("reddit:t3_{n:08}"), text.join(" "));
+    post.published_at = Some(at);
+    post.fetched_at = Some(at);
+    post.url = Some(format!("https://reddit.com/r/x/comments/{n}"));
+    post.author.handle = Some(format!("user{}", n % 5000));
+    post.author.reach = Some((n % 9973) as u64 * 17);
+    let labels = [
+        SentimentLabel::Negative,
+        SentimentLabel::Neutral,
+        SentimentLabel::Positive,
+    ];
+    let routed = n.is_multiple_of(4);
+    Interaction {
+        schema_version: SCHEMA_VERSION,
+        post,
+        matches: vec![
+            Match {
+                kind: EntityKind::Brand,
+                entity_id: BRANDS[n % 2].into(),
+                rule: BRANDS[n % 2].into(),
+                span: Some((0, 4)),
+            },
+            Match {
+                kind: EntityKind::Competitor,
+                entity_id: BRANDS[2 + n % 3].into(),
+                rule: BRANDS[2 + n % 3].into(),
+                span: Some((10, 16)),
+            },
+        ],
+        sentiment: Sentiment {
+            compound: (n % 200) as f32 / 100.0 - 1.0,
+            pos: 0.2,
+            neu: 0.6,
+            neg: 0.2,
+            label: labels[n % 3],
+        },
+        entity_sentiment: vec![],
+        intents: if routed {
+            vec![Intent::Complaint]
+        } else {
+            vec![]
+        },
+        route: if routed { Route::Support } else { Route::None },
+        priority: (n % 100) as u8,
+        priority_reasons: if routed {
+            vec![
+                format!("rule complaints: intent=complaint, tier={}", TIERS[n % 3]),
+                "boost reach: reach>=10000 (+10)".into(),
+            ]
+        } else {
+            vec!["no routing rule matched".into()]
+        },
+        watchlist_version: "bench".into(),
+        scored_at: at,
+        truncated: false,
+    }
+}
+
+/// Migration 19's indexes, dropped for the comparison (the rollups are
+/// written by the sink itself and cannot be turned off).
+const READ_PATHS: &str = "DROP INDEX interactions_queue; DROP INDEX mentions_routed;";
+
+fn write_cost(dir: &std::path::Path, rows: usize) {
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    for round in 0..6 {
+        let path = dir.join(format!("write-cost-{round}.db"));
+        let store = SqliteStore::open(&path).expect("open store");
+        store.migrate().expect("migrate");
+        let plain = round % 2 == 1;
+        if plain {
+            store
+                .with_connection(|c| c.execute_batch(READ_PATHS))
+                .expect("drop the read paths");
+        }
+        let s = seed(&store, rows);
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        if plain {
+            without.push(s)
+        } else {
+            with.push(s)
+        }
+    }
+    with.sort_by(f64::total_cmp);
+    without.sort_by(f64::total_cmp);
+    let (w, o) = (with[1], without[1]);
+    println!(
+        "write cost, {rows} interactions, medians of 3 alternated rounds: {:.1} µs a post, {:.1} µs without the console's indexes (+{:.1} µs, +{:.0} %)",
+        w * 1e6 / rows as f64,
+        o * 1e6 / rows as f64,
+        (w - o) * 1e6 / rows as f64,
+        (w / o - 1.0) * 100.0
+    );
+}
+
+/// Seeds `rows` interactions; returns the seconds it took.
+fn seed(store: &SqliteStore, rows: usize) -> f64 {
+    let now = Utc::now();
+    let topic: Arc<str> = Arc::from("bench");
+    let started = Instant::now();
+    for b in 0..rows.div_ceil(BATCH) {
+        let mut batch = Batch::default();
+        for n in b * BATCH..((b + 1) * BATCH).min(rows) {
+            let i = interaction(n, rows, now);
+            batch.push(BatchItem {
+                raw: Vec::new(),
+                interaction: i,
+                position: Position {
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset: n as i64,
+                },
+            });
+        }
+        store.upsert(&batch).expect("upsert");
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {rows} interactions in {s:.1} s ({:.0} rows/s through SqliteStore::upsert)",
+        rows as f64 / s
+    );
+    s
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--write-cost") {
+        args.next();
+        let dir = std::path::PathBuf::from(args.next().expect("usage: --write-cost DIR [ROWS]"));
+        let rows = args.next().and_then(|r| r.parse().ok()).unwrap_or(200_000);
+        write_cost(&dir, rows);
+        return;
+    }
+    let path = std::path::PathBuf::from(
+        args.next()
+            .expect("usage: earshot-console-bench DB_PATH [ROWS]"),
+    );
+    let rows: usize = args
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1_000_000);
+    let rounds: usize = std::env::var("CONSOLE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+
+    let store = SqliteStore::open(&path).expect("open store");
+    store.migrate().expect("migrate");
+    let have: i64 = store
+        .with_connection(|c| c.query_row("SELECT COUNT(*) FROM interactions", [], |r| r.get(0)))
+        .expect("count");
+    if have as usize != rows {
+        assert_eq!(
+            have,
+            0,
+            "{} holds {have} rows, not {rows}: remove it first",
+            path.display()
+        );
+        seed(&store, rows);
+    } else {
+        println!("reusing {} ({rows} interactions)", path.display());
+    }
+    drop(store);
+
+    let mut sink = SinkConfig {
+        kind: SinkKind::Sqlite,
+        ..SinkConfig::default()
+    };
+    sink.sqlite.path = path.clone();
+    let state =
+        earshot_console::ConsoleState::open(&sink, &earshot_console::ConsoleConfig::default())
+            .await
+            .expect("open console");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, earshot_console::router(state)).await });
+    let client = reqwest::Client::new();
+
+    println!("| page | median | max | bytes |");
+    println!("|---|---|---|---|");
+    for path in [
+        "/?window=24h",
+        "/?window=7d",
+        "/?window=30d",
+        "/?window=7d&brand=acme",
+        "/queue",
+        "/queue?window=30d&route=support&intent=complaint&tier=gold",
+        "/queue?window=30d&brand=acme",
+        // No routed post names it: the whole window is read (worst case).
+        "/queue?window=30d&brand=initech",
+        "/alerts?window=30d",
+    ] {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for round in 0..=rounds {
+            let t = Instant::now();
+            let r = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            bytes = r.bytes().await.unwrap().len();
+            if round > 0 {
+                times.push(t.elapsed());
+            }
+        }
+        times.sort();
+        let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+        println!(
+            "| `{path}` | {} | {} | {bytes} |",
+            ms(times[times.len() / 2]),
+            ms(*times.last().unwrap())
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! The work queue's forms: mark answered, assign, mark a match wrong. Each
+//! POST carries the page's CSRF token, then redirects (303) back to the queue
+//! with its filters, so reloading the page does not repeat the action.
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use chrono::Utc;
+use earshot_sink::responses::{Recorded, Response as Answer, ResponseError};
+use earshot_sink::work::WorkError;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::queue::QueueQuery;
+use crate::layout::{agent_cookie, error_page, query_string, store_error};
+use crate::ConsoleState;
+
+/// Fields of the action forms (each form sends the ones it has).
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    post_id: String,
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    entity: String,
+}
+
+/// Who acts when a form has no agent name yet.
+const UNNAMED_AGENT: &str = "console";
+
+/// A refusal page when the form is forged or lacks its post.
+fn checked(state: &ConsoleState, f: &ActionForm) -> Option<Response> {
+    let ok: bool = f.csrf.as_bytes().ct_eq(state.inner.csrf.as_bytes()).into();
+    if !ok {
+        return Some(error_page(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "The form's token does not match this console (it was restarted, or the form came from elsewhere): reload the work queue and try again.",
+        ));
+    }
+    if f.post_id.trim().is_empty() {
+        return Some(error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad form",
+            "post_id: missing",
+        ));
+    }
+    None
+}
+
+fn back(q: &QueueQuery, done: &str) -> String {
+    let mut pairs = q.window.clone();
+    let mut all = Vec::new();
+    if !pairs.window.is_empty() {
+        all.push(("window", std::mem::take(&mut pairs.window)));
+    }
+    all.push(("since", pairs.since));
+    all.push(("until", pairs.until));
+    all.extend(q.filters());
+    all.push(("done", done.to_string()));
+    format!("/queue{}", query_string(&all))
+}
+
+fn redirect(to: String, agent: Option<&str>) -> Response {
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+    if let Some(a) = agent.filter(|a| !a.is_empty()) {
+        if let Ok(v) = agent_cookie(a).parse() {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn work_error(e: WorkError) -> Response {
+    match e {
+        WorkError::UnknownPost(_) => {
+            error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string())
+        }
+        WorkError::NotMatched(..) | WorkError::Invalid(_) => {
+            error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string())
+        }
+        other => store_error(other),
+    }
+}
+
+/// `POST /queue/answer`: records the response (channel `console`) and
+/// remembers the agent in a cookie.
+pub async fn answer(
+    State(state): State<ConsoleState>,
+    Query(q): Query<QueueQuery>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Some(r) = checked(&state, &f) {
+        return r;
+    }
+    let agent = f.agent.trim();
+    if agent.is_empty() {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Bad form",
+            "agent: enter your name to mark a post answered",
+        );
+    }
+    let response = Answer {
+        post_id: f.post_id.trim().to_string(),
+        responded_at: Utc::now(),
+        responder: agent.to_string(),
+        channel: "console".into(),
+        note: f.note.trim().to_string(),
+    };
+    match state.inner.responses.record(&response).await {
+        Ok(Recorded::First) => redirect(back(&q, "answered"), Some(agent)),
+        Ok(Recorded::AlreadyAnswered(_)) => redirect(back(&q, "already"), Some(agent)),
+        Err(e @ ResponseError::UnknownPost(_)) => {
+            error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string())
+        }
+        Err(e @ ResponseError::Invalid(_)) => {
+            error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string())
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+/// `POST /queue/assign`: assigns the post to a team or agent.
+pub async fn assign(
+    State(state): State<ConsoleState>,
+    Query(q): Query<QueueQuery>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Some(r) = checked(&state, &f) {
+        return r;
+    }
+    let by = Some(f.agent.trim())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(UNNAMED_AGENT);
+    match state
+        .inner
+        .work
+        .assign(f.post_id.trim(), f.assignee.trim(), by, Utc::now())
+        .await
+    {
+        Ok(()) => redirect(back(&q, "assigned"), None),
+        Err(e) => work_error(e),
+    }
+}
+
+/// `POST /queue/wrong-match`: records that a brand (or competitor, or
+/// customer) should not have matched the post.
+pub async fn wrong_match(
+    State(state): State<ConsoleState>,
+    Query(q): Query<QueueQuery>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Some(r) = checked(&state, &f) {
+        return r;
+    }
+    let by = Some(f.agent.trim())
+        .filter(|a| !a.is_empty())
+        .unwrap_or(UNNAMED_AGENT);
+    match state
+        .inner
+        .work
+        .mark_wrong(
+            f.post_id.trim(),
+            f.entity.trim(),
+            by,
+            f.note.trim(),
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(()) => redirect(back(&q, "wrong"), None),
+        Err(e) => work_error(e),
+    }
+}

@@ -1,0 +1,74 @@
+//! `earshot console`: serves the web console (`earshot_console`) over the
+//! configured store until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+
+use crate::config::Config;
+
+/// Opens the store, binds `addr` (or `[console] addr`) and serves.
+pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()> {
+    let addr = match addr {
+        Some(a) => a,
+        None => config.console.addr.parse().with_context(|| {
+            format!(
+                "{}: console.addr: `{}` is not an address",
+                config.name, config.console.addr
+            )
+        })?,
+    };
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("console: cannot listen on {addr}"))?;
+    serve(listener, state, crate::daemon::shutdown_on_signal()).await
+}
+
+/// `earshot run --follow` with `--console` or `[console] enabled`: binds
+/// `[console] addr` (failing the run when it cannot) and serves in the
+/// background until `stop`.
+pub async fn spawn(
+    config: &Config,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = config.console.addr.parse().with_context(|| {
+        format!(
+            "{}: console.addr: `{}` is not an address",
+            config.name, config.console.addr
+        )
+    })?;
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("console: cannot listen on {addr}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener, state, stop).await {
+            tracing::error!(error = format!("{e:#}"), "console stopped");
+        }
+    });
+    Ok(())
+}
+
+/// Serves on `listener` until `stop` is cancelled.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: earshot_console::ConsoleState,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            "console: listening on {bound}, beyond loopback: the pages have no login, put an authenticating proxy in front"
+        );
+    }
+    tracing::info!(
+        api = state.api_enabled(),
+        "console listening on http://{bound}"
+    );
+    axum::serve(listener, earshot_console::router(state))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+        .context("console: serving")?;
+    Ok(())
+}
