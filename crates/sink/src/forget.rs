@@ -1,10 +1,11 @@
 //! The right to be forgotten: an author's (or a CRM account's) posts,
-//! mentions, responses and case records are deleted from the store, and the
+//! mentions, responses, case records, assignments and match feedback are deleted from the store, and the
 //! author is recorded in `forgotten`, which the sink reads so that a
 //! redelivered or refetched post of theirs is never stored again.
 //!
 //! Counts already folded into the dashboards' aggregates
-//! (`mention_posts_minute`, `mentions_minute`) stay: they hold no text,
+//! (`mention_posts_minute`, `mentions_minute`, the embedded store's hourly
+//! rollups) stay: they hold no text,
 //! handle or id in readable form. Every value reaches SQL as a bound
 //! parameter.
 
@@ -25,6 +26,8 @@ const POST_TABLES: &[&str] = &[
     "responses",
     "response_log",
     "cases",
+    "assignments",
+    "match_feedback",
 ];
 
 /// `network:handle` as the store keeps it: lowercase, without `@`.

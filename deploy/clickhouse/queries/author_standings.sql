@@ -1,6 +1,6 @@
--- Advocates ({label} = 'positive') or detractors ('negative') of each brand:
--- authors with at least {min_posts} distinct posts about it with that
--- entity sentiment and a reach of at least {min_reach}, most posts first.
+-- Advocates (label = 'positive') or detractors ('negative') of each brand:
+-- authors with at least min_posts distinct posts about it with that
+-- entity sentiment and a reach of at least min_reach, most posts first.
 -- Each mention row is read once however often it was redelivered (DISTINCT),
 -- each post's author from its latest version (argMax).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all); label;

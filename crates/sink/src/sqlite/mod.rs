@@ -160,7 +160,14 @@ impl SqliteStore {
         let mut conn = self.conn.lock().expect("sqlite lock");
         let tx = conn.transaction()?;
         let posts = "SELECT post_id FROM interactions WHERE event_time < ?1";
-        for table in ["mentions", "responses", "response_log", "cases"] {
+        for table in [
+            "mentions",
+            "responses",
+            "response_log",
+            "cases",
+            "assignments",
+            "match_feedback",
+        ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE post_id IN ({posts})"),
                 [cutoff],
