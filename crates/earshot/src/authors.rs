@@ -107,7 +107,8 @@ fn standings_table(list: &[Standing]) -> Option<Table> {
     Some(t)
 }
 
-/// The report's advocates and detractors sections.
+/// The report's author sections: the most active authors, then the
+/// advocates and detractors.
 pub async fn standings_sections(
     config: &SinkConfig,
     since: DateTime<Utc>,
@@ -116,6 +117,10 @@ pub async fn standings_sections(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let store = AuthorStore::open(config).await?;
+    let top = store
+        .profiles(since, until, None, brand.unwrap_or(""), 10)
+        .await?;
+    section(out, "Authors with the most posts", profiles_table(&top))?;
     for (side, title) in [
         (
             Side::Advocates,
