@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use earshot_sink::alerts::{AlertStore, AlertStoreError};
+use earshot_sink::authors::AuthorStore;
+use earshot_sink::conversations::ConversationStore;
 use earshot_sink::overview::{OverviewError, OverviewStore};
 use earshot_sink::responses::{ResponseError, ResponseStore};
 use earshot_sink::work::{WorkError, WorkStore};
@@ -29,6 +31,9 @@ pub enum ConsoleError {
     /// The overview's store.
     #[error("console: {0}")]
     Overview(#[from] OverviewError),
+    /// The author and conversation queries.
+    #[error("console: {0}")]
+    Store(#[from] earshot_sink::StoreError),
 }
 
 /// Shared by every request (cheap to clone).
@@ -42,6 +47,11 @@ pub(crate) struct Inner {
     pub work: WorkStore,
     pub responses: ResponseStore,
     pub alerts: AlertStore,
+    pub authors: AuthorStore,
+    pub conversations: ConversationStore,
+    /// The brands' own accounts (`network:handle`), whose posts in a thread
+    /// are the brand's replies.
+    pub own: Vec<String>,
     /// SHA-256 of the API token, when its variable is set and not empty.
     pub token_hash: Option<[u8; 32]>,
     pub token_env: String,
@@ -65,11 +75,23 @@ impl ConsoleState {
                 work: WorkStore::open(sink).await?,
                 responses: ResponseStore::open(sink).await?,
                 alerts: AlertStore::open(sink).await?,
+                authors: AuthorStore::open(sink).await?,
+                conversations: ConversationStore::open(sink).await?,
+                own: Vec::new(),
                 token_hash: token.map(|t| sha256(t.trim())),
                 token_env: config.api_token_env.clone(),
                 csrf: hex::encode(csrf),
             }),
         })
+    }
+
+    /// The brands' own accounts (`network:handle`, lowercase) that answer in
+    /// threads (the watchlists' `own_accounts`); call before serving.
+    pub fn with_own_accounts(mut self, own: Vec<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.own = own;
+        }
+        self
     }
 
     /// Whether the API has a token to check against.

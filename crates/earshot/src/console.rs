@@ -18,7 +18,9 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
             )
         })?,
     };
-    let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console)
+        .await?
+        .with_own_accounts(crate::conversations::own_accounts(&config.matcher()?));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
@@ -38,7 +40,9 @@ pub async fn spawn(
             config.name, config.console.addr
         )
     })?;
-    let state = earshot_console::ConsoleState::open(&config.sink, &config.console).await?;
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console)
+        .await?
+        .with_own_accounts(crate::conversations::own_accounts(&config.matcher()?));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;

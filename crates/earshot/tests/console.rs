@@ -33,7 +33,26 @@ fn first_queued(html: &str) -> (String, String) {
     (id, shown)
 }
 
+/// The thread and author pages, reached by the queue's links (issue 15).
+async fn check_people(c: &Console) {
+    let queue = page(&c.url("/queue")).await;
+    let link = |prefix: &str| {
+        let at = queue.find(&format!("href=\"{prefix}")).unwrap_or_else(|| panic!("no {prefix} link"));
+        queue[at + 6..].split('"').next().unwrap().replace("&amp;", "&")
+    };
+    let author = page(&c.url(&link("/author/"))).await;
+    for want in ["Sentiment by week", "Posts", "CRM accounts", "<h1"] {
+        assert!(author.contains(want), "author page lacks {want}");
+    }
+    let thread = page(&c.url(&link("/thread/"))).await;
+    assert!(thread.contains("<h1>Thread "), "{thread}");
+    assert!(thread.contains("post(s)"));
+    let missing = client().get(c.url("/thread/x%3Anope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
 async fn check_pages(c: &Console) {
+    check_people(c).await;
     let all = page(&c.url("/?window=7d")).await;
     for want in [
         "<html lang=\"en\"",

@@ -3,4 +3,5 @@
 pub mod actions;
 pub mod alerts;
 pub mod overview;
+pub mod people;
 pub mod queue;

@@ -163,7 +163,8 @@ fn post(state: &ConsoleState, i: usize, item: &QueueItem, agent: &str, back: &st
         article.post aria-labelledby=(id("h")) {
             h3 #(id("h")) {
                 "Priority " (p.priority) (sep()) (p.route) (sep())
-                @if p.author.is_empty() { "unknown author" } @else { "@" (p.author) }
+                @if p.author.is_empty() { "unknown author" }
+                @else { a href=(crate::pages::people::author_href(&p.source, &p.author)) { "@" (p.author) } }
             }
             p.meta {
                 (p.source) (sep()) (p.reach) " reach" (sep())
@@ -176,6 +177,7 @@ fn post(state: &ConsoleState, i: usize, item: &QueueItem, agent: &str, back: &st
                 "Matches: " (p.entities.join(", "))
                 @if !p.intents.is_empty() { (sep()) "Intents: " (p.intents.join(", ")) }
                 @if let Some(a) = &item.assignee { (sep()) "Assigned to " strong { (a) } }
+                (sep()) a href=(crate::pages::people::thread_href(&p.post_id)) { "Thread" }
                 (sep()) code { (p.post_id) }
             }
             @if !item.reasons.is_empty() {
