@@ -37,8 +37,14 @@ fn first_queued(html: &str) -> (String, String) {
 async fn check_people(c: &Console) {
     let queue = page(&c.url("/queue")).await;
     let link = |prefix: &str| {
-        let at = queue.find(&format!("href=\"{prefix}")).unwrap_or_else(|| panic!("no {prefix} link"));
-        queue[at + 6..].split('"').next().unwrap().replace("&amp;", "&")
+        let at = queue
+            .find(&format!("href=\"{prefix}"))
+            .unwrap_or_else(|| panic!("no {prefix} link"));
+        queue[at + 6..]
+            .split('"')
+            .next()
+            .unwrap()
+            .replace("&amp;", "&")
     };
     let author = page(&c.url(&link("/author/"))).await;
     for want in ["Sentiment by week", "Posts", "CRM accounts", "<h1"] {
@@ -47,7 +53,11 @@ async fn check_people(c: &Console) {
     let thread = page(&c.url(&link("/thread/"))).await;
     assert!(thread.contains("<h1>Thread "), "{thread}");
     assert!(thread.contains("post(s)"));
-    let missing = client().get(c.url("/thread/x%3Anope")).send().await.unwrap();
+    let missing = client()
+        .get(c.url("/thread/x%3Anope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
 }
 

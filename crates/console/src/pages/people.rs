@@ -64,8 +64,12 @@ pub async fn thread(State(state): State<ConsoleState>, Path(id): Path<String>) -
         );
     }
     let own = &state.inner.own;
-    let is_own = |source: &str, author: &str| own.contains(&format!("{source}:{}", author.to_lowercase()));
-    let start = posts.iter().find(|p| !is_own(&p.source, &p.author)).map(|p| p.event_time);
+    let is_own =
+        |source: &str, author: &str| own.contains(&format!("{source}:{}", author.to_lowercase()));
+    let start = posts
+        .iter()
+        .find(|p| !is_own(&p.source, &p.author))
+        .map(|p| p.event_time);
     let first = start.and_then(|s| {
         posts
             .iter()
@@ -184,7 +188,11 @@ pub async fn author(
 pub async fn thread_form(Query(q): Query<std::collections::HashMap<String, String>>) -> Response {
     match q.get("id").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(id) => axum::response::Redirect::to(&thread_href(id)).into_response(),
-        None => error_page(StatusCode::BAD_REQUEST, "No id", "Give a thread or post id."),
+        None => error_page(
+            StatusCode::BAD_REQUEST,
+            "No id",
+            "Give a thread or post id.",
+        ),
     }
 }
 
@@ -199,7 +207,12 @@ fn join(v: &[(String, u64)]) -> String {
 }
 
 /// The sentiment mix per week as a table (readable without the chart).
-fn weekly(weeks: &[(chrono::DateTime<Utc>, Option<earshot_sink::authors::AuthorProfile>)]) -> Markup {
+fn weekly(
+    weeks: &[(
+        chrono::DateTime<Utc>,
+        Option<earshot_sink::authors::AuthorProfile>,
+    )],
+) -> Markup {
     html! {
         div.scroll { table {
             caption { "Sentiment by week" }
