@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod auth;
 mod config;
 mod layout;
 mod pages;
@@ -27,7 +28,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-pub use config::ConsoleConfig;
+pub use auth::hash_password;
+pub use config::{AuthMode, ConsoleConfig, Role, UserConfig};
 pub use state::{ConsoleError, ConsoleState};
 
 /// Largest request body accepted (forms and API calls are a few fields).
@@ -46,7 +48,13 @@ pub fn router(state: ConsoleState) -> axum::Router {
         .route("/thread/{id}", get(pages::people::thread))
         .route("/author/{source}/{handle}", get(pages::people::author))
         .route("/api/responses", post(api::responses))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
         .route("/style.css", get(layout::stylesheet))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::gate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     /// The brands' own accounts (`network:handle`), whose posts in a thread
     /// are the brand's replies.
     pub own: Vec<String>,
+    /// Users and sessions (`[console] auth`).
+    pub auth: crate::auth::Auth,
     /// SHA-256 of the API token, when its variable is set and not empty.
     pub token_hash: Option<[u8; 32]>,
     pub token_env: String,
@@ -78,6 +80,11 @@ impl ConsoleState {
                 authors: AuthorStore::open(sink).await?,
                 conversations: ConversationStore::open(sink).await?,
                 own: Vec::new(),
+                auth: crate::auth::Auth::new(
+                    config.auth,
+                    config.users.clone(),
+                    config.proxy_header.clone(),
+                ),
                 token_hash: token.map(|t| sha256(t.trim())),
                 token_env: config.api_token_env.clone(),
                 csrf: hex::encode(csrf),
@@ -92,6 +99,11 @@ impl ConsoleState {
             inner.own = own;
         }
         self
+    }
+
+    /// Whether the pages ask who is there (`[console] auth` is not `none`).
+    pub fn authenticates(&self) -> bool {
+        self.inner.auth.mode != crate::AuthMode::None
     }
 
     /// Whether the API has a token to check against.

@@ -61,9 +61,9 @@ async fn serve(
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
-    if !bound.ip().is_loopback() {
-        tracing::warn!(
-            "console: listening on {bound}, beyond loopback: the pages have no login, put an authenticating proxy in front"
+    if !bound.ip().is_loopback() && !state.authenticates() {
+        anyhow::bail!(
+            "console: listening on {bound}, beyond loopback, with [console] auth = \"none\": set auth = \"users\" (with [[console.users]]) or \"proxy\", or listen on 127.0.0.1"
         );
     }
     tracing::info!(
@@ -74,5 +74,23 @@ async fn serve(
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
         .context("console: serving")?;
+    Ok(())
+}
+
+/// `earshot console --hash-password`: one line of `input` (the password,
+/// without its newline) hashed with argon2id, for `[[console.users]]`.
+pub fn hash_password(
+    mut input: impl std::io::BufRead,
+    mut out: impl std::io::Write,
+) -> anyhow::Result<()> {
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("--hash-password: give the password on stdin (one line)");
+    }
+    let hash =
+        earshot_console::hash_password(password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    writeln!(out, "{hash}")?;
     Ok(())
 }

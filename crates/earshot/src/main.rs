@@ -181,9 +181,13 @@ enum Command {
     /// alerts, and the CRM's respond API (`[console]`).
     Console {
         /// Address to listen on (default: `[console] addr`, 127.0.0.1:8080).
-        /// The pages have no login: keep it on loopback.
+        /// Beyond loopback it needs `[console] auth = "users"` or `"proxy"`.
         #[arg(long)]
         addr: Option<std::net::SocketAddr>,
+        /// Print an argon2 hash of the password read from stdin, for
+        /// `[[console.users]] password_hash`, and exit.
+        #[arg(long)]
+        hash_password: bool,
     },
     /// Print the PR dashboards as terminal tables.
     Report {
@@ -381,7 +385,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         )
                         .await
                     }
-                    Command::Console { addr } => console::run(config, addr).await,
+                    Command::Console {
+                        hash_password: true,
+                        ..
+                    } => console::hash_password(std::io::stdin().lock(), std::io::stdout().lock()),
+                    Command::Console { addr, .. } => console::run(config, addr).await,
                     Command::Respond {
                         post_id,
                         by,

@@ -5,7 +5,7 @@
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use chrono::Utc;
 use earshot_sink::responses::{Recorded, Response as Answer, ResponseError};
 use earshot_sink::work::WorkError;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::queue::QueueQuery;
+use crate::auth::Who;
 use crate::layout::{agent_cookie, error_page, query_string, store_error};
 use crate::ConsoleState;
 
@@ -95,13 +96,16 @@ fn work_error(e: WorkError) -> Response {
 /// remembers the agent in a cookie.
 pub async fn answer(
     State(state): State<ConsoleState>,
+    who: Option<Extension<Who>>,
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let agent = f.agent.trim();
+    // A signed-in user acts under their own name.
+    let signed_in = who.and_then(|Extension(w)| w.name);
+    let agent = signed_in.as_deref().unwrap_or(f.agent.trim());
     if agent.is_empty() {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -132,14 +136,17 @@ pub async fn answer(
 /// `POST /queue/assign`: assigns the post to a team or agent.
 pub async fn assign(
     State(state): State<ConsoleState>,
+    who: Option<Extension<Who>>,
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let by = Some(f.agent.trim())
-        .filter(|a| !a.is_empty())
+    let signed_in = who.and_then(|Extension(w)| w.name);
+    let by = signed_in
+        .as_deref()
+        .or(Some(f.agent.trim()).filter(|a| !a.is_empty()))
         .unwrap_or(UNNAMED_AGENT);
     match state
         .inner
@@ -156,14 +163,17 @@ pub async fn assign(
 /// customer) should not have matched the post.
 pub async fn wrong_match(
     State(state): State<ConsoleState>,
+    who: Option<Extension<Who>>,
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let by = Some(f.agent.trim())
-        .filter(|a| !a.is_empty())
+    let signed_in = who.and_then(|Extension(w)| w.name);
+    let by = signed_in
+        .as_deref()
+        .or(Some(f.agent.trim()).filter(|a| !a.is_empty()))
         .unwrap_or(UNNAMED_AGENT);
     match state
         .inner
