@@ -22,7 +22,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthMode, Role, UserConfig};
-use crate::layout::{error_page, shell, Nav};
+use crate::layout::{cookie, error_page, shell, Nav};
 use crate::ConsoleState;
 
 /// How long a login lasts.
@@ -87,17 +87,6 @@ impl Auth {
             self.sessions.lock().expect("sessions lock").remove(&token);
         }
     }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// An argon2id hash (PHC form) of `password`, for `[[console.users]]`.

@@ -134,16 +134,22 @@ pub fn store_error(e: impl std::fmt::Display) -> Response {
 /// Name of the cookie remembering the agent's name.
 pub const AGENT_COOKIE: &str = "earshot_agent";
 
-/// The agent remembered in the cookie, if any.
-pub fn agent_from_cookie(headers: &HeaderMap) -> String {
+/// The value of cookie `name`, if the request has it.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == AGENT_COOKIE)
-        .map(|(_, v)| {
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The agent remembered in the cookie, if any.
+pub fn agent_from_cookie(headers: &HeaderMap) -> String {
+    cookie(headers, AGENT_COOKIE)
+        .map(|v| {
             url::form_urlencoded::parse(format!("a={v}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())

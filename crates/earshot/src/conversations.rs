@@ -5,7 +5,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use earshot_match::Matcher;
-use earshot_sink::conversations::{response_times, ConversationStore};
+use earshot_sink::conversations::{human_duration, response_times, ConversationStore};
 use earshot_sink::SinkConfig;
 
 use crate::report::{section, table};
@@ -20,15 +20,6 @@ pub fn own_accounts(matcher: &Matcher) -> Vec<String> {
     own.sort_unstable();
     own.dedup();
     own
-}
-
-fn duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
 }
 
 /// `earshot thread ID`: its posts in order, the brand's own marked.
@@ -86,7 +77,7 @@ pub async fn thread(
             Some(r) => writeln!(
                 out,
                 "First response {} after the first customer post.",
-                duration((r - start.event_time).num_seconds())
+                human_duration((r - start.event_time).num_seconds())
             )?,
             None => writeln!(out, "Not answered yet.")?,
         }
@@ -126,8 +117,8 @@ pub async fn response_sections(
                 r.brand.clone(),
                 r.threads.to_string(),
                 r.answered.to_string(),
-                r.p50_secs.map(duration).unwrap_or_default(),
-                r.p90_secs.map(duration).unwrap_or_default(),
+                r.p50_secs.map(human_duration).unwrap_or_default(),
+                r.p90_secs.map(human_duration).unwrap_or_default(),
                 r.unanswered_negative.to_string(),
             ]);
         }
@@ -153,7 +144,7 @@ pub async fn response_sections(
             t.add_row(vec![
                 th.thread.clone(),
                 th.started.format("%Y-%m-%d %H:%M").to_string(),
-                duration((until - th.started).num_seconds().max(0)),
+                human_duration((until - th.started).num_seconds().max(0)),
                 th.posts.to_string(),
                 th.entities.join(", "),
             ]);

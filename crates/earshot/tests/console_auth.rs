@@ -42,6 +42,22 @@ fn config(dir: &Path, console: &str) -> std::path::PathBuf {
     path
 }
 
+/// POSTs `fields` as a form to `url`, with the session cookie `cookie`.
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    cookie: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::StatusCode {
+    http.post(url)
+        .header("cookie", cookie)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 fn session(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
@@ -144,26 +160,30 @@ async fn issue_15_console_users_sign_in_viewers_read_forged_forms_refused() {
     let post_id = field(&queue, "post_id");
     let page_csrf = field(&queue, "csrf");
     // A form from elsewhere (no token) is refused even with the session.
-    let forged = http
-        .post(c.url("/queue/answer"))
-        .header("cookie", &ann_cookie)
-        .form(&[("post_id", post_id.as_str()), ("agent", "x"), ("csrf", "0")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 403);
-    let answered = http
-        .post(c.url("/queue/answer"))
-        .header("cookie", &ann_cookie)
-        .form(&[
-            ("post_id", post_id.as_str()),
-            ("agent", "someone else"),
-            ("csrf", page_csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answered.status(), 303);
+    assert_eq!(
+        post(
+            &http,
+            c.url("/queue/answer"),
+            &ann_cookie,
+            &[("post_id", post_id.as_str()), ("agent", "x"), ("csrf", "0")]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &http,
+            c.url("/queue/answer"),
+            &ann_cookie,
+            &[
+                ("post_id", post_id.as_str()),
+                ("agent", "someone else"),
+                ("csrf", page_csrf.as_str()),
+            ]
+        )
+        .await,
+        303
+    );
     let conn = rusqlite::Connection::open(dir.path().join(".earshot/earshot.db")).unwrap();
     let by: String = conn
         .query_row(
@@ -184,18 +204,20 @@ async fn issue_15_console_users_sign_in_viewers_read_forged_forms_refused() {
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    let act = http
-        .post(c.url("/queue/assign"))
-        .header("cookie", &bob_cookie)
-        .form(&[
-            ("post_id", post_id.as_str()),
-            ("assignee", "x"),
-            ("csrf", page_csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(act.status(), 403);
+    assert_eq!(
+        post(
+            &http,
+            c.url("/queue/assign"),
+            &bob_cookie,
+            &[
+                ("post_id", post_id.as_str()),
+                ("assignee", "x"),
+                ("csrf", page_csrf.as_str()),
+            ]
+        )
+        .await,
+        403
+    );
 
     // Signing out ends the session.
     let out = http

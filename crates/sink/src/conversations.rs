@@ -47,6 +47,16 @@ impl ThreadSummary {
     }
 }
 
+/// A duration as people read it: `45s`, `12m`, `2h05m`, `3d02h`.
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 /// A brand's response figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponseTimes {

@@ -9,19 +9,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use maud::{html, Markup};
 
+use earshot_sink::conversations::human_duration;
+
 use crate::layout::{error_page, sep, shell, store_error, window_picker, Nav};
 use crate::window::WindowQuery;
 use crate::ConsoleState;
-
-/// "4m", "2h05m", "3d02h".
-fn duration(secs: i64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
 
 /// One path segment, percent-encoded (ids hold `:` and `/`).
 fn segment(s: &str) -> String {
@@ -84,7 +76,7 @@ pub async fn thread(State(state): State<ConsoleState>, Path(id): Path<String>) -
         p.meta {
             (posts.len()) " post(s)" (sep())
             @match (start, first) {
-                (Some(s), Some(f)) => { "first response " (duration((f - s).num_seconds())) " after the first customer post" },
+                (Some(s), Some(f)) => { "first response " (human_duration((f - s).num_seconds())) " after the first customer post" },
                 (Some(_), None) => { strong { "not answered yet" } },
                 (None, _) => { "only the brand's own posts" },
             }
