@@ -13,6 +13,7 @@ mod config;
 mod console;
 mod conversations;
 mod daemon;
+mod eval;
 mod forget;
 mod match_stage;
 mod ops;
@@ -171,6 +172,17 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Evaluate the watchlist against labelled posts: precision, recall and
+    /// F1 per brand and intent, sentiment accuracy, and every miss.
+    Eval {
+        /// JSON Lines of posts, each with a `labels` object
+        /// (`entities`, `sentiment`, `intents`).
+        #[arg(long)]
+        labels: PathBuf,
+        /// Show at most this many misses.
+        #[arg(long, default_value_t = 50)]
+        misses: usize,
+    },
     /// Show a thread's posts in order, the brand's own replies marked, and
     /// its time to first response.
     Thread {
@@ -292,6 +304,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = cli.config.as_deref();
     match cli.command {
         Command::Check => Ok(check::run(path, std::io::stdout().lock())?),
+        Command::Eval { labels, misses } => {
+            let config = config::load(path)?.validated()?;
+            eval::run(&config.matcher()?, &labels, misses, std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Score {
             text,
             max_line_bytes,
@@ -432,7 +449,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         report::run(&config.sink, &own, &params, None, std::io::stdout().lock())
                             .await
                     }
-                    Command::Check | Command::Score { .. } => unreachable!("handled above"),
+                    Command::Check | Command::Score { .. } | Command::Eval { .. } => {
+                        unreachable!("handled above")
+                    }
                 }
             })?;
             Ok(ExitCode::SUCCESS)

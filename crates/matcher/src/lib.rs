@@ -41,6 +41,7 @@
 mod automaton;
 mod config;
 mod customers;
+pub mod eval;
 mod error;
 mod intent;
 pub mod lang;
