@@ -30,6 +30,8 @@ enum Use {
     Exclude { brand: u32 },
     Query(u32),
     Mention { customer: u32, rule: u32 },
+    /// A brand's domain named in the text: counts without context.
+    Domain { brand: u32, rule: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,8 @@ pub struct Matcher {
     brands: Vec<Brand>,
     customers: Vec<Customer>,
     authors: HashMap<(String, String), Vec<u32>>,
+    /// Brand domains: `(brand, rule)` by domain.
+    domains: HashMap<String, (u32, u32)>,
     queries: Vec<CompiledQuery>,
     intents: Vec<IntentRule>,
     intent_query: Vec<Option<u32>>,
@@ -192,6 +196,8 @@ impl Matcher {
             rules: Vec::new(),
         };
         let mut brands = Vec::new();
+        // Brand domains by host, for posts whose URL is on one.
+        let mut domains: HashMap<String, (u32, u32)> = HashMap::new();
         let mut queries = Vec::new();
         for (i, pb) in b.brands.into_iter().enumerate() {
             let i = i as u32;
@@ -200,6 +206,12 @@ impl Matcher {
             for alias in def.alias_terms(pb.query.is_some()) {
                 let rule = bl.rule(alias.clone());
                 bl.term(&alias, mode, Some(Use::Alias { brand: i, rule }));
+            }
+            for d in &def.domains {
+                let d = d.trim().to_ascii_lowercase();
+                let rule = bl.rule(format!("domain:{d}"));
+                bl.term(&d, Mode::Exact, Some(Use::Domain { brand: i, rule }));
+                domains.insert(d, (i, rule));
             }
             for c in &def.context {
                 bl.term(c, mode, Some(Use::Context { brand: i }));
@@ -300,6 +312,7 @@ impl Matcher {
             brands,
             customers: b.customers,
             authors,
+            domains,
             queries,
             intents,
             intent_query,
@@ -429,6 +442,15 @@ impl Matcher {
                     Use::Context { brand } => s.context.push(brand),
                     Use::Exclude { brand } => s.excludes.push((brand, h.start, h.end)),
                     Use::Query(q) => s.cand.push(q),
+                    Use::Domain { brand, rule } => {
+                        let b = &self.brands[brand as usize];
+                        s.matches.push(Match {
+                            kind: b.kind,
+                            entity_id: b.id.clone(),
+                            rule: self.rules[rule as usize].clone(),
+                            span: Some(s.norm.span(h.start as usize, h.end as usize)),
+                        });
+                    }
                     Use::Mention { customer, rule } => {
                         s.customer_hits.push(customer);
                         s.matches.push(Match {
@@ -437,6 +459,28 @@ impl Matcher {
                             rule: self.rules[rule as usize].clone(),
                             span: Some(s.norm.span(h.start as usize, h.end as usize)),
                         });
+                    }
+                }
+            }
+        }
+        if !self.domains.is_empty() {
+            // The URL's host, then each parent domain: `a.b.acme.com` finds `acme.com`.
+            if let Some(h) = post.url.as_deref().and_then(host) {
+                let mut rest = h.as_str();
+                loop {
+                    if let Some(&(brand, rule)) = self.domains.get(rest) {
+                        let b = &self.brands[brand as usize];
+                        s.matches.push(Match {
+                            kind: b.kind,
+                            entity_id: b.id.clone(),
+                            rule: format!("site:{}", self.rules[rule as usize].trim_start_matches("domain:")),
+                            span: None,
+                        });
+                        break;
+                    }
+                    match rest.split_once('.') {
+                        Some((_, parent)) if parent.contains('.') => rest = parent,
+                        _ => break,
                     }
                 }
             }

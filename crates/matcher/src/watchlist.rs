@@ -29,6 +29,11 @@ pub struct BrandDef {
     /// Hashtags (without `#`).
     #[serde(default)]
     pub hashtags: Vec<String>,
+    /// Web domains (`acme.com`): a post whose URL is on one of them (or a
+    /// subdomain), or whose text names one, is about the brand; `context`
+    /// and `exclude` do not apply (a domain is unambiguous).
+    #[serde(default)]
+    pub domains: Vec<String>,
     /// A competitor rather than one of ours.
     #[serde(default)]
     pub competitor: bool,
@@ -115,7 +120,26 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
         let has_terms = def.aliases.as_ref().is_none_or(|a| !a.is_empty())
             || query.is_some()
             || !def.handles.is_empty()
-            || !def.hashtags.is_empty();
+            || !def.hashtags.is_empty()
+            || !def.domains.is_empty();
+        for d in &def.domains {
+            let d = d.trim();
+            let valid = d.contains('.')
+                && !d.contains("://")
+                && !d.contains('/')
+                && d.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            if !valid {
+                errors.push(
+                    ConfigError::new(
+                        file,
+                        format!("{key}: domains"),
+                        format!("`{d}`: expected a domain such as acme.com (no scheme or path)"),
+                    )
+                    .at_offset(text, id_at),
+                );
+                ok = false;
+            }
+        }
         for a in &def.own_accounts {
             let valid = a
                 .split_once(':')
@@ -137,7 +161,7 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
                 ConfigError::new(
                     file,
                     &key,
-                    "brand can never match: expected `aliases`, `handles`, `hashtags` or a `query`",
+                    "brand can never match: expected `aliases`, `handles`, `hashtags`, `domains` or a `query`",
                 )
                 .at_offset(text, id_at),
             );
