@@ -705,7 +705,16 @@ impl Matcher {
         let mut kinds: Vec<EntityKind> = s.matches.iter().map(|m| m.kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
-        let (route, priority, priority_reasons) = self.routes.decide(&RouteInput {
+        // A post about no brand, competitor or customer is nobody's work
+        // (it stays stored and queryable, scored as usual).
+        let (route, priority, priority_reasons) = if s.matches.is_empty() {
+            (
+                earshot_model::Route::None,
+                0,
+                vec!["no brand, competitor or customer matched".to_string()],
+            )
+        } else {
+            self.routes.decide(&RouteInput {
             intents: &intents,
             compound: sentiment.compound,
             label: sentiment.label,
@@ -716,7 +725,8 @@ impl Matcher {
             matches: &s.matches,
             customers: &self.customers,
             customer_hits: &s.customer_hits,
-        });
+            })
+        };
 
         let mut out_post = post.clone();
         if out_post.lang.is_none() {

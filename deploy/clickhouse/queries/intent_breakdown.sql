@@ -1,5 +1,6 @@
 -- Intent breakdown: distinct posts per detected intent (a post with two
 -- intents counts under both). uniqExact(post_id) makes redelivered rows harmless.
+-- Posts about no brand, competitor or customer are left out (they stay stored).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
     toString(intent) AS key,
@@ -8,5 +9,6 @@ FROM interactions
 ARRAY JOIN intents AS intent
 WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
   AND ({brand:String} = '' OR has(brands, {brand:String}) OR has(competitors, {brand:String}))
+  AND (notEmpty(brands) OR notEmpty(competitors) OR notEmpty(customers))
 GROUP BY key
 ORDER BY posts DESC, key

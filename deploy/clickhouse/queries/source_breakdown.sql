@@ -1,4 +1,5 @@
 -- Source breakdown: distinct posts per source.
+-- Posts about no brand, competitor or customer are left out (they stay stored).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
     toString(source) AS key,
@@ -6,5 +7,6 @@ SELECT
 FROM interactions
 WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
   AND ({brand:String} = '' OR has(brands, {brand:String}) OR has(competitors, {brand:String}))
+  AND (notEmpty(brands) OR notEmpty(competitors) OR notEmpty(customers))
 GROUP BY key
 ORDER BY posts DESC, key

@@ -1,6 +1,7 @@
 -- Top negative posts awaiting a response, by author reach: the latest scoring
 -- of each post (deduplicated by post id with argMax on the version column),
--- negative overall, not yet in `responses`.
+-- negative overall, not yet in `responses`, about a brand, competitor or
+-- customer (a post about none stays stored, out of this list).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
     post_id,
@@ -27,6 +28,7 @@ FROM (
         argMax(sentiment_label, version) AS x_label,
         arrayMap(x -> toString(x), argMax(intents, version)) AS x_intents,
         argMax(arrayConcat(brands, competitors), version) AS x_entities,
+        argMax(customers, version) AS x_customers,
         argMax(url, version) AS x_url,
         substringUTF8(argMax(text, version), 1, 280) AS x_text,
         toUInt32(argMax(event_time, version)) AS x_event_time
@@ -36,6 +38,7 @@ FROM (
 )
 WHERE x_label = 'negative'
   AND ({brand:String} = '' OR has(x_entities, {brand:String}))
+  AND (notEmpty(x_entities) OR notEmpty(x_customers))
   AND post_id NOT IN (SELECT post_id FROM responses)
 ORDER BY x_author_reach DESC, x_priority DESC, post_id
 LIMIT 50

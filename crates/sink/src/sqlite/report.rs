@@ -95,6 +95,7 @@ pub(crate) const POST_COLUMNS: &str =
 
 const TOP_NEGATIVE: &str = "FROM interactions i
     WHERE event_time >= ?1 AND event_time < ?2 AND sentiment_label = 'negative'
+      AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
       AND post_id NOT IN (SELECT post_id FROM responses)
@@ -159,6 +160,7 @@ pub(crate) fn post_row(
 const INTENTS: &str = "SELECT j.value AS intent, COUNT(DISTINCT i.post_id) AS posts
     FROM interactions i, json_each(i.intents) j
     WHERE i.event_time >= ?1 AND i.event_time < ?2
+      AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
     GROUP BY intent ORDER BY posts DESC, intent";
@@ -166,6 +168,7 @@ const INTENTS: &str = "SELECT j.value AS intent, COUNT(DISTINCT i.post_id) AS po
 const SOURCES: &str = "SELECT i.source, COUNT(DISTINCT i.post_id) AS posts
     FROM interactions i
     WHERE i.event_time >= ?1 AND i.event_time < ?2
+      AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
     GROUP BY i.source ORDER BY posts DESC, i.source";
