@@ -11,7 +11,12 @@ use earshot_match::Matcher;
 use crate::report::{section, table};
 
 /// Reads the labels file, evaluates, writes the tables and at most `misses` misses.
-pub fn run(matcher: &Matcher, labels: &Path, misses: usize, mut out: impl Write) -> anyhow::Result<()> {
+pub fn run(
+    matcher: &Matcher,
+    labels: &Path,
+    misses: usize,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(labels)
         .with_context(|| format!("cannot read labels file {}", labels.display()))?;
     let posts = parse_labelled(&text).map_err(|e| anyhow::anyhow!("{}: {e}", labels.display()))?;
@@ -25,7 +30,18 @@ pub fn run(matcher: &Matcher, labels: &Path, misses: usize, mut out: impl Write)
     )?;
     let counts_table = |rows: &[(String, Counts)], key: &str| {
         (!rows.is_empty()).then(|| {
-            let mut t = table(&[key, "Labelled", "Found", "Right", "Precision", "Recall", "F1"], 1);
+            let mut t = table(
+                &[
+                    key,
+                    "Labelled",
+                    "Found",
+                    "Right",
+                    "Precision",
+                    "Recall",
+                    "F1",
+                ],
+                1,
+            );
             for (name, c) in rows {
                 t.add_row(vec![
                     name.clone(),
@@ -44,7 +60,11 @@ pub fn run(matcher: &Matcher, labels: &Path, misses: usize, mut out: impl Write)
     if !entities.is_empty() {
         entities.push(("(all)".into(), e.entities_total));
     }
-    section(&mut out, "Brands, competitors and customers", counts_table(&entities, "Entity"))?;
+    section(
+        &mut out,
+        "Brands, competitors and customers",
+        counts_table(&entities, "Entity"),
+    )?;
     let intents: Vec<(String, Counts)> = e.intents.clone().into_iter().collect();
     section(&mut out, "Intents", counts_table(&intents, "Intent"))?;
     let sentiment = (e.sentiment.0 > 0).then(|| {
@@ -67,13 +87,22 @@ pub fn run(matcher: &Matcher, labels: &Path, misses: usize, mut out: impl Write)
     let shown = (!e.misses.is_empty()).then(|| {
         let mut t = table(&["Post", "What", "How", "Why"], 99);
         for m in e.misses.iter().take(misses) {
-            t.add_row(vec![m.post_id.clone(), m.what.clone(), m.how.clone(), m.why.clone()]);
+            t.add_row(vec![
+                m.post_id.clone(),
+                m.what.clone(),
+                m.how.clone(),
+                m.why.clone(),
+            ]);
         }
         t
     });
     section(
         &mut out,
-        &format!("Misses ({} in all, {} shown)", e.misses.len(), e.misses.len().min(misses)),
+        &format!(
+            "Misses ({} in all, {} shown)",
+            e.misses.len(),
+            e.misses.len().min(misses)
+        ),
         shown,
     )?;
     Ok(())

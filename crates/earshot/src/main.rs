@@ -306,7 +306,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(check::run(path, std::io::stdout().lock())?),
         Command::Eval { labels, misses } => {
             let config = config::load(path)?.validated()?;
-            eval::run(&config.matcher()?, &labels, misses, std::io::stdout().lock())?;
+            eval::run(
+                &config.matcher()?,
+                &labels,
+                misses,
+                std::io::stdout().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Score {

@@ -22,16 +22,25 @@ fn earshot(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::O
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 /// The cells of the table row whose first cell is `key`.
 fn row(text: &str, key: &str) -> Vec<String> {
     text.lines()
-        .map(|l| l.split(['│', '┆']).map(|c| c.trim().to_string()).collect::<Vec<_>>())
+        .map(|l| {
+            l.split(['│', '┆'])
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .find(|cells| cells.get(1).is_some_and(|c| c == key))
-        .unwrap_or_else(|| panic!("no row {key} in\n{text}"))[1..]
+        .unwrap_or_else(|| panic!("no row {key} in\n{text}"))[2..]
         .to_vec()
 }
 
@@ -47,28 +56,53 @@ fn issue_16_eval_reports_precision_recall_and_misses() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["matches"].as_array().unwrap().iter().map(|m| m["entity_id"].as_str().unwrap().to_string()).collect()
+            v["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["entity_id"].as_str().unwrap().to_string())
+                .collect()
         })
         .collect();
     assert!(found[0].contains(&"acme".to_string()) && !found[2].contains(&"acme".to_string()));
 
-    let out = earshot(dir.path(), &["eval", "--labels", labels.to_str().unwrap()], "");
+    let out = earshot(
+        dir.path(),
+        &["eval", "--labels", labels.to_str().unwrap()],
+        "",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("on 3 labelled post(s)"), "{text}");
     // acme: labelled twice, found once (post 1), right once.
-    assert_eq!(row(&text, "acme")[..6], ["2", "1", "1", "1.00", "0.50", "0.67"], "{text}");
+    assert_eq!(
+        row(&text, "acme")[..6],
+        ["2", "1", "1", "1.00", "0.50", "0.67"],
+        "{text}"
+    );
     // Whatever post 2 matched was labelled as none of them: each a false positive.
     for id in &found[1] {
         assert_eq!(row(&text, id)[..4], ["0", "1", "0", "0.00"], "{text}");
         assert!(text.contains(&format!("entity {id}")), "{text}");
     }
     assert!(text.contains("labelled, not found"), "{text}");
-    assert!(text.contains("no rule matched: \"the weather is lovely\""), "{text}");
+    assert!(
+        text.contains("no rule matched: \"the weather is lovely\""),
+        "{text}"
+    );
     assert!(text.contains("Sentiment: "), "{text}");
 
     std::fs::write(&labels, "{\"id\": \"t:1\", \"text\": \"x\"}\n").unwrap();
-    let bad = earshot(dir.path(), &["eval", "--labels", labels.to_str().unwrap()], "");
+    let bad = earshot(
+        dir.path(),
+        &["eval", "--labels", labels.to_str().unwrap()],
+        "",
+    );
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("labels.jsonl: line 1: expected a `labels` object"));
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("labels.jsonl: line 1: expected a `labels` object"));
 }

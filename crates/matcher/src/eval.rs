@@ -53,12 +53,18 @@ pub struct Counts {
 impl Counts {
     /// Of the found, the share labelled (1 when nothing was found).
     pub fn precision(&self) -> f64 {
-        ratio(self.true_positives, self.true_positives + self.false_positives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_positives,
+        )
     }
 
     /// Of the labelled, the share found (1 when nothing was labelled).
     pub fn recall(&self) -> f64 {
-        ratio(self.true_positives, self.true_positives + self.false_negatives)
+        ratio(
+            self.true_positives,
+            self.true_positives + self.false_negatives,
+        )
     }
 
     /// Harmonic mean of precision and recall.
@@ -307,14 +313,30 @@ mod tests {
         let e = evaluate(&m, &posts);
         assert_eq!(e.posts, 3);
         let j = e.entities["jaguar"];
-        assert_eq!((j.true_positives, j.false_positives, j.false_negatives), (1, 0, 1));
+        assert_eq!(
+            (j.true_positives, j.false_positives, j.false_negatives),
+            (1, 0, 1)
+        );
         assert_eq!((j.precision(), j.recall()), (1.0, 0.5));
-        let miss = e.misses.iter().find(|m| m.post_id == "x:3" && m.what == "entity jaguar").unwrap();
+        let miss = e
+            .misses
+            .iter()
+            .find(|m| m.post_id == "x:3" && m.what == "entity jaguar")
+            .unwrap();
         assert_eq!(miss.how, "labelled, not found");
         assert!(miss.why.contains("no rule matched"), "{miss:?}");
         assert_eq!(e.sentiment.0, 1);
-        assert!(parse_labelled("{\"id\": \"x:1\", \"text\": \"t\"}\n").unwrap_err().to_string().contains("line 1: expected a `labels`"));
-        assert!(parse_labelled("{\"id\": \"x:1\", \"text\": \"t\", \"labels\": {\"sentiment\": \"meh\"}}").is_err());
-        assert!(parse_labelled("{\"id\": \"x:1\", \"text\": \"t\", \"labels\": {\"brands\": []}}").is_err());
+        assert!(parse_labelled("{\"id\": \"x:1\", \"text\": \"t\"}\n")
+            .unwrap_err()
+            .to_string()
+            .contains("line 1: expected a `labels`"));
+        assert!(parse_labelled(
+            "{\"id\": \"x:1\", \"text\": \"t\", \"labels\": {\"sentiment\": \"meh\"}}"
+        )
+        .is_err());
+        assert!(
+            parse_labelled("{\"id\": \"x:1\", \"text\": \"t\", \"labels\": {\"brands\": []}}")
+                .is_err()
+        );
     }
 }

@@ -41,8 +41,8 @@
 mod automaton;
 mod config;
 mod customers;
-pub mod eval;
 mod error;
+pub mod eval;
 mod intent;
 pub mod lang;
 mod lexicon;

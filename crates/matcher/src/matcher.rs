@@ -25,13 +25,26 @@ use crate::watchlist::ParsedBrand;
 /// What a term hit means.
 #[derive(Debug, Clone, Copy)]
 enum Use {
-    Alias { brand: u32, rule: u32 },
-    Context { brand: u32 },
-    Exclude { brand: u32 },
+    Alias {
+        brand: u32,
+        rule: u32,
+    },
+    Context {
+        brand: u32,
+    },
+    Exclude {
+        brand: u32,
+    },
     Query(u32),
-    Mention { customer: u32, rule: u32 },
+    Mention {
+        customer: u32,
+        rule: u32,
+    },
     /// A brand's domain named in the text: counts without context.
-    Domain { brand: u32, rule: u32 },
+    Domain {
+        brand: u32,
+        rule: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -473,7 +486,10 @@ impl Matcher {
                         s.matches.push(Match {
                             kind: b.kind,
                             entity_id: b.id.clone(),
-                            rule: format!("site:{}", self.rules[rule as usize].trim_start_matches("domain:")),
+                            rule: format!(
+                                "site:{}",
+                                self.rules[rule as usize].trim_start_matches("domain:")
+                            ),
                             span: None,
                         });
                         break;
@@ -715,16 +731,16 @@ impl Matcher {
             )
         } else {
             self.routes.decide(&RouteInput {
-            intents: &intents,
-            compound: sentiment.compound,
-            label: sentiment.label,
-            tiers: &tiers,
-            reach: post.author.reach,
-            kinds: &kinds,
-            source: &post.source,
-            matches: &s.matches,
-            customers: &self.customers,
-            customer_hits: &s.customer_hits,
+                intents: &intents,
+                compound: sentiment.compound,
+                label: sentiment.label,
+                tiers: &tiers,
+                reach: post.author.reach,
+                kinds: &kinds,
+                source: &post.source,
+                matches: &s.matches,
+                customers: &self.customers,
+                customer_hits: &s.customer_hits,
             })
         };
 

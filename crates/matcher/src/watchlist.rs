@@ -127,7 +127,8 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             let valid = d.contains('.')
                 && !d.contains("://")
                 && !d.contains('/')
-                && d.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+                && d.chars()
+                    .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
             if !valid {
                 errors.push(
                     ConfigError::new(

@@ -30,7 +30,10 @@ fn issue_16_domains_count_without_context() {
     let m = matcher(JAGUAR).unwrap();
     // A bare name needs a context word anywhere in the post.
     assert!(entities(&m, "a jaguar at the zoo", None).is_empty());
-    assert_eq!(entities(&m, "the jaguar is a car I want to drive", None)[0].0, "jaguar");
+    assert_eq!(
+        entities(&m, "the jaguar is a car I want to drive", None)[0].0,
+        "jaguar"
+    );
     // Excluded inside a longer phrase, whatever the context.
     assert!(entities(&m, "the jaguar shark is no car", None).is_empty());
     // Handles are aliases: they need context as well.
@@ -41,7 +44,11 @@ fn issue_16_domains_count_without_context() {
         [("jaguar".to_string(), "domain:jaguar.com".to_string())]
     );
     assert_eq!(
-        entities(&m, "nice pictures", Some("https://media.jaguar.com/gallery")),
+        entities(
+            &m,
+            "nice pictures",
+            Some("https://media.jaguar.com/gallery")
+        ),
         [("jaguar".to_string(), "site:jaguar.com".to_string())]
     );
     assert!(entities(&m, "nice pictures", Some("https://notjaguar.com/x")).is_empty());
@@ -49,11 +56,17 @@ fn issue_16_domains_count_without_context() {
 
 #[test]
 fn issue_16_bad_domains_are_named() {
-    let errors = matcher("[[brand]]\nid = \"a\"\nname = \"A\"\ndomains = [\"https://a.com/x\"]\n").unwrap_err();
+    let errors = matcher("[[brand]]\nid = \"a\"\nname = \"A\"\ndomains = [\"https://a.com/x\"]\n")
+        .unwrap_err();
     assert!(
-        errors.iter().any(|e| e.key == "brand a: domains" && e.message.contains("no scheme or path")),
+        errors
+            .iter()
+            .any(|e| e.key == "brand a: domains" && e.message.contains("no scheme or path")),
         "{errors:?}"
     );
     // A brand with only domains can match.
-    assert!(matcher("[[brand]]\nid = \"a\"\nname = \"A\"\naliases = []\ndomains = [\"a.com\"]\n").is_ok());
+    assert!(
+        matcher("[[brand]]\nid = \"a\"\nname = \"A\"\naliases = []\ndomains = [\"a.com\"]\n")
+            .is_ok()
+    );
 }

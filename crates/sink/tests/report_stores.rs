@@ -211,6 +211,8 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
         .iter()
         .filter(|s| in_window(s, since, until) && s.label == SentimentLabel::Negative)
         .filter(|s| !answered.contains(&post_id(s)) && matches_brand(s, brand, false))
+        // A post about nobody stays out of the list (issue 16).
+        .filter(|s| !s.mentions.is_empty())
         .collect();
     negative.sort_by(|a, b| {
         b.reach
@@ -258,6 +260,7 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
     let scoped: Vec<&Seed<'_>> = seeds
         .iter()
         .filter(|s| in_window(s, since, until) && matches_brand(s, brand, false))
+        .filter(|s| !s.mentions.is_empty())
         .collect();
     let mut intents: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     let mut sources: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
