@@ -24,7 +24,10 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    // Read when the script runs, not baked in when it is compiled: a build
+    // script shared between checkouts must look at the one being built.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("../../config");
     let root = root
         .canonicalize()
         .expect("the repository's config/ directory exists");
