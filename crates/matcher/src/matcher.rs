@@ -108,6 +108,8 @@ pub struct Matcher {
     max_text_bytes: usize,
     version: String,
     notices: Vec<ConfigError>,
+    /// Queries evaluated for every post (see `Builder::always`).
+    always: Vec<u32>,
 }
 
 /// Sizes of a compiled matcher.
@@ -131,6 +133,9 @@ struct Builder {
     table: TermTable,
     uses: Vec<Vec<Use>>,
     rules: Vec<String>,
+    /// Queries no term triggers (a field filter alone in a branch):
+    /// evaluated for every post.
+    always: Vec<u32>,
 }
 
 impl Builder {
@@ -156,12 +161,13 @@ impl Builder {
             }
         }
         for (qid, q) in queries.iter().enumerate() {
-            let set = q
-                .query
-                .trigger(&|t| cost.get(&t).copied().unwrap_or(0))
-                .unwrap_or_default();
-            for t in set.into_iter().filter(|&t| t != u32::MAX) {
-                self.uses[t as usize].push(Use::Query(qid as u32));
+            match q.query.trigger(&|t| cost.get(&t).copied().unwrap_or(0)) {
+                Some(set) => {
+                    for t in set.into_iter().filter(|&t| t != u32::MAX) {
+                        self.uses[t as usize].push(Use::Query(qid as u32));
+                    }
+                }
+                None => self.always.push(qid as u32),
             }
         }
     }
@@ -207,6 +213,7 @@ impl Matcher {
             table: TermTable::new(norm),
             uses: Vec::new(),
             rules: Vec::new(),
+            always: Vec::new(),
         };
         let mut brands = Vec::new();
         // Brand domains by host, for posts whose URL is on one.
@@ -322,6 +329,7 @@ impl Matcher {
             use_index,
             use_ranges,
             rules: bl.rules,
+            always: bl.always,
             brands,
             customers: b.customers,
             authors,
@@ -549,6 +557,7 @@ impl Matcher {
                 span: Some(s.norm.span(start as usize, end as usize)),
             });
         }
+        s.cand.extend_from_slice(&self.always);
         s.cand.sort_unstable();
         s.cand.dedup();
         if !s.cand.is_empty() {

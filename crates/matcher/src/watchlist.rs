@@ -246,7 +246,7 @@ aliases = []
         assert!(brands.is_empty());
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["brand a: query", "brand b: query", "brand c"]);
-        assert!(errors[0].message.contains("without any of its terms"));
+        assert!(errors[0].message.contains("by what they lack alone"));
         assert!(errors[1].message.contains("expected AND, OR"));
         assert_eq!(errors[1].line, Some(10));
     }

@@ -70,3 +70,39 @@ fn issue_16_bad_domains_are_named() {
             .is_ok()
     );
 }
+
+/// `site:` and `author:` may stand alone in an `OR` branch: such a query is
+/// evaluated for every post, not only when one of its words occurs.
+#[test]
+fn issue_16_field_filters_stand_alone_in_a_branch() {
+    let m = matcher(
+        "[[brand]]\nid = \"acme\"\nname = \"Acme\"\naliases = []\nquery = 'site:acme.com OR author:acmesupport OR (acme AND support)'\n",
+    )
+    .unwrap();
+    let on = |text: &str, url: Option<&str>, author: Option<&str>| {
+        let mut p = Post::new("x:1", text);
+        p.url = url.map(str::to_string);
+        p.author.handle = author.map(str::to_string);
+        !m.score(&p).matches.is_empty()
+    };
+    assert!(on(
+        "hello there",
+        Some("https://blog.acme.com/post/1"),
+        None
+    ));
+    assert!(on("we fixed it", None, Some("AcmeSupport")));
+    assert!(on("acme support rocks", None, None));
+    assert!(!on("acme rocks", None, None));
+    assert!(!on(
+        "hello there",
+        Some("https://example.com"),
+        Some("someone")
+    ));
+    // A branch of only NOT is still refused: it would match almost anything.
+    let errors =
+        matcher("[[brand]]\nid = \"b\"\nname = \"B\"\nquery = 'acme OR NOT apple'\n").unwrap_err();
+    assert!(
+        errors[0].message.contains("by what they lack alone"),
+        "{errors:?}"
+    );
+}

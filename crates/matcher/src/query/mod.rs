@@ -151,23 +151,38 @@ impl fmt::Display for QueryError {
 impl std::error::Error for QueryError {}
 
 impl Query {
-    /// Parses a query, rejecting one that could match without any of its
-    /// terms appearing (only negations or field filters).
+    /// Parses a query, rejecting one that a post could match by what it
+    /// lacks alone: every `OR` branch needs a term or a field filter
+    /// (`site:acme.com OR acme` is fine, `acme OR NOT apple` is not).
     pub fn parse(src: &str) -> Result<Query, QueryError> {
         let q = parser::parse(src)?;
-        if !q.requires_term() {
+        if !q.anchored() {
             return Err(QueryError::at(
                 src,
                 0,
-                "query can match without any of its terms (only NOT or field filters): \
-                 expected at least one term that must be present, as in `acme NOT apple`",
+                "query can match posts by what they lack alone (a branch of only NOT): \
+                 expected a term or a field filter in every OR branch, as in `acme NOT apple` \
+                 or `site:acme.com OR acme`",
             ));
         }
         Ok(q)
     }
 
+    /// Whether every match needs something present in the post: a term, or
+    /// a field filter that holds.
+    pub fn anchored(&self) -> bool {
+        match self {
+            Query::Term(_) | Query::Near { .. } | Query::Field(..) => true,
+            Query::Not(_) => false,
+            Query::And(items) => items.iter().any(Query::anchored),
+            Query::Or(items) => items.iter().all(Query::anchored),
+        }
+    }
+
     /// Whether every match of the query needs at least one positive term hit.
-    /// This is what lets the matcher evaluate only queries whose terms hit.
+    /// This is what lets the matcher evaluate only queries whose terms hit;
+    /// the others (a field filter standing alone in a branch) are evaluated
+    /// for every post.
     pub fn requires_term(&self) -> bool {
         match self {
             Query::Term(_) | Query::Near { .. } => true,

@@ -134,15 +134,22 @@ fn errors_have_positions_and_expectations() {
 fn negation_only_queries_are_rejected() {
     for q in [
         "NOT acme",
-        "lang:en",
         "NOT a AND NOT b",
         "acme OR NOT b",
-        "lang:en OR acme",
+        "NOT (a OR b)",
     ] {
         let e = err(q);
-        assert!(e.message.contains("without any of its terms"), "{q}: {e}");
+        assert!(e.message.contains("by what they lack alone"), "{q}: {e}");
     }
-    for q in ["acme NOT b", "lang:en AND acme", "(a OR b) AND NOT c"] {
+    // Issue 16: field filters may stand anywhere, alone in a branch too.
+    for q in [
+        "acme NOT b",
+        "lang:en AND acme",
+        "(a OR b) AND NOT c",
+        "lang:en",
+        "site:acme.com OR acme",
+        "author:acme OR (acme AND support)",
+    ] {
         p(q);
     }
 }
