@@ -13,6 +13,7 @@ mod config;
 mod console;
 mod conversations;
 mod daemon;
+mod dead_letters;
 mod eval;
 mod forget;
 mod match_stage;

@@ -77,6 +77,10 @@ pub async fn run(
         if config.cases.enabled {
             groups.push((topics.scored.as_str(), config.cases.group.as_str()));
         }
+        // A dead letter is acknowledged once it is kept in the store.
+        if config.sink.kind == earshot_sink::SinkKind::Sqlite {
+            groups.push((topics.dead_letter.as_str(), crate::dead_letters::GROUP));
+        }
         MemoryBus::end_to_end(groups)
     });
     let mut sink_config = config.sink.clone();
@@ -127,6 +131,14 @@ pub async fn run(
         config.connect.clone(),
         stages.clone(),
     );
+    let dead_letter_task = match (&memory, config.sink.kind) {
+        (Some(_), earshot_sink::SinkKind::Sqlite) => {
+            let store = earshot_sink::sqlite::SqliteStore::open(&config.sink.sqlite.path)?;
+            let (b, t, s) = (bus.clone(), topics.dead_letter.clone(), stages.clone());
+            Some(tracker.spawn(async move { crate::dead_letters::keep(b, t, store, s).await }))
+        }
+        _ => None,
+    };
     let cases_task = match config.cases.enabled {
         // Checked before anything runs: in the embedded mode the other
         // stages' acknowledgements wait for the case maker.
@@ -177,6 +189,10 @@ pub async fn run(
     };
     let match_stats = match_task.await.context("matcher panicked")??;
     let sink_stats = sink_task.await.context("sink panicked")??;
+    let dead_letters_kept = match dead_letter_task {
+        Some(t) => Some(t.await.context("dead-letter keeper panicked")??),
+        None => None,
+    };
     let cases_stats = match cases_task {
         Some(t) => Some(t.await.context("case maker panicked")??),
         None => None,
@@ -205,6 +221,11 @@ pub async fn run(
     }
     eprintln!("  matcher:    {match_stats}");
     eprintln!("  sink:       {sink_stats}");
+    if let Some(n) = dead_letters_kept.filter(|&n| n > 0) {
+        eprintln!(
+            "  dead letters: {n} kept in the store's `dead_letters` table (with their reason)"
+        );
+    }
     if let Some(c) = cases_stats {
         eprintln!(
             "  cases:      {} sent, {} failed (dead letters), {} already sent, {} not needing a case",

@@ -178,6 +178,18 @@ impl SqliteStore {
         Ok(n)
     }
 
+    /// Keeps a record of the (in-memory) dead-letter topic; a redelivered
+    /// one (same partition and offset) is kept once.
+    pub fn keep_dead_letter(&self, d: &KeptDeadLetter<'_>) -> rusqlite::Result<()> {
+        let conn = self.conn.lock().expect("sqlite lock");
+        conn.execute(
+            "INSERT OR IGNORE INTO dead_letters (dlq_partition, dlq_offset, at, stage, reason, key, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![d.partition, d.offset, d.at, d.stage, d.reason, d.key, d.payload],
+        )?;
+        Ok(())
+    }
+
     /// Runs a closure that may write (in its own transaction) on the connection.
     pub(crate) fn with_connection_mut<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         f(&mut self.conn.lock().expect("sqlite lock"))
@@ -315,6 +327,25 @@ fn classify(e: rusqlite::Error) -> SinkError {
         ) => SinkError::Transient(e.to_string()),
         _ => SinkError::Fatal(e.to_string()),
     }
+}
+
+/// A record of the dead-letter topic, for [`SqliteStore::keep_dead_letter`].
+#[derive(Debug, Clone)]
+pub struct KeptDeadLetter<'a> {
+    /// Its partition in the dead-letter topic.
+    pub partition: i32,
+    /// Its offset there.
+    pub offset: i64,
+    /// When it was kept (Unix seconds).
+    pub at: i64,
+    /// The stage that dead-lettered it (`connect:NAME`, `match`, `sink`).
+    pub stage: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// Its key (a post id, or where it was read).
+    pub key: &'a str,
+    /// What could not be processed.
+    pub payload: &'a [u8],
 }
 
 /// The embedded store as a [`Sink`].

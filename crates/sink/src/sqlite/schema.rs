@@ -236,6 +236,23 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         CREATE INDEX IF NOT EXISTS mentions_routed
             ON mentions (entity_id, event_time) WHERE route != 'none';",
     ),
+    (
+        20,
+        "dead_letters",
+        // The embedded mode's dead-letter topic lives in RAM: what reaches it
+        // (bad payloads, poison records, refused posts) is kept here, with
+        // the reason and the stage, once per record of that topic.
+        "CREATE TABLE IF NOT EXISTS dead_letters (
+            dlq_partition INTEGER NOT NULL,
+            dlq_offset INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            key TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (dlq_partition, dlq_offset)
+        );",
+    ),
 ];
 
 /// Table recording applied migrations.
