@@ -62,3 +62,29 @@ pub fn wait_listening(addr: SocketAddr, daemon: &mut crate::process::Daemon) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Writes `dir/earshot.toml` for the embedded mode with a webhook connector
+/// on 127.0.0.1:`port` (path `/ingest`, secret in `secret_env`), the SQLite
+/// store at `dir/store.db`, and `extra` (a `[matcher]` section, say) first.
+/// Returns the config's path.
+pub fn embedded_webhook_config(
+    dir: &std::path::Path,
+    port: u16,
+    secret_env: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let config = dir.join("earshot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{extra}\n[sink]\nkind = \"sqlite\"\n[sink.sqlite]\npath = \"{db}\"\n\
+             [cursors]\npath = \"{cursors}\"\n\
+             [[connectors]]\nname = \"hook\"\nkind = \"webhook\"\nlisten = \"127.0.0.1:{port}\"\n\
+             path = \"/ingest\"\nsecret_env = \"{secret_env}\"\n",
+            db = dir.join("store.db").display(),
+            cursors = dir.join("cursors.db").display(),
+        ),
+    )
+    .expect("writing the config");
+    config
+}

@@ -4,59 +4,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_trait::async_trait;
 use common::*;
-use earshot_transport::{
-    Bus, Consumer, ConsumerOptions, DeliveryFuture, MemoryBus, Producer, Record, TopicSpec,
-    TopicsConfig, TransportError,
-};
-use futures::future::BoxFuture;
+use earshot_transport::{Producer, TopicsConfig, TransportError};
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
-
-/// Refuses raw records over `limit` bytes, as librdkafka refuses a record over
-/// `message.max.bytes` (`TransportError::Refused`).
-#[derive(Clone)]
-struct LimitedBus {
-    inner: MemoryBus,
-    limit: usize,
-}
-
-impl Producer for LimitedBus {
-    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
-        if record.payload.len() > self.limit && topic == TopicsConfig::default().raw {
-            let topic = topic.to_string();
-            return futures::future::ready(Err(TransportError::Refused {
-                topic,
-                message: "Broker: Message size too large".into(),
-            }))
-            .boxed();
-        }
-        self.inner.send(topic, record)
-    }
-
-    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
-        self.inner.flush(timeout)
-    }
-}
-
-#[async_trait]
-impl Bus for LimitedBus {
-    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
-        self.inner.ensure_topics(topics).await
-    }
-    fn producer(&self) -> Arc<dyn Producer> {
-        Arc::new(self.clone())
-    }
-    async fn consumer(
-        &self,
-        options: ConsumerOptions,
-    ) -> Result<Box<dyn Consumer>, TransportError> {
-        self.inner.consumer(options).await
-    }
-}
 
 /// Before, the refusal failed the whole emit: the connector stopped with an
 /// error and its cursor never moved past the post, so every restart refetched
@@ -95,10 +47,18 @@ async fn issue_12_connector_dead_letters_a_post_the_transport_refuses() {
             data.display()
         ),
     );
-    let bus = LimitedBus {
-        inner: MemoryBus::new(),
-        limit: 5_000,
-    };
+    // The broker refuses raw posts over 5,000 bytes, as over `message.max.bytes`.
+    let bus = FaultyBus::new(|inner, topic, record| {
+        if record.payload.len() > 5_000 && topic == TopicsConfig::default().raw {
+            let topic = topic.to_string();
+            return futures::future::ready(Err(TransportError::Refused {
+                topic,
+                message: "Broker: Message size too large".into(),
+            }))
+            .boxed();
+        }
+        inner.send(topic, record)
+    });
     let topics = TopicsConfig::default();
     let run = || {
         earshot_connect::run(

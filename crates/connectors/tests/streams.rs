@@ -8,14 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use common::*;
 use earshot_connect::Daemon;
-use earshot_transport::{
-    Bus, Consumer, ConsumerOptions, DeliveryFuture, MemoryBus, Producer, Record, TopicSpec,
-    TopicsConfig, TransportError,
-};
-use futures::future::BoxFuture;
+use earshot_transport::{MemoryBus, Producer, TopicsConfig, TransportError};
 use futures::{FutureExt, SinkExt};
 use hmac::{Hmac, Mac};
 use serde_json::json;
@@ -152,58 +147,6 @@ async fn jetstream_reconnects_from_the_cursor_with_a_rewind_and_no_gap() {
 
 // ---------------------------------------------------------------- Webhook
 
-/// A bus whose deliveries take 150 ms to be acknowledged, or fail on demand.
-#[derive(Clone)]
-struct SlowBus {
-    inner: MemoryBus,
-    acked: Arc<AtomicUsize>,
-    fail: Arc<AtomicBool>,
-}
-
-impl Producer for SlowBus {
-    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
-        if self.fail.load(Ordering::SeqCst) && topic == TopicsConfig::default().raw {
-            let topic = topic.to_string();
-            return async move {
-                Err(TransportError::Delivery {
-                    topic,
-                    message: "broker down".into(),
-                })
-            }
-            .boxed();
-        }
-        let f = self.inner.send(topic, record);
-        let acked = self.acked.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let r = f.await;
-            acked.fetch_add(1, Ordering::SeqCst);
-            r
-        }
-        .boxed()
-    }
-
-    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
-        self.inner.flush(timeout)
-    }
-}
-
-#[async_trait]
-impl Bus for SlowBus {
-    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
-        self.inner.ensure_topics(topics).await
-    }
-    fn producer(&self) -> Arc<dyn Producer> {
-        Arc::new(self.clone())
-    }
-    async fn consumer(
-        &self,
-        options: ConsumerOptions,
-    ) -> Result<Box<dyn Consumer>, TransportError> {
-        self.inner.consumer(options).await
-    }
-}
-
 /// `(timestamp, signature)` headers for `body`. Each call signs a different
 /// (recent) second, as a sender signs each attempt afresh: an identical
 /// signature would be refused as a replay.
@@ -243,10 +186,32 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
         max_body_bytes = 2000
         "#,
     );
-    let bus = SlowBus {
-        inner: MemoryBus::new(),
-        acked: Arc::default(),
-        fail: Arc::default(),
+    // Deliveries take 150 ms to be acknowledged, or fail on demand.
+    let acked = Arc::new(AtomicUsize::new(0));
+    let fail = Arc::new(AtomicBool::new(false));
+    let bus = {
+        let (acked, fail) = (acked.clone(), fail.clone());
+        FaultyBus::new(move |inner, topic, record| {
+            if fail.load(Ordering::SeqCst) && topic == TopicsConfig::default().raw {
+                let topic = topic.to_string();
+                return async move {
+                    Err(TransportError::Delivery {
+                        topic,
+                        message: "broker down".into(),
+                    })
+                }
+                .boxed();
+            }
+            let f = inner.send(topic, record);
+            let acked = acked.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let r = f.await;
+                acked.fetch_add(1, Ordering::SeqCst);
+                r
+            }
+            .boxed()
+        })
     };
     let shutdown = CancellationToken::new();
     let daemon = Daemon::new(
@@ -291,7 +256,7 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
         .await
         .unwrap();
     assert_eq!(
-        bus.acked.load(Ordering::SeqCst),
+        acked.load(Ordering::SeqCst),
         2,
         "both acknowledged before the answer"
     );
@@ -323,13 +288,13 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
         1
     );
 
-    bus.fail.store(true, Ordering::SeqCst);
+    fail.store(true, Ordering::SeqCst);
     let retry = br#"{"id": "web:11", "text": "while the broker is down"}"#.to_vec();
     let r = post(retry.clone(), sign(b"hook-secret", &retry))
         .await
         .unwrap();
     assert_eq!(r.status(), 503, "not acknowledged: the sender must retry");
-    bus.fail.store(false, Ordering::SeqCst);
+    fail.store(false, Ordering::SeqCst);
     let r = post(retry.clone(), sign(b"hook-secret", &retry))
         .await
         .unwrap();
@@ -503,56 +468,6 @@ async fn file_watch_waits_for_a_partial_line_to_be_finished() {
     assert_eq!(unique_ids(&posts(&bus).await), ["file:1", "file:2"]);
 }
 
-/// A bus on which the first chunk's posts (`file:0`..`file:9`) fail after a
-/// delay while it is `down`, so later chunks are acknowledged before it.
-#[derive(Clone)]
-struct FirstChunkDown {
-    inner: MemoryBus,
-    down: Arc<AtomicBool>,
-}
-
-impl Producer for FirstChunkDown {
-    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
-        let first = record
-            .key
-            .strip_prefix("file:")
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|n| n < 10);
-        if first && self.down.load(Ordering::SeqCst) {
-            let topic = topic.to_string();
-            return async move {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                Err(TransportError::Delivery {
-                    topic,
-                    message: "partition leader gone".into(),
-                })
-            }
-            .boxed();
-        }
-        self.inner.send(topic, record)
-    }
-
-    fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
-        self.inner.flush(timeout)
-    }
-}
-
-#[async_trait]
-impl Bus for FirstChunkDown {
-    async fn ensure_topics(&self, topics: &[TopicSpec]) -> Result<(), TransportError> {
-        self.inner.ensure_topics(topics).await
-    }
-    fn producer(&self) -> Arc<dyn Producer> {
-        Arc::new(self.clone())
-    }
-    async fn consumer(
-        &self,
-        options: ConsumerOptions,
-    ) -> Result<Box<dyn Consumer>, TransportError> {
-        self.inner.consumer(options).await
-    }
-}
-
 /// Several chunks are in flight at once (issue 11); the cursor must still
 /// move only past chunks that are wholly acknowledged. Here the first chunk
 /// fails after the three behind it succeeded: the next run must re-read it
@@ -571,9 +486,30 @@ async fn issue_11_file_cursor_moves_in_order_with_chunks_in_flight() {
             data.display()
         ),
     );
-    let bus = FirstChunkDown {
-        inner: MemoryBus::new(),
-        down: Arc::new(AtomicBool::new(true)),
+    // The first chunk's posts (`file:0`..`file:9`) fail after a delay while
+    // `down`, so later chunks are acknowledged before it.
+    let down = Arc::new(AtomicBool::new(true));
+    let bus = {
+        let down = down.clone();
+        FaultyBus::new(move |inner, topic, record| {
+            let first = record
+                .key
+                .strip_prefix("file:")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n < 10);
+            if first && down.load(Ordering::SeqCst) {
+                let topic = topic.to_string();
+                return async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Err(TransportError::Delivery {
+                        topic,
+                        message: "partition leader gone".into(),
+                    })
+                }
+                .boxed();
+            }
+            inner.send(topic, record)
+        })
     };
     let topics = TopicsConfig::default();
     let failed = earshot_connect::run(
@@ -590,7 +526,7 @@ async fn issue_11_file_cursor_moves_in_order_with_chunks_in_flight() {
     );
     assert!(failed.is_err() || failed.unwrap().connectors["replay"].errors > 0);
 
-    bus.down.store(false, Ordering::SeqCst);
+    down.store(false, Ordering::SeqCst);
     let stats = earshot_connect::run(
         Arc::new(bus.clone()),
         &topics,

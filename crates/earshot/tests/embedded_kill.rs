@@ -48,29 +48,7 @@ fn issue_12_embedded_kill9_loses_no_acknowledged_post() {
     let db = dir.path().join("store.db");
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let config = dir.path().join("earshot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "hook"
-kind = "webhook"
-listen = "127.0.0.1:{port}"
-path = "/ingest"
-secret_env = "{SECRET_ENV}"
-"#,
-            db = db.display(),
-            cursors = dir.path().join("cursors.db").display(),
-        ),
-    )
-    .unwrap();
+    let config = webhook::embedded_webhook_config(dir.path(), port, SECRET_ENV, "");
     std::env::set_var(SECRET_ENV, std::str::from_utf8(SECRET).unwrap());
     let bin = Path::new(env!("CARGO_BIN_EXE_earshot"));
     let mut run = Daemon::spawn(bin, &config, &["run", "--follow"], dir.path(), "run-1");

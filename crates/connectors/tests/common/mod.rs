@@ -155,3 +155,65 @@ pub fn unique_ids(posts: &[Post]) -> Vec<String> {
     assert_eq!(ids.len(), before, "duplicate production: {ids:?}");
     ids
 }
+
+type SendFn = dyn Fn(&MemoryBus, &str, earshot_transport::Record) -> earshot_transport::DeliveryFuture
+    + Send
+    + Sync;
+
+/// A memory bus whose producer goes through `send`: tests make deliveries
+/// fail, lag or be refused there, and read what arrived from `inner`.
+#[derive(Clone)]
+pub struct FaultyBus {
+    pub inner: MemoryBus,
+    send: Arc<SendFn>,
+}
+
+impl FaultyBus {
+    pub fn new(
+        send: impl Fn(&MemoryBus, &str, earshot_transport::Record) -> earshot_transport::DeliveryFuture
+            + Send
+            + Sync
+            + 'static,
+    ) -> FaultyBus {
+        FaultyBus {
+            inner: MemoryBus::new(),
+            send: Arc::new(send),
+        }
+    }
+}
+
+impl earshot_transport::Producer for FaultyBus {
+    fn send(
+        &self,
+        topic: &str,
+        record: earshot_transport::Record,
+    ) -> earshot_transport::DeliveryFuture {
+        (self.send)(&self.inner, topic, record)
+    }
+
+    fn flush(
+        &self,
+        timeout: Duration,
+    ) -> futures::future::BoxFuture<'_, Result<(), earshot_transport::TransportError>> {
+        earshot_transport::Producer::flush(&self.inner, timeout)
+    }
+}
+
+#[async_trait::async_trait]
+impl Bus for FaultyBus {
+    async fn ensure_topics(
+        &self,
+        topics: &[earshot_transport::TopicSpec],
+    ) -> Result<(), earshot_transport::TransportError> {
+        self.inner.ensure_topics(topics).await
+    }
+    fn producer(&self) -> Arc<dyn earshot_transport::Producer> {
+        Arc::new(self.clone())
+    }
+    async fn consumer(
+        &self,
+        options: ConsumerOptions,
+    ) -> Result<Box<dyn earshot_transport::Consumer>, earshot_transport::TransportError> {
+        self.inner.consumer(options).await
+    }
+}

@@ -37,6 +37,13 @@ pub struct ActionForm {
 /// Who acts when a form has no agent name yet.
 const UNNAMED_AGENT: &str = "console";
 
+/// Who acts: the signed-in user, else the form's agent, else [`UNNAMED_AGENT`].
+fn actor(who: Option<Extension<Who>>, f: &ActionForm) -> String {
+    who.and_then(|Extension(w)| w.name)
+        .or_else(|| Some(f.agent.trim().to_string()).filter(|a| !a.is_empty()))
+        .unwrap_or_else(|| UNNAMED_AGENT.to_string())
+}
+
 /// A refusal page when the form is forged or lacks its post.
 fn checked(state: &ConsoleState, f: &ActionForm) -> Option<Response> {
     let ok: bool = f.csrf.as_bytes().ct_eq(state.inner.csrf.as_bytes()).into();
@@ -143,11 +150,8 @@ pub async fn assign(
     if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let signed_in = who.and_then(|Extension(w)| w.name);
-    let by = signed_in
-        .as_deref()
-        .or(Some(f.agent.trim()).filter(|a| !a.is_empty()))
-        .unwrap_or(UNNAMED_AGENT);
+    let by = actor(who, &f);
+    let by = by.as_str();
     match state
         .inner
         .work
@@ -170,11 +174,8 @@ pub async fn wrong_match(
     if let Some(r) = checked(&state, &f) {
         return r;
     }
-    let signed_in = who.and_then(|Extension(w)| w.name);
-    let by = signed_in
-        .as_deref()
-        .or(Some(f.agent.trim()).filter(|a| !a.is_empty()))
-        .unwrap_or(UNNAMED_AGENT);
+    let by = actor(who, &f);
+    let by = by.as_str();
     match state
         .inner
         .work
