@@ -11,18 +11,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
-use earshot_model::{DeadLetter, Origin, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
 use earshot_transport::post_metrics::source_of_key;
 use earshot_transport::SourceTally;
-use earshot_transport::{Producer, Record};
+use earshot_transport::{source_dead_letter_record, Producer, Record};
 
 use crate::cursor::CursorStore;
 use crate::stats::Counters;
-
-/// Header naming why a payload was dead-lettered (the transport's convention).
-const ERROR_HEADER: &str = "earshot-error";
-/// Header naming the stage that dead-lettered it.
-const STAGE_HEADER: &str = "earshot-stage";
 
 /// Produces one connector's posts and dead letters.
 #[derive(Clone)]
@@ -214,8 +209,8 @@ impl Emitter {
         }
     }
 
-    /// Keeps a bad payload: produces a [`DeadLetter`] to the dead-letter topic
-    /// and waits for it; when that fails, stores it in the cursor database's
+    /// Keeps a bad payload: produces the dead-letter record (the payload, cut to
+    /// `dead_letter_max`, with the reason and locator in headers) and waits for it; when that fails, stores it in the cursor database's
     /// `quarantine` table instead. Counted and logged either way.
     pub async fn dead_letter(&self, reason: &str, locator: &str, payload: &[u8]) {
         self.counters.add(&self.counters.dead_letters, 1);
@@ -225,31 +220,21 @@ impl Emitter {
             .count(source_of_key(Some(locator)));
         earshot_transport::post_metrics::dead_letter("connect", "bad_payload");
         tracing::warn!(connector = %self.name, %locator, %reason, bytes = payload.len(), "bad payload dead-lettered");
-        let (kept, reason) = if payload.len() > self.dead_letter_max {
-            let reason = format!(
-                "{reason} (payload cut from {} to {} bytes)",
-                payload.len(),
-                self.dead_letter_max
-            );
-            (&payload[..self.dead_letter_max], reason)
-        } else {
-            (payload, reason.to_string())
-        };
-        let letter = DeadLetter::new(
-            self.origin.clone(),
-            reason.clone(),
-            Origin::Source {
-                connector: self.name.clone(),
-                locator: locator.to_string(),
-            },
-            kept,
+        let record = source_dead_letter_record(
+            &self.origin,
+            &self.name,
+            locator,
+            reason,
+            payload,
+            self.dead_letter_max,
         );
-        let record = Record::new(format!("{}:{locator}", self.origin), letter.to_json())
-            .header(ORIGIN_HEADER, self.origin.as_str())
-            .header(STAGE_HEADER, self.origin.as_str())
-            .header(ERROR_HEADER, reason.as_str());
+        let kept = &payload[..payload.len().min(self.dead_letter_max)];
         if let Err(e) = self.producer.send(&self.dead_letter_topic, record).await {
             tracing::error!(connector = %self.name, error = %e, "dead-letter topic refused; quarantining in the cursor store");
+            let reason = match payload.len() > kept.len() {
+                true => format!("{reason} (payload cut from {} bytes)", payload.len()),
+                false => reason.to_string(),
+            };
             if let Err(e) = self
                 .store
                 .quarantine(&self.name, &reason, locator, kept.to_vec())

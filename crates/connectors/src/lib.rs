@@ -8,7 +8,7 @@
 //! transport to acknowledge every one**, and only then advances its cursor
 //! in the local SQLite store (`[cursors] path`). A crash at any point
 //! refetches instead of losing; a restart resumes from the cursor. Bad
-//! payloads become [`earshot_model::DeadLetter`]s on the dead-letter topic
+//! payloads become dead-letter records (see [`earshot_transport::source_dead_letter_record`]) on the dead-letter topic
 //! (or, when that fails, rows of the store's `quarantine` table).
 //!
 //! ```no_run

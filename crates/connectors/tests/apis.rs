@@ -191,7 +191,7 @@ async fn hn_pages_through_a_backlog_and_resumes_after_restart_without_loss_or_du
     let dl = dead_letters(&bus).await;
     assert!(
         dl.iter()
-            .any(|d| d.reason.contains("objectID") && d.payload.contains("no id")),
+            .any(|d| d.reason.contains("objectID") && d.payload_text().contains("no id")),
         "{dl:?}"
     );
 }

@@ -383,7 +383,8 @@ async fn malformed_feeds_are_dead_lettered_and_polling_goes_on() {
         .find(|d| d.reason.starts_with("invalid feed"))
         .unwrap();
     assert_eq!(
-        bad.payload, "{\"this\": \"is json\", \"not\": [\"a feed\"]}",
+        bad.payload_text(),
+        "{\"this\": \"is json\", \"not\": [\"a feed\"]}",
         "bad payload kept for inspection"
     );
     assert!(stats.connectors["messy"].dead_letters as usize >= dls.len());

@@ -311,7 +311,7 @@ async fn webhook_answers_202_only_after_the_transport_acknowledged() {
     assert!(
         dls.iter()
             .any(|d| d.reason.starts_with("invalid JSON")
-                && d.payload == "{\"id\": \"x\", \"text\": "),
+                && d.payload == b"{\"id\": \"x\", \"text\": "),
         "{dls:?}"
     );
     assert!(dls.iter().any(|d| d.reason.contains("text")), "{dls:?}");
@@ -415,7 +415,7 @@ async fn file_replay_one_shot_resumes_and_dead_letters_bad_lines() {
     locators.sort();
     assert_eq!(locators, ["a.jsonl:3", "a.jsonl:4", "a.jsonl:6"]);
     assert!(
-        dls.iter().any(|d| d.payload == "not json at all"),
+        dls.iter().any(|d| d.payload == b"not json at all"),
         "bad line kept: {dls:?}"
     );
 

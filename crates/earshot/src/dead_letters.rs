@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use earshot_sink::sqlite::{KeptDeadLetter, SqliteStore};
-use earshot_transport::{Bus, ConsumerOptions};
+use earshot_transport::{read_dead_letter, Bus, ConsumerOptions};
 use tokio_util::sync::CancellationToken;
 
 /// The consumer group keeping the dead letters.
@@ -35,11 +35,10 @@ pub async fn keep(
             }
         };
         let m = &d.message;
-        let header = |name: &str| m.header(name).unwrap_or("").to_string();
-        let (stage, reason) = (header("earshot-stage"), header("earshot-error"));
+        let letter = read_dead_letter(m);
+        let (stage, reason, payload) = (letter.stage, letter.reason, letter.payload);
         let key = m.key.clone().unwrap_or_default();
-        let (store, payload, partition, offset) =
-            (store.clone(), m.payload.clone(), m.partition, m.offset);
+        let (store, partition, offset) = (store.clone(), m.partition, m.offset);
         let stored = tokio::task::spawn_blocking(move || {
             store.keep_dead_letter(&KeptDeadLetter {
                 partition,

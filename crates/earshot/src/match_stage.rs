@@ -22,8 +22,8 @@ use earshot_match::{Matcher, SharedMatcher};
 use earshot_model::{EntityKind, Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
 use earshot_transport::post_metrics::{self, source_of_key, PostCounters, SourceTally};
 use earshot_transport::{
-    dead_letter_record, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer, Record,
-    TopicsConfig,
+    dead_letter_record, shrink_refused, Bus, ConsumerOptions, Delivery, DeliveryFuture, Producer,
+    Record, TopicsConfig,
 };
 use futures::FutureExt;
 use serde::Deserialize;
@@ -437,7 +437,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Header naming what was cut from a scored record to fit `max_record_bytes`
 /// (e.g. `raw,matches:5400->1,text:70000->61234`).
-pub const TRIMMED_HEADER: &str = "earshot-trimmed";
+pub const TRIMMED_HEADER: &str = earshot_model::headers::TRIMMED;
 
 /// Serializes `interaction` within `max` bytes, cutting deterministically (the
 /// same post always gives the same record, so a redelivery replaces it):
@@ -569,16 +569,6 @@ fn score(
     Ok(record)
 }
 
-/// Most bytes of the original payload kept in a dead letter the dead-letter
-/// topic refused whole (e.g. a post over the broker's message size limit);
-/// each further refusal halves it, down to [`DEAD_LETTER_MIN`].
-const DEAD_LETTER_PREFIX: usize = 64 * 1024;
-/// Below this many payload bytes a refused dead letter is not cut further.
-const DEAD_LETTER_MIN: usize = 1024;
-
-/// Header giving the original payload size of a dead letter whose payload was cut.
-pub const PAYLOAD_CUT_HEADER: &str = "earshot-payload-cut-from";
-
 /// Awaits a record's delivery and acknowledges the raw delivery only once it
 /// succeeded. Transient failures are re-sent with backoff (until shutdown);
 /// a permanent refusal (too large, invalid, not authorized) of a scored
@@ -631,14 +621,9 @@ async fn deliver(
                 poison = Some("scored_refused");
                 pending = ctx.producer.send(&topic, record.clone());
             }
-            Err(e) if e.is_permanent() && record.payload.len() > DEAD_LETTER_MIN => {
+            Err(e) if e.is_permanent() && shrink_refused(&mut record) => {
                 let m = &d.message;
-                let keep = (record.payload.len() / 2).min(DEAD_LETTER_PREFIX);
-                tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, error = %e, bytes = record.payload.len(), keep, "dead letter refused; sending it again with its payload cut");
-                if !record.headers.iter().any(|(n, _)| n == PAYLOAD_CUT_HEADER) {
-                    record = record.header(PAYLOAD_CUT_HEADER, m.payload.len().to_string());
-                }
-                record.payload.truncate(keep);
+                tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, error = %e, keep = record.payload.len(), "dead letter refused; sending it again with its payload cut");
                 pending = ctx.producer.send(&topic, record.clone());
             }
             Err(e) if e.is_permanent() => {

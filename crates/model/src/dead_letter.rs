@@ -1,8 +1,10 @@
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// A record a stage could not process, kept with the reason instead of dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A record a stage could not process, kept with the reason instead of
+/// dropped. Every origin has the same record on the dead-letter topic: the
+/// refused bytes as they were (cut to a prefix only when too large, see
+/// [`DeadLetter::payload_cut_from`]) and headers naming the stage, the reason
+/// and where the bytes came from (see [`crate::headers`]). This is the parsed
+/// view of such a record; the transport builds and reads it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
     /// Stage that refused it (`connect:<name>`, `match`, `sink`).
     pub stage: String,
@@ -10,17 +12,16 @@ pub struct DeadLetter {
     pub reason: String,
     /// Where the record came from.
     pub origin: Origin,
-    /// The record as received (lossily decoded as UTF-8 when it was not text).
-    pub payload: String,
-    /// When it was refused (UTC).
-    pub at: DateTime<Utc>,
+    /// The record as received, or its prefix when it was cut.
+    pub payload: Vec<u8>,
+    /// The original size when [`DeadLetter::payload`] is a cut prefix.
+    pub payload_cut_from: Option<usize>,
 }
 
 /// Where a dead-lettered record came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// A transport topic position.
+    /// A transport topic position (a record a consuming stage refused).
     Topic {
         /// Topic name.
         topic: String,
@@ -39,24 +40,8 @@ pub enum Origin {
 }
 
 impl DeadLetter {
-    /// A dead letter stamped now; `payload` bytes are kept as text, lossily.
-    pub fn new(
-        stage: impl Into<String>,
-        reason: impl Into<String>,
-        origin: Origin,
-        payload: &[u8],
-    ) -> DeadLetter {
-        DeadLetter {
-            stage: stage.into(),
-            reason: reason.into(),
-            origin,
-            payload: String::from_utf8_lossy(payload).into_owned(),
-            at: Utc::now(),
-        }
-    }
-
-    /// Serializes to compact JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a DeadLetter always serializes")
+    /// The payload as text, lossily (payloads are usually JSON or XML).
+    pub fn payload_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.payload)
     }
 }

@@ -1,9 +1,10 @@
 //! The data model every Earshot stage shares.
 //!
 //! Connectors produce [`Post`]s, the matcher turns each into an [`Interaction`],
-//! and the sinks store interactions. Anything a stage cannot process becomes a
-//! [`DeadLetter`] carrying the reason. All three serialize as JSON with a
-//! `schema_version` field so that Kafka, ClickHouse and SQLite see the same shape.
+//! and the sinks store interactions. Both serialize as JSON with a
+//! `schema_version` field so that Kafka, ClickHouse and SQLite see the same
+//! shape. Anything a stage cannot process becomes a [`DeadLetter`]: the
+//! refused bytes with [`headers`] naming the stage, the reason and the origin.
 //!
 //! ```
 //! use earshot_model::Post;
@@ -35,6 +36,29 @@ pub const SCHEMA_HEADER: &str = "earshot-schema";
 
 /// Name of the Kafka header naming the stage or connector that produced a record.
 pub const ORIGIN_HEADER: &str = "earshot-origin";
+
+/// Names of the headers Earshot's records carry beyond [`SCHEMA_HEADER`] and
+/// [`ORIGIN_HEADER`]: one list, so every stage writes and reads the same names.
+pub mod headers {
+    /// Why a record was dead-lettered.
+    pub const ERROR: &str = "earshot-error";
+    /// The stage that dead-lettered it (`connect:<name>`, `match`, `sink`).
+    pub const STAGE: &str = "earshot-stage";
+    /// The topic a dead-lettered record was read from.
+    pub const SOURCE_TOPIC: &str = "earshot-source-topic";
+    /// The partition it was read from.
+    pub const SOURCE_PARTITION: &str = "earshot-source-partition";
+    /// The offset it was read from.
+    pub const SOURCE_OFFSET: &str = "earshot-source-offset";
+    /// The connector whose fetched payload was dead-lettered.
+    pub const SOURCE_CONNECTOR: &str = "earshot-source-connector";
+    /// Where that payload was fetched (URL, file and line, endpoint).
+    pub const SOURCE_LOCATOR: &str = "earshot-source-locator";
+    /// The original size of a dead letter whose payload was cut to a prefix.
+    pub const PAYLOAD_CUT_FROM: &str = "earshot-payload-cut-from";
+    /// What the match stage cut from a scored record to make it fit.
+    pub const TRIMMED: &str = "earshot-trimmed";
+}
 
 fn default_schema_version() -> u16 {
     SCHEMA_VERSION

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use earshot_model::Interaction;
 use earshot_transport::post_metrics::{self, source_of_key, PostCounters, SourceTally};
 use earshot_transport::{
-    dead_letter_record, readiness, ready, AckToken, Bus, ConsumerOptions, Message, Producer,
-    TopicsConfig,
+    dead_letter_record, readiness, ready, shrink_refused, AckToken, Bus, ConsumerOptions, Message,
+    Producer, TopicsConfig,
 };
 use futures::FutureExt;
 use tokio::sync::mpsc;
@@ -392,12 +392,6 @@ fn publish_outcomes(m: &StageMetrics, batch: &crate::Batch, report: &crate::Writ
     m.posts_dead.add(&rejected);
 }
 
-/// Most bytes of the original payload kept in a dead letter the dead-letter
-/// topic refused whole; each further refusal halves it, down to [`DEAD_LETTER_MIN`].
-const DEAD_LETTER_PREFIX: usize = 64 * 1024;
-/// Below this many payload bytes a refused dead letter is not cut further.
-const DEAD_LETTER_MIN: usize = 1024;
-
 /// Sends a dead letter and acknowledges the original once the bus has it.
 /// Transient failures are retried with backoff until shutdown; a permanent
 /// refusal (too large) is retried with the payload cut. Only a dead letter
@@ -414,7 +408,7 @@ fn dead_letter_then_ack(
 ) {
     let mut record = dead_letter_record(message, STAGE, reason);
     let mut pending = producer.send(topic, record.clone());
-    let (topic, offset, original) = (topic.to_string(), message.offset, message.payload.len());
+    let (topic, offset) = (topic.to_string(), message.offset);
     let retry = retry.clone();
     tasks.spawn(async move {
         let mut attempt = 0;
@@ -423,13 +417,9 @@ fn dead_letter_then_ack(
                 Ok(()) => return token.ack(),
                 Err(e) => e,
             };
-            if error.is_permanent() && record.payload.len() > DEAD_LETTER_MIN {
-                let keep = (record.payload.len() / 2).min(DEAD_LETTER_PREFIX);
+            if error.is_permanent() && shrink_refused(&mut record) {
+                let keep = record.payload.len();
                 tracing::warn!(%topic, offset, %error, keep, "dead letter refused; sending it again with its payload cut");
-                if !record.headers.iter().any(|(n, _)| n == PAYLOAD_CUT_HEADER) {
-                    record = record.header(PAYLOAD_CUT_HEADER, original.to_string());
-                }
-                record.payload.truncate(keep);
             } else if error.is_permanent() {
                 tracing::error!(%topic, offset, %error, "the dead-letter topic refused the record permanently; its partition stays held");
                 return token.nack(&format!("the dead-letter topic refused it: {error}"));
@@ -447,9 +437,6 @@ fn dead_letter_then_ack(
         }
     });
 }
-
-/// Header giving the original payload size of a dead letter whose payload was cut.
-const PAYLOAD_CUT_HEADER: &str = "earshot-payload-cut-from";
 
 fn spawn_progress(counters: Arc<Counters>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {

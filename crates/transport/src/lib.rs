@@ -47,7 +47,9 @@ pub use bus::{
     Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, Producer, Record, TopicSpec,
 };
 pub use config::{KafkaConfig, TopicsConfig, TransportConfig};
-pub use dead_letter::dead_letter_record;
+pub use dead_letter::{
+    cut_payload, dead_letter_record, read_dead_letter, shrink_refused, source_dead_letter_record,
+};
 pub use error::TransportError;
 #[cfg(feature = "kafka")]
 pub use kafka::KafkaBus;

@@ -142,7 +142,7 @@ pub async fn dead_letters(bus: &MemoryBus) -> Vec<DeadLetter> {
     read(bus, &topic)
         .await
         .iter()
-        .map(|m| serde_json::from_slice(&m.payload).unwrap())
+        .map(earshot_transport::read_dead_letter)
         .collect()
 }
 
