@@ -12,8 +12,8 @@ use earshot_transport::TransportConfig;
 use serde::Deserialize;
 
 use crate::bundled;
-use crate::match_stage::MatchStageConfig;
 use crate::ops::OpsConfig;
+use earshot_scorer::MatchStageConfig;
 
 /// The whole configuration, parsed (not yet validated).
 #[derive(Debug, Clone, Deserialize)]

@@ -126,7 +126,7 @@ pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
         watched,
         shutdown.clone(),
     ));
-    let stats = crate::match_stage::run(
+    let stats = earshot_scorer::run(
         bus,
         &config.transport.topics,
         matcher,

@@ -16,7 +16,6 @@ mod daemon;
 mod dead_letters;
 mod eval;
 mod forget;
-mod match_stage;
 mod ops;
 mod output;
 mod reload;

@@ -117,7 +117,7 @@ pub async fn run(
         config.match_stage.clone(),
         stages.clone(),
     );
-    let match_task = tracker.spawn(async move { crate::match_stage::run(b, &t, m, &c, s).await });
+    let match_task = tracker.spawn(async move { earshot_scorer::run(b, &t, m, &c, s).await });
     let (b, t, c, s) = (
         bus.clone(),
         config.transport.topics.clone(),

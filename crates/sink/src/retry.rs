@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rand::Rng;
+use earshot_transport::stage::Backoff;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RetryConfig;
@@ -16,8 +16,7 @@ use crate::SinkError;
 /// Backoff settings plus the shutdown signal that ends waiting.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    initial: Duration,
-    max: Duration,
+    backoff: Backoff,
     max_unknown_attempts: u32,
     shutdown: CancellationToken,
 }
@@ -26,8 +25,10 @@ impl RetryPolicy {
     /// A policy from `[sink.retry]`, interrupted by `shutdown`.
     pub fn new(config: &RetryConfig, shutdown: CancellationToken) -> RetryPolicy {
         RetryPolicy {
-            initial: Duration::from_millis(config.initial_backoff_ms),
-            max: Duration::from_millis(config.max_backoff_ms),
+            backoff: Backoff::new(
+                Duration::from_millis(config.initial_backoff_ms),
+                Duration::from_millis(config.max_backoff_ms),
+            ),
             max_unknown_attempts: config.max_unknown_attempts.max(1),
             shutdown,
         }
@@ -43,12 +44,7 @@ impl RetryPolicy {
     /// doubles from the initial backoff up to the maximum. Half-jitter keeps a
     /// floor so a flapping server is not hammered, and spreads restarts apart.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let d = exp.min(self.max);
-        let half = d / 2;
-        half + rand::rng().random_range(Duration::ZERO..=d - half)
+        self.backoff.delay(attempt)
     }
 
     /// Logs a transient failure and sleeps before retry number `attempt`;

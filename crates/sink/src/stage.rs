@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use earshot_model::Interaction;
 use earshot_transport::post_metrics::{self, source_of_key, PostCounters, SourceTally};
+use earshot_transport::stage::Progress;
 use earshot_transport::{
     dead_letter_record, readiness, ready, shrink_refused, AckToken, Bus, ConsumerOptions, Message,
     Producer, TopicsConfig,
@@ -439,28 +440,11 @@ fn dead_letter_then_ack(
 }
 
 fn spawn_progress(counters: Arc<Counters>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut last = counters.snapshot();
-        let mut at = Instant::now();
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-            }
-            let now = counters.snapshot();
-            let secs = at.elapsed().as_secs_f64().max(0.001);
-            tracing::info!(
-                received = now.received,
-                stored = now.stored,
-                dead_lettered = now.dead_lettered + now.dead_lettered_topic + now.undecodable,
-                retries = now.retries,
-                rows_per_s = ((now.stored - last.stored) as f64 / secs).round(),
-                "sink progress"
-            );
-            last = now;
-            at = Instant::now();
-        }
-    })
+    let progress = Progress::new("sink", Duration::from_secs(10));
+    tokio::spawn(progress.run(stop, move || {
+        let now = counters.snapshot();
+        (now.stored, now)
+    }))
 }
 
 /// The forgotten authors (`earshot forget`), re-read from the store every

@@ -40,6 +40,7 @@ pub mod kafka;
 mod memory;
 pub mod post_metrics;
 pub mod ready;
+pub mod stage;
 mod watermark;
 
 pub use ack::AckToken;
