@@ -10,8 +10,10 @@
 //! partition another member now owns.
 
 mod admin;
+mod compacted;
 mod consumer;
 mod context;
+mod membership;
 mod producer;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 
+use crate::share::{CompactedLog, Membership, MembershipOptions};
 use crate::{Bus, Consumer, ConsumerOptions, KafkaConfig, Producer, TopicSpec, TransportError};
 
 /// Environment variable holding the SASL password (never in config files).
@@ -82,6 +85,34 @@ impl Bus for KafkaBus {
             &self.config,
             options,
         )?))
+    }
+
+    async fn membership(
+        &self,
+        options: MembershipOptions,
+    ) -> Result<Box<dyn Membership>, TransportError> {
+        admin::ensure_topics(&self.config, std::slice::from_ref(&options.topic)).await?;
+        Ok(Box::new(membership::KafkaMembership::start(
+            &self.config,
+            options,
+        )?))
+    }
+
+    async fn compacted_log(
+        &self,
+        spec: &TopicSpec,
+    ) -> Result<Arc<dyn CompactedLog>, TransportError> {
+        admin::ensure_topics_with(
+            &self.config,
+            std::slice::from_ref(spec),
+            &[("cleanup.policy", "compact")],
+        )
+        .await?;
+        Ok(Arc::new(compacted::KafkaLog {
+            topic: spec.name.clone(),
+            config: self.config.clone(),
+            producer: self.producer.clone(),
+        }))
     }
 }
 
