@@ -110,7 +110,7 @@ impl KafkaCursors {
             }
         }
         tracing::info!(
-            connector,
+            connector = %connector,
             cursors = state.cursors.len(),
             seen = state.seen.len(),
             "cursors loaded from the cursor topic"
