@@ -281,3 +281,35 @@ pub async fn import_cursors(
     }
     Ok(out)
 }
+
+/// Removes `ids` from the produced-id records of `config`'s enabled
+/// connectors in the cursor topic (tombstones; `earshot forget`), returning
+/// how many records there were. A process running a connector keeps
+/// dropping a refetch of those ids until it restarts the connector; the
+/// store's `forgotten` list keeps them out after that.
+pub async fn forget_ids(
+    bus: &dyn Bus,
+    config: &ConnectConfig,
+    replication: i32,
+    ids: &[String],
+) -> Result<usize, CursorError> {
+    let cursors = KafkaCursors::open(bus, config, replication).await?;
+    let mut removed = 0;
+    for c in config.connectors.iter().filter(|c| c.enabled) {
+        let p = cursor_partition(&c.name, cursors.partitions);
+        let records = cursors
+            .log
+            .read(p)
+            .await
+            .map_err(|e| cursors.transport(e))?;
+        let present: Vec<(String, Option<Vec<u8>>)> = ids
+            .iter()
+            .map(|id| seen_key(&c.name, id))
+            .filter(|k| records.contains_key(k))
+            .map(|k| (k, None))
+            .collect();
+        removed += present.len();
+        cursors.put_all(&c.name, present).await?;
+    }
+    Ok(removed)
+}

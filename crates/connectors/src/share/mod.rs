@@ -27,7 +27,7 @@ mod runner;
 use serde::Deserialize;
 
 pub(crate) use kafka_cursors::KafkaCursors;
-pub use kafka_cursors::{import_cursors, Imported};
+pub use kafka_cursors::{forget_ids, import_cursors, Imported};
 pub(crate) use runner::run_shared;
 
 use crate::config::ConnectConfig;
