@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance}
 use rdkafka::{ClientContext, TopicPartitionList};
 use tokio::sync::mpsc;
 
-use super::base_config;
+use super::member_config;
 use crate::share::{AssignmentChange, Membership, MembershipOptions, Release};
 use crate::{KafkaConfig, TransportError};
 
@@ -109,18 +109,11 @@ impl KafkaMembership {
     ) -> Result<KafkaMembership, TransportError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let leaving = Arc::new(AtomicBool::new(false));
-        let session = config.session_timeout_ms.max(1000);
-        let mut c = base_config(config);
-        c.set("group.id", &options.group)
-            .set("session.timeout.ms", session.to_string())
-            .set("heartbeat.interval.ms", (session / 3).min(3000).to_string())
-            // Round robin over the partitions in order: connectors are laid
-            // out on consecutive partitions, so each member gets its share.
-            .set("partition.assignment.strategy", "roundrobin")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "latest")
-            .set("enable.partition.eof", "false");
+        let mut c = member_config(config, &options.group);
+        // Round robin over the partitions in order: connectors are laid out
+        // on consecutive partitions, so each member gets its share.
+        c.set("partition.assignment.strategy", "roundrobin")
+            .set("auto.offset.reset", "latest");
         let consumer: BaseConsumer<MemberCtx> = c
             .create_with_context(MemberCtx {
                 group: options.group.clone(),

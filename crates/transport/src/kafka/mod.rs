@@ -136,6 +136,21 @@ fn base_config(config: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// Settings of a consumer-group member: `group`, the session timeout with
+/// heartbeats well inside it, and offsets that move only when Earshot
+/// commits them.
+fn member_config(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut c = base_config(config);
+    let session = config.session_timeout_ms.max(1000);
+    c.set("group.id", group)
+        .set("session.timeout.ms", session.to_string())
+        .set("heartbeat.interval.ms", (session / 3).min(3000).to_string())
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false");
+    c
+}
+
 fn broker_error(context: &str, e: impl std::fmt::Display) -> TransportError {
     TransportError::Broker(format!("{context}: {e}"))
 }
