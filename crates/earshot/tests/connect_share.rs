@@ -429,4 +429,28 @@ cursors = "kafka"
             "{cmd}: {stderr}"
         );
     }
+    // The embedded run is one process even next to a Kafka: it keeps SQLite.
+    std::fs::write(
+        &config,
+        r#"
+[transport.kafka]
+brokers = "127.0.0.1:9"
+
+[connect]
+cursors = "kafka"
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_METRICS_ADDR", "off")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("`earshot run` is one process"), "{stderr}");
 }
