@@ -73,6 +73,22 @@ pub struct ConnectSettings {
     /// (Bluesky, webhooks) are not started (default false).
     #[serde(default)]
     pub once: bool,
+    /// Where cursors and produced ids live: `"sqlite"` (default: the
+    /// `[cursors] path` file; this process runs every connector) or
+    /// `"kafka"` (a compacted topic; the `earshot connect` processes of
+    /// `group` share the connectors). See "Scaling out connectors".
+    #[serde(default)]
+    pub cursors: crate::share::CursorsKind,
+    /// With `cursors = "kafka"`: the processes sharing the connectors
+    /// (default `earshot-connect`); names the topics `<group>.assignments`
+    /// and `<group>.cursors`.
+    #[serde(default = "crate::share::default_group")]
+    pub group: String,
+    /// With `cursors = "kafka"`: partitions of those two topics when created
+    /// (default 12). More processes than partitions leave some idle; do not
+    /// change it once the cursor topic exists (it places the cursors).
+    #[serde(default = "crate::share::default_partitions")]
+    pub partitions: i32,
 }
 
 impl Default for ConnectSettings {
@@ -84,6 +100,9 @@ impl Default for ConnectSettings {
             user_agent: default_user_agent(),
             dead_letter_max_bytes: default_dead_letter_max(),
             once: false,
+            cursors: Default::default(),
+            group: crate::share::default_group(),
+            partitions: crate::share::default_partitions(),
         }
     }
 }
@@ -594,6 +613,7 @@ impl ConnectConfig {
                 "expected a non-empty User-Agent".into(),
             );
         }
+        crate::share::validate(self, &mut err);
         let mut names = std::collections::HashSet::new();
         for (i, conn) in self.connectors.iter().enumerate() {
             let k = |key: &str| format!("connectors[{i}].{key}");

@@ -10,6 +10,15 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// One connector's saved state, from [`CursorStore::export`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Export {
+    /// Cursors as `(key, value)`.
+    pub cursors: Vec<(String, String)>,
+    /// Produced ids as `(id, seen_at)`, Unix seconds.
+    pub seen: Vec<(String, i64)>,
+}
+
 /// A handle on the cursor database; cheap to clone.
 #[derive(Clone)]
 pub struct CursorStore {
@@ -183,6 +192,26 @@ impl CursorStore {
                 "DELETE FROM seen WHERE connector = ?1 AND seen_at < ?2",
                 params![c, cutoff],
             )
+        })
+        .await
+    }
+
+    /// Everything saved for `connector`: its cursors as `(key, value)` and
+    /// its produced ids as `(id, seen_at)` (Unix seconds), for moving them
+    /// to another backend.
+    pub async fn export(&self, connector: &str) -> anyhow::Result<Export> {
+        let c = connector.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let cursors = tx
+                .prepare("SELECT key, value FROM cursors WHERE connector = ?1 ORDER BY key")?
+                .query_map(params![c], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let seen = tx
+                .prepare("SELECT post_id, seen_at FROM seen WHERE connector = ?1 ORDER BY post_id")?
+                .query_map(params![c], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Export { cursors, seen })
         })
         .await
     }

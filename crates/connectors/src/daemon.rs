@@ -7,14 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use earshot_transport::{Bus, TopicsConfig};
+use earshot_transport::{Bus, Producer, TopicsConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{ConnectConfig, SourceConfig};
+use crate::backend::CursorBackend;
+use crate::config::{ConnectConfig, ConnectSettings, ConnectorConfig, SourceConfig};
 use crate::cursor::CursorStore;
 use crate::emit::Emitter;
 use crate::http::{Http, SourceHttp};
+use crate::share::{CursorsKind, KafkaCursors};
 use crate::source::{Ctx, Source};
 use crate::stats::{ConnectStats, StatsHandle};
 
@@ -25,17 +27,95 @@ const CURSOR_AGE_EVERY: Duration = Duration::from_secs(5);
 
 /// A configured daemon, ready to run. [`run`] is the one-call form.
 pub struct Daemon {
+    /// Local mode: every enabled source, built. Shared mode: empty.
     sources: Vec<(Box<dyn Source>, Ctx)>,
     stats: StatsHandle,
     webhooks: HashMap<String, SocketAddr>,
-    store: CursorStore,
+    cursors: Arc<dyn CursorBackend>,
     shutdown: CancellationToken,
+    /// Set with `[connect] cursors = "kafka"`.
+    shared: Option<SharedMode>,
+}
+
+/// What the shared mode needs to run connectors as they are assigned.
+pub(crate) struct SharedMode {
+    pub bus: Arc<dyn Bus>,
+    pub builder: Arc<Builder>,
+    pub cursors: Arc<KafkaCursors>,
+    pub config: ConnectConfig,
+    pub replication: i32,
+}
+
+/// What every connector of the daemon shares; builds one when it starts.
+pub(crate) struct Builder {
+    http: Arc<Http>,
+    producer: Arc<dyn Producer>,
+    topics: TopicsConfig,
+    quarantine: CursorStore,
+    pub stats: StatsHandle,
+    settings: ConnectSettings,
+}
+
+impl Builder {
+    /// The source of `c` and its context; a webhook is bound here (its
+    /// address is returned) so a taken port fails at once.
+    pub(crate) async fn build(
+        &self,
+        c: &ConnectorConfig,
+        cursors: Arc<dyn CursorBackend>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<(Box<dyn Source>, Ctx, Option<SocketAddr>)> {
+        let counters = self.stats.counters(&c.name);
+        let emitter = Emitter {
+            name: c.name.clone(),
+            origin: format!("connect:{}", c.name),
+            producer: self.producer.clone(),
+            raw_topic: self.topics.raw.clone(),
+            dead_letter_topic: self.topics.dead_letter.clone(),
+            cursors: cursors.clone(),
+            quarantine: self.quarantine.clone(),
+            counters: counters.clone(),
+            keep_raw: c.keep_raw,
+            dead_letter_max: self.settings.dead_letter_max_bytes,
+            claims: Default::default(),
+        };
+        let ctx = Ctx {
+            name: c.name.clone(),
+            config: c.clone(),
+            emitter,
+            http: SourceHttp::new(self.http.clone(), c, counters.clone(), shutdown.clone()),
+            cursors,
+            counters,
+            shutdown,
+            once: self.settings.once,
+        };
+        let mut addr = None;
+        let source: Box<dyn Source> = match &c.source {
+            SourceConfig::Rss(r) => Box::new(crate::rss::Rss::new(r.clone())),
+            SourceConfig::Hn(h) => Box::new(crate::hn::Hn::new(h.clone())),
+            SourceConfig::Reddit(r) => Box::new(crate::reddit::Reddit::new(r.clone())),
+            SourceConfig::Mastodon(m) => Box::new(crate::mastodon::Mastodon::new(m.clone())),
+            SourceConfig::Bluesky(b) => Box::new(crate::bluesky::Bluesky::new(b.clone())),
+            SourceConfig::Webhook(w) => {
+                let hook = crate::webhook::Webhook::bind(w, &c.name).await?;
+                addr = Some(hook.local_addr());
+                Box::new(hook)
+            }
+            SourceConfig::File(f) => Box::new(crate::file::File::new(f.clone())),
+            SourceConfig::X(x) => Box::new(crate::x::X::new(x.clone())),
+            SourceConfig::Youtube(y) => Box::new(crate::youtube::Youtube::new(y.clone())),
+        };
+        Ok((source, ctx, addr))
+    }
 }
 
 /// Runs every enabled connector of `config`, producing posts to
 /// `topics.raw` and dead letters to `topics.dead_letter`, until `shutdown`
 /// is cancelled or every source finished (one-shot file replays finish on
 /// their own). Returns the counters per connector.
+///
+/// With `[connect] cursors = "kafka"` it runs only the connectors assigned
+/// to this process (see the crate's "Scaling out" notes), until `shutdown`.
 pub async fn run(
     bus: Arc<dyn Bus>,
     topics: &TopicsConfig,
@@ -49,8 +129,9 @@ pub async fn run(
 }
 
 impl Daemon {
-    /// Validates `config`, opens the cursor store, ensures the topics exist,
-    /// and binds webhook listeners (so a taken port fails here, not later).
+    /// Validates `config`, opens the cursor store (the SQLite file, or the
+    /// cursor topic), ensures the topics exist, and binds webhook listeners
+    /// (so a taken port fails here, not later).
     pub async fn new(
         bus: Arc<dyn Bus>,
         topics: &TopicsConfig,
@@ -69,9 +150,33 @@ impl Daemon {
         bus.ensure_topics(&topics.specs())
             .await
             .context("creating topics")?;
-        let http = Arc::new(Http::new(&config.connect)?);
-        let producer = bus.producer();
-        let stats = StatsHandle::default();
+        let builder = Arc::new(Builder {
+            http: Arc::new(Http::new(&config.connect)?),
+            producer: bus.producer(),
+            topics: topics.clone(),
+            quarantine: store.clone(),
+            stats: StatsHandle::default(),
+            settings: config.connect.clone(),
+        });
+        let stats = builder.stats.clone();
+        if config.connect.cursors == CursorsKind::Kafka {
+            let cursors = Arc::new(KafkaCursors::open(&*bus, config, topics.replication).await?);
+            return Ok(Daemon {
+                sources: Vec::new(),
+                stats,
+                webhooks: HashMap::new(),
+                cursors: cursors.clone(),
+                shutdown,
+                shared: Some(SharedMode {
+                    bus,
+                    builder,
+                    cursors,
+                    config: config.clone(),
+                    replication: topics.replication,
+                }),
+            });
+        }
+        let cursors: Arc<dyn CursorBackend> = Arc::new(store);
         let mut sources = Vec::new();
         let mut webhooks = HashMap::new();
         for c in config.connectors.iter().filter(|c| c.enabled) {
@@ -85,53 +190,19 @@ impl Daemon {
                 tracing::warn!(connector = %c.name, kind = c.source.kind(), "streaming connector not started in one-pass mode");
                 continue;
             }
-            let counters = stats.register(&c.name);
-            let origin = format!("connect:{}", c.name);
-            let emitter = Emitter {
-                name: c.name.clone(),
-                origin,
-                producer: producer.clone(),
-                raw_topic: topics.raw.clone(),
-                dead_letter_topic: topics.dead_letter.clone(),
-                store: store.clone(),
-                counters: counters.clone(),
-                keep_raw: c.keep_raw,
-                dead_letter_max: config.connect.dead_letter_max_bytes,
-                claims: Default::default(),
-            };
-            let ctx = Ctx {
-                name: c.name.clone(),
-                config: c.clone(),
-                emitter,
-                http: SourceHttp::new(http.clone(), c, counters.clone(), shutdown.clone()),
-                store: store.clone(),
-                counters,
-                shutdown: shutdown.clone(),
-                once: config.connect.once,
-            };
-            let source: Box<dyn Source> = match &c.source {
-                SourceConfig::Rss(r) => Box::new(crate::rss::Rss::new(r.clone())),
-                SourceConfig::Hn(h) => Box::new(crate::hn::Hn::new(h.clone())),
-                SourceConfig::Reddit(r) => Box::new(crate::reddit::Reddit::new(r.clone())),
-                SourceConfig::Mastodon(m) => Box::new(crate::mastodon::Mastodon::new(m.clone())),
-                SourceConfig::Bluesky(b) => Box::new(crate::bluesky::Bluesky::new(b.clone())),
-                SourceConfig::Webhook(w) => {
-                    let hook = crate::webhook::Webhook::bind(w, &c.name).await?;
-                    webhooks.insert(c.name.clone(), hook.local_addr());
-                    Box::new(hook)
-                }
-                SourceConfig::File(f) => Box::new(crate::file::File::new(f.clone())),
-                SourceConfig::X(x) => Box::new(crate::x::X::new(x.clone())),
-                SourceConfig::Youtube(y) => Box::new(crate::youtube::Youtube::new(y.clone())),
-            };
+            let (source, ctx, addr) = builder.build(c, cursors.clone(), shutdown.clone()).await?;
+            if let Some(addr) = addr {
+                webhooks.insert(c.name.clone(), addr);
+            }
             sources.push((source, ctx));
         }
         Ok(Daemon {
             sources,
             stats,
             webhooks,
-            store,
+            cursors,
             shutdown,
+            shared: None,
         })
     }
 
@@ -148,50 +219,27 @@ impl Daemon {
     /// Runs until shutdown or until every source finished. An error of one
     /// source does not stop the others; the first one is returned at the end.
     pub async fn run(self) -> anyhow::Result<ConnectStats> {
+        if let Some(shared) = self.shared {
+            let retention = shared
+                .config
+                .connectors
+                .iter()
+                .filter(|c| c.enabled)
+                .map(|c| (c.name.clone(), c.dedup_retention()))
+                .collect();
+            let chores = Housekeeping::start(self.cursors, retention, &self.stats, &self.shutdown);
+            let outcome = crate::share::run_shared(shared, self.shutdown).await;
+            chores.stop().await;
+            outcome?;
+            return Ok(self.stats.snapshot());
+        }
         let tracker = TaskTracker::new();
-        let pruner_stop = CancellationToken::new();
-        let retention: Vec<(String, Duration)> = self
+        let retention = self
             .sources
             .iter()
             .map(|(_, c)| (c.name.clone(), c.config.dedup_retention()))
             .collect();
-        let store = self.store.clone();
-        let (stop, shutdown) = (pruner_stop.clone(), self.shutdown.clone());
-        let pruner = tokio::spawn(async move {
-            loop {
-                for (name, keep) in &retention {
-                    match store.prune_seen(name, *keep).await {
-                        Ok(n) if n > 0 => {
-                            tracing::debug!(connector = %name, forgotten = n, "pruned old ids")
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(connector = %name, error = %e, "pruning seen ids failed")
-                        }
-                    }
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
-                }
-            }
-        });
-        let (stats, stop, shutdown) = (
-            self.stats.clone(),
-            pruner_stop.clone(),
-            self.shutdown.clone(),
-        );
-        let ages = tokio::spawn(async move {
-            loop {
-                stats.publish_cursor_ages();
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(CURSOR_AGE_EVERY) => {}
-                }
-            }
-        });
+        let chores = Housekeeping::start(self.cursors, retention, &self.stats, &self.shutdown);
         let mut handles = Vec::new();
         for (source, ctx) in self.sources {
             let name = ctx.name.clone();
@@ -214,12 +262,71 @@ impl Daemon {
                 }
             }
         }
-        pruner_stop.cancel();
-        let _ = pruner.await;
-        let _ = ages.await;
+        chores.stop().await;
         match first_error {
             Some(e) => Err(e),
             None => Ok(self.stats.snapshot()),
+        }
+    }
+}
+
+/// The daemon's background chores: forgetting old produced ids, and
+/// publishing the cursor ages.
+struct Housekeeping {
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Housekeeping {
+    fn start(
+        store: Arc<dyn CursorBackend>,
+        retention: Vec<(String, Duration)>,
+        stats: &StatsHandle,
+        shutdown: &CancellationToken,
+    ) -> Housekeeping {
+        let stop = CancellationToken::new();
+        let (s, shut) = (stop.clone(), shutdown.clone());
+        let pruner = tokio::spawn(async move {
+            loop {
+                for (name, keep) in &retention {
+                    match store.prune_seen(name, *keep).await {
+                        Ok(n) if n > 0 => {
+                            tracing::debug!(connector = %name, forgotten = n, "pruned old ids")
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(connector = %name, error = %e, "pruning seen ids failed")
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = s.cancelled() => break,
+                    _ = shut.cancelled() => break,
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        });
+        let (stats, s, shut) = (stats.clone(), stop.clone(), shutdown.clone());
+        let ages = tokio::spawn(async move {
+            loop {
+                stats.publish_cursor_ages();
+                tokio::select! {
+                    _ = s.cancelled() => break,
+                    _ = shut.cancelled() => break,
+                    _ = tokio::time::sleep(CURSOR_AGE_EVERY) => {}
+                }
+            }
+        });
+        Housekeeping {
+            stop,
+            tasks: vec![pruner, ages],
+        }
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = t.await;
         }
     }
 }

@@ -16,6 +16,7 @@ use earshot_transport::post_metrics::source_of_key;
 use earshot_transport::SourceTally;
 use earshot_transport::{source_dead_letter_record, Producer, Record};
 
+use crate::backend::CursorBackend;
 use crate::cursor::CursorStore;
 use crate::stats::Counters;
 
@@ -28,7 +29,10 @@ pub(crate) struct Emitter {
     pub producer: Arc<dyn Producer>,
     pub raw_topic: String,
     pub dead_letter_topic: String,
-    pub store: CursorStore,
+    /// Cursors and produced ids.
+    pub cursors: Arc<dyn CursorBackend>,
+    /// Where a bad payload goes when the dead-letter topic refuses it.
+    pub quarantine: CursorStore,
     pub counters: Arc<Counters>,
     pub keep_raw: bool,
     pub dead_letter_max: usize,
@@ -97,7 +101,7 @@ impl Emitter {
                 free
             };
             let seen = self
-                .store
+                .cursors
                 .seen(
                     &self.name,
                     candidates.iter().map(|p| p.id.clone()).collect(),
@@ -122,9 +126,10 @@ impl Emitter {
     /// Saves a cursor alone, for a source that emits with `cursor: None`
     /// and advances it itself once everything before it is acknowledged.
     pub async fn save_cursor(&self, cursor: (String, String)) -> anyhow::Result<()> {
-        self.store
+        Ok(self
+            .cursors
             .commit(&self.name, Some(cursor), Vec::new())
-            .await
+            .await?)
     }
 
     /// Produces claimed posts, waits, records them and the cursor.
@@ -184,7 +189,7 @@ impl Emitter {
         let produced = delivered.len() - refused;
         let cursor = if failure.is_none() { cursor } else { None };
         let moved = cursor.is_some();
-        self.store.commit(&self.name, cursor, delivered).await?;
+        self.cursors.commit(&self.name, cursor, delivered).await?;
         if moved {
             self.counters.cursor_saved();
         }
@@ -236,7 +241,7 @@ impl Emitter {
                 false => reason.to_string(),
             };
             if let Err(e) = self
-                .store
+                .quarantine
                 .quarantine(&self.name, &reason, locator, kept.to_vec())
                 .await
             {
@@ -260,7 +265,8 @@ mod tests {
             producer: bus.producer(),
             raw_topic: topics.raw.clone(),
             dead_letter_topic: topics.dead_letter.clone(),
-            store,
+            cursors: Arc::new(store.clone()),
+            quarantine: store,
             counters: crate::stats::StatsHandle::default().register("masto"),
             keep_raw: false,
             dead_letter_max: 1 << 20,

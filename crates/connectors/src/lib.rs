@@ -6,7 +6,9 @@
 //! source fetches a page, turns its items into [`earshot_model::Post`]s,
 //! drops ids it already produced, produces the rest, **waits for the
 //! transport to acknowledge every one**, and only then advances its cursor
-//! in the local SQLite store (`[cursors] path`). A crash at any point
+//! in its [`CursorBackend`]: the local SQLite store (`[cursors] path`), or,
+//! with `[connect] cursors = "kafka"`, a compacted topic while several
+//! processes share the connectors ([`share`]). A crash at any point
 //! refetches instead of losing; a restart resumes from the cursor. Bad
 //! payloads become dead-letter records (see [`earshot_transport::source_dead_letter_record`]) on the dead-letter topic
 //! (or, when that fails, rows of the store's `quarantine` table).
@@ -34,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod bluesky;
 pub mod config;
 mod cursor;
@@ -47,6 +50,7 @@ mod http;
 mod mastodon;
 mod reddit;
 mod rss;
+pub mod share;
 mod source;
 mod stats;
 mod text;
@@ -54,10 +58,11 @@ mod webhook;
 mod x;
 mod youtube;
 
+pub use backend::{CursorBackend, CursorError};
 pub use config::{
     ConnectConfig, ConnectSettings, ConnectorConfig, ConnectorsConfig, CursorConfig, SourceConfig,
 };
-pub use cursor::CursorStore;
+pub use cursor::{CursorStore, Export};
 pub use daemon::{run, Daemon};
 pub use stats::{ConnectStats, ConnectorStats, StatsHandle};
 pub use text::html_to_text;

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::backend::CursorBackend;
 use crate::config::ConnectorConfig;
-use crate::cursor::CursorStore;
 use crate::emit::Emitter;
 use crate::http::{redact, FetchError, Response, SourceHttp};
 use crate::stats::Counters;
@@ -31,7 +31,7 @@ pub(crate) struct Ctx {
     pub config: ConnectorConfig,
     pub emitter: Emitter,
     pub http: SourceHttp,
-    pub store: CursorStore,
+    pub cursors: Arc<dyn CursorBackend>,
     pub counters: Arc<Counters>,
     pub shutdown: CancellationToken,
     /// One pass only (`[connect] once`): [`Ctx::sleep`] between polls ends the loop.
@@ -83,7 +83,7 @@ impl Ctx {
 
     /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
     pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
-        let Some(raw) = self.store.get(&self.name, key).await? else {
+        let Some(raw) = self.cursors.get(&self.name, key).await? else {
             return Ok(None);
         };
         match serde_json::from_str(&raw) {

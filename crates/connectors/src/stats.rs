@@ -183,6 +183,13 @@ impl StatsHandle {
         counters
     }
 
+    /// `name`'s counters, registered on first use: a connector that stops
+    /// and starts again (moved away and back) keeps counting where it was.
+    pub(crate) fn counters(&self, name: &str) -> Arc<Counters> {
+        let existing = self.inner.lock().expect("stats lock").get(name).cloned();
+        existing.unwrap_or_else(|| self.register(name))
+    }
+
     /// Publishes every connector's cursor age (see [`Counters::publish_cursor_age`]).
     pub(crate) fn publish_cursor_ages(&self) {
         for c in self.inner.lock().expect("stats lock").values() {

@@ -99,3 +99,55 @@ async fn file_replay_reaches_kafka_with_keys_and_headers() {
     shutdown.cancel();
     consumer.close(Duration::from_secs(5)).await.unwrap();
 }
+
+/// Issue 18: the SQLite store's records moved into a group's cursor topic,
+/// then an author's post ids forgotten there (tombstones).
+#[tokio::test]
+async fn issue_18_imported_produced_ids_can_be_forgotten() {
+    let Some(brokers) = earshot_tests::kafka() else {
+        return;
+    };
+    let bus = KafkaBus::new(&KafkaConfig {
+        brokers,
+        compression: "lz4".into(),
+        session_timeout_ms: 6_000,
+        linger_ms: 5,
+        properties: BTreeMap::new(),
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg: ConnectConfig = toml::from_str(&format!(
+        "[connect]\ncursors = \"kafka\"\ngroup = \"{}\"\npartitions = 3\n\
+         [[connectors]]\nname = \"a\"\nkind = \"file\"\npaths = [\"x\"]\n\
+         [[connectors]]\nname = \"b\"\nkind = \"file\"\npaths = [\"x\"]\n",
+        earshot_tests::unique_name("forget")
+    ))
+    .unwrap();
+    let db = dir.path().join("old.db");
+    let store = earshot_connect::CursorStore::open(&db).unwrap();
+    let ids = |r: std::ops::Range<i32>| r.map(|i| format!("file:{i}")).collect::<Vec<_>>();
+    store
+        .commit("a", Some(("k".into(), "7".into())), ids(0..5))
+        .await
+        .unwrap();
+    store.commit("b", None, ids(3..8)).await.unwrap();
+    let imported = earshot_connect::share::import_cursors(&bus, &cfg, 1, &db)
+        .await
+        .unwrap();
+    assert_eq!(imported, [("a".to_string(), 1, 5), ("b".to_string(), 0, 5)]);
+    // file:4 was produced by both connectors, file:9 by neither.
+    let forget = ["file:1", "file:4", "file:9"].map(String::from);
+    let removed = earshot_connect::share::forget_ids(&bus, &cfg, 1, &forget)
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let again = earshot_connect::share::forget_ids(&bus, &cfg, 1, &forget)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "tombstoned records are gone");
+    let missing =
+        earshot_connect::share::import_cursors(&bus, &cfg, 1, &dir.path().join("none.db"))
+            .await
+            .unwrap_err();
+    assert!(missing.to_string().contains("no such file"), "{missing}");
+}

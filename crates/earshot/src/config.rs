@@ -251,6 +251,15 @@ impl Config {
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));
         }
+        if self.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka
+            && self.transport.kafka.is_none()
+        {
+            problems.push(format!(
+                "{}: connect.cursors: \"kafka\" needs [transport.kafka] (or EARSHOT_KAFKA_BROKERS); \
+                 the embedded mode keeps its cursors in SQLite",
+                self.name
+            ));
+        }
         problems
     }
 

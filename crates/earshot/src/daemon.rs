@@ -141,13 +141,48 @@ pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
 /// `earshot connect`.
 pub async fn run_connect(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let config = config.validated()?;
-    let _ops = start_ops(Daemon::Connect, true, ops, &config, false, &[]).await?;
+    // Sharing connectors: ready once this process has its share of them.
+    let shared = config.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka;
+    let groups: Vec<&str> = match shared {
+        true => vec![config.connect.connect.group.as_str()],
+        false => vec![],
+    };
+    let _ops = start_ops(Daemon::Connect, true, ops, &config, false, &groups).await?;
     let bus = bus(&config, "connect").await?;
     let shutdown = shutdown_on_signal();
     tokio::spawn(crate::reload::ignore_sighup("connect", shutdown.clone()));
     let stats =
         earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
     tracing::info!(?stats, "connect stopped");
+    Ok(())
+}
+
+/// `earshot connect --import-cursors FILE`.
+pub async fn import_cursors(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let config = config.validated()?;
+    if config.connect.connect.cursors != earshot_connect::share::CursorsKind::Kafka {
+        anyhow::bail!(
+            "{}: connect.cursors is \"sqlite\": set it to \"kafka\" to import cursors into the group's cursor topic",
+            config.name
+        );
+    }
+    let bus = bus(&config, "connect").await?;
+    let imported = earshot_connect::share::import_cursors(
+        &*bus,
+        &config.connect,
+        config.transport.topics.replication,
+        file,
+    )
+    .await?;
+    for (name, cursors, ids) in &imported {
+        println!("{name}: {cursors} cursors, {ids} produced ids");
+    }
+    println!(
+        "imported {} connectors from {} into `{}`",
+        imported.len(),
+        file.display(),
+        earshot_connect::share::cursor_topic(&config.connect.connect.group)
+    );
     Ok(())
 }
 

@@ -70,12 +70,23 @@ pub async fn run(
         deleted += store.forget(&[], None, &late).await?;
     }
     let mut seen = 0;
+    let ids: Vec<String> = posts.iter().chain(&late).cloned().collect();
     let cursors = &config.connect.cursors.path;
     if cursors.exists() {
-        let ids: Vec<String> = posts.iter().chain(&late).cloned().collect();
         seen = earshot_connect::CursorStore::open(cursors)?
-            .forget_ids(ids)
+            .forget_ids(ids.clone())
             .await?;
+    }
+    if config.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka {
+        // Shared connectors keep their produced ids in the cursor topic.
+        let bus = crate::daemon::bus(config, "forget").await?;
+        seen += earshot_connect::share::forget_ids(
+            &*bus,
+            &config.connect,
+            config.transport.topics.replication,
+            &ids,
+        )
+        .await?;
     }
     writeln!(
         out,

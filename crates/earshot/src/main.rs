@@ -99,10 +99,16 @@ enum Command {
         #[command(flatten)]
         ops: ops::OpsArgs,
     },
-    /// Daemon: run the configured connectors, producing raw posts.
+    /// Daemon: run the configured connectors, producing raw posts. With
+    /// `[connect] cursors = "kafka"`, the processes of one group share them.
     Connect {
         #[command(flatten)]
         ops: ops::OpsArgs,
+        /// Copy the cursors and produced ids of the configured connectors
+        /// from this SQLite cursor file into the group's cursor topic, then
+        /// exit (once, when moving to `cursors = "kafka"`).
+        #[arg(long, value_name = "FILE")]
+        import_cursors: Option<std::path::PathBuf>,
     },
     /// Daemon: consume interactions and store them (ClickHouse, SQLite or JSONL).
     Sink {
@@ -358,7 +364,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         run::run(config, follow, once, &ops).await
                     }
                     Command::Match { ops } => daemon::run_match(config, &ops).await,
-                    Command::Connect { ops } => daemon::run_connect(config, &ops).await,
+                    Command::Connect {
+                        ops,
+                        import_cursors,
+                    } => match import_cursors {
+                        Some(file) => daemon::import_cursors(config, &file).await,
+                        None => daemon::run_connect(config, &ops).await,
+                    },
                     Command::Sink { ops } => daemon::run_sink(config, &ops).await,
                     Command::Alert { once, ops } => alert::run(config, once, &ops).await,
                     Command::Cases { ops } => cases::run(config, &ops).await,

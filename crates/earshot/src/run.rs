@@ -45,6 +45,13 @@ pub async fn run(
         None
     };
     let config = config.validated()?;
+    if config.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka {
+        anyhow::bail!(
+            "{}: connect.cursors = \"kafka\" shares connectors between `earshot connect` processes; \
+             `earshot run` is one process and keeps its cursors in SQLite (set cursors = \"sqlite\")",
+            config.name
+        );
+    }
     // Served by default only by a run that keeps going.
     let mut groups = vec![
         config.match_stage.group.as_str(),

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
+use crate::share::{CompactedLog, Membership, MembershipOptions};
 use crate::{AckToken, TransportError};
 
 /// A record to produce.
@@ -175,4 +176,31 @@ pub trait Bus: Send + Sync {
     /// Joins `options.group` and subscribes to `options.topics`.
     async fn consumer(&self, options: ConsumerOptions)
         -> Result<Box<dyn Consumer>, TransportError>;
+
+    /// Joins `options.group` on the control topic `options.topic` to share
+    /// its partitions with the group's other processes. Only buses that
+    /// cross processes (Kafka) can.
+    async fn membership(
+        &self,
+        options: MembershipOptions,
+    ) -> Result<Box<dyn Membership>, TransportError> {
+        let _ = options;
+        Err(TransportError::Unsupported(
+            "sharing work between processes needs a bus that crosses processes ([transport.kafka])"
+                .into(),
+        ))
+    }
+
+    /// The compacted topic `spec` (created with `cleanup.policy=compact`
+    /// when missing) as a key-value log. Only buses that keep data across
+    /// processes and restarts (Kafka) have one.
+    async fn compacted_log(
+        &self,
+        spec: &TopicSpec,
+    ) -> Result<std::sync::Arc<dyn CompactedLog>, TransportError> {
+        let _ = spec;
+        Err(TransportError::Unsupported(
+            "a compacted topic needs a durable bus ([transport.kafka])".into(),
+        ))
+    }
 }

@@ -34,6 +34,10 @@ pub enum TransportError {
     /// The bus was shut down.
     #[error("transport closed")]
     Closed,
+    /// This bus cannot do what was asked (for example share work between
+    /// processes over the in-memory bus).
+    #[error("not supported by this transport: {0}")]
+    Unsupported(String),
     /// Invalid transport configuration.
     #[error("invalid transport configuration: {0}")]
     Config(String),

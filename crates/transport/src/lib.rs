@@ -40,6 +40,7 @@ pub mod kafka;
 mod memory;
 pub mod post_metrics;
 pub mod ready;
+mod share;
 pub mod stage;
 mod watermark;
 
@@ -57,4 +58,5 @@ pub use kafka::KafkaBus;
 pub use memory::MemoryBus;
 pub use post_metrics::{PostCounters, SourceTally};
 pub use ready::{readiness, Readiness};
+pub use share::{AssignmentChange, CompactedLog, Membership, MembershipOptions, Release};
 pub use watermark::{Held, PartitionWatermark};

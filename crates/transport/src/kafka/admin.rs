@@ -25,6 +25,16 @@ pub(super) async fn ensure_topics(
     config: &KafkaConfig,
     topics: &[TopicSpec],
 ) -> Result<(), TransportError> {
+    ensure_topics_with(config, topics, &[]).await
+}
+
+/// [`ensure_topics`] creating missing topics with the topic-level `settings`
+/// (for example `cleanup.policy=compact`); existing topics are not altered.
+pub(super) async fn ensure_topics_with(
+    config: &KafkaConfig,
+    topics: &[TopicSpec],
+    settings: &[(&str, &str)],
+) -> Result<(), TransportError> {
     if topics.is_empty() {
         return Ok(());
     }
@@ -32,10 +42,13 @@ pub(super) async fn ensure_topics(
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|t| {
-            NewTopic::new(
-                &t.name,
-                t.partitions,
-                TopicReplication::Fixed(t.replication),
+            settings.iter().fold(
+                NewTopic::new(
+                    &t.name,
+                    t.partitions,
+                    TopicReplication::Fixed(t.replication),
+                ),
+                |topic, (k, v)| topic.set(k, v),
             )
         })
         .collect();

@@ -14,8 +14,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::message::{Headers, Message as _, OwnedMessage};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::base_config;
 use super::context::{Ctx, Part, Shared};
+use super::member_config;
 use crate::watermark::HeldReporter;
 use crate::{
     AckToken, ConsumerOptions, Delivery, KafkaConfig, Message, PartitionWatermark, TransportError,
@@ -52,18 +52,11 @@ impl KafkaConsumer {
         options: ConsumerOptions,
     ) -> Result<KafkaConsumer, TransportError> {
         let shared = Arc::new(Shared::default());
-        let mut c = base_config(config);
         let session = config.session_timeout_ms.max(1000);
-        c.set("group.id", &options.group)
-            .set("session.timeout.ms", session.to_string())
-            // Heartbeats must be well inside the session timeout.
-            .set("heartbeat.interval.ms", (session / 3).min(3000).to_string())
-            // Offsets move only through our watermark commits.
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // A new group starts at the beginning: nothing already produced is skipped.
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
+        // Offsets move only through our watermark commits.
+        let mut c = member_config(config, &options.group);
+        // A new group starts at the beginning: nothing already produced is skipped.
+        c.set("auto.offset.reset", "earliest");
         if c.get("statistics.interval.ms").is_none() {
             // Consumer lag comes from librdkafka's statistics (see `Ctx::stats`).
             c.set("statistics.interval.ms", STATS_INTERVAL_MS);

@@ -10,8 +10,10 @@
 //! partition another member now owns.
 
 mod admin;
+mod compacted;
 mod consumer;
 mod context;
+mod membership;
 mod producer;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 
+use crate::share::{CompactedLog, Membership, MembershipOptions};
 use crate::{Bus, Consumer, ConsumerOptions, KafkaConfig, Producer, TopicSpec, TransportError};
 
 /// Environment variable holding the SASL password (never in config files).
@@ -83,6 +86,34 @@ impl Bus for KafkaBus {
             options,
         )?))
     }
+
+    async fn membership(
+        &self,
+        options: MembershipOptions,
+    ) -> Result<Box<dyn Membership>, TransportError> {
+        admin::ensure_topics(&self.config, std::slice::from_ref(&options.topic)).await?;
+        Ok(Box::new(membership::KafkaMembership::start(
+            &self.config,
+            options,
+        )?))
+    }
+
+    async fn compacted_log(
+        &self,
+        spec: &TopicSpec,
+    ) -> Result<Arc<dyn CompactedLog>, TransportError> {
+        admin::ensure_topics_with(
+            &self.config,
+            std::slice::from_ref(spec),
+            &[("cleanup.policy", "compact")],
+        )
+        .await?;
+        Ok(Arc::new(compacted::KafkaLog {
+            topic: spec.name.clone(),
+            config: self.config.clone(),
+            producer: self.producer.clone(),
+        }))
+    }
 }
 
 /// Settings every client shares: brokers, the user's extra properties, and the
@@ -102,6 +133,21 @@ fn base_config(config: &KafkaConfig) -> ClientConfig {
             }
         }
     }
+    c
+}
+
+/// Settings of a consumer-group member: `group`, the session timeout with
+/// heartbeats well inside it, and offsets that move only when Earshot
+/// commits them.
+fn member_config(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut c = base_config(config);
+    let session = config.session_timeout_ms.max(1000);
+    c.set("group.id", group)
+        .set("session.timeout.ms", session.to_string())
+        .set("heartbeat.interval.ms", (session / 3).min(3000).to_string())
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false");
     c
 }
 

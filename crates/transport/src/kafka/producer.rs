@@ -74,16 +74,39 @@ fn delivery_error(topic: String, e: &KafkaError) -> TransportError {
     }
 }
 
-impl Producer for KafkaProducer {
-    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+fn record<'a>(
+    topic: &'a str,
+    partition: Option<i32>,
+    key: &'a [u8],
+    payload: Option<&'a [u8]>,
+    headers: &OwnedHeaders,
+) -> FutureRecord<'a, [u8], [u8]> {
+    let mut r = FutureRecord::to(topic).key(key).headers(headers.clone());
+    r.payload = payload;
+    r.partition = partition;
+    r
+}
+
+impl KafkaProducer {
+    /// Enqueues a record now (so records keep the caller's order; librdkafka
+    /// copies them) and returns a future resolving on its delivery report.
+    /// `partition: None` lets the key choose it; `payload: None` is a tombstone.
+    pub(super) fn send_to(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Vec<u8>,
+        payload: Option<Vec<u8>>,
+        headers: OwnedHeaders,
+    ) -> DeliveryFuture {
         let topic = topic.to_string();
-        // Enqueue now so records keep the caller's order (librdkafka copies them).
-        let first = self.inner.send_result(
-            FutureRecord::to(&topic)
-                .key(record.key.as_bytes())
-                .payload(&record.payload)
-                .headers(headers(&record)),
-        );
+        let first = self.inner.send_result(record(
+            &topic,
+            partition,
+            &key,
+            payload.as_deref(),
+            &headers,
+        ));
         let pending = match first {
             Ok(delivery) => Ok(delivery),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(()),
@@ -98,12 +121,13 @@ impl Producer for KafkaProducer {
                 // this record land after one sent later.
                 Err(()) => loop {
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
-                    match inner.send_result(
-                        FutureRecord::to(&topic)
-                            .key(record.key.as_bytes())
-                            .payload(&record.payload)
-                            .headers(headers(&record)),
-                    ) {
+                    match inner.send_result(record(
+                        &topic,
+                        partition,
+                        &key,
+                        payload.as_deref(),
+                        &headers,
+                    )) {
                         Ok(d) => break d,
                         Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                             continue
@@ -119,6 +143,19 @@ impl Producer for KafkaProducer {
             }
         }
         .boxed()
+    }
+}
+
+impl Producer for KafkaProducer {
+    fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        let headers = headers(&record);
+        self.send_to(
+            topic,
+            None,
+            record.key.into_bytes(),
+            Some(record.payload),
+            headers,
+        )
     }
 
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
