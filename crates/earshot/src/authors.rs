@@ -3,10 +3,17 @@
 
 use std::io::Write;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use comfy_table::Table;
+use earshot_cases::StandingsConfig;
+use earshot_match::Matcher;
 use earshot_sink::authors::{AuthorProfile, AuthorStore, Side, Standing, StandingQuery};
+use earshot_sink::crm_standings::CrmStanding;
 use earshot_sink::SinkConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
 
 use crate::report::{section, table};
 
@@ -145,4 +152,164 @@ pub async fn standings_sections(
         section(out, title, standings_table(&list))?;
     }
     Ok(())
+}
+
+/// The CRM-facing rows of one window: every brand's advocates and
+/// detractors, each with the CRM accounts the export ties the handle to.
+async fn crm_rows(
+    store: &AuthorStore,
+    matcher: &Matcher,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    standings: &StandingsConfig,
+) -> anyhow::Result<Vec<CrmStanding>> {
+    let mut rows = Vec::new();
+    for side in [Side::Advocates, Side::Detractors] {
+        let list = store
+            .standings(&StandingQuery {
+                side,
+                since: window.0,
+                until: window.1,
+                brand: String::new(),
+                min_posts: standings.min_posts,
+                min_reach: standings.min_reach,
+                limit: standings.limit,
+            })
+            .await?;
+        for author in list {
+            let accounts = matcher.customers_of_author(&author.source, &author.handle);
+            let mut owners: Vec<String> = Vec::new();
+            for a in &accounts {
+                if !a.owner.is_empty() && !owners.contains(&a.owner) {
+                    owners.push(a.owner.clone());
+                }
+            }
+            rows.push(CrmStanding {
+                period: String::new(),
+                window_start: window.0,
+                window_end: window.1,
+                side,
+                customer_ids: accounts.iter().map(|a| a.id.clone()).collect(),
+                account_owners: owners,
+                author,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Refreshes the CRM-facing table for each `(period, length)` ending at
+/// `now`; returns the rows written per period.
+pub async fn write_standings(
+    config: &Config,
+    periods: &[(String, std::time::Duration)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, usize)>> {
+    let matcher = config.matcher()?;
+    let store = AuthorStore::open(&config.sink).await?;
+    let mut written = Vec::new();
+    for (period, length) in periods {
+        let since = chrono::Duration::from_std(*length)
+            .ok()
+            .and_then(|l| now.checked_sub_signed(l))
+            .ok_or_else(|| anyhow::anyhow!("standings period `{period}`: window too long"))?;
+        let mut rows = crm_rows(&store, &matcher, (since, now), &config.cases.standings).await?;
+        for r in &mut rows {
+            r.period = period.clone();
+        }
+        store
+            .write_crm_standings(period, (since, now), &rows, now)
+            .await
+            .with_context(|| format!("writing crm_standings for {period}"))?;
+        written.push((period.clone(), rows.len()));
+    }
+    Ok(written)
+}
+
+/// `earshot authors --standings`: the advocates and detractors of the
+/// window with their CRM accounts; with `write`, stored as the table's
+/// period named `period`.
+pub async fn standings(
+    config: &Config,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    period: &str,
+    write: bool,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
+    let matcher = config.matcher()?;
+    let store = AuthorStore::open(&config.sink).await?;
+    let mut rows = crm_rows(&store, &matcher, window, &config.cases.standings).await?;
+    writeln!(
+        out,
+        "Advocates and detractors {} to {} UTC (at least {} posts, reach {})",
+        window.0.format("%Y-%m-%d %H:%M"),
+        window.1.format("%Y-%m-%d %H:%M"),
+        config.cases.standings.min_posts,
+        config.cases.standings.min_reach
+    )?;
+    let mut t = table(
+        &[
+            "Standing",
+            "Brand",
+            "Author",
+            "Posts",
+            "Reach",
+            "Posts (latest first)",
+            "Customers",
+            "Owners",
+        ],
+        5,
+    );
+    for r in &rows {
+        t.add_row(vec![
+            r.side.standing().to_string(),
+            r.author.brand.clone(),
+            format!("{}:{}", r.author.source, r.author.handle),
+            r.author.posts.to_string(),
+            r.author.reach.to_string(),
+            r.author.post_ids.join(", "),
+            r.customer_ids.join(", "),
+            r.account_owners.join(", "),
+        ]);
+    }
+    section(&mut out, "Standings", (!rows.is_empty()).then_some(t))?;
+    if write {
+        for r in &mut rows {
+            r.period = period.to_string();
+        }
+        store
+            .write_crm_standings(period, window, &rows, window.1)
+            .await?;
+        writeln!(
+            out,
+            "wrote {} row(s) to crm_standings as period {period} (read crm_standings_current)",
+            rows.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// Refreshes the CRM-facing table every `[cases.standings] every` until
+/// `stop`; a failed refresh is logged and the next one tried.
+pub async fn refresh_standings_until(config: Config, stop: CancellationToken) {
+    let every = config.cases.standings.every;
+    let periods = match config.cases.standings.windows() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = e, "cases.standings.periods: no standings refresh");
+            return;
+        }
+    };
+    if every.is_zero() || periods.is_empty() {
+        return;
+    }
+    loop {
+        match write_standings(&config, &periods, Utc::now()).await {
+            Ok(written) => tracing::info!(?written, "crm_standings refreshed"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "crm_standings refresh failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }

@@ -156,7 +156,7 @@ pub fn prepare_sql(features: &Features, text: &str, params: &[(&str, Param)]) ->
 }
 
 /// Prepares a query on `client`: see [`prepare_sql`].
-pub(crate) fn prepare(
+pub fn prepare(
     client: &Client,
     features: &Features,
     text: &str,
