@@ -121,7 +121,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        13
+        15
     );
 }
 
