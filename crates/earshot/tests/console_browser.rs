@@ -207,10 +207,12 @@ async fn issue_15_console_driven_in_headless_chromium() {
     check_structure(&mut b, "/thread", heading.as_str().unwrap(), 0).await;
     screenshots(&mut b, "thread").await;
     b.goto(&c.url("/queue?window=30d")).await;
-    b.navigating("document.querySelector('main a[href^=\"/author/\"]').click()")
+    let html = b
+        .navigating("document.querySelector('main a[href^=\"/author/\"]').click()")
         .await;
+    assert!(html.contains("Sentiment by week") && html.contains("CRM accounts"));
     let heading = b.eval("document.querySelector('h1').textContent").await;
-    check_structure(&mut b, "/author", heading.as_str().unwrap(), 1).await;
+    check_structure(&mut b, "/author", heading.as_str().unwrap(), 0).await;
     screenshots(&mut b, "author").await;
     b.goto(&c.url("/alerts")).await;
     check_structure(&mut b, "/alerts", "Alerts", 0).await;

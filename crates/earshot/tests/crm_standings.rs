@@ -22,7 +22,7 @@ const POSTS: &[(&str, &str, &str)] = &[
     (
         "x:1",
         "starkops",
-        "Acme support never answers, worst service ever, I'm so angry",
+        "Acme support is horrible and rude, terrible experience",
     ),
     (
         "x:2",

@@ -185,10 +185,14 @@ impl Browser {
         self.html().await
     }
 
-    /// Loads `url` and returns the page's HTML once loaded.
+    /// Loads `url`, as typed into the address bar (so a `data:` page may be
+    /// opened too), and returns the page's HTML once loaded.
     pub async fn goto(&mut self, url: &str) -> String {
-        self.navigating(&format!("location.href = {}", json!(url)))
-            .await
+        self.eval("window.__earshot_before = true").await;
+        self.call("Page.navigate", json!({"url": url})).await;
+        self.wait_for("!window.__earshot_before && document.readyState === 'complete'")
+            .await;
+        self.html().await
     }
 
     /// Waits up to 15 s for `condition` (JavaScript) to be true.
