@@ -342,7 +342,12 @@ impl AuthorStore {
             }
             Queryable::ClickHouse(ch) => {
                 use crate::clickhouse::report::{dashboard_query, prepare, Param};
-                let sql = dashboard_query("author_profiles").expect("compiled in");
+                let mut sql = dashboard_query("author_profiles")
+                    .expect("compiled in")
+                    .to_string();
+                if !source.is_empty() && !handle.is_empty() {
+                    sql = one_author(&sql);
+                }
                 let params = [
                     ("since", Param::U32(clamp(since))),
                     ("until", Param::U32(clamp(until))),
@@ -351,7 +356,7 @@ impl AuthorStore {
                     ("brand", Param::Str(brand)),
                 ];
                 let mut rows: Vec<ProfileRow> =
-                    prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
+                    prepare(&ch.0, &ch.1, &sql, &params).fetch_all().await?;
                 rows.truncate(limit as usize);
                 Ok(rows
                     .into_iter()
@@ -374,6 +379,27 @@ impl AuthorStore {
             }
         }
     }
+}
+
+/// `author_profiles.sql` for one author: the sorting key's own conditions,
+/// which ClickHouse 18.16's index analysis uses (it does not fold
+/// `'x' = '' OR source = 'x'`, and read every author of the window: 2.3 s
+/// instead of 0.2 s at 1M posts).
+fn one_author(sql: &str) -> String {
+    let narrowed = sql
+        .replace(
+            "({source:String} = '' OR source = {source:String})",
+            "source = {source:String}",
+        )
+        .replace(
+            "({handle:String} = '' OR author_handle = {handle:String})",
+            "author_handle = {handle:String}",
+        );
+    debug_assert!(
+        !narrowed.contains("{source:String} = ''") && !narrowed.contains("{handle:String} = ''"),
+        "author_profiles.sql changed its author conditions"
+    );
+    narrowed
 }
 
 fn clamp(s: i64) -> u32 {
