@@ -179,9 +179,16 @@ async fn main() {
     }
     if args.peek().map(String::as_str) == Some("--clickhouse") {
         args.next();
-        let url = args.next().expect("usage: --clickhouse URL DATABASE [ROWS]");
-        let db = args.next().expect("usage: --clickhouse URL DATABASE [ROWS]");
-        let rows = args.next().and_then(|r| r.parse().ok()).unwrap_or(1_000_000);
+        let url = args
+            .next()
+            .expect("usage: --clickhouse URL DATABASE [ROWS]");
+        let db = args
+            .next()
+            .expect("usage: --clickhouse URL DATABASE [ROWS]");
+        let rows = args
+            .next()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1_000_000);
         let mut sink = SinkConfig {
             kind: SinkKind::Clickhouse,
             ..SinkConfig::default()
@@ -244,7 +251,11 @@ async fn seed_clickhouse(sink: &SinkConfig, rows: usize) {
         println!("reusing {} ({rows} interactions)", sink.clickhouse.database);
         return;
     }
-    assert_eq!(have, 0, "{} holds {have} posts, not {rows}: drop it first", sink.clickhouse.database);
+    assert_eq!(
+        have, 0,
+        "{} holds {have} posts, not {rows}: drop it first",
+        sink.clickhouse.database
+    );
     let mut writer = ClickHouseSink::connect(
         &sink.clickhouse,
         RetryPolicy::new(&sink.retry, tokio_util::sync::CancellationToken::new()),

@@ -4,7 +4,8 @@
 //! (id, owner) the export ties the handle to, replacing the period's rows;
 //! `earshot run --follow` with `[cases]` refreshes them on its schedule
 //! (`[cases.standings] every`), as the `earshot cases` daemon does. The
-//! table is checked against the store's own counts.
+//! table is checked against the store's own counts; one account is linked
+//! by the export, another by a manual link file (`[matcher] customer_links`).
 
 #[path = "../../alert/tests/receiver/mod.rs"]
 mod receiver;
@@ -61,12 +62,36 @@ fn write_posts(path: &Path) {
     std::fs::write(path, lines).unwrap();
 }
 
+/// The bundled `[matcher]` (paths made absolute), plus a manual link file
+/// tying `x:happy_hal` to Tyrell Design (crm-005, owner Lee Wong), an
+/// account whose export row does not list that handle.
+fn matcher(dir: &Path) -> String {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let text = std::fs::read_to_string(config.join("earshot.toml")).unwrap();
+    let start = text.find("[matcher]").unwrap();
+    let end = start + text[start..].find("\n# ---").unwrap();
+    let abs = |rel: &str| format!("\"{}/{rel}", config.display());
+    let links = dir.join("links.csv");
+    std::fs::write(&links, "Customer ID,Network,Handle\ncrm-005,x,@happy_hal\n").unwrap();
+    text[start..end]
+        .replace("\"watchlists/", &abs("watchlists/"))
+        .replace("\"lexicons/", &abs("lexicons/"))
+        .replace("\"intents.toml", &abs("intents.toml"))
+        .replace("\"routes.toml", &abs("routes.toml"))
+        .replacen(
+            "[matcher]\n",
+            &format!("[matcher]\ncustomer_links = [\"{}\"]\n", links.display()),
+            1,
+        )
+}
+
 fn config(dir: &Path, posts: &Path) -> std::path::PathBuf {
     let path = dir.join("earshot.toml");
     std::fs::write(
         &path,
         format!(
             r#"
+{matcher}
 [sink]
 kind = "sqlite"
 [sink.sqlite]
@@ -87,6 +112,7 @@ secret_env = "ISSUE14_STANDINGS_CRM_SECRET"
 every = "1s"
 periods = ["1d"]
 "#,
+            matcher = matcher(dir),
             db = dir.join("store.db").display(),
             cursors = dir.join("cursors.db").display(),
             posts = posts.display(),
@@ -173,10 +199,14 @@ fn check(db: &Path, period: &str) {
         (stark.1 .2.as_str(), stark.1 .3.as_str()),
         (r#"["crm-002"]"#, r#"["Dana Ito"]"#)
     );
-    assert!(
-        got.keys()
-            .any(|k| k.1 == "advocate" && k.3 == "x:happy_hal"),
-        "{got:?}"
+    // The advocate the link file ties to an account.
+    let hal = got
+        .iter()
+        .find(|(k, _)| k.1 == "advocate" && k.3 == "x:happy_hal")
+        .unwrap_or_else(|| panic!("x:happy_hal is no advocate: {got:?}"));
+    assert_eq!(
+        (hal.1 .2.as_str(), hal.1 .3.as_str()),
+        (r#"["crm-005"]"#, r#"["Lee Wong"]"#)
     );
     assert!(!got.keys().any(|k| k.3 == "x:once_only"), "{got:?}");
 }

@@ -74,7 +74,10 @@ pub(crate) fn apply_links(
             errors.push(e);
         };
         if id.is_empty() || network.is_empty() || handle.is_empty() {
-            fail("row".into(), "expected a customer id, a network and a handle");
+            fail(
+                "row".into(),
+                "expected a customer id, a network and a handle",
+            );
             continue;
         }
         let Some(c) = customers.iter_mut().find(|c| c.id == id) else {
