@@ -275,7 +275,7 @@ fn period_name(d: Duration) -> String {
     let secs = d.as_secs();
     [(86_400, "d"), (3600, "h"), (60, "m")]
         .into_iter()
-        .find(|(unit, _)| secs > 0 && secs % unit == 0)
+        .find(|(unit, _)| secs > 0 && secs.is_multiple_of(*unit))
         .map_or(format!("{secs}s"), |(unit, name)| {
             format!("{}{name}", secs / unit)
         })
