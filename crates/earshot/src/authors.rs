@@ -20,11 +20,13 @@ use crate::report::{section, table};
 /// Posts about a brand that make an author an advocate or a detractor.
 pub const MIN_POSTS: u64 = 2;
 
-/// Writes the authors of `[since, until)` (or one `source:handle`) to `out`.
+/// Writes the authors of the window `[since, until)` (or one `source:handle`)
+/// to `out`, with the accounts (and their owners) `matcher`'s export ties
+/// each handle to.
 pub async fn run(
     config: &SinkConfig,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
+    matcher: &Matcher,
+    (since, until): (DateTime<Utc>, DateTime<Utc>),
     author: Option<&str>,
     brand: Option<&str>,
     limit: u32,
@@ -49,28 +51,49 @@ pub async fn run(
             .map(|b| format!(", posting about {b}"))
             .unwrap_or_default()
     )?;
-    section(&mut out, "By posts", profiles_table(&profiles))?;
+    let accounts = |p: &AuthorProfile| {
+        matcher
+            .customers_of_author(&p.source, &p.handle)
+            .iter()
+            .map(|c| match c.owner.as_str() {
+                "" => c.id.clone(),
+                owner => format!("{} (owner {owner})", c.id),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    section(
+        &mut out,
+        "By posts",
+        profiles_table(&profiles, Some(&accounts)),
+    )?;
     Ok(())
 }
 
-fn profiles_table(list: &[AuthorProfile]) -> Option<Table> {
+/// `accounts`: the accounts the export ties the author's handle to, a
+/// column of its own ("Customers" are those their posts were linked to).
+fn profiles_table(
+    list: &[AuthorProfile],
+    accounts: Option<&dyn Fn(&AuthorProfile) -> String>,
+) -> Option<Table> {
     if list.is_empty() {
         return None;
     }
-    let mut t = table(
-        &[
-            "Author",
-            "Posts",
-            "First seen",
-            "Last seen",
-            "Reach",
-            "+ / = / -",
-            "Brands",
-            "Intents",
-            "Customers",
-        ],
-        99,
-    );
+    let mut headers = vec![
+        "Author",
+        "Posts",
+        "First seen",
+        "Last seen",
+        "Reach",
+        "+ / = / -",
+        "Brands",
+        "Intents",
+        "Customers",
+    ];
+    if accounts.is_some() {
+        headers.push("Handle's accounts");
+    }
+    let mut t = table(&headers, 99);
     let join = |v: &[(String, u64)]| {
         v.iter()
             .map(|(k, n)| format!("{k} {n}"))
@@ -78,7 +101,7 @@ fn profiles_table(list: &[AuthorProfile]) -> Option<Table> {
             .join(", ")
     };
     for p in list {
-        t.add_row(vec![
+        let mut row = vec![
             format!("{}:{}", p.source, p.handle),
             p.posts.to_string(),
             p.first_seen.format("%Y-%m-%d %H:%M").to_string(),
@@ -92,7 +115,11 @@ fn profiles_table(list: &[AuthorProfile]) -> Option<Table> {
             join(&p.brands),
             join(&p.intents),
             p.customers.join(", "),
-        ]);
+        ];
+        if let Some(accounts) = accounts {
+            row.push(accounts(p));
+        }
+        t.add_row(row);
     }
     Some(t)
 }
@@ -127,7 +154,11 @@ pub async fn standings_sections(
     let top = store
         .profiles(since, until, None, brand.unwrap_or(""), 10)
         .await?;
-    section(out, "Authors with the most posts", profiles_table(&top))?;
+    section(
+        out,
+        "Authors with the most posts",
+        profiles_table(&top, None),
+    )?;
     for (side, title) in [
         (
             Side::Advocates,

@@ -436,8 +436,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
                         authors::run(
                             &config.sink,
-                            start,
-                            until,
+                            &config.matcher()?,
+                            (start, until),
                             author.as_deref(),
                             brand.as_deref(),
                             limit,

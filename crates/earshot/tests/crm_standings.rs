@@ -228,6 +228,26 @@ async fn issue_14_crm_standings_by_command_and_on_the_cases_schedule() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // A profile names the accounts the handle is tied to, with their owners:
+    // by the export, and by the link file.
+    for (author, account) in [
+        ("x:starkops", "crm-002 (owner Dana Ito)"),
+        ("x:happy_hal", "crm-005 (owner Lee Wong)"),
+    ] {
+        let out = earshot(&config, &["authors", "--author", author], &crm_url);
+        let text = String::from_utf8_lossy(&out.stdout);
+        // The last column, its wrapped pieces joined.
+        let last: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.rsplit('┆').next().filter(|_| l.contains('┆')))
+            .map(|c| c.trim_matches(|c: char| c.is_whitespace() || c == '│'))
+            .collect();
+        assert!(
+            last.join(" ").contains(account),
+            "{author}: {account} not in {last:?}\n{text}"
+        );
+    }
+
     // By command: printed, then written as the period `7d`.
     let out = earshot(
         &config,
