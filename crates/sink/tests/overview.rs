@@ -121,7 +121,7 @@ async fn issue_15_hourly_rollups_match_the_raw_tables_after_rescoring() {
 /// Where the queue's seeds are written.
 enum Target {
     Sqlite(SqliteStore),
-    ClickHouse(earshot_sink::clickhouse::ClickHouseSink),
+    ClickHouse(Box<earshot_sink::clickhouse::ClickHouseSink>),
 }
 
 impl Target {
@@ -268,5 +268,5 @@ async fn issue_15_work_queue_filters_agree_with_the_seeds_on_clickhouse() {
     )
     .await
     .unwrap();
-    queue_agrees_with_the_seeds(&config, Target::ClickHouse(sink)).await;
+    queue_agrees_with_the_seeds(&config, Target::ClickHouse(Box::new(sink))).await;
 }
