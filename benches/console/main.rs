@@ -6,6 +6,10 @@
 //!
 //! Usage: `earshot-console-bench DB_PATH [ROWS]`; an existing store with
 //! ROWS interactions is reused (re-runs time the pages only).
+//! `earshot-console-bench --clickhouse URL DATABASE [ROWS]`: the same pages
+//! over ClickHouse: migrates DATABASE, seeds it through the ClickHouse sink
+//! (batches of 50,000) unless it already holds ROWS, times the pages; drop
+//! the database afterwards (`run.sh` does).
 //! `earshot-console-bench --write-cost DIR [ROWS]`: the sink's write time
 //! per post and the cost of the console's two indexes (migration 19): seeds
 //! ROWS (default 200,000) into fresh stores with and without them,
@@ -173,6 +177,29 @@ async fn main() {
         write_cost(&dir, rows);
         return;
     }
+    if args.peek().map(String::as_str) == Some("--clickhouse") {
+        args.next();
+        let url = args
+            .next()
+            .expect("usage: --clickhouse URL DATABASE [ROWS]");
+        let db = args
+            .next()
+            .expect("usage: --clickhouse URL DATABASE [ROWS]");
+        let rows = args
+            .next()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1_000_000);
+        let mut sink = SinkConfig {
+            kind: SinkKind::Clickhouse,
+            ..SinkConfig::default()
+        };
+        sink.clickhouse.url = url;
+        sink.clickhouse.database = db;
+        sink.clickhouse.timeout_s = 300;
+        seed_clickhouse(&sink, rows).await;
+        time_pages(&sink, rows).await;
+        return;
+    }
     let path = std::path::PathBuf::from(
         args.next()
             .expect("usage: earshot-console-bench DB_PATH [ROWS]"),
@@ -181,10 +208,6 @@ async fn main() {
         .next()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000_000);
-    let rounds: usize = std::env::var("CONSOLE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
 
     let store = SqliteStore::open(&path).expect("open store");
     store.migrate().expect("migrate");
@@ -209,8 +232,70 @@ async fn main() {
         ..SinkConfig::default()
     };
     sink.sqlite.path = path.clone();
+    time_pages(&sink, rows).await;
+}
+
+/// Migrates the configured ClickHouse database and, unless it holds `rows`
+/// interactions already, seeds them through the ClickHouse sink.
+async fn seed_clickhouse(sink: &SinkConfig, rows: usize) {
+    use earshot_sink::clickhouse::ClickHouseSink;
+    use earshot_sink::{RetryPolicy, Sink};
+    earshot_sink::migrate(sink).await.expect("migrate");
+    let client = earshot_sink::clickhouse::client(&sink.clickhouse, true);
+    let have: u64 = client
+        .query("SELECT count() FROM (SELECT DISTINCT post_id FROM interactions)")
+        .fetch_one()
+        .await
+        .expect("count");
+    if have as usize == rows {
+        println!("reusing {} ({rows} interactions)", sink.clickhouse.database);
+        return;
+    }
+    assert_eq!(
+        have, 0,
+        "{} holds {have} posts, not {rows}: drop it first",
+        sink.clickhouse.database
+    );
+    let mut writer = ClickHouseSink::connect(
+        &sink.clickhouse,
+        RetryPolicy::new(&sink.retry, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("connect");
+    let now = Utc::now();
+    let topic: Arc<str> = Arc::from("bench");
+    let started = Instant::now();
+    const CH_BATCH: usize = 50_000;
+    for b in 0..rows.div_ceil(CH_BATCH) {
+        let mut batch = Batch::default();
+        for n in b * CH_BATCH..((b + 1) * CH_BATCH).min(rows) {
+            batch.push(BatchItem {
+                raw: Vec::new(),
+                interaction: interaction(n, rows, now),
+                position: Position {
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset: n as i64,
+                },
+            });
+        }
+        writer.write(&batch).await.expect("insert");
+    }
+    let s = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {rows} interactions in {s:.1} s ({:.0} rows/s through the ClickHouse sink)",
+        rows as f64 / s
+    );
+}
+
+/// Serves the console over `sink` on loopback and times each page.
+async fn time_pages(sink: &SinkConfig, rows: usize) {
+    let rounds: usize = std::env::var("CONSOLE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let state =
-        earshot_console::ConsoleState::open(&sink, &earshot_console::ConsoleConfig::default())
+        earshot_console::ConsoleState::open(sink, &earshot_console::ConsoleConfig::default())
             .await
             .expect("open console");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -220,6 +305,7 @@ async fn main() {
 
     println!("| page | median | max | bytes |");
     println!("|---|---|---|---|");
+    let thread = format!("/thread/reddit:t3_{:08}", rows - 1);
     for path in [
         "/?window=24h",
         "/?window=7d",
@@ -231,6 +317,9 @@ async fn main() {
         // No routed post names it: the whole window is read (worst case).
         "/queue?window=30d&brand=initech",
         "/alerts?window=30d",
+        // One author (5,000 write the million posts: 200 each) and one thread.
+        "/author/reddit/user42?window=30d",
+        &thread,
     ] {
         let mut times = Vec::new();
         let mut bytes = 0;

@@ -261,8 +261,9 @@ fn default_max_backoff() -> Duration {
     Duration::from_secs(60)
 }
 
-/// A duration as `"90s"`, `"1m"`, `"2h"`, `"1h 30m"`, `"250ms"`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+/// A duration as `"90s"`, `"1m"`, `"2h"`, `"1h 30m"`, `"250ms"` (serde's
+/// `deserialize_with`; the cases' config uses it too).
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(s.trim()).map_err(|e| {
         serde::de::Error::custom(format!(

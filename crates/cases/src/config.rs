@@ -4,6 +4,7 @@ use earshot_alert::config::valid_env_name;
 use earshot_alert::DeliveryConfig;
 use earshot_model::{Interaction, Route};
 use serde::Deserialize;
+use std::time::Duration;
 
 /// `[cases]`: interactions that need a person are sent to the CRM as cases.
 /// Off unless the section is present with `enabled = true`.
@@ -50,6 +51,101 @@ pub struct CasesConfig {
     /// Timeouts, attempts and backoff of each case's delivery.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// The CRM-facing advocates and detractors the daemon refreshes.
+    #[serde(default)]
+    pub standings: StandingsConfig,
+}
+
+/// `[cases.standings]`: how often `earshot cases` (and `earshot run
+/// --follow` with cases enabled) refreshes the CRM-facing table
+/// `crm_standings`, over which windows, with which thresholds.
+///
+/// ```toml
+/// [cases.standings]
+/// every = "15m"               # "0s": never (refresh with `earshot authors --standings --write`)
+/// periods = ["7d", "30d"]     # one set of rows per window ending at the refresh
+/// min_posts = 2
+/// min_reach = 0
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandingsConfig {
+    /// Time between refreshes (default 15 minutes; zero: none).
+    #[serde(
+        default = "default_every",
+        deserialize_with = "earshot_alert::config::duration"
+    )]
+    pub every: Duration,
+    /// Window lengths, each a period of the table (`7d`, `30d`).
+    #[serde(default = "default_periods")]
+    pub periods: Vec<String>,
+    /// Posts about a brand, of one sentiment, that make an author an
+    /// advocate or a detractor (default 2).
+    #[serde(default = "default_min_posts")]
+    pub min_posts: u64,
+    /// Only authors with at least this reach (default 0).
+    #[serde(default)]
+    pub min_reach: u64,
+    /// At most this many rows per period and side (default 1000).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_every() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_periods() -> Vec<String> {
+    vec!["7d".into(), "30d".into()]
+}
+fn default_min_posts() -> u64 {
+    2
+}
+fn default_limit() -> u32 {
+    1000
+}
+
+impl Default for StandingsConfig {
+    fn default() -> StandingsConfig {
+        StandingsConfig {
+            every: default_every(),
+            periods: default_periods(),
+            min_posts: default_min_posts(),
+            min_reach: 0,
+            limit: default_limit(),
+        }
+    }
+}
+
+/// The longest window a period may name.
+const MAX_PERIOD: Duration = Duration::from_secs(400 * 86_400);
+
+impl StandingsConfig {
+    /// The periods with their lengths; errors name the period.
+    pub fn windows(&self) -> Result<Vec<(String, Duration)>, String> {
+        self.periods
+            .iter()
+            .map(|p| match humantime::parse_duration(p.trim()) {
+                Ok(d) if !d.is_zero() && d <= MAX_PERIOD => Ok((p.trim().to_string(), d)),
+                Ok(_) => Err(format!("`{p}`: expected a window from 1s to 400 days")),
+                Err(e) => Err(format!("`{p}`: {e}; expected a window such as \"7d\"")),
+            })
+            .collect()
+    }
+
+    fn validate(&self, err: &mut impl FnMut(&str, String)) {
+        if let Err(e) = self.windows() {
+            err("standings.periods", e);
+        }
+        if self.min_posts == 0 {
+            err("standings.min_posts", "0: expected at least 1".into());
+        }
+        if !(1..=100_000).contains(&self.limit) {
+            err(
+                "standings.limit",
+                format!("{}: expected 1 to 100000", self.limit),
+            );
+        }
+    }
 }
 
 fn default_url_env() -> String {
@@ -81,6 +177,7 @@ impl Default for CasesConfig {
             group: default_group(),
             concurrency: default_concurrency(),
             delivery: DeliveryConfig::default(),
+            standings: StandingsConfig::default(),
         }
     }
 }
@@ -131,6 +228,7 @@ impl CasesConfig {
         for (key, message) in self.delivery.validate() {
             err(&format!("delivery.{key}"), message);
         }
+        self.standings.validate(&mut err);
         errors
     }
 

@@ -26,5 +26,5 @@ mod config;
 mod stage;
 
 pub use case::{Case, CASE_VERSION};
-pub use config::CasesConfig;
+pub use config::{CasesConfig, StandingsConfig};
 pub use stage::{run, CaseMaker, CasesError, CasesStats, IDEMPOTENCY_HEADER};

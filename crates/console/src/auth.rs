@@ -171,8 +171,14 @@ pub async fn gate(State(state): State<ConsoleState>, mut req: Request, next: Nex
             "Your role is viewer: you can read every page but not act on the work queue.",
         );
     }
+    let signed_in = match auth.mode {
+        AuthMode::Users => who.name.clone().map(|n| (n, state.inner.csrf.clone())),
+        _ => None,
+    };
     req.extensions_mut().insert(who);
-    next.run(req).await
+    crate::layout::SIGNED_IN
+        .scope(signed_in, next.run(req))
+        .await
 }
 
 /// `?next=` of the login page.

@@ -20,6 +20,13 @@ pub async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+tokio::task_local! {
+    /// The signed-in user's name and the form token, while a request of a
+    /// signed-in user (`auth = "users"`) is handled: the shell shows who is
+    /// signed in and a sign-out button.
+    pub static SIGNED_IN: Option<(String, String)>;
+}
+
 /// Which page is current, for the navigation.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -53,6 +60,14 @@ pub fn shell(title: &str, nav: Nav, body: Markup) -> Markup {
                         (link("/", "Overview", Nav::Overview))
                         (link("/queue", "Work queue", Nav::Queue))
                         (link("/alerts", "Alerts", Nav::Alerts))
+                        @if let Some((name, csrf)) = SIGNED_IN.try_with(Clone::clone).ok().flatten() {
+                            form.signout method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                span.user { "Signed in as " (name) }
+                                " "
+                                button type="submit" { "Sign out" }
+                            }
+                        }
                     }
                 }
                 main #main { (body) }

@@ -1,5 +1,6 @@
 //! `earshot cases`: the case maker as a daemon (in `earshot run` it runs
-//! beside the other stages when `[cases] enabled = true`).
+//! beside the other stages when `[cases] enabled = true`), refreshing the
+//! CRM-facing advocates and detractors every `[cases.standings] every`.
 
 use anyhow::Context;
 
@@ -26,6 +27,10 @@ pub async fn run(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let bus = crate::daemon::bus(&config, "cases").await?;
     let shutdown = crate::daemon::shutdown_on_signal();
     tokio::spawn(crate::reload::ignore_sighup("cases", shutdown.clone()));
+    tokio::spawn(crate::authors::refresh_standings_until(
+        config.clone(),
+        shutdown.clone(),
+    ));
     let stats = earshot_cases::run(
         bus,
         &config.transport.topics,

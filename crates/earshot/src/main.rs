@@ -164,6 +164,14 @@ enum Command {
         /// At most this many authors.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Every brand's advocates and detractors over the window, with the
+        /// CRM accounts of each handle (`[cases.standings]` thresholds).
+        #[arg(long)]
+        standings: bool,
+        /// With `--standings`: store them in the CRM-facing table
+        /// `crm_standings` as the period named by `--since` (`30d`).
+        #[arg(long, requires = "standings", conflicts_with_all = ["author", "brand"])]
+        write: bool,
     },
     /// Forget an author or a CRM account: delete their posts, mentions,
     /// responses and case records, and never store them again.
@@ -264,6 +272,18 @@ fn parse_k(s: &str) -> Result<f64, String> {
         Ok(k) if k.is_finite() && k >= 0.0 => Ok(k),
         _ => Err(format!("`{s}`: expected a number ≥ 0, e.g. 3 or 2.5")),
     }
+}
+
+/// A window's length as `--since` takes it, in its largest whole unit
+/// (`30d`, `36h`): the period name `authors --standings --write` stores.
+fn period_name(d: Duration) -> String {
+    let secs = d.as_secs();
+    [(86_400, "d"), (3600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(unit, _)| secs > 0 && secs.is_multiple_of(*unit))
+        .map_or(format!("{secs}s"), |(unit, name)| {
+            format!("{}{name}", secs / unit)
+        })
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -399,7 +419,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         author,
                         brand,
                         limit,
+                        standings,
+                        write,
                     } => {
+                        if standings {
+                            let until = until.unwrap_or_else(Utc::now);
+                            let start = chrono::Duration::from_std(since)
+                                .ok()
+                                .and_then(|l| until.checked_sub_signed(l))
+                                .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
+                            return authors::standings(
+                                &config,
+                                (start, until),
+                                &period_name(since),
+                                write,
+                                std::io::stdout().lock(),
+                            )
+                            .await;
+                        }
                         if let Some(brand) = &brand {
                             report::check_brand(&config.matcher()?, brand)?;
                         }
@@ -410,8 +447,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             .ok_or_else(|| anyhow::anyhow!("--since: window too long"))?;
                         authors::run(
                             &config.sink,
-                            start,
-                            until,
+                            &config.matcher()?,
+                            (start, until),
                             author.as_deref(),
                             brand.as_deref(),
                             limit,

@@ -153,6 +153,12 @@ pub async fn run(
             let maker =
                 earshot_cases::CaseMaker::new(&config.cases, &config.sink, stages.clone()).await?;
             let (b, t) = (bus.clone(), config.transport.topics.clone());
+            if follow {
+                tokio::spawn(crate::authors::refresh_standings_until(
+                    config.clone(),
+                    stages.clone(),
+                ));
+            }
             Some(tracker.spawn(async move { maker.run(b, &t).await }))
         }
         false => None,

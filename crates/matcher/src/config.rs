@@ -30,6 +30,10 @@ pub struct MatcherConfig {
     /// for exports whose names are not recognised: `{ "Acct Mgr" = "owner" }`.
     #[serde(default)]
     pub customer_columns: BTreeMap<String, String>,
+    /// Manual links of handles to accounts of the export (CSV files with
+    /// `customer`, `network` and `handle` columns), for handles it lacks.
+    #[serde(default)]
+    pub customer_links: Vec<PathBuf>,
     /// Sentiment lexicons, in order (later entries override earlier ones).
     #[serde(default)]
     pub lexicons: Vec<LexiconRef>,
@@ -75,6 +79,7 @@ impl Default for MatcherConfig {
             brands: Vec::new(),
             customers: Vec::new(),
             customer_columns: BTreeMap::new(),
+            customer_links: Vec::new(),
             lexicons: Vec::new(),
             rulesets: Vec::new(),
             intents: None,
@@ -220,6 +225,17 @@ impl MatcherConfig {
                         "duplicate customer id",
                     ));
                 }
+            }
+        }
+
+        for path in &self.customer_links {
+            if let Some(text) = read(path, &mut errors) {
+                crate::links::apply_links(
+                    &path.display().to_string(),
+                    &text,
+                    &mut customers,
+                    &mut errors,
+                );
             }
         }
 

@@ -46,6 +46,7 @@ pub mod eval;
 mod intent;
 pub mod lang;
 mod lexicon;
+mod links;
 mod matcher;
 mod normalize;
 pub mod query;

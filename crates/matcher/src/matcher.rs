@@ -368,6 +368,22 @@ impl Matcher {
             .collect()
     }
 
+    /// The accounts the CRM export links to the author `handle` on
+    /// `network` (by that network's handles or `any`; compared without case
+    /// or a leading `@`), in export order.
+    pub fn customers_of_author(&self, network: &str, handle: &str) -> Vec<&Customer> {
+        let handle = handle.trim_start_matches('@');
+        self.customers
+            .iter()
+            .filter(|c| {
+                c.handles.iter().any(|(n, hs)| {
+                    (n == "any" || n.eq_ignore_ascii_case(network))
+                        && hs.iter().any(|h| h.eq_ignore_ascii_case(handle))
+                })
+            })
+            .collect()
+    }
+
     /// Whether the export has customer `id`.
     pub fn has_customer(&self, id: &str) -> bool {
         self.customers.iter().any(|c| c.id == id)

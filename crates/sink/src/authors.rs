@@ -62,6 +62,8 @@ pub struct Standing {
     pub reach: u64,
     /// Their most recent such post's id.
     pub latest_post: String,
+    /// Their ten most recent such posts' ids, newest first.
+    pub post_ids: Vec<String>,
 }
 
 /// Which side of a brand.
@@ -104,12 +106,17 @@ pub struct StandingQuery {
 /// Author queries on the configured store.
 #[derive(Clone)]
 pub struct AuthorStore {
-    inner: Queryable,
+    pub(crate) inner: Queryable,
 }
 
 const SQLITE_STANDINGS: &str = "
 SELECT m.entity_id, i.source, i.author_handle, COUNT(DISTINCT m.post_id) AS posts,
-       MAX(i.author_reach) AS reach, MAX(i.event_time || ' ' || i.post_id) AS latest
+       MAX(i.author_reach) AS reach, MAX(i.event_time || ' ' || i.post_id) AS latest,
+       (SELECT json_group_array(pid) FROM (
+            SELECT m2.post_id AS pid FROM mentions m2 JOIN interactions i2 ON i2.post_id = m2.post_id
+            WHERE m2.entity_id = m.entity_id AND i2.source = i.source AND i2.author_handle = i.author_handle
+              AND m2.event_time >= ?1 AND m2.event_time < ?2 AND m2.sentiment_label = ?3
+            ORDER BY m2.event_time DESC, m2.post_id DESC LIMIT 10)) AS post_ids
 FROM mentions m JOIN interactions i ON i.post_id = m.post_id
 WHERE m.event_time >= ?1 AND m.event_time < ?2 AND m.entity_kind IN ('brand', 'competitor')
   AND m.sentiment_label = ?3 AND (?4 = '' OR m.entity_id = ?4) AND i.author_handle != ''
@@ -126,12 +133,16 @@ struct StandingRow {
     posts: u64,
     reach: u64,
     latest: String,
+    post_ids: Vec<String>,
 }
 
 const SQLITE_PROFILES: &str = "
 SELECT source, author_handle, COUNT(*) AS posts, MIN(event_time), MAX(event_time),
        (SELECT author_reach FROM interactions l WHERE l.source = i.source AND l.author_handle = i.author_handle
-          AND l.event_time >= ?1 AND l.event_time < ?2 ORDER BY l.event_time DESC LIMIT 1),
+          AND l.event_time >= ?1 AND l.event_time < ?2
+          AND (?5 = '' OR EXISTS (SELECT 1 FROM json_each(l.brands) WHERE value = ?5)
+                       OR EXISTS (SELECT 1 FROM json_each(l.competitors) WHERE value = ?5))
+          ORDER BY l.event_time DESC, l.post_id DESC LIMIT 1),
        MAX(author_reach),
        SUM(sentiment_label = 'positive'), SUM(sentiment_label = 'neutral'), SUM(sentiment_label = 'negative'),
        json_group_array(json(brands)), json_group_array(json(competitors)),
@@ -187,7 +198,11 @@ impl AuthorStore {
     /// Opens the configured store.
     pub async fn open(config: &SinkConfig) -> Result<AuthorStore, AuthorsError> {
         Ok(AuthorStore {
-            inner: Queryable::open(config, &["interactions", "mentions"]).await?,
+            inner: Queryable::open(
+                config,
+                &["interactions", "mentions", "author_posts", "crm_standings"],
+            )
+            .await?,
         })
     }
 
@@ -221,6 +236,8 @@ impl AuthorStore {
                                     latest_post: latest
                                         .split_once(' ')
                                         .map_or(latest.clone(), |(_, id)| id.to_string()),
+                                    post_ids: serde_json::from_str(&r.get::<_, String>(6)?)
+                                        .unwrap_or_default(),
                                 })
                             },
                         )?;
@@ -257,6 +274,7 @@ impl AuthorStore {
                         posts: r.posts,
                         reach: r.reach,
                         latest_post: r.latest,
+                        post_ids: r.post_ids,
                     })
                     .collect())
             }
@@ -324,7 +342,12 @@ impl AuthorStore {
             }
             Queryable::ClickHouse(ch) => {
                 use crate::clickhouse::report::{dashboard_query, prepare, Param};
-                let sql = dashboard_query("author_profiles").expect("compiled in");
+                let mut sql = dashboard_query("author_profiles")
+                    .expect("compiled in")
+                    .to_string();
+                if !source.is_empty() && !handle.is_empty() {
+                    sql = one_author(&sql);
+                }
                 let params = [
                     ("since", Param::U32(clamp(since))),
                     ("until", Param::U32(clamp(until))),
@@ -333,7 +356,7 @@ impl AuthorStore {
                     ("brand", Param::Str(brand)),
                 ];
                 let mut rows: Vec<ProfileRow> =
-                    prepare(&ch.0, &ch.1, sql, &params).fetch_all().await?;
+                    prepare(&ch.0, &ch.1, &sql, &params).fetch_all().await?;
                 rows.truncate(limit as usize);
                 Ok(rows
                     .into_iter()
@@ -356,6 +379,27 @@ impl AuthorStore {
             }
         }
     }
+}
+
+/// `author_profiles.sql` for one author: the sorting key's own conditions,
+/// which ClickHouse 18.16's index analysis uses (it does not fold
+/// `'x' = '' OR source = 'x'`, and read every author of the window: 2.3 s
+/// instead of 0.2 s at 1M posts).
+fn one_author(sql: &str) -> String {
+    let narrowed = sql
+        .replace(
+            "({source:String} = '' OR source = {source:String})",
+            "source = {source:String}",
+        )
+        .replace(
+            "({handle:String} = '' OR author_handle = {handle:String})",
+            "author_handle = {handle:String}",
+        );
+    debug_assert!(
+        !narrowed.contains("{source:String} = ''") && !narrowed.contains("{handle:String} = ''"),
+        "author_profiles.sql changed its author conditions"
+    );
+    narrowed
 }
 
 fn clamp(s: i64) -> u32 {

@@ -30,6 +30,11 @@ const POST_TABLES: &[&str] = &[
     "match_feedback",
 ];
 
+/// ClickHouse's own tables holding a post's data, by post id: the author
+/// profiles' aggregate (the embedded store computes profiles from
+/// `interactions`).
+const CLICKHOUSE_POST_TABLES: &[&str] = &["author_posts"];
+
 /// `network:handle` as the store keeps it: lowercase, without `@`.
 pub fn author_key(source: &str, handle: &str) -> String {
     format!(
@@ -49,7 +54,8 @@ impl ForgetStore {
     /// Opens the configured store.
     pub async fn open(config: &SinkConfig) -> Result<ForgetStore, ForgetError> {
         let mut tables = POST_TABLES.to_vec();
-        tables.push("forgotten");
+        tables.extend(CLICKHOUSE_POST_TABLES);
+        tables.extend(["forgotten", "crm_standings"]);
         Ok(ForgetStore {
             inner: Queryable::open(config, &tables).await?,
         })
@@ -147,6 +153,7 @@ impl ForgetStore {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect();
                 let posts = posts.to_vec();
+                let keys = serde_json::to_string(authors).expect("strings serialize");
                 tokio::task::spawn_blocking(move || {
                     store.with_connection_mut(|c| {
                         let tx = c.transaction()?;
@@ -170,6 +177,14 @@ impl ForgetStore {
                                 deleted = n as u64;
                             }
                         }
+                        // The CRM-facing standings name the author and their posts.
+                        tx.execute(
+                            "DELETE FROM crm_standings
+                             WHERE lower(source) || ':' || lower(author_handle) IN (SELECT value FROM json_each(?1))
+                                OR EXISTS (SELECT 1 FROM json_each(crm_standings.post_ids) p
+                                           WHERE p.value IN (SELECT value FROM json_each(?2)))",
+                            [&keys, &ids],
+                        )?;
                         tx.commit()?;
                         Ok::<u64, ForgetError>(deleted)
                     })
@@ -189,8 +204,17 @@ impl ForgetStore {
                         .execute()
                         .await?;
                 }
+                client
+                    .query(
+                        "ALTER TABLE crm_standings DELETE
+                         WHERE has(?, concat(lower(source), ':', lower(author_handle))) OR hasAny(post_ids, ?)",
+                    )
+                    .bind(authors)
+                    .bind(posts)
+                    .execute()
+                    .await?;
                 if !posts.is_empty() {
-                    for table in POST_TABLES {
+                    for table in POST_TABLES.iter().chain(CLICKHOUSE_POST_TABLES) {
                         // Table names are constants; the ids are bound.
                         client
                             .query(&format!("ALTER TABLE {table} DELETE WHERE has(?, post_id)"))

@@ -58,6 +58,7 @@ pub mod cases;
 pub mod clickhouse;
 mod config;
 pub mod conversations;
+pub mod crm_standings;
 pub mod forget;
 mod jsonl;
 pub mod overview;

@@ -74,13 +74,15 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "015_assignments",
             "016_match_feedback",
             "017_cases",
-            "018_forgotten"
+            "018_forgotten",
+            "021_author_posts",
+            "022_crm_standings"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 13);
+    assert_eq!(again.already_applied, 15);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -94,7 +96,11 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "alert_deliveries",
             "alerts",
             "assignments",
+            "author_posts",
+            "author_posts_mv",
             "cases",
+            "crm_standings",
+            "crm_standings_current",
             "forgotten",
             "interactions",
             "match_feedback",
@@ -115,7 +121,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        13
+        15
     );
 }
 

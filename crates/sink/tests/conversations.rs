@@ -7,7 +7,7 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{batch_of, clickhouse_config, Seed};
 use earshot_model::{EntityKind, Interaction, SentimentLabel};
-use earshot_sink::clickhouse::ClickHouseSink;
+use earshot_sink::clickhouse::{dashboard_query, prepare, probe, ClickHouseSink, Param};
 use earshot_sink::conversations::{response_times, ConversationStore};
 use earshot_sink::responses::{Response, ResponseStore};
 use earshot_sink::sqlite::SqliteStore;
@@ -132,4 +132,68 @@ async fn issue_14_conversations_on_clickhouse() {
     sink.write(&batch_of(seeds())).await.unwrap();
     sink.write(&batch_of(seeds())).await.unwrap();
     check(&config).await;
+
+    // The dashboard's response-time query (Grafana's percentile panel)
+    // gives the figures the report computes from the threads.
+    let (since, until) = (t0() - Duration::minutes(10), t0() + Duration::hours(2));
+    let own = vec!["hn:acmesupport".to_string()];
+    let threads = ConversationStore::open(&config)
+        .await
+        .unwrap()
+        .threads(since, until, &own)
+        .await
+        .unwrap();
+    let computed: Vec<_> = response_times(&threads)
+        .into_iter()
+        .map(|r| {
+            (
+                r.brand,
+                r.threads,
+                r.answered,
+                r.p50_secs,
+                r.p90_secs,
+                r.unanswered_negative,
+            )
+        })
+        .collect();
+    let client = common::client(&config);
+    let features = probe(&client).await.unwrap();
+    let params = [
+        ("since", Param::U32(since.timestamp() as u32)),
+        ("until", Param::U32(until.timestamp() as u32)),
+        ("own", Param::Str(own.join(","))),
+    ];
+    let sql = dashboard_query("response_times").unwrap();
+    let rows: Vec<ResponseTimesRow> = prepare(&client, &features, sql, &params)
+        .fetch_all()
+        .await
+        .unwrap();
+    let shown: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.brand,
+                r.threads,
+                r.answered,
+                r.p50_secs,
+                r.p90_secs,
+                r.unanswered_negative,
+            )
+        })
+        .collect();
+    assert_eq!(shown, computed);
+    assert_eq!(
+        shown,
+        [("acme".to_string(), 4, 3, Some(600), Some(3600), 1)]
+    );
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct ResponseTimesRow {
+    brand: String,
+    threads: u64,
+    answered: u64,
+    p50_secs: Option<i64>,
+    p90_secs: Option<i64>,
+    unanswered_negative: u64,
 }

@@ -1,13 +1,16 @@
 //! Forgetting an author (issue 14, item 7) on both stores: their posts go
-//! from every table, the author is recorded, and the sink's list of
-//! forgotten authors names them.
+//! from every table (on ClickHouse the author profiles' `author_posts` too),
+//! their rows of the CRM-facing `crm_standings` go, the author is recorded,
+//! and the sink's list of forgotten authors names them.
 
 mod common;
 
 use chrono::{TimeZone, Utc};
 use common::{batch_of, clickhouse_config, client, Seed};
 use earshot_model::EntityKind;
+use earshot_sink::authors::{AuthorStore, Side, Standing};
 use earshot_sink::clickhouse::ClickHouseSink;
+use earshot_sink::crm_standings::CrmStanding;
 use earshot_sink::forget::ForgetStore;
 use earshot_sink::sqlite::SqliteStore;
 use earshot_sink::{RetryPolicy, Sink, SinkConfig};
@@ -27,6 +30,50 @@ fn seeds() -> Vec<earshot_model::Interaction> {
         .collect()
 }
 
+/// The CRM-facing table names both authors before the forgetting.
+async fn stand(authors: &AuthorStore) {
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+    let row = |handle: &str, post: &str| CrmStanding {
+        period: "7d".into(),
+        window_start: at,
+        window_end: at,
+        side: Side::Advocates,
+        author: Standing {
+            brand: "acme".into(),
+            source: "hn".into(),
+            handle: handle.into(),
+            posts: 2,
+            reach: 5,
+            latest_post: post.into(),
+            post_ids: vec![post.into()],
+        },
+        customer_ids: Vec::new(),
+        account_owners: Vec::new(),
+    };
+    authors
+        .write_crm_standings(
+            "7d",
+            (at, at),
+            &[row("author5", "hn:2"), row("author9", "hn:3")],
+            at,
+        )
+        .await
+        .unwrap();
+}
+
+/// The handles left in the CRM-facing table.
+async fn standing(authors: &AuthorStore) -> Vec<String> {
+    let mut left: Vec<String> = authors
+        .crm_standings()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.author.handle)
+        .collect();
+    left.sort();
+    left
+}
+
 async fn forget(store: &ForgetStore) {
     let who = vec!["hn:author5".to_string()];
     let posts = store.posts(&who, None).await.unwrap();
@@ -43,7 +90,10 @@ async fn issue_14_forget_on_the_embedded_store() {
     let store = ForgetStore::open(&config).await.unwrap();
     let sqlite = SqliteStore::open(&config.sqlite.path).unwrap();
     sqlite.upsert(&batch_of(seeds())).unwrap();
+    let authors = AuthorStore::open(&config).await.unwrap();
+    stand(&authors).await;
     forget(&store).await;
+    assert_eq!(standing(&authors).await, ["author9"]);
     let left: Vec<String> = sqlite
         .with_connection(|c| {
             c.prepare("SELECT post_id FROM mentions ORDER BY post_id")?
@@ -69,16 +119,21 @@ async fn issue_14_forget_on_clickhouse() {
     .unwrap();
     sink.write(&batch_of(seeds())).await.unwrap();
     let store = ForgetStore::open(&config).await.unwrap();
+    let authors = AuthorStore::open(&config).await.unwrap();
+    stand(&authors).await;
     forget(&store).await;
     // Deletes are mutations, applied in the background: wait for them.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let left: Vec<String> = client(&config)
-            .query("SELECT DISTINCT post_id FROM mentions ORDER BY post_id")
+            .query(
+                "SELECT DISTINCT post_id FROM mentions
+                 UNION ALL SELECT DISTINCT post_id FROM author_posts",
+            )
             .fetch_all()
             .await
             .unwrap();
-        if left == ["hn:3"] {
+        if left == ["hn:3", "hn:3"] && standing(&authors).await == ["author9"] {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "still {left:?}");

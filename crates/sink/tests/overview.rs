@@ -118,26 +118,33 @@ async fn issue_15_hourly_rollups_match_the_raw_tables_after_rescoring() {
     }
 }
 
-/// The work queue on the embedded store takes one of three read paths by
-/// what the rollups say of its filters (priority order for a common brand,
-/// the mentions index for a rare one, nothing for an absent one); each must
-/// list exactly the posts and order computed here from the seeds.
-#[tokio::test]
-async fn issue_15_work_queue_filters_agree_with_the_seeds_on_every_read_path() {
+/// Where the queue's seeds are written.
+enum Target {
+    Sqlite(SqliteStore),
+    ClickHouse(Box<earshot_sink::clickhouse::ClickHouseSink>),
+}
+
+impl Target {
+    async fn write(&mut self, b: &Batch) {
+        match self {
+            Target::Sqlite(s) => s.upsert(b).map(|_| ()).unwrap(),
+            Target::ClickHouse(s) => {
+                use earshot_sink::Sink;
+                s.write(b).await.unwrap();
+            }
+        }
+    }
+}
+
+/// 30,000 posts: acme in every one (a common brand), initech in every
+/// 1,000th (rare), 25 hours of posts, half routed; then every tenth
+/// re-scored an hour later with its route flipped and another priority, so
+/// a post routed only in an older version must not be queued.
+async fn queue_agrees_with_the_seeds(config: &SinkConfig, mut target: Target) {
     use earshot_model::Route;
     use earshot_sink::work::{QueueFilter, WorkStore};
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = SinkConfig {
-        kind: SinkKind::Sqlite,
-        ..SinkConfig::default()
-    };
-    config.sqlite.path = dir.path().join("q.db");
-    let store = SqliteStore::open(&config.sqlite.path).unwrap();
-    store.migrate().unwrap();
-    // 30,000 posts: acme in every one (a common brand), initech in every
-    // 1,000th (rare), 25 hours of posts, half routed.
-    let seeds: Vec<Seed> = (0..30_000u64)
+    let mut seeds: Vec<Seed> = (0..30_000u64)
         .map(|n| {
             let mut s = Seed::new(
                 format!("p{n}"),
@@ -161,9 +168,25 @@ async fn issue_15_work_queue_filters_agree_with_the_seeds_on_every_read_path() {
         })
         .collect();
     for chunk in seeds.chunks(5_000) {
-        store.upsert(&batch(chunk, until())).unwrap();
+        target.write(&batch(chunk, until())).await;
     }
-    let work = WorkStore::open(&config).await.unwrap();
+    let rescored: Vec<Seed> = seeds
+        .iter_mut()
+        .step_by(10)
+        .map(|s| {
+            s.route = if s.route == Route::None {
+                Route::Support
+            } else {
+                Route::None
+            };
+            s.priority = 99 - s.priority;
+            s.clone()
+        })
+        .collect();
+    target
+        .write(&batch(&rescored, until() + chrono::Duration::hours(1)))
+        .await;
+    let work = WorkStore::open(config).await.unwrap();
     let since = until() - chrono::Duration::hours(30);
     for (brand, intent) in [
         ("", ""),
@@ -211,4 +234,39 @@ async fn issue_15_work_queue_filters_agree_with_the_seeds_on_every_read_path() {
             .collect();
         assert_eq!(got, expected, "brand {brand:?}, intent {intent:?}");
     }
+}
+
+/// The work queue on the embedded store takes one of three read paths by
+/// what the rollups say of its filters (priority order for a common brand,
+/// the mentions index for a rare one, nothing for an absent one); each must
+/// list exactly the posts and order computed here from the seeds.
+#[tokio::test]
+async fn issue_15_work_queue_filters_agree_with_the_seeds_on_every_read_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SinkConfig {
+        kind: SinkKind::Sqlite,
+        ..SinkConfig::default()
+    };
+    config.sqlite.path = dir.path().join("q.db");
+    let store = SqliteStore::open(&config.sqlite.path).unwrap();
+    store.migrate().unwrap();
+    queue_agrees_with_the_seeds(&config, Target::Sqlite(store)).await;
+}
+
+/// The same on ClickHouse, whose queue query finds the page's posts on
+/// their latest versions' narrow columns before reading their text.
+#[tokio::test]
+async fn issue_15_work_queue_filters_agree_with_the_seeds_on_clickhouse() {
+    let Some(url) = earshot_tests::clickhouse() else {
+        return;
+    };
+    let config = common::clickhouse_config(&url);
+    earshot_sink::migrate(&config).await.unwrap();
+    let sink = earshot_sink::clickhouse::ClickHouseSink::connect(
+        &config.clickhouse,
+        earshot_sink::RetryPolicy::new(&config.retry, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    queue_agrees_with_the_seeds(&config, Target::ClickHouse(Box::new(sink))).await;
 }

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 pub use self::alerts::QUERIES as ALERT_QUERIES;
 pub use self::insert::dedup_token;
 use self::insert::{insert_bisect, InsertCtx, Refused};
-pub use self::report::{dashboard_query, prepare_sql, Param, PreparedSql, QUERIES};
+pub use self::report::{dashboard_query, prepare, prepare_sql, Param, PreparedSql, QUERIES};
 use self::rows::{
     interaction_key, interaction_row, mention_key, mention_rows, version, DeadLetterRow,
     InteractionRow, MentionRow,
@@ -115,16 +115,17 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
             }
         }
         if let Some(backfill) = m.backfill {
-            // One month at a time keeps the GROUP BY's memory bounded on big tables.
+            // One month at a time keeps the GROUP BY's memory bounded on big
+            // tables; the months of both base tables (a backfill reads one).
             let months: Vec<String> = client
-                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = 'mentions' AND active ORDER BY partition")
+                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('mentions', 'interactions') AND active ORDER BY partition")
                 .bind(db.as_str())
                 .fetch_all()
                 .await?;
             for month in months {
                 // Partition ids of `toYYYYMM` are numbers; anything else is not ours to splice.
                 let month: u32 = month.trim_matches('\'').parse().map_err(|_| {
-                    anyhow::anyhow!("{db}.mentions has an unexpected partition id {month:?}")
+                    anyhow::anyhow!("{db}: a partition id {month:?} that is not a month")
                 })?;
                 exec(
                     render(backfill, db, &features, config.retention_days)

@@ -59,6 +59,10 @@ pub const QUERIES: &[(&str, &str)] = &[
         "thread",
         include_str!("../../../../deploy/clickhouse/queries/thread.sql"),
     ),
+    (
+        "response_times",
+        include_str!("../../../../deploy/clickhouse/queries/response_times.sql"),
+    ),
 ];
 
 /// A dashboard query parameter's value.
@@ -156,7 +160,7 @@ pub fn prepare_sql(features: &Features, text: &str, params: &[(&str, Param)]) ->
 }
 
 /// Prepares a query on `client`: see [`prepare_sql`].
-pub(crate) fn prepare(
+pub fn prepare(
     client: &Client,
     features: &Features,
     text: &str,
@@ -394,7 +398,7 @@ mod tests {
                     &["since", "until", "brand", "label", "min_posts", "min_reach"]
                 }
                 "author_profiles" => &["since", "until", "source", "handle", "brand"],
-                "threads" => &["since", "until", "own"],
+                "threads" | "response_times" => &["since", "until", "own"],
                 "thread" => &["thread"],
                 _ => &["since", "until", "brand", "k"],
             }

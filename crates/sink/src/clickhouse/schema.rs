@@ -68,7 +68,7 @@ pub struct Migration {
     /// (`IF NOT EXISTS`) so a migration interrupted halfway can simply run again.
     pub statements: &'static [&'static str],
     /// Copies existing rows into a new table after `statements`, one month
-    /// partition of `mentions` at a time (`{month}` becomes e.g. `202611`) so
+    /// partition of `mentions` and `interactions` at a time (`{month}` becomes e.g. `202611`) so
     /// memory stays bounded on large tables. It must be idempotent: an
     /// interrupted migration runs it again.
     pub backfill: Option<&'static str>,
@@ -383,6 +383,93 @@ ORDER BY post_id"],
 ORDER BY (kind, key)"],
         backfill: None,
     },
+    // Author profiles (issue 14), fed as interactions land: one row per
+    // author and post, the post's latest version kept as an aggregate state
+    // (`argMaxState(..., version)`), so a redelivered row (same version)
+    // changes nothing and a re-scored one replaces the post's label,
+    // entities and intents rather than counting twice. Ordered by author, so
+    // one author's profile reads a narrow range, and without the text. A
+    // profile over any window (to the second) is the per-post merge grouped
+    // by author: `deploy/clickhouse/queries/author_profiles.sql`.
+    Migration {
+        version: 21,
+        name: "author_posts",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.author_posts (
+    source {lc},
+    author_handle String,
+    event_time DateTime,
+    post_id String,
+    latest AggregateFunction(argMax, Tuple(UInt64, Int8, Array(String), Array(String), Array(String)), UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (source, author_handle, event_time, post_id)
+{ttl_event_time}
+{settings}",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.author_posts_mv TO {db}.author_posts AS
+SELECT
+    source,
+    author_handle,
+    event_time,
+    post_id,
+    argMaxState((author_reach, toInt8(sentiment_label), arrayConcat(brands, competitors),
+                 CAST(intents AS Array(String)), customers), version) AS latest
+FROM {db}.interactions
+WHERE author_handle != ''
+GROUP BY source, author_handle, event_time, post_id",
+        ],
+        // Posts stored before the view existed; a post also reaching the
+        // view meanwhile is merged by version, so it still counts once.
+        backfill: Some(
+            "INSERT INTO {db}.author_posts
+SELECT
+    source,
+    author_handle,
+    event_time,
+    post_id,
+    argMaxState((author_reach, toInt8(sentiment_label), arrayConcat(brands, competitors),
+                 CAST(intents AS Array(String)), customers), version) AS latest
+FROM {db}.interactions
+WHERE toYYYYMM(event_time) = {month} AND author_handle != ''
+GROUP BY source, author_handle, event_time, post_id",
+        ),
+    },
+    // The CRM-facing advocates and detractors (issue 14): each refresh
+    // (`earshot authors --standings --write`, or the `cases` daemon on a
+    // schedule) writes one row per period, brand, standing and author under
+    // a new `refresh` number (and a row with `standing = ''` marking the
+    // refresh, so one that found nobody still hides the older rows), then
+    // deletes the period's older refreshes.
+    // The CRM reads `crm_standings_current`: each period's latest refresh,
+    // so it never sees half of one (deletes are asynchronous mutations).
+    Migration {
+        version: 22,
+        name: "crm_standings",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS {db}.crm_standings (
+    period String,
+    window_start DateTime,
+    window_end DateTime,
+    brand String,
+    standing String,
+    source String,
+    author_handle String,
+    posts UInt64,
+    reach UInt64,
+    latest_post String,
+    post_ids Array(String),
+    customer_ids Array(String),
+    account_owners Array(String),
+    refreshed_at DateTime,
+    refresh UInt64
+) ENGINE = ReplacingMergeTree(refresh)
+ORDER BY (period, brand, standing, source, author_handle)",
+            "CREATE VIEW IF NOT EXISTS {db}.crm_standings_current AS
+SELECT * FROM {db}.crm_standings
+WHERE standing != '' AND (period, refresh) IN (SELECT period, max(refresh) FROM {db}.crm_standings GROUP BY period)",
+        ],
+        backfill: None,
+    },
 ];
 
 /// Tables with a retention TTL, and the column it counts from.
@@ -391,6 +478,7 @@ pub const TTL_TABLES: &[(&str, &str)] = &[
     ("mentions", "event_time"),
     ("mentions_minute", "minute"),
     ("mention_posts_minute", "minute"),
+    ("author_posts", "event_time"),
 ];
 
 /// The `ALTER TABLE` that brings `table` (created as `create`) to
@@ -547,8 +635,10 @@ mod tests {
         assert!(sql[1].contains("e.schema_migrations"));
         assert!(sql.iter().all(|s| !s.contains('{')), "{sql:#?}");
         let backfill = backfill_sql(&new, "e", 30, 202611);
-        assert_eq!(backfill.len(), 1);
-        assert!(backfill[0].contains("toYYYYMM(event_time) = 202611"));
+        assert_eq!(backfill.len(), 2);
+        assert!(backfill
+            .iter()
+            .all(|b| b.contains("toYYYYMM(event_time) = 202611")));
     }
 
     #[test]

@@ -253,6 +253,33 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
             PRIMARY KEY (dlq_partition, dlq_offset)
         );",
     ),
+    (
+        21,
+        "crm_standings",
+        // The CRM-facing advocates and detractors: each refresh replaces a
+        // period's rows in one transaction. `crm_standings_current` is the
+        // name the CRM reads in either store (ClickHouse keeps older
+        // refreshes until its deletes apply).
+        "CREATE TABLE IF NOT EXISTS crm_standings (
+            period TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            window_end INTEGER NOT NULL,
+            brand TEXT NOT NULL,
+            standing TEXT NOT NULL,
+            source TEXT NOT NULL,
+            author_handle TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            reach INTEGER NOT NULL,
+            latest_post TEXT NOT NULL,
+            post_ids TEXT NOT NULL,
+            customer_ids TEXT NOT NULL,
+            account_owners TEXT NOT NULL,
+            refreshed_at INTEGER NOT NULL,
+            refresh INTEGER NOT NULL,
+            PRIMARY KEY (period, brand, standing, source, author_handle)
+        );
+        CREATE VIEW IF NOT EXISTS crm_standings_current AS SELECT * FROM crm_standings;",
+    ),
 ];
 
 /// Table recording applied migrations.
