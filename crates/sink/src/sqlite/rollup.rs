@@ -39,14 +39,20 @@ fn distinct<'a>(v: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     out
 }
 
-/// `('' ∪ brands ∪ competitors) × ('' ∪ intents)`, each list without repeats.
+/// `('' ∪ brands ∪ competitors) × ('' ∪ intents)`, each list without repeats;
+/// nothing for a post about no brand, competitor or customer (`matched`
+/// false): it stays stored but out of every figure, as in the reports.
 fn post_keys(
     t: i64,
     source: &str,
+    matched: bool,
     brands: &[&str],
     competitors: &[&str],
     intents: &[&str],
 ) -> Vec<(i64, String, String, String)> {
+    if !matched {
+        return Vec::new();
+    }
     let entities = std::iter::once("")
         .chain(distinct(brands.iter().copied()))
         .chain(distinct(competitors.iter().copied()));
@@ -66,25 +72,26 @@ impl Stored {
     /// What `post_id` as stored now adds to the rollups (nothing when new).
     pub(super) fn read(conn: &Connection, post_id: &str) -> rusqlite::Result<Stored> {
         let list = |s: String| -> Vec<String> { serde_json::from_str(&s).unwrap_or_default() };
-        let row: Option<(i64, String, String, String, String)> = conn
+        let row: Option<(i64, String, String, String, String, String)> = conn
             .prepare_cached(
-                "SELECT event_time, source, brands, competitors, intents FROM interactions WHERE post_id = ?1",
+                "SELECT event_time, source, brands, competitors, intents, customers FROM interactions WHERE post_id = ?1",
             )?
             .query_row([post_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .optional()?;
-        let Some((t, source, b, c, i)) = row else {
+        let Some((t, source, b, c, i, customers)) = row else {
             return Ok(Stored {
                 posts: Vec::new(),
                 mentions: Vec::new(),
             });
         };
         let (b, c, i) = (list(b), list(c), list(i));
+        let matched = !(b.is_empty() && c.is_empty() && list(customers).is_empty());
         fn as_str(v: &[String]) -> Vec<&str> {
             v.iter().map(String::as_str).collect()
         }
-        let posts = post_keys(t, &source, &as_str(&b), &as_str(&c), &as_str(&i))
+        let posts = post_keys(t, &source, matched, &as_str(&b), &as_str(&c), &as_str(&i))
             .into_iter()
             .map(|k| (k, -1))
             .collect();
@@ -118,6 +125,7 @@ impl Rollup {
         for k in post_keys(
             t,
             &i.post.source,
+            !i.matches.is_empty(),
             &i.entities(EntityKind::Brand),
             &i.entities(EntityKind::Competitor),
             &intents,

@@ -280,6 +280,24 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         );
         CREATE VIEW IF NOT EXISTS crm_standings_current AS SELECT * FROM crm_standings;",
     ),
+    (
+        22,
+        "post_hours_matched_only",
+        // Issue 16: posts about no brand, competitor or customer are out of
+        // every figure; the all-brands rows of `post_hours` (entity '')
+        // counted them. Recount those rows from matched posts only.
+        "DELETE FROM post_hours WHERE entity_id = '';
+        INSERT OR REPLACE INTO post_hours (entity_id, hour, source, intent, posts)
+        SELECT '', pe.h, pe.s, pi.it, COUNT(*) FROM (
+            SELECT p.post_id, (p.event_time / 3600) * 3600 AS h, p.source AS s FROM interactions p
+            WHERE json_array_length(p.brands) > 0 OR json_array_length(p.competitors) > 0
+               OR json_array_length(p.customers) > 0
+        ) pe JOIN (
+            SELECT post_id, '' AS it FROM interactions
+            UNION ALL SELECT DISTINCT p.post_id, j.value FROM interactions p, json_each(p.intents) j
+        ) pi ON pi.post_id = pe.post_id
+        GROUP BY 2, 3, 4;",
+    ),
 ];
 
 /// Table recording applied migrations.
