@@ -191,9 +191,21 @@ impl ForgetStore {
                 }
                 if !posts.is_empty() {
                     for table in POST_TABLES {
-                        // Table names are constants; the ids are bound.
+                        // A distributed table cannot be altered: on a cluster
+                        // the rows are deleted from every shard's replicated
+                        // local table (each shard's ALTER replicates itself).
+                        let target = match &ch.2 {
+                            Some((db, cluster)) => format!(
+                                "{db}.{table}{} ON CLUSTER {cluster}",
+                                crate::clickhouse::schema::LOCAL_SUFFIX
+                            ),
+                            None => table.to_string(),
+                        };
+                        // Names are constants or validated identifiers; the ids are bound.
                         client
-                            .query(&format!("ALTER TABLE {table} DELETE WHERE has(?, post_id)"))
+                            .query(&format!(
+                                "ALTER TABLE {target} DELETE WHERE has(?, post_id)"
+                            ))
                             .bind(posts)
                             .execute()
                             .await?;

@@ -1,0 +1,535 @@
+//! Issue 18: Earshot on a ClickHouse cluster, for real, as users run it:
+//! `earshot migrate` and `earshot sink` with `[sink.clickhouse] cluster`,
+//! against the harness's cluster (`tests/harness/cluster.sh`: ZooKeeper and
+//! two ClickHouse 18.16 servers; `EARSHOT_TEST_CLUSTER` names its state
+//! directory) and the test broker.
+//!
+//! - one shard, two replicas: the sink writes while one replica, then the
+//!   other, is stopped and restarted; every post is then on both replicas
+//!   once, and `earshot report` reads the distributed tables with the same
+//!   figures as one server holding the same posts; a retried batch is
+//!   dropped by the replicated tables' block deduplication;
+//! - two shards: posts spread over both, each on exactly one, the report's
+//!   figures those of one server.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use earshot_model::{
+    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
+};
+use earshot_sink::clickhouse::Client;
+use earshot_sink::Sink;
+use earshot_tests::process::Daemon;
+
+/// Posts per test: three rounds, each written in a different state of the cluster.
+const POSTS: usize = 1_500;
+/// The report window's end: every post is published in the 24 h before it.
+const UNTIL: &str = "2026-11-22T00:00:00Z";
+
+// The tests stop and restart the cluster's servers: one at a time.
+static CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The harness's cluster: its state directory and each server's HTTP URL.
+struct TestCluster {
+    dir: PathBuf,
+    http: [String; 2],
+}
+
+impl TestCluster {
+    fn from_env() -> Option<TestCluster> {
+        let dir = PathBuf::from(earshot_tests::server("EARSHOT_TEST_CLUSTER")?);
+        let env = std::fs::read_to_string(dir.join("env"))
+            .unwrap_or_else(|e| panic!("{}/env: {e}", dir.display()));
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} missing from {}/env", dir.display()))
+                .to_string()
+        };
+        let http = [var("CLUSTER_HTTP_1"), var("CLUSTER_HTTP_2")];
+        Some(TestCluster { dir, http })
+    }
+
+    /// `cluster.sh stop-server N` or `start-server N` (N = 1 or 2).
+    fn server(&self, action: &str, n: usize) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/cluster.sh");
+        let out = Command::new(script)
+            .args([action, &n.to_string()])
+            .env("EARSHOT_HARNESS_DIR", self.dir.parent().unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cluster.sh {action} {n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn client(&self, n: usize, database: &str) -> Client {
+        Client::default()
+            .with_url(&self.http[n - 1])
+            .with_database(database)
+            .with_validation(false)
+    }
+}
+
+/// Post `n`: brands, sentiment, sources, intents and routes vary with `n`
+/// so that every section of the report has figures.
+fn interaction(n: usize) -> Interaction {
+    let at = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap()
+        + chrono::Duration::seconds((n * 86_000 / POSTS) as i64);
+    let source = ["hn", "reddit", "rss"][n % 3];
+    let mut post = Post::new(format!("{source}:{n}"), format!("post {n}"));
+    post.published_at = Some(at);
+    post.author.handle = Some(format!("author{}", n % 17));
+    post.author.reach = Some((n % 50) as u64 * 10);
+    let mut matches = vec![Match {
+        kind: EntityKind::Brand,
+        entity_id: ["acme", "initech"][n % 2].into(),
+        rule: "r".into(),
+        span: None,
+    }];
+    if n % 5 == 0 {
+        matches.push(Match {
+            kind: EntityKind::Competitor,
+            entity_id: "globex".into(),
+            rule: "r".into(),
+            span: None,
+        });
+    }
+    let label = [
+        SentimentLabel::Negative,
+        SentimentLabel::Neutral,
+        SentimentLabel::Positive,
+        SentimentLabel::Negative,
+    ][n % 4];
+    let compound = match label {
+        SentimentLabel::Negative => -0.6,
+        SentimentLabel::Neutral => 0.0,
+        SentimentLabel::Positive => 0.6,
+    };
+    let (intents, route) = match n % 7 {
+        0 => (vec![Intent::Complaint], Route::Support),
+        1 => (vec![Intent::PurchaseIntent], Route::Sales),
+        2 => (vec![Intent::Question], Route::None),
+        _ => (vec![], Route::None),
+    };
+    Interaction {
+        schema_version: SCHEMA_VERSION,
+        post,
+        matches,
+        sentiment: Sentiment {
+            compound,
+            pos: 0.3,
+            neu: 0.4,
+            neg: 0.3,
+            label,
+        },
+        entity_sentiment: vec![],
+        intents,
+        route,
+        priority: (n % 4) as u8,
+        priority_reasons: vec![],
+        watchlist_version: "test".into(),
+        scored_at: at + chrono::Duration::seconds(10),
+        truncated: false,
+    }
+}
+
+fn produce(brokers: &str, topic: &str, range: std::ops::Range<usize>) {
+    earshot_tests::kafka::produce(
+        brokers,
+        topic,
+        range.map(|n| {
+            let i = interaction(n);
+            (i.post.id.clone(), i.to_json(), vec![])
+        }),
+    );
+}
+
+fn earshot(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("EARSHOT_CLICKHOUSE_URL")
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env("EARSHOT_METRICS_ADDR", "off")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "earshot {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A config file for `url`, the scored topic and (on a cluster) `cluster`.
+fn config(
+    dir: &Path,
+    name: &str,
+    brokers: &str,
+    topic: &str,
+    url: &str,
+    database: &str,
+    cluster: &str,
+) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[transport.kafka]
+brokers = "{brokers}"
+[transport.topics]
+scored = "{topic}"
+dead_letter = "{topic}_dlq"
+partitions = 3
+
+[sink]
+kind = "clickhouse"
+group = "{database}"
+[sink.batch]
+max_rows = 500
+max_age_ms = 200
+[sink.retry]
+initial_backoff_ms = 100
+max_backoff_ms = 1000
+[sink.clickhouse]
+url = "{url}"
+database = "{database}"
+timeout_s = 20
+{cluster}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+async fn count(client: &Client, sql: &str) -> u64 {
+    client
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Waits until `sql` counts `want` (a server may be catching up).
+async fn wait_count(client: &Client, sql: &str, want: u64, what: &str, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let got = client.query(sql).fetch_one::<u64>().await.unwrap_or(0);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {got} of {want} after 120 s; sink log:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Everything a test needs besides the cluster: broker, topic, a scratch directory.
+struct Setup {
+    brokers: String,
+    single_url: String,
+    topic: String,
+    dir: tempfile::TempDir,
+}
+
+async fn setup(prefix: &str) -> Option<(TestCluster, Setup)> {
+    let cluster = TestCluster::from_env()?;
+    let brokers = earshot_tests::kafka()?;
+    let single_url = earshot_tests::clickhouse()?;
+    let topic = earshot_tests::unique_name(prefix);
+    earshot_tests::create_named_topic(&brokers, &topic, 3).await;
+    earshot_tests::create_named_topic(&brokers, &format!("{topic}_dlq"), 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    Some((
+        cluster,
+        Setup {
+            brokers,
+            single_url,
+            topic,
+            dir,
+        },
+    ))
+}
+
+impl Setup {
+    /// The same posts through `earshot sink` into one server, for the
+    /// report to compare with; returns its config.
+    async fn single_server(&self) -> PathBuf {
+        let database = earshot_tests::clickhouse_database("issue18_single");
+        let config = config(
+            self.dir.path(),
+            "single",
+            &self.brokers,
+            &self.topic,
+            &self.single_url,
+            &database,
+            "",
+        );
+        earshot(&config, &["migrate"]);
+        let mut sink = Daemon::spawn(
+            Path::new(env!("CARGO_BIN_EXE_earshot")),
+            &config,
+            &["sink"],
+            self.dir.path(),
+            "single-sink",
+        );
+        let client = Client::default()
+            .with_url(&self.single_url)
+            .with_database(&database)
+            .with_validation(false);
+        wait_count(
+            &client,
+            "SELECT toUInt64(uniqExact(post_id)) FROM interactions",
+            POSTS as u64,
+            "single server",
+            || sink.log(),
+        )
+        .await;
+        let (status, _) = sink.terminate(Duration::from_secs(30));
+        assert!(status.success(), "{}", sink.log());
+        config
+    }
+}
+
+/// `earshot report` for the day before [`UNTIL`], which holds every post.
+fn report(config: &Path) -> String {
+    earshot(config, &["report", "--since", "24h", "--until", UNTIL])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_restarts() {
+    let Some((cluster, s)) = setup("issue18_replicas").await else {
+        return;
+    };
+    let _one_at_a_time = CLUSTER.lock().await;
+    let database = earshot_tests::clickhouse_database("issue18_replicas");
+    let config = config(
+        s.dir.path(),
+        "cluster",
+        &s.brokers,
+        &s.topic,
+        &cluster.http[0],
+        &database,
+        "cluster = \"earshot_replicas\"",
+    );
+    let out = earshot(&config, &["migrate"]);
+    assert!(out.contains("cluster earshot_replicas"), "{out}");
+    assert!(
+        earshot(&config, &["migrate"]).contains("schema up to date"),
+        "a second migrate changes nothing"
+    );
+    let (c1, c2) = (cluster.client(1, &database), cluster.client(2, &database));
+    for c in [&c1, &c2] {
+        let engines: Vec<(String, String)> = c
+            .query("SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name IN ('interactions', 'interactions_local')")
+            .fetch_all()
+            .await
+            .unwrap();
+        assert_eq!(
+            engines,
+            [
+                ("interactions".to_string(), "Distributed".to_string()),
+                (
+                    "interactions_local".to_string(),
+                    "ReplicatedReplacingMergeTree".to_string()
+                )
+            ]
+        );
+    }
+
+    let bin = Path::new(env!("CARGO_BIN_EXE_earshot"));
+    let mut sink = Daemon::spawn(bin, &config, &["sink"], s.dir.path(), "sink");
+    let distinct = "SELECT toUInt64(uniqExact(post_id)) FROM interactions";
+    let third = POSTS / 3;
+    // Round 1: both replicas up.
+    produce(&s.brokers, &s.topic, 0..third);
+    wait_count(&c1, distinct, third as u64, "round 1", || sink.log()).await;
+    // Round 2: replica 2 down while the sink writes; it catches up when back.
+    cluster.server("stop-server", 2);
+    produce(&s.brokers, &s.topic, third..2 * third);
+    wait_count(&c1, distinct, 2 * third as u64, "round 2", || sink.log()).await;
+    cluster.server("start-server", 2);
+    // Round 3: the replica the sink talks to goes down; the sink retries
+    // until it is back (any insert cut short is sent again, as the same block).
+    cluster.server("stop-server", 1);
+    produce(&s.brokers, &s.topic, 2 * third..POSTS);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.server("start-server", 1);
+    wait_count(&c1, distinct, POSTS as u64, "round 3", || sink.log()).await;
+    let (status, _) = sink.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", sink.log());
+
+    // Every post on both replicas, once in the deduplicated tables.
+    for (n, c) in [(1, &c1), (2, &c2)] {
+        wait_count(
+            c,
+            "SELECT toUInt64(count()) FROM interactions_local FINAL",
+            POSTS as u64,
+            &format!("replica {n} interactions"),
+            || sink.log(),
+        )
+        .await;
+        wait_count(
+            c,
+            "SELECT toUInt64(uniqExact(post_id)) FROM mentions_local",
+            POSTS as u64,
+            &format!("replica {n} mentions"),
+            || sink.log(),
+        )
+        .await;
+        let mentions = count(c, "SELECT toUInt64(count()) FROM mentions_local FINAL").await;
+        assert_eq!(mentions, (POSTS + POSTS.div_ceil(5)) as u64, "replica {n}");
+        let aggregated = count(
+            c,
+            "SELECT toUInt64(uniqExactMerge(posts)) FROM mention_posts_minute_local WHERE entity_kind = 'brand'",
+        )
+        .await;
+        assert_eq!(aggregated, POSTS as u64, "replica {n}'s aggregate");
+    }
+
+    // The dashboards read the distributed tables unchanged: the report from
+    // either replica is the report of one server holding the same posts.
+    let single = s.single_server().await;
+    let expected = report(&single);
+    assert!(expected.contains("acme"), "{expected}");
+    assert_eq!(report(&config), expected);
+    let via_2 = s.dir.path().join("via2.toml");
+    std::fs::write(
+        &via_2,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(&cluster.http[0], &cluster.http[1]),
+    )
+    .unwrap();
+    assert_eq!(report(&via_2), expected);
+
+    // A retried batch (the same rows again, as the sink's retry sends them)
+    // is dropped by the replicated tables' block deduplication, and so
+    // never reaches the views: the summing aggregate, which counts every
+    // insert, counts it once.
+    let ch = earshot_sink::SinkConfig {
+        kind: earshot_sink::SinkKind::Clickhouse,
+        clickhouse: earshot_sink::ClickHouseConfig {
+            url: cluster.http[0].clone(),
+            database: database.clone(),
+            cluster: Some("earshot_replicas".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut writer = earshot_sink::clickhouse::ClickHouseSink::connect(
+        &ch.clickhouse,
+        earshot_sink::RetryPolicy::new(&ch.retry, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .unwrap();
+    // The sink wrote through replica 1 (the distributed table prefers the
+    // local replica): its local aggregate counts the inserts.
+    let inserted =
+        "SELECT toUInt64(sum(mentions)) FROM mentions_minute_local WHERE entity_kind = 'brand'";
+    let before = count(&c1, inserted).await;
+    let batch = batch_of((POSTS..POSTS + 100).map(interaction).collect());
+    for _ in 0..2 {
+        let written = writer.write(&batch).await.unwrap();
+        assert_eq!(written.stored, 100);
+    }
+    let after = count(&c1, inserted).await;
+    assert_eq!(after - before, 100, "the retried batch was inserted again");
+    wait_count(&c2, inserted, after, "replica 2's aggregate", String::new).await;
+    wait_count(
+        &c2,
+        "SELECT toUInt64(count()) FROM interactions_local FINAL",
+        (POSTS + 100) as u64,
+        "replica 2 after the retried batch",
+        String::new,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
+    let Some((cluster, s)) = setup("issue18_shards").await else {
+        return;
+    };
+    let _one_at_a_time = CLUSTER.lock().await;
+    let database = earshot_tests::clickhouse_database("issue18_shards");
+    let config = config(
+        s.dir.path(),
+        "cluster",
+        &s.brokers,
+        &s.topic,
+        &cluster.http[0],
+        &database,
+        "cluster = \"earshot_shards\"\nreplica_path = \"/clickhouse/tables/{shard_of_two}/{database}/{table}\"",
+    );
+    earshot(&config, &["migrate"]);
+    let bin = Path::new(env!("CARGO_BIN_EXE_earshot"));
+    let mut sink = Daemon::spawn(bin, &config, &["sink"], s.dir.path(), "sink");
+    produce(&s.brokers, &s.topic, 0..POSTS);
+    let c1 = cluster.client(1, &database);
+    wait_count(
+        &c1,
+        "SELECT toUInt64(uniqExact(post_id)) FROM interactions",
+        POSTS as u64,
+        "distributed interactions",
+        || sink.log(),
+    )
+    .await;
+    let (status, _) = sink.terminate(Duration::from_secs(30));
+    assert!(status.success(), "{}", sink.log());
+
+    // Each post on exactly one shard, and both shards used.
+    let mut seen = HashSet::new();
+    for n in 1..=2 {
+        let ids: Vec<String> = cluster
+            .client(n, &database)
+            .query("SELECT DISTINCT post_id FROM interactions_local")
+            .fetch_all()
+            .await
+            .unwrap();
+        assert!(ids.len() > POSTS / 4, "shard {n} holds {} posts", ids.len());
+        for id in ids {
+            assert!(seen.insert(id.clone()), "{id} is on both shards");
+        }
+    }
+    assert_eq!(seen.len(), POSTS);
+    let aggregated = count(
+        &c1,
+        "SELECT toUInt64(uniqExactMerge(posts)) FROM mention_posts_minute WHERE entity_kind = 'brand'",
+    )
+    .await;
+    assert_eq!(aggregated, POSTS as u64);
+
+    let expected = report(&s.single_server().await);
+    assert_eq!(report(&config), expected);
+}
+
+/// A batch of `interactions` at offsets 0, 1, ... of partition 0.
+fn batch_of(interactions: Vec<Interaction>) -> earshot_sink::Batch {
+    let mut b = earshot_sink::Batch::default();
+    for (n, i) in interactions.into_iter().enumerate() {
+        b.push(earshot_sink::BatchItem {
+            raw: i.to_json(),
+            interaction: i,
+            position: earshot_sink::Position {
+                topic: "scored".into(),
+                partition: 0,
+                offset: n as i64,
+            },
+        });
+    }
+    b
+}
