@@ -220,19 +220,34 @@ async fn count(client: &Client, sql: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Waits until `sql` counts `want` (a server may be catching up).
-async fn wait_count(client: &Client, sql: &str, want: u64, what: &str, log: impl Fn() -> String) {
+/// Waits until `sql` counts `want` (a server may be catching up), failing
+/// early if `sink` exits.
+async fn wait_count(
+    client: &Client,
+    sql: &str,
+    want: u64,
+    what: &str,
+    mut sink: Option<&mut Daemon>,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let got = client.query(sql).fetch_one::<u64>().await.unwrap_or(0);
         if got == want {
             return;
         }
+        let log = || sink.as_ref().map(|d| d.log()).unwrap_or_default();
         assert!(
             Instant::now() < deadline,
             "{what}: {got} of {want} after 120 s; sink log:\n{}",
             log()
         );
+        if let Some(d) = sink.as_mut() {
+            assert!(
+                d.running(),
+                "{what}: the sink exited; its log:\n{}",
+                d.log()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -251,7 +266,7 @@ async fn setup(prefix: &str) -> Option<(TestCluster, Setup)> {
     let single_url = earshot_tests::clickhouse()?;
     let topic = earshot_tests::unique_name(prefix);
     earshot_tests::create_named_topic(&brokers, &topic, 3).await;
-    earshot_tests::create_named_topic(&brokers, &format!("{topic}_dlq"), 1).await;
+    earshot_tests::create_named_topic(&brokers, &format!("{topic}_dlq"), 3).await;
     let dir = tempfile::tempdir().unwrap();
     Some((
         cluster,
@@ -295,7 +310,7 @@ impl Setup {
             "SELECT toUInt64(uniqExact(post_id)) FROM interactions",
             POSTS as u64,
             "single server",
-            || sink.log(),
+            Some(&mut sink),
         )
         .await;
         let (status, _) = sink.terminate(Duration::from_secs(30));
@@ -307,6 +322,102 @@ impl Setup {
 /// `earshot report` for the day before [`UNTIL`], which holds every post.
 fn report(config: &Path) -> String {
     earshot(config, &["report", "--since", "24h", "--until", UNTIL])
+}
+
+/// A TSV row with each array of arrays (a `groupArray` of per-post values,
+/// whose order depends on which server and thread read which part) sorted.
+fn unordered_groups(line: &str) -> String {
+    line.split('\t')
+        .map(
+            |field| match field.strip_prefix("[[").and_then(|f| f.strip_suffix("]]")) {
+                Some(inner) => {
+                    let mut items: Vec<&str> = inner.split("],[").collect();
+                    items.sort_unstable();
+                    format!("[[{}]]", items.join("],["))
+                }
+                None => field.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
+/// Every dashboard and alert query (`QUERIES`, `ALERT_QUERIES`), as the
+/// sink prepares them for 18.16, answers the same rows through `cluster`'s
+/// distributed tables as through one server holding the same posts.
+async fn dashboards_agree(single: &Path, cluster: &Path) {
+    use earshot_sink::clickhouse::{prepare_sql, schema::Features, Param};
+    let client = |config: &Path| {
+        let text = std::fs::read_to_string(config).unwrap();
+        let c: earshot_sink::SinkConfig = toml::from_str::<toml::Table>(&text).unwrap()["sink"]
+            .clone()
+            .try_into()
+            .unwrap();
+        earshot_sink::clickhouse::client(&c.clickhouse, true)
+    };
+    let (single, cluster) = (client(single), client(cluster));
+    let until = chrono::DateTime::parse_from_rfc3339(UNTIL)
+        .unwrap()
+        .timestamp() as u32;
+    let params = [
+        ("since", Param::U32(until - 86_400)),
+        ("until", Param::U32(until)),
+        ("brand", Param::Str(String::new())),
+        ("k", Param::F64(3.0)),
+        ("len", Param::U32(3600)),
+        ("negative", Param::U32(1)),
+        ("intents", Param::Str("complaint,question".into())),
+        ("label", Param::Str("negative".into())),
+        ("min_posts", Param::U32(1)),
+        ("min_reach", Param::U64(0)),
+        ("own", Param::Str("hn:author3".into())),
+        ("source", Param::Str(String::new())),
+        ("handle", Param::Str(String::new())),
+        ("thread", Param::Str("hn:3".into())),
+    ];
+    let old = Features::from_version("18.16.1");
+    let alerts = earshot_sink::clickhouse::ALERT_QUERIES
+        .iter()
+        .map(|(n, q)| {
+            // Alert queries end with a LIMIT their caller fills in.
+            let q = q.trim_end();
+            (
+                *n,
+                if q.ends_with("LIMIT") {
+                    format!("{q} 50")
+                } else {
+                    q.to_string()
+                },
+            )
+        });
+    let queries = earshot_sink::clickhouse::QUERIES
+        .iter()
+        .map(|(n, q)| (*n, q.to_string()))
+        .chain(alerts);
+    let mut answered = 0;
+    for (name, text) in queries {
+        let sql = prepare_sql(&old, &text, &params).sql;
+        let mut rows = Vec::new();
+        for c in [&single, &cluster] {
+            let bytes = c
+                .query_raw(&sql)
+                .fetch_bytes("TabSeparated")
+                .unwrap()
+                .collect()
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"));
+            let mut lines: Vec<String> = String::from_utf8(bytes.to_vec())
+                .unwrap()
+                .lines()
+                .map(unordered_groups)
+                .collect();
+            lines.sort_unstable();
+            rows.push(lines);
+        }
+        assert_eq!(rows[0], rows[1], "{name} differs on the cluster");
+        answered += usize::from(!rows[0].is_empty());
+    }
+    assert!(answered >= 8, "only {answered} queries had rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,11 +467,11 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
     let third = POSTS / 3;
     // Round 1: both replicas up.
     produce(&s.brokers, &s.topic, 0..third);
-    wait_count(&c1, distinct, third as u64, "round 1", || sink.log()).await;
+    wait_count(&c1, distinct, third as u64, "round 1", Some(&mut sink)).await;
     // Round 2: replica 2 down while the sink writes; it catches up when back.
     cluster.server("stop-server", 2);
     produce(&s.brokers, &s.topic, third..2 * third);
-    wait_count(&c1, distinct, 2 * third as u64, "round 2", || sink.log()).await;
+    wait_count(&c1, distinct, 2 * third as u64, "round 2", Some(&mut sink)).await;
     cluster.server("start-server", 2);
     // Round 3: the replica the sink talks to goes down; the sink retries
     // until it is back (any insert cut short is sent again, as the same block).
@@ -368,7 +479,12 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
     produce(&s.brokers, &s.topic, 2 * third..POSTS);
     tokio::time::sleep(Duration::from_secs(2)).await;
     cluster.server("start-server", 1);
-    wait_count(&c1, distinct, POSTS as u64, "round 3", || sink.log()).await;
+    wait_count(&c1, distinct, POSTS as u64, "round 3", Some(&mut sink)).await;
+    assert!(
+        sink.log().contains("transient failure; retrying"),
+        "the sink wrote while its server was down, so it retried; log:\n{}",
+        sink.log()
+    );
     let (status, _) = sink.terminate(Duration::from_secs(30));
     assert!(status.success(), "{}", sink.log());
 
@@ -379,7 +495,7 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
             "SELECT toUInt64(count()) FROM interactions_local FINAL",
             POSTS as u64,
             &format!("replica {n} interactions"),
-            || sink.log(),
+            None,
         )
         .await;
         wait_count(
@@ -387,7 +503,7 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
             "SELECT toUInt64(uniqExact(post_id)) FROM mentions_local",
             POSTS as u64,
             &format!("replica {n} mentions"),
-            || sink.log(),
+            None,
         )
         .await;
         let mentions = count(c, "SELECT toUInt64(count()) FROM mentions_local FINAL").await;
@@ -415,6 +531,7 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
     )
     .unwrap();
     assert_eq!(report(&via_2), expected);
+    dashboards_agree(&single, &config).await;
 
     // A retried batch (the same rows again, as the sink's retry sends them)
     // is dropped by the replicated tables' block deduplication, and so
@@ -448,13 +565,13 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
     }
     let after = count(&c1, inserted).await;
     assert_eq!(after - before, 100, "the retried batch was inserted again");
-    wait_count(&c2, inserted, after, "replica 2's aggregate", String::new).await;
+    wait_count(&c2, inserted, after, "replica 2's aggregate", None).await;
     wait_count(
         &c2,
         "SELECT toUInt64(count()) FROM interactions_local FINAL",
         (POSTS + 100) as u64,
         "replica 2 after the retried batch",
-        String::new,
+        None,
     )
     .await;
 }
@@ -485,7 +602,7 @@ async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
         "SELECT toUInt64(uniqExact(post_id)) FROM interactions",
         POSTS as u64,
         "distributed interactions",
-        || sink.log(),
+        Some(&mut sink),
     )
     .await;
     let (status, _) = sink.terminate(Duration::from_secs(30));
@@ -500,6 +617,7 @@ async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
             .fetch_all()
             .await
             .unwrap();
+        eprintln!("shard {n}: {} of {POSTS} posts", ids.len());
         assert!(ids.len() > POSTS / 4, "shard {n} holds {} posts", ids.len());
         for id in ids {
             assert!(seen.insert(id.clone()), "{id} is on both shards");
@@ -513,8 +631,20 @@ async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
     .await;
     assert_eq!(aggregated, POSTS as u64);
 
-    let expected = report(&s.single_server().await);
+    let single = s.single_server().await;
+    let expected = report(&single);
+    // Share of voice: every post's brand mention, counted once.
+    let brands: Vec<&str> = expected
+        .lines()
+        .filter(|l| l.contains(" brand ") && l.contains(" 750 "))
+        .collect();
+    assert_eq!(
+        brands.len(),
+        4,
+        "acme and initech, 750 each, in both windows:\n{expected}"
+    );
     assert_eq!(report(&config), expected);
+    dashboards_agree(&single, &config).await;
 }
 
 /// A batch of `interactions` at offsets 0, 1, ... of partition 0.
