@@ -93,7 +93,7 @@ fn interaction(n: usize) -> Interaction {
         rule: "r".into(),
         span: None,
     }];
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         matches.push(Match {
             kind: EntityKind::Competitor,
             entity_id: "globex".into(),
