@@ -645,6 +645,26 @@ async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
     );
     assert_eq!(report(&config), expected);
     dashboards_agree(&single, &config).await;
+
+    // `earshot forget` deletes from every shard's local tables (a
+    // distributed table cannot be altered).
+    let by_author = "SELECT toUInt64(count()) FROM interactions_local WHERE author_handle = 'author3' AND post_id LIKE 'hn:%'";
+    let before: u64 = [
+        count(&c1, by_author).await,
+        count(&cluster.client(2, &database), by_author).await,
+    ]
+    .iter()
+    .sum();
+    assert!(before > 10, "{before}");
+    earshot(&config, &["forget", "--author", "hn:author3", "--yes"]);
+    for n in 1..=2 {
+        let c = cluster.client(n, &database);
+        wait_count(&c, by_author, 0, &format!("shard {n} forgets"), None).await;
+    }
+    assert_eq!(
+        count(&c1, "SELECT toUInt64(uniqExact(post_id)) FROM interactions").await,
+        POSTS as u64 - before
+    );
 }
 
 /// A batch of `interactions` at offsets 0, 1, ... of partition 0.
