@@ -260,7 +260,9 @@ struct Setup {
     dir: tempfile::TempDir,
 }
 
-async fn setup(prefix: &str) -> Option<(TestCluster, Setup)> {
+/// The cluster, the test's topic and scratch directory, and a config
+/// writing to a fresh database `prefix_…` on server 1 with `cluster_keys`.
+async fn setup(prefix: &str, cluster_keys: &str) -> Option<(TestCluster, Setup, String, PathBuf)> {
     let cluster = TestCluster::from_env()?;
     let brokers = earshot_tests::kafka()?;
     let single_url = earshot_tests::clickhouse()?;
@@ -268,15 +270,23 @@ async fn setup(prefix: &str) -> Option<(TestCluster, Setup)> {
     earshot_tests::create_named_topic(&brokers, &topic, 3).await;
     earshot_tests::create_named_topic(&brokers, &format!("{topic}_dlq"), 3).await;
     let dir = tempfile::tempdir().unwrap();
-    Some((
-        cluster,
-        Setup {
-            brokers,
-            single_url,
-            topic,
-            dir,
-        },
-    ))
+    let database = earshot_tests::clickhouse_database(prefix);
+    let config = config(
+        dir.path(),
+        "cluster",
+        &brokers,
+        &topic,
+        &cluster.http[0],
+        &database,
+        cluster_keys,
+    );
+    let s = Setup {
+        brokers,
+        single_url,
+        topic,
+        dir,
+    };
+    Some((cluster, s, database, config))
 }
 
 impl Setup {
@@ -422,20 +432,12 @@ async fn dashboards_agree(single: &Path, cluster: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_restarts() {
-    let Some((cluster, s)) = setup("issue18_replicas").await else {
+    let _one_at_a_time = CLUSTER.lock().await;
+    let Some((cluster, s, database, config)) =
+        setup("issue18_replicas", "cluster = \"earshot_replicas\"").await
+    else {
         return;
     };
-    let _one_at_a_time = CLUSTER.lock().await;
-    let database = earshot_tests::clickhouse_database("issue18_replicas");
-    let config = config(
-        s.dir.path(),
-        "cluster",
-        &s.brokers,
-        &s.topic,
-        &cluster.http[0],
-        &database,
-        "cluster = \"earshot_replicas\"",
-    );
     let out = earshot(&config, &["migrate"]);
     assert!(out.contains("cluster earshot_replicas"), "{out}");
     assert!(
@@ -578,20 +580,15 @@ async fn issue_18_one_shard_two_replicas_keep_every_post_once_through_replica_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_18_two_shards_hold_each_post_once_and_report_every_post() {
-    let Some((cluster, s)) = setup("issue18_shards").await else {
+    let _one_at_a_time = CLUSTER.lock().await;
+    let Some((cluster, s, database, config)) = setup(
+        "issue18_shards",
+        "cluster = \"earshot_shards\"\nreplica_path = \"/clickhouse/tables/{shard_of_two}/{database}/{table}\"",
+    )
+    .await
+    else {
         return;
     };
-    let _one_at_a_time = CLUSTER.lock().await;
-    let database = earshot_tests::clickhouse_database("issue18_shards");
-    let config = config(
-        s.dir.path(),
-        "cluster",
-        &s.brokers,
-        &s.topic,
-        &cluster.http[0],
-        &database,
-        "cluster = \"earshot_shards\"\nreplica_path = \"/clickhouse/tables/{shard_of_two}/{database}/{table}\"",
-    );
     earshot(&config, &["migrate"]);
     let bin = Path::new(env!("CARGO_BIN_EXE_earshot"));
     let mut sink = Daemon::spawn(bin, &config, &["sink"], s.dir.path(), "sink");
