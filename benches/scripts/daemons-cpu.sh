@@ -25,8 +25,12 @@ fi
 
 dir="$(mktemp -d "${TMPDIR:-/tmp}/earshot-daemons-cpu.XXXXXX")"
 pids=()
+# Each PID is a /usr/bin/time process: the signal goes to its child, the daemon.
+stop_all() {
+    for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; done
+}
 cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    stop_all
     wait 2>/dev/null || true
     rm -rf "$dir"
 }
@@ -96,7 +100,7 @@ while [[ "$(stored)" -lt "$posts" ]]; do
     sleep 0.5
 done
 wall=$(echo "$(date +%s.%N) - $started" | bc)
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+stop_all
 wait
 pids=()
 
