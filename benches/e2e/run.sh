@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 if [[ -z "${EARSHOT_TEST_KAFKA:-}" || -z "${EARSHOT_TEST_CLICKHOUSE:-}" ]]; then
     # start.sh leaves alone any server whose variable is already set.
-    "$root/tests/harness/start.sh" >"$work/env"
+    EARSHOT_HARNESS_SERVICES="kafka clickhouse" "$root/tests/harness/start.sh" >"$work/env"
     # shellcheck disable=SC1091
     source "$work/env"
     started="$EARSHOT_HARNESS_DIR"

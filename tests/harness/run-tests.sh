@@ -27,7 +27,7 @@ env_file="$(mktemp)"
 # shellcheck disable=SC1090
 source "$env_file"
 rm -f "$env_file"
-echo "[harness] EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE" >&2
+echo "[harness] EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE EARSHOT_TEST_CLUSTER=${EARSHOT_TEST_CLUSTER:-}" >&2
 
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 cargo test --workspace --no-fail-fast "$@"

@@ -3,12 +3,15 @@
 # with their data in a private temporary directory:
 #   - tansu, a Kafka-protocol broker (SQLite storage), built once with
 #     `cargo install` into ${XDG_CACHE_HOME:-$HOME/.cache}/earshot/tools;
-#   - ClickHouse (Debian's clickhouse-server), from a private copy of its config.
+#   - ClickHouse (Debian's clickhouse-server), from a private copy of its config;
+#   - a ClickHouse cluster (cluster.sh: Debian's zookeeper and two more
+#     clickhouse-server processes) for the cluster tests.
 # Installs what is missing first.
 #
 # Usage:   eval "$(tests/harness/start.sh)"   ...   tests/harness/stop.sh
 # stdout carries only `export NAME=value` lines (EARSHOT_TEST_KAFKA,
-# EARSHOT_TEST_CLICKHOUSE, EARSHOT_HARNESS_DIR); progress goes to stderr.
+# EARSHOT_TEST_CLICKHOUSE, EARSHOT_TEST_CLUSTER, EARSHOT_HARNESS_DIR); progress
+# goes to stderr.
 #
 # When EARSHOT_TEST_KAFKA or EARSHOT_TEST_CLICKHOUSE is already set, that server
 # is used as it is and nothing is started for it (so the same suite runs against
@@ -16,11 +19,12 @@
 #
 # Knobs: EARSHOT_TANSU (path to a tansu binary to use), EARSHOT_HARNESS_DIR
 # (directory for data/logs/PIDs; default: a new mktemp directory),
-# EARSHOT_HARNESS_SERVICES (default "kafka clickhouse": which servers to start).
+# EARSHOT_HARNESS_SERVICES (default "kafka clickhouse cluster": which servers to start).
 set -euo pipefail
 
-log() { echo "[harness] $*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/harness/lib.sh
+source "$here/lib.sh"
 
 TOOLS="${XDG_CACHE_HOME:-$HOME/.cache}/earshot/tools"
 TANSU_VERSION=0.6.0
@@ -33,41 +37,6 @@ mkdir -p "$DIR"
 chmod 700 "$DIR"
 # If anything below fails, stop what this run already started.
 trap 'rc=$?; if [[ $rc -ne 0 ]]; then EARSHOT_HARNESS_DIR="$DIR" "$(dirname "$0")/stop.sh" >&2 || true; fi' EXIT
-
-# A TCP port nothing listens on right now. Random, so parallel harnesses rarely collide.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 40000 ))
-        if command -v ss >/dev/null; then
-            ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && continue
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then continue; fi
-        echo "$p"
-        return 0
-    done
-    die "no free TCP port found"
-}
-
-# Waits until host:port accepts TCP connections, or the process died, or the timeout.
-wait_tcp() {
-    local port=$1 pid=$2 name=$3 timeout=$4
-    for _ in $(seq 1 $(( timeout * 10 ))); do
-        kill -0 "$pid" 2>/dev/null || die "$name exited during start-up; see $DIR/$name.log"
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    die "$name did not listen on 127.0.0.1:$port within ${timeout}s; see $DIR/$name.log"
-}
-
-as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-
-APT_UPDATED=0
-apt_install() {
-    log "installing $* with apt-get"
-    if [[ $APT_UPDATED == 0 ]]; then as_root apt-get update >&2; APT_UPDATED=1; fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2
-}
 
 # ---------------------------------------------------------------- Kafka (tansu)
 install_tansu() {
@@ -135,55 +104,13 @@ start_tansu() {
 }
 
 # ---------------------------------------------------------------- ClickHouse
-install_clickhouse() {
-    command -v curl >/dev/null || apt_install curl
-    if ! command -v clickhouse-server >/dev/null || ! command -v clickhouse-client >/dev/null; then
-        apt_install clickhouse-server clickhouse-client
-    fi
-}
-
 start_clickhouse() {
     install_clickhouse
-    local ch="$DIR/clickhouse" etc=/etc/clickhouse-server pid http tcp inter
-    mkdir -p "$ch/data/tmp" "$ch/data/user_files" "$ch/data/format_schemas" "$ch/log"
-    cp "$etc/config.xml" "$etc/users.xml" "$ch/"
+    local ch="$DIR/clickhouse" http tcp inter
     http="$(free_port)"; tcp="$(free_port)"; inter="$(free_port)"
-    # Every path and every listening port of the packaged config, moved: data and
-    # logs into the private directory, ports to free ones, 127.0.0.1 only.
-    # The TLS ports are commented out in the package's config; they are removed
-    # anyway in case a newer package enables them.
-    sed -i \
-        -e "s#/var/lib/clickhouse/#$ch/data/#g" \
-        -e "s#/var/log/clickhouse-server/#$ch/log/#g" \
-        -e "s#<http_port>[0-9]*</http_port>#<http_port>$http</http_port>#" \
-        -e "s#<tcp_port>[0-9]*</tcp_port>#<tcp_port>$tcp</tcp_port>#" \
-        -e "s#<interserver_http_port>[0-9]*</interserver_http_port>#<interserver_http_port>$inter</interserver_http_port>#" \
-        -e "/^[[:space:]]*<https_port>/d" \
-        -e "/^[[:space:]]*<tcp_port_secure>/d" \
-        -e "/^[[:space:]]*<mysql_port>/d" \
-        -e "/^[[:space:]]*<postgresql_port>/d" \
-        -e "/^[[:space:]]*<grpc_port>/d" \
-        -e "/^[[:space:]]*<listen_host>/d" \
-        -e "s#</http_port>#</http_port>\n    <listen_host>127.0.0.1</listen_host>#" \
-        "$ch/config.xml"
-    grep -q "/var/lib/clickhouse\|/var/log/clickhouse" "$ch/config.xml" && die "unmoved path left in $ch/config.xml"
-    (
-        cd "$ch"
-        exec clickhouse-server --config-file="$ch/config.xml"
-    ) >"$DIR/clickhouse.log" 2>&1 &
-    pid=$!
-    echo "$pid" >"$DIR/clickhouse.pid"
-    wait_tcp "$http" "$pid" clickhouse 60
-    for _ in $(seq 1 300); do
-        if [[ "$(curl -fsS "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null)" == "1" ]]; then
-            log "clickhouse (pid $pid) answering on http://127.0.0.1:$http (native $tcp), data in $ch"
-            EARSHOT_TEST_CLICKHOUSE="http://127.0.0.1:$http"
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || die "clickhouse exited during start-up; see $DIR/clickhouse.log and $ch/log"
-        sleep 0.1
-    done
-    die "clickhouse did not answer SELECT 1 within 30s; see $ch/log"
+    configure_clickhouse "$ch" "$http" "$tcp" "$inter"
+    launch_clickhouse clickhouse "$ch" "$http"
+    EARSHOT_TEST_CLICKHOUSE="http://127.0.0.1:$http"
 }
 
 # The console's browser test drives Debian's headless chromium.
@@ -191,7 +118,7 @@ if ! command -v chromium >/dev/null; then
     apt_install chromium
 fi
 
-SERVICES=" ${EARSHOT_HARNESS_SERVICES:-kafka clickhouse} "
+SERVICES=" ${EARSHOT_HARNESS_SERVICES:-kafka clickhouse cluster} "
 if [[ -n "${EARSHOT_TEST_KAFKA:-}" ]]; then
     log "using the Kafka broker at EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA"
 elif [[ "$SERVICES" == *" kafka "* ]]; then
@@ -203,7 +130,16 @@ elif [[ "$SERVICES" == *" clickhouse "* ]]; then
     start_clickhouse
 fi
 
+# The ClickHouse cluster tests (issue 18): ZooKeeper and two more servers.
+if [[ -n "${EARSHOT_TEST_CLUSTER:-}" ]]; then
+    log "using the ClickHouse cluster at EARSHOT_TEST_CLUSTER=$EARSHOT_TEST_CLUSTER"
+elif [[ "$SERVICES" == *" cluster "* ]]; then
+    cluster_env="$(EARSHOT_HARNESS_DIR="$DIR" "$here/cluster.sh" start)"
+    eval "$cluster_env"
+fi
+
 printf 'export EARSHOT_HARNESS_DIR=%q\n' "$DIR"
 [[ -n "${EARSHOT_TEST_KAFKA:-}" ]] && printf 'export EARSHOT_TEST_KAFKA=%q\n' "$EARSHOT_TEST_KAFKA"
 [[ -n "${EARSHOT_TEST_CLICKHOUSE:-}" ]] && printf 'export EARSHOT_TEST_CLICKHOUSE=%q\n' "$EARSHOT_TEST_CLICKHOUSE"
+[[ -n "${EARSHOT_TEST_CLUSTER:-}" ]] && printf 'export EARSHOT_TEST_CLUSTER=%q\n' "$EARSHOT_TEST_CLUSTER"
 exit 0

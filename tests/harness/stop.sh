@@ -9,26 +9,13 @@ set -uo pipefail
 DIR="${1:-${EARSHOT_HARNESS_DIR:-}}"
 [[ -n "$DIR" && -d "$DIR" ]] || { echo "[harness] nothing to stop (no harness directory)" >&2; exit 0; }
 
-stop_pid() {
-    local name=$1 file="$DIR/$1.pid" pid
-    [[ -f "$file" ]] || return 0
-    pid="$(cat "$file")"
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null
-        # tansu stops about 2 s after SIGTERM, ClickHouse within a few seconds.
-        for _ in $(seq 1 150); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "[harness] $name (pid $pid) ignored SIGTERM for 15 s; killing it" >&2
-            kill -KILL "$pid" 2>/dev/null
-        fi
-        echo "[harness] stopped $name (pid $pid)" >&2
-    fi
-    rm -f "$file"
-}
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/harness/lib.sh
+source "$here/lib.sh"
 
+if [[ -d "$DIR/cluster" ]]; then
+    EARSHOT_HARNESS_DIR="$DIR" "$here/cluster.sh" stop
+fi
 stop_pid kafka
 stop_pid clickhouse
 

@@ -139,11 +139,8 @@ fn issue_3_production_example_config_is_valid() {
     for file in ["intents.toml", "routes.toml"] {
         std::fs::copy(repo.join("config").join(file), dir.path().join(file)).unwrap();
     }
-    std::fs::copy(
-        repo.join("deploy/earshot.production.toml"),
-        dir.path().join("earshot.toml"),
-    )
-    .unwrap();
+    let production = std::fs::read_to_string(repo.join("deploy/earshot.production.toml")).unwrap();
+    std::fs::write(dir.path().join("earshot.toml"), &production).unwrap();
     let out = earshot(dir.path(), &["check", "--config", "earshot.toml"]);
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(
@@ -151,6 +148,14 @@ fn issue_3_production_example_config_is_valid() {
         "{}",
         stdout(&out)
     );
+    // Issue 18: its cluster lines, uncommented, are valid too.
+    let cluster = production
+        .replace("# cluster = ", "cluster = ")
+        .replace("# replica_path = ", "replica_path = ");
+    assert!(cluster.contains("\ncluster = \"earshot\"\nreplica_path = "));
+    std::fs::write(dir.path().join("cluster.toml"), cluster).unwrap();
+    let out = earshot(dir.path(), &["check", "--config", "cluster.toml"]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 /// Runs earshot with its stdout a pipe whose reader is already gone (as in

@@ -144,6 +144,30 @@ pub struct ClickHouseConfig {
     /// Longest wait for one insert or query, in seconds (default 60).
     #[serde(default = "default_timeout_s")]
     pub timeout_s: u64,
+    /// A cluster in the servers' `remote_servers` (default: none, one
+    /// server). With it, `earshot migrate` creates every table as a
+    /// replicated `T_local` on each server `ON CLUSTER` and a `Distributed`
+    /// table under the public name `T`, which the sink, reports and
+    /// dashboards use (see [`crate::clickhouse::schema::Cluster`]).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// ZooKeeper path of each replicated table when `cluster` is set
+    /// (default `/clickhouse/tables/{shard}/{database}/{table}`): Earshot
+    /// fills in `{database}` and `{table}`, the servers their own macros.
+    #[serde(default = "default_replica_path")]
+    pub replica_path: String,
+}
+
+impl ClickHouseConfig {
+    /// The cluster the schema lives on, if one is configured.
+    pub fn cluster(&self) -> Option<crate::clickhouse::schema::Cluster> {
+        self.cluster
+            .as_ref()
+            .map(|name| crate::clickhouse::schema::Cluster {
+                name: name.clone(),
+                replica_path: self.replica_path.clone(),
+            })
+    }
 }
 
 /// `[sink.sqlite]`: the embedded store.
@@ -218,6 +242,8 @@ impl Default for ClickHouseConfig {
             user: default_user(),
             retention_days: 0,
             timeout_s: default_timeout_s(),
+            cluster: None,
+            replica_path: default_replica_path(),
         }
     }
 }
@@ -344,6 +370,21 @@ impl SinkConfig {
                     "0: expected at least 1 second".into(),
                 );
             }
+            // Both are spliced into DDL (`ON CLUSTER name`, the path as a string literal).
+            if let Some(cluster) = &c.cluster {
+                if !valid_name(cluster, 64, "_")
+                    || cluster.starts_with(|ch: char| ch.is_ascii_digit())
+                {
+                    err("clickhouse.cluster", format!("`{cluster}`: expected 1-64 characters of a-z, A-Z, 0-9, '_', not starting with a digit (a cluster of the servers' remote_servers)"));
+                }
+            }
+            if !c.replica_path.starts_with('/')
+                || !valid_name(&c.replica_path, 255, "_/{}.-")
+                || !c.replica_path.contains("{database}")
+                || !c.replica_path.contains("{table}")
+            {
+                err("clickhouse.replica_path", format!("`{}`: expected a ZooKeeper path of at most 255 characters of a-z, A-Z, 0-9, '_', '/', '{{', '}}', '.', '-', starting with '/' and containing {{database}} and {{table}}", c.replica_path));
+            }
             if c.retention_days > 36_500 {
                 err(
                     "clickhouse.retention_days",
@@ -410,6 +451,9 @@ fn default_database() -> String {
 fn default_user() -> String {
     "default".into()
 }
+fn default_replica_path() -> String {
+    "/clickhouse/tables/{shard}/{database}/{table}".into()
+}
 fn default_timeout_s() -> u64 {
     60
 }
@@ -443,6 +487,8 @@ mod tests {
             [clickhouse]
             url = "tcp://x"
             database = "earshot; DROP TABLE x"
+            cluster = "prod ON CLUSTER x"
+            replica_path = "/ch/{shard}/{table}"
             "#,
         )
         .unwrap();
@@ -452,9 +498,26 @@ mod tests {
             [
                 "sink.batch.max_rows",
                 "sink.clickhouse.url",
-                "sink.clickhouse.database"
+                "sink.clickhouse.database",
+                "sink.clickhouse.cluster",
+                "sink.clickhouse.replica_path"
             ]
         );
+    }
+
+    #[test]
+    fn issue_18_a_cluster_is_optional_and_named() {
+        let cfg: SinkConfig =
+            toml::from_str("kind = \"clickhouse\"\n[clickhouse]\ncluster = \"prod_1\"").unwrap();
+        assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+        let cluster = cfg.clickhouse.cluster().unwrap();
+        assert_eq!(cluster.name, "prod_1");
+        assert_eq!(
+            cluster.replica_path,
+            "/clickhouse/tables/{shard}/{database}/{table}"
+        );
+        let cfg: SinkConfig = toml::from_str("kind = \"clickhouse\"").unwrap();
+        assert_eq!(cfg.clickhouse.cluster(), None);
     }
 
     #[test]

@@ -204,20 +204,34 @@ impl ForgetStore {
                         .execute()
                         .await?;
                 }
+                // A distributed table cannot be altered: on a cluster the
+                // rows are deleted from every shard's replicated local table
+                // (each shard's ALTER replicates itself). Names are constants
+                // or validated identifiers; the ids are bound.
+                let target = |table: &str| match &ch.2 {
+                    Some((db, cluster)) => format!(
+                        "{db}.{table}{} ON CLUSTER {cluster}",
+                        crate::clickhouse::schema::LOCAL_SUFFIX
+                    ),
+                    None => table.to_string(),
+                };
                 client
-                    .query(
-                        "ALTER TABLE crm_standings DELETE
+                    .query(&format!(
+                        "ALTER TABLE {} DELETE
                          WHERE has(?, concat(lower(source), ':', lower(author_handle))) OR hasAny(post_ids, ?)",
-                    )
+                        target("crm_standings")
+                    ))
                     .bind(authors)
                     .bind(posts)
                     .execute()
                     .await?;
                 if !posts.is_empty() {
                     for table in POST_TABLES.iter().chain(CLICKHOUSE_POST_TABLES) {
-                        // Table names are constants; the ids are bound.
+                        let target = target(table);
                         client
-                            .query(&format!("ALTER TABLE {table} DELETE WHERE has(?, post_id)"))
+                            .query(&format!(
+                                "ALTER TABLE {target} DELETE WHERE has(?, post_id)"
+                            ))
                             .bind(posts)
                             .execute()
                             .await?;

@@ -47,12 +47,21 @@ impl From<tokio::task::JoinError> for StoreError {
     }
 }
 
+/// `(database, cluster)` when the ClickHouse schema is on a cluster.
+pub(crate) type OnCluster = Option<(String, String)>;
+
 /// An opened store.
 #[derive(Clone)]
 pub(crate) enum Queryable {
     Sqlite(crate::sqlite::SqliteStore),
     // Boxed: the client is large and the embedded store a pointer.
-    ClickHouse(Box<(clickhouse::Client, crate::clickhouse::schema::Features)>),
+    ClickHouse(
+        Box<(
+            clickhouse::Client,
+            crate::clickhouse::schema::Features,
+            OnCluster,
+        )>,
+    ),
 }
 
 impl Queryable {
@@ -101,7 +110,8 @@ impl Queryable {
                         ch.database, ch.url
                     )));
                 }
-                Queryable::ClickHouse(Box::new((client, features)))
+                let cluster = ch.cluster.clone().map(|c| (ch.database.clone(), c));
+                Queryable::ClickHouse(Box::new((client, features, cluster)))
             }
             SinkKind::Jsonl => return Err(OpenError::Unsupported("jsonl".into())),
         })

@@ -56,6 +56,7 @@ const TRANSIENT_CODES: &[i32] = &[
     241,  // MEMORY_LIMIT_EXCEEDED
     242,  // TABLE_IS_READ_ONLY (a replica lost its coordinator)
     252,  // TOO_MANY_PARTS
+    279,  // ALL_CONNECTION_TRIES_FAILED (a distributed insert found no live replica of a shard)
     319,  // UNKNOWN_STATUS_OF_INSERT
     373,  // SESSION_IS_LOCKED
     394,  // QUERY_WAS_CANCELLED

@@ -3,6 +3,7 @@
 //! rows into `sink_dead_letters`.
 
 pub(crate) mod alerts;
+pub(crate) mod cluster;
 mod error;
 mod insert;
 pub(crate) mod report;
@@ -25,7 +26,7 @@ use self::rows::{
     interaction_key, interaction_row, mention_key, mention_rows, version, DeadLetterRow,
     InteractionRow, MentionRow,
 };
-use self::schema::{create_database, render, Features, MIGRATIONS, MIGRATIONS_TABLE};
+use self::schema::{create_database, render_for, Features, MIGRATIONS, MIGRATIONS_TABLE};
 use crate::config::{ClickHouseConfig, PASSWORD_ENV};
 use crate::retry::RetryPolicy;
 use crate::{Batch, MigrationReport, Report, ReportParams, Sink, SinkError, WriteReport};
@@ -43,6 +44,21 @@ pub fn client(config: &ClickHouseConfig, with_database: bool) -> Client {
     }
     if with_database {
         client = client.with_database(&config.database);
+    }
+    if config.cluster.is_some() {
+        client = client
+            // An insert into a distributed table is acknowledged only once
+            // each shard's replica has written its part (instead of when the
+            // server queued it in its local spool for a later send): the
+            // sink's acknowledgement, and so the Kafka commit, then means the
+            // rows are in a replicated table, and a retried batch reaches
+            // that table's block deduplication as the same block.
+            .with_setting("insert_distributed_sync", "1")
+            // `x IN (SELECT … FROM distributed)` inside a query on a
+            // distributed table is refused by default; `global` runs the
+            // subquery once and ships its result to every shard, which is
+            // right whatever the tables' sharding.
+            .with_setting("distributed_product_mode", "global");
     }
     client
 }
@@ -69,18 +85,25 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
         .await
         .map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
     let db = &config.database;
-    let exec = |sql: String| {
+    let cluster = config.cluster();
+    // Every statement runs where the schema lives: as it is on one server;
+    // on a cluster as replicated and distributed tables, ON CLUSTER.
+    let exec = |statement: String, retention_days: u32| {
         let client = client.clone();
+        let sql = render_for(&statement, db, &features, retention_days, cluster.as_ref());
         async move {
-            client
-                .query(&sql)
-                .execute()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))
+            for sql in sql? {
+                client
+                    .query(&sql)
+                    .execute()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))?;
+            }
+            anyhow::Ok(())
         }
     };
-    exec(create_database(db)).await?;
-    exec(render(MIGRATIONS_TABLE, db, &features, 0)).await?;
+    exec(create_database(db), 0).await?;
+    exec(MIGRATIONS_TABLE.to_string(), 0).await?;
     let applied: Vec<u32> = client
         .query(&format!(
             "SELECT DISTINCT version FROM {db}.schema_migrations ORDER BY version"
@@ -88,10 +111,16 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
         .fetch_all()
         .await?;
     let mut report = MigrationReport {
-        store: format!(
-            "clickhouse {} at {} (database {db})",
-            features.version, config.url
-        ),
+        store: match &cluster {
+            Some(c) => format!(
+                "clickhouse {} at {} (database {db}, cluster {})",
+                features.version, config.url, c.name
+            ),
+            None => format!(
+                "clickhouse {} at {} (database {db})",
+                features.version, config.url
+            ),
+        },
         features: features.names().into_iter().map(String::from).collect(),
         applied: Vec::new(),
         already_applied: 0,
@@ -109,27 +138,37 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
             continue;
         }
         for statement in m.statements {
-            let sql = render(statement, db, &features, config.retention_days);
-            if !sql.is_empty() {
-                exec(sql).await?;
-            }
+            exec(statement.to_string(), config.retention_days).await?;
         }
         if let Some(backfill) = m.backfill {
             // One month at a time keeps the GROUP BY's memory bounded on big
             // tables; the months of both base tables (a backfill reads one).
-            let months: Vec<String> = client
-                .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('mentions', 'interactions') AND active ORDER BY partition")
-                .bind(db.as_str())
-                .fetch_all()
-                .await?;
+            let months: Vec<String> = if cluster.is_some() {
+                // This server holds only its shard's parts: ask the distributed tables.
+                client
+                    .query(&format!(
+                        "SELECT DISTINCT m FROM (
+                            SELECT toString(toYYYYMM(event_time)) AS m FROM {db}.mentions
+                            UNION ALL SELECT toString(toYYYYMM(event_time)) AS m FROM {db}.interactions
+                         ) ORDER BY m"
+                    ))
+                    .fetch_all()
+                    .await?
+            } else {
+                client
+                    .query("SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('mentions', 'interactions') AND active ORDER BY partition")
+                    .bind(db.as_str())
+                    .fetch_all()
+                    .await?
+            };
             for month in months {
                 // Partition ids of `toYYYYMM` are numbers; anything else is not ours to splice.
                 let month: u32 = month.trim_matches('\'').parse().map_err(|_| {
                     anyhow::anyhow!("{db}: a partition id {month:?} that is not a month")
                 })?;
                 exec(
-                    render(backfill, db, &features, config.retention_days)
-                        .replace("{month}", &month.to_string()),
+                    backfill.replace("{month}", &month.to_string()),
+                    config.retention_days,
                 )
                 .await?;
             }
@@ -150,12 +189,17 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
         // A retention changed in the config takes effect here, on tables
         // created earlier with another (or no) TTL.
         for (table, column) in schema::TTL_TABLES {
+            // On a cluster the TTL is the replicated local table's.
+            let holder = match cluster {
+                Some(_) => format!("{table}{}", schema::LOCAL_SUFFIX),
+                None => table.to_string(),
+            };
             let create: Vec<String> = client
                 .query(
                     "SELECT create_table_query FROM system.tables WHERE database = ? AND name = ?",
                 )
                 .bind(db.as_str())
-                .bind(*table)
+                .bind(holder.as_str())
                 .fetch_all()
                 .await?;
             let Some(create) = create.first() else {
@@ -169,7 +213,7 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
                 config.retention_days,
                 &features,
             ) {
-                exec(sql.clone()).await?;
+                exec(sql.clone(), config.retention_days).await?;
                 report.notes.push(format!("{table}: {sql}"));
             }
         }

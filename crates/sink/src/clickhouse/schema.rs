@@ -74,6 +74,8 @@ pub struct Migration {
     pub backfill: Option<&'static str>,
 }
 
+pub use super::cluster::{Cluster, ClusterSqlError, LOCAL_SUFFIX};
+
 /// Table recording applied migrations.
 pub const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
     version UInt32,
@@ -549,6 +551,26 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
         .replace("{settings}", settings)
 }
 
+/// The statements that run `statement` where the schema lives: [`render`]ed,
+/// then, on a cluster, transformed into replicated local tables, distributed
+/// tables and `ON CLUSTER` DDL ([`Cluster::transform`]). Empty statements
+/// (features the server lacks) give none. Every statement `earshot migrate`
+/// runs goes through here, so a new migration is distributed without more work.
+pub fn render_for(
+    statement: &str,
+    db: &str,
+    features: &Features,
+    retention_days: u32,
+    cluster: Option<&Cluster>,
+) -> Result<Vec<String>, ClusterSqlError> {
+    let sql = render(statement, db, features, retention_days);
+    match cluster {
+        _ if sql.is_empty() => Ok(Vec::new()),
+        None => Ok(vec![sql]),
+        Some(cluster) => cluster.transform(&sql, db),
+    }
+}
+
 /// Every statement `earshot migrate` runs on a fresh database `db` of a server
 /// with `features`, in order: the database, the migrations table, then each
 /// migration's statements. Backfills are not included: they copy existing
@@ -556,19 +578,31 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
 /// fresh database has none of; [`backfill_sql`] renders them for a month.
 /// Tests run this on engines the sink cannot reach over HTTP (chdb).
 pub fn migration_sql(features: &Features, db: &str, retention_days: u32) -> Vec<String> {
-    let mut out = vec![
-        create_database(db),
-        render(MIGRATIONS_TABLE, db, features, 0),
-    ];
+    migration_sql_on(features, db, retention_days, None)
+        .expect("a single server runs every statement as it is")
+}
+
+/// [`migration_sql`] for a cluster (`None`: one server).
+pub fn migration_sql_on(
+    features: &Features,
+    db: &str,
+    retention_days: u32,
+    cluster: Option<&Cluster>,
+) -> Result<Vec<String>, ClusterSqlError> {
+    let mut out = render_for(&create_database(db), db, features, 0, cluster)?;
+    out.extend(render_for(MIGRATIONS_TABLE, db, features, 0, cluster)?);
     for m in MIGRATIONS {
         for statement in m.statements {
-            let sql = render(statement, db, features, retention_days);
-            if !sql.is_empty() {
-                out.push(sql);
-            }
+            out.extend(render_for(
+                statement,
+                db,
+                features,
+                retention_days,
+                cluster,
+            )?);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Every migration's backfill for the month partition `month` (`202611`).
@@ -639,6 +673,79 @@ mod tests {
         assert!(backfill
             .iter()
             .all(|b| b.contains("toYYYYMM(event_time) = 202611")));
+    }
+
+    /// Issue 18: every statement of every migration (and the migrations
+    /// table) has a cluster form, for old and new servers, with and without
+    /// retention: replicated local tables, distributed tables under the
+    /// public names, views and alters on the local tables, all ON CLUSTER.
+    #[test]
+    fn issue_18_every_migration_renders_for_a_cluster() {
+        let cluster = Cluster {
+            name: "prod".into(),
+            replica_path: "/clickhouse/tables/{shard}/{database}/{table}".into(),
+        };
+        for version in ["18.16.1", "26.9.2.1"] {
+            let f = Features::from_version(version);
+            let single = migration_sql(&f, "e", 30);
+            let sql = migration_sql_on(&f, "e", 30, Some(&cluster))
+                .unwrap_or_else(|e| panic!("{version}: {e}"));
+            assert!(
+                sql.iter().all(|s| s.contains(" ON CLUSTER prod")),
+                "{sql:#?}"
+            );
+            let tables = single
+                .iter()
+                .filter(|s| s.starts_with("CREATE TABLE"))
+                .count();
+            let replicated = sql
+                .iter()
+                .filter(|s| s.contains("ENGINE = Replicated"))
+                .count();
+            let distributed = sql
+                .iter()
+                .filter(|s| s.contains("ENGINE = Distributed(prod, e, "))
+                .count();
+            assert_eq!((replicated, distributed), (tables, tables), "{sql:#?}");
+            assert_eq!(sql.len(), single.len() + tables);
+            for s in &sql {
+                if s.contains("ENGINE = Replicated") {
+                    assert!(
+                        s.contains("'/clickhouse/tables/{shard}/e/")
+                            && s.contains("_local', '{replica}'"),
+                        "{s}"
+                    );
+                }
+                if s.starts_with("CREATE MATERIALIZED VIEW") {
+                    assert!(
+                        s.contains("_local AS")
+                            && (s.contains("FROM e.mentions_local")
+                                || s.contains("FROM e.interactions_local")),
+                        "{s}"
+                    );
+                }
+                if s.starts_with("ALTER TABLE") {
+                    assert!(s.contains("_local ON CLUSTER prod"), "{s}");
+                }
+            }
+            // One post on one shard wherever rows are keyed by post.
+            for table in [
+                "interactions",
+                "mentions",
+                "responses",
+                "cases",
+                "sink_dead_letters",
+            ] {
+                let dist = sql
+                    .iter()
+                    .find(|s| s.starts_with(&format!("CREATE TABLE IF NOT EXISTS e.{table} ")))
+                    .unwrap();
+                assert!(
+                    dist.ends_with(&format!("{table}_local, cityHash64(post_id))")),
+                    "{dist}"
+                );
+            }
+        }
     }
 
     #[test]
