@@ -88,6 +88,7 @@ pub use report::{
 };
 pub use retry::RetryPolicy;
 pub use sink::{Sink, SinkError, WriteReport};
+pub use stage::StageError;
 
 /// What `earshot migrate` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,7 +127,7 @@ pub struct SinkStats {
 }
 
 /// Creates or upgrades the configured store's schema (idempotent).
-pub async fn migrate(config: &SinkConfig) -> anyhow::Result<MigrationReport> {
+pub async fn migrate(config: &SinkConfig) -> Result<MigrationReport, StoreError> {
     match config.kind {
         SinkKind::Clickhouse => clickhouse::migrate(&config.clickhouse).await,
         SinkKind::Sqlite => {
@@ -140,7 +141,7 @@ pub async fn migrate(config: &SinkConfig) -> anyhow::Result<MigrationReport> {
                         "retention {days} days: {expired} older post(s) deleted; the sink deletes hourly"
                     ));
                 }
-                Ok(report)
+                Ok::<_, StoreError>(report)
             })
             .await?
         }
@@ -158,11 +159,17 @@ pub async fn migrate(config: &SinkConfig) -> anyhow::Result<MigrationReport> {
 pub async fn build(
     config: &SinkConfig,
     shutdown: CancellationToken,
-) -> anyhow::Result<Box<dyn Sink>> {
+) -> Result<Box<dyn Sink>, StageError> {
     let retry = RetryPolicy::new(&config.retry, shutdown);
     Ok(match config.kind {
         SinkKind::Clickhouse => {
-            Box::new(clickhouse::ClickHouseSink::connect(&config.clickhouse, retry).await?)
+            let sink = clickhouse::ClickHouseSink::connect(&config.clickhouse, retry)
+                .await
+                .map_err(|source| StageError::Sink {
+                    sink: "clickhouse".into(),
+                    source,
+                })?;
+            Box::new(sink)
         }
         SinkKind::Sqlite => {
             migrate(config).await?;
@@ -184,11 +191,11 @@ pub async fn run(
     topics: &TopicsConfig,
     config: &SinkConfig,
     shutdown: CancellationToken,
-) -> anyhow::Result<SinkStats> {
+) -> Result<SinkStats, StageError> {
     let errors = config.validate();
     if !errors.is_empty() {
         let list: Vec<String> = errors.iter().map(|(k, m)| format!("{k}: {m}")).collect();
-        anyhow::bail!("invalid sink configuration:\n  {}", list.join("\n  "));
+        return Err(StageError::Config(list.join("\n  ")));
     }
     bus.ensure_topics(&topics.specs()).await?;
     let sink = build(config, shutdown.clone()).await?;
@@ -202,7 +209,7 @@ pub async fn run_with(
     config: &SinkConfig,
     sink: Box<dyn Sink>,
     shutdown: CancellationToken,
-) -> anyhow::Result<SinkStats> {
+) -> Result<SinkStats, StageError> {
     stage::run(bus, topics, config, sink, shutdown).await
 }
 

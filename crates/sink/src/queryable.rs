@@ -39,6 +39,49 @@ pub enum StoreError {
     /// A blocking store task failed.
     #[error("store task failed: {0}")]
     Task(String),
+    /// The embedded store's file or directory could not be created or opened.
+    #[error("{path}: {message}")]
+    File {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// ClickHouse could not be reached or refused the version probe.
+    #[error("ClickHouse at {url}: {message}")]
+    Unreachable {
+        /// The configured URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A schema statement failed.
+    #[error("{source}\nwhile running:\n{sql}")]
+    Migration {
+        /// The statement as sent.
+        sql: String,
+        /// ClickHouse's answer.
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// A statement cannot be run on the configured cluster.
+    #[error(transparent)]
+    Cluster(#[from] crate::clickhouse::cluster::ClusterSqlError),
+    /// A dashboard query failed.
+    #[error("dashboard query `{name}`: {source}")]
+    Query {
+        /// The query's name (its file under `deploy/clickhouse/queries`).
+        name: &'static str,
+        /// ClickHouse's answer.
+        #[source]
+        source: clickhouse::error::Error,
+    },
+    /// The store holds something Earshot did not write.
+    #[error("{0}")]
+    Unexpected(String),
+    /// The configured store cannot do this.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<tokio::task::JoinError> for StoreError {

@@ -2,6 +2,7 @@
 //! store (ClickHouse through `deploy/clickhouse/queries/*.sql`, SQLite through
 //! the same logic in its dialect), so `earshot report` only renders.
 
+use crate::StoreError;
 use chrono::{DateTime, TimeZone, Utc};
 use earshot_model::EntityKind;
 
@@ -170,17 +171,18 @@ pub struct Spike {
 }
 
 /// Runs every dashboard query against the configured store.
-pub async fn report(config: &SinkConfig, params: &ReportParams) -> anyhow::Result<Report> {
+pub async fn report(config: &SinkConfig, params: &ReportParams) -> Result<Report, StoreError> {
     match config.kind {
         SinkKind::Clickhouse => crate::clickhouse::report(&config.clickhouse, params).await,
         SinkKind::Sqlite => {
             let store = crate::sqlite::SqliteStore::open(&config.sqlite.path)?;
             let params = params.clone();
-            tokio::task::spawn_blocking(move || store.report(&params)).await?
+            Ok(tokio::task::spawn_blocking(move || store.report(&params)).await??)
         }
-        SinkKind::Jsonl => anyhow::bail!(
+        SinkKind::Jsonl => Err(StoreError::Unsupported(
             "sink.kind = \"jsonl\" keeps no queryable store; report against `clickhouse` or `sqlite`"
-        ),
+                .into(),
+        )),
     }
 }
 

@@ -84,6 +84,32 @@ impl Counters {
     }
 }
 
+/// Why the sink stage stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The `[sink]` section is invalid (each problem on its own line).
+    #[error("invalid sink configuration:\n  {0}")]
+    Config(String),
+    /// The bus failed (provisioning topics, consuming, committing).
+    #[error(transparent)]
+    Transport(#[from] earshot_transport::TransportError),
+    /// The store could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+    /// The store failed a batch for good: offsets stay before that batch.
+    #[error("{sink} sink: {source}")]
+    Sink {
+        /// The store's name.
+        sink: String,
+        /// Its error.
+        #[source]
+        source: SinkError,
+    },
+    /// The writer task panicked.
+    #[error("sink writer panicked: {0}")]
+    Panicked(String),
+}
+
 /// Runs the chain until `shutdown`, or until the sink fails fatally.
 pub(crate) async fn run(
     bus: Arc<dyn Bus>,
@@ -91,7 +117,7 @@ pub(crate) async fn run(
     config: &SinkConfig,
     mut sink: Box<dyn Sink>,
     shutdown: CancellationToken,
-) -> anyhow::Result<SinkStats> {
+) -> Result<SinkStats, StageError> {
     let counters = Arc::new(Counters::default());
     // Stops consumption on shutdown, or earlier when the writer hits a fatal error.
     let stop = shutdown.child_token();
@@ -240,7 +266,7 @@ pub(crate) async fn run(
     drop(tx);
     let result = writer
         .await
-        .unwrap_or_else(|e| Err(anyhow::anyhow!("sink writer panicked: {e}")));
+        .unwrap_or_else(|e| Err(StageError::Panicked(e.to_string())));
     dlq_tasks.close();
     dlq_tasks.wait().await;
     stop.cancel();
@@ -267,7 +293,7 @@ async fn write_batch(
     dlq_topic: &str,
     counters: &Counters,
     dlq_tasks: &TaskTracker,
-) -> anyhow::Result<()> {
+) -> Result<(), StageError> {
     let PendingBatch { batch, tokens } = pending;
     let started = Instant::now();
     // Sinks retry their own transient failures where they can do better (the
@@ -303,7 +329,10 @@ async fn write_batch(
         Err(e) => {
             tracing::error!(sink = sink.name(), error = %e, rows = batch.len(), "sink failed fatally: consumption stopped, offsets kept before this batch");
             drop(tokens);
-            anyhow::bail!("{} sink: {e}", sink.name());
+            return Err(StageError::Sink {
+                sink: sink.name().to_string(),
+                source: e,
+            });
         }
     };
     readiness().pass(ready::STORE);

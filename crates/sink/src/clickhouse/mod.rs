@@ -4,12 +4,14 @@
 
 pub(crate) mod alerts;
 pub(crate) mod cluster;
+pub use cluster::ClusterSqlError;
 mod error;
 mod insert;
 pub(crate) mod report;
 pub(crate) mod rows;
 pub mod schema;
 
+use crate::StoreError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,11 +81,9 @@ pub async fn probe(client: &Client) -> Result<Features, SinkError> {
 }
 
 /// Creates or upgrades the schema; safe to run again and concurrently.
-pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationReport> {
+pub async fn migrate(config: &ClickHouseConfig) -> Result<MigrationReport, StoreError> {
     let client = client(config, false);
-    let features = probe(&client)
-        .await
-        .map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    let features = probe(&client).await.map_err(|e| unreachable(config, e))?;
     let db = &config.database;
     let cluster = config.cluster();
     // Every statement runs where the schema lives: as it is on one server;
@@ -97,9 +97,9 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
                     .query(&sql)
                     .execute()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}\nwhile running:\n{sql}"))?;
+                    .map_err(|source| StoreError::Migration { sql, source })?;
             }
-            anyhow::Ok(())
+            Ok::<(), StoreError>(())
         }
     };
     exec(create_database(db), 0).await?;
@@ -164,7 +164,9 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
             for month in months {
                 // Partition ids of `toYYYYMM` are numbers; anything else is not ours to splice.
                 let month: u32 = month.trim_matches('\'').parse().map_err(|_| {
-                    anyhow::anyhow!("{db}: a partition id {month:?} that is not a month")
+                    StoreError::Unexpected(format!(
+                        "{db}: a partition id {month:?} that is not a month"
+                    ))
                 })?;
                 exec(
                     backfill.replace("{month}", &month.to_string()),
@@ -222,12 +224,20 @@ pub async fn migrate(config: &ClickHouseConfig) -> anyhow::Result<MigrationRepor
 }
 
 /// Runs the dashboards against ClickHouse.
-pub async fn report(config: &ClickHouseConfig, params: &ReportParams) -> anyhow::Result<Report> {
+pub async fn report(
+    config: &ClickHouseConfig,
+    params: &ReportParams,
+) -> Result<Report, StoreError> {
     let client = client(config, true);
-    let features = probe(&client)
-        .await
-        .map_err(|e| anyhow::anyhow!("ClickHouse at {}: {e}", config.url))?;
+    let features = probe(&client).await.map_err(|e| unreachable(config, e))?;
     report::run_report(&client, &features, params).await
+}
+
+fn unreachable(config: &ClickHouseConfig, e: SinkError) -> StoreError {
+    StoreError::Unreachable {
+        url: config.url.clone(),
+        message: e.to_string(),
+    }
 }
 
 /// Writes batches to ClickHouse.

@@ -4,6 +4,7 @@
 //! (20.1+) or bound client-side with the `clickhouse` crate's escaping
 //! (`?` placeholders) on older servers. Data never reaches SQL by formatting.
 
+use crate::StoreError;
 use clickhouse::Client;
 use serde::Deserialize;
 
@@ -256,14 +257,14 @@ pub(crate) async fn run_report(
     client: &Client,
     features: &Features,
     p: &ReportParams,
-) -> anyhow::Result<Report> {
+) -> Result<Report, StoreError> {
     let window = [
         ("since", Param::U32(p.since_s())),
         ("until", Param::U32(p.until_s())),
         ("brand", Param::Str(p.brand_or_empty().to_string())),
     ];
     let fetch_err = |name: &'static str| {
-        move |e: clickhouse::error::Error| anyhow::anyhow!("dashboard query `{name}`: {e}")
+        move |source: clickhouse::error::Error| StoreError::Query { name, source }
     };
 
     let mut share_of_voice = Vec::new();

@@ -466,9 +466,11 @@ GROUP BY source, author_handle, event_time, post_id",
     refresh UInt64
 ) ENGINE = ReplacingMergeTree(refresh)
 ORDER BY (period, brand, standing, source, author_handle)",
+            // GLOBAL: on a sharded cluster the subquery reads the distributed
+            // table once, not per shard (which the server refuses by default).
             "CREATE VIEW IF NOT EXISTS {db}.crm_standings_current AS
 SELECT * FROM {db}.crm_standings
-WHERE standing != '' AND (period, refresh) IN (SELECT period, max(refresh) FROM {db}.crm_standings GROUP BY period)",
+WHERE standing != '' AND (period, refresh) GLOBAL IN (SELECT period, max(refresh) FROM {db}.crm_standings GROUP BY period)",
         ],
         backfill: None,
     },

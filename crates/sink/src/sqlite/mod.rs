@@ -6,6 +6,7 @@ pub(crate) mod report;
 mod rollup;
 mod schema;
 
+use crate::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -25,13 +26,16 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating the file and its directory) without migrating.
-    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let file = |path: &Path, message: String| StoreError::File {
+            path: path.to_path_buf(),
+            message,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+                .map_err(|e| file(dir, format!("creating the directory: {e}")))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+        let conn = Connection::open(path).map_err(|e| file(path, format!("opening: {e}")))?;
         // WAL lets `earshot report` read while the sink writes; synchronous = FULL makes
         // a committed batch survive power loss, since its offsets are committed right after.
         conn.execute_batch(
@@ -44,7 +48,7 @@ impl SqliteStore {
     }
 
     /// Creates or upgrades the tables.
-    pub fn migrate(&self) -> anyhow::Result<MigrationReport> {
+    pub fn migrate(&self) -> Result<MigrationReport, rusqlite::Error> {
         let mut conn = self.conn.lock().expect("sqlite lock");
         let tx = conn.transaction()?;
         tx.execute_batch(schema::MIGRATIONS_TABLE)?;
@@ -140,7 +144,7 @@ impl SqliteStore {
         post_id: &str,
         responder: &str,
         channel: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), rusqlite::Error> {
         let conn = self.conn.lock().expect("sqlite lock");
         conn.execute(
             "INSERT INTO responses (post_id, responded_at, responder, channel) VALUES (?1, ?2, ?3, ?4)

@@ -12,7 +12,7 @@ use crate::report::{
 
 impl SqliteStore {
     /// Runs every dashboard query.
-    pub fn report(&self, p: &ReportParams) -> anyhow::Result<Report> {
+    pub fn report(&self, p: &ReportParams) -> Result<Report, rusqlite::Error> {
         let conn = self.conn.lock().expect("sqlite lock");
         let (since, until, brand) = (p.since_s() as i64, p.until_s() as i64, p.brand_or_empty());
         let mut sov = vec![("window".to_string(), share_of_voice(&conn, since, until)?)];
