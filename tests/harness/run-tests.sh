@@ -29,5 +29,8 @@ source "$env_file"
 rm -f "$env_file"
 echo "[harness] EARSHOT_TEST_KAFKA=$EARSHOT_TEST_KAFKA EARSHOT_TEST_CLICKHOUSE=$EARSHOT_TEST_CLICKHOUSE EARSHOT_TEST_CLUSTER=${EARSHOT_TEST_CLUSTER:-}" >&2
 
+# Every benchmark script is reachable from the one entry point.
+benches/run.sh --check
+
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 cargo test --workspace --no-fail-fast "$@"
