@@ -5,16 +5,14 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{clickhouse_config, Seed};
+use common::{clickhouse_config, migrated_clickhouse, Seed};
 use earshot_model::{EntityKind, Intent, SentimentLabel};
 use earshot_sink::alerts::{
     AlertKey, AlertRecord, AlertStore, Delivery, DeliveryStatus, EntityFigures, PostFilter,
     Suppression, DAYS, HOURS,
 };
-use earshot_sink::clickhouse::ClickHouseSink;
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{Batch, BatchItem, Position, RetryPolicy, Sink, SinkConfig};
-use tokio_util::sync::CancellationToken;
+use earshot_sink::{Batch, BatchItem, Position, Sink, SinkConfig};
 
 fn until() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -274,15 +272,8 @@ async fn issue_13_clickhouse_alert_figures_posts_and_state() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
     let seeds = seeds();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch(&seeds)).await.unwrap();
     // A redelivered batch changes no figure (distinct posts).
     sink.write(&batch(&seeds)).await.unwrap();

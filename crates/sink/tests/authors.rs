@@ -5,13 +5,12 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{batch_of, clickhouse_config, Seed};
+use common::{batch_of, migrated_clickhouse, Seed};
 use earshot_model::{EntityKind, Intent, SentimentLabel};
 use earshot_sink::authors::{AuthorStore, Side, StandingQuery};
-use earshot_sink::clickhouse::{prepare, ClickHouseSink, Param};
+use earshot_sink::clickhouse::{prepare, Param};
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{RetryPolicy, Sink, SinkConfig};
-use tokio_util::sync::CancellationToken;
+use earshot_sink::{Sink, SinkConfig};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -134,14 +133,7 @@ async fn issue_14_authors_on_clickhouse() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(seeds())).await.unwrap();
     // Redelivered: nothing counts twice.
     sink.write(&batch_of(seeds())).await.unwrap();
@@ -352,14 +344,7 @@ async fn issue_14_clickhouse_author_aggregate_equals_the_raw_answers() {
         return;
     };
     let (first, rescored) = varied();
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(first.clone())).await.unwrap();
     // Redelivered in another composition, then re-scored, then the old
     // versions redelivered once more: none of it may count twice.
@@ -591,14 +576,7 @@ async fn issue_14_crm_standings_table_on_clickhouse() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(seeds())).await.unwrap();
     let store = AuthorStore::open(&config).await.unwrap();
     check_crm_table(&store).await;

@@ -5,14 +5,13 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{batch_of, clickhouse_config, Seed};
+use common::{batch_of, migrated_clickhouse, Seed};
 use earshot_model::{EntityKind, Interaction, SentimentLabel};
-use earshot_sink::clickhouse::{dashboard_query, prepare, probe, ClickHouseSink, Param};
+use earshot_sink::clickhouse::{dashboard_query, prepare, probe, Param};
 use earshot_sink::conversations::{response_times, ConversationStore};
 use earshot_sink::responses::{Response, ResponseStore};
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{RetryPolicy, Sink, SinkConfig};
-use tokio_util::sync::CancellationToken;
+use earshot_sink::{Sink, SinkConfig};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -121,14 +120,7 @@ async fn issue_14_conversations_on_clickhouse() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(seeds())).await.unwrap();
     sink.write(&batch_of(seeds())).await.unwrap();
     check(&config).await;

@@ -6,15 +6,13 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use common::{batch_of, clickhouse_config, client, Seed};
+use common::{batch_of, client, migrated_clickhouse, Seed};
 use earshot_model::EntityKind;
 use earshot_sink::authors::{AuthorStore, Side, Standing};
-use earshot_sink::clickhouse::ClickHouseSink;
 use earshot_sink::crm_standings::CrmStanding;
 use earshot_sink::forget::ForgetStore;
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{RetryPolicy, Sink, SinkConfig};
-use tokio_util::sync::CancellationToken;
+use earshot_sink::{Sink, SinkConfig};
 
 /// Posts `hn:1`, `hn:2` by `author5` and `hn:3` by `author9`.
 fn seeds() -> Vec<earshot_model::Interaction> {
@@ -109,14 +107,7 @@ async fn issue_14_forget_on_clickhouse() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(seeds())).await.unwrap();
     let store = ForgetStore::open(&config).await.unwrap();
     let authors = AuthorStore::open(&config).await.unwrap();

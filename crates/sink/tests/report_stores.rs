@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{clickhouse_config, client, Seed};
+use common::{clickhouse_config, client, migrated_clickhouse, Seed};
 use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
 use earshot_sink::clickhouse::ClickHouseSink;
 use earshot_sink::sqlite::SqliteStore;
@@ -343,15 +343,8 @@ async fn clickhouse_dashboards_match_the_seeded_data() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
     let seeds = seeds();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch(&seeds)).await.unwrap();
     for id in responded(&seeds) {
         client(&config)

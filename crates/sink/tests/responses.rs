@@ -5,12 +5,10 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use common::{batch_of, clickhouse_config, client, simple};
-use earshot_sink::clickhouse::ClickHouseSink;
+use common::{batch_of, client, migrated_clickhouse, simple};
 use earshot_sink::responses::{Recorded, Response, ResponseError, ResponseStore};
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{RetryPolicy, Sink, SinkConfig};
-use tokio_util::sync::CancellationToken;
+use earshot_sink::{Sink, SinkConfig};
 
 fn response(id: &str, by: &str, note: &str, at: i64) -> Response {
     Response {
@@ -74,15 +72,8 @@ async fn issue_14_respond_on_clickhouse() {
     let Some(url) = earshot_tests::clickhouse() else {
         return;
     };
-    let config = clickhouse_config(&url);
-    earshot_sink::migrate(&config).await.unwrap();
     let at = Utc.timestamp_opt(1_799_990_000, 0).unwrap();
-    let mut sink = ClickHouseSink::connect(
-        &config.clickhouse,
-        RetryPolicy::new(&config.retry, CancellationToken::new()),
-    )
-    .await
-    .unwrap();
+    let (config, mut sink) = migrated_clickhouse(&url).await;
     sink.write(&batch_of(vec![simple(1, at), simple(2, at)]))
         .await
         .unwrap();

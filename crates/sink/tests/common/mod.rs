@@ -27,6 +27,21 @@ pub fn clickhouse_config(url: &str) -> SinkConfig {
     config
 }
 
+/// A fresh, migrated database on `url` (see [`clickhouse_config`]) and a
+/// sink writing to it.
+pub async fn migrated_clickhouse(
+    url: &str,
+) -> (SinkConfig, earshot_sink::clickhouse::ClickHouseSink) {
+    let config = clickhouse_config(url);
+    earshot_sink::migrate(&config).await.unwrap();
+    let retry =
+        earshot_sink::RetryPolicy::new(&config.retry, tokio_util::sync::CancellationToken::new());
+    let sink = earshot_sink::clickhouse::ClickHouseSink::connect(&config.clickhouse, retry)
+        .await
+        .unwrap();
+    (config, sink)
+}
+
 /// A client on the config's database.
 pub fn client(config: &SinkConfig) -> clickhouse::Client {
     earshot_sink::clickhouse::client(&config.clickhouse, true)
