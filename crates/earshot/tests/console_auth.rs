@@ -5,27 +5,9 @@
 
 mod console_common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use console_common::{client, earshot, field, ok, Console};
-
-/// `earshot console --hash-password` on `password`.
-fn hash(dir: &Path, password: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(["console", "--hash-password"])
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use console_common::{client, earshot, field, hash, ok, Console};
 
 /// A config over the store `earshot run` left in `dir`, with `console`.
 fn config(dir: &Path, console: &str) -> std::path::PathBuf {

@@ -14,9 +14,7 @@ mod browser;
 mod console_common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use browser::{chromium, Browser};
 use console_common::*;
@@ -217,22 +215,6 @@ async fn issue_15_console_driven_in_headless_chromium() {
     b.goto(&c.url("/alerts")).await;
     check_structure(&mut b, "/alerts", "Alerts", 0).await;
     screenshots(&mut b, "alerts").await;
-}
-
-/// `earshot console --hash-password` on `password`.
-fn hash(dir: &Path, password: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(["console", "--hash-password"])
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

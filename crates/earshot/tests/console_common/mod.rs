@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +24,22 @@ pub fn earshot(dir: &Path, config: Option<&Path>, args: &[&str]) -> Output {
 }
 
 /// Asserts success, returning stdout.
+/// `earshot console --hash-password` on `password`.
+pub fn hash(dir: &Path, password: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
+        .args(["console", "--hash-password"])
+        .current_dir(dir)
+        .env_remove("EARSHOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 pub fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
