@@ -13,6 +13,7 @@ mod admin;
 mod consumer;
 mod context;
 mod producer;
+mod unassigned;
 
 use std::sync::Arc;
 
