@@ -46,10 +46,10 @@ stop_servers() {
     EARSHOT_HARNESS_KEEP=1 EARSHOT_HARNESS_DIR="$HDIR" "$ROOT/tests/harness/stop.sh" 2>>"$WORK/harness.log" || true
 }
 
-stop_pid_file() { # file: SIGTERM, wait up to 30 s, then SIGKILL
+stop_pid_file() { # file [signal]: SIGTERM (or the signal), wait up to 30 s, then SIGKILL
     local pid
     pid=$(cat "$1")
-    kill -TERM "$pid" 2>/dev/null || return 0
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || return 0
     for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
 }
@@ -93,7 +93,7 @@ supervise() { # name args...
             echo "$(date +%s.%N) $name exit $rc" >>"$WORK/exits.log"
             [[ -e "$WORK/stopping" ]] || sleep 1
         done
-    ) &
+    ) 2>>"$WORK/supervise.log" &
     SUP[$name]=$!
 }
 signal() { kill "-$1" "$(cat "$WORK/$2.pid")" 2>/dev/null || true; }

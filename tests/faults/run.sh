@@ -44,6 +44,7 @@ GAP_MIN=${GAP_MIN:-1}
 GAP_MAX=${GAP_MAX:-3}
 CH_DOWN=${CH_DOWN:-6}
 BROKER_DOWN=${BROKER_DOWN:-3}
+BROKER_SIGNAL=${BROKER_SIGNAL:-KILL}
 REFUSE_FOR=${REFUSE_FOR:-5}
 DISK_FULL_FOR=${DISK_FULL_FOR:-4}
 POISON_EVERY=${POISON_EVERY:-1000}
@@ -72,6 +73,7 @@ DB="faults_$$"
 SCRAPER= FEEDER=
 
 cleanup() {
+    set +e
     touch "$WORK/stopping"
     [[ -n "$FEEDER" ]] && kill "$FEEDER" 2>/dev/null
     [[ -n "$SCRAPER" ]] && kill "$SCRAPER" 2>/dev/null
@@ -121,7 +123,7 @@ inject() { # mode fault
     case $f in
         kill9:*) signal KILL "${f#kill9:}" ;;
         term:*) signal TERM "${f#term:}" ;;
-        broker) stop_pid_file "$HDIR/kafka.pid"; sleep "$BROKER_DOWN"; broker_start ;;
+        broker) stop_pid_file "$HDIR/kafka.pid" "$BROKER_SIGNAL"; sleep "$BROKER_DOWN"; broker_start ;;
         ch_down) stop_pid_file "$HDIR/clickhouse.pid"; sleep "$CH_DOWN"; clickhouse_start ;;
         ch_refuse)
             ch "RENAME TABLE $DB.interactions TO $DB.interactions_refusing"
@@ -190,7 +192,7 @@ batch_size = 500
 TOML
     "$BIN" --config "$WORK/kafka.toml" migrate >/dev/null 2>>"$WORK/migrate.log" || die "migrate failed; see $WORK/migrate.log"
     # shellcheck disable=SC2207
-    local faults=($(faults_kafka))
+    local faults=($(shuffle $(faults_kafka)))
     supervise connect --config "$WORK/kafka.toml" connect
     supervise match --config "$WORK/kafka.toml" match
     supervise sink --config "$WORK/kafka.toml" sink
@@ -205,7 +207,7 @@ TOML
     python3 - "$WORK" "$(stored_kafka)" \
         "$(ch "SELECT count() FROM $DB.interactions WHERE post_id LIKE 'fault:%'")" \
         "$(ch "SELECT countIf(post_id LIKE 'oversize:%') FROM $DB.interactions")" \
-        "$(ch "SELECT count() FROM $DB.sink_dead_letters")" "$SCORED_POISON" <<'PY'
+        "$(ch "SELECT count() FROM $DB.sink_dead_letters")" "$(cat "$WORK/scored_poison" 2>/dev/null | wc -l)" <<'PY'
 import json, sys
 work, stored, rows, oversize_stored, ch_dead, scored_poison = sys.argv[1], *map(int, sys.argv[2:])
 json.dump({"stored": stored, "rows": rows, "oversize_stored": oversize_stored,
@@ -238,7 +240,7 @@ progress = false
 batch_size = 500
 TOML
     # shellcheck disable=SC2207
-    local faults=($(faults_embedded))
+    local faults=($(shuffle $(faults_embedded)))
     supervise run --config "$WORK/embedded.toml" run --follow
     scrape_metrics
     feed "$WORK/all.jsonl" "$WORK/ein/posts.jsonl" "$(( N / $(span "${faults[@]}") + 1 ))"

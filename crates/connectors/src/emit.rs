@@ -23,6 +23,11 @@ use crate::stats::Counters;
 const ERROR_HEADER: &str = "earshot-error";
 /// Header naming the stage that dead-lettered it.
 const STAGE_HEADER: &str = "earshot-stage";
+/// Most payload bytes kept in a dead letter the topic refused whole; each
+/// further refusal halves it, down to [`DEAD_LETTER_MIN`] (as the sink's).
+const DEAD_LETTER_PREFIX: usize = 64 * 1024;
+/// Below this many payload bytes a refused dead letter is not cut further.
+const DEAD_LETTER_MIN: usize = 1024;
 
 /// Produces one connector's posts and dead letters.
 #[derive(Clone)]
@@ -225,30 +230,40 @@ impl Emitter {
             .count(source_of_key(Some(locator)));
         earshot_transport::post_metrics::dead_letter("connect", "bad_payload");
         tracing::warn!(connector = %self.name, %locator, %reason, bytes = payload.len(), "bad payload dead-lettered");
-        let (kept, reason) = if payload.len() > self.dead_letter_max {
-            let reason = format!(
-                "{reason} (payload cut from {} to {} bytes)",
-                payload.len(),
-                self.dead_letter_max
+        // A dead letter the topic refuses whole (over the broker's message
+        // limit: the post itself was refused for its size) is sent again with
+        // its payload halved, down to DEAD_LETTER_MIN, as the sink does; only
+        // then is it quarantined.
+        let mut keep = payload.len().min(self.dead_letter_max);
+        loop {
+            let kept = &payload[..keep];
+            let reason = if keep < payload.len() {
+                format!("{reason} (payload cut from {} to {keep} bytes)", payload.len())
+            } else {
+                reason.to_string()
+            };
+            let letter = DeadLetter::new(
+                self.origin.clone(),
+                reason.clone(),
+                Origin::Source {
+                    connector: self.name.clone(),
+                    locator: locator.to_string(),
+                },
+                kept,
             );
-            (&payload[..self.dead_letter_max], reason)
-        } else {
-            (payload, reason.to_string())
-        };
-        let letter = DeadLetter::new(
-            self.origin.clone(),
-            reason.clone(),
-            Origin::Source {
-                connector: self.name.clone(),
-                locator: locator.to_string(),
-            },
-            kept,
-        );
-        let record = Record::new(format!("{}:{locator}", self.origin), letter.to_json())
-            .header(ORIGIN_HEADER, self.origin.as_str())
-            .header(STAGE_HEADER, self.origin.as_str())
-            .header(ERROR_HEADER, reason.as_str());
-        if let Err(e) = self.producer.send(&self.dead_letter_topic, record).await {
+            let record = Record::new(format!("{}:{locator}", self.origin), letter.to_json())
+                .header(ORIGIN_HEADER, self.origin.as_str())
+                .header(STAGE_HEADER, self.origin.as_str())
+                .header(ERROR_HEADER, reason.as_str());
+            let e = match self.producer.send(&self.dead_letter_topic, record).await {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            if e.is_permanent() && keep > DEAD_LETTER_MIN {
+                keep = (keep / 2).min(DEAD_LETTER_PREFIX).max(DEAD_LETTER_MIN);
+                tracing::warn!(connector = %self.name, error = %e, keep, "dead letter refused; sending it again with its payload cut");
+                continue;
+            }
             tracing::error!(connector = %self.name, error = %e, "dead-letter topic refused; quarantining in the cursor store");
             if let Err(e) = self
                 .store
@@ -258,6 +273,7 @@ impl Emitter {
                 tracing::error!(connector = %self.name, error = %e, "quarantine failed too; payload only in this log");
                 tracing::error!(connector = %self.name, payload = %String::from_utf8_lossy(kept), "lost bad payload");
             }
+            return;
         }
     }
 }
