@@ -133,7 +133,7 @@ inject() { # mode fault
         disk:ch) fill_disk "$HDIR/clickhouse/data"; sleep "$DISK_FULL_FOR"; free_disk "$HDIR/clickhouse/data" ;;
         disk:store) fill_disk "$WORK/emb"; sleep "$DISK_FULL_FOR"; free_disk "$WORK/emb" ;;
         scored_poison)
-            n=$(wc -l <"$WORK/scored_poison" 2>/dev/null || echo 0)
+            n=$(cat "$WORK/scored_poison" 2>/dev/null | wc -l)
             "$KTOOL" produce "$KAFKA" "${DB}_scored" "poison-scored:$n" '{"schema_version": 1, "post": ' 2>>"$WORK/ktool.log"
             echo "poison-scored:$n" >>"$WORK/scored_poison" ;;
         *) die "unknown fault $f" ;;
