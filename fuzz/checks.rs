@@ -131,10 +131,7 @@ fn matcher() -> &'static Matcher {
                 "lexicons/vader_emoji_lexicon.txt",
                 include_str!("../config/lexicons/vader_emoji_lexicon.txt"),
             )
-            .with(
-                "lexicons/fr.tsv",
-                include_str!("../config/lexicons/fr.tsv"),
-            )
+            .with("lexicons/fr.tsv", include_str!("../config/lexicons/fr.tsv"))
             .with(
                 "lexicons/rulesets.toml",
                 include_str!("../config/lexicons/rulesets.toml"),

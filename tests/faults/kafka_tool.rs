@@ -13,7 +13,12 @@ use earshot_tests::kafka::{end_offsets, produce, TopicReader};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["dump", brokers, topic, partitions] => {
             let partitions: i32 = partitions.parse().expect("PARTITIONS is a number");
             let total: i64 = end_offsets(brokers, topic, partitions).iter().sum();

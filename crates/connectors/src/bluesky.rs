@@ -268,9 +268,11 @@ pub(crate) fn parse_event(
 }
 
 fn event_post(ev: &Event, bytes: &[u8], keywords: &[String]) -> Result<Option<Post>, String> {
-    let Some(commit) = ev.commit.as_ref().filter(|c| {
-        ev.kind == "commit" && c.operation == "create" && c.collection == COLLECTION
-    }) else {
+    let Some(commit) = ev
+        .commit
+        .as_ref()
+        .filter(|c| ev.kind == "commit" && c.operation == "create" && c.collection == COLLECTION)
+    else {
         return Ok(None);
     };
     let Some(record) = &commit.record else {

@@ -238,7 +238,10 @@ impl Emitter {
         loop {
             let kept = &payload[..keep];
             let reason = if keep < payload.len() {
-                format!("{reason} (payload cut from {} to {keep} bytes)", payload.len())
+                format!(
+                    "{reason} (payload cut from {} to {keep} bytes)",
+                    payload.len()
+                )
             } else {
                 reason.to_string()
             };

@@ -103,7 +103,11 @@ pub fn webhook_body(data: &[u8]) {
             assert!(reason.starts_with("not a post"), "{reason}");
         }
         for p in &posts {
-            assert!(p.id.contains(':'), "a webhook post id without a source: {}", p.id);
+            assert!(
+                p.id.contains(':'),
+                "a webhook post id without a source: {}",
+                p.id
+            );
             let again = Post::from_json(&p.to_json()).expect("a parsed post encodes and decodes");
             assert_eq!(again.id, p.id);
         }

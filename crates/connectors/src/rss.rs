@@ -116,7 +116,11 @@ pub(crate) struct FeedRead {
 
 /// Decodes, normalises and parses `body`, then turns entries into posts.
 /// Synchronous, so a panic inside is caught around it with the body at hand.
-pub(crate) fn read_feed(body: &[u8], content_type: Option<&str>, base: &Url) -> Result<FeedRead, FeedError> {
+pub(crate) fn read_feed(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+) -> Result<FeedRead, FeedError> {
     let normalized = normalize(body, content_type)?;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))

@@ -80,7 +80,11 @@ fn issue_12_embedded_dead_letters_of_a_restarted_process_are_kept_too() {
             .env("EARSHOT_LOG", "warn")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     // Twenty bad lines per run: every partition of the in-memory topic gets
     // some, from offset 0, in both runs.
@@ -88,7 +92,10 @@ fn issue_12_embedded_dead_letters_of_a_restarted_process_are_kept_too() {
     let first = format!("{{\"id\": \"1\", \"text\": \"Acme\"}}\n{}", bad("first"));
     run(&first);
     // The file grew: the second run reads on from the cursor.
-    run(&format!("{first}{{\"id\": \"2\", \"text\": \"Acme\"}}\n{}", bad("second")));
+    run(&format!(
+        "{first}{{\"id\": \"2\", \"text\": \"Acme\"}}\n{}",
+        bad("second")
+    ));
     let conn = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
     let count = |like: &str| -> i64 {
         conn.query_row(
@@ -99,5 +106,9 @@ fn issue_12_embedded_dead_letters_of_a_restarted_process_are_kept_too() {
         .unwrap()
     };
     assert_eq!(count("%first bad line%"), 20);
-    assert_eq!(count("%second bad line%"), 20, "the restarted run's dead letters are kept");
+    assert_eq!(
+        count("%second bad line%"),
+        20,
+        "the restarted run's dead letters are kept"
+    );
 }

@@ -21,11 +21,18 @@ fn issue_12_fuzz_seeds_and_crash_inputs_replay_through_every_target() {
                 let path = entry.expect("readable directory").path();
                 let data = std::fs::read(&path).expect("readable seed");
                 let outcome = std::panic::catch_unwind(|| check(&data));
-                assert!(outcome.is_ok(), "{target}: {} fails its check", path.display());
+                assert!(
+                    outcome.is_ok(),
+                    "{target}: {} fails its check",
+                    path.display()
+                );
                 seeds += 1;
             }
         }
-        assert!(seeds > 0, "{target} has no committed seed under fuzz/seeds/{target}");
+        assert!(
+            seeds > 0,
+            "{target} has no committed seed under fuzz/seeds/{target}"
+        );
     }
     // Every target run.sh runs is replayed here, and the other way round.
     let script = std::fs::read_to_string(fuzz.join("run.sh")).expect("fuzz/run.sh");

@@ -67,7 +67,10 @@ fn lag_check(group: &str) -> Option<Result<(), String>> {
 async fn wait_for(what: &str, timeout: Duration, done: impl Fn() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?}: {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -135,8 +138,9 @@ async fn issue_12_a_member_left_without_partitions_while_its_topic_has_lag_says_
     )
     .await;
     assert!(
-        logs.count("no partitions assigned while the topics have lag and the group makes no progress")
-            >= 2,
+        logs.count(
+            "no partitions assigned while the topics have lag and the group makes no progress"
+        ) >= 2,
         "warned every report interval before rejoining"
     );
     // Rejoined as a new member, and still without partitions: the alarm is
@@ -144,7 +148,11 @@ async fn issue_12_a_member_left_without_partitions_while_its_topic_has_lag_says_
     wait_for(
         "the rejoined member's alarm",
         Duration::from_secs(40),
-        || logs.count("no partitions assigned while the topics have lag and the group makes no progress") >= 3,
+        || {
+            logs.count(
+                "no partitions assigned while the topics have lag and the group makes no progress",
+            ) >= 3
+        },
     )
     .await;
 

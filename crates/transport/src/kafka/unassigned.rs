@@ -72,7 +72,8 @@ impl Unassigned {
             alarm_after,
             rejoin_after,
             report_every,
-            check_every: (alarm_after / 3).clamp(Duration::from_millis(200), Duration::from_secs(5)),
+            check_every: (alarm_after / 3)
+                .clamp(Duration::from_millis(200), Duration::from_secs(5)),
             last_check: None,
             since: None,
             committed: None,
