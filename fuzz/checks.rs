@@ -16,8 +16,11 @@ pub use earshot_connect::fuzzing::{
     bluesky, feed_parse, hn, html_to_text, mastodon, reddit, webhook_body, x, youtube,
 };
 
+/// A target: its name and what it checks.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by name, as `fuzz/run.sh` and the replay test know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[Target] = &[
     ("query_parse", query_parse),
     ("config_load", config_load),
     ("post_decode", post_decode),

@@ -89,6 +89,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 python3 "$here/gen.py" "$WORK/all.jsonl" "$WORK/expected.json" "$N" "$POISON_EVERY" "$MALFORMED_EVERY" "$OVERSIZE_EVERY"
+: >"$WORK/scored_poison"
 SCORED_POISON=$(( POISON_EVERY > 0 ? (N + POISON_EVERY - 1) / POISON_EVERY : 0 ))
 log "work dir $WORK; N=$N seed=$SEED; injected in the input: $(cat "$WORK/expected.json")"
 
@@ -133,7 +134,7 @@ inject() { # mode fault
         disk:ch) fill_disk "$HDIR/clickhouse/data"; sleep "$DISK_FULL_FOR"; free_disk "$HDIR/clickhouse/data" ;;
         disk:store) fill_disk "$WORK/emb"; sleep "$DISK_FULL_FOR"; free_disk "$WORK/emb" ;;
         scored_poison)
-            n=$(cat "$WORK/scored_poison" 2>/dev/null | wc -l)
+            n=$(wc -l <"$WORK/scored_poison")
             "$KTOOL" produce "$KAFKA" "${DB}_scored" "poison-scored:$n" '{"schema_version": 1, "post": ' 2>>"$WORK/ktool.log"
             echo "poison-scored:$n" >>"$WORK/scored_poison" ;;
         *) die "unknown fault $f" ;;
@@ -207,7 +208,7 @@ TOML
     python3 - "$WORK" "$(stored_kafka)" \
         "$(ch "SELECT count() FROM $DB.interactions WHERE post_id LIKE 'fault:%'")" \
         "$(ch "SELECT countIf(post_id LIKE 'oversize:%') FROM $DB.interactions")" \
-        "$(ch "SELECT count() FROM $DB.sink_dead_letters")" "$(cat "$WORK/scored_poison" 2>/dev/null | wc -l)" <<'PY'
+        "$(ch "SELECT count() FROM $DB.sink_dead_letters")" "$(wc -l <"$WORK/scored_poison")" <<'PY'
 import json, sys
 work, stored, rows, oversize_stored, ch_dead, scored_poison = sys.argv[1], *map(int, sys.argv[2:])
 json.dump({"stored": stored, "rows": rows, "oversize_stored": oversize_stored,

@@ -263,7 +263,7 @@ impl Emitter {
                 Err(e) => e,
             };
             if e.is_permanent() && keep > DEAD_LETTER_MIN {
-                keep = (keep / 2).min(DEAD_LETTER_PREFIX).max(DEAD_LETTER_MIN);
+                keep = (keep / 2).clamp(DEAD_LETTER_MIN, DEAD_LETTER_PREFIX);
                 tracing::warn!(connector = %self.name, error = %e, keep, "dead letter refused; sending it again with its payload cut");
                 continue;
             }
