@@ -106,7 +106,8 @@ faults_embedded() {
     list+=(disk:store)
     echo "${EMB_FAULTS:-${list[*]}}"
 }
-# How long a mode's faults take, to spread the feed over them.
+# How long a mode's faults take, to spread the feed over them (half as long
+# again: recoveries add to it, and the last faults must land mid-stream).
 span() { # faults...
     local s=0 f
     for f in "$@"; do
@@ -116,7 +117,7 @@ span() { # faults...
             ch_refuse) s=$(( s + REFUSE_FOR )) ;; disk:*) s=$(( s + DISK_FULL_FOR )) ;;
         esac
     done
-    echo "$s"
+    echo $(( s * 3 / 2 ))
 }
 
 inject() { # mode fault
