@@ -150,9 +150,15 @@ mod tests {
         let m = "Code: 75, e.displayText() = DB::ErrnoException: Cannot write to file \
                  /ch/data/db/interactions/tmp_insert_1_1_1_0/primary.idx, errno: 28, \
                  strerror: No space left on device, e.what() = DB::ErrnoException";
-        assert!(matches!(classify_message(m.into()), SinkError::Transient(_)));
+        assert!(matches!(
+            classify_message(m.into()),
+            SinkError::Transient(_)
+        ));
         let m = "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)";
-        assert!(matches!(classify_message(m.into()), SinkError::Transient(_)));
+        assert!(matches!(
+            classify_message(m.into()),
+            SinkError::Transient(_)
+        ));
         // Another errno on the same code stays unclassified.
         let m = "Code: 75, e.displayText() = DB::ErrnoException: Cannot write to file /x, errno: 5, strerror: Input/output error";
         assert!(matches!(classify_message(m.into()), SinkError::Unknown(_)));
