@@ -34,7 +34,8 @@ start_servers() {
     mkdir -p "$HDIR/clickhouse/data"
     small_disk "$HDIR/clickhouse/data" "$CH_DISK"
     local env_file="$WORK/servers.env"
-    env -u EARSHOT_TEST_KAFKA -u EARSHOT_TEST_CLICKHOUSE EARSHOT_HARNESS_DIR="$HDIR" \
+    env -u EARSHOT_TEST_KAFKA -u EARSHOT_TEST_CLICKHOUSE -u EARSHOT_TEST_CLUSTER \
+        EARSHOT_HARNESS_DIR="$HDIR" EARSHOT_HARNESS_SERVICES="kafka clickhouse" \
         "$ROOT/tests/harness/start.sh" >"$env_file" 2>>"$WORK/harness.log" || die "servers did not start; see $WORK/harness.log"
     # shellcheck disable=SC1090
     source "$env_file"
