@@ -1,198 +1,280 @@
 #!/usr/bin/env bash
-# Fault campaign (smoke size): the whole pipeline on N posts with known ids,
-# replayed from a file, while daemons are killed with SIGKILL at seeded random
-# moments; then the same for the embedded mode (`earshot run --follow`).
-# Ends with a table per mode: posts in, stored (deduplicated), lost (must be
-# 0), duplicate rows before deduplication, dead letters by reason, and the
-# recovery time after each kill.
+# Fault campaign (issue 12): the whole pipeline (file connector -> Kafka ->
+# match -> Kafka -> sink -> ClickHouse) on N posts with known ids, appended
+# to a watched file at a steady rate, while faults are injected one after
+# another in a seeded random order with seeded random gaps; then the
+# embedded mode (`earshot run --follow`, SQLite) the same way. Ends with a
+# table per mode (tests/faults/table.py): posts in, stored (deduplicated),
+# lost (must be 0), duplicate rows, dead letters by reason (must equal what
+# was injected), longest watermark hold, recovery time per fault.
 #
-#   eval "$(tests/harness/start.sh)"      # or any broker / ClickHouse
-#   cargo build -p earshot
-#   tests/faults/run.sh                   # N=20000 KILLS=6 GAP_MIN=2 SEED=42 by default
+#   cargo build -p earshot -p earshot-tests --bins
+#   tests/faults/run.sh                     # smoke defaults below; as root
+#   N=100000 CH_DOWN=60 ... tests/faults/run.sh   # see benches/RELIABILITY.md
 #
-# Injected: kill -9 of connect, match and sink (round robin, KILLS times in
-# all), kill -9 of the embedded process (KILLS times), one undecodable line
-# every POISON_EVERY posts. Not injected yet (see benches/RELIABILITY.md):
-# broker stop/start, ClickHouse outages, refusing tables, full disks.
+# It starts its OWN broker and ClickHouse (tests/harness/start.sh under its
+# own EARSHOT_HARNESS_DIR; ClickHouse's data dir on a small tmpfs), and
+# mounts small tmpfs filesystems for the cursor and SQLite stores, so that it
+# can stop, restart and fill them; everything is stopped and unmounted on
+# exit, failures included. Needs root (mount).
 #
-# Known limit (tansu 0.6): a consumer daemon restarted after kill -9 is
-# sometimes given an empty assignment for good (`partitions assigned
-# partitions=[]` in its log; 3 of 4 runs here); the run then times out with
-# posts not stored, though none is lost. See benches/RELIABILITY.md.
+# Injected (FAULTS, each as often as listed):
+#   kill9:D      kill -9 of daemon D (connect, match, sink), KILLS times each
+#   term:D       SIGTERM of D mid-batch (match, sink)
+#   broker       the broker stopped for BROKER_DOWN s, then started again
+#   ch_down      ClickHouse stopped for CH_DOWN s, then started again
+#   ch_refuse    the interactions table renamed away for REFUSE_FOR s (inserts
+#                fail: UNKNOWN_TABLE), then renamed back
+#   disk:cursors the connector's SQLite cursor store's disk full for DISK_FULL_FOR s
+#   disk:ch      ClickHouse's data disk full for DISK_FULL_FOR s
+#   scored_poison an undecodable record written straight into the scored
+#                topic (one per POISON_EVERY posts), for the sink to dead-letter
+# and in the input: an undecodable line every POISON_EVERY posts, a row that
+# is not a post every MALFORMED_EVERY, an oversize post every OVERSIZE_EVERY.
+# Embedded mode: kill -9 of `earshot run` KILLS times, and its store's disk
+# full for DISK_FULL_FOR s.
 #
-# Exit status 0 only when nothing was lost in either mode.
+# Exit status 0 only when nothing was lost and the dead letters match.
 set -euo pipefail
 
-N=${N:-20000}
-KILLS=${KILLS:-6}
-GAP_MIN=${GAP_MIN:-2}
+N=${N:-3000}
 SEED=${SEED:-42}
-POISON_EVERY=${POISON_EVERY:-5000}
+KILLS=${KILLS:-1}
+GAP_MIN=${GAP_MIN:-1}
+GAP_MAX=${GAP_MAX:-3}
+CH_DOWN=${CH_DOWN:-6}
+BROKER_DOWN=${BROKER_DOWN:-3}
+BROKER_SIGNAL=${BROKER_SIGNAL:-KILL}
+REFUSE_FOR=${REFUSE_FOR:-5}
+DISK_FULL_FOR=${DISK_FULL_FOR:-4}
+POISON_EVERY=${POISON_EVERY:-1000}
+MALFORMED_EVERY=${MALFORMED_EVERY:-1500}
+OVERSIZE_EVERY=${OVERSIZE_EVERY:-3000}
+SESSION_MS=${SESSION_MS:-6000}
+RECOVERY_MAX=${RECOVERY_MAX:-120}
 TIMEOUT=${TIMEOUT:-300}
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN=${EARSHOT_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/earshot}
-: "${EARSHOT_TEST_KAFKA:?set EARSHOT_TEST_KAFKA (eval \"\$(tests/harness/start.sh)\")}"
-: "${EARSHOT_TEST_CLICKHOUSE:?set EARSHOT_TEST_CLICKHOUSE}"
-[[ -x "$BIN" ]] || { echo "no earshot binary at $BIN: cargo build -p earshot" >&2; exit 2; }
+MODES=${MODES:-"kafka embedded"}
+CH_DISK=${CH_DISK:-1g}
+here="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$here/../.." && pwd)"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=${EARSHOT_BIN:-$TARGET/debug/earshot}
+KTOOL=${EARSHOT_FAULTS_KAFKA:-$TARGET/debug/earshot-faults-kafka}
+for b in "$BIN" "$KTOOL"; do
+    [[ -x "$b" ]] || { echo "no $b: cargo build -p earshot -p earshot-tests --bins" >&2; exit 2; }
+done
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/earshot-faults.XXXXXX")"
+HDIR="$WORK/srv"
 RANDOM=$SEED
-TAG="faults_$(date +%s)_$$"
-DB="$TAG"
-log() { echo "[faults] $*" >&2; }
+DB="faults_$$"
+SCRAPER= FEEDER=
 
-# ---------------------------------------------------------------- input
-python3 - "$N" "$POISON_EVERY" > "$WORK/posts.jsonl" <<'PY'
-import json, sys
-n, every = int(sys.argv[1]), int(sys.argv[2])
-texts = ["Acme support fixed my order in minutes", "Still waiting for my Acme refund, terrible",
-         "Thinking about switching from Globex to Acme", "Nice weather today",
-         "Initrode shipped the wrong part twice", "How do I cancel my Globex subscription?"]
-for i in range(n):
-    if every and i % every == every - 1:
-        print('{"id": "poison:%d", "text": ' % i)      # undecodable: dead-lettered by the connector
-    print(json.dumps({"id": "fault:%d" % i, "text": "%s (%d)" % (texts[i % len(texts)], i),
-                      "published_at": "2026-12-06T12:00:00Z"}))
-PY
-POISON=$(grep -c '^{"id": "poison' "$WORK/posts.jsonl" || true)
-log "work dir $WORK; $N posts, $POISON poison lines, seed $SEED"
+cleanup() {
+    set +e
+    touch "$WORK/stopping"
+    [[ -n "$FEEDER" ]] && kill "$FEEDER" 2>/dev/null
+    [[ -n "$SCRAPER" ]] && kill "$SCRAPER" 2>/dev/null
+    stop_daemons
+    for d in cur emb; do free_disk "$WORK/$d" 2>/dev/null || true; done
+    free_disk "$HDIR/clickhouse/data" 2>/dev/null || true
+    stop_servers
+    unmount_all
+    if [[ "${KEEP_WORK:-0}" == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-ch() { curl -sS --fail-with-body "$EARSHOT_TEST_CLICKHOUSE/" --data-binary "$1"; }
+python3 "$here/gen.py" "$WORK/all.jsonl" "$WORK/expected.json" "$N" "$POISON_EVERY" "$MALFORMED_EVERY" "$OVERSIZE_EVERY"
+: >"$WORK/scored_poison"
+SCORED_POISON=$(( POISON_EVERY > 0 ? (N + POISON_EVERY - 1) / POISON_EVERY : 0 ))
+log "work dir $WORK; N=$N seed=$SEED; injected in the input: $(cat "$WORK/expected.json")"
 
-cat > "$WORK/kafka.toml" <<TOML
+faults_kafka() {
+    local list=() d i
+    for d in connect match sink; do for (( i = 0; i < KILLS; i++ )); do list+=("kill9:$d"); done; done
+    list+=(term:match term:sink broker ch_down ch_refuse disk:cursors disk:ch)
+    for (( i = 0; i < SCORED_POISON; i++ )); do list+=(scored_poison); done
+    echo "${FAULTS:-${list[*]}}"
+}
+faults_embedded() {
+    local list=() i
+    for (( i = 0; i < KILLS; i++ )); do list+=(kill9:run); done
+    list+=(disk:store)
+    echo "${EMB_FAULTS:-${list[*]}}"
+}
+# How long a mode's faults take, to spread the feed over them (half as long
+# again: recoveries add to it, and the last faults must land mid-stream).
+span() { # faults...
+    local s=0 f
+    for f in "$@"; do
+        s=$(( s + (GAP_MIN + GAP_MAX) / 2 + 2 ))
+        case $f in
+            broker) s=$(( s + BROKER_DOWN )) ;; ch_down) s=$(( s + CH_DOWN )) ;;
+            ch_refuse) s=$(( s + REFUSE_FOR )) ;; disk:*) s=$(( s + DISK_FULL_FOR )) ;;
+        esac
+    done
+    echo $(( s * 3 / 2 ))
+}
+
+inject() { # mode fault
+    local f=$2 n=0
+    case $f in
+        kill9:*) signal KILL "${f#kill9:}" ;;
+        term:*) signal TERM "${f#term:}" ;;
+        broker) stop_pid_file "$HDIR/kafka.pid" "$BROKER_SIGNAL"; sleep "$BROKER_DOWN"; broker_start ;;
+        ch_down) stop_pid_file "$HDIR/clickhouse.pid"; sleep "$CH_DOWN"; clickhouse_start ;;
+        ch_refuse)
+            ch "RENAME TABLE $DB.interactions TO $DB.interactions_refusing"
+            sleep "$REFUSE_FOR"
+            ch "RENAME TABLE $DB.interactions_refusing TO $DB.interactions" ;;
+        disk:cursors) fill_disk "$WORK/cur"; sleep "$DISK_FULL_FOR"; free_disk "$WORK/cur" ;;
+        disk:ch) fill_disk "$HDIR/clickhouse/data"; sleep "$DISK_FULL_FOR"; free_disk "$HDIR/clickhouse/data" ;;
+        disk:store) fill_disk "$WORK/emb"; sleep "$DISK_FULL_FOR"; free_disk "$WORK/emb" ;;
+        scored_poison)
+            n=$(wc -l <"$WORK/scored_poison")
+            "$KTOOL" produce "$KAFKA" "${DB}_scored" "poison-scored:$n" '{"schema_version": 1, "post": ' 2>>"$WORK/ktool.log"
+            echo "poison-scored:$n" >>"$WORK/scored_poison" ;;
+        *) die "unknown fault $f" ;;
+    esac
+}
+
+# Runs one mode's faults against COUNTER; writes $WORK/MODE.faults (fault, recovery).
+campaign() { # mode counter fed_file faults...
+    local mode=$1 counter=$2 fed_file=$3 f before; shift 3
+    : >"$WORK/$mode.faults"
+    for f in "$@"; do
+        gap
+        log "$mode: $f (stored so far: $($counter))"
+        inject "$mode" "$f"
+        before=$($counter)
+        printf '%s\t%s\n' "$f" "$(recovery "$counter" "$before" "$fed_file")" >>"$WORK/$mode.faults"
+    done
+}
+
+# ---------------------------------------------------------------- Kafka mode
+stored_kafka() { ch "SELECT uniqExact(post_id) FROM $DB.interactions WHERE post_id LIKE 'fault:%'" 2>/dev/null || echo 0; }
+
+kafka_mode() {
+    start_servers
+    small_disk "$WORK/cur" 16m
+    mkdir -p "$WORK/kin"
+    cat >"$WORK/kafka.toml" <<TOML
 [transport.kafka]
-brokers = "$EARSHOT_TEST_KAFKA"
-session_timeout_ms = ${SESSION_MS:-30000}
+brokers = "$KAFKA"
+session_timeout_ms = $SESSION_MS
 [transport.topics]
-raw = "${TAG}_raw"
-scored = "${TAG}_scored"
-dead_letter = "${TAG}_dlq"
+raw = "${DB}_raw"
+scored = "${DB}_scored"
+dead_letter = "${DB}_dlq"
 partitions = 3
 [match]
-group = "${TAG}_match"
+group = "${DB}_match"
 [sink]
 kind = "clickhouse"
-group = "${TAG}_sink"
+group = "${DB}_sink"
 [sink.batch]
 max_rows = 2000
 max_age_ms = 300
 [sink.clickhouse]
-url = "$EARSHOT_TEST_CLICKHOUSE"
+url = "$CH"
 database = "$DB"
 [cursors]
-path = "$WORK/kafka-cursors.db"
+path = "$WORK/cur/cursors.db"
 [[connectors]]
 name = "replay"
 kind = "file"
-paths = ["$WORK/posts.jsonl"]
-one_shot = true
+paths = ["$WORK/kin/posts.jsonl"]
+poll_interval_secs = 0.5
+progress = false
 batch_size = 500
 TOML
-
-declare -A PID
-start() { # name command...
-    local name=$1; shift
-    env -u RUST_LOG EARSHOT_LOG=info NO_COLOR=1 EARSHOT_METRICS_ADDR=127.0.0.1:0 "$BIN" "$@" >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
-    PID[$name]=$!
+    "$BIN" --config "$WORK/kafka.toml" migrate >/dev/null 2>>"$WORK/migrate.log" || die "migrate failed; see $WORK/migrate.log"
+    # shellcheck disable=SC2207
+    local faults=($(shuffle $(faults_kafka)))
+    supervise connect --config "$WORK/kafka.toml" connect
+    supervise match --config "$WORK/kafka.toml" match
+    supervise sink --config "$WORK/kafka.toml" sink
+    scrape_metrics
+    feed "$WORK/all.jsonl" "$WORK/kin/posts.jsonl" "$(( N / $(span "${faults[@]}") + 1 ))"
+    log "Kafka mode: ${#faults[@]} faults: ${faults[*]}"
+    campaign kafka stored_kafka "$WORK/kin/posts.jsonl" "${faults[@]}"
+    wait_all stored_kafka || log "Kafka mode: timed out waiting for every post"
+    stop_daemons
+    kill "$SCRAPER" 2>/dev/null || true
+    "$KTOOL" dump "$KAFKA" "${DB}_dlq" 3 >"$WORK/kafka.dlq" 2>>"$WORK/ktool.log" || log "could not read the dead-letter topic"
+    python3 - "$WORK" "$(stored_kafka)" \
+        "$(ch "SELECT count() FROM $DB.interactions WHERE post_id LIKE 'fault:%'")" \
+        "$(ch "SELECT countIf(post_id LIKE 'oversize:%') FROM $DB.interactions")" \
+        "$(ch "SELECT count() FROM $DB.sink_dead_letters")" "$(wc -l <"$WORK/scored_poison")" <<'PY'
+import json, sys
+work, stored, rows, oversize_stored, ch_dead, scored_poison = sys.argv[1], *map(int, sys.argv[2:])
+json.dump({"stored": stored, "rows": rows, "oversize_stored": oversize_stored,
+           "store_dead_letters": ch_dead, "scored_poison": scored_poison},
+          open(f"{work}/kafka.result.json", "w"))
+PY
+    rm -f "$WORK/stopping"
+    SUP=() PORT=()
 }
-cleanup() { for p in "${PID[@]:-}"; do kill -9 "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-stored_kafka() { ch "SELECT uniqExact(post_id) FROM $DB.interactions WHERE post_id LIKE 'fault:%'" 2>/dev/null || echo 0; }
-stored_embedded() { python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(\"SELECT COUNT(DISTINCT post_id) FROM interactions WHERE post_id LIKE 'fault:%'\").fetchone()[0])" "$WORK/embedded.db" 2>/dev/null || echo 0; }
-
-# Waits until the stored count grows past $2 (or everything is stored); prints seconds.
-recovery() { # counter before
-    local counter=$1 before=$2 t0 now
-    t0=$(date +%s.%N)
-    for _ in $(seq 1 $((TIMEOUT * 5))); do
-        now=$($counter)
-        if (( now > before || now >= N )); then break; fi
-        sleep 0.2
-    done
-    python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)"
-}
-
-wait_all() { # counter
-    local counter=$1
-    for _ in $(seq 1 $((TIMEOUT * 2))); do
-        (( $($counter) >= N )) && return 0
-        sleep 0.5
-    done
-    return 1
-}
-
-# ---------------------------------------------------------------- Kafka mode
-log "Kafka mode: migrate, then connect, match and sink"
-"$BIN" --config "$WORK/kafka.toml" migrate >/dev/null 2>>"$WORK/migrate.log"
-start connect --config "$WORK/kafka.toml" connect
-start match --config "$WORK/kafka.toml" match
-start sink --config "$WORK/kafka.toml" sink
-KAFKA_RECOVERY=()
-daemons=(connect match sink)
-for k in $(seq 1 "$KILLS"); do
-    sleep "$(( GAP_MIN + RANDOM % 6 )).$(( RANDOM % 10 ))"
-    d=${daemons[$(( (k - 1) % 3 ))]}
-    if [[ $d == connect ]] && ! kill -0 "${PID[connect]}" 2>/dev/null; then d=match; fi
-    before=$(stored_kafka)
-    log "kill -9 $d (stored so far: $before)"
-    kill -9 "${PID[$d]}" 2>/dev/null || true
-    wait "${PID[$d]}" 2>/dev/null || true
-    start "$d" --config "$WORK/kafka.toml" "$d"
-    KAFKA_RECOVERY+=("$d:$(recovery stored_kafka "$before")s")
-done
-if ! wait_all stored_kafka; then
-    log "Kafka mode: timed out waiting for every post; last assignments:"
-    for d in match sink; do grep "partitions assigned" "$WORK/$d.log" | tail -1 | cut -c1-200 >&2 || true; done
-fi
-for d in match sink; do kill -TERM "${PID[$d]}" 2>/dev/null || true; done
-kill -TERM "${PID[connect]}" 2>/dev/null || true
-sleep 3
-K_STORED=$(stored_kafka)
-K_ROWS=$(ch "SELECT count() FROM $DB.interactions WHERE post_id LIKE 'fault:%'")
-K_DL_TABLE=$(ch "SELECT count() FROM $DB.sink_dead_letters")
-K_POISON=$(grep -h "bad payload dead-lettered" "$WORK"/connect.log | grep -o 'locator=[^ ]*' | sort -u | wc -l)
 
 # ---------------------------------------------------------------- embedded mode
-cat > "$WORK/embedded.toml" <<TOML
+stored_embedded() { python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=5); print(c.execute(\"SELECT COUNT(DISTINCT post_id) FROM interactions WHERE post_id LIKE 'fault:%'\").fetchone()[0])" "$WORK/emb/store.db" 2>/dev/null || echo 0; }
+
+embedded_mode() {
+    small_disk "$WORK/emb" "$(( 64 + N * 6 / 1000 ))m"
+    mkdir -p "$WORK/ein"
+    cat >"$WORK/embedded.toml" <<TOML
 [sink]
 kind = "sqlite"
 [sink.sqlite]
-path = "$WORK/embedded.db"
+path = "$WORK/emb/store.db"
 [cursors]
-path = "$WORK/embedded-cursors.db"
+path = "$WORK/emb/cursors.db"
 [[connectors]]
 name = "replay"
 kind = "file"
-paths = ["$WORK/posts.jsonl"]
-one_shot = true
+paths = ["$WORK/ein/posts.jsonl"]
+poll_interval_secs = 0.5
+progress = false
 batch_size = 500
 TOML
-log "embedded mode: earshot run --follow"
-start run --config "$WORK/embedded.toml" run --follow
-EMB_RECOVERY=()
-for k in $(seq 1 "$KILLS"); do
-    sleep "$(( GAP_MIN + RANDOM % 6 )).$(( RANDOM % 10 ))"
-    before=$(stored_embedded)
-    log "kill -9 earshot run (stored so far: $before)"
-    kill -9 "${PID[run]}" 2>/dev/null || true
-    wait "${PID[run]}" 2>/dev/null || true
-    start run --config "$WORK/embedded.toml" run --follow
-    EMB_RECOVERY+=("run:$(recovery stored_embedded "$before")s")
-done
-wait_all stored_embedded || log "embedded mode: timed out waiting for every post"
-kill -TERM "${PID[run]}" 2>/dev/null || true
-sleep 3
-E_STORED=$(stored_embedded)
-E_POISON=$(grep -h "bad payload dead-lettered" "$WORK"/run.log | grep -o 'locator=[^ ]*' | sort -u | wc -l)
+    # shellcheck disable=SC2207
+    local faults=($(shuffle $(faults_embedded)))
+    supervise run --config "$WORK/embedded.toml" run --follow
+    scrape_metrics
+    feed "$WORK/all.jsonl" "$WORK/ein/posts.jsonl" "$(( N / $(span "${faults[@]}") + 1 ))"
+    log "embedded mode: ${#faults[@]} faults: ${faults[*]}"
+    campaign embedded stored_embedded "$WORK/ein/posts.jsonl" "${faults[@]}"
+    wait_all stored_embedded || log "embedded mode: timed out waiting for every post"
+    stop_daemons
+    kill "$SCRAPER" 2>/dev/null || true
+    python3 - "$WORK" <<'PY'
+import json, sqlite3, sys
+work = sys.argv[1]
+c = sqlite3.connect(f"{work}/emb/store.db")
+q = lambda sql: c.execute(sql).fetchone()[0]
+with open(f"{work}/embedded.dlq", "w") as out:
+    for stage, key, reason in c.execute("SELECT stage, key, reason FROM dead_letters"):
+        clean = lambda s: (s or "").replace("\t", " ").replace("\n", " ")
+        out.write(f"{clean(stage)}\t{clean(key)}\t{clean(reason)}\n")
+json.dump({"stored": q("SELECT COUNT(DISTINCT post_id) FROM interactions WHERE post_id LIKE 'fault:%'"),
+           "rows": q("SELECT COUNT(*) FROM interactions WHERE post_id LIKE 'fault:%'"),
+           "oversize_stored": q("SELECT COUNT(*) FROM interactions WHERE post_id LIKE 'oversize:%'"),
+           "store_dead_letters": 0, "scored_poison": 0},
+          open(f"{work}/embedded.result.json", "w"))
+PY
+}
 
-# ---------------------------------------------------------------- table
-K_LOST=$(( N - K_STORED )); E_LOST=$(( N - E_STORED ))
-printf '\n| mode | posts in | stored (dedup) | lost | duplicate rows before dedup | dead letters by reason | recovery after each kill |\n'
-printf '|---|---|---|---|---|---|---|\n'
-printf '| Kafka (connect, match, sink; %d × kill -9) | %d + %d poison | %d | **%d** | %d | undecodable line: %d of %d; sink_dead_letters: %d | %s |\n' \
-    "$KILLS" "$N" "$POISON" "$K_STORED" "$K_LOST" "$(( K_ROWS - K_STORED ))" "$K_POISON" "$POISON" "$K_DL_TABLE" "${KAFKA_RECOVERY[*]}"
-printf '| embedded (`run --follow`; %d × kill -9) | %d + %d poison | %d | **%d** | 0 (primary key) | undecodable line: %d of %d | %s |\n' \
-    "$KILLS" "$N" "$POISON" "$E_STORED" "$E_LOST" "$E_POISON" "$POISON" "${EMB_RECOVERY[*]}"
-log "logs in $WORK"
-(( K_LOST == 0 && E_LOST == 0 ))
+for mode in $MODES; do
+    rm -f "$WORK/metrics.tsv"
+    "${mode}_mode"
+    mv "$WORK/metrics.tsv" "$WORK/$mode.metrics.tsv" 2>/dev/null || : >"$WORK/$mode.metrics.tsv"
+    cp "$WORK/exits.log" "$WORK/$mode.exits.log" 2>/dev/null || : >"$WORK/$mode.exits.log"
+    : >"$WORK/exits.log"
+done
+python3 "$here/table.py" "$WORK" $MODES && status=0 || status=$?
+log "logs in $WORK (KEEP_WORK=1 keeps them)"
+exit "$status"

@@ -14,7 +14,7 @@ use anyhow::anyhow;
 use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
 use earshot_transport::post_metrics::source_of_key;
 use earshot_transport::SourceTally;
-use earshot_transport::{source_dead_letter_record, Producer, Record};
+use earshot_transport::{shrink_refused, source_dead_letter_record, Producer, Record};
 
 use crate::backend::CursorBackend;
 use crate::cursor::CursorStore;
@@ -225,7 +225,7 @@ impl Emitter {
             .count(source_of_key(Some(locator)));
         earshot_transport::post_metrics::dead_letter("connect", "bad_payload");
         tracing::warn!(connector = %self.name, %locator, %reason, bytes = payload.len(), "bad payload dead-lettered");
-        let record = source_dead_letter_record(
+        let mut record = source_dead_letter_record(
             &self.origin,
             &self.name,
             locator,
@@ -233,9 +233,24 @@ impl Emitter {
             payload,
             self.dead_letter_max,
         );
-        let kept = &payload[..payload.len().min(self.dead_letter_max)];
-        if let Err(e) = self.producer.send(&self.dead_letter_topic, record).await {
+        // A dead letter the topic refuses whole (over the broker's message
+        // limit: the post itself was refused for its size) is sent again with
+        // its payload halved, as every stage does; only then is it quarantined.
+        loop {
+            let e = match self
+                .producer
+                .send(&self.dead_letter_topic, record.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(e) => e,
+            };
+            if e.is_permanent() && shrink_refused(&mut record) {
+                tracing::warn!(connector = %self.name, error = %e, keep = record.payload.len(), "dead letter refused; sending it again with its payload cut");
+                continue;
+            }
             tracing::error!(connector = %self.name, error = %e, "dead-letter topic refused; quarantining in the cursor store");
+            let kept = &record.payload;
             let reason = match payload.len() > kept.len() {
                 true => format!("{reason} (payload cut from {} bytes)", payload.len()),
                 false => reason.to_string(),
@@ -248,6 +263,7 @@ impl Emitter {
                 tracing::error!(connector = %self.name, error = %e, "quarantine failed too; payload only in this log");
                 tracing::error!(connector = %self.name, payload = %String::from_utf8_lossy(kept), "lost bad payload");
             }
+            return;
         }
     }
 }

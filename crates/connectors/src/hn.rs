@@ -217,3 +217,15 @@ fn to_post(h: Hit, raw: Value) -> Post {
     p.raw = Some(raw);
     p
 }
+/// One fetched page's bytes to posts, as `poll` reads them (decode the
+/// page, then each item; items of the wrong shape are skipped here where
+/// `poll` dead-letters them). The fuzz targets' entry (issue 12).
+pub(crate) fn parse_page(body: &[u8]) -> Result<Vec<Post>, serde_json::Error> {
+    let page: Page = serde_json::from_slice(body)?;
+    Ok(page
+        .hits
+        .into_iter()
+        .filter_map(|raw| Some((Hit::deserialize(&raw).ok()?, raw)))
+        .map(|(h, raw)| to_post(h, raw))
+        .collect())
+}

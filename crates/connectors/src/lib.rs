@@ -45,6 +45,8 @@ mod emit;
 mod encoding;
 mod feed_normalize;
 mod file;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hn;
 mod http;
 mod mastodon;

@@ -287,6 +287,18 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
     Ok(p)
 }
 
+/// One fetched page's bytes to posts, as `poll` reads them (decode the
+/// page, then each item; items of the wrong shape are skipped here where
+/// `poll` dead-letters them). The fuzz targets' entry (issue 12).
+pub(crate) fn parse_page(body: &[u8]) -> Result<Vec<Post>, serde_json::Error> {
+    let page: Vec<Value> = serde_json::from_slice(body)?;
+    Ok(page
+        .into_iter()
+        .filter_map(|raw| Some((Status::deserialize(&raw).ok()?, raw)))
+        .filter_map(|(s, raw)| to_post(s, raw, "mastodon.example").ok())
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

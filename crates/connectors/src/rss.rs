@@ -90,7 +90,7 @@ impl Source for Rss {
 
 /// Why a fetched body gave no posts.
 #[derive(Debug, thiserror::Error)]
-enum FeedError {
+pub(crate) enum FeedError {
     #[error("invalid feed: {0}")]
     Normalize(#[from] NormalizeError),
     #[error("invalid feed: {0}")]
@@ -100,8 +100,8 @@ enum FeedError {
 }
 
 /// What reading one body gave.
-struct FeedRead {
-    posts: Vec<Post>,
+pub(crate) struct FeedRead {
+    pub(crate) posts: Vec<Post>,
     /// Entries that could not become posts: (reason, the entry as JSON).
     rejected: Vec<(String, serde_json::Value)>,
     /// Entries the bytes hold, as counted by the normaliser.
@@ -116,7 +116,11 @@ struct FeedRead {
 
 /// Decodes, normalises and parses `body`, then turns entries into posts.
 /// Synchronous, so a panic inside is caught around it with the body at hand.
-fn read_feed(body: &[u8], content_type: Option<&str>, base: &Url) -> Result<FeedRead, FeedError> {
+pub(crate) fn read_feed(
+    body: &[u8],
+    content_type: Option<&str>,
+    base: &Url,
+) -> Result<FeedRead, FeedError> {
     let normalized = normalize(body, content_type)?;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))

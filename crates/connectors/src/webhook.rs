@@ -422,21 +422,14 @@ async fn receive(
     answer
 }
 
-/// Turns a verified body into posts and produces them.
-async fn process(ctx: &Ctx, body: &[u8]) -> Answer {
-    ctx.counters.add(&ctx.counters.polls, 1);
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            ctx.emitter
-                .dead_letter(&format!("invalid JSON: {e}"), "webhook", body)
-                .await;
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": format!("invalid JSON: {e}")})),
-            );
-        }
-    };
+/// A body's posts, and the items that are not posts (reason, item bytes).
+type Parsed = (Vec<Post>, Vec<(String, Vec<u8>)>);
+
+/// A verified body's bytes to posts: a post, an array of posts, or
+/// `{"posts": [...]}`; `Err` when the body is not JSON at all. Pure, so the
+/// fuzz target runs it (issue 12).
+pub(crate) fn parse_body(body: &[u8]) -> Result<Parsed, serde_json::Error> {
+    let value: Value = serde_json::from_slice(body)?;
     let items = match value {
         Value::Array(a) => a,
         Value::Object(mut o) if matches!(o.get("posts"), Some(Value::Array(_))) => {
@@ -448,7 +441,7 @@ async fn process(ctx: &Ctx, body: &[u8]) -> Answer {
         other => vec![other],
     };
     let mut posts = Vec::with_capacity(items.len());
-    let mut rejected = 0;
+    let mut rejected = Vec::new();
     for item in items {
         let bytes = serde_json::to_vec(&item).unwrap_or_default();
         match Post::from_json(&bytes) {
@@ -460,13 +453,30 @@ async fn process(ctx: &Ctx, body: &[u8]) -> Answer {
                 p.raw.get_or_insert(item);
                 posts.push(p);
             }
-            Err(e) => {
-                rejected += 1;
-                ctx.emitter
-                    .dead_letter(&format!("not a post: {e}"), "webhook", &bytes)
-                    .await;
-            }
+            Err(e) => rejected.push((format!("not a post: {e}"), bytes)),
         }
+    }
+    Ok((posts, rejected))
+}
+
+/// Turns a verified body into posts and produces them.
+async fn process(ctx: &Ctx, body: &[u8]) -> Answer {
+    ctx.counters.add(&ctx.counters.polls, 1);
+    let (posts, not_posts) = match parse_body(body) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            ctx.emitter
+                .dead_letter(&format!("invalid JSON: {e}"), "webhook", body)
+                .await;
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": format!("invalid JSON: {e}")})),
+            );
+        }
+    };
+    let rejected = not_posts.len();
+    for (reason, bytes) in not_posts {
+        ctx.emitter.dead_letter(&reason, "webhook", &bytes).await;
     }
     if posts.is_empty() && rejected > 0 {
         return (

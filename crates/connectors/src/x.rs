@@ -421,6 +421,25 @@ fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
     p
 }
 
+/// One fetched page's bytes to posts, as `poll` reads them (decode the
+/// page, then each item; items of the wrong shape are skipped here where
+/// `poll` dead-letters them). The fuzz targets' entry (issue 12).
+pub(crate) fn parse_page(body: &[u8]) -> Result<Vec<Post>, serde_json::Error> {
+    let page: Page = serde_json::from_slice(body)?;
+    let users: HashMap<String, User> = page
+        .includes
+        .users
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    Ok(page
+        .data
+        .into_iter()
+        .filter_map(|raw| Some((Tweet::deserialize(&raw).ok()?, raw)))
+        .map(|(t, raw)| to_post(t, raw, &users))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

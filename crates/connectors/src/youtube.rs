@@ -224,6 +224,19 @@ fn to_post(t: Thread, raw: Value) -> Post {
     p
 }
 
+/// One fetched page's bytes to posts, as `poll` reads them (decode the
+/// page, then each item; items of the wrong shape are skipped here where
+/// `poll` dead-letters them). The fuzz targets' entry (issue 12).
+pub(crate) fn parse_page(body: &[u8]) -> Result<Vec<Post>, serde_json::Error> {
+    let page: Page = serde_json::from_slice(body)?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|raw| Some((Thread::deserialize(&raw).ok()?, raw)))
+        .map(|(t, raw)| to_post(t, raw))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

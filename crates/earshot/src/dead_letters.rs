@@ -24,6 +24,10 @@ pub async fn keep(
     let mut options = ConsumerOptions::new(GROUP, [topic]);
     options.shutdown = stop;
     let mut consumer = bus.consumer(options).await?;
+    // This run's records: the topic's offsets start at 0 again after a restart.
+    let run = chrono::Utc::now()
+        .timestamp_nanos_opt()
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let mut kept = 0;
     while let Some(next) = consumer.recv().await {
         let d = match next {
@@ -41,6 +45,7 @@ pub async fn keep(
         let (store, partition, offset) = (store.clone(), m.partition, m.offset);
         let stored = tokio::task::spawn_blocking(move || {
             store.keep_dead_letter(&KeptDeadLetter {
+                run,
                 partition,
                 offset,
                 at: chrono::Utc::now().timestamp(),

@@ -36,6 +36,13 @@ pub struct KafkaConfig {
     /// Producer linger in milliseconds: how long to wait to fill a batch (default 5).
     #[serde(default = "default_linger")]
     pub linger_ms: u32,
+    /// A consumer left with no partitions while its topics have lag (and its
+    /// group makes no progress) leaves and rejoins its group after this many
+    /// milliseconds (default: twice the session timeout; 0: never). It says
+    /// so from one session timeout on: a warning, the gauge
+    /// `earshot_consumer_unassigned_seconds`, and a failing `/ready`.
+    #[serde(default)]
+    pub unassigned_rejoin_ms: Option<u32>,
     /// Extra librdkafka properties (for example `security.protocol`,
     /// `sasl.mechanisms`, `sasl.username`). Never put secrets here: set
     /// `EARSHOT_KAFKA_SASL_PASSWORD` in the environment instead.
@@ -103,6 +110,7 @@ impl TransportConfig {
                             compression: default_compression(),
                             session_timeout_ms: default_session_timeout(),
                             linger_ms: default_linger(),
+                            unassigned_rejoin_ms: None,
                             properties: BTreeMap::new(),
                         })
                     }

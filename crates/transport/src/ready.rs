@@ -90,6 +90,12 @@ pub fn partitions_check(group: &str) -> String {
     format!("partitions assigned ({group})")
 }
 
+/// Name of the check "`group`'s member is not left without partitions while
+/// its topics have lag and the group makes no progress" (Kafka only).
+pub fn lag_check(group: &str) -> String {
+    format!("partitions for the lag ({group})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,7 @@ fn kafka_config(brokers: &str, properties: BTreeMap<String, String>) -> KafkaCon
         // Lower than the default so joins and hand-overs are quick in tests.
         session_timeout_ms: 6000,
         linger_ms: 5,
+        unassigned_rejoin_ms: None,
         properties,
     }
 }

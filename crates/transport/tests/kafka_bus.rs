@@ -15,6 +15,7 @@ fn bus(brokers: &str, properties: &[(&str, &str)]) -> KafkaBus {
         compression: "zstd".into(),
         session_timeout_ms: 6000,
         linger_ms: 5,
+        unassigned_rejoin_ms: None,
         properties: properties
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -19,6 +19,7 @@ fn bus(brokers: &str) -> KafkaBus {
         session_timeout_ms: 6000,
         linger_ms: 5,
         properties: BTreeMap::new(),
+        unassigned_rejoin_ms: None,
     })
     .unwrap()
 }

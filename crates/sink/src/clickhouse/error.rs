@@ -55,6 +55,7 @@ const TRANSIENT_CODES: &[i32] = &[
     236,  // ABORTED
     241,  // MEMORY_LIMIT_EXCEEDED
     242,  // TABLE_IS_READ_ONLY (a replica lost its coordinator)
+    243,  // NOT_ENOUGH_SPACE (a full disk passes once space is freed)
     252,  // TOO_MANY_PARTS
     279,  // ALL_CONNECTION_TRIES_FAILED (a distributed insert found no live replica of a shard)
     319,  // UNKNOWN_STATUS_OF_INSERT
@@ -92,8 +93,21 @@ pub(crate) fn classify(error: clickhouse::error::Error) -> SinkError {
     }
 }
 
+/// Whether the server failed on a full disk: `errno: 28` (ENOSPC) in an
+/// errno exception, whatever file operation's code carries it (75
+/// CANNOT_WRITE_TO_FILE_DESCRIPTOR on 18.16, others on newer servers).
+fn disk_full(message: &str) -> bool {
+    message.contains("errno: 28,") || message.contains("No space left on device")
+}
+
 /// Classifies a server exception message by its code.
 pub(crate) fn classify_message(message: String) -> SinkError {
+    if disk_full(&message) {
+        // Retried until space is freed, like any known transient failure:
+        // as an unknown error its rows were dead-lettered after
+        // `max_unknown_attempts` (about a minute of backoff).
+        return SinkError::Transient(message);
+    }
     match exception_code(&message) {
         Some(code) if DATA_CODES.contains(&code) => SinkError::Data(message),
         Some(code) if FATAL_CODES.contains(&code) => SinkError::Fatal(message),
@@ -125,6 +139,29 @@ mod tests {
         ));
         assert_eq!(exception_code("no code here"), None);
         let m = "Code: 76. DB::Exception: Cannot open file /data/x.bin. (CANNOT_OPEN_FILE)";
+        assert!(matches!(classify_message(m.into()), SinkError::Unknown(_)));
+    }
+
+    /// Found by the fault campaign (tests/faults/run.sh, `disk:ch`): a full
+    /// data disk made ClickHouse 18.16 answer code 75 with errno 28, which
+    /// was an unclassified error, so a disk full for longer than the bounded
+    /// attempts' backoff dead-lettered the rows instead of waiting.
+    #[test]
+    fn issue_12_a_full_disk_is_transient() {
+        let m = "Code: 75, e.displayText() = DB::ErrnoException: Cannot write to file \
+                 /ch/data/db/interactions/tmp_insert_1_1_1_0/primary.idx, errno: 28, \
+                 strerror: No space left on device, e.what() = DB::ErrnoException";
+        assert!(matches!(
+            classify_message(m.into()),
+            SinkError::Transient(_)
+        ));
+        let m = "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)";
+        assert!(matches!(
+            classify_message(m.into()),
+            SinkError::Transient(_)
+        ));
+        // Another errno on the same code stays unclassified.
+        let m = "Code: 75, e.displayText() = DB::ErrnoException: Cannot write to file /x, errno: 5, strerror: Input/output error";
         assert!(matches!(classify_message(m.into()), SinkError::Unknown(_)));
     }
 }

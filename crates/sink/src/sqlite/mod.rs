@@ -183,13 +183,13 @@ impl SqliteStore {
     }
 
     /// Keeps a record of the (in-memory) dead-letter topic; a redelivered
-    /// one (same partition and offset) is kept once.
+    /// one (same run, partition and offset) is kept once.
     pub fn keep_dead_letter(&self, d: &KeptDeadLetter<'_>) -> rusqlite::Result<()> {
         let conn = self.conn.lock().expect("sqlite lock");
         conn.execute(
-            "INSERT OR IGNORE INTO dead_letters (dlq_partition, dlq_offset, at, stage, reason, key, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![d.partition, d.offset, d.at, d.stage, d.reason, d.key, d.payload],
+            "INSERT OR IGNORE INTO dead_letters (run, dlq_partition, dlq_offset, at, stage, reason, key, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![d.run, d.partition, d.offset, d.at, d.stage, d.reason, d.key, d.payload],
         )?;
         Ok(())
     }
@@ -336,6 +336,10 @@ fn classify(e: rusqlite::Error) -> SinkError {
 /// A record of the dead-letter topic, for [`SqliteStore::keep_dead_letter`].
 #[derive(Debug, Clone)]
 pub struct KeptDeadLetter<'a> {
+    /// The process run that read it (any number distinct per run, e.g. its
+    /// start time): the in-memory topic's offsets start at 0 again in every
+    /// run, so partition and offset alone name a record only within a run.
+    pub run: i64,
     /// Its partition in the dead-letter topic.
     pub partition: i32,
     /// Its offset there.

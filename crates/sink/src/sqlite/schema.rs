@@ -298,6 +298,29 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ) pi ON pi.post_id = pe.post_id
         GROUP BY 2, 3, 4;",
     ),
+    (
+        23,
+        "dead_letters_run",
+        // Issue 12 (found by the fault campaign): the in-memory topic's
+        // offsets start at 0 again in every process run, so keyed by offset
+        // alone a restarted process's dead letters were ignored as
+        // "redelivered". The run that read them is part of the key now.
+        "CREATE TABLE IF NOT EXISTS dead_letters_by_run (
+            run INTEGER NOT NULL,
+            dlq_partition INTEGER NOT NULL,
+            dlq_offset INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            key TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            PRIMARY KEY (run, dlq_partition, dlq_offset)
+        );
+        INSERT OR IGNORE INTO dead_letters_by_run
+            SELECT 0, dlq_partition, dlq_offset, at, stage, reason, key, payload FROM dead_letters;
+        DROP TABLE dead_letters;
+        ALTER TABLE dead_letters_by_run RENAME TO dead_letters;",
+    ),
 ];
 
 /// Table recording applied migrations.

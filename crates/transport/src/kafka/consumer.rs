@@ -10,12 +10,14 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::message::{Headers, Message as _, OwnedMessage};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::context::{Ctx, Part, Shared};
 use super::member_config;
+use super::unassigned::{Unassigned, Verdict};
 use crate::watermark::HeldReporter;
 use crate::{
     AckToken, ConsumerOptions, Delivery, KafkaConfig, Message, PartitionWatermark, TransportError,
@@ -61,19 +63,22 @@ impl KafkaConsumer {
             // Consumer lag comes from librdkafka's statistics (see `Ctx::stats`).
             c.set("statistics.interval.ms", STATS_INTERVAL_MS);
         }
-        let consumer: BaseConsumer<Ctx> = c
-            .create_with_context(Ctx {
-                shared: shared.clone(),
-                // Well inside the rebalance timeout, and short enough that the
-                // group is not held up for long by a slow stage.
-                revoke_drain: Duration::from_millis(u64::from(session / 2).min(5_000)),
-                group: options.group.clone(),
-            })
-            .map_err(|e| TransportError::Config(format!("Kafka consumer: {e}")))?;
-        let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&topics)
-            .map_err(|e| TransportError::Broker(format!("subscribing to {topics:?}: {e}")))?;
+        // Well inside the rebalance timeout, and short enough that the group
+        // is not held up for long by a slow stage.
+        let revoke_drain = Duration::from_millis(u64::from(session / 2).min(5_000));
+        let consumer = member(&c, &shared, revoke_drain, &options)?;
+        let rejoin_after = match config.unassigned_rejoin_ms {
+            None => Some(Duration::from_millis(2 * u64::from(session))),
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms.into())),
+        };
+        let unassigned = Unassigned::new(
+            &options.group,
+            &options.topics,
+            Duration::from_millis(session.into()),
+            rejoin_after,
+            options.held_report_interval,
+        );
 
         let budget = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -88,6 +93,9 @@ impl KafkaConsumer {
             options: options.clone(),
             stop: stop.clone(),
             paused: false,
+            config: c,
+            revoke_drain,
+            unassigned,
         };
         std::thread::Builder::new()
             .name(format!("kafka-{}", options.group))
@@ -198,6 +206,10 @@ struct Poller {
     options: ConsumerOptions,
     stop: Arc<std::sync::atomic::AtomicBool>,
     paused: bool,
+    /// To create the member again (see `rejoin`).
+    config: ClientConfig,
+    revoke_drain: Duration,
+    unassigned: Unassigned,
 }
 
 impl Poller {
@@ -262,6 +274,10 @@ impl Poller {
                         .map(|((t, p), part)| (t.as_str(), *p, &*part.watermark)),
                 );
             }
+            let assigned = self.shared.parts.lock().expect("assignment lock").len();
+            if !stopping && self.unassigned.check(&self.consumer, assigned) == Verdict::Rejoin {
+                self.rejoin();
+            }
         };
         self.shared.closing.store(true, Ordering::SeqCst);
         let result = self.commit(CommitMode::Sync);
@@ -272,6 +288,19 @@ impl Poller {
         drop(self.consumer);
         if let Some(reply) = finish {
             let _ = reply.send(result);
+        }
+    }
+
+    /// Leaves the group and joins it again as a new member, for a member
+    /// left without partitions while its topics have lag (see `unassigned`).
+    /// It holds no partition, so nothing is in flight and nothing to commit.
+    fn rejoin(&mut self) {
+        match member(&self.config, &self.shared, self.revoke_drain, &self.options) {
+            // Dropping the old member leaves the group.
+            Ok(fresh) => drop(std::mem::replace(&mut self.consumer, fresh)),
+            Err(e) => {
+                tracing::warn!(group = %self.options.group, error = %e, "cannot rejoin the group; retried later")
+            }
         }
     }
 
@@ -354,6 +383,27 @@ impl Poller {
         // If the receiver is gone the delivery (and its token) is dropped: held.
         let _ = self.deliveries.send(Ok(Delivery { message, ack }));
     }
+}
+
+/// A new group member with `c`'s settings, subscribed to the options' topics.
+fn member(
+    c: &ClientConfig,
+    shared: &Arc<Shared>,
+    revoke_drain: Duration,
+    options: &ConsumerOptions,
+) -> Result<BaseConsumer<Ctx>, TransportError> {
+    let consumer: BaseConsumer<Ctx> = c
+        .create_with_context(Ctx {
+            shared: shared.clone(),
+            revoke_drain,
+            group: options.group.clone(),
+        })
+        .map_err(|e| TransportError::Config(format!("Kafka consumer: {e}")))?;
+    let topics: Vec<&str> = options.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| TransportError::Broker(format!("subscribing to {topics:?}: {e}")))?;
+    Ok(consumer)
 }
 
 fn to_message(m: &OwnedMessage) -> Message {

@@ -15,6 +15,7 @@ mod consumer;
 mod context;
 mod membership;
 mod producer;
+mod unassigned;
 
 use std::sync::Arc;
 

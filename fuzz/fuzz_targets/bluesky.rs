@@ -1,0 +1,8 @@
+//! Bluesky Jetstream events. See `fuzz/checks.rs` for what is checked.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::bluesky(data));

@@ -1,0 +1,8 @@
+//! HTML to text (connectors). See `fuzz/checks.rs` for what is checked.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::html_to_text(data));

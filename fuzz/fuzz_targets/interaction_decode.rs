@@ -1,0 +1,8 @@
+//! `Interaction` (scored record) JSON decoding. See `fuzz/checks.rs` for what is checked.
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::interaction_decode(data));
