@@ -145,10 +145,9 @@ async fn issue_12_the_dead_letter_of_an_oversize_post_is_cut_to_fit_the_topic() 
     let dls = dead_letters(&bus.inner).await;
     assert_eq!(dls.len(), 1, "the dead letter reached the topic");
     assert!(
-        dls[0].reason.contains("Message size too large")
-            && dls[0].reason.contains("payload cut from"),
+        dls[0].reason.contains("Message size too large") && dls[0].payload_cut_from.is_some(),
         "{:?}",
-        dls[0].reason
+        dls[0]
     );
     assert!(dls[0].payload.len() < 5_000 && dls[0].payload_text().contains("acme acme"));
 }
