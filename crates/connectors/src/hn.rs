@@ -8,6 +8,9 @@
 //! window is exhausted, the cursor keeps `upper` and the next poll continues
 //! downward, so nothing between polls is skipped.
 
+mod config;
+pub use config::HnConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, HnConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 

@@ -1,6 +1,9 @@
 //! Mastodon public and hashtag timelines of one instance, paged upward with
 //! `min_id` (each page holds the statuses immediately newer than it).
 
+mod config;
+pub use config::MastodonConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, MastodonConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::{html_to_text, id_cmp, lang};
 

@@ -6,6 +6,9 @@
 //! `before` item that was deleted; then the poll reads the top of the listing
 //! and walks down with `after` until it reaches the cursor's time.
 
+mod config;
+pub use config::RedditConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, RedditConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 
 pub(crate) struct Reddit {

@@ -13,6 +13,9 @@
 //! those posts are out of the API's reach. A lower bound next to `until_id`
 //! is always sent as a `since_id` (ids are snowflakes: time in the high bits).
 
+mod config;
+pub use config::XConfig;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, XConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::{id_cmp, lang, unescape_x};
 

@@ -6,6 +6,9 @@
 //! kept in the cursor and the next poll continues from it before moving the
 //! time forward, so nothing is skipped.
 
+mod config;
+pub use config::YoutubeConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, YoutubeConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 
