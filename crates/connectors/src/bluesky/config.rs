@@ -1,5 +1,5 @@
-//! `kind = "bluesky"`: the keys of a Bluesky connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "bluesky"` (Bluesky (Jetstream)): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! `kind = "file"`: the keys of a JSON Lines files connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "file"` (JSON Lines replay): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use std::path::PathBuf;
 

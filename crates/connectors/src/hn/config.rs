@@ -1,5 +1,5 @@
-//! `kind = "hn"`: the keys of a Hacker News connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "hn"` (Hacker News): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! `kind = "mastodon"`: the keys of a Mastodon connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "mastodon"` (Mastodon): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

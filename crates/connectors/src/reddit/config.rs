@@ -1,5 +1,5 @@
-//! `kind = "reddit"`: the keys of a Reddit connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "reddit"` (Reddit): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! `kind = "rss"`: the keys of a RSS, Atom and JSON Feed connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "rss"` (RSS, Atom and JSON Feed): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! `kind = "webhook"`: the keys of a the webhook receiver connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "webhook"` (webhook receiver): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use std::net::SocketAddr;
 

@@ -1,5 +1,5 @@
-//! `kind = "x"`: the keys of a X connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "x"` (X recent search): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 

@@ -1,5 +1,5 @@
-//! `kind = "youtube"`: the keys of a YouTube connector, their defaults and
-//! their checks. Doc comments are the user documentation of each key.
+//! `kind = "youtube"` (YouTube comments): its keys, their defaults and their checks.
+//! Doc comments are the user documentation of each key.
 
 use serde::Deserialize;
 
