@@ -4,6 +4,9 @@
 //! `cursor - rewind_secs` so the gap is covered, and the replayed posts are
 //! dropped as duplicates by id.
 
+mod config;
+pub use config::BlueskyConfig;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
-use crate::config::{secs, BlueskyConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::lang;
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backend::CursorBackend;
-use crate::config::{ConnectConfig, ConnectSettings, ConnectorConfig, SourceConfig};
+use crate::config::{ConnectConfig, ConnectSettings, ConnectorConfig};
 use crate::cursor::CursorStore;
 use crate::emit::Emitter;
 use crate::http::{Http, SourceHttp};
@@ -89,22 +89,7 @@ impl Builder {
             shutdown,
             once: self.settings.once,
         };
-        let mut addr = None;
-        let source: Box<dyn Source> = match &c.source {
-            SourceConfig::Rss(r) => Box::new(crate::rss::Rss::new(r.clone())),
-            SourceConfig::Hn(h) => Box::new(crate::hn::Hn::new(h.clone())),
-            SourceConfig::Reddit(r) => Box::new(crate::reddit::Reddit::new(r.clone())),
-            SourceConfig::Mastodon(m) => Box::new(crate::mastodon::Mastodon::new(m.clone())),
-            SourceConfig::Bluesky(b) => Box::new(crate::bluesky::Bluesky::new(b.clone())),
-            SourceConfig::Webhook(w) => {
-                let hook = crate::webhook::Webhook::bind(w, &c.name).await?;
-                addr = Some(hook.local_addr());
-                Box::new(hook)
-            }
-            SourceConfig::File(f) => Box::new(crate::file::File::new(f.clone())),
-            SourceConfig::X(x) => Box::new(crate::x::X::new(x.clone())),
-            SourceConfig::Youtube(y) => Box::new(crate::youtube::Youtube::new(y.clone())),
-        };
+        let (source, addr) = c.source.build(&c.name).await?;
         Ok((source, ctx, addr))
     }
 }
@@ -180,12 +165,7 @@ impl Daemon {
         let mut sources = Vec::new();
         let mut webhooks = HashMap::new();
         for c in config.connectors.iter().filter(|c| c.enabled) {
-            if config.connect.once
-                && matches!(
-                    c.source,
-                    SourceConfig::Bluesky(_) | SourceConfig::Webhook(_)
-                )
-            {
+            if config.connect.once && c.source.is_stream() {
                 // A stream has no "once": it would keep a one-pass run from ending.
                 tracing::warn!(connector = %c.name, kind = c.source.kind(), "streaming connector not started in one-pass mode");
                 continue;

@@ -4,6 +4,9 @@
 //! resumes mid-file. Without `one_shot` the files are watched for appended
 //! lines (a partial last line waits for its newline) and directories for new files.
 
+mod config;
+pub use config::FileConfig;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::config::{secs, FileConfig};
+use crate::config::secs;
 use crate::emit::Emitted;
 use crate::source::{Ctx, Source};
 

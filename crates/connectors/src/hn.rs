@@ -8,6 +8,9 @@
 //! window is exhausted, the cursor keeps `upper` and the next poll continues
 //! downward, so nothing between polls is skipped.
 
+mod config;
+pub use config::HnConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, HnConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 
@@ -83,16 +86,13 @@ const KEY: &str = "search";
 impl Source for Hn {
     async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
         let this = Arc::new(*self);
-        loop {
+        let interval = secs(this.cfg.poll_interval_secs);
+        ctx.poll_every("search", "poll failed", interval, || {
             let (t, c) = (this.clone(), ctx.clone());
-            let poll = async move { t.poll(&c).await };
-            if let Some(Err(e)) = ctx.guarded("search", poll).await {
-                ctx.error("poll failed", &format!("{e:#}"));
-            }
-            if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
-                return Ok(());
-            }
-        }
+            async move { t.poll(&c).await }
+        })
+        .await;
+        Ok(())
     }
 }
 
@@ -131,11 +131,7 @@ impl Hn {
                 .append_pair("numericFilters", &filters)
                 .append_pair("hitsPerPage", &self.cfg.hits_per_page.to_string())
                 .append_pair("page", &page_no.to_string());
-            let page = match ctx.fetch(&url, HeaderMap::new()).await {
-                Some(resp) => ctx.json::<Page>(&url, &resp.body).await,
-                None => None,
-            };
-            let Some(page) = page else {
+            let Some(page) = ctx.fetch_json::<Page>(&url, HeaderMap::new()).await else {
                 // Keep what was read (remembered by id); the cursor stays for a retry.
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());

@@ -51,6 +51,7 @@ mod hn;
 mod http;
 mod mastodon;
 mod reddit;
+mod registry;
 mod rss;
 pub mod share;
 mod source;
@@ -61,9 +62,7 @@ mod x;
 mod youtube;
 
 pub use backend::{CursorBackend, CursorError};
-pub use config::{
-    ConnectConfig, ConnectSettings, ConnectorConfig, ConnectorsConfig, CursorConfig, SourceConfig,
-};
+pub use config::{ConnectConfig, ConnectSettings, ConnectorConfig, CursorConfig, SourceConfig};
 pub use cursor::{CursorStore, Export};
 pub use daemon::{run, Daemon};
 pub use stats::{ConnectStats, ConnectorStats, StatsHandle};

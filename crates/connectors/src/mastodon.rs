@@ -1,6 +1,9 @@
 //! Mastodon public and hashtag timelines of one instance, paged upward with
 //! `min_id` (each page holds the statuses immediately newer than it).
 
+mod config;
+pub use config::MastodonConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, MastodonConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::{html_to_text, id_cmp, lang};
 
@@ -121,7 +124,9 @@ impl Source for Mastodon {
                 .extend_pairs(&query)
                 .append_pair("limit", &this.cfg.limit.to_string());
             tasks.spawn(async move {
-                loop {
+                let failed = format!("timeline {key} failed");
+                let interval = secs(this.cfg.poll_interval_secs);
+                ctx.poll_every(url.as_str(), &failed, interval, || {
                     let (t, c, k, u, h, hs) = (
                         this.clone(),
                         ctx.clone(),
@@ -130,14 +135,9 @@ impl Source for Mastodon {
                         headers.clone(),
                         host.clone(),
                     );
-                    let poll = async move { t.poll(&c, &k, &u, &h, &hs).await };
-                    if let Some(Err(e)) = ctx.guarded(url.as_str(), poll).await {
-                        ctx.error(&format!("timeline {key} failed"), &format!("{e:#}"));
-                    }
-                    if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
-                        break;
-                    }
-                }
+                    async move { t.poll(&c, &k, &u, &h, &hs).await }
+                })
+                .await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -164,11 +164,7 @@ impl Mastodon {
             if let Some(min) = &newest {
                 url.query_pairs_mut().append_pair("min_id", min);
             }
-            let page: Option<Vec<Value>> = match ctx.fetch(&url, headers.clone()).await {
-                Some(resp) => ctx.json(&url, &resp.body).await,
-                None => None,
-            };
-            let Some(page) = page else {
+            let Some(page) = ctx.fetch_json::<Vec<Value>>(&url, headers.clone()).await else {
                 ok = false;
                 break;
             };

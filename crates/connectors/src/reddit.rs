@@ -6,6 +6,9 @@
 //! `before` item that was deleted; then the poll reads the top of the listing
 //! and walks down with `after` until it reaches the cursor's time.
 
+mod config;
+pub use config::RedditConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, RedditConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 
 pub(crate) struct Reddit {
@@ -128,7 +131,9 @@ impl Source for Reddit {
                 (ctx.clone(), this.clone(), headers.clone(), base.clone());
             tasks.spawn(async move {
                 let stream = Arc::new(stream);
-                loop {
+                let failed = format!("listing {} failed", stream.key);
+                let interval = secs(this.cfg.poll_interval_secs);
+                ctx.poll_every(&stream.key, &failed, interval, || {
                     let (t, c, b, s, h) = (
                         this.clone(),
                         ctx.clone(),
@@ -136,14 +141,9 @@ impl Source for Reddit {
                         stream.clone(),
                         headers.clone(),
                     );
-                    let poll = async move { t.poll(&c, &b, &s, &h).await };
-                    if let Some(Err(e)) = ctx.guarded(&stream.key, poll).await {
-                        ctx.error(&format!("listing {} failed", stream.key), &format!("{e:#}"));
-                    }
-                    if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
-                        break;
-                    }
-                }
+                    async move { t.poll(&c, &b, &s, &h).await }
+                })
+                .await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -173,8 +173,7 @@ impl Reddit {
         url: &Url,
         headers: &HeaderMap,
     ) -> Option<(Vec<(Thing, Value)>, Option<String>)> {
-        let resp = ctx.fetch(url, headers.clone()).await?;
-        let listing: Listing = ctx.json(url, &resp.body).await?;
+        let listing: Listing = ctx.fetch_json(url, headers.clone()).await?;
         let things = ctx.items::<Thing>(url, listing.data.children).await;
         Some((things, listing.data.after))
     }

@@ -9,6 +9,9 @@
 //! panic while polling a feed is caught, dead-lettered with the feed's URL,
 //! and the feed is polled again on its interval.
 
+mod config;
+pub use config::{FeedEntry, RssConfig};
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -23,7 +26,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{secs, FeedEntry, RssConfig};
+use crate::config::secs;
 use crate::feed_normalize::{normalize, Format, NormalizeError};
 use crate::http::redact;
 use crate::source::{panic_message, Ctx, Source};

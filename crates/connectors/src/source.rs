@@ -81,6 +81,29 @@ impl Ctx {
         }
     }
 
+    /// The polling loop of a source (or of one of its feeds): runs
+    /// `poll()` [`guarded`](Ctx::guarded) by `locator`, counts and logs an
+    /// error as `failed`, and waits `interval`; returns on shutdown, or after
+    /// one pass in one-pass mode.
+    pub async fn poll_every<F>(
+        &self,
+        locator: &str,
+        failed: &str,
+        interval: Duration,
+        mut poll: impl FnMut() -> F,
+    ) where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        loop {
+            if let Some(Err(e)) = self.guarded(locator, poll()).await {
+                self.error(failed, &format!("{e:#}"));
+            }
+            if !self.sleep(interval).await {
+                return;
+            }
+        }
+    }
+
     /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
     pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
         let Some(raw) = self.cursors.get(&self.name, key).await? else {
@@ -132,6 +155,18 @@ impl Ctx {
                 None
             }
         }
+    }
+
+    /// GETs `url` and decodes its JSON body: [`Ctx::fetch`] then
+    /// [`Ctx::json`]. `None` when either failed (already counted, logged or
+    /// dead-lettered): try again next poll.
+    pub async fn fetch_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+    ) -> Option<T> {
+        let resp = self.fetch(url, headers).await?;
+        self.json(url, &resp.body).await
     }
 
     /// Decodes a JSON body into `T`; a body that is not (invalid JSON, wrong

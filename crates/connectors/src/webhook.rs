@@ -21,6 +21,9 @@
 //! within `timeout_secs` (`408` otherwise), and at most `max_connections`
 //! connections are served at once (more wait in the listen backlog).
 
+mod config;
+pub use config::WebhookConfig;
+
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -45,7 +48,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::config::WebhookConfig;
 use crate::source::{Ctx, Source};
 
 /// Most signatures remembered to refuse replays. At the default window

@@ -13,6 +13,9 @@
 //! those posts are out of the API's reach. A lower bound next to `until_id`
 //! is always sent as a `since_id` (ids are snowflakes: time in the high bits).
 
+mod config;
+pub use config::XConfig;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, XConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::{id_cmp, lang, unescape_x};
 
@@ -258,16 +261,13 @@ impl Source for X {
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
         let this = Arc::new(*self);
-        loop {
+        let interval = secs(this.cfg.poll_interval_secs);
+        ctx.poll_every("search", "poll failed", interval, || {
             let (t, c, h) = (this.clone(), ctx.clone(), headers.clone());
-            let poll = async move { t.poll(&c, &h).await };
-            if let Some(Err(e)) = ctx.guarded("search", poll).await {
-                ctx.error("poll failed", &format!("{e:#}"));
-            }
-            if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
-                return Ok(());
-            }
-        }
+            async move { t.poll(&c, &h).await }
+        })
+        .await;
+        Ok(())
     }
 }
 
@@ -325,11 +325,7 @@ impl X {
                     q.append_pair("next_token", t);
                 }
             }
-            let page = match ctx.fetch(&url, headers.clone()).await {
-                Some(resp) => ctx.json::<Page>(&url, &resp.body).await,
-                None => None,
-            };
-            let Some(page) = page else {
+            let Some(page) = ctx.fetch_json::<Page>(&url, headers.clone()).await else {
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());
             };

@@ -6,6 +6,9 @@
 //! kept in the cursor and the next poll continues from it before moving the
 //! time forward, so nothing is skipped.
 
+mod config;
+pub use config::YoutubeConfig;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
-use crate::config::{secs, YoutubeConfig};
+use crate::config::secs;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 
@@ -104,16 +107,13 @@ impl Source for Youtube {
         for video in this.cfg.video_ids.clone() {
             let (ctx, this, key) = (ctx.clone(), this.clone(), key.clone());
             tasks.spawn(async move {
-                loop {
+                let (locator, failed) = (format!("video {video}"), format!("video {video} failed"));
+                let interval = secs(this.cfg.poll_interval_secs);
+                ctx.poll_every(&locator, &failed, interval, || {
                     let (t, c, v, k) = (this.clone(), ctx.clone(), video.clone(), key.clone());
-                    let poll = async move { t.poll(&c, &v, &k).await };
-                    if let Some(Err(e)) = ctx.guarded(&format!("video {video}"), poll).await {
-                        ctx.error(&format!("video {video} failed"), &format!("{e:#}"));
-                    }
-                    if !ctx.sleep(secs(this.cfg.poll_interval_secs)).await {
-                        break;
-                    }
-                }
+                    async move { t.poll(&c, &v, &k).await }
+                })
+                .await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -144,11 +144,7 @@ impl Youtube {
             if let Some(t) = &token {
                 url.query_pairs_mut().append_pair("pageToken", t);
             }
-            let page = match ctx.fetch(&url, HeaderMap::new()).await {
-                Some(resp) => ctx.json::<Page>(&url, &resp.body).await,
-                None => None,
-            };
-            let Some(page) = page else {
+            let Some(page) = ctx.fetch_json::<Page>(&url, HeaderMap::new()).await else {
                 ctx.emitter.emit(posts, None).await?;
                 return Ok(());
             };
