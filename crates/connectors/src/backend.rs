@@ -21,6 +21,14 @@ pub enum CursorError {
     /// The local SQLite store failed.
     #[error("cursor store: {0}")]
     Local(String),
+    /// The local SQLite store could not be opened.
+    #[error("opening cursor store {path}: {message}")]
+    Open {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The cursor topic could not be read or written.
     #[error("cursor topic `{topic}`: {source}")]
     Topic {
@@ -69,14 +77,10 @@ pub trait CursorBackend: Send + Sync {
     async fn prune_seen(&self, connector: &str, retention: Duration) -> Result<usize, CursorError>;
 }
 
-fn local(e: anyhow::Error) -> CursorError {
-    CursorError::Local(format!("{e:#}"))
-}
-
 #[async_trait]
 impl CursorBackend for CursorStore {
     async fn get(&self, connector: &str, key: &str) -> Result<Option<String>, CursorError> {
-        CursorStore::get(self, connector, key).await.map_err(local)
+        CursorStore::get(self, connector, key).await
     }
 
     async fn seen(
@@ -84,7 +88,7 @@ impl CursorBackend for CursorStore {
         connector: &str,
         ids: Vec<String>,
     ) -> Result<HashSet<String>, CursorError> {
-        CursorStore::seen(self, connector, ids).await.map_err(local)
+        CursorStore::seen(self, connector, ids).await
     }
 
     async fn commit(
@@ -93,14 +97,10 @@ impl CursorBackend for CursorStore {
         cursor: Option<(String, String)>,
         ids: Vec<String>,
     ) -> Result<(), CursorError> {
-        CursorStore::commit(self, connector, cursor, ids)
-            .await
-            .map_err(local)
+        CursorStore::commit(self, connector, cursor, ids).await
     }
 
     async fn prune_seen(&self, connector: &str, retention: Duration) -> Result<usize, CursorError> {
-        CursorStore::prune_seen(self, connector, retention)
-            .await
-            .map_err(local)
+        CursorStore::prune_seen(self, connector, retention).await
     }
 }

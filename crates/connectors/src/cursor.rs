@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
+use crate::backend::CursorError;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// One connector's saved state, from [`CursorStore::export`].
@@ -56,22 +56,31 @@ fn now() -> i64 {
 
 impl CursorStore {
     /// Opens (creating when missing) the database at `path`, and its directory.
-    pub fn open(path: &Path) -> anyhow::Result<CursorStore> {
+    pub fn open(path: &Path) -> Result<CursorStore, CursorError> {
+        let open = |what: &str, e: &dyn std::fmt::Display| CursorError::Open {
+            path: path.to_path_buf(),
+            message: format!("{what}: {e}"),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open(&format!("creating {}", dir.display()), &e))?;
         }
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening cursor store {}", path.display()))?;
+        let conn = Connection::open(path).map_err(|e| open("opening", &e))?;
         // WAL + NORMAL: a commit survives a process crash; fsync per checkpoint, not per cursor.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open("configuring", &e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open("configuring", &e))?;
         // The seen index is read once per post: keep it in memory rather than
         // re-reading its pages with a syscall each (SQLite's default cache is 2 MiB).
-        conn.pragma_update(None, "cache_size", -65_536)?;
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(|e| open("configuring", &e))?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
+            .map_err(|e| open("configuring", &e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| open("configuring", &e))?;
         conn.execute_batch(SCHEMA)
-            .with_context(|| format!("creating tables in {}", path.display()))?;
+            .map_err(|e| open("creating tables", &e))?;
         Ok(CursorStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -81,19 +90,19 @@ impl CursorStore {
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
+    ) -> Result<T, CursorError> {
         let conn = self.conn.clone();
-        let out = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut c = conn.lock().expect("cursor store lock");
             f(&mut c)
         })
         .await
-        .context("cursor store task")??;
-        Ok(out)
+        .map_err(|e| CursorError::Local(format!("cursor store task: {e}")))?
+        .map_err(|e| CursorError::Local(e.to_string()))
     }
 
     /// The cursor `key` of `connector`, if one was saved.
-    pub async fn get(&self, connector: &str, key: &str) -> anyhow::Result<Option<String>> {
+    pub async fn get(&self, connector: &str, key: &str) -> Result<Option<String>, CursorError> {
         let (c, k) = (connector.to_string(), key.to_string());
         self.with(move |conn| {
             conn.query_row(
@@ -107,7 +116,11 @@ impl CursorStore {
     }
 
     /// Which of `ids` `connector` already produced.
-    pub async fn seen(&self, connector: &str, ids: Vec<String>) -> anyhow::Result<HashSet<String>> {
+    pub async fn seen(
+        &self,
+        connector: &str,
+        ids: Vec<String>,
+    ) -> Result<HashSet<String>, CursorError> {
         let c = connector.to_string();
         self.with(move |conn| {
             // One read transaction for the whole page: outside one, every
@@ -136,7 +149,7 @@ impl CursorStore {
         connector: &str,
         cursor: Option<(String, String)>,
         ids: Vec<String>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), CursorError> {
         if cursor.is_none() && ids.is_empty() {
             return Ok(());
         }
@@ -167,7 +180,7 @@ impl CursorStore {
 
     /// Forgets that `ids` were produced (`earshot forget`); returns how many
     /// records went. The store's `forgotten` list keeps a refetch out.
-    pub async fn forget_ids(&self, ids: Vec<String>) -> anyhow::Result<usize> {
+    pub async fn forget_ids(&self, ids: Vec<String>) -> Result<usize, CursorError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let mut n = 0;
@@ -184,7 +197,11 @@ impl CursorStore {
     }
 
     /// Forgets produced ids older than `retention`; returns how many.
-    pub async fn prune_seen(&self, connector: &str, retention: Duration) -> anyhow::Result<usize> {
+    pub async fn prune_seen(
+        &self,
+        connector: &str,
+        retention: Duration,
+    ) -> Result<usize, CursorError> {
         let c = connector.to_string();
         let cutoff = now() - retention.as_secs() as i64;
         self.with(move |conn| {
@@ -199,7 +216,7 @@ impl CursorStore {
     /// Everything saved for `connector`: its cursors as `(key, value)` and
     /// its produced ids as `(id, seen_at)` (Unix seconds), for moving them
     /// to another backend.
-    pub async fn export(&self, connector: &str) -> anyhow::Result<Export> {
+    pub async fn export(&self, connector: &str) -> Result<Export, CursorError> {
         let c = connector.to_string();
         self.with(move |conn| {
             let tx = conn.transaction()?;
@@ -223,7 +240,7 @@ impl CursorStore {
         reason: &str,
         locator: &str,
         payload: Vec<u8>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), CursorError> {
         let (c, r, l) = (
             connector.to_string(),
             reason.to_string(),
@@ -243,7 +260,7 @@ impl CursorStore {
     pub async fn quarantined(
         &self,
         connector: &str,
-    ) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+    ) -> Result<Vec<(String, String, Vec<u8>)>, CursorError> {
         let c = connector.to_string();
         self.with(move |conn| {
             let mut stmt = conn.prepare(

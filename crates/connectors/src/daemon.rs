@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use earshot_transport::{Bus, Producer, TopicsConfig};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,6 +14,7 @@ use crate::backend::CursorBackend;
 use crate::config::{ConnectConfig, ConnectSettings, ConnectorConfig};
 use crate::cursor::CursorStore;
 use crate::emit::Emitter;
+use crate::error::ConnectError;
 use crate::http::{Http, SourceHttp};
 use crate::share::{CursorsKind, KafkaCursors};
 use crate::source::{Ctx, Source};
@@ -106,7 +106,7 @@ pub async fn run(
     topics: &TopicsConfig,
     config: &ConnectConfig,
     shutdown: CancellationToken,
-) -> anyhow::Result<ConnectStats> {
+) -> Result<ConnectStats, ConnectError> {
     Daemon::new(bus, topics, config, shutdown)
         .await?
         .run()
@@ -122,21 +122,23 @@ impl Daemon {
         topics: &TopicsConfig,
         config: &ConnectConfig,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<Daemon> {
+    ) -> Result<Daemon, ConnectError> {
         let problems = config.validate();
         if !problems.is_empty() {
             let list: Vec<String> = problems
                 .iter()
                 .map(|(k, m)| format!("  {k}: {m}"))
                 .collect();
-            bail!("invalid connector configuration:\n{}", list.join("\n"));
+            return Err(ConnectError::Config(list.join("\n")));
         }
         let store = CursorStore::open(&config.cursors.path)?;
         bus.ensure_topics(&topics.specs())
             .await
-            .context("creating topics")?;
+            .map_err(ConnectError::Topics)?;
         let builder = Arc::new(Builder {
-            http: Arc::new(Http::new(&config.connect)?),
+            http: Arc::new(
+                Http::new(&config.connect).map_err(|e| ConnectError::Http(format!("{e:#}")))?,
+            ),
             producer: bus.producer(),
             topics: topics.clone(),
             quarantine: store.clone(),
@@ -170,7 +172,10 @@ impl Daemon {
                 tracing::warn!(connector = %c.name, kind = c.source.kind(), "streaming connector not started in one-pass mode");
                 continue;
             }
-            let (source, ctx, addr) = builder.build(c, cursors.clone(), shutdown.clone()).await?;
+            let (source, ctx, addr) = builder
+                .build(c, cursors.clone(), shutdown.clone())
+                .await
+                .map_err(|e| ConnectError::connector(&c.name, format!("{e:#}")))?;
             if let Some(addr) = addr {
                 webhooks.insert(c.name.clone(), addr);
             }
@@ -198,7 +203,7 @@ impl Daemon {
 
     /// Runs until shutdown or until every source finished. An error of one
     /// source does not stop the others; the first one is returned at the end.
-    pub async fn run(self) -> anyhow::Result<ConnectStats> {
+    pub async fn run(self) -> Result<ConnectStats, ConnectError> {
         if let Some(shared) = self.shared {
             let retention = shared
                 .config
@@ -210,7 +215,7 @@ impl Daemon {
             let chores = Housekeeping::start(self.cursors, retention, &self.stats, &self.shutdown);
             let outcome = crate::share::run_shared(shared, self.shutdown).await;
             chores.stop().await;
-            outcome?;
+            outcome.map_err(|e| ConnectError::Shared(format!("{e:#}")))?;
             return Ok(self.stats.snapshot());
         }
         let tracker = TaskTracker::new();
@@ -238,7 +243,7 @@ impl Daemon {
                 Ok(()) => tracing::info!(connector = %name, "connector stopped"),
                 Err(e) => {
                     tracing::error!(connector = %name, error = format!("{e:#}"), "connector failed");
-                    first_error.get_or_insert(e.context(format!("connector `{name}`")));
+                    first_error.get_or_insert(ConnectError::connector(&name, format!("{e:#}")));
                 }
             }
         }

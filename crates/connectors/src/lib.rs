@@ -43,6 +43,7 @@ mod cursor;
 mod daemon;
 mod emit;
 mod encoding;
+mod error;
 mod feed_normalize;
 mod file;
 #[doc(hidden)]
@@ -65,5 +66,6 @@ pub use backend::{CursorBackend, CursorError};
 pub use config::{ConnectConfig, ConnectSettings, ConnectorConfig, CursorConfig, SourceConfig};
 pub use cursor::{CursorStore, Export};
 pub use daemon::{run, Daemon};
+pub use error::ConnectError;
 pub use stats::{ConnectStats, ConnectorStats, StatsHandle};
 pub use text::html_to_text;

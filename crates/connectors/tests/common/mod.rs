@@ -40,7 +40,7 @@ pub fn config(dir: &tempfile::TempDir, toml_text: &str) -> ConnectConfig {
 pub struct Running {
     pub stats: StatsHandle,
     pub shutdown: CancellationToken,
-    pub handle: JoinHandle<anyhow::Result<ConnectStats>>,
+    pub handle: JoinHandle<Result<ConnectStats, earshot_connect::ConnectError>>,
     pub webhook: Option<SocketAddr>,
 }
 
