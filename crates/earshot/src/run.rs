@@ -188,6 +188,24 @@ pub async fn run(
         shutdown.cancelled().await;
     }
     stages.cancel();
+    // The consuming stages stop first; then whatever is still on the bus is
+    // acknowledged by nobody: waiting producers (a connector mid-page, a
+    // webhook request) learn it was not stored instead of waiting forever,
+    // so the connectors can stop too.
+    let match_stats = match_task.await.context("matcher panicked")??;
+    let sink_stats = sink_task.await.context("sink panicked")??;
+    let dead_letters_kept = match dead_letter_task {
+        Some(t) => Some(t.await.context("dead-letter keeper panicked")??),
+        None => None,
+    };
+    let cases_stats = match cases_task {
+        Some(t) => Some(t.await.context("case maker panicked")??),
+        None => None,
+    };
+    if let Some(memory) = &memory {
+        // A webhook then answers 503; a cursor does not move.
+        memory.abandon_pending();
+    }
     // Stopped by a signal: the connectors stop with the other stages, and their
     // counters are still worth printing.
     let connect_stats = match finished {
@@ -200,21 +218,6 @@ pub async fn run(
             }
         },
     };
-    let match_stats = match_task.await.context("matcher panicked")??;
-    let sink_stats = sink_task.await.context("sink panicked")??;
-    let dead_letters_kept = match dead_letter_task {
-        Some(t) => Some(t.await.context("dead-letter keeper panicked")??),
-        None => None,
-    };
-    let cases_stats = match cases_task {
-        Some(t) => Some(t.await.context("case maker panicked")??),
-        None => None,
-    };
-    if let Some(memory) = &memory {
-        // Nothing acknowledges what is still on the bus now: tell waiting
-        // producers it was not stored (a webhook then answers 503).
-        memory.abandon_pending();
-    }
     tracker.wait().await;
 
     eprintln!();

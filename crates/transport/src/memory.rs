@@ -45,6 +45,9 @@ struct State {
     topics: HashMap<String, Vec<PartitionLog>>,
     groups: HashMap<String, Group>,
     next_member: u64,
+    /// Set by [`MemoryBus::abandon_pending`]: the consuming stages stopped,
+    /// so an end-to-end produce fails at once instead of waiting forever.
+    abandoned: bool,
 }
 
 /// A kept record: key, payload, headers, timestamp (Unix ms), and in
@@ -189,6 +192,7 @@ impl MemoryBus {
     /// producers learn the records were not handed on instead of waiting.
     pub fn abandon_pending(&self) {
         let mut state = self.shared.state.lock().expect("bus lock");
+        state.abandoned = true;
         for parts in state.topics.values_mut() {
             for log in parts {
                 for record in &mut log.records {
@@ -311,7 +315,15 @@ impl Producer for MemoryBus {
         };
         let result = {
             let mut state = self.shared.state.lock().expect("bus lock");
+            let abandoned = state.abandoned && completion.is_some();
             match state.topics.get_mut(topic) {
+                // Nobody will acknowledge it any more: refused, not kept.
+                Some(_) if abandoned => Err(TransportError::Delivery {
+                    topic: topic.to_string(),
+                    message:
+                        "not acknowledged downstream: the bus stopped before it was acknowledged"
+                            .into(),
+                }),
                 Some(parts) => {
                     let n = parts.len();
                     parts[partition_for(&record.key, n)].records.push_back((
@@ -678,6 +690,9 @@ mod tests {
         let mut pending = bus.producer().send("raw", Record::new("d", b"4".to_vec()));
         bus.abandon_pending();
         assert!(pending.as_mut().await.is_err(), "abandoned at shutdown");
+        // A produce after that fails at once instead of waiting forever.
+        let late = bus.producer().send("raw", Record::new("e", b"5".to_vec()));
+        assert!(late.await.is_err(), "refused after the stages stopped");
         consumer.close(Duration::from_millis(100)).await.unwrap();
     }
 }
