@@ -35,9 +35,9 @@ fn format(t: &DateTime<Utc>, buf: &mut [u8; MAX]) -> Option<usize> {
     // chrono's `SecondsFormat::AutoSi`: as many digits as the precision needs.
     if nano != 0 {
         out.byte(b'.');
-        if nano % 1_000_000 == 0 {
+        if nano.is_multiple_of(1_000_000) {
             out.digits(nano / 1_000_000, 3);
-        } else if nano % 1_000 == 0 {
+        } else if nano.is_multiple_of(1_000) {
             out.digits(nano / 1_000, 6);
         } else {
             out.digits(nano, 9);
