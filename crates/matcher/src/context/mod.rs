@@ -15,6 +15,7 @@
 //! the brand's threshold; a post none of whose words the model knows is not
 //! decided (the bare hit does not count, as without a model).
 
+mod stopwords;
 pub mod train;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -239,7 +240,8 @@ pub(crate) fn own_words(norm: &Normalizer, terms: &[&str]) -> HashSet<String> {
 }
 
 /// Splits normalized text into the stems the model reads: words of two
-/// letters or more that are not numbers and not the brand's own words.
+/// letters or more that are not numbers, function words or the brand's own
+/// words.
 pub(crate) fn features(
     normalized: &str,
     stemmer: Option<&Stemmer>,
@@ -247,7 +249,11 @@ pub(crate) fn features(
 ) -> Features {
     let mut f = Features::default();
     for w in normalized.split(|c: char| !is_word_char(c)) {
-        if w.chars().count() < 2 || w.chars().all(|c| c.is_numeric()) || own.contains(w) {
+        if w.chars().count() < 2
+            || w.chars().all(|c| c.is_numeric())
+            || own.contains(w)
+            || stopwords::is_stopword(w)
+        {
             continue;
         }
         let stem = match stemmer {
