@@ -352,7 +352,9 @@ mod tests {
         assert_eq!(yes.words, ["flight", "gate"]);
         let no = m.decide(&feats(&["river", "my"]));
         assert!(!no.accept, "{no:?}");
-        assert_eq!(no.words, ["river"]);
+        // "my" is as common in both classes, but the "about" posts hold more
+        // words in all, so it leans a little towards "not about".
+        assert_eq!(no.words, ["river", "my"]);
         assert!(
             no.explain(0.5).starts_with("context model 0.0"),
             "{}",
