@@ -134,7 +134,11 @@ fn issue_16_bare_name_decided_by_words_no_context_list_foresaw() {
         "{}",
         rules[0]
     );
-    assert!(rules[0].contains("suitcase") && rules[0].contains("crew"), "{}", rules[0]);
+    assert!(
+        rules[0].contains("suitcase") && rules[0].contains("crew"),
+        "{}",
+        rules[0]
+    );
     // River words: still not about the airline.
     assert!(rules_of(&with, "Delta sediment, the water is rising").is_empty());
     // Words the model never saw: not decided, as without a model.
@@ -169,13 +173,24 @@ fn issue_16_context_threshold_and_off_per_brand() {
     // or trained on too few posts, is a notice.
     let (c, f) = config(BRANDS, Some("{\"format\": \"x\"}"));
     let e = c.compile(&f).unwrap_err();
-    assert!(e[0].file == "model.json" && e[0].message.contains("not a context model"), "{e:?}");
+    assert!(
+        e[0].file == "model.json" && e[0].message.contains("not a context model"),
+        "{e:?}"
+    );
     let mut thin = ModelFile::new();
     thin.brands.insert("ghost".into(), Default::default());
     let m = compile(BRANDS, Some(&thin.to_json()));
     let notices: Vec<String> = m.notices().iter().map(|n| n.to_string()).collect();
-    assert!(notices.iter().any(|n| n.contains("brand ghost")), "{notices:?}");
-    assert!(notices.iter().any(|n| n.contains("brand delta") && n.contains("not in the context model")), "{notices:?}");
+    assert!(
+        notices.iter().any(|n| n.contains("brand ghost")),
+        "{notices:?}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("brand delta") && n.contains("not in the context model")),
+        "{notices:?}"
+    );
 }
 
 #[test]
@@ -196,7 +211,10 @@ fn issue_16_labels_win_over_rules_and_misses_name_the_model() {
     let tally = t.tally["delta"].clone();
     assert_eq!((tally.labels, tally.rules), ([0, 1], [6, 6]));
     let model = t.finish(1);
-    assert_eq!((model.brands["delta"].about, model.brands["delta"].not_about), (6, 7));
+    assert_eq!(
+        (model.brands["delta"].about, model.brands["delta"].not_about),
+        (6, 7)
+    );
 
     // `eval` shows the model's words on a wrong find and its reason on a miss.
     let with = compile(BRANDS, Some(&train(&posts).to_json()));
@@ -209,6 +227,12 @@ fn issue_16_labels_win_over_rules_and_misses_name_the_model() {
         .unwrap(),
     );
     let why: Vec<&str> = e.misses.iter().map(|m| m.why.as_str()).collect();
-    assert!(why[0].contains("context model") && why[0].contains("suitcase"), "{why:?}");
-    assert!(why[1].starts_with("bare name, context model 0.") && why[1].contains("< 0.50: "), "{why:?}");
+    assert!(
+        why[0].contains("context model") && why[0].contains("suitcase"),
+        "{why:?}"
+    );
+    assert!(
+        why[1].starts_with("bare name, context model 0.") && why[1].contains("< 0.50: "),
+        "{why:?}"
+    );
 }

@@ -27,9 +27,9 @@ const ES: &[&str] = &[
 ];
 const DE: &[&str] = &[
     "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "und",
-    "oder", "aber", "in", "im", "am", "an", "auf", "mit", "von", "vom", "zu", "zum", "zur",
-    "fur", "ist", "war", "sind", "mein", "meine", "meinen", "sein", "seine", "ich", "du", "er",
-    "sie", "es", "wir", "ihr", "nicht", "kein", "keine", "so", "sehr", "schon", "noch", "wieder",
+    "oder", "aber", "in", "im", "am", "an", "auf", "mit", "von", "vom", "zu", "zum", "zur", "fur",
+    "ist", "war", "sind", "mein", "meine", "meinen", "sein", "seine", "ich", "du", "er", "sie",
+    "es", "wir", "ihr", "nicht", "kein", "keine", "so", "sehr", "schon", "noch", "wieder",
 ];
 const IT: &[&str] = &[
     "il", "lo", "la", "i", "gli", "le", "un", "una", "di", "del", "della", "e", "o", "ma", "in",
@@ -40,8 +40,8 @@ const PT: &[&str] = &[
     "no", "na", "com", "por", "para", "que", "nao", "meu", "minha", "foi", "era", "sao", "se",
 ];
 const NL: &[&str] = &[
-    "de", "het", "een", "en", "of", "maar", "van", "in", "op", "aan", "met", "voor", "is",
-    "was", "zijn", "mijn", "ik", "je", "we", "ze", "niet", "geen", "dat", "die", "dit", "er",
+    "de", "het", "een", "en", "of", "maar", "van", "in", "op", "aan", "met", "voor", "is", "was",
+    "zijn", "mijn", "ik", "je", "we", "ze", "niet", "geen", "dat", "die", "dit", "er",
 ];
 
 /// Whether `word` (normalized) is a function word of any of the lists:
@@ -49,6 +49,12 @@ const NL: &[&str] = &[
 /// detected wrong and a word of one list is rarely telling in another.
 pub(crate) fn is_stopword(word: &str) -> bool {
     static ALL: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    ALL.get_or_init(|| [EN, FR, ES, DE, IT, PT, NL].into_iter().flatten().copied().collect())
-        .contains(word)
+    ALL.get_or_init(|| {
+        [EN, FR, ES, DE, IT, PT, NL]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    })
+    .contains(word)
 }
