@@ -10,10 +10,14 @@
 //!
 //! Scoring is binarized multinomial naive Bayes with add-one smoothing: a
 //! post's distinct stems, other than the brand's own names and listed
-//! context words, each add `ln P(w|about) − ln P(w|not about)`; the prior
-//! adds `ln(about posts / other posts)`. The probability is compared with
-//! the brand's threshold; a post none of whose words the model knows is not
-//! decided (the bare hit does not count, as without a model).
+//! context words, each add `ln P(w|about) − ln P(w|not about)`. There is no
+//! prior: how many posts of each kind the training found says how often the
+//! rules fire and analysts label, not how often a bare name is about the
+//! brand, and with one a brand with many rule-found posts let bare names
+//! count on the prior alone, against every word of the post. The
+//! probability is compared with the brand's threshold; a post none of whose
+//! words the model knows is not decided (the bare hit does not count, as
+//! without a model).
 
 mod stopwords;
 pub mod train;
@@ -125,7 +129,6 @@ pub fn usable(c: &BrandCounts) -> Result<(), String> {
 /// One brand's compiled model.
 #[derive(Debug, Clone)]
 pub(crate) struct BrandModel {
-    bias: f64,
     weights: HashMap<String, f64>,
     /// Probability from which a bare hit counts.
     pub threshold: f64,
@@ -150,16 +153,12 @@ impl BrandModel {
                 (w.clone(), pa.ln() - pn.ln())
             })
             .collect();
-        Ok(BrandModel {
-            bias: (c.about as f64).ln() - (c.not_about as f64).ln(),
-            weights,
-            threshold,
-        })
+        Ok(BrandModel { weights, threshold })
     }
 
     /// Decides a post from its features.
     pub fn decide(&self, features: &Features) -> Decision {
-        let mut score = self.bias;
+        let mut score = 0.0;
         let mut known: Vec<(f64, &str)> = Vec::new();
         for (stem, surface) in &features.stems {
             if let Some(&w) = self.weights.get(stem) {
@@ -366,6 +365,16 @@ mod tests {
         // A higher threshold turns a weak yes into a no.
         let weak = BrandModel::compile(&c, 0.999_999).unwrap();
         assert!(!weak.decide(&feats(&["gate"])).accept);
+    }
+
+    #[test]
+    fn the_words_decide_not_how_many_posts_the_rules_found() {
+        // Many more posts about the brand than not: a post whose only known
+        // word leans "not about" is still not about it.
+        let c = counts(1000, 5, &[("river", 1, 4), ("gate", 500, 1)]);
+        let m = BrandModel::compile(&c, 0.5).unwrap();
+        let d = m.decide(&feats(&["river"]));
+        assert!(!d.accept && d.probability < 0.5, "{d:?}");
     }
 
     #[test]
