@@ -69,6 +69,7 @@ mod retry;
 mod sink;
 pub mod sqlite;
 mod stage;
+pub mod training;
 pub mod work;
 
 use std::sync::Arc;
