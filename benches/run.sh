@@ -15,6 +15,7 @@ cd "$root"
 # name | command | what it measures
 benches=(
 "score|benches/score/run.sh|whole process: earshot score vs the least work its interface needs, and vs vaderSentiment"
+"embedded|benches/score/embedded.sh|whole process: earshot run (file -> in-memory bus -> match -> SQLite) CPU per post vs earshot score"
 "e2e|benches/e2e/run.sh|end to end Kafka -> match -> sink -> ClickHouse vs a bare consumer and ClickHouse's Kafka engine"
 "kafka-e2e|benches/scripts/kafka-e2e.sh|raw -> earshot match -> scored on a real broker: posts/s and latency percentiles"
 "daemons-cpu|benches/scripts/daemons-cpu.sh|capacity: CPU per post of connect, match and sink, whole processes"

@@ -61,7 +61,7 @@ run_once() {
 }
 
 echo "posts=$posts rounds=$rounds cores=$(nproc) (CPU µs per post of the whole process, wall s, peak RSS MB)"
-printf 'round\trun_cpu_us\trun_wall\trun_rss\tscore_cpu_us\tscore_wall\tscore_rss%s\n' "${baseline:+\tbase_cpu_us\tbase_wall\tbase_rss}"
+printf 'round\trun_cpu_us\trun_wall\trun_rss\tscore_cpu_us\tscore_wall\tscore_rss%b\n' "${baseline:+\tbase_cpu_us\tbase_wall\tbase_rss}"
 rc=(); sc=(); bc=()
 for r in $(seq 1 "$rounds"); do
     read -r a b c < <(run_once "$bin")
