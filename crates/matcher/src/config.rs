@@ -11,6 +11,7 @@ use crate::error::{from_toml, locate_quoted, ConfigError};
 use crate::intent::{parse_intents, IntentRule};
 use crate::lexicon::{Lexicon, LexiconFormat};
 use crate::matcher::{Build, Matcher};
+use crate::noise::NoiseConfig;
 use crate::route::{parse_routes, Routes};
 use crate::sentiment::{Analyzer, SentimentConfig};
 use crate::watchlist::{parse_brands, ParsedBrand};
@@ -63,6 +64,9 @@ pub struct MatcherConfig {
     /// Tunable sentiment rules.
     #[serde(default)]
     pub sentiment: SentimentConfig,
+    /// Near-duplicate clustering and bot-like author flags.
+    #[serde(default)]
+    pub noise: NoiseConfig,
 }
 
 fn yes() -> bool {
@@ -89,6 +93,7 @@ impl Default for MatcherConfig {
             language_detector: Default::default(),
             max_text_bytes: default_max_text_bytes(),
             sentiment: SentimentConfig::default(),
+            noise: NoiseConfig::default(),
         }
     }
 }
@@ -339,6 +344,7 @@ impl MatcherConfig {
                 routes = parsed;
             }
         }
+        errors.extend(self.noise.validate());
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -352,6 +358,7 @@ impl MatcherConfig {
             fold_accents: self.fold_accents,
             detect_language: self.detect_language.then_some(self.language_detector),
             max_text_bytes: self.max_text_bytes,
+            noise: self.noise,
             brands,
             customers,
             analyzer,

@@ -17,12 +17,14 @@
 
 mod dead_letter;
 mod interaction;
+mod noise;
 mod post;
 
 pub use dead_letter::{DeadLetter, Origin};
 pub use interaction::{
     EntityKind, EntitySentiment, Intent, Interaction, Match, Route, Sentiment, SentimentLabel,
 };
+pub use noise::Noise;
 pub use post::{Author, DecodeError, Engagement, Post};
 
 /// Version of the JSON shape of [`Post`] and [`Interaction`].
