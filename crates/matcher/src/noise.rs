@@ -21,8 +21,10 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseConfig {
-    /// Fingerprint, cluster and flag posts (default true).
-    #[serde(default = "yes")]
+    /// Fingerprint, cluster and flag posts (default false: opt in). The
+    /// bundled samples are built from a few repeated templates, so on them
+    /// nearly every post is a near-duplicate.
+    #[serde(default)]
     pub enabled: bool,
     /// Posts with fewer words are not fingerprinted (default 6): short
     /// posts ("thanks!") repeat by chance, not by campaign.
@@ -68,9 +70,6 @@ pub struct NoiseConfig {
     pub bot_priority_cap: u8,
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_min_words() -> usize {
     6
 }
@@ -105,7 +104,7 @@ fn default_bot_priority_cap() -> u8 {
 impl Default for NoiseConfig {
     fn default() -> Self {
         NoiseConfig {
-            enabled: true,
+            enabled: false,
             min_words: default_min_words(),
             max_distance: default_max_distance(),
             window_minutes: default_window_minutes(),
@@ -167,7 +166,10 @@ impl NoiseConfig {
         check(
             self.bot_duplicate_ratio > 0.0 && self.bot_duplicate_ratio <= 1.0,
             "bot_duplicate_ratio",
-            format!("{}: expected above 0 and at most 1", self.bot_duplicate_ratio),
+            format!(
+                "{}: expected above 0 and at most 1",
+                self.bot_duplicate_ratio
+            ),
         );
         check(
             self.bot_priority_cap <= 100,
@@ -187,9 +189,14 @@ mod tests {
         let c: NoiseConfig = toml::from_str("").unwrap();
         assert_eq!(c, NoiseConfig::default());
         assert!(c.validate().is_empty());
-        let c: NoiseConfig = toml::from_str("max_distance = 12\nmin_cluster_size = 1\nbot_duplicate_ratio = 1.5").unwrap();
+        let c: NoiseConfig =
+            toml::from_str("max_distance = 12\nmin_cluster_size = 1\nbot_duplicate_ratio = 1.5")
+                .unwrap();
         let keys: Vec<String> = c.validate().into_iter().map(|e| e.key).collect();
-        assert_eq!(keys, ["max_distance", "min_cluster_size", "bot_duplicate_ratio"]);
+        assert_eq!(
+            keys,
+            ["max_distance", "min_cluster_size", "bot_duplicate_ratio"]
+        );
         let e = toml::from_str::<NoiseConfig>("window = 3").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
     }

@@ -65,13 +65,19 @@ impl Authors {
             .take(c.bot_posts_per_hour as usize + 1)
             .count();
         if last_hour > c.bot_posts_per_hour as usize {
-            reasons.push(format!("rate: more than {} posts in an hour", c.bot_posts_per_hour));
+            reasons.push(format!(
+                "rate: more than {} posts in an hour",
+                c.bot_posts_per_hour
+            ));
         }
         let n = a.posts.len() as u32;
         if n >= c.bot_min_posts {
             let ratio = a.repeats as f32 / n as f32;
             if ratio >= c.bot_duplicate_ratio {
-                reasons.push(format!("duplicates: {} of {n} posts repeat others", a.repeats));
+                reasons.push(format!(
+                    "duplicates: {} of {n} posts repeat others",
+                    a.repeats
+                ));
             }
             if let Some(created) = i.post.author.created_at {
                 let days = (at - created.timestamp()).div_euclid(86_400);

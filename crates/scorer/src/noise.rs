@@ -88,7 +88,10 @@ impl NoiseTracker {
                     seq
                 }
             };
-            let c = self.clusters.get_mut(&cluster).expect("cluster of a live entry");
+            let c = self
+                .clusters
+                .get_mut(&cluster)
+                .expect("cluster of a live entry");
             // A redelivered first post is not a copy of itself.
             if c.first_id != i.post.id {
                 c.size += 1;

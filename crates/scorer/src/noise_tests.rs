@@ -16,25 +16,50 @@ fn post(id: &str, author: &str, fp: Option<u64>, at: DateTime<Utc>) -> Interacti
     i
 }
 
+fn on() -> NoiseConfig {
+    NoiseConfig {
+        enabled: true,
+        ..Default::default()
+    }
+}
+
 fn t0() -> DateTime<Utc> {
     "2026-11-20T00:00:00Z".parse().unwrap()
 }
 
 #[test]
 fn issue_16_copies_cluster_under_the_first_id_and_lose_priority_from_the_threshold() {
-    let c = NoiseConfig::default();
+    let c = on();
     let mut w = NoiseTracker::default();
     let fp = 0xdead_beef_0bad_f00d;
     let mut seen = Vec::new();
     for n in 0..5 {
         // Each copy a few bits off the first: still within max_distance.
-        let mut i = post(&format!("x:{n}"), &format!("a{n}"), Some(fp ^ (n as u64 & 3)), t0() + Duration::minutes(n));
+        let mut i = post(
+            &format!("x:{n}"),
+            &format!("a{n}"),
+            Some(fp ^ (n as u64 & 3)),
+            t0() + Duration::minutes(n),
+        );
         w.observe(&mut i, &c);
-        seen.push((i.noise.cluster_id.clone(), i.noise.cluster_size, i.noise.near_duplicate, i.priority));
+        seen.push((
+            i.noise.cluster_id.clone(),
+            i.noise.cluster_size,
+            i.noise.near_duplicate,
+            i.priority,
+        ));
     }
-    assert_eq!(seen[0], (None, 0, false, 80), "the first member is a plain post");
+    assert_eq!(
+        seen[0],
+        (None, 0, false, 80),
+        "the first member is a plain post"
+    );
     assert_eq!(seen[1], (Some("x:0".into()), 2, false, 80));
-    assert_eq!(seen[2], (Some("x:0".into()), 3, true, 0), "min_cluster_size 3 reached");
+    assert_eq!(
+        seen[2],
+        (Some("x:0".into()), 3, true, 0),
+        "min_cluster_size 3 reached"
+    );
     assert_eq!(seen[4], (Some("x:0".into()), 5, true, 0));
     // Unrelated text (half the bits differ) starts its own cluster.
     let mut other = post("x:9", "b", Some(!fp), t0() + Duration::minutes(6));
@@ -51,7 +76,7 @@ fn issue_16_the_window_forgets_by_post_time_and_by_size() {
     let c = NoiseConfig {
         window_minutes: 60,
         max_entries: 100,
-        ..Default::default()
+        ..on()
     };
     let mut w = NoiseTracker::default();
     let fp = 0x1234_5678_9abc_def0;
@@ -65,7 +90,10 @@ fn issue_16_the_window_forgets_by_post_time_and_by_size() {
     // buckets and clusters of the evicted ones go too.
     for n in 0..10_000u64 {
         let fp = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        w.observe(&mut post(&format!("y:{n}"), "c", Some(fp), t0() + Duration::hours(2)), &c);
+        w.observe(
+            &mut post(&format!("y:{n}"), "c", Some(fp), t0() + Duration::hours(2)),
+            &c,
+        );
     }
     let (entries, buckets, clusters) = w.len();
     assert!(entries <= 100 && clusters <= 100, "{entries} {clusters}");
@@ -74,25 +102,38 @@ fn issue_16_the_window_forgets_by_post_time_and_by_size() {
 
 #[test]
 fn issue_16_bot_like_authors_by_rate_duplicates_and_account_age() {
-    let c = NoiseConfig::default();
+    let c = on();
     let mut w = NoiseTracker::default();
     // 21 distinct posts in 21 minutes: over 20 an hour.
     let mut last = None;
     for n in 0..21u64 {
-        let mut i = post(&format!("r:{n}"), "Spammer", Some(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)), t0() + Duration::minutes(n as i64));
+        let mut i = post(
+            &format!("r:{n}"),
+            "Spammer",
+            Some(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            t0() + Duration::minutes(n as i64),
+        );
         w.observe(&mut i, &c);
         last = Some(i);
     }
     let last = last.unwrap();
     assert!(last.noise.bot_like);
-    assert_eq!(last.noise.bot_reasons, ["rate: more than 20 posts in an hour"]);
+    assert_eq!(
+        last.noise.bot_reasons,
+        ["rate: more than 20 posts in an hour"]
+    );
     assert_eq!(last.priority, c.bot_priority_cap);
     // An author posting copies of one text, one an hour.
     let fp = 0x0f0f_0f0f_f0f0_f0f0;
     w.observe(&mut post("s:0", "seed", Some(fp), t0()), &c);
     let mut copies = Vec::new();
     for n in 1..=5 {
-        let mut i = post(&format!("s:{n}"), "copier", Some(fp), t0() + Duration::hours(n));
+        let mut i = post(
+            &format!("s:{n}"),
+            "copier",
+            Some(fp),
+            t0() + Duration::hours(n),
+        );
         w.observe(&mut i, &c);
         copies.push(i.noise.bot_reasons.clone());
     }
@@ -101,17 +142,31 @@ fn issue_16_bot_like_authors_by_rate_duplicates_and_account_age() {
     // A two-day-old account with five ordinary posts.
     let mut flagged = None;
     for n in 0..5u64 {
-        let mut i = post(&format!("m:{n}"), "fresh", Some(!n.wrapping_mul(0x9e37_79b9_7f4a_7c15)), t0() + Duration::hours(n as i64 * 2));
+        let mut i = post(
+            &format!("m:{n}"),
+            "fresh",
+            Some(!n.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+            t0() + Duration::hours(n as i64 * 2),
+        );
         i.post.author.created_at = Some(t0() - Duration::days(2));
         w.observe(&mut i, &c);
         flagged = Some(i);
     }
     let reasons = flagged.unwrap().noise.bot_reasons;
     assert_eq!(reasons.len(), 1, "{reasons:?}");
-    assert!(reasons[0].starts_with("new_account: 2 days old"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("new_account: 2 days old"),
+        "{reasons:?}"
+    );
     // Disabled: nothing is flagged or changed.
-    let off = NoiseConfig { enabled: false, ..c };
+    let off = NoiseConfig {
+        enabled: false,
+        ..c
+    };
     let mut i = post("s:9", "copier", Some(fp), t0() + Duration::hours(6));
     w.observe(&mut i, &off);
-    assert_eq!((i.noise.cluster_id, i.noise.bot_like, i.priority), (None, false, 80));
+    assert_eq!(
+        (i.noise.cluster_id, i.noise.bot_like, i.priority),
+        (None, false, 80)
+    );
 }

@@ -88,9 +88,16 @@ impl Cluster {
         }
         if let Some(rest) = sql.strip_prefix("ALTER TABLE ") {
             let (table, body) = qualified_name(rest, &prefix).ok_or_else(|| err("table name"))?;
-            return Ok(vec![format!(
-                "ALTER TABLE {db}.{table}{LOCAL_SUFFIX} ON CLUSTER {c}{body}"
-            )]);
+            let local = format!("ALTER TABLE {db}.{table}{LOCAL_SUFFIX} ON CLUSTER {c}{body}");
+            // A new column must be on the distributed table too, which
+            // inserts and queries go through.
+            if body.trim_start().starts_with("ADD COLUMN") {
+                return Ok(vec![
+                    local,
+                    format!("ALTER TABLE {db}.{table} ON CLUSTER {c}{body}"),
+                ]);
+            }
+            return Ok(vec![local]);
         }
         if let Some(rest) = sql.strip_prefix("DROP TABLE IF EXISTS ") {
             let (table, body) = qualified_name(rest, &prefix).ok_or_else(|| err("table name"))?;

@@ -39,6 +39,11 @@ pub(crate) struct InteractionRow<'a> {
     pub thread_id: &'a str,
     pub watchlist_version: &'a str,
     pub version: u64,
+    pub cluster_id: &'a str,
+    pub cluster_size: u32,
+    pub near_duplicate: u8,
+    pub bot_like: u8,
+    pub bot_reasons: &'a [String],
 }
 
 /// A row of `mentions`: one per (post, matched entity).
@@ -55,6 +60,7 @@ pub(crate) struct MentionRow<'a> {
     pub priority: u8,
     pub route: i8,
     pub version: u64,
+    pub cluster_id: &'a str,
 }
 
 /// A row of `sink_dead_letters`.
@@ -161,6 +167,11 @@ pub(crate) fn interaction_row(item: &BatchItem) -> InteractionRow<'_> {
         thread_id: p.thread_id.as_deref().unwrap_or(""),
         watchlist_version: &i.watchlist_version,
         version: version(i),
+        cluster_id: i.noise.cluster_id.as_deref().unwrap_or(""),
+        cluster_size: i.noise.cluster_size,
+        near_duplicate: u8::from(i.noise.near_duplicate),
+        bot_like: u8::from(i.noise.bot_like),
+        bot_reasons: &i.noise.bot_reasons,
     }
 }
 
@@ -195,6 +206,7 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
             priority: i.priority,
             route: route_code(i.route),
             version,
+            cluster_id: i.noise.cluster_id.as_deref().unwrap_or(""),
         })
     })
 }

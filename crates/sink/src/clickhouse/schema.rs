@@ -474,6 +474,25 @@ WHERE standing != '' AND (period, refresh) GLOBAL IN (SELECT period, max(refresh
         ],
         backfill: None,
     },
+    // Issue 16: near-duplicate clusters and bot-like authors. A post whose
+    // `cluster_id` is set repeats that earlier post: it stays stored and
+    // queryable, and the dashboards count its cluster once (through its first
+    // post). One ALTER per table, so each applies whole; `{add_column}` is
+    // `ADD COLUMN IF NOT EXISTS` where the server has it (an interrupted
+    // migration on 18.16, which lacks it, needs the columns it added dropped).
+    Migration {
+        version: 23,
+        name: "noise",
+        statements: &[
+            "ALTER TABLE {db}.interactions {add_column} cluster_id String DEFAULT '',
+    {add_column} cluster_size UInt32 DEFAULT 0,
+    {add_column} near_duplicate UInt8 DEFAULT 0,
+    {add_column} bot_like UInt8 DEFAULT 0,
+    {add_column} bot_reasons Array(String) DEFAULT []",
+            "ALTER TABLE {db}.mentions {add_column} cluster_id String DEFAULT ''",
+        ],
+        backfill: None,
+    },
 ];
 
 /// Tables with a retention TTL, and the column it counts from.
@@ -551,6 +570,14 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
         .replace("{ttl_event_time}", &ttl("event_time"))
         .replace("{ttl_minute}", &ttl("minute"))
         .replace("{settings}", settings)
+        .replace(
+            "{add_column}",
+            if features.low_cardinality {
+                "ADD COLUMN IF NOT EXISTS"
+            } else {
+                "ADD COLUMN"
+            },
+        )
 }
 
 /// The statements that run `statement` where the schema lives: [`render`]ed,

@@ -115,7 +115,8 @@ pub(super) fn queue(
         "SELECT entity_id, analyst FROM match_feedback WHERE post_id = ?1 ORDER BY entity_id, analyst",
     )?;
     // A cluster's later posts are hidden behind its first (issue 16).
-    let mut copies = conn.prepare_cached("SELECT COUNT(*) FROM interactions WHERE cluster_id = ?1")?;
+    let mut copies =
+        conn.prepare_cached("SELECT COUNT(*) FROM interactions WHERE cluster_id = ?1")?;
     for item in &mut items {
         item.copies = copies.query_row([&item.post.post_id], |r| r.get::<_, i64>(0))? as u64;
         item.assignee = assignee
