@@ -60,7 +60,6 @@ pub(crate) struct MentionRow<'a> {
     pub priority: u8,
     pub route: i8,
     pub version: u64,
-    pub cluster_id: &'a str,
 }
 
 /// A row of `sink_dead_letters`.
@@ -176,13 +175,22 @@ pub(crate) fn interaction_row(item: &BatchItem) -> InteractionRow<'_> {
 }
 
 /// One mention row per distinct matched entity, with the entity's own
-/// sentiment where the matcher found it differs from the post's.
+/// sentiment where the matcher found it differs from the post's; none for
+/// a post repeating a near-duplicate cluster.
 pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<'_>> {
     let i = &item.interaction;
     let event_time = event_time(i);
     let version = version(i);
     let mut seen: Vec<(&str, EntityKind)> = Vec::new();
-    i.matches.iter().filter_map(move |m| {
+    // A post repeating a near-duplicate cluster (issue 16) gets no mention
+    // rows: the per-minute aggregates fed by `mentions` then count its
+    // cluster once, and its `interactions` row keeps its entities.
+    let matches = if i.noise.is_repeat() {
+        &[][..]
+    } else {
+        &i.matches[..]
+    };
+    matches.iter().filter_map(move |m| {
         if seen.contains(&(m.entity_id.as_str(), m.kind)) {
             return None;
         }
@@ -206,7 +214,6 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
             priority: i.priority,
             route: route_code(i.route),
             version,
-            cluster_id: i.noise.cluster_id.as_deref().unwrap_or(""),
         })
     })
 }
