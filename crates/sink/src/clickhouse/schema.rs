@@ -479,7 +479,8 @@ WHERE standing != '' AND (period, refresh) GLOBAL IN (SELECT period, max(refresh
     // queryable, and the dashboards count its cluster once (through its first
     // post; such a post gets no `mentions` rows, so the per-minute
     // aggregates need no change). One ALTER, applied whole; `{add_column}`
-    // is `ADD COLUMN IF NOT EXISTS` where the server has it.
+    // is `ADD COLUMN IF NOT EXISTS` where the server has it, and on older
+    // servers `migrate` takes "column exists" as done.
     Migration {
         version: 23,
         name: "noise",
