@@ -16,8 +16,14 @@ fn issue_16_match_daemon_writes_clusters_and_flags_to_the_scored_topic() {
     let Some(p) = Pipeline::new("noise", 1) else {
         return;
     };
-    let brands = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/watchlists/brands.toml");
-    let mut config = std::fs::OpenOptions::new().append(true).open(&p.config).unwrap();
+    let brands = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/watchlists/brands.toml"
+    );
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&p.config)
+        .unwrap();
     write!(
         config,
         "\n[matcher]\nbrands = [\"{brands}\"]\n[matcher.noise]\nenabled = true\n"
@@ -42,10 +48,19 @@ fn issue_16_match_daemon_writes_clusters_and_flags_to_the_scored_topic() {
     assert!(first.noise.fingerprint.is_some());
     assert_eq!(first.noise.cluster_id, None);
     assert_eq!(second.noise.cluster_id.as_deref(), Some("e2e:1"));
-    assert_eq!((second.noise.cluster_size, second.noise.near_duplicate), (2, false));
-    assert_eq!((third.noise.cluster_size, third.noise.near_duplicate), (3, true));
+    assert_eq!(
+        (second.noise.cluster_size, second.noise.near_duplicate),
+        (2, false)
+    );
+    assert_eq!(
+        (third.noise.cluster_size, third.noise.near_duplicate),
+        (3, true)
+    );
     assert_eq!(third.priority, 0, "{:?}", third.priority_reasons);
-    assert!(third.priority_reasons.iter().any(|r| r.starts_with("near_duplicate: repeats e2e:1")));
+    assert!(third
+        .priority_reasons
+        .iter()
+        .any(|r| r.starts_with("near_duplicate: repeats e2e:1")));
     // "Nice weather today, going for a walk": six words, fingerprinted;
     // "acme cloud is down again, dashboards not loading" too.
     assert_eq!(by_id("e2e:20").noise.cluster_id.as_deref(), Some("e2e:4"));
