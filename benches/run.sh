@@ -15,11 +15,13 @@ cd "$root"
 # name | command | what it measures
 benches=(
 "score|benches/score/run.sh|whole process: earshot score vs the least work its interface needs, and vs vaderSentiment"
+"embedded|benches/score/embedded.sh|whole process: earshot run (file -> in-memory bus -> match -> SQLite) CPU per post vs earshot score"
 "e2e|benches/e2e/run.sh|end to end Kafka -> match -> sink -> ClickHouse vs a bare consumer and ClickHouse's Kafka engine"
 "kafka-e2e|benches/scripts/kafka-e2e.sh|raw -> earshot match -> scored on a real broker: posts/s and latency percentiles"
 "daemons-cpu|benches/scripts/daemons-cpu.sh|capacity: CPU per post of connect, match and sink, whole processes"
 "console|benches/console/run.sh|console page times at 1M interactions (embedded store; CLICKHOUSE_URL=... for ClickHouse)"
 "connectors|benches/connectors/run.sh|one connect daemon polling 1,000 RSS feeds: CPU and memory per 1,000 polls"
+"context|benches/context/run.sh|brand precision/recall on the labelled ambiguous-name set, context model off vs on"
 "sentiment-eval|benches/sentiment-eval/run.sh|sentiment accuracy vs vaderSentiment on its human-rated data"
 "sentiment-speed|benches/sentiment-eval/speed.sh|sentiment texts per CPU second vs vaderSentiment"
 "sentiment-instructions|benches/sentiment-eval/instructions.sh|instructions and mispredicted branches per text (cachegrind)"

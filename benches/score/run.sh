@@ -11,6 +11,7 @@
 #
 #   benches/score/run.sh                    # 5 rounds, 200k posts, no `lang`
 #   LANG_FIELD=en ROUNDS=7 benches/score/run.sh
+#   CONFIG=/path/earshot.toml benches/score/run.sh   # another config (default config/earshot.toml)
 #
 # vaderSentiment and its data come from benches/sentiment-eval/vader-env.sh.
 set -euo pipefail
@@ -19,6 +20,7 @@ root="$(cd "$here/../.." && pwd)"
 rounds="${ROUNDS:-5}"
 posts="${POSTS:-200000}"
 lang="${LANG_FIELD:-}"
+config="${CONFIG:-$root/config/earshot.toml}"
 
 # shellcheck source=../sentiment-eval/vader-env.sh
 . "$root/benches/sentiment-eval/vader-env.sh"
@@ -60,8 +62,8 @@ echo "posts=$posts lang=${lang:-none} rounds=$rounds cores=$(nproc) (posts per s
 printf 'round\tscore_wall\tscore_cpu\tscore1_cpu\tfloor_wall\tfloor_cpu\tvader_cpu\n'
 sw=(); sc=(); s1=(); fw=(); fc=(); v=()
 for r in $(seq 1 "$rounds"); do
-    read -r a b < <(rates "$bin/earshot" --config "$root/config/earshot.toml" score)
-    read -r _ c < <(rates "$bin/earshot" --config "$root/config/earshot.toml" score --threads 1)
+    read -r a b < <(rates "$bin/earshot" --config "$config" score)
+    read -r _ c < <(rates "$bin/earshot" --config "$config" score --threads 1)
     read -r d e < <(rates "$bin/earshot-score-floor")
     f=$(vader_rate)
     sw+=("$a"); sc+=("$b"); s1+=("$c"); fw+=("$d"); fc+=("$e"); v+=("$f")

@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
-use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION_TEXT};
 use earshot_transport::post_metrics::source_of_key;
 use earshot_transport::SourceTally;
-use earshot_transport::{shrink_refused, source_dead_letter_record, Producer, Record};
+use earshot_transport::{shrink_refused, source_dead_letter_record, Attached, Producer, Record};
 
 use crate::backend::CursorBackend;
 use crate::cursor::CursorStore;
@@ -150,11 +150,16 @@ impl Emitter {
             p.fetched_at.get_or_insert(now);
             let payload = p.to_json();
             let record = Record::new(p.id.clone(), payload.clone())
-                .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
+                .header(SCHEMA_HEADER, SCHEMA_VERSION_TEXT)
                 .header(ORIGIN_HEADER, self.origin.as_str());
-            deliveries.push(self.producer.send(&self.raw_topic, record));
-            ids.push(p.id);
+            ids.push(p.id.clone());
             payloads.push(payload);
+            // In one process the match stage takes the post as it is instead
+            // of decoding the payload again.
+            deliveries.push(
+                self.producer
+                    .send_attached(&self.raw_topic, record, Attached::new(p)),
+            );
         }
         let results = futures::future::join_all(deliveries).await;
         let mut delivered = Vec::with_capacity(ids.len());

@@ -23,6 +23,7 @@ mod report;
 mod respond;
 mod run;
 mod score;
+mod train_context;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -196,6 +197,13 @@ enum Command {
         /// Show at most this many misses.
         #[arg(long, default_value_t = 50)]
         misses: usize,
+    },
+    /// Train the context model that decides bare names of brands with
+    /// `context` from the whole post, and write it where
+    /// `[matcher] context_model` points (a running matcher reloads it).
+    TrainContext {
+        #[command(flatten)]
+        args: train_context::TrainArgs,
     },
     /// Show a thread's posts in order, the brand's own replies marked, and
     /// its time to first response.
@@ -476,6 +484,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                             std::io::stdout().lock(),
                         )
                         .await
+                    }
+                    Command::TrainContext { args } => {
+                        train_context::run(&config, &args, std::io::stdout().lock()).await
                     }
                     Command::Migrate => {
                         let report = earshot_sink::migrate(&config.sink).await?;

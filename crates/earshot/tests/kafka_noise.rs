@@ -43,25 +43,38 @@ fn issue_16_match_daemon_writes_clusters_and_flags_to_the_scored_topic() {
         let msg = scored.messages().into_iter().find(|x| x.key == id).unwrap();
         Interaction::from_json(&msg.payload).unwrap()
     };
-    // "Still waiting for my Acme refund, this is terrible. Anyone from the refund desk?"
-    let (first, second, third) = (by_id("e2e:1"), by_id("e2e:9"), by_id("e2e:17"));
-    assert!(first.noise.fingerprint.is_some());
-    assert_eq!(first.noise.cluster_id, None);
-    assert_eq!(second.noise.cluster_id.as_deref(), Some("e2e:1"));
-    assert_eq!(
-        (second.noise.cluster_size, second.noise.near_duplicate),
-        (2, false)
-    );
-    assert_eq!(
-        (third.noise.cluster_size, third.noise.near_duplicate),
-        (3, true)
-    );
+    // "Still waiting for my Acme refund, this is terrible. Anyone from the
+    // refund desk?" three times. Batches are scored in parallel, so which
+    // copy is scored first (and names the cluster) may vary.
+    let mut copies = [by_id("e2e:1"), by_id("e2e:9"), by_id("e2e:17")];
+    assert!(copies.iter().all(|c| c.noise.fingerprint.is_some()));
+    copies.sort_by_key(|c| c.noise.cluster_size);
+    let first = copies[0].post.id.clone();
+    assert_eq!(copies[0].noise.cluster_id, None);
+    for (c, size) in copies[1..].iter().zip([2, 3]) {
+        assert_eq!(c.noise.cluster_id.as_deref(), Some(first.as_str()));
+        assert_eq!(
+            (c.noise.cluster_size, c.noise.near_duplicate),
+            (size, size == 3)
+        );
+    }
+    let third = &copies[2];
     assert_eq!(third.priority, 0, "{:?}", third.priority_reasons);
+    let reason = format!("near_duplicate: repeats {first}");
     assert!(third
         .priority_reasons
         .iter()
-        .any(|r| r.starts_with("near_duplicate: repeats e2e:1")));
-    // "Nice weather today, going for a walk": six words, fingerprinted;
-    // "acme cloud is down again, dashboards not loading" too.
-    assert_eq!(by_id("e2e:20").noise.cluster_id.as_deref(), Some("e2e:4"));
+        .any(|r| r.starts_with(&reason)));
+    // "acme cloud is down again, dashboards not loading" (8 words), three
+    // times too: one cluster, named by whichever was scored first.
+    let acme = [by_id("e2e:2"), by_id("e2e:10"), by_id("e2e:18")];
+    let firsts: Vec<&str> = acme
+        .iter()
+        .filter(|c| c.noise.cluster_id.is_none())
+        .map(|c| c.post.id.as_str())
+        .collect();
+    assert_eq!(firsts.len(), 1, "{acme:?}");
+    assert!(acme
+        .iter()
+        .all(|c| c.noise.cluster_id.is_none() || c.noise.cluster_id.as_deref() == Some(firsts[0])));
 }

@@ -67,6 +67,19 @@ pub struct MatcherConfig {
     /// Near-duplicate clustering and bot-like author flags.
     #[serde(default)]
     pub noise: NoiseConfig,
+    /// The learned context model (`earshot train-context` writes it): it
+    /// decides bare names of brands with `context` when the post holds no
+    /// context word.
+    #[serde(default)]
+    pub context_model: Option<PathBuf>,
+    /// The context model's probability from which a bare name counts
+    /// (brands may set their own `context_threshold`).
+    #[serde(default = "default_context_threshold")]
+    pub context_threshold: f64,
+}
+
+fn default_context_threshold() -> f64 {
+    0.5
 }
 
 fn yes() -> bool {
@@ -94,6 +107,8 @@ impl Default for MatcherConfig {
             max_text_bytes: default_max_text_bytes(),
             sentiment: SentimentConfig::default(),
             noise: NoiseConfig::default(),
+            context_model: None,
+            context_threshold: default_context_threshold(),
         }
     }
 }
@@ -345,6 +360,35 @@ impl MatcherConfig {
             }
         }
         errors.extend(self.noise.validate());
+        if !(self.context_threshold > 0.0 && self.context_threshold < 1.0) {
+            errors.push(ConfigError::new(
+                "[matcher]",
+                "context_threshold",
+                format!(
+                    "{}: expected a probability above 0 and below 1",
+                    self.context_threshold
+                ),
+            ));
+        }
+        let mut context_model = None;
+        if let Some(path) = &self.context_model {
+            if let Some(text) = read(path, &mut errors) {
+                let file = path.display().to_string();
+                match crate::context::ModelFile::parse(&text) {
+                    Ok(m) => {
+                        for id in m.brands.keys().filter(|id| !seen.contains(*id)) {
+                            notices.push(ConfigError::new(
+                                &file,
+                                format!("brand {id}"),
+                                "in the context model but in no watchlist: ignored",
+                            ));
+                        }
+                        context_model = Some((file, m));
+                    }
+                    Err(e) => errors.push(ConfigError::new(&file, "context model", e)),
+                }
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -367,6 +411,8 @@ impl MatcherConfig {
             routes,
             version,
             notices,
+            context_model,
+            context_threshold: self.context_threshold,
         })
         .map_err(|e| vec![ConfigError::new("", "", e)])
     }

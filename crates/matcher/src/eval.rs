@@ -145,7 +145,7 @@ pub fn evaluate(matcher: &Matcher, posts: &[Labelled]) -> Evaluation {
                 "entity",
                 want.iter().cloned().collect(),
                 i.matches.iter().map(|m| m.entity_id.clone()).collect(),
-                |id| why_entity(&i, id),
+                |id| why_entity(matcher, &i, id),
             );
         }
         if let Some(want) = &l.labels.intents {
@@ -183,8 +183,10 @@ pub fn evaluate(matcher: &Matcher, posts: &[Labelled]) -> Evaluation {
     e
 }
 
-/// The rule that matched `id`, or what the post said.
-fn why_entity(i: &Interaction, id: &str) -> String {
+/// The rule that matched `id` (with the context model's words when it
+/// decided), the context model's reason for not letting a bare name count,
+/// or what the post said.
+fn why_entity(matcher: &Matcher, i: &Interaction, id: &str) -> String {
     match i.matches.iter().find(|m| m.entity_id == id) {
         Some(m) => {
             let kind = match m.kind {
@@ -196,7 +198,14 @@ fn why_entity(i: &Interaction, id: &str) -> String {
         }
         None => {
             let text: String = i.post.text.chars().take(100).collect();
-            format!("no rule matched: \"{text}\"")
+            match matcher
+                .context_rejections(&i.post)
+                .into_iter()
+                .find(|(b, _)| b == id)
+            {
+                Some((_, why)) => format!("bare name, {why}: \"{text}\""),
+                None => format!("no rule matched: \"{text}\""),
+            }
         }
     }
 }

@@ -40,6 +40,7 @@
 
 mod automaton;
 mod config;
+pub mod context;
 mod customers;
 mod error;
 pub mod eval;
@@ -62,7 +63,7 @@ pub use customers::Customer;
 pub use error::ConfigError;
 pub use intent::IntentDef;
 pub use lexicon::{Lexicon, LexiconFormat};
-pub use matcher::{Matcher, Stats};
+pub use matcher::{Evidence, Matcher, Stats};
 pub use noise::NoiseConfig;
 pub use normalize::Normalizer;
 pub use sentiment::{Analyzer, SentimentConfig};

@@ -2,15 +2,15 @@
 
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use earshot_model::{
     EntityKind, EntitySentiment, Intent, Interaction, Match, Post, SCHEMA_VERSION,
 };
-use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::automaton::{Automaton, Hit, Mode, TermTable};
+use crate::context::{BrandModel, Decision, ModelFile};
 use crate::customers::Customer;
 use crate::error::ConfigError;
 use crate::intent::{asks_question, IntentRule};
@@ -23,6 +23,9 @@ use crate::route::{RouteInput, Routes};
 use crate::sentiment::{compound_of, Analyzer, Scratch as SentScratch};
 use crate::watchlist::ParsedBrand;
 
+mod evidence;
+pub use evidence::Evidence;
+
 /// What a term hit means.
 #[derive(Debug, Clone, Copy)]
 enum Use {
@@ -31,6 +34,10 @@ enum Use {
         rule: u32,
     },
     Context {
+        brand: u32,
+    },
+    /// A word that marks a bare name as not about the brand.
+    NegContext {
         brand: u32,
     },
     Exclude {
@@ -67,6 +74,10 @@ struct Brand {
     id: String,
     kind: EntityKind,
     has_context: bool,
+    /// The learned model deciding bare names without a context word.
+    model: Option<BrandModel>,
+    /// Words of its names and context terms, left out of the model's features.
+    own_words: HashSet<String>,
     /// `NETWORK:HANDLE`, lowercase, without `@`.
     own_accounts: Vec<String>,
 }
@@ -85,6 +96,9 @@ pub(crate) struct Build {
     pub routes: Routes,
     pub version: String,
     pub notices: Vec<ConfigError>,
+    /// The context model file, its name and the default threshold.
+    pub context_model: Option<(String, ModelFile)>,
+    pub context_threshold: f64,
 }
 
 /// A compiled watchlist: immutable, cheap to share behind an `Arc`, and
@@ -219,6 +233,8 @@ impl Matcher {
             always: Vec::new(),
         };
         let mut brands = Vec::new();
+        let mut notices = b.notices;
+        let model_file = b.context_model.as_ref();
         // Brand domains by host, for posts whose URL is on one.
         let mut domains: HashMap<String, (u32, u32)> = HashMap::new();
         let mut queries = Vec::new();
@@ -239,6 +255,9 @@ impl Matcher {
             for c in &def.context {
                 bl.term(c, mode, Some(Use::Context { brand: i }));
             }
+            for c in &def.negative_context {
+                bl.term(c, mode, Some(Use::NegContext { brand: i }));
+            }
             for x in &def.exclude {
                 bl.term(x, Mode::Exact, Some(Use::Exclude { brand: i }));
             }
@@ -253,6 +272,13 @@ impl Matcher {
                     EntityKind::Brand
                 },
                 has_context: !def.context.is_empty(),
+                model: crate::context::brand_model(
+                    def,
+                    model_file,
+                    b.context_threshold,
+                    &mut notices,
+                ),
+                own_words: crate::context::brand_own_words(&norm, def),
                 own_accounts: def
                     .own_accounts
                     .iter()
@@ -347,7 +373,7 @@ impl Matcher {
             max_text_bytes: b.max_text_bytes,
             noise: b.noise,
             version: b.version,
-            notices: b.notices,
+            notices,
         })
     }
 
@@ -462,11 +488,7 @@ impl Matcher {
 
     fn match_entities(&self, post: &Post, text: &str, lang: Option<&str>, s: &mut Scratch) {
         self.automaton.norm.normalize_into(text, &mut s.norm);
-        let alg = match lang {
-            None => Some(Algorithm::English),
-            Some(l) => crate::lang::stemmer_for(l),
-        };
-        let stemmer = alg.map(Stemmer::create);
+        let stemmer = evidence::stemmer(lang);
         s.hits.clear();
         self.automaton
             .scan(&s.norm.text, stemmer.as_ref(), &mut s.hits);
@@ -477,6 +499,9 @@ impl Matcher {
         s.aliases.clear();
         s.excludes.clear();
         s.context.clear();
+        s.neg_context.clear();
+        s.bare.clear();
+        s.decisions.clear();
         s.cand.clear();
         s.intent_hits.clear();
         s.customer_hits.clear();
@@ -486,6 +511,7 @@ impl Matcher {
                 match *u {
                     Use::Alias { brand, rule } => s.aliases.push((brand, rule, h.start, h.end)),
                     Use::Context { brand } => s.context.push(brand),
+                    Use::NegContext { brand } => s.neg_context.push(brand),
                     Use::Exclude { brand } => s.excludes.push((brand, h.start, h.end)),
                     Use::Query(q) => s.cand.push(q),
                     Use::Domain { brand, rule } => {
@@ -552,6 +578,8 @@ impl Matcher {
         }
         s.context.sort_unstable();
         s.context.dedup();
+        s.neg_context.sort_unstable();
+        s.neg_context.dedup();
         // Excludes sorted by (brand, start), each carrying the furthest end
         // of its brand's excludes so far: "is this alias inside an exclude"
         // is one binary search, not a scan of every exclude per alias.
@@ -564,21 +592,48 @@ impl Matcher {
             reach.1 = reach.1.max(x.2);
             x.2 = reach.1;
         }
-        for &(brand, rule, start, end) in &s.aliases {
+        for i in 0..s.aliases.len() {
+            let (brand, rule, start, end) = s.aliases[i];
             let b = &self.brands[brand as usize];
-            if b.has_context && s.context.binary_search(&brand).is_err() {
-                continue;
-            }
             let upto = s
                 .excludes
                 .partition_point(|&(x, xs, _)| (x, xs) <= (brand, start));
             if upto > 0 && s.excludes[upto - 1].0 == brand && s.excludes[upto - 1].2 >= end {
+                if b.has_context {
+                    s.bare.push((brand, Bare::Excluded));
+                }
                 continue;
+            }
+            let mut why = Cow::Borrowed(self.rules[rule as usize].as_str());
+            if b.has_context && s.context.binary_search(&brand).is_err() {
+                // A bare name: the post holds none of the brand's context words.
+                if s.neg_context.binary_search(&brand).is_ok() {
+                    s.bare.push((brand, Bare::NegContext));
+                    continue;
+                }
+                s.bare.push((brand, Bare::Undecided));
+                let Some(model) = b.model.as_ref().filter(|_| !s.without_model) else {
+                    continue;
+                };
+                let at = match s.decisions.iter().position(|(x, _)| *x == brand) {
+                    Some(at) => at,
+                    None => {
+                        let f =
+                            crate::context::features(&s.norm.text, stemmer.as_ref(), &b.own_words);
+                        s.decisions.push((brand, model.decide(&f)));
+                        s.decisions.len() - 1
+                    }
+                };
+                let d = &s.decisions[at].1;
+                if !d.accept {
+                    continue;
+                }
+                why = Cow::Owned(format!("{why} ({})", d.explain(model.threshold)));
             }
             s.matches.push(Match {
                 kind: b.kind,
                 entity_id: b.id.clone(),
-                rule: self.rules[rule as usize].clone(),
+                rule: why.into_owned(),
                 span: Some(s.norm.span(start as usize, end as usize)),
             });
         }
@@ -625,6 +680,17 @@ impl Matcher {
         drop_contained(&mut s.matches, &mut s.order, &mut s.drop);
     }
 
+    /// The post's language: given, or detected when the config asks.
+    fn lang_of<'a>(&self, post: &'a Post, text: &'a str) -> Option<Cow<'a, str>> {
+        match &post.lang {
+            Some(l) => Some(Cow::Borrowed(l.as_str())),
+            None => self
+                .detect_language
+                .and_then(|d| crate::lang::detect_with(d, text))
+                .map(Cow::Borrowed),
+        }
+    }
+
     fn score_with(&self, post: &Post, s: &mut Scratch) -> Interaction {
         let mut text = full_text(post);
         // Every step below is linear or n log n in the text, but a post of
@@ -644,13 +710,7 @@ impl Matcher {
                 }
             };
         }
-        let lang: Option<Cow<str>> = match &post.lang {
-            Some(l) => Some(Cow::Borrowed(l.as_str())),
-            None => self
-                .detect_language
-                .and_then(|d| crate::lang::detect_with(d, &text))
-                .map(Cow::Borrowed),
-        };
+        let lang = self.lang_of(post, &text);
         self.match_entities(post, &text, lang.as_deref(), s);
 
         // Sentiment, with the overrides of every matched brand.
@@ -832,6 +892,18 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// What became of a bare-name hit of a brand with context (the training
+/// evidence of the context model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bare {
+    /// Inside an `exclude` phrase.
+    Excluded,
+    /// Next to a `negative_context` term.
+    NegContext,
+    /// Left to the context model (or dropped without one).
+    Undecided,
+}
+
 /// Buffers reused from post to post on one thread.
 #[derive(Debug, Default)]
 struct Scratch {
@@ -840,6 +912,14 @@ struct Scratch {
     aliases: Vec<(u32, u32, u32, u32)>,
     excludes: Vec<(u32, u32, u32)>,
     context: Vec<u32>,
+    neg_context: Vec<u32>,
+    /// Bare-name hits of brands with context, and what became of them.
+    bare: Vec<(u32, Bare)>,
+    /// The context model's decision per brand, for this post.
+    decisions: Vec<(u32, Decision)>,
+    /// Set while reading training evidence: the model must not label its
+    /// own training data.
+    without_model: bool,
     cand: Vec<u32>,
     intent_hits: Vec<(u32, usize)>,
     customer_hits: Vec<u32>,

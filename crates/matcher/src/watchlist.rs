@@ -43,6 +43,16 @@ pub struct BrandDef {
     /// appears in the post (Apple next to iPhone, not next to pie).
     #[serde(default)]
     pub context: Vec<String>,
+    /// Terms that mark a bare alias (one without a `context` term in the
+    /// post) as not about the brand: such a hit never counts, and the post
+    /// is a negative example when the context model is trained.
+    #[serde(default)]
+    pub negative_context: Vec<String>,
+    /// `false`: the context model never decides this brand's bare names.
+    pub context_model: Option<bool>,
+    /// The context model's probability from which a bare name counts
+    /// (default `[matcher] context_threshold`).
+    pub context_threshold: Option<f64>,
     /// Phrases that cancel an alias hit inside them (`apple pie`).
     #[serde(default)]
     pub exclude: Vec<String>,
@@ -89,6 +99,7 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             .iter()
             .flatten()
             .chain(&def.context)
+            .chain(&def.negative_context)
             .chain(&def.exclude)
             .find(|a| a.contains('*'));
         if let Some(a) = wildcard {
@@ -135,6 +146,19 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
                         file,
                         format!("{key}: domains"),
                         format!("`{d}`: expected a domain such as acme.com (no scheme or path)"),
+                    )
+                    .at_offset(text, id_at),
+                );
+                ok = false;
+            }
+        }
+        if let Some(t) = def.context_threshold {
+            if !(t > 0.0 && t < 1.0) {
+                errors.push(
+                    ConfigError::new(
+                        file,
+                        format!("{key}: context_threshold"),
+                        format!("{t}: expected a probability above 0 and below 1"),
                     )
                     .at_offset(text, id_at),
                 );

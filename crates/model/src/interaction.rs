@@ -33,6 +33,7 @@ pub struct Interaction {
     /// Version (content hash) of the compiled watchlist that produced this.
     pub watchlist_version: String,
     /// When the matcher scored it (UTC).
+    #[serde(serialize_with = "crate::time::serialize")]
     pub scored_at: DateTime<Utc>,
     /// The post's text was longer than the matcher's `max_text_bytes`: only
     /// its opening was matched and scored (the post itself is kept whole).
@@ -232,7 +233,12 @@ impl Interaction {
 
     /// Decodes and checks the schema version.
     pub fn from_json(bytes: &[u8]) -> Result<Interaction, DecodeError> {
-        let i: Interaction = serde_json::from_slice(bytes)?;
+        Interaction::checked(serde_json::from_slice(bytes)?)
+    }
+
+    /// The checks [`Interaction::from_json`] applies after decoding, for an
+    /// interaction handed over already decoded (the in-memory bus).
+    pub fn checked(i: Interaction) -> Result<Interaction, DecodeError> {
         if i.schema_version != SCHEMA_VERSION {
             return Err(DecodeError::SchemaVersion {
                 found: i.schema_version,

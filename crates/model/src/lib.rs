@@ -19,6 +19,7 @@ mod dead_letter;
 mod interaction;
 mod noise;
 mod post;
+mod time;
 
 pub use dead_letter::{DeadLetter, Origin};
 pub use interaction::{
@@ -32,6 +33,9 @@ pub use post::{Author, DecodeError, Engagement, Post};
 /// Bumped on any incompatible change; consumers refuse (dead-letter) records
 /// carrying a version they do not know instead of misreading them.
 pub const SCHEMA_VERSION: u16 = 1;
+
+/// [`SCHEMA_VERSION`] as the [`SCHEMA_HEADER`] value, so no record formats it.
+pub const SCHEMA_VERSION_TEXT: &str = "1";
 
 /// Name of the Kafka header (and similar metadata elsewhere) holding [`SCHEMA_VERSION`].
 pub const SCHEMA_HEADER: &str = "earshot-schema";
@@ -64,4 +68,15 @@ pub mod headers {
 
 fn default_schema_version() -> u16 {
     SCHEMA_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn schema_version_text_is_the_version() {
+        assert_eq!(
+            super::SCHEMA_VERSION_TEXT,
+            super::SCHEMA_VERSION.to_string()
+        );
+    }
 }

@@ -33,10 +33,18 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// When the author published it (UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::serialize_option"
+    )]
     pub published_at: Option<DateTime<Utc>>,
     /// When the connector fetched it (UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::serialize_option"
+    )]
     pub fetched_at: Option<DateTime<Utc>>,
     /// Id of the post this one replies to, in the same `source:native_id` form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +147,12 @@ impl Post {
     /// Decodes and validates a post from JSON: checks the schema version,
     /// requires a non-empty id, and fills `source` from the id when absent.
     pub fn from_json(bytes: &[u8]) -> Result<Post, DecodeError> {
-        let mut post: Post = serde_json::from_slice(bytes)?;
+        Post::checked(serde_json::from_slice(bytes)?)
+    }
+
+    /// The checks and defaults [`Post::from_json`] applies after decoding,
+    /// for a post handed over already decoded (the in-memory bus).
+    pub fn checked(mut post: Post) -> Result<Post, DecodeError> {
         if post.schema_version != SCHEMA_VERSION {
             return Err(DecodeError::SchemaVersion {
                 found: post.schema_version,

@@ -4,7 +4,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 
 use earshot_match::Matcher;
-use earshot_model::{EntityKind, Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION};
+use earshot_model::{
+    EntityKind, Interaction, Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION,
+    SCHEMA_VERSION_TEXT,
+};
 use earshot_transport::{Delivery, Record};
 
 use crate::config::STAGE;
@@ -23,18 +26,18 @@ pub const TRIMMED_HEADER: &str = earshot_model::headers::TRIMMED;
 pub(crate) fn fit(
     mut interaction: Interaction,
     max: usize,
-) -> Result<(Vec<u8>, Vec<String>), String> {
+) -> Result<(Vec<u8>, Vec<String>, Interaction), String> {
     let mut json = interaction.to_json();
     let mut cut = Vec::new();
     let original = json.len();
     if json.len() <= max {
-        return Ok((json, cut));
+        return Ok((json, cut, interaction));
     }
     if interaction.post.raw.take().is_some() {
         cut.push("raw".to_string());
         json = interaction.to_json();
         if json.len() <= max {
-            return Ok((json, cut));
+            return Ok((json, cut, interaction));
         }
     }
     let before = interaction.matches.len();
@@ -46,7 +49,7 @@ pub(crate) fn fit(
         cut.push(format!("matches:{before}->{}", interaction.matches.len()));
         json = interaction.to_json();
         if json.len() <= max {
-            return Ok((json, cut));
+            return Ok((json, cut, interaction));
         }
     }
     let text = std::mem::take(&mut interaction.post.text);
@@ -64,7 +67,7 @@ pub(crate) fn fit(
         json = interaction.to_json();
         if json.len() <= max {
             cut.push(format!("text:{}->{keep}", text.len()));
-            return Ok((json, cut));
+            return Ok((json, cut, interaction));
         }
         if keep == 0 {
             break;
@@ -115,22 +118,30 @@ impl BrandTally {
     }
 }
 
-/// Decodes and scores one raw post into the scored record, or names why it is poison.
+/// Decodes and scores one raw post into the scored record (with the
+/// interaction it encodes, for a consumer in this process), or names why it
+/// is poison. `attached`: the post as its producer in this process had it,
+/// checked like a decoded one instead of decoding the payload.
 pub(crate) fn score(
     matcher: &Matcher,
     d: &Delivery,
+    attached: Option<Post>,
     max_record_bytes: usize,
     brands: &mut BrandTally,
     noise: &Mutex<NoiseTracker>,
-) -> Result<Record, String> {
+) -> Result<(Record, Interaction), String> {
     if let Some(v) = d.message.header(SCHEMA_HEADER) {
-        if v != SCHEMA_VERSION.to_string() {
+        if v != SCHEMA_VERSION_TEXT {
             return Err(format!(
                 "unsupported {SCHEMA_HEADER} header {v:?} (this build reads {SCHEMA_VERSION})"
             ));
         }
     }
-    let post = Post::from_json(&d.message.payload).map_err(|e| e.to_string())?;
+    let post = match attached {
+        Some(post) => Post::checked(post),
+        None => Post::from_json(&d.message.payload),
+    }
+    .map_err(|e| e.to_string())?;
     // A matcher bug on one odd post must not stop the stage: quarantine it.
     let mut interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
         .map_err(|_| "the matcher panicked on this post".to_string())?;
@@ -142,14 +153,14 @@ pub(crate) fn score(
         .observe(&mut interaction, matcher.noise());
     brands.count(&interaction);
     tracing::debug!(post_id = %post.id, matches = interaction.matches.len(), route = %interaction.route, "matcher scored");
-    let (payload, cut) = fit(interaction, max_record_bytes)?;
+    let (payload, cut, interaction) = fit(interaction, max_record_bytes)?;
     let mut record = Record::new(post.id, payload)
-        .header(SCHEMA_HEADER, SCHEMA_VERSION.to_string())
+        .header(SCHEMA_HEADER, SCHEMA_VERSION_TEXT)
         .header(ORIGIN_HEADER, STAGE);
     if !cut.is_empty() {
         let m = &d.message;
         tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, cut = %cut.join(","), "scored record over max_record_bytes: trimmed to fit");
         record = record.header(TRIMMED_HEADER, cut.join(","));
     }
-    Ok(record)
+    Ok((record, interaction))
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use earshot_match::SharedMatcher;
+use earshot_model::Post;
 use earshot_transport::post_metrics::{source_of_key, PostCounters, SourceTally};
 use earshot_transport::stage::{Backoff, Progress};
 use earshot_transport::{
-    dead_letter_record, Bus, ConsumerOptions, Delivery, Producer, TopicsConfig, TransportError,
+    dead_letter_record, Attached, Bus, ConsumerOptions, Delivery, Producer, TopicsConfig,
+    TransportError,
 };
 use futures::FutureExt;
 use tokio::sync::Semaphore;
@@ -183,12 +185,13 @@ async fn spawn_batch(
             let mut brands = BrandTally::default();
             let scored = batch
                 .into_iter()
-                .map(|d| {
+                .map(|mut d| {
+                    let attached = d.attached.take::<Post>();
                     // A panic anywhere in decoding, scoring or encoding one
                     // post must not take the batch's deliveries down with the
                     // task (they would hold their partitions, silently): the
                     // post is dead-lettered with the panic's message instead.
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, max, &mut brands, &scoring.noise)))
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, attached, max, &mut brands, &scoring.noise)))
                         .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))));
                     (d, outcome)
                 })
@@ -208,15 +211,16 @@ async fn spawn_batch(
             }
         };
         let sends = scored.into_iter().map(|(d, outcome)| {
-            let (topic, record, poison) = match outcome {
-                Ok(record) => (ctx.topics.scored.clone(), record, None),
+            let (topic, record, attached, poison) = match outcome {
+                Ok((record, interaction)) => (ctx.topics.scored.clone(), record, Attached::new(interaction), None),
                 Err(reason) => {
                     let m = &d.message;
                     tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "poison message: dead-lettered");
-                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), Some("poison"))
+                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), Attached::none(), Some("poison"))
                 }
             };
-            let first = ctx.producer.send(&topic, record.clone());
+            // A sink in this process takes the interaction as it is.
+            let first = ctx.producer.send_attached(&topic, record.clone(), attached);
             deliver(ctx.clone(), d, topic, record, first, poison)
         });
         futures::future::join_all(sends).await;

@@ -368,6 +368,58 @@ fn issue_12_fit_cuts_text_last_and_deterministically() {
         .text
         .ends_with("[earshot: text truncated from 18000 bytes]"));
     assert!(fit(matcher.score(&post), 200).is_err());
+    assert_eq!(i, a.2, "the interaction handed on is the one encoded");
+}
+
+/// Issue 11: over the in-memory bus the match stage takes the connector's
+/// post as it is and hands the sink its interaction, skipping a decode on
+/// each hop. Both must be exactly what decoding the payloads gives, and a
+/// second consumer of the same records (no value attached) decodes them.
+#[tokio::test]
+async fn issue_11_attached_values_equal_their_payloads() {
+    let bus = MemoryBus::new();
+    let topics = TopicsConfig::default();
+    bus.ensure_topics(&topics.specs()).await.unwrap();
+    let mut post = Post::new("t:1", "Acme support, my Acme order is late again :(");
+    post.lang = None;
+    post.source = String::new();
+    let payload = post.to_json();
+    let record = Record::new(post.id.clone(), payload.clone()).header(SCHEMA_HEADER, "1");
+    bus.producer()
+        .send_attached(
+            &topics.raw,
+            record,
+            earshot_transport::Attached::new(post.clone()),
+        )
+        .await
+        .unwrap();
+    let mut first = bus
+        .consumer(ConsumerOptions::new("a", [&topics.raw]))
+        .await
+        .unwrap();
+    let mut d = first.recv().await.unwrap().unwrap();
+    let attached = d.attached.take::<Post>();
+    assert!(attached.is_some(), "the first delivery carries the post");
+    let matcher = matcher().load();
+    let mut brands = BrandTally::default();
+    let noise = Default::default();
+    let typed = crate::score::score(&matcher, &d, attached, 1 << 20, &mut brands, &noise).unwrap();
+    let mut decoded =
+        crate::score::score(&matcher, &d, None, 1 << 20, &mut brands, &noise).unwrap();
+    assert_eq!(typed.1, Interaction::from_json(&typed.0.payload).unwrap());
+    // Scored a moment apart: the same but for the time of scoring.
+    decoded.1.scored_at = typed.1.scored_at;
+    assert_eq!(typed.1, decoded.1, "same interaction either way");
+    assert_eq!(typed.1.to_json(), decoded.1.to_json());
+    assert_eq!(typed.1.post.source, "t", "checked like a decoded post");
+    // Another group reads the same record: nothing attached, it decodes.
+    let mut second = bus
+        .consumer(ConsumerOptions::new("b", [&topics.raw]))
+        .await
+        .unwrap();
+    let d2 = second.recv().await.unwrap().unwrap();
+    assert!(!d2.attached.is_some());
+    assert_eq!(d2.message.payload, payload);
 }
 
 /// Finding 2 of issue 12: a permanent produce error (the broker refuses

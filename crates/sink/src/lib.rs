@@ -70,6 +70,7 @@ mod retry;
 mod sink;
 pub mod sqlite;
 mod stage;
+pub mod training;
 pub mod work;
 
 use std::sync::Arc;

@@ -212,10 +212,15 @@ pub(crate) async fn run(
             }
         };
         counters.received.fetch_add(1, Ordering::Relaxed);
-        let message = delivery.message;
+        let (message, mut attached) = (delivery.message, delivery.attached);
         let source = source_of_key(message.key.as_deref());
         counters.metrics.posts_in.count(source);
-        match Interaction::from_json(&message.payload) {
+        // From a match stage in this process: its interaction as it is.
+        let decoded = match attached.take::<Interaction>() {
+            Some(interaction) => Interaction::checked(interaction),
+            None => Interaction::from_json(&message.payload),
+        };
+        match decoded {
             Ok(interaction) if forgotten.contains(&interaction) => {
                 // `earshot forget`: never stored again, whatever redelivers it.
                 tracing::debug!(post_id = %interaction.post.id, "post of a forgotten author dropped");

@@ -72,6 +72,53 @@ pub struct Delivery {
     pub message: Message,
     /// Acknowledge once the next stage durably has it.
     pub ack: AckToken,
+    /// The producer's decoded value of the payload, when it came from this
+    /// process (the in-memory bus); empty from Kafka.
+    pub attached: Attached,
+}
+
+/// The value a record's payload was encoded from, handed from producer to
+/// consumer within one process (the embedded mode's in-memory bus), so the
+/// consumer skips decoding bytes that were encoded a moment ago (issue 11).
+///
+/// The payload stays the record's content: a consumer that gets nothing
+/// here (Kafka, a redelivery, a second consumer group) decodes it, and must
+/// check what it takes from here exactly as it checks a decoded value. It
+/// is moved, never shared, so only the first delivery of a record carries
+/// it; cloning a record or delivery leaves the clone without it.
+#[derive(Default)]
+pub struct Attached(Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl Attached {
+    /// Nothing attached.
+    pub fn none() -> Attached {
+        Attached(None)
+    }
+
+    /// Attaches `value`: it must equal what decoding the record's payload gives.
+    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Attached {
+        Attached(Some(Box::new(value)))
+    }
+
+    /// Takes the value out if it is a `T`; empty afterwards either way.
+    pub fn take<T: std::any::Any>(&mut self) -> Option<T> {
+        self.0.take()?.downcast::<T>().ok().map(|b| *b)
+    }
+
+    /// Whether a value is attached.
+    pub fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Attached(..)"
+        } else {
+            "Attached(none)"
+        })
+    }
 }
 
 /// Resolves once the bus durably has a produced record (Kafka: the broker
@@ -84,6 +131,14 @@ pub trait Producer: Send + Sync {
     /// that resolves when it is durably stored. Dropping the future does not
     /// cancel the send; it only forgoes the outcome.
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture;
+
+    /// [`Producer::send`], handing the consumer `attached`, the value the
+    /// payload was encoded from, when the bus lives in this process. A bus
+    /// that crosses processes ignores it (the default).
+    fn send_attached(&self, topic: &str, record: Record, attached: Attached) -> DeliveryFuture {
+        drop(attached);
+        self.send(topic, record)
+    }
 
     /// Waits until every enqueued record was delivered or failed.
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>>;

@@ -46,7 +46,8 @@ mod watermark;
 
 pub use ack::AckToken;
 pub use bus::{
-    Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, Producer, Record, TopicSpec,
+    Attached, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message, Producer, Record,
+    TopicSpec,
 };
 pub use config::{KafkaConfig, TopicsConfig, TransportConfig};
 pub use dead_letter::{

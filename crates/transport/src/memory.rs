@@ -20,7 +20,7 @@ use tokio::sync::{oneshot, Notify, Semaphore};
 
 use crate::watermark::HeldReporter;
 use crate::{
-    AckToken, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message,
+    AckToken, Attached, Bus, Consumer, ConsumerOptions, Delivery, DeliveryFuture, Message,
     PartitionWatermark, Producer, Record, TopicSpec, TransportError,
 };
 
@@ -50,14 +50,16 @@ struct State {
     abandoned: bool,
 }
 
-/// A kept record: key, payload, headers, timestamp (Unix ms), and in
-/// end-to-end mode the producer waiting for its downstream acknowledgement.
+/// A kept record: key, payload, headers, timestamp (Unix ms), in
+/// end-to-end mode the producer waiting for its downstream acknowledgement,
+/// and the producer's value of the payload until the first delivery takes it.
 type Stored = (
     Option<String>,
     Vec<u8>,
     Vec<(String, Vec<u8>)>,
     i64,
     Option<Arc<Completion>>,
+    Attached,
 );
 
 /// A produce waiting for the groups that must acknowledge its record.
@@ -300,6 +302,10 @@ impl Bus for MemoryBus {
 
 impl Producer for MemoryBus {
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
+        self.send_attached(topic, record, Attached::none())
+    }
+
+    fn send_attached(&self, topic: &str, record: Record, attached: Attached) -> DeliveryFuture {
         let (completion, rx) = match self.shared.downstream.get(topic) {
             Some(groups) if !groups.is_empty() => {
                 let (tx, rx) = oneshot::channel();
@@ -332,6 +338,7 @@ impl Producer for MemoryBus {
                         record.headers,
                         now_ms(),
                         completion,
+                        attached,
                     ));
                     Ok(())
                 }
@@ -471,7 +478,15 @@ impl MemoryConsumer {
         crate::ready::readiness().pass(&crate::ready::partitions_check(&self.options.group));
     }
 
-    fn try_fetch(&mut self) -> Option<(Message, Arc<PartitionWatermark>, Option<Downstream>)> {
+    #[allow(clippy::type_complexity)]
+    fn try_fetch(
+        &mut self,
+    ) -> Option<(
+        Message,
+        Arc<PartitionWatermark>,
+        Option<Downstream>,
+        Attached,
+    )> {
         let shared = self.bus.shared.clone();
         let mut state = shared.state.lock().expect("bus lock");
         let generation = state
@@ -484,9 +499,14 @@ impl MemoryConsumer {
         for step in 0..self.assigned.len() {
             let i = (self.next + step) % self.assigned.len();
             let a = &mut self.assigned[i];
-            let log = &state.topics[&a.topic][a.partition as usize];
+            let log = &mut state
+                .topics
+                .get_mut(&a.topic)
+                .expect("assigned topics exist")[a.partition as usize];
             let idx = (a.position - log.base) as usize;
-            if let Some((key, payload, headers, ts, completion)) = log.records.get(idx) {
+            if let Some((key, payload, headers, ts, completion, attached)) =
+                log.records.get_mut(idx)
+            {
                 let message = Message {
                     topic: a.topic.clone(),
                     partition: a.partition,
@@ -503,7 +523,8 @@ impl MemoryConsumer {
                 a.watermark.track(a.position);
                 a.position += 1;
                 self.next = i + 1;
-                return Some((message, a.watermark.clone(), downstream));
+                let attached = std::mem::take(attached);
+                return Some((message, a.watermark.clone(), downstream, attached));
             }
         }
         None
@@ -610,10 +631,14 @@ impl Consumer for MemoryConsumer {
             let changed = shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if let Some((message, watermark, downstream)) = self.try_fetch() {
+            if let Some((message, watermark, downstream, attached)) = self.try_fetch() {
                 let ack = AckToken::new(watermark, message.offset, Some(permit))
                     .with_downstream(downstream);
-                return Some(Ok(Delivery { message, ack }));
+                return Some(Ok(Delivery {
+                    message,
+                    ack,
+                    attached,
+                }));
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,

@@ -100,6 +100,7 @@ impl SqliteStore {
                     continue; // an older scoring than the stored one: keep the stored row and its mentions
                 }
                 let i = &item.interaction;
+                let existed = stored.existed;
                 hourly.remove(stored);
                 let written = mentions_of(i);
                 hourly.add(
@@ -110,7 +111,11 @@ impl SqliteStore {
                         .map(|(e, k, l, _)| (*e, *k, *l))
                         .collect::<Vec<_>>(),
                 );
-                clear.execute([&i.post.id]).map_err(classify)?;
+                // Mentions are written with their post in one transaction,
+                // so a post without a row has none to clear.
+                if existed {
+                    clear.execute([&i.post.id]).map_err(classify)?;
+                }
                 for (entity_id, kind, label, compound) in written {
                     mention
                         .execute(params![

@@ -14,6 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// A post's stored contribution to the rollups.
 pub(super) struct Stored {
+    /// Whether the post has a row: a new one has no mentions to clear either.
+    pub(super) existed: bool,
     posts: Vec<((i64, String, String, String), i64)>,
     mentions: Vec<((i64, String, String, String), i64)>,
 }
@@ -85,6 +87,7 @@ impl Stored {
             .optional()?;
         let Some((t, source, b, c, i, customers)) = row else {
             return Ok(Stored {
+                existed: false,
                 posts: Vec::new(),
                 mentions: Vec::new(),
             });
@@ -106,7 +109,11 @@ impl Stored {
                 Ok(((hour(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?), -1))
             })?
             .collect::<Result<_, _>>()?;
-        Ok(Stored { posts, mentions })
+        Ok(Stored {
+            existed: true,
+            posts,
+            mentions,
+        })
     }
 }
 

@@ -381,7 +381,11 @@ impl Poller {
         let message = to_message(&m);
         let ack = AckToken::new(watermark, message.offset, Some(permit));
         // If the receiver is gone the delivery (and its token) is dropped: held.
-        let _ = self.deliveries.send(Ok(Delivery { message, ack }));
+        let _ = self.deliveries.send(Ok(Delivery {
+            message,
+            ack,
+            attached: crate::Attached::none(),
+        }));
     }
 }
 
