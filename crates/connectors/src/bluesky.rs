@@ -300,6 +300,7 @@ fn event_post(ev: &Event, bytes: &[u8], keywords: &[String]) -> Result<Option<Po
         display_name: None,
         reach: None,
         url: Some(format!("https://bsky.app/profile/{}", ev.did)),
+        created_at: None,
     };
     p.lang = rec.langs.first().and_then(|l| lang(l));
     p.published_at = Some(rec.created_at);

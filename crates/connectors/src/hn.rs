@@ -202,6 +202,7 @@ fn to_post(h: Hit, raw: Value) -> Post {
         url: h
             .author
             .map(|a| format!("https://news.ycombinator.com/user?id={a}")),
+        created_at: None,
     };
     p.published_at = DateTime::<Utc>::from_timestamp(h.created_at_i, 0);
     if h.comment_text.is_some() {

@@ -78,6 +78,9 @@ struct Account {
     url: Option<String>,
     #[serde(default)]
     followers_count: Option<u64>,
+    /// When the account was created (the match stage reads young accounts).
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -273,6 +276,7 @@ fn to_post(s: Status, raw: Value, host: &str) -> Result<Post, (String, Value)> {
         display_name: s.account.display_name.filter(|d| !d.is_empty()),
         reach: s.account.followers_count,
         url: s.account.url,
+        created_at: s.account.created_at,
     };
     p.lang = s.language.as_deref().and_then(lang);
     p.published_at = Some(s.created_at);

@@ -308,6 +308,7 @@ fn to_post(t: Thing, raw: Value) -> Post {
         handle: author,
         display_name: None,
         reach: d.subreddit_subscribers,
+        created_at: None,
     };
     p.published_at = DateTime::<Utc>::from_timestamp_millis((d.created_utc * 1000.0) as i64);
     p.engagement.score = d.score;

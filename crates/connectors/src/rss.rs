@@ -365,6 +365,7 @@ fn to_post(feed: &Feed, entry: &Entry, base: &Url, rss: bool) -> Option<Post> {
             .and_then(|a| a.uri.as_deref())
             .and_then(|u| base.join(u).ok())
             .map(String::from),
+        created_at: None,
     };
     post.lang = entry
         .language

@@ -87,6 +87,9 @@ struct User {
     name: Option<String>,
     #[serde(default)]
     public_metrics: Option<UserMetrics>,
+    /// When the account was created (the match stage reads young accounts).
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -305,7 +308,7 @@ impl X {
                         "created_at,author_id,lang,public_metrics,conversation_id,referenced_tweets,entities,note_tweet",
                     )
                     .append_pair("expansions", "author_id")
-                    .append_pair("user.fields", "username,name,public_metrics");
+                    .append_pair("user.fields", "username,name,public_metrics,created_at");
                 match (&cur.since_id, &cur.start_time) {
                     (Some(s), _) => q.append_pair("since_id", s),
                     // X rejects `start_time` next to `until_id`: the same bound as an id.
@@ -399,6 +402,7 @@ fn to_post(t: Tweet, raw: Value, users: &HashMap<String, User>) -> Post {
             .and_then(|u| u.public_metrics.as_ref())
             .and_then(|m| m.followers_count),
         url: user.map(|u| format!("https://x.com/{}", u.username)),
+        created_at: user.and_then(|u| u.created_at),
     };
     p.lang = t.lang.as_deref().and_then(lang);
     p.published_at = t.created_at;

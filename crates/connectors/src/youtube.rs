@@ -208,6 +208,7 @@ fn to_post(t: Thread, raw: Value) -> Post {
         display_name: s.author_display_name,
         reach: None,
         url: s.author_channel_url,
+        created_at: None,
     };
     p.published_at = Some(s.published_at);
     p.thread_id = Some(Post::make_id(

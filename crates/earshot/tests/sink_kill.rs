@@ -44,6 +44,7 @@ fn interaction(n: usize) -> Interaction {
         watchlist_version: "test".into(),
         scored_at: at + chrono::Duration::seconds(1),
         truncated: false,
+        noise: Default::default(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::error::{from_toml, locate_quoted, ConfigError};
 use crate::intent::{parse_intents, IntentRule};
 use crate::lexicon::{Lexicon, LexiconFormat};
 use crate::matcher::{Build, Matcher};
+use crate::noise::NoiseConfig;
 use crate::route::{parse_routes, Routes};
 use crate::sentiment::{Analyzer, SentimentConfig};
 use crate::watchlist::{parse_brands, ParsedBrand};
@@ -63,6 +64,9 @@ pub struct MatcherConfig {
     /// Tunable sentiment rules.
     #[serde(default)]
     pub sentiment: SentimentConfig,
+    /// Near-duplicate clustering and bot-like author flags.
+    #[serde(default)]
+    pub noise: NoiseConfig,
     /// The learned context model (`earshot train-context` writes it): it
     /// decides bare names of brands with `context` when the post holds no
     /// context word.
@@ -102,6 +106,7 @@ impl Default for MatcherConfig {
             language_detector: Default::default(),
             max_text_bytes: default_max_text_bytes(),
             sentiment: SentimentConfig::default(),
+            noise: NoiseConfig::default(),
             context_model: None,
             context_threshold: default_context_threshold(),
         }
@@ -354,6 +359,7 @@ impl MatcherConfig {
                 routes = parsed;
             }
         }
+        errors.extend(self.noise.validate());
         if !(self.context_threshold > 0.0 && self.context_threshold < 1.0) {
             errors.push(ConfigError::new(
                 "[matcher]",
@@ -396,6 +402,7 @@ impl MatcherConfig {
             fold_accents: self.fold_accents,
             detect_language: self.detect_language.then_some(self.language_detector),
             max_text_bytes: self.max_text_bytes,
+            noise: self.noise,
             brands,
             customers,
             analyzer,

@@ -16,6 +16,7 @@ use crate::error::ConfigError;
 use crate::intent::{asks_question, IntentRule};
 use crate::lang::LanguageDetector;
 use crate::lexicon::Lexicon;
+use crate::noise::NoiseConfig;
 use crate::normalize::{is_word_char, NormText, Normalizer};
 use crate::query::{eval, Field, Hits, Query};
 use crate::route::{RouteInput, Routes};
@@ -86,6 +87,7 @@ pub(crate) struct Build {
     pub fold_accents: bool,
     pub detect_language: Option<LanguageDetector>,
     pub max_text_bytes: usize,
+    pub noise: NoiseConfig,
     pub brands: Vec<ParsedBrand>,
     pub customers: Vec<Customer>,
     pub analyzer: Analyzer,
@@ -120,6 +122,7 @@ pub struct Matcher {
     overrides: Vec<(Vec<u32>, Lexicon)>,
     detect_language: Option<LanguageDetector>,
     max_text_bytes: usize,
+    noise: NoiseConfig,
     version: String,
     notices: Vec<ConfigError>,
     /// Queries evaluated for every post (see `Builder::always`).
@@ -368,6 +371,7 @@ impl Matcher {
             overrides,
             detect_language: b.detect_language,
             max_text_bytes: b.max_text_bytes,
+            noise: b.noise,
             version: b.version,
             notices,
         })
@@ -445,6 +449,11 @@ impl Matcher {
             queries: self.queries.len(),
             automaton_bytes: self.automaton.memory_usage(),
         }
+    }
+
+    /// The `[matcher.noise]` settings the match stage applies.
+    pub fn noise(&self) -> &NoiseConfig {
+        &self.noise
     }
 
     /// The sentiment analyzer (lexicons and rules) this matcher uses.
@@ -829,6 +838,24 @@ impl Matcher {
             })
         };
 
+        // Computed here, pure; the match stage clusters by it.
+        // The body alone when it is long enough: feeds repeat the body's
+        // opening as the title, and on a short post those few extra
+        // shingles move a SimHash by several bits.
+        let fingerprint = if !self.noise.enabled {
+            None
+        } else if post.title.as_deref().is_some_and(|t| !t.is_empty()) && !truncated {
+            let mut body = std::mem::take(&mut s.body);
+            self.automaton.norm.normalize_into(&post.text, &mut body);
+            let min = self.noise.min_words;
+            let fp = crate::fingerprint::simhash(&body.text, min, &mut s.fingerprint)
+                .or_else(|| crate::fingerprint::simhash(&s.norm.text, min, &mut s.fingerprint));
+            s.body = body;
+            fp
+        } else {
+            crate::fingerprint::simhash(&s.norm.text, self.noise.min_words, &mut s.fingerprint)
+        };
+
         let mut out_post = post.clone();
         if out_post.lang.is_none() {
             out_post.lang = lang.map(Cow::into_owned);
@@ -846,6 +873,10 @@ impl Matcher {
             watchlist_version: self.version.clone(),
             scored_at: Utc::now(),
             truncated,
+            noise: earshot_model::Noise {
+                fingerprint,
+                ..Default::default()
+            },
         }
     }
 }
@@ -896,6 +927,8 @@ struct Scratch {
     order: Vec<u32>,
     drop: Vec<bool>,
     sent: SentScratch,
+    fingerprint: crate::fingerprint::Scratch,
+    body: NormText,
 }
 
 /// Drops every match whose span lies strictly inside another span of the

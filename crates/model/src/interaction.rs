@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{default_schema_version, DecodeError, Post, SCHEMA_VERSION};
+use crate::{default_schema_version, DecodeError, Noise, Post, SCHEMA_VERSION};
 
 /// A post after the matcher scored it: what it mentions, how it feels,
 /// what the author wants, and who should act on it.
@@ -39,6 +39,9 @@ pub struct Interaction {
     /// its opening was matched and scored (the post itself is kept whole).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Near-duplicate cluster and bot-like author flags (see [`Noise`]).
+    #[serde(default, skip_serializing_if = "Noise::is_empty")]
+    pub noise: Noise,
 }
 
 /// One entity found in a post.
@@ -224,6 +227,7 @@ impl Interaction {
             watchlist_version: watchlist_version.into(),
             scored_at: Utc::now(),
             truncated: false,
+            noise: Noise::default(),
         }
     }
 
@@ -321,6 +325,7 @@ mod tests {
             watchlist_version: "abc".into(),
             scored_at: Utc::now(),
             truncated: false,
+            noise: Noise::default(),
         };
         let back = Interaction::from_json(&i.to_json()).unwrap();
         assert_eq!(back, i);

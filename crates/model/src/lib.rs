@@ -17,6 +17,7 @@
 
 mod dead_letter;
 mod interaction;
+mod noise;
 mod post;
 mod time;
 
@@ -24,6 +25,7 @@ pub use dead_letter::{DeadLetter, Origin};
 pub use interaction::{
     EntityKind, EntitySentiment, Intent, Interaction, Match, Route, Sentiment, SentimentLabel,
 };
+pub use noise::Noise;
 pub use post::{Author, DecodeError, Engagement, Post};
 
 /// Version of the JSON shape of [`Post`] and [`Interaction`].

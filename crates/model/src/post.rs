@@ -75,6 +75,10 @@ pub struct Author {
     /// Profile URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// When the account was created, where the source tells (Mastodon, X):
+    /// the match stage reads a young account as one sign of a bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// Engagement counts; `None` where the source does not report one.

@@ -32,8 +32,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod authors;
 mod config;
 mod deliver;
+mod noise;
+#[cfg(test)]
+mod noise_tests;
 mod score;
 mod stage;
 mod stats;

@@ -1,6 +1,7 @@
 //! One post: decode, score, encode within the record size limit.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
 
 use earshot_match::Matcher;
 use earshot_model::{
@@ -10,6 +11,7 @@ use earshot_model::{
 use earshot_transport::{Delivery, Record};
 
 use crate::config::STAGE;
+use crate::noise::NoiseTracker;
 
 /// Header naming what was cut from a scored record to fit `max_record_bytes`
 /// (e.g. `raw,matches:5400->1,text:70000->61234`).
@@ -126,6 +128,7 @@ pub(crate) fn score(
     attached: Option<Post>,
     max_record_bytes: usize,
     brands: &mut BrandTally,
+    noise: &Mutex<NoiseTracker>,
 ) -> Result<(Record, Interaction), String> {
     if let Some(v) = d.message.header(SCHEMA_HEADER) {
         if v != SCHEMA_VERSION_TEXT {
@@ -140,8 +143,14 @@ pub(crate) fn score(
     }
     .map_err(|e| e.to_string())?;
     // A matcher bug on one odd post must not stop the stage: quarantine it.
-    let interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
+    let mut interaction = std::panic::catch_unwind(AssertUnwindSafe(|| matcher.score(&post)))
         .map_err(|_| "the matcher panicked on this post".to_string())?;
+    // A panic elsewhere while the lock was held leaves a window that is
+    // still consistent entry by entry: keep using it.
+    noise
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .observe(&mut interaction, matcher.noise());
     brands.count(&interaction);
     tracing::debug!(post_id = %post.id, matches = interaction.matches.len(), route = %interaction.route, "matcher scored");
     let (payload, cut, interaction) = fit(interaction, max_record_bytes)?;

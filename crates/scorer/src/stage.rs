@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{MatchStageConfig, STAGE};
 use crate::deliver::deliver;
+use crate::noise::NoiseTracker;
 use crate::score::{score, BrandTally};
 use crate::stats::{Counters, MatchStats};
 
@@ -38,6 +39,8 @@ pub(crate) struct Ctx {
     pub posts_in: PostCounters,
     pub posts_out: PostCounters,
     pub posts_dead: PostCounters,
+    /// Near-duplicate clusters and authors of the recent window (issue 16).
+    pub noise: std::sync::Mutex<NoiseTracker>,
 }
 
 /// Runs the match stage until `shutdown` is cancelled, then stops fetching,
@@ -67,6 +70,7 @@ pub async fn run(
         posts_in: PostCounters::new(STAGE, "in"),
         posts_out: PostCounters::new(STAGE, "out"),
         posts_dead: PostCounters::new(STAGE, "dead_letter"),
+        noise: Default::default(),
     });
     let workers = Arc::new(Semaphore::new(config.workers()));
     let tracker = TaskTracker::new();
@@ -176,6 +180,7 @@ async fn spawn_batch(
     let (ctx, matcher) = (ctx.clone(), matcher.load());
     let max = ctx.max_record_bytes;
     tracker.spawn(async move {
+        let scoring = ctx.clone();
         let scored = tokio::task::spawn_blocking(move || {
             let mut brands = BrandTally::default();
             let scored = batch
@@ -186,7 +191,7 @@ async fn spawn_batch(
                     // post must not take the batch's deliveries down with the
                     // task (they would hold their partitions, silently): the
                     // post is dead-lettered with the panic's message instead.
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, attached, max, &mut brands)))
+                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, attached, max, &mut brands, &scoring.noise)))
                         .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))));
                     (d, outcome)
                 })

@@ -402,8 +402,10 @@ async fn issue_11_attached_values_equal_their_payloads() {
     assert!(attached.is_some(), "the first delivery carries the post");
     let matcher = matcher().load();
     let mut brands = BrandTally::default();
-    let typed = crate::score::score(&matcher, &d, attached, 1 << 20, &mut brands).unwrap();
-    let mut decoded = crate::score::score(&matcher, &d, None, 1 << 20, &mut brands).unwrap();
+    let noise = Default::default();
+    let typed = crate::score::score(&matcher, &d, attached, 1 << 20, &mut brands, &noise).unwrap();
+    let mut decoded =
+        crate::score::score(&matcher, &d, None, 1 << 20, &mut brands, &noise).unwrap();
     assert_eq!(typed.1, Interaction::from_json(&typed.0.payload).unwrap());
     // Scored a moment apart: the same but for the time of scoring.
     decoded.1.scored_at = typed.1.scored_at;

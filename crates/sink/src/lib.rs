@@ -38,6 +38,7 @@
 //!     watchlist_version: "v1".into(),
 //!     scored_at: chrono::Utc::now(),
 //!     truncated: false,
+//!     noise: Default::default(),
 //! };
 //! bus.producer().send(&topics.scored, Record::new("hn:1", interaction.to_json())).await.unwrap();
 //!

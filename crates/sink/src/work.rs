@@ -72,6 +72,9 @@ pub struct QueueItem {
     pub assignee: Option<String>,
     /// `(entity id, analyst)` of each match marked wrong.
     pub wrong_matches: Vec<(String, String)>,
+    /// Later posts of its near-duplicate cluster (issue 16): the queue
+    /// shows a cluster once, as its first post, with this count.
+    pub copies: u64,
 }
 
 /// Queue reads and console actions on the configured store.
@@ -290,6 +293,12 @@ struct WrongRow {
     analyst: String,
 }
 
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct CopiesRow {
+    cluster_id: String,
+    copies: u64,
+}
+
 /// `deploy/clickhouse/queries/work_queue.sql` with the console's filters and
 /// the priority reasons; deduplicated by post id (the latest scoring wins).
 /// In two steps, so the text is read for the page's posts only: the posts
@@ -328,14 +337,15 @@ FROM (
                 arrayMap(x -> toString(x), argMax(intents, version)) AS q_intents,
                 argMax(arrayConcat(brands, competitors, customers), version) AS q_entities,
                 toUInt32(argMax(event_time, version)) AS q_time,
-                argMax(priority_reasons, version) AS q_reasons
+                argMax(priority_reasons, version) AS q_reasons,
+                argMax(cluster_id, version) AS q_cluster
             FROM interactions
             WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
               AND post_id IN (SELECT post_id FROM interactions
                               WHERE event_time >= toDateTime(?) AND event_time < toDateTime(?)
                                 AND route != 'none')
             GROUP BY post_id)
-        WHERE q_route != 'none'
+        WHERE q_route != 'none' AND q_cluster = ''
           AND (? = '' OR has(q_entities, ?))
           AND (? = '' OR q_route = ?)
           AND (? = '' OR has(q_intents, ?))
@@ -392,6 +402,14 @@ async fn ch_queue(
         .bind(&ids)
         .fetch_all()
         .await?;
+    let copies: Vec<CopiesRow> = client
+        .query(
+            "SELECT cluster_id, toUInt64(uniqExact(post_id)) AS copies FROM interactions
+             WHERE has(?, cluster_id) GROUP BY cluster_id",
+        )
+        .bind(&ids)
+        .fetch_all()
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| QueueItem {
@@ -404,6 +422,10 @@ async fn ch_queue(
                 .filter(|w| w.post_id == r.post_id)
                 .map(|w| (w.entity_id.clone(), w.analyst.clone()))
                 .collect(),
+            copies: copies
+                .iter()
+                .find(|c| c.cluster_id == r.post_id)
+                .map_or(0, |c| c.copies),
             reasons: r.reasons,
             post: PostSummary {
                 post_id: r.post_id,

@@ -453,13 +453,13 @@ async fn embedded_store_dashboards_match_the_seeded_data() {
         ..SinkConfig::default()
     };
     let first = earshot_sink::migrate(&config).await.unwrap();
-    assert_eq!(first.applied.len(), 16);
+    assert_eq!(first.applied.len(), 17);
     assert_eq!(
         earshot_sink::migrate(&config)
             .await
             .unwrap()
             .already_applied,
-        16
+        17
     );
     let store = SqliteStore::open(&config.sqlite.path).unwrap();
     let seeds = seeds();

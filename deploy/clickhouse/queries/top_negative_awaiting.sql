@@ -2,6 +2,8 @@
 -- of each post (deduplicated by post id with argMax on the version column),
 -- negative overall, not yet in `responses`, about a brand, competitor or
 -- customer (a post about none stays stored, out of this list).
+-- A post repeating a near-duplicate cluster (cluster_id set) is left out:
+-- its cluster counts once, through its first post (issue 16).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
     post_id,
@@ -31,12 +33,14 @@ FROM (
         argMax(customers, version) AS x_customers,
         argMax(url, version) AS x_url,
         substringUTF8(argMax(text, version), 1, 280) AS x_text,
-        toUInt32(argMax(event_time, version)) AS x_event_time
+        toUInt32(argMax(event_time, version)) AS x_event_time,
+        argMax(cluster_id, version) AS x_cluster
     FROM interactions
     WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
     GROUP BY post_id
 )
 WHERE x_label = 'negative'
+  AND x_cluster = ''
   AND ({brand:String} = '' OR has(x_entities, {brand:String}))
   AND (notEmpty(x_entities) OR notEmpty(x_customers))
   AND post_id NOT IN (SELECT post_id FROM responses)

@@ -1,6 +1,8 @@
 -- The CRM work queue: posts routed to a team (route other than 'none') and not
 -- yet answered, highest priority first, then by author reach. Deduplicated by
 -- post id (the latest scoring wins).
+-- A post repeating a near-duplicate cluster (cluster_id set) is left out:
+-- its cluster counts once, through its first post (issue 16).
 -- Parameters: since, until (Unix seconds, UTC); brand ('' for all).
 SELECT
     post_id,
@@ -28,12 +30,14 @@ FROM (
         argMax(arrayConcat(brands, competitors, customers), version) AS x_entities,
         argMax(url, version) AS x_url,
         substringUTF8(argMax(text, version), 1, 280) AS x_text,
-        toUInt32(argMax(event_time, version)) AS x_event_time
+        toUInt32(argMax(event_time, version)) AS x_event_time,
+        argMax(cluster_id, version) AS x_cluster
     FROM interactions
     WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
     GROUP BY post_id
 )
 WHERE x_route != 'none'
+  AND x_cluster = ''
   AND ({brand:String} = '' OR has(x_entities, {brand:String}))
   AND post_id NOT IN (SELECT post_id FROM responses)
 ORDER BY x_priority DESC, x_author_reach DESC, x_event_time DESC, post_id

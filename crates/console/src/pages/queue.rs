@@ -176,6 +176,7 @@ fn post(state: &ConsoleState, i: usize, item: &QueueItem, agent: &str, back: &st
             p.meta {
                 "Matches: " (p.entities.join(", "))
                 @if !p.intents.is_empty() { (sep()) "Intents: " (p.intents.join(", ")) }
+                @if item.copies > 0 { (sep()) strong.copies { (item.copies) " near-duplicate copies" } }
                 @if let Some(a) = &item.assignee { (sep()) "Assigned to " strong { (a) } }
                 (sep()) a href=(crate::pages::people::thread_href(&p.post_id)) { "Thread" }
                 (sep()) code { (p.post_id) }

@@ -61,6 +61,7 @@ pub fn post(
         watchlist_version: "test".into(),
         scored_at: at + Duration::seconds(5),
         truncated: false,
+        noise: Default::default(),
     }
 }
 

@@ -126,6 +126,7 @@ pub fn interaction(n: usize) -> Interaction {
         watchlist_version: "test".into(),
         scored_at: at + chrono::Duration::seconds(10),
         truncated: false,
+        noise: Default::default(),
     }
 }
 

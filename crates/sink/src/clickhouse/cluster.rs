@@ -88,9 +88,24 @@ impl Cluster {
         }
         if let Some(rest) = sql.strip_prefix("ALTER TABLE ") {
             let (table, body) = qualified_name(rest, &prefix).ok_or_else(|| err("table name"))?;
-            return Ok(vec![format!(
-                "ALTER TABLE {db}.{table}{LOCAL_SUFFIX} ON CLUSTER {c}{body}"
-            )]);
+            let local = format!("ALTER TABLE {db}.{table}{LOCAL_SUFFIX} ON CLUSTER {c}{body}");
+            if !body.trim_start().starts_with("ADD COLUMN") {
+                return Ok(vec![local]);
+            }
+            // A new column must be on the distributed table too, which
+            // inserts and queries go through. An ALTER of it ON CLUSTER is
+            // refused where shards are replicated (code 371), so it is
+            // created again over the altered local table: it holds no rows
+            // (the sink inserts with `insert_distributed_sync`).
+            let key = sharding_key_of(table)
+                .ok_or_else(|| err("ADD COLUMN to a table no migration creates"))?;
+            return Ok(vec![
+                local,
+                format!("DROP TABLE IF EXISTS {db}.{table} ON CLUSTER {c}"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {db}.{table} ON CLUSTER {c} AS {db}.{table}{LOCAL_SUFFIX} ENGINE = Distributed({c}, {db}, {table}{LOCAL_SUFFIX}, {key})"
+                ),
+            ]);
         }
         if let Some(rest) = sql.strip_prefix("DROP TABLE IF EXISTS ") {
             let (table, body) = qualified_name(rest, &prefix).ok_or_else(|| err("table name"))?;
@@ -197,6 +212,18 @@ fn matching_paren(s: &str) -> Option<usize> {
     None
 }
 
+/// The sharding key `table` was distributed with, from its `CREATE` in the
+/// migrations (as [`Cluster::transform`] chose it then).
+fn sharding_key_of(table: &str) -> Option<String> {
+    let head = format!("CREATE TABLE IF NOT EXISTS {{db}}.{table} ");
+    let body = super::schema::MIGRATIONS
+        .iter()
+        .flat_map(|m| m.statements.iter())
+        .find_map(|s| s.strip_prefix(head.as_str()))?;
+    let at = body.find("ENGINE = ")?;
+    sharding_key(&body[..at], &body[at..])
+}
+
 /// `cityHash64(post_id)` when the table has a `post_id` column, otherwise a
 /// hash of its sorting key (the columns `ORDER BY` names in `rest`).
 fn sharding_key(columns: &str, rest: &str) -> Option<String> {
@@ -224,6 +251,25 @@ mod tests {
             name: "c1".into(),
             replica_path: "/clickhouse/tables/{shard}/{database}/{table}".into(),
         }
+    }
+
+    /// Issue 16: a column added to a table reaches its distributed table,
+    /// created again over the altered local one with the same sharding key.
+    #[test]
+    fn issue_16_add_column_recreates_the_distributed_table() {
+        let sql = "ALTER TABLE e.interactions ADD COLUMN x String DEFAULT ''";
+        assert_eq!(
+            cluster().transform(sql, "e").unwrap(),
+            [
+                "ALTER TABLE e.interactions_local ON CLUSTER c1 ADD COLUMN x String DEFAULT ''",
+                "DROP TABLE IF EXISTS e.interactions ON CLUSTER c1",
+                "CREATE TABLE IF NOT EXISTS e.interactions ON CLUSTER c1 AS e.interactions_local ENGINE = Distributed(c1, e, interactions_local, cityHash64(post_id))",
+            ]
+        );
+        let err = cluster()
+            .transform("ALTER TABLE e.nope ADD COLUMN x String", "e")
+            .unwrap_err();
+        assert_eq!(err.reason, "ADD COLUMN to a table no migration creates");
     }
 
     #[test]

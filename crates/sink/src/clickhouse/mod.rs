@@ -93,11 +93,17 @@ pub async fn migrate(config: &ClickHouseConfig) -> Result<MigrationReport, Store
         let sql = render_for(&statement, db, &features, retention_days, cluster.as_ref());
         async move {
             for sql in sql? {
-                client
-                    .query(&sql)
-                    .execute()
-                    .await
-                    .map_err(|source| StoreError::Migration { sql, source })?;
+                match client.query(&sql).execute().await {
+                    Ok(()) => {}
+                    // Servers before 19.9 have no `ADD COLUMN IF NOT EXISTS`:
+                    // a column that exists (code 44: a rerun after an
+                    // interruption) is what the statement wanted. Each such
+                    // ALTER applies all its columns or none.
+                    Err(source)
+                        if sql.contains(" ADD COLUMN ")
+                            && error::exception_code(&source.to_string()) == Some(44) => {}
+                    Err(source) => return Err(StoreError::Migration { sql, source }),
+                }
             }
             Ok::<(), StoreError>(())
         }

@@ -39,6 +39,11 @@ pub(crate) struct InteractionRow<'a> {
     pub thread_id: &'a str,
     pub watchlist_version: &'a str,
     pub version: u64,
+    pub cluster_id: &'a str,
+    pub cluster_size: u32,
+    pub near_duplicate: u8,
+    pub bot_like: u8,
+    pub bot_reasons: &'a [String],
 }
 
 /// A row of `mentions`: one per (post, matched entity).
@@ -161,17 +166,31 @@ pub(crate) fn interaction_row(item: &BatchItem) -> InteractionRow<'_> {
         thread_id: p.thread_id.as_deref().unwrap_or(""),
         watchlist_version: &i.watchlist_version,
         version: version(i),
+        cluster_id: i.noise.cluster_id.as_deref().unwrap_or(""),
+        cluster_size: i.noise.cluster_size,
+        near_duplicate: u8::from(i.noise.near_duplicate),
+        bot_like: u8::from(i.noise.bot_like),
+        bot_reasons: &i.noise.bot_reasons,
     }
 }
 
 /// One mention row per distinct matched entity, with the entity's own
-/// sentiment where the matcher found it differs from the post's.
+/// sentiment where the matcher found it differs from the post's; none for
+/// a post repeating a near-duplicate cluster.
 pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<'_>> {
     let i = &item.interaction;
     let event_time = event_time(i);
     let version = version(i);
     let mut seen: Vec<(&str, EntityKind)> = Vec::new();
-    i.matches.iter().filter_map(move |m| {
+    // A post repeating a near-duplicate cluster (issue 16) gets no mention
+    // rows: the per-minute aggregates fed by `mentions` then count its
+    // cluster once, and its `interactions` row keeps its entities.
+    let matches = if i.noise.is_repeat() {
+        &[][..]
+    } else {
+        &i.matches[..]
+    };
+    matches.iter().filter_map(move |m| {
         if seen.contains(&(m.entity_id.as_str(), m.kind)) {
             return None;
         }

@@ -474,6 +474,25 @@ WHERE standing != '' AND (period, refresh) GLOBAL IN (SELECT period, max(refresh
         ],
         backfill: None,
     },
+    // Issue 16: near-duplicate clusters and bot-like authors. A post whose
+    // `cluster_id` is set repeats that earlier post: it stays stored and
+    // queryable, and the dashboards count its cluster once (through its first
+    // post; such a post gets no `mentions` rows, so the per-minute
+    // aggregates need no change). One ALTER, applied whole; `{add_column}`
+    // is `ADD COLUMN IF NOT EXISTS` where the server has it, and on older
+    // servers `migrate` takes "column exists" as done.
+    Migration {
+        version: 23,
+        name: "noise",
+        statements: &[
+            "ALTER TABLE {db}.interactions {add_column} cluster_id String DEFAULT '',
+    {add_column} cluster_size UInt32 DEFAULT 0,
+    {add_column} near_duplicate UInt8 DEFAULT 0,
+    {add_column} bot_like UInt8 DEFAULT 0,
+    {add_column} bot_reasons Array(String) DEFAULT []",
+        ],
+        backfill: None,
+    },
 ];
 
 /// Tables with a retention TTL, and the column it counts from.
@@ -551,6 +570,14 @@ pub fn render(statement: &str, db: &str, features: &Features, retention_days: u3
         .replace("{ttl_event_time}", &ttl("event_time"))
         .replace("{ttl_minute}", &ttl("minute"))
         .replace("{settings}", settings)
+        .replace(
+            "{add_column}",
+            if features.low_cardinality {
+                "ADD COLUMN IF NOT EXISTS"
+            } else {
+                "ADD COLUMN"
+            },
+        )
 }
 
 /// The statements that run `statement` where the schema lives: [`render`]ed,
@@ -708,8 +735,18 @@ mod tests {
                 .iter()
                 .filter(|s| s.contains("ENGINE = Distributed(prod, e, "))
                 .count();
-            assert_eq!((replicated, distributed), (tables, tables), "{sql:#?}");
-            assert_eq!(sql.len(), single.len() + tables);
+            // A column added to a table is added to its distributed table
+            // too, by dropping and creating it again.
+            let added = single
+                .iter()
+                .filter(|s| s.starts_with("ALTER TABLE") && s.contains("ADD COLUMN"))
+                .count();
+            assert_eq!(
+                (replicated, distributed),
+                (tables, tables + added),
+                "{sql:#?}"
+            );
+            assert_eq!(sql.len(), single.len() + tables + 2 * added);
             for s in &sql {
                 if s.contains("ENGINE = Replicated") {
                     assert!(

@@ -130,6 +130,7 @@ impl SqliteStore {
                             i.priority,
                             i.route.as_str(),
                             version(i) as i64,
+                            i.noise.cluster_id.as_deref().unwrap_or(""),
                         ])
                         .map_err(classify)?;
                 }
@@ -217,8 +218,8 @@ const UPSERT: &str = "INSERT INTO interactions (
     post_id, source, event_time, published_at, fetched_at, scored_at, url, author_handle, author_name,
     author_reach, title, text, lang, brands, competitors, customers, intents, route, priority,
     priority_reasons, sentiment_label, sentiment_compound, likes, replies, reposts, reply_to, thread_id,
-    watchlist_version, version, clamped
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
+    watchlist_version, version, clamped, cluster_id, cluster_size, near_duplicate, bot_like, bot_reasons
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
 ON CONFLICT(post_id) DO UPDATE SET
     source = excluded.source, event_time = excluded.event_time, published_at = excluded.published_at,
     fetched_at = excluded.fetched_at, scored_at = excluded.scored_at, url = excluded.url,
@@ -229,13 +230,14 @@ ON CONFLICT(post_id) DO UPDATE SET
     sentiment_label = excluded.sentiment_label, sentiment_compound = excluded.sentiment_compound,
     likes = excluded.likes, replies = excluded.replies, reposts = excluded.reposts, reply_to = excluded.reply_to,
     thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version,
-    clamped = excluded.clamped
+    clamped = excluded.clamped, cluster_id = excluded.cluster_id, cluster_size = excluded.cluster_size,
+    near_duplicate = excluded.near_duplicate, bot_like = excluded.bot_like, bot_reasons = excluded.bot_reasons
 WHERE excluded.version >= interactions.version";
 
 const MENTION: &str = "INSERT INTO mentions (
     entity_id, entity_kind, event_time, post_id, source, sentiment_label, sentiment_compound,
-    author_reach, priority, route, version
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    author_reach, priority, route, version, cluster_id
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("string lists serialize")
@@ -292,6 +294,11 @@ fn upsert_one(
         i.watchlist_version,
         version(i) as i64,
         clamped.join(","),
+        i.noise.cluster_id.as_deref().unwrap_or(""),
+        i.noise.cluster_size,
+        i.noise.near_duplicate,
+        i.noise.bot_like,
+        json(&i.noise.bot_reasons),
     ])
 }
 

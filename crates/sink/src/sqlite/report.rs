@@ -1,6 +1,8 @@
 //! The dashboards on the embedded store: the logic of
 //! `deploy/clickhouse/queries/*.sql` in SQLite's dialect, with bound parameters.
 //! The embedded store upserts by post id, so its tables are already deduplicated.
+//! A post repeating a near-duplicate cluster (`cluster_id` set, issue 16)
+//! is left out: its cluster counts once, through its first post.
 
 use rusqlite::{params, Connection};
 
@@ -40,7 +42,7 @@ fn share_of_voice(
 ) -> rusqlite::Result<Vec<ShareOfVoice>> {
     let mut stmt = conn.prepare_cached(
         "SELECT entity_id, entity_kind, COUNT(*) AS n FROM mentions
-         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor')
+         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor') AND cluster_id = ''
          GROUP BY entity_id, entity_kind ORDER BY n DESC, entity_id",
     )?;
     let rows: Vec<(String, String, i64)> = stmt
@@ -70,7 +72,7 @@ fn net_sentiment(
         "SELECT entity_id, (event_time / 3600) * 3600 AS hour,
                 SUM(sentiment_label = 'positive'), SUM(sentiment_label = 'neutral'), SUM(sentiment_label = 'negative')
          FROM mentions
-         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor')
+         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor') AND cluster_id = ''
            AND (?3 = '' OR entity_id = ?3)
          GROUP BY entity_id, hour ORDER BY entity_id, hour",
     )?;
@@ -94,7 +96,7 @@ pub(crate) const POST_COLUMNS: &str =
     intents, brands, competitors, customers, url, substr(text, 1, 280), event_time";
 
 const TOP_NEGATIVE: &str = "FROM interactions i
-    WHERE event_time >= ?1 AND event_time < ?2 AND sentiment_label = 'negative'
+    WHERE event_time >= ?1 AND event_time < ?2 AND sentiment_label = 'negative' AND cluster_id = ''
       AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
@@ -103,7 +105,7 @@ const TOP_NEGATIVE: &str = "FROM interactions i
     LIMIT 50";
 
 const WORK_QUEUE: &str = "FROM interactions i
-    WHERE event_time >= ?1 AND event_time < ?2 AND route != 'none'
+    WHERE event_time >= ?1 AND event_time < ?2 AND route != 'none' AND cluster_id = ''
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.customers) WHERE value = ?3))
@@ -159,7 +161,7 @@ pub(crate) fn post_row(
 
 const INTENTS: &str = "SELECT j.value AS intent, COUNT(DISTINCT i.post_id) AS posts
     FROM interactions i, json_each(i.intents) j
-    WHERE i.event_time >= ?1 AND i.event_time < ?2
+    WHERE i.event_time >= ?1 AND i.event_time < ?2 AND i.cluster_id = ''
       AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
@@ -167,7 +169,7 @@ const INTENTS: &str = "SELECT j.value AS intent, COUNT(DISTINCT i.post_id) AS po
 
 const SOURCES: &str = "SELECT i.source, COUNT(DISTINCT i.post_id) AS posts
     FROM interactions i
-    WHERE i.event_time >= ?1 AND i.event_time < ?2
+    WHERE i.event_time >= ?1 AND i.event_time < ?2 AND i.cluster_id = ''
       AND (i.brands != '[]' OR i.competitors != '[]' OR i.customers != '[]')
       AND (?3 = '' OR EXISTS (SELECT 1 FROM json_each(i.brands) WHERE value = ?3)
                    OR EXISTS (SELECT 1 FROM json_each(i.competitors) WHERE value = ?3))
@@ -199,7 +201,7 @@ fn spikes(
     let start = until - 13 * 3600;
     let mut stmt = conn.prepare_cached(
         "SELECT entity_id, (event_time - ?1) / 3600 AS h, COUNT(*) FROM mentions
-         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor')
+         WHERE event_time >= ?1 AND event_time < ?2 AND entity_kind IN ('brand', 'competitor') AND cluster_id = ''
            AND (?3 = '' OR entity_id = ?3)
          GROUP BY entity_id, h ORDER BY entity_id",
     )?;

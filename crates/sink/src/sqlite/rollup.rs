@@ -3,7 +3,9 @@
 //! changes in memory (a replaced post subtracts its stored version, the new
 //! one adds itself) and applies them in a few upserts in the batch's own
 //! transaction. Per-row triggers did the same at about 40 µs a post; this
-//! costs two primary-key lookups a post.
+//! costs two primary-key lookups a post. A post repeating a near-duplicate
+//! cluster (issue 16) adds nothing: its cluster is counted once, by its
+//! first post.
 
 use std::collections::HashMap;
 
@@ -76,7 +78,8 @@ impl Stored {
         let list = |s: String| -> Vec<String> { serde_json::from_str(&s).unwrap_or_default() };
         let row: Option<(i64, String, String, String, String, String)> = conn
             .prepare_cached(
-                "SELECT event_time, source, brands, competitors, intents, customers FROM interactions WHERE post_id = ?1",
+                "SELECT event_time, source, brands, competitors, intents, customers FROM interactions
+                 WHERE post_id = ?1 AND cluster_id = ''",
             )?
             .query_row([post_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
@@ -128,6 +131,9 @@ impl Rollup {
     /// Adds a stored post: `t` its event time, `mentions` as written to
     /// `mentions` (entity, kind, label).
     pub(super) fn add(&mut self, i: &Interaction, t: i64, mentions: &[(&str, EntityKind, &str)]) {
+        if i.noise.is_repeat() {
+            return;
+        }
         let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
         for k in post_keys(
             t,

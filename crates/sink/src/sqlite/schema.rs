@@ -321,6 +321,22 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         DROP TABLE dead_letters;
         ALTER TABLE dead_letters_by_run RENAME TO dead_letters;",
     ),
+    (
+        24,
+        "noise",
+        // Issue 16: near-duplicate clusters and bot-like authors. A post
+        // whose `cluster_id` is set repeats that earlier post: it stays
+        // stored and queryable, and the figures count its cluster once
+        // (through the first post). The rollups never counted such posts
+        // (none existed before this migration).
+        "ALTER TABLE interactions ADD COLUMN cluster_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE interactions ADD COLUMN cluster_size INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE interactions ADD COLUMN near_duplicate INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE interactions ADD COLUMN bot_like INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE interactions ADD COLUMN bot_reasons TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE mentions ADD COLUMN cluster_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX IF NOT EXISTS interactions_cluster ON interactions (cluster_id) WHERE cluster_id != '';",
+    ),
 ];
 
 /// Table recording applied migrations.

@@ -82,6 +82,7 @@ pub(super) fn queue(
            AND (?5 = '' OR EXISTS (SELECT 1 FROM json_each(i.intents) WHERE value = ?5))
            AND (?6 = '' OR EXISTS (SELECT 1 FROM json_each(i.priority_reasons)
                                    WHERE instr(value, 'tier=' || ?6) > 0))
+           AND cluster_id = ''
            AND post_id NOT IN (SELECT post_id FROM responses)
          ORDER BY priority DESC, author_reach DESC, event_time DESC, post_id
          LIMIT ?7"
@@ -103,6 +104,7 @@ pub(super) fn queue(
                 reasons: serde_json::from_str(&reasons).unwrap_or_default(),
                 assignee: None,
                 wrong_matches: Vec::new(),
+                copies: 0,
             })
         },
     )?;
@@ -112,7 +114,11 @@ pub(super) fn queue(
     let mut wrong = conn.prepare_cached(
         "SELECT entity_id, analyst FROM match_feedback WHERE post_id = ?1 ORDER BY entity_id, analyst",
     )?;
+    // A cluster's later posts are hidden behind its first (issue 16).
+    let mut copies =
+        conn.prepare_cached("SELECT COUNT(*) FROM interactions WHERE cluster_id = ?1")?;
     for item in &mut items {
+        item.copies = copies.query_row([&item.post.post_id], |r| r.get::<_, i64>(0))? as u64;
         item.assignee = assignee
             .query_row([&item.post.post_id], |r| r.get(0))
             .optional()?;

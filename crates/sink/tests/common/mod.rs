@@ -132,6 +132,7 @@ impl<'a> Seed<'a> {
             watchlist_version: "test".into(),
             scored_at: self.at + chrono::Duration::seconds(10),
             truncated: false,
+            noise: Default::default(),
         }
     }
 }
