@@ -62,6 +62,6 @@ pub use intent::IntentDef;
 pub use lexicon::{Lexicon, LexiconFormat};
 pub use matcher::{Matcher, Stats};
 pub use normalize::Normalizer;
-pub use sentiment::{Analyzer, SentimentConfig};
+pub use sentiment::{Analyzer, Explanation, Features, SentimentConfig, SentimentModel};
 pub use shared::SharedMatcher;
 pub use watchlist::BrandDef;
