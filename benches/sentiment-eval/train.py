@@ -41,8 +41,12 @@ GOLD_BAND = 0.5
 # The n-grams weigh less in social posts (tweets): chosen on the validation
 # part of the training half.
 SOCIAL_GATE = 0.5
-# Where the "social" input is among the inputs (hybrid.rs INPUTS).
+# And in questions (asking is not praising; the lexicon damps questions by
+# the same factor).
+QUESTION_GATE = 0.5
+# Where the "social" and "question" inputs are (hybrid.rs INPUTS).
 SOCIAL = 12
+QUESTION = 17
 SETS = [("tweets_GroundTruth.txt", "tweets"), ("amazonReviewSnippets_GroundTruth.txt", "amazon"),
         ("movieReviewSnippets_GroundTruth.txt", "movies"), ("nytEditorialSnippets_GroundTruth.txt", "nyt")]
 # min_df 3 or more keeps the shipped file small (~17k n-grams against ~31k
@@ -78,7 +82,7 @@ def features(cmd, texts):
     out = subprocess.run(cmd, input=inp, capture_output=True, text=True, shell=True, check=True).stdout
     lines = out.split("\n")
     names = lines[0].split("\t")[1:]
-    assert names[SOCIAL] == "social", names
+    assert names[SOCIAL] == "social" and names[QUESTION] == "question", names
     res = []
     for line in lines[1 : len(texts) + 1]:
         fields = line.split("\t")
@@ -92,9 +96,9 @@ def features(cmd, texts):
 
 def gate(dense):
     """How much the n-grams weigh: (1 - |lexicon compound|)^2, times
-    SOCIAL_GATE in a social post (hybrid.rs)."""
+    SOCIAL_GATE in a social post and QUESTION_GATE in a question (hybrid.rs)."""
     u = 1.0 - abs(dense[0])
-    return u * u * (SOCIAL_GATE if dense[SOCIAL] else 1.0)
+    return u * u * (SOCIAL_GATE if dense[SOCIAL] else 1.0) * (QUESTION_GATE if dense[QUESTION] else 1.0)
 
 
 def fit(docs, l2, min_df):
@@ -235,6 +239,7 @@ def main():
         f.write("# gram (n-grams); weights are the positive and the negative logit (neutral's is 0).\n")
         f.write(f"threshold\t{t:.2f}\n")
         f.write(f"social_gate\t{SOCIAL_GATE}\n")
+        f.write(f"question_gate\t{QUESTION_GATE}\n")
         f.write(f"bias\t{r(bias[0])}\t{r(bias[1])}\n")
         for name, wd in zip(input_names, dense):
             f.write(f"input\t{name}\t{r(wd[0])}\t{r(wd[1])}\n")

@@ -12,7 +12,7 @@
 //! 0, so each feature has two weights (positive, negative). The compound is
 //! P(positive) − P(negative), in −1..1. The inputs: the lexicon's compound,
 //! shares and label, the text's length in tokens, and whether it has a
-//! mention, a link, a hashtag, `!`s or emoji (social text is rated by
+//! mention, a link, a hashtag, `!`s, emoji or a `?` (social text is rated by
 //! people differently from a review's sentence); then the n-grams, each
 //! weighed by (1 − |lexicon compound|)²: where the lexicon is sure, the
 //! n-grams (learned mostly on reviews) change little.
@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 pub(super) const WEIGHTS: &str = include_str!("hybrid-weights.tsv");
 
 /// The model's inputs besides the n-grams (see [`inputs`]).
-pub(crate) const INPUTS: [&str; 17] = [
+pub(crate) const INPUTS: [&str; 18] = [
     "compound",
     "pos",
     "neg",
@@ -48,6 +48,7 @@ pub(crate) const INPUTS: [&str; 17] = [
     "social_abs_compound",
     "social_lexicon_positive",
     "social_lexicon_negative",
+    "question",
 ];
 
 /// The lexicon's default neutral band: its label is an input (fixed
@@ -62,8 +63,10 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 pub(crate) struct Model {
     /// The neutral band |compound| < this, calibrated with the weights.
     pub neutral_threshold: f32,
-    /// The n-grams' weight in a social post, times the gate.
+    /// The n-grams' weight in a social post, and in a question, times the
+    /// gate.
     social_gate: f32,
+    question_gate: f32,
     bias: [f32; 2],
     inputs: [[f32; 2]; INPUTS.len()],
     /// `(hash, [positive, negative])`; hash 0 marks an empty slot.
@@ -84,6 +87,9 @@ pub(crate) struct Grams {
     pub link: bool,
     pub exclaims: u32,
     pub emoji: bool,
+    /// A `?` anywhere: asking is not praising (the lexicon damps questions
+    /// too).
+    pub question: bool,
 }
 
 impl Grams {
@@ -105,7 +111,7 @@ impl Grams {
         self.bytes.clear();
         self.ends.clear();
         (self.mention, self.hashtag, self.link) = (false, false, false);
-        (self.exclaims, self.emoji) = (0, false);
+        (self.exclaims, self.emoji, self.question) = (0, false, false);
         let bytes = text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
@@ -120,6 +126,7 @@ impl Grams {
                     self.end();
                     match b {
                         b'!' => self.exclaims += 1,
+                        b'?' => self.question = true,
                         b'@' | b'#' if text[i + 1..].chars().next().is_some_and(is_word) => {
                             if b == b'@' {
                                 self.mention = true;
@@ -146,6 +153,7 @@ impl Grams {
                         .extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
                 }
             } else if is_skipped(c) {
+                // A modifier of the character before: not a token.
             } else {
                 self.end();
                 if !c.is_whitespace() {
@@ -211,6 +219,7 @@ pub(crate) fn inputs(lex: &earshot_model::Sentiment, g: &Grams) -> [f32; INPUTS.
         social * c.abs(),
         social * positive,
         social * negative,
+        flag(g.question),
     ]
 }
 
@@ -253,11 +262,13 @@ impl Model {
         })
     }
 
-    /// Parses a weights file: `threshold`, `social_gate`, `bias`, `input NAME` and
+    /// Parses a weights file: `threshold`, `social_gate`, `question_gate`,
+    /// `bias`, `input NAME` and
     /// `gram TEXT` lines, tab-separated, `#` comments.
     pub fn parse(text: &str) -> Result<Model, String> {
         let mut threshold = None;
         let mut social_gate = None;
+        let mut question_gate = None;
         let mut bias = None;
         let mut inputs = [None; INPUTS.len()];
         let mut grams: Vec<(u64, [f32; 2])> = Vec::new();
@@ -277,6 +288,7 @@ impl Model {
             match fields.as_slice() {
                 ["threshold", t] => threshold = Some(num(t)?),
                 ["social_gate", t] => social_gate = Some(num(t)?),
+                ["question_gate", t] => question_gate = Some(num(t)?),
                 ["bias", p, q] => bias = Some(pair(p, q)?),
                 ["input", name, p, q] => {
                     let i = INPUTS
@@ -297,7 +309,7 @@ impl Model {
                 }
                 _ => {
                     return Err(bad(
-                        "expected threshold, social_gate, bias, input or gram and its numbers",
+                        "expected threshold, social_gate, question_gate, bias, input or gram and its numbers",
                     ))
                 }
             }
@@ -319,6 +331,7 @@ impl Model {
         Ok(Model {
             neutral_threshold: threshold.ok_or("no `threshold` line")?,
             social_gate: social_gate.ok_or("no `social_gate` line")?,
+            question_gate: question_gate.ok_or("no `question_gate` line")?,
             bias: bias.ok_or("no `bias` line")?,
             inputs: weights,
             slots,
@@ -344,15 +357,17 @@ impl Model {
     }
 
     /// How much the n-grams weigh: (1 − |lexicon compound|)², times the
-    /// social gate in a social post.
+    /// social gate in a social post and the question gate in a question.
     pub fn gate(&self, c: f32, g: &Grams) -> f32 {
         let u = 1.0 - c.abs();
-        let f = u * u;
+        let mut f = u * u;
         if g.is_social() {
-            f * self.social_gate
-        } else {
-            f
+            f *= self.social_gate;
         }
+        if g.question {
+            f *= self.question_gate;
+        }
+        f
     }
 
     /// The logits (positive, negative): the bias, the inputs, then every

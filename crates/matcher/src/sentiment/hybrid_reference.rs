@@ -16,6 +16,7 @@ use super::hybrid::is_skipped;
 pub(super) struct PlainModel {
     threshold: f32,
     social_gate: f32,
+    question_gate: f32,
     bias: [f32; 2],
     inputs: Vec<(String, [f32; 2])>,
     grams: HashMap<String, [f32; 2]>,
@@ -26,6 +27,7 @@ impl PlainModel {
         let mut m = PlainModel {
             threshold: 0.0,
             social_gate: 0.0,
+            question_gate: 0.0,
             bias: [0.0; 2],
             inputs: Vec::new(),
             grams: HashMap::new(),
@@ -39,6 +41,7 @@ impl PlainModel {
             match f[0] {
                 "threshold" => m.threshold = n(f[1]),
                 "social_gate" => m.social_gate = n(f[1]),
+                "question_gate" => m.question_gate = n(f[1]),
                 "bias" => m.bias = [n(f[1]), n(f[2])],
                 "input" => m.inputs.push((f[1].to_string(), [n(f[2]), n(f[3])])),
                 "gram" => {
@@ -66,6 +69,7 @@ impl PlainModel {
         let exclaims = text.chars().filter(|&ch| ch == '!').count();
         let emoji = text.chars().any(|ch| ch > '\u{2000}');
         let social = mention || link || hashtag || emoji;
+        let question = text.contains('?');
         let b = |x: bool| if x { 1.0f32 } else { 0.0 };
         let positive = b(c >= 0.35);
         let negative = b(c <= -0.35);
@@ -87,6 +91,7 @@ impl PlainModel {
             ("social_abs_compound", b(social) * c.abs()),
             ("social_lexicon_positive", b(social) * positive),
             ("social_lexicon_negative", b(social) * negative),
+            ("question", b(question)),
         ]);
         let mut z = self.bias;
         for (name, w) in &self.inputs {
@@ -97,6 +102,9 @@ impl PlainModel {
         let mut gate = (1.0 - c.abs()) * (1.0 - c.abs());
         if social {
             gate *= self.social_gate;
+        }
+        if question {
+            gate *= self.question_gate;
         }
         for (i, t) in toks.iter().enumerate() {
             let mut grams = vec![t.clone()];
