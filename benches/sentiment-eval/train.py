@@ -21,9 +21,10 @@ Trained by AdaGrad over shuffled passes (fixed seed), L2 on the n-gram
 weights touched by each step.
 
 Choices made on the training half alone: it is split again (id % 4 == 1:
-fit, id % 4 == 3: validate); the L2 strength and minimum document count are
-picked from a small grid by mean macro F1 over the four sets' validation
-parts, and so is the neutral band on the compound P(pos) - P(neg). The final
+fit, id % 4 == 3: validate); the L2 strength is the strongest of a small
+grid within TOLERANCE of the best mean macro F1 over the four sets'
+validation parts, and the neutral band on the compound P(pos) - P(neg) is
+the best for that model there. The final
 model is fitted on the whole training half with those choices.
 
 Usage: train.py GROUND_TRUTH_DIR FEATURES_CMD OUT.tsv
@@ -49,9 +50,14 @@ SOCIAL = 12
 QUESTION = 17
 SETS = [("tweets_GroundTruth.txt", "tweets"), ("amazonReviewSnippets_GroundTruth.txt", "amazon"),
         ("movieReviewSnippets_GroundTruth.txt", "movies"), ("nytEditorialSnippets_GroundTruth.txt", "nyt")]
-# min_df 3 or more keeps the shipped file small (~17k n-grams against ~31k
-# at 2, for 0.001-0.003 of validation macro F1).
-GRID = [(l2, min_df) for l2 in (1e-2, 3e-2) for min_df in (3, 4)]
+# min_df 3 keeps the shipped file small (~17k n-grams against ~31k at 2, for
+# 0.001-0.003 of validation macro F1; 4 was never better).
+GRID = [(l2, 3) for l2 in (1e-2, 3e-2, 1e-1, 3e-1)]
+# The strongest L2 within this much validation macro F1 of the best is
+# chosen: smaller n-gram weights, so that a factual post ("The package was
+# delivered on Monday.") is not read as polar from words that were polar in
+# reviews ("delivered", "the store"), which the four sets hardly test.
+TOLERANCE = 0.003
 # Classes: 0 positive, 1 negative, 2 neutral (logit 0).
 POS, NEG, NEU = 0, 1, 2
 
@@ -216,14 +222,14 @@ def main():
 
     fit_docs = part(lambda i: i % 4 == 1)
     val = {n: [(d, g, y) for i, d, g, y in docs[n] if i % 4 == 3] for n in docs}
-    best = None
+    tried = []
     for l2, min_df in GRID:
         model = fit(fit_docs, l2, min_df)
         score, t = best_band(model, val)
         print(f"l2={l2} min_df={min_df}: validation mean macro F1 {score:.4f} at band {t:.2f}", file=sys.stderr)
-        if best is None or score > best[0]:
-            best = (score, t, l2, min_df)
-    score, t, l2, min_df = best
+        tried.append((score, t, l2, min_df))
+    top = max(s for s, _, _, _ in tried)
+    score, t, l2, min_df = max((x for x in tried if x[0] >= top - TOLERANCE), key=lambda x: x[2])
     print(f"chosen: l2={l2} min_df={min_df} band={t:.2f} (validation {score:.4f})", file=sys.stderr)
     bias, dense, grams = fit(part(lambda i: True), l2, min_df)
     r = lambda x: f"{x:.3f}"
