@@ -3,7 +3,7 @@
 
 use earshot_model::Sentiment;
 
-use super::hybrid::{inputs, key, Grams, INPUTS};
+use super::hybrid::{inputs, key, pair_key, Grams, INPUTS};
 use super::{tokens, Analyzer, Scratch};
 
 /// How many of the model's n-grams an explanation lists.
@@ -59,11 +59,11 @@ impl Analyzer {
             for i in 0..g.ends.len() {
                 let t = g.token(i);
                 let mut push = |h: u64, name: String| {
-                    if let Some(w) = m.weights(h) {
+                    if let Some(w) = m.weights(h).filter(|w| *w != [0.0; 2]) {
                         grams.push((name, (w[0] - w[1]) * f));
                     }
                 };
-                push(key(None, t), String::from_utf8_lossy(t).into_owned());
+                push(key(t), String::from_utf8_lossy(t).into_owned());
                 if i > 0 {
                     let p = g.token(i - 1);
                     let name = format!(
@@ -71,7 +71,7 @@ impl Analyzer {
                         String::from_utf8_lossy(p),
                         String::from_utf8_lossy(t)
                     );
-                    push(key(Some(p), t), name);
+                    push(pair_key(key(p), key(t)), name);
                 }
             }
             // Stable: equal pushes keep text order, so explanations are

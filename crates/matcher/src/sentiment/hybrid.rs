@@ -80,6 +80,10 @@ pub(crate) struct Grams {
     pub bytes: Vec<u8>,
     /// Where each token ends in `bytes` (it starts where the last ended).
     pub ends: Vec<u32>,
+    /// Each token's [`key`], hashed as its bytes were written.
+    pub keys: Vec<u64>,
+    /// The key of the token being written, so far.
+    hash: u64,
     /// `@` or `#` before a letter, digit or `_`; `http`; how many `!`; a
     /// character above U+2000 (emoji, symbols).
     pub mention: bool,
@@ -110,6 +114,8 @@ impl Grams {
     pub fn split(&mut self, text: &str) {
         self.bytes.clear();
         self.ends.clear();
+        self.keys.clear();
+        self.hash = FNV_OFFSET;
         (self.mention, self.hashtag, self.link) = (false, false, false);
         (self.exclaims, self.emoji, self.question) = (0, false, false);
         let bytes = text.as_bytes();
@@ -118,7 +124,7 @@ impl Grams {
             let b = bytes[i];
             if b < 0x80 {
                 if b.is_ascii_alphanumeric() || b == b'\'' {
-                    self.bytes.push(b.to_ascii_lowercase());
+                    self.push(b.to_ascii_lowercase());
                     if b == b'h' && bytes[i..].starts_with(b"http") {
                         self.link = true;
                     }
@@ -144,22 +150,23 @@ impl Grams {
             let c = text[i..].chars().next().unwrap_or(' ');
             i += c.len_utf8();
             self.emoji |= c > '\u{2000}';
+            let mut buf = [0u8; 4];
             if c == '’' {
-                self.bytes.push(b'\'');
+                self.push(b'\'');
             } else if c.is_alphanumeric() {
-                let mut buf = [0u8; 4];
                 for l in c.to_lowercase() {
-                    self.bytes
-                        .extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                    for &b in l.encode_utf8(&mut buf).as_bytes() {
+                        self.push(b);
+                    }
                 }
             } else if is_skipped(c) {
                 // A modifier of the character before: not a token.
             } else {
                 self.end();
                 if !c.is_whitespace() {
-                    let mut buf = [0u8; 4];
-                    self.bytes
-                        .extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    for &b in c.encode_utf8(&mut buf).as_bytes() {
+                        self.push(b);
+                    }
                     self.end();
                 }
             }
@@ -167,10 +174,35 @@ impl Grams {
         self.end();
     }
 
-    /// Ends the token being written, trimming its apostrophes; drops it if
-    /// nothing is left.
+    /// Writes a byte of the current token.
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.bytes.push(b);
+        self.hash = (self.hash ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+
+    /// Ends the token being written, if any.
+    #[inline]
     fn end(&mut self) {
         let start = self.ends.last().map_or(0, |&e| e as usize);
+        let len = self.bytes.len();
+        if len == start {
+            return;
+        }
+        if self.bytes[start] != b'\'' && self.bytes[len - 1] != b'\'' {
+            self.ends.push(len as u32);
+            self.keys.push(self.hash.max(1));
+            self.hash = FNV_OFFSET;
+            return;
+        }
+        self.trim(start);
+        self.hash = FNV_OFFSET;
+    }
+
+    /// [`Grams::end`] of a token with apostrophes at either end: trims
+    /// them, and drops the token if nothing is left.
+    #[cold]
+    fn trim(&mut self, start: usize) {
         let mut from = start;
         while from < self.bytes.len() && self.bytes[from] == b'\'' {
             from += 1;
@@ -186,6 +218,7 @@ impl Grams {
         self.bytes.truncate(start + len);
         if len > 0 {
             self.ends.push(self.bytes.len() as u32);
+            self.keys.push(key(&self.bytes[start..]));
         }
     }
 }
@@ -241,14 +274,19 @@ pub(crate) fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// The key of a unigram (`prev` = None) or of the bigram `prev token`.
+/// The key of a unigram.
 #[inline]
-pub(crate) fn key(prev: Option<&[u8]>, token: &[u8]) -> u64 {
-    let h = match prev {
-        Some(p) => fnv(fnv(FNV_OFFSET, p), b" "),
-        None => FNV_OFFSET,
-    };
-    fnv(h, token).max(1)
+pub(crate) fn key(token: &[u8]) -> u64 {
+    fnv(FNV_OFFSET, token).max(1)
+}
+
+/// The key of a bigram, from its words' keys (so that scoring hashes each
+/// token once).
+#[inline]
+pub(crate) fn pair_key(first: u64, second: u64) -> u64 {
+    (first.rotate_left(23) ^ second)
+        .wrapping_mul(0xff51_afd7_ed55_8ccd)
+        .max(1)
 }
 
 impl Model {
@@ -272,6 +310,7 @@ impl Model {
         let mut bias = None;
         let mut inputs = [None; INPUTS.len()];
         let mut grams: Vec<(u64, [f32; 2])> = Vec::new();
+        let mut unigrams: Vec<u64> = Vec::new();
         for (n, line) in text.lines().enumerate() {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -299,10 +338,17 @@ impl Model {
                 }
                 ["gram", g, p, q] => {
                     let mut parts = g.split(' ');
-                    let first = parts.next().unwrap_or("").as_bytes();
+                    let first = key(parts.next().unwrap_or("").as_bytes());
                     let h = match (parts.next(), parts.next()) {
-                        (None, _) => key(None, first),
-                        (Some(second), None) => key(Some(first), second.as_bytes()),
+                        (None, _) => first,
+                        (Some(second), None) => {
+                            // Scoring looks a bigram up only after both its
+                            // words were found: make sure they are there.
+                            let second = key(second.as_bytes());
+                            unigrams.push(first);
+                            unigrams.push(second);
+                            pair_key(first, second)
+                        }
                         _ => return Err(bad("a gram has one or two words")),
                     };
                     grams.push((h, pair(p, q)?));
@@ -318,7 +364,13 @@ impl Model {
         for (i, w) in inputs.iter().enumerate() {
             weights[i] = w.ok_or_else(|| format!("no `input {}` line", INPUTS[i]))?;
         }
-        let size = (grams.len() * 2).next_power_of_two().max(16);
+        // A bigram's word without a weight of its own weighs 0 (and is
+        // placed first, so that a listed weight replaces it).
+        let zeros = unigrams.into_iter().map(|h| (h, [0.0; 2]));
+        let grams: Vec<(u64, [f32; 2])> = zeros.chain(grams).collect();
+        // At most about 2/3 full: short probes, and a table small enough
+        // for the processor's L2 cache (17k n-grams: 512 KiB).
+        let size = (grams.len() + grams.len() / 2).next_power_of_two().max(16);
         let shift = 64 - size.trailing_zeros();
         let mut slots = vec![(0u64, [0f32; 2]); size];
         for (h, w) in grams {
@@ -380,18 +432,20 @@ impl Model {
             z[1] += x * w[1];
         }
         let f = self.gate(lex.compound, g);
-        let mut prev: Option<&[u8]> = None;
-        for i in 0..g.ends.len() {
-            let t = g.token(i);
-            if let Some(w) = self.weights(key(None, t)) {
+        // The key of the token before, if it has weights: a bigram has
+        // weights only if both its words do (see `parse`).
+        let mut prev: Option<u64> = None;
+        for &h in &g.keys {
+            let found = self.weights(h);
+            if let Some(w) = found {
                 z[0] += w[0] * f;
                 z[1] += w[1] * f;
+                if let Some(w) = prev.and_then(|p| self.weights(pair_key(p, h))) {
+                    z[0] += w[0] * f;
+                    z[1] += w[1] * f;
+                }
             }
-            if let Some(w) = prev.and_then(|p| self.weights(key(Some(p), t))) {
-                z[0] += w[0] * f;
-                z[1] += w[1] * f;
-            }
-            prev = Some(t);
+            prev = found.map(|_| h);
         }
         z
     }

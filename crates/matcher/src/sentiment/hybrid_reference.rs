@@ -326,6 +326,11 @@ mod tests {
                 .map(|i| String::from_utf8(g.token(i).to_vec()).unwrap())
                 .collect();
             assert_eq!(fast, tokens(text), "{text:?}");
+            // The keys hashed while splitting are the tokens' keys.
+            let keys: Vec<u64> = (0..g.ends.len())
+                .map(|i| super::super::hybrid::key(g.token(i)))
+                .collect();
+            assert_eq!(g.keys, keys, "{text:?}");
         }
         assert_eq!(
             tokens("Don’t  'quote' me!! 😀👍🏽"),
