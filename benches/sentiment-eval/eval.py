@@ -8,16 +8,17 @@ Primary set: tweets_GroundTruth.txt (4,200 tweets). The amazon, movie and NYT
 snippet sets are reported too.
 
 Split: texts with an odd id are the development half (used to choose the
-rules' constants and the neutral threshold); texts with an even id are the
-held-out test half, on which the headline figures are computed.
+rules' constants and the neutral threshold, and the only half the hybrid
+model is trained on: train.py); texts with an even id are the held-out test
+half, on which the headline figures are computed.
 
 Gold 3-class labels: mean rating > 0.5 positive, < -0.5 negative, else
 neutral (within half a point of zero on the 9-point scale). VADER is labelled
 with its documented +-0.05 compound thresholds; Earshot with its configured
-neutral_threshold (the label it emits).
+neutral_threshold (the label it emits), under each of its two models.
 
-Usage: eval.py GROUND_TRUTH_DIR RUST_SCORER [--corpus corpus.txt]
-  RUST_SCORER: command reading texts on stdin and printing compound<TAB>label<TAB>text.
+Usage: eval.py GROUND_TRUTH_DIR LEXICON_SCORER HYBRID_SCORER [--corpus corpus.txt]
+  *_SCORER: command reading texts on stdin and printing compound<TAB>label<TAB>text.
 """
 import math
 import os
@@ -85,7 +86,7 @@ def rust_scores(cmd, texts):
     return res
 
 
-def report(name, rows, vader, rust_cmd, split):
+def report(name, rows, vader, cmds, split):
     if split == "dev":
         rows = [r for r in rows if r[0] % 2 == 1]
     elif split == "test":
@@ -94,34 +95,39 @@ def report(name, rows, vader, rust_cmd, split):
     gold = [r[1] for r in rows]
     gl = [gold_label(g) for g in gold]
     v = [vader.polarity_scores(t)["compound"] for t in texts]
-    e = rust_scores(rust_cmd, texts)
-    vf, ef = f1s(gl, [vader_label(c) for c in v]), f1s(gl, [l for _, l in e])
-    rv, re_ = pearson(gold, v), pearson(gold, [c for c, _ in e])
-    print(f"| {name} ({split}, n={len(rows)}) | {rv:.3f} | {re_:.3f} | {vf['macro']:.3f} | {ef['macro']:.3f} "
-          f"| {vf['neutral']:.3f} | {ef['neutral']:.3f} |")
-    return rv, re_, vf, ef
+    sides = [([c for c in v], [vader_label(c) for c in v])]
+    for cmd in cmds:
+        e = rust_scores(cmd, texts)
+        sides.append(([c for c, _ in e], [l for _, l in e]))
+    rs = [pearson(gold, c) for c, _ in sides]
+    fs = [f1s(gl, l) for _, l in sides]
+    cell = lambda xs: " / ".join(f"{x:.3f}" for x in xs)
+    print(f"| {name} ({split}, n={len(rows)}) | {cell(rs)} | {cell(f['macro'] for f in fs)} "
+          f"| {cell(f['neutral'] for f in fs)} |")
 
 
 def main():
-    gt_dir, rust_cmd = sys.argv[1], sys.argv[2]
-    corpus = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--corpus" else None
+    gt_dir, cmds = sys.argv[1], sys.argv[2:4]
+    corpus = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--corpus" else None
     split = os.environ.get("SPLIT", "test")
     vader = SentimentIntensityAnalyzer()
-    print("| data set | Pearson r VADER | Pearson r Earshot | macro F1 VADER | macro F1 Earshot | neutral F1 VADER | neutral F1 Earshot |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("Each cell: VADER / Earshot lexicon / Earshot hybrid.")
+    print()
+    print("| data set | Pearson r | macro F1 | neutral F1 |")
+    print("| --- | --- | --- | --- |")
     for fname, name in [("tweets_GroundTruth.txt", "tweets"), ("amazonReviewSnippets_GroundTruth.txt", "amazon"),
                         ("movieReviewSnippets_GroundTruth.txt", "movies"), ("nytEditorialSnippets_GroundTruth.txt", "nyt")]:
         path = os.path.join(gt_dir, fname)
         if os.path.exists(path):
-            report(name, load(path), vader, rust_cmd, split)
+            report(name, load(path), vader, cmds, split)
     if corpus:
         texts = [l.rstrip("\n") for l in open(corpus, encoding="utf-8") if l.strip() and not l.startswith("#")]
         v = [vader.polarity_scores(t)["compound"] for t in texts]
-        e = rust_scores(rust_cmd, texts)
+        e = rust_scores(cmds[0], texts)
         agree = sum(1 for a, (b, _) in zip(v, e) if vader_label(a) == vader_label(b)) / len(texts)
         print()
-        print(f"Differential on {os.path.basename(corpus)} (n={len(texts)}): label agreement at VADER's +-0.05 "
-              f"thresholds {agree:.1%}, Pearson r between compounds {pearson(v, [c for c, _ in e]):.3f}")
+        print(f"Differential (lexicon model) on {os.path.basename(corpus)} (n={len(texts)}): label agreement at "
+              f"VADER's +-0.05 thresholds {agree:.1%}, Pearson r between compounds {pearson(v, [c for c, _ in e]):.3f}")
         if os.environ.get("SHOW_DIFF"):
             for t, a, (b, _) in zip(texts, v, e):
                 if vader_label(a) != vader_label(b):

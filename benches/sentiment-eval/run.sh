@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproducible sentiment evaluation: Earshot vs vaderSentiment 3.3.2 on the
+# Reproducible sentiment evaluation: Earshot (lexicon and hybrid models) vs
+# vaderSentiment 3.3.2 on the
 # human-rated ground truth shipped in the vaderSentiment sdist, plus a
 # differential run on benches/sentiment-eval/corpus.txt.
 #
@@ -19,4 +20,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build -q --release -p earshot-match --example score_text --manifest-path "$root/Cargo.toml"
 scorer="$CARGO_TARGET_DIR/release/examples/score_text $root/config/earshot.toml"
 
-"$work/venv/bin/python" "$here/eval.py" "$gt" "$scorer" --corpus "$here/corpus.txt"
+"$work/venv/bin/python" "$here/eval.py" "$gt" "$scorer lexicon" "$scorer hybrid" --corpus "$here/corpus.txt"

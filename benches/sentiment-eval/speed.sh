@@ -9,6 +9,7 @@
 #
 #   benches/sentiment-eval/speed.sh                 # 5 rounds of 2 s per side
 #   ROUNDS=9 SECONDS_PER_SIDE=3 benches/sentiment-eval/speed.sh
+#   MODEL=lexicon benches/sentiment-eval/speed.sh    # the lexicon model alone
 #
 # Uses the venv and sdist of vader-env.sh in $EVAL_DIR (made when missing).
 set -euo pipefail
@@ -16,6 +17,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 secs="${SECONDS_PER_SIDE:-2}"
 rounds="${ROUNDS:-5}"
+# The model to time (lexicon or hybrid); default: the config's.
+model="${MODEL:-}"
 # shellcheck source=vader-env.sh
 . "$here/vader-env.sh"
 texts="$work/tweets.txt"
@@ -27,7 +30,7 @@ rate() { sed -n 's/.*texts_per_cpu_s=\([0-9]*\).*/\1/p'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 rs=(); ps=()
 for round in $(seq "$rounds"); do
-    rust=$("$CARGO_TARGET_DIR/release/examples/sentiment_speed" "$root/config/earshot.toml" "$secs" < "$texts")
+    rust=$("$CARGO_TARGET_DIR/release/examples/sentiment_speed" "$root/config/earshot.toml" "$secs" $model < "$texts")
     py=$("$work/venv/bin/python" "$here/speed.py" "$secs" < "$texts")
     r=$(echo "$rust" | rate)
     p=$(echo "$py" | rate)

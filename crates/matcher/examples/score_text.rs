@@ -2,12 +2,13 @@
 //! prints `compound<TAB>label<TAB>text`: the Rust side of the evaluation
 //! scripts in `benches/sentiment-eval/`, which need no binary wiring.
 //!
-//! `cargo run --release -p earshot-match --example score_text -- [config/earshot.toml]`
+//! `cargo run --release -p earshot-match --example score_text -- [config/earshot.toml] [lexicon|hybrid]`
+//! (the model named replaces the config's `[matcher.sentiment] model`)
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use earshot_match::{FileSource, MatcherConfig};
+use earshot_match::{FileSource, MatcherConfig, SentimentModel};
 use earshot_model::Post;
 
 struct Dir(PathBuf);
@@ -24,12 +25,18 @@ struct File {
 }
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/earshot.toml").into()
     });
+    let model = args.next().map(|m| model_named(&m));
     let path = PathBuf::from(path);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut file: File =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if let Some(m) = model {
+        file.matcher.sentiment.model = m;
+    }
     let dir = Dir(path.parent().unwrap_or(Path::new(".")).to_path_buf());
     let matcher = match file.matcher.compile(&dir) {
         Ok(m) => m,
@@ -54,5 +61,16 @@ fn main() {
             "{}\t{}\t{}",
             s.sentiment.compound, s.sentiment.label, line
         );
+    }
+}
+
+fn model_named(name: &str) -> SentimentModel {
+    match name {
+        "lexicon" => SentimentModel::Lexicon,
+        "hybrid" => SentimentModel::Hybrid,
+        _ => {
+            eprintln!("model `{name}`: expected lexicon or hybrid");
+            std::process::exit(2);
+        }
     }
 }

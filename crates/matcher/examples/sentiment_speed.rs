@@ -5,14 +5,14 @@
 //! wall clock, not the work done per CPU second. Run by
 //! `benches/sentiment-eval/speed.sh`, next to vaderSentiment on the same texts.
 //!
-//! `cargo run --release -p earshot-match --example sentiment_speed -- [config/earshot.toml] [seconds]`
+//! `cargo run --release -p earshot-match --example sentiment_speed -- [config/earshot.toml] [seconds] [lexicon|hybrid]`
 
 use std::hint::black_box;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use earshot_match::{FileSource, MatcherConfig};
+use earshot_match::{FileSource, MatcherConfig, SentimentModel};
 
 struct Dir(PathBuf);
 
@@ -45,9 +45,21 @@ fn main() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/earshot.toml").into()
     });
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let model = args.next().map(|m| match m.as_str() {
+        "lexicon" => SentimentModel::Lexicon,
+        "hybrid" => SentimentModel::Hybrid,
+        _ => {
+            eprintln!("model `{m}`: expected lexicon or hybrid");
+            std::process::exit(2);
+        }
+    });
     let path = PathBuf::from(path);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut file: File =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if let Some(m) = model {
+        file.matcher.sentiment.model = m;
+    }
     let dir = Dir(path.parent().unwrap_or(Path::new(".")).to_path_buf());
     let matcher = match file.matcher.compile(&dir) {
         Ok(m) => m,

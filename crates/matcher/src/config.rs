@@ -301,7 +301,16 @@ impl MatcherConfig {
         }
         let mut analyzer = Analyzer::new(main_lexicon);
         analyzer.by_lang = by_lang;
-        analyzer.config = self.sentiment;
+        analyzer.configure(self.sentiment);
+        if let Some(t) = self.sentiment.hybrid_neutral_threshold {
+            if !(0.0..1.0).contains(&t) {
+                errors.push(ConfigError::new(
+                    "[matcher.sentiment]",
+                    "hybrid_neutral_threshold",
+                    "expected a number from 0 to below 1",
+                ));
+            }
+        }
         if !(0.0..1.0).contains(&self.sentiment.neutral_threshold) {
             errors.push(ConfigError::new(
                 "[matcher.sentiment]",

@@ -66,6 +66,6 @@ pub use lexicon::{Lexicon, LexiconFormat};
 pub use matcher::{Evidence, Matcher, Stats};
 pub use noise::NoiseConfig;
 pub use normalize::Normalizer;
-pub use sentiment::{Analyzer, SentimentConfig};
+pub use sentiment::{Analyzer, Explanation, Features, SentimentConfig, SentimentModel};
 pub use shared::SharedMatcher;
 pub use watchlist::BrandDef;
