@@ -34,6 +34,7 @@
 
 mod config;
 mod deliver;
+pub mod lines;
 mod score;
 mod stage;
 mod stats;

@@ -1,5 +1,5 @@
-//! `earshot score`: scores posts from standard input, one JSON line out per
-//! line in, in input order.
+//! What `earshot score` runs: scores posts read line by line (standard
+//! input, for the command), one JSON line out per line in, in input order.
 //!
 //! Input is JSON Lines of posts (at minimum `{"id": "...", "text": "..."}`)
 //! or, in text mode, one raw text per line (ids `text:<line>`). A line that
