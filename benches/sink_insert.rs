@@ -173,15 +173,12 @@ async fn main() {
         let shutdown = CancellationToken::new();
         let cpu = cpu_now();
         let started = Instant::now();
-        let task = tokio::spawn({
-            let (bus, topics, config, shutdown) = (
-                bus.clone(),
-                topics.clone(),
-                config.clone(),
-                shutdown.clone(),
-            );
-            async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-        });
+        let task = earshot_sink::spawn(
+            Arc::new(bus.clone()),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
         while count(&c).await < rows as u64 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -201,15 +198,12 @@ async fn main() {
         let bus = MemoryBus::new();
         bus.ensure_topics(&topics.specs()).await.unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn({
-            let (bus, topics, config, shutdown) = (
-                bus.clone(),
-                topics.clone(),
-                config.clone(),
-                shutdown.clone(),
-            );
-            async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-        });
+        let task = earshot_sink::spawn(
+            Arc::new(bus.clone()),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
         let rate = 20_000usize;
         let total = rate * 10;
         let origin = Instant::now();

@@ -257,6 +257,15 @@ mod tests {
     use super::*;
     use earshot_match::{MatcherConfig, MemorySource};
 
+    /// The output, one JSON value a line.
+    fn json_lines(out: Vec<u8>) -> Vec<serde_json::Value> {
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     fn opts(text_mode: bool, max_line_bytes: usize, threads: usize) -> ScoreOptions {
         ScoreOptions {
             text_mode,
@@ -324,11 +333,7 @@ mod tests {
                 failed: 2
             }
         );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = json_lines(out);
         assert_eq!(lines[0]["matches"][0]["entity_id"], "acme");
         assert_eq!(lines[1]["error"]["line"], 2);
         assert!(lines[1]["error"]["reason"]
@@ -382,11 +387,7 @@ mod tests {
                 failed: 2
             }
         );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = json_lines(out);
         assert_eq!(lines[0]["error"]["line"], 1);
         let reason = lines[0]["error"]["reason"].as_str().unwrap();
         assert!(reason.contains("longer than the limit of 1000"), "{reason}");
