@@ -74,9 +74,10 @@ pub(crate) enum SourceError {
     /// A configured value cannot be sent in an HTTP header.
     #[error(transparent)]
     Header(#[from] reqwest::header::InvalidHeaderValue),
-    /// A streaming connection (Bluesky's Jetstream) failed.
+    /// A streaming connection (Bluesky's Jetstream) failed (boxed: the
+    /// WebSocket error carries a whole HTTP response).
     #[error(transparent)]
-    Socket(#[from] tokio_tungstenite::tungstenite::Error),
+    Socket(Box<tokio_tungstenite::tungstenite::Error>),
     /// A blocking reader task panicked or was cancelled.
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
@@ -92,6 +93,12 @@ pub(crate) enum SourceError {
     /// parse, a missing secret, a panicked task).
     #[error("{0}")]
     Other(String),
+}
+
+impl From<tokio_tungstenite::tungstenite::Error> for SourceError {
+    fn from(e: tokio_tungstenite::tungstenite::Error) -> SourceError {
+        SourceError::Socket(Box::new(e))
+    }
 }
 
 impl SourceError {
