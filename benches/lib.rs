@@ -154,3 +154,53 @@ pub fn rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Brands the stored-interaction benches mention: two brands, then three competitors.
+pub const STORED_BRANDS: &[&str] = &["acme", "initech", "globex", "umbrella", "hooli"];
+const STORED_WORDS: &[&str] = &[
+    "support", "refund", "love", "broken", "price", "upgrade", "slow", "great", "cancel",
+    "shipping", "app", "login",
+];
+
+/// Scored Reddit post `n` of `words` words published at `at`, as the sink and
+/// console benches store it: a brand and a competitor, sentiment and priority
+/// spread by `n`, every fourth post a complaint routed to support. Benches
+/// set the timings and reasons they need on the returned seed.
+pub fn stored_seed(
+    n: usize,
+    words: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> earshot_tests::seed::Seed<'static> {
+    use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
+    let text: Vec<&str> = (0..words)
+        .map(|k| STORED_WORDS[(n * 7 + k * 13) % STORED_WORDS.len()])
+        .collect();
+    let routed = n.is_multiple_of(4);
+    let mut s = earshot_tests::seed::Seed::new(format!("t3_{n:08}"), at);
+    s.source = "reddit";
+    s.text = Some(text.join(" "));
+    s.url = Some(format!("https://reddit.com/r/x/comments/{n}"));
+    s.handle = Some(format!("user{}", n % 5000));
+    s.reach = (n % 9973) as u64 * 17;
+    s.mentions = vec![
+        (EntityKind::Brand, STORED_BRANDS[n % 2]),
+        (EntityKind::Competitor, STORED_BRANDS[2 + n % 3]),
+    ];
+    s.spans = vec![(0, 4), (10, 16)];
+    s.label = [
+        SentimentLabel::Negative,
+        SentimentLabel::Neutral,
+        SentimentLabel::Positive,
+    ][n % 3];
+    s.compound = Some((n % 200) as f32 / 100.0 - 1.0);
+    s.shares = (0.2, 0.6, 0.2);
+    s.intents = if routed {
+        vec![Intent::Complaint]
+    } else {
+        vec![]
+    };
+    s.route = if routed { Route::Support } else { Route::None };
+    s.priority = (n % 100) as u8;
+    s.watchlist_version = "bench";
+    s
+}

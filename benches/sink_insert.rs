@@ -19,78 +19,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use earshot_model::{
-    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::Interaction;
 use earshot_sink::clickhouse::{client, ClickHouseSink, Client};
 use earshot_sink::{Batch, BatchItem, Position, RetryPolicy, Sink, SinkConfig, SinkKind};
 use earshot_transport::{Bus, MemoryBus, Record, TopicsConfig};
 use tokio_util::sync::CancellationToken;
 
-const BRANDS: &[&str] = &["acme", "initech", "globex", "umbrella", "hooli"];
-const WORDS: &[&str] = &[
-    "support", "refund", "love", "broken", "price", "upgrade", "slow", "great", "cancel",
-    "shipping", "app", "login",
-];
-
 fn interaction(n: usize) -> Interaction {
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
         + chrono::Duration::seconds((n % 1_500_000) as i64);
-    let text: Vec<&str> = (0..40)
-        .map(|k| WORDS[(n * 7 + k * 13) % WORDS.len()])
-        .collect();
-    let mut post = Post::new(format!("reddit:t3_{n:08}"), text.join(" "));
-    post.published_at = Some(at);
-    post.fetched_at = Some(at + chrono::Duration::seconds(3));
-    post.url = Some(format!("https://reddit.com/r/x/comments/{n}"));
-    post.author.handle = Some(format!("user{}", n % 5000));
-    post.author.reach = Some((n % 9973) as u64 * 17);
-    let labels = [
-        SentimentLabel::Negative,
-        SentimentLabel::Neutral,
-        SentimentLabel::Positive,
-    ];
-    Interaction {
-        schema_version: SCHEMA_VERSION,
-        post,
-        matches: vec![
-            Match {
-                kind: EntityKind::Brand,
-                entity_id: BRANDS[n % 2].into(),
-                rule: BRANDS[n % 2].into(),
-                span: Some((0, 4)),
-            },
-            Match {
-                kind: EntityKind::Competitor,
-                entity_id: BRANDS[2 + n % 3].into(),
-                rule: BRANDS[2 + n % 3].into(),
-                span: Some((10, 16)),
-            },
-        ],
-        sentiment: Sentiment {
-            compound: (n % 200) as f32 / 100.0 - 1.0,
-            pos: 0.2,
-            neu: 0.6,
-            neg: 0.2,
-            label: labels[n % 3],
-        },
-        entity_sentiment: vec![],
-        intents: if n.is_multiple_of(4) {
-            vec![Intent::Complaint]
-        } else {
-            vec![]
-        },
-        route: if n.is_multiple_of(4) {
-            Route::Support
-        } else {
-            Route::None
-        },
-        priority: (n % 100) as u8,
-        priority_reasons: vec![],
-        watchlist_version: "bench".into(),
-        scored_at: at + chrono::Duration::seconds(5),
-        truncated: false,
-    }
+    let mut s = earshot_benches::stored_seed(n, 40, at);
+    s.fetched_after = Some(chrono::Duration::seconds(3));
+    s.scored_after = chrono::Duration::seconds(5);
+    s.build()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -232,15 +173,12 @@ async fn main() {
         let shutdown = CancellationToken::new();
         let cpu = cpu_now();
         let started = Instant::now();
-        let task = tokio::spawn({
-            let (bus, topics, config, shutdown) = (
-                bus.clone(),
-                topics.clone(),
-                config.clone(),
-                shutdown.clone(),
-            );
-            async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-        });
+        let task = earshot_sink::spawn(
+            Arc::new(bus.clone()),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
         while count(&c).await < rows as u64 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -260,15 +198,12 @@ async fn main() {
         let bus = MemoryBus::new();
         bus.ensure_topics(&topics.specs()).await.unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn({
-            let (bus, topics, config, shutdown) = (
-                bus.clone(),
-                topics.clone(),
-                config.clone(),
-                shutdown.clone(),
-            );
-            async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-        });
+        let task = earshot_sink::spawn(
+            Arc::new(bus.clone()),
+            topics.clone(),
+            config.clone(),
+            shutdown.clone(),
+        );
         let rate = 20_000usize;
         let total = rate * 10;
         let origin = Instant::now();

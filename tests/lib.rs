@@ -16,9 +16,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod embedded;
 pub mod kafka;
 pub mod ops;
 pub mod process;
+pub mod seed;
 pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};

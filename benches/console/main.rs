@@ -19,17 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use earshot_model::{
-    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::Interaction;
 use earshot_sink::sqlite::SqliteStore;
 use earshot_sink::{Batch, BatchItem, Position, SinkConfig, SinkKind};
 
-const BRANDS: &[&str] = &["acme", "initech", "globex", "umbrella", "hooli"];
-const WORDS: &[&str] = &[
-    "support", "refund", "love", "broken", "price", "upgrade", "slow", "great", "cancel",
-    "shipping", "app", "login",
-];
 const TIERS: &[&str] = &["gold", "silver", "bronze"];
 const BATCH: usize = 10_000;
 /// The rows spread over the 30 days ending now, so each window sees its share.
@@ -37,65 +30,18 @@ const SPAN_SECS: i64 = 30 * 86_400;
 
 fn interaction(n: usize, rows: usize, now: chrono::DateTime<Utc>) -> Interaction {
     let at = now - chrono::Duration::seconds(SPAN_SECS * (rows - n) as i64 / rows as i64);
-    let text: Vec<&str> = (0..30)
-        .map(|k| WORDS[(n * 7 + k * 13) % WORDS.len()])
-        .collect();
-    let mut post = Post::new(format!("reddit:t3_{n:08}"), text.join(" "));
-    post.published_at = Some(at);
-    post.fetched_at = Some(at);
-    post.url = Some(format!("https://reddit.com/r/x/comments/{n}"));
-    post.author.handle = Some(format!("user{}", n % 5000));
-    post.author.reach = Some((n % 9973) as u64 * 17);
-    let labels = [
-        SentimentLabel::Negative,
-        SentimentLabel::Neutral,
-        SentimentLabel::Positive,
-    ];
-    let routed = n.is_multiple_of(4);
-    Interaction {
-        schema_version: SCHEMA_VERSION,
-        post,
-        matches: vec![
-            Match {
-                kind: EntityKind::Brand,
-                entity_id: BRANDS[n % 2].into(),
-                rule: BRANDS[n % 2].into(),
-                span: Some((0, 4)),
-            },
-            Match {
-                kind: EntityKind::Competitor,
-                entity_id: BRANDS[2 + n % 3].into(),
-                rule: BRANDS[2 + n % 3].into(),
-                span: Some((10, 16)),
-            },
-        ],
-        sentiment: Sentiment {
-            compound: (n % 200) as f32 / 100.0 - 1.0,
-            pos: 0.2,
-            neu: 0.6,
-            neg: 0.2,
-            label: labels[n % 3],
-        },
-        entity_sentiment: vec![],
-        intents: if routed {
-            vec![Intent::Complaint]
-        } else {
-            vec![]
-        },
-        route: if routed { Route::Support } else { Route::None },
-        priority: (n % 100) as u8,
-        priority_reasons: if routed {
-            vec![
-                format!("rule complaints: intent=complaint, tier={}", TIERS[n % 3]),
-                "boost reach: reach>=10000 (+10)".into(),
-            ]
-        } else {
-            vec!["no routing rule matched".into()]
-        },
-        watchlist_version: "bench".into(),
-        scored_at: at,
-        truncated: false,
-    }
+    let mut s = earshot_benches::stored_seed(n, 30, at);
+    s.fetched_after = Some(chrono::Duration::zero());
+    s.scored_after = chrono::Duration::zero();
+    s.priority_reasons = if n.is_multiple_of(4) {
+        vec![
+            format!("rule complaints: intent=complaint, tier={}", TIERS[n % 3]),
+            "boost reach: reach>=10000 (+10)".into(),
+        ]
+    } else {
+        vec!["no routing rule matched".into()]
+    };
+    s.build()
 }
 
 /// Migration 19's indexes, dropped for the comparison (the rollups are

@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::{SourceError, SourceResult};
 use crate::source::{Ctx, Source};
 use crate::text::lang;
 
@@ -139,7 +140,7 @@ struct Batch {
 
 #[async_trait]
 impl Source for Bluesky {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let mut failures = 0u32;
         while !ctx.shutdown.is_cancelled() {
             match self.session(&ctx).await {
@@ -163,7 +164,7 @@ impl Source for Bluesky {
 
 impl Bluesky {
     /// One connection, until it drops or shutdown. Returns whether data flowed.
-    async fn session(&self, ctx: &Ctx) -> anyhow::Result<bool> {
+    async fn session(&self, ctx: &Ctx) -> SourceResult<bool> {
         let cursor: Option<i64> = ctx.cursor(KEY).await?;
         let mut url = Url::parse(&self.cfg.url)?;
         url.query_pairs_mut()
@@ -177,7 +178,7 @@ impl Bluesky {
         let (mut ws, _) = tokio::select! {
             _ = ctx.shutdown.cancelled() => return Ok(true),
             r = tokio::time::timeout(ctx.config.timeout(), connect) => r
-                .map_err(|_| anyhow::anyhow!("connect timed out"))??,
+                .map_err(|_| SourceError::Other("connect timed out".into()))??,
         };
         ctx.counters.add(&ctx.counters.polls, 1);
         tracing::info!(connector = %ctx.name, cursor = ?cursor, "jetstream connected");
@@ -233,7 +234,7 @@ impl Bluesky {
         Ok(got_any)
     }
 
-    async fn flush(&self, ctx: &Ctx, batch: &mut Batch) -> anyhow::Result<()> {
+    async fn flush(&self, ctx: &Ctx, batch: &mut Batch) -> SourceResult<()> {
         let b = std::mem::take(batch);
         if let Some(t) = b.time_us {
             ctx.emitter

@@ -15,6 +15,7 @@ use crate::config::{ConnectConfig, ConnectSettings, ConnectorConfig};
 use crate::cursor::CursorStore;
 use crate::emit::Emitter;
 use crate::error::ConnectError;
+use crate::error::{SourceError, SourceResult};
 use crate::http::{Http, SourceHttp};
 use crate::share::{CursorsKind, KafkaCursors};
 use crate::source::{Ctx, Source};
@@ -64,7 +65,7 @@ impl Builder {
         c: &ConnectorConfig,
         cursors: Arc<dyn CursorBackend>,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<(Box<dyn Source>, Ctx, Option<SocketAddr>)> {
+    ) -> SourceResult<(Box<dyn Source>, Ctx, Option<SocketAddr>)> {
         let counters = self.stats.counters(&c.name);
         let emitter = Emitter {
             name: c.name.clone(),
@@ -237,7 +238,7 @@ impl Daemon {
         for (name, h) in handles {
             let outcome = match h.await {
                 Ok(r) => r,
-                Err(e) => Err(anyhow::anyhow!("task panicked: {e}")),
+                Err(e) => Err(SourceError::Other(format!("task panicked: {e}"))),
             };
             match outcome {
                 Ok(()) => tracing::info!(connector = %name, "connector stopped"),

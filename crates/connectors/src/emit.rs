@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use anyhow::anyhow;
 use earshot_model::{Post, ORIGIN_HEADER, SCHEMA_HEADER, SCHEMA_VERSION_TEXT};
 use earshot_transport::post_metrics::source_of_key;
 use earshot_transport::SourceTally;
@@ -18,6 +17,7 @@ use earshot_transport::{shrink_refused, source_dead_letter_record, Attached, Pro
 
 use crate::backend::CursorBackend;
 use crate::cursor::CursorStore;
+use crate::error::{SourceError, SourceResult};
 use crate::stats::Counters;
 
 /// Produces one connector's posts and dead letters.
@@ -75,7 +75,7 @@ impl Emitter {
         &self,
         posts: Vec<Post>,
         cursor: Option<(String, String)>,
-    ) -> anyhow::Result<Emitted> {
+    ) -> SourceResult<Emitted> {
         let mut in_batch = HashSet::new();
         let mut unique = Vec::with_capacity(posts.len());
         let mut duplicates = 0;
@@ -125,7 +125,7 @@ impl Emitter {
 
     /// Saves a cursor alone, for a source that emits with `cursor: None`
     /// and advances it itself once everything before it is acknowledged.
-    pub async fn save_cursor(&self, cursor: (String, String)) -> anyhow::Result<()> {
+    pub async fn save_cursor(&self, cursor: (String, String)) -> SourceResult<()> {
         Ok(self
             .cursors
             .commit(&self.name, Some(cursor), Vec::new())
@@ -138,7 +138,7 @@ impl Emitter {
         fresh: Vec<Post>,
         duplicates: usize,
         cursor: Option<(String, String)>,
-    ) -> anyhow::Result<Emitted> {
+    ) -> SourceResult<Emitted> {
         let now = chrono::Utc::now();
         let mut ids = Vec::new();
         let mut payloads = Vec::new();
@@ -213,9 +213,10 @@ impl Emitter {
                 produced,
                 duplicates,
             }),
-            Some(e) => Err(anyhow!(
-                "transport refused a post ({produced} delivered): {e}"
-            )),
+            Some(cause) => Err(SourceError::Delivery {
+                delivered: produced,
+                cause,
+            }),
         }
     }
 

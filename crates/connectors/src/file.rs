@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use earshot_model::Post;
 use flate2::read::MultiGzDecoder;
@@ -24,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::config::secs;
 use crate::emit::Emitted;
+use crate::error::{SourceError, SourceResult};
 use crate::source::{Ctx, Source};
 
 /// Chunks produced and not yet acknowledged, per file.
@@ -57,7 +57,7 @@ struct Chunk {
 
 #[async_trait]
 impl Source for File {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         loop {
             let mut missing = None;
             for path in &self.cfg.paths {
@@ -97,8 +97,8 @@ impl Source for File {
 }
 
 /// The files of a path: itself, or a directory's `.jsonl`/`.ndjson`/`.json` (optionally `.gz`) files in name order.
-fn list(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let meta = fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+fn list(path: &Path) -> SourceResult<Vec<PathBuf>> {
+    let meta = fs::metadata(path).map_err(SourceError::io(path.display().to_string()))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -140,9 +140,9 @@ fn read_lines(
     start: Cursor,
     batch: usize,
     whole_last_line: bool,
-    tx: mpsc::Sender<anyhow::Result<Chunk>>,
+    tx: mpsc::Sender<SourceResult<Chunk>>,
 ) {
-    let result = (|| -> anyhow::Result<()> {
+    let result = (|| -> SourceResult<()> {
         let gz = is_gzip(path)?;
         let mut file = fs::File::open(path)?;
         let pos = Arc::new(AtomicU64::new(0));
@@ -211,7 +211,7 @@ fn read_lines(
 }
 
 impl File {
-    async fn replay(&self, ctx: &Ctx, path: &Path) -> anyhow::Result<()> {
+    async fn replay(&self, ctx: &Ctx, path: &Path) -> SourceResult<()> {
         let key = format!("file:{}", path.display());
         let mut start: Cursor = ctx.cursor(&key).await?.unwrap_or_default();
         let len = fs::metadata(path)?.len();
@@ -241,7 +241,7 @@ impl File {
             tokio::select! {
                 biased;
                 Some((done, end, disk_pos)) = in_flight.next(), if !in_flight.is_empty() => {
-                    let done: anyhow::Result<Emitted> = done;
+                    let done: SourceResult<Emitted> = done;
                     done?;
                     ctx.emitter.save_cursor(Ctx::cursor_value(&key, &end)).await?;
                     ctx.counters.add(&ctx.counters.polls, 1);

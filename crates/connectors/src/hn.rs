@@ -22,6 +22,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 
@@ -84,7 +85,7 @@ const KEY: &str = "search";
 
 #[async_trait]
 impl Source for Hn {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let this = Arc::new(*self);
         let interval = secs(this.cfg.poll_interval_secs);
         ctx.poll_every("search", "poll failed", interval, || {
@@ -97,7 +98,7 @@ impl Source for Hn {
 }
 
 impl Hn {
-    async fn poll(&self, ctx: &Ctx) -> anyhow::Result<()> {
+    async fn poll(&self, ctx: &Ctx) -> SourceResult<()> {
         let start = Utc::now().timestamp() - self.cfg.initial_lookback_secs as i64;
         let cur: Cursor = ctx.cursor(KEY).await?.unwrap_or(Cursor {
             since: start,

@@ -36,7 +36,7 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub fn new(settings: &ConnectSettings) -> anyhow::Result<Http> {
+    pub fn new(settings: &ConnectSettings) -> Result<Http, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::limited(5))
             .connect_timeout(Duration::from_secs(10))

@@ -19,7 +19,7 @@
 //! use earshot_transport::{MemoryBus, TopicsConfig};
 //! use tokio_util::sync::CancellationToken;
 //!
-//! # async fn demo() -> anyhow::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config: ConnectConfig = toml::from_str(r#"
 //!     [cursors]
 //!     path = ".earshot/cursors.db"

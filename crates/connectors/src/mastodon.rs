@@ -15,6 +15,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::source::{Ctx, Source};
 use crate::text::{html_to_text, id_cmp, lang};
 
@@ -85,7 +86,7 @@ struct Account {
 
 #[async_trait]
 impl Source for Mastodon {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let base = Url::parse(&self.cfg.instance)?;
         let host = base.host_str().unwrap_or("").to_string();
         let mut headers = HeaderMap::new();
@@ -156,7 +157,7 @@ impl Mastodon {
         base: &Url,
         headers: &HeaderMap,
         host: &str,
-    ) -> anyhow::Result<()> {
+    ) -> SourceResult<()> {
         let ckey = format!("timeline:{key}");
         let cursor: Option<String> = ctx.cursor(&ckey).await?;
         let mut newest = cursor.clone();

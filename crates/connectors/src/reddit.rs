@@ -20,6 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::source::{Ctx, Source};
 
 pub(crate) struct Reddit {
@@ -93,7 +94,7 @@ struct Stream {
 
 #[async_trait]
 impl Source for Reddit {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let token = std::env::var(&self.cfg.token_env)
             .ok()
             .filter(|t| !t.trim().is_empty());
@@ -152,7 +153,7 @@ impl Source for Reddit {
 }
 
 impl Reddit {
-    fn url(&self, base: &str, s: &Stream, page: Option<(&str, &str)>) -> anyhow::Result<Url> {
+    fn url(&self, base: &str, s: &Stream, page: Option<(&str, &str)>) -> SourceResult<Url> {
         let mut url = Url::parse(&format!("{}{}", base.trim_end_matches('/'), s.path))?;
         {
             let mut q = url.query_pairs_mut();
@@ -184,7 +185,7 @@ impl Reddit {
         base: &str,
         s: &Stream,
         headers: &HeaderMap,
-    ) -> anyhow::Result<()> {
+    ) -> SourceResult<()> {
         let key = format!("listing:{}", s.key);
         let cursor: Option<Cursor> = ctx.cursor(&key).await?;
         let mut things = Vec::new();
@@ -250,7 +251,7 @@ impl Reddit {
         headers: &HeaderMap,
         c: &Cursor,
         things: &mut Vec<(Thing, Value)>,
-    ) -> anyhow::Result<bool> {
+    ) -> SourceResult<bool> {
         let mut after: Option<String> = None;
         for _ in 0..self.cfg.max_pages.max(1) {
             let page = after.as_deref().map(|a| ("after", a));

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use serde_json::Value;
 
 use crate::config::SourceConfig;
+use crate::error::SourceResult;
 use crate::source::Source;
 
 /// Every kind, for error messages.
@@ -85,7 +86,7 @@ impl SourceConfig {
     pub(crate) async fn build(
         &self,
         name: &str,
-    ) -> anyhow::Result<(Box<dyn Source>, Option<SocketAddr>)> {
+    ) -> SourceResult<(Box<dyn Source>, Option<SocketAddr>)> {
         let source: Box<dyn Source> = match self {
             SourceConfig::Rss(c) => Box::new(crate::rss::Rss::new(c.clone())),
             SourceConfig::Hn(c) => Box::new(crate::hn::Hn::new(c.clone())),

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::feed_normalize::{normalize, Format, NormalizeError};
 use crate::http::redact;
 use crate::source::{panic_message, Ctx, Source};
@@ -53,7 +54,7 @@ impl Rss {
 
 #[async_trait]
 impl Source for Rss {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let once = self.cfg.one_shot || ctx.once;
         let mut tasks = tokio::task::JoinSet::new();
         for feed in &self.cfg.feeds {
@@ -170,7 +171,7 @@ pub(crate) fn read_feed(
 }
 
 /// One conditional GET of one feed, then produce and save the validators.
-async fn poll(ctx: &Ctx, url: &Url) -> anyhow::Result<()> {
+async fn poll(ctx: &Ctx, url: &Url) -> SourceResult<()> {
     let key = format!("feed:{url}");
     let old: Validators = ctx.cursor(&key).await?.unwrap_or_default();
     let mut headers = HeaderMap::new();

@@ -14,6 +14,7 @@ use url::Url;
 use crate::backend::CursorBackend;
 use crate::config::ConnectorConfig;
 use crate::emit::Emitter;
+use crate::error::SourceResult;
 use crate::http::{redact, FetchError, Response, SourceHttp};
 use crate::stats::Counters;
 
@@ -22,7 +23,7 @@ use crate::stats::Counters;
 #[async_trait]
 pub(crate) trait Source: Send + Sync {
     /// Runs the source. An error is fatal to this source only.
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()>;
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()>;
 }
 
 /// Everything a source needs.
@@ -61,9 +62,9 @@ impl Ctx {
     /// parse, produce) ends that poll only: the panic is counted as an error,
     /// logged and dead-lettered with `locator`, and the caller polls again on
     /// its interval. Returns the poll's outcome when it did not panic.
-    pub async fn guarded<F>(&self, locator: &str, poll: F) -> Option<anyhow::Result<()>>
+    pub async fn guarded<F>(&self, locator: &str, poll: F) -> Option<SourceResult<()>>
     where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+        F: Future<Output = SourceResult<()>> + Send + 'static,
     {
         match spawn_caught(poll).await {
             Ok(r) => Some(r),
@@ -92,7 +93,7 @@ impl Ctx {
         interval: Duration,
         mut poll: impl FnMut() -> F,
     ) where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+        F: Future<Output = SourceResult<()>> + Send + 'static,
     {
         loop {
             if let Some(Err(e)) = self.guarded(locator, poll()).await {
@@ -105,7 +106,7 @@ impl Ctx {
     }
 
     /// A saved cursor decoded from JSON; an unreadable one is logged and ignored.
-    pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
+    pub async fn cursor<T: DeserializeOwned>(&self, key: &str) -> SourceResult<Option<T>> {
         let Some(raw) = self.cursors.get(&self.name, key).await? else {
             return Ok(None);
         };

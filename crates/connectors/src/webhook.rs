@@ -32,7 +32,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::State;
@@ -48,6 +47,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::error::{SourceError, SourceResult};
 use crate::source::{Ctx, Source};
 
 /// Most signatures remembered to refuse replays. At the default window
@@ -75,13 +75,16 @@ struct HookState {
 
 impl Webhook {
     /// Reads the secret from the environment and binds the listener.
-    pub async fn bind(cfg: &WebhookConfig, name: &str) -> anyhow::Result<Webhook> {
-        let secret = std::env::var(&cfg.secret_env).ok().filter(|s| !s.is_empty()).with_context(|| {
-            format!("connector `{name}`: set the environment variable {} to the webhook's HMAC secret", cfg.secret_env)
+    pub async fn bind(cfg: &WebhookConfig, name: &str) -> SourceResult<Webhook> {
+        let secret = std::env::var(&cfg.secret_env).ok().filter(|s| !s.is_empty()).ok_or_else(|| {
+            SourceError::Other(format!("connector `{name}`: set the environment variable {} to the webhook's HMAC secret", cfg.secret_env))
         })?;
         let listener = TcpListener::bind(&cfg.listen)
             .await
-            .with_context(|| format!("connector `{name}`: cannot listen on {}", cfg.listen))?;
+            .map_err(SourceError::io(format!(
+                "connector `{name}`: cannot listen on {}",
+                cfg.listen
+            )))?;
         Ok(Webhook {
             cfg: cfg.clone(),
             listener,
@@ -98,7 +101,7 @@ impl Webhook {
 
 #[async_trait]
 impl Source for Webhook {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let tolerance_secs = i64::try_from(self.cfg.tolerance_secs).unwrap_or(i64::MAX);
         let state = Arc::new(HookState {
             ctx: ctx.clone(),

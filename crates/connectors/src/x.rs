@@ -28,6 +28,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::source::{Ctx, Source};
 use crate::text::{id_cmp, lang, unescape_x};
 
@@ -251,7 +252,7 @@ fn within_window(mut cur: Cursor, now: DateTime<Utc>) -> (Cursor, Option<String>
 
 #[async_trait]
 impl Source for X {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let Some(token) = std::env::var(&self.cfg.token_env)
             .ok()
             .filter(|t| !t.trim().is_empty())
@@ -275,7 +276,7 @@ impl Source for X {
 }
 
 impl X {
-    async fn poll(&self, ctx: &Ctx, headers: &HeaderMap) -> anyhow::Result<()> {
+    async fn poll(&self, ctx: &Ctx, headers: &HeaderMap) -> SourceResult<()> {
         let began = Utc::now();
         let mut cur: Cursor = ctx.cursor(KEY).await?.unwrap_or_default();
         if cur.since_id.is_none() && cur.start_time.is_none() {

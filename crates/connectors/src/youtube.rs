@@ -20,6 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::secs;
+use crate::error::SourceResult;
 use crate::source::{Ctx, Source};
 use crate::text::html_to_text;
 
@@ -94,7 +95,7 @@ struct CommentSnippet {
 
 #[async_trait]
 impl Source for Youtube {
-    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> anyhow::Result<()> {
+    async fn run(self: Box<Self>, ctx: Arc<Ctx>) -> SourceResult<()> {
         let Some(key) = std::env::var(&self.cfg.key_env)
             .ok()
             .filter(|t| !t.trim().is_empty())
@@ -122,7 +123,7 @@ impl Source for Youtube {
 }
 
 impl Youtube {
-    async fn poll(&self, ctx: &Ctx, video: &str, key: &str) -> anyhow::Result<()> {
+    async fn poll(&self, ctx: &Ctx, video: &str, key: &str) -> SourceResult<()> {
         let ckey = format!("video:{video}");
         let cur: Cursor = ctx.cursor(&ckey).await?.unwrap_or_default();
         let mut token = cur.page_token.clone();

@@ -22,7 +22,6 @@ mod reload;
 mod report;
 mod respond;
 mod run;
-mod score;
 mod train_context;
 
 use std::io::Write;
@@ -71,7 +70,7 @@ enum Command {
         #[arg(long)]
         text: bool,
         /// Longest input line read; a longer one becomes an error line in its place.
-        #[arg(long, default_value_t = score::DEFAULT_MAX_LINE_BYTES)]
+        #[arg(long, default_value_t = earshot_scorer::lines::DEFAULT_MAX_LINE_BYTES)]
         max_line_bytes: usize,
         /// Threads scoring at once (default: one per core); output keeps input order.
         #[arg(long)]
@@ -359,9 +358,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let matcher = config.matcher()?;
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            let summary = score::run(
+            let summary = earshot_scorer::lines::run(
                 &matcher,
-                score::ScoreOptions {
+                earshot_scorer::lines::ScoreOptions {
                     text_mode: text,
                     max_line_bytes,
                     threads: threads.unwrap_or_else(|| {

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
+use earshot_tests::embedded::{file_connector_toml, write_config};
 use receiver::{verify, Answer, Receiver};
 
 const SECRET: &str = "cases-secret";
@@ -39,24 +40,9 @@ fn write_posts(path: &Path, prefix: &str, texts: &[&str]) {
 }
 
 fn config(dir: &Path, connector: &str, posts: &Path) -> std::path::PathBuf {
-    let path = dir.join(format!("{connector}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "{connector}"
-kind = "file"
-paths = ["{posts}"]
-one_shot = true
-progress = false
-[cases]
+    let connector_toml =
+        file_connector_toml(connector, posts, "one_shot = true\nprogress = false\n");
+    let cases = r#"[cases]
 enabled = true
 url_env = "ISSUE14_CRM_URL"
 secret_env = "ISSUE14_CRM_SECRET"
@@ -66,14 +52,9 @@ timeout = "2s"
 max_attempts = 4
 initial_backoff = "20ms"
 max_backoff = "100ms"
-"#,
-            db = dir.join("store.db").display(),
-            cursors = dir.join("cursors.db").display(),
-            posts = posts.display(),
-        ),
-    )
-    .unwrap();
-    path
+"#;
+    let path = dir.join(format!("{connector}.toml"));
+    write_config(&path, dir, "", &format!("{connector_toml}{cases}"))
 }
 
 async fn run(config: &Path, r: &Receiver) -> Output {

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use earshot_tests::embedded::{file_connector_toml, write_config};
 use receiver::Receiver;
 
 /// `(id, handle, text)`: `x:starkops` is Stark Logistics' handle in the
@@ -86,40 +87,21 @@ fn matcher(dir: &Path) -> String {
 }
 
 fn config(dir: &Path, posts: &Path) -> std::path::PathBuf {
-    let path = dir.join("earshot.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-{matcher}
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "posts"
-kind = "file"
-paths = ["{posts}"]
-one_shot = true
-progress = false
-[cases]
+    let connector = file_connector_toml("posts", posts, "one_shot = true\nprogress = false\n");
+    let cases = r#"[cases]
 enabled = true
 url_env = "ISSUE14_STANDINGS_CRM_URL"
 secret_env = "ISSUE14_STANDINGS_CRM_SECRET"
 [cases.standings]
 every = "1s"
 periods = ["1d"]
-"#,
-            matcher = matcher(dir),
-            db = dir.join("store.db").display(),
-            cursors = dir.join("cursors.db").display(),
-            posts = posts.display(),
-        ),
+"#;
+    write_config(
+        &dir.join("earshot.toml"),
+        dir,
+        &matcher(dir),
+        &format!("{connector}{cases}"),
     )
-    .unwrap();
-    path
 }
 
 fn earshot(config: &Path, args: &[&str], crm: &str) -> Output {

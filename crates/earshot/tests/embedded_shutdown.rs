@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use earshot_tests::embedded::{file_connector_toml, write_config};
 use earshot_tests::process::Daemon;
 
 const POSTS: usize = 60_000;
@@ -31,28 +32,12 @@ fn issue_12_sigterm_mid_replay_ends_the_embedded_run_and_loses_nothing() {
         .collect();
     std::fs::write(&posts, lines).unwrap();
     let db = dir.path().join("store.db");
-    let config = dir.path().join("earshot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "replay"
-kind = "file"
-paths = ["{posts}"]
-"#,
-            db = db.display(),
-            cursors = dir.path().join("cursors.db").display(),
-            posts = posts.display(),
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        &dir.path().join("earshot.toml"),
+        dir.path(),
+        "",
+        &file_connector_toml("replay", &posts, ""),
+    );
     let bin = Path::new(env!("CARGO_BIN_EXE_earshot"));
     for round in 0..3 {
         let name = format!("follow-{round}");

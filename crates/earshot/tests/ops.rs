@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use earshot_tests::embedded::{file_connector_toml, write_config};
 use earshot_tests::ops::{get, sample, wait_for_metrics, wait_ready};
 use earshot_tests::process::Daemon;
 
@@ -35,29 +36,12 @@ fn issue_13_run_follow_serves_health_ready_and_counts_every_post() {
         lines.push('\n');
     }
     std::fs::write(&posts, lines).unwrap();
-    let config = dir.path().join("earshot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "replay"
-kind = "file"
-paths = ["{posts}"]
-poll_interval_secs = 1
-"#,
-            db = dir.path().join("store.db").display(),
-            cursors = dir.path().join("cursors.db").display(),
-            posts = posts.display(),
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        &dir.path().join("earshot.toml"),
+        dir.path(),
+        "",
+        &file_connector_toml("replay", &posts, "poll_interval_secs = 1\n"),
+    );
     let mut run = Daemon::spawn_with_env(
         bin(),
         &config,
@@ -414,28 +398,15 @@ fn issue_13_connector_metrics_count_requests_429s_and_backoff() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("earshot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[sink]
-kind = "sqlite"
-[sink.sqlite]
-path = "{db}"
-[cursors]
-path = "{cursors}"
-[[connectors]]
-name = "blog"
-kind = "rss"
-poll_interval_secs = 3600
-feeds = ["http://{feed_addr}/feed.xml"]
-"#,
-            db = dir.path().join("store.db").display(),
-            cursors = dir.path().join("cursors.db").display(),
+    let config = write_config(
+        &dir.path().join("earshot.toml"),
+        dir.path(),
+        "",
+        &format!(
+            "[[connectors]]\nname = \"blog\"\nkind = \"rss\"\npoll_interval_secs = 3600\n\
+             feeds = [\"http://{feed_addr}/feed.xml\"]\n"
         ),
-    )
-    .unwrap();
+    );
     let mut run = Daemon::spawn(bin(), &config, &["run", "--follow"], dir.path(), "run");
     let addr = run.ops_addr(Duration::from_secs(30));
     let blog = [("connector", "blog")];

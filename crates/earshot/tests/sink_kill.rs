@@ -7,10 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use earshot_model::{
-    EntityKind, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::{EntityKind, Interaction};
 use earshot_sink::clickhouse::Client;
+use earshot_tests::seed::Seed;
 use earshot_transport::{Bus, KafkaBus, KafkaConfig, Record};
 
 const POSTS: usize = 20_000;
@@ -18,34 +17,16 @@ const POSTS: usize = 20_000;
 fn interaction(n: usize) -> Interaction {
     let at =
         Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap() + chrono::Duration::seconds(n as i64);
-    let mut post = Post::new(format!("hn:{n}"), format!("post {n} about acme"));
-    post.published_at = Some(at);
-    Interaction {
-        schema_version: SCHEMA_VERSION,
-        post,
-        matches: vec![Match {
-            kind: EntityKind::Brand,
-            entity_id: "acme".into(),
-            rule: "acme".into(),
-            span: None,
-        }],
-        sentiment: Sentiment {
-            compound: 0.0,
-            pos: 0.0,
-            neu: 1.0,
-            neg: 0.0,
-            label: SentimentLabel::Neutral,
-        },
-        entity_sentiment: vec![],
-        intents: vec![],
-        route: Route::None,
-        priority: 0,
-        priority_reasons: vec![],
-        watchlist_version: "test".into(),
-        scored_at: at + chrono::Duration::seconds(1),
-        truncated: false,
-        noise: Default::default(),
-    }
+    let mut s = Seed::new(n.to_string(), at);
+    s.text = Some(format!("post {n} about acme"));
+    s.mentions = vec![(EntityKind::Brand, "acme")];
+    s.shares = (0.0, 1.0, 0.0);
+    s.fetched_after = None;
+    s.scored_after = chrono::Duration::seconds(1);
+    let mut i = s.build();
+    // This test's posts carry no author.
+    i.post.author = Default::default();
+    i
 }
 
 fn earshot(config: &Path, command: &str) -> Command {

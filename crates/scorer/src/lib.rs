@@ -35,6 +35,7 @@
 mod authors;
 mod config;
 mod deliver;
+pub mod lines;
 mod noise;
 #[cfg(test)]
 mod noise_tests;

@@ -204,6 +204,17 @@ pub async fn run(
     stage::run(bus, topics, config, sink, shutdown).await
 }
 
+/// [`run`] as a task of its own, for callers that watch the store while the
+/// stage runs (tests, benchmarks): cancel `shutdown`, then await the handle.
+pub fn spawn(
+    bus: Arc<dyn Bus>,
+    topics: TopicsConfig,
+    config: SinkConfig,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<SinkStats, StageError>> {
+    tokio::spawn(async move { run(bus, &topics, &config, shutdown).await })
+}
+
 /// Runs the chain over a sink built by the caller (tests, benchmarks, custom stores).
 pub async fn run_with(
     bus: Arc<dyn Bus>,

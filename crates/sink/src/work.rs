@@ -8,8 +8,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use crate::clickhouse::report::PostRow;
 use crate::queryable::{OpenError, Queryable};
-use crate::report::{from_secs, PostSummary};
+use crate::report::PostSummary;
 use crate::responses::MAX_FIELD_BYTES;
 use crate::SinkConfig;
 
@@ -263,20 +264,11 @@ impl WorkStore {
 
 mod sqlite;
 
+/// A queue row: the dashboards' post columns, then the priority reasons
+/// (RowBinary reads the nested row's columns in order).
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct QueueRow {
-    post_id: String,
-    source: String,
-    author_handle: String,
-    author_reach: u64,
-    priority: u8,
-    route: String,
-    sentiment_compound: f32,
-    intents: Vec<String>,
-    entities: Vec<String>,
-    url: String,
-    text: String,
-    event_time: u32,
+    post: PostRow,
     reasons: Vec<String>,
 }
 
@@ -385,7 +377,7 @@ async fn ch_queue(
         // `has([], …)` has no element type on old servers.
         return Ok(Vec::new());
     }
-    let ids: Vec<&str> = rows.iter().map(|r| r.post_id.as_str()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.post.post_id.as_str()).collect();
     let assignees: Vec<AssigneeRow> = client
         .query(
             "SELECT post_id, argMax(assignee, assigned_at) AS assignee FROM assignments
@@ -415,32 +407,19 @@ async fn ch_queue(
         .map(|r| QueueItem {
             assignee: assignees
                 .iter()
-                .find(|a| a.post_id == r.post_id)
+                .find(|a| a.post_id == r.post.post_id)
                 .map(|a| a.assignee.clone()),
             wrong_matches: wrong
                 .iter()
-                .filter(|w| w.post_id == r.post_id)
+                .filter(|w| w.post_id == r.post.post_id)
                 .map(|w| (w.entity_id.clone(), w.analyst.clone()))
                 .collect(),
             copies: copies
                 .iter()
-                .find(|c| c.cluster_id == r.post_id)
+                .find(|c| c.cluster_id == r.post.post_id)
                 .map_or(0, |c| c.copies),
             reasons: r.reasons,
-            post: PostSummary {
-                post_id: r.post_id,
-                source: r.source,
-                author: r.author_handle,
-                reach: r.author_reach,
-                priority: r.priority,
-                route: r.route,
-                compound: r.sentiment_compound,
-                intents: r.intents,
-                entities: r.entities,
-                url: r.url,
-                text: r.text,
-                event_time: from_secs(r.event_time as i64),
-            },
+            post: r.post.into(),
         })
         .collect())
 }

@@ -12,7 +12,7 @@ use earshot_sink::alerts::{
     Suppression, DAYS, HOURS,
 };
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{Batch, BatchItem, Position, Sink, SinkConfig};
+use earshot_sink::{Batch, Sink, SinkConfig};
 
 fn until() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
@@ -121,20 +121,7 @@ fn expected(seeds: &[Seed<'_>]) -> Vec<EntityFigures> {
 }
 
 fn batch(seeds: &[Seed<'_>]) -> Batch {
-    let mut b = Batch::default();
-    for (n, s) in seeds.iter().enumerate() {
-        let i = s.build();
-        b.push(BatchItem {
-            raw: i.to_json(),
-            interaction: i,
-            position: Position {
-                topic: "scored".into(),
-                partition: 0,
-                offset: n as i64,
-            },
-        });
-    }
-    b
+    common::batch_of(seeds.iter().map(Seed::build).collect())
 }
 
 async fn check_store(store: &AlertStore, seeds: &[Seed<'_>]) {

@@ -69,15 +69,12 @@ async fn clickhouse_down_for_30s_loses_nothing_and_commits_nothing_unstored() {
     };
 
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn({
-        let (bus, topics, config, shutdown) = (
-            bus.clone(),
-            topics.clone(),
-            config.clone(),
-            shutdown.clone(),
-        );
-        async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-    });
+    let task = earshot_sink::spawn(
+        Arc::new(bus.clone()),
+        topics.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
     send(0..1000).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while stored(&config).await < 1000 || committed(&bus) < 1000 {

@@ -346,15 +346,12 @@ async fn the_chain_stores_everything_acknowledges_it_and_dead_letters_undecodabl
         .unwrap();
 
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn({
-        let (bus, topics, config, shutdown) = (
-            bus.clone(),
-            topics.clone(),
-            config.clone(),
-            shutdown.clone(),
-        );
-        async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-    });
+    let task = earshot_sink::spawn(
+        Arc::new(bus.clone()),
+        topics.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while count(&config, "SELECT toUInt64(count()) FROM interactions").await < 1000 {
         assert!(
@@ -402,15 +399,12 @@ async fn a_fatal_error_stops_the_sink_without_committing_the_batch() {
     bus.ensure_topics(&topics.specs()).await.unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).unwrap();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn({
-        let (bus, topics, config, shutdown) = (
-            bus.clone(),
-            topics.clone(),
-            config.clone(),
-            shutdown.clone(),
-        );
-        async move { earshot_sink::run(Arc::new(bus), &topics, &config, shutdown).await }
-    });
+    let task = earshot_sink::spawn(
+        Arc::new(bus.clone()),
+        topics.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
     // Connected and running: now the table disappears (an operator mistake).
     tokio::time::sleep(Duration::from_millis(500)).await;
     client(&config)

@@ -32,7 +32,7 @@ use earshot_sink::clickhouse::schema::{
 use earshot_sink::clickhouse::{
     dedup_token, prepare_sql, probe, ClickHouseSink, Param, ALERT_QUERIES, QUERIES,
 };
-use earshot_sink::{Batch, BatchItem, Position, RetryPolicy, Sink};
+use earshot_sink::{Batch, RetryPolicy, Sink};
 use tokio_util::sync::CancellationToken;
 
 /// Days of retention the migrations get: switches `TTL` on (26.x) while
@@ -108,20 +108,7 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
 }
 
 fn batch(seeds: &[Seed<'_>]) -> Batch {
-    let mut b = Batch::default();
-    for (n, s) in seeds.iter().enumerate() {
-        let i = s.build();
-        b.push(BatchItem {
-            raw: i.to_json(),
-            interaction: i,
-            position: Position {
-                topic: "scored".into(),
-                partition: 0,
-                offset: n as i64,
-            },
-        });
-    }
-    b
+    common::batch_of(seeds.iter().map(Seed::build).collect())
 }
 
 #[test]

@@ -11,9 +11,7 @@ use common::{clickhouse_config, client, migrated_clickhouse, Seed};
 use earshot_model::{EntityKind, Intent, Route, SentimentLabel};
 use earshot_sink::clickhouse::ClickHouseSink;
 use earshot_sink::sqlite::SqliteStore;
-use earshot_sink::{
-    Batch, BatchItem, Position, Report, ReportParams, RetryPolicy, Sink, SinkConfig, SinkKind,
-};
+use earshot_sink::{Batch, Report, ReportParams, RetryPolicy, Sink, SinkConfig, SinkKind};
 use tokio_util::sync::CancellationToken;
 
 fn until() -> DateTime<Utc> {
@@ -103,20 +101,7 @@ fn responded(seeds: &[Seed<'_>]) -> Vec<String> {
 }
 
 fn batch(seeds: &[Seed<'_>]) -> Batch {
-    let mut b = Batch::default();
-    for (n, s) in seeds.iter().enumerate() {
-        let i = s.build();
-        b.push(BatchItem {
-            raw: i.to_json(),
-            interaction: i,
-            position: Position {
-                topic: "scored".into(),
-                partition: 0,
-                offset: n as i64,
-            },
-        });
-    }
-    b
+    common::batch_of(seeds.iter().map(Seed::build).collect())
 }
 
 fn label_of(s: &Seed<'_>, entity: &str) -> SentimentLabel {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context};
 use earshot_transport::{AssignmentChange, MembershipOptions, TopicSpec};
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +14,7 @@ use super::{control_topic, layout, KafkaCursors};
 use crate::backend::CursorBackend;
 use crate::config::ConnectorConfig;
 use crate::daemon::{Builder, SharedMode};
+use crate::error::{SourceError, SourceResult};
 
 /// Longest a rebalance waits for this process to stop revoked connectors.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,10 +36,7 @@ struct Running {
 }
 
 /// Runs the connectors assigned to this process until `shutdown`.
-pub(crate) async fn run_shared(
-    mode: SharedMode,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub(crate) async fn run_shared(mode: SharedMode, shutdown: CancellationToken) -> SourceResult<()> {
     let layout = layout(&mode.config);
     let configs: HashMap<&str, &ConnectorConfig> = mode
         .config
@@ -63,7 +60,7 @@ pub(crate) async fn run_shared(
             revoke_timeout: REVOKE_TIMEOUT,
         })
         .await
-        .with_context(|| format!("joining the connector group `{group}`"))?;
+        .map_err(|e| SourceError::Other(format!("joining the connector group `{group}`: {e}")))?;
     tracing::info!(%group, connectors = layout.len(), "joined the connector group");
     let mut running: HashMap<String, Running> = HashMap::new();
     let outcome = loop {
@@ -72,7 +69,11 @@ pub(crate) async fn run_shared(
             change = membership.next() => change,
         };
         match change {
-            None => break Err(anyhow!("the membership in group `{group}` ended")),
+            None => {
+                break Err(SourceError::Other(format!(
+                    "the membership in group `{group}` ended"
+                )))
+            }
             Some(AssignmentChange::Assigned(partitions)) => {
                 for (p, name) in &layout {
                     if partitions.contains(p) && !running.contains_key(name) {

@@ -10,6 +10,7 @@ use chrono::Utc;
 use earshot_sink::responses::{Recorded, Response as Answer, ResponseError};
 use earshot_sink::work::WorkError;
 use serde::Deserialize;
+use std::future::Future;
 use subtle::ConstantTimeEq;
 
 use super::queue::QueueQuery;
@@ -99,6 +100,26 @@ fn work_error(e: WorkError) -> Response {
     }
 }
 
+/// The steps every action shares: refuse a forged form or one without its
+/// post, then run `record` (which names the queue's `done` notice, or answers
+/// an error page), then redirect back to the queue with its filters,
+/// remembering `agent` in a cookie when given.
+async fn act(
+    state: &ConsoleState,
+    q: &QueueQuery,
+    f: &ActionForm,
+    agent: Option<&str>,
+    record: impl Future<Output = Result<&'static str, Response>>,
+) -> Response {
+    if let Some(r) = checked(state, f) {
+        return r;
+    }
+    match record.await {
+        Ok(done) => redirect(back(q, done), agent),
+        Err(r) => r,
+    }
+}
+
 /// `POST /queue/answer`: records the response (channel `console`) and
 /// remembers the agent in a cookie.
 pub async fn answer(
@@ -107,37 +128,41 @@ pub async fn answer(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Some(r) = checked(&state, &f) {
-        return r;
-    }
     // A signed-in user acts under their own name.
     let signed_in = who.and_then(|Extension(w)| w.name);
     let agent = signed_in.as_deref().unwrap_or(f.agent.trim());
-    if agent.is_empty() {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad form",
-            "agent: enter your name to mark a post answered",
-        );
-    }
-    let response = Answer {
-        post_id: f.post_id.trim().to_string(),
-        responded_at: Utc::now(),
-        responder: agent.to_string(),
-        channel: "console".into(),
-        note: f.note.trim().to_string(),
+    let record = async {
+        if agent.is_empty() {
+            return Err(error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad form",
+                "agent: enter your name to mark a post answered",
+            ));
+        }
+        let response = Answer {
+            post_id: f.post_id.trim().to_string(),
+            responded_at: Utc::now(),
+            responder: agent.to_string(),
+            channel: "console".into(),
+            note: f.note.trim().to_string(),
+        };
+        match state.inner.responses.record(&response).await {
+            Ok(Recorded::First) => Ok("answered"),
+            Ok(Recorded::AlreadyAnswered(_)) => Ok("already"),
+            Err(e @ ResponseError::UnknownPost(_)) => Err(error_page(
+                StatusCode::NOT_FOUND,
+                "Unknown post",
+                &e.to_string(),
+            )),
+            Err(e @ ResponseError::Invalid(_)) => Err(error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad form",
+                &e.to_string(),
+            )),
+            Err(e) => Err(store_error(e)),
+        }
     };
-    match state.inner.responses.record(&response).await {
-        Ok(Recorded::First) => redirect(back(&q, "answered"), Some(agent)),
-        Ok(Recorded::AlreadyAnswered(_)) => redirect(back(&q, "already"), Some(agent)),
-        Err(e @ ResponseError::UnknownPost(_)) => {
-            error_page(StatusCode::NOT_FOUND, "Unknown post", &e.to_string())
-        }
-        Err(e @ ResponseError::Invalid(_)) => {
-            error_page(StatusCode::BAD_REQUEST, "Bad form", &e.to_string())
-        }
-        Err(e) => store_error(e),
-    }
+    act(&state, &q, &f, Some(agent), record).await
 }
 
 /// `POST /queue/assign`: assigns the post to a team or agent.
@@ -147,20 +172,13 @@ pub async fn assign(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Some(r) = checked(&state, &f) {
-        return r;
-    }
     let by = actor(who, &f);
-    let by = by.as_str();
-    match state
-        .inner
-        .work
-        .assign(f.post_id.trim(), f.assignee.trim(), by, Utc::now())
-        .await
-    {
-        Ok(()) => redirect(back(&q, "assigned"), None),
-        Err(e) => work_error(e),
-    }
+    let record = async {
+        let work = &state.inner.work;
+        let assigned = work.assign(f.post_id.trim(), f.assignee.trim(), &by, Utc::now());
+        assigned.await.map(|()| "assigned").map_err(work_error)
+    };
+    act(&state, &q, &f, None, record).await
 }
 
 /// `POST /queue/wrong-match`: records that a brand (or competitor, or
@@ -171,24 +189,12 @@ pub async fn wrong_match(
     Query(q): Query<QueueQuery>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Some(r) = checked(&state, &f) {
-        return r;
-    }
     let by = actor(who, &f);
-    let by = by.as_str();
-    match state
-        .inner
-        .work
-        .mark_wrong(
-            f.post_id.trim(),
-            f.entity.trim(),
-            by,
-            f.note.trim(),
-            Utc::now(),
-        )
-        .await
-    {
-        Ok(()) => redirect(back(&q, "wrong"), None),
-        Err(e) => work_error(e),
-    }
+    let record = async {
+        let work = &state.inner.work;
+        let (post, entity, note) = (f.post_id.trim(), f.entity.trim(), f.note.trim());
+        let marked = work.mark_wrong(post, entity, &by, note, Utc::now());
+        marked.await.map(|()| "wrong").map_err(work_error)
+    };
+    act(&state, &q, &f, None, record).await
 }

@@ -6,10 +6,9 @@ use std::path::Path;
 use std::process::Output;
 
 use chrono::{DateTime, Duration, Utc};
-use earshot_model::{
-    EntityKind, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::{EntityKind, Interaction, SentimentLabel};
 use earshot_sink::{Batch, BatchItem, Position, SinkConfig};
+use earshot_tests::seed::Seed;
 
 use crate::receiver::{verify, Receiver};
 
@@ -23,46 +22,20 @@ pub fn post(
     label: SentimentLabel,
     reach: u64,
 ) -> Interaction {
-    let compound = match label {
-        SentimentLabel::Positive => 0.6,
-        SentimentLabel::Neutral => 0.0,
-        SentimentLabel::Negative => -0.7,
-    };
-    let mut p = Post::new(
-        format!("reddit:{id}"),
-        format!("{} battery recall {id} is everywhere", entity.1),
-    );
-    p.source = "reddit".into();
-    p.url = Some(format!("https://reddit.example/{id}"));
-    p.published_at = Some(at);
-    p.author.handle = Some(format!("user{reach}"));
-    p.author.reach = Some(reach);
-    Interaction {
-        schema_version: SCHEMA_VERSION,
-        post: p,
-        matches: vec![Match {
-            kind: entity.0,
-            entity_id: entity.1.to_string(),
-            rule: entity.1.to_string(),
-            span: None,
-        }],
-        sentiment: Sentiment {
-            compound,
-            pos: 0.3,
-            neu: 0.4,
-            neg: 0.3,
-            label,
-        },
-        entity_sentiment: vec![],
-        intents: vec![],
-        route: Route::None,
-        priority: 10,
-        priority_reasons: vec![],
-        watchlist_version: "test".into(),
-        scored_at: at + Duration::seconds(5),
-        truncated: false,
-        noise: Default::default(),
-    }
+    let mut s = Seed::new(id, at);
+    s.source = "reddit";
+    s.text = Some(format!("{} battery recall {id} is everywhere", entity.1));
+    s.url = Some(format!("https://reddit.example/{id}"));
+    s.handle = Some(format!("user{reach}"));
+    s.reach = reach;
+    s.fetched_after = None;
+    s.scored_after = Duration::seconds(5);
+    s.mentions = vec![entity];
+    s.label = label;
+    // Negative posts here are a little more negative than the seed's default.
+    s.compound = (label == SentimentLabel::Negative).then_some(-0.7);
+    s.priority = 10;
+    s.build()
 }
 
 /// acme: 2 posts an hour for 12 hours, then 30 in the last hour (3 of them

@@ -8,11 +8,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use earshot_model::{
-    EntityKind, Intent, Interaction, Match, Post, Route, Sentiment, SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::{EntityKind, Intent, Interaction, Route, SentimentLabel};
 use earshot_sink::clickhouse::Client;
 use earshot_tests::process::Daemon;
+use earshot_tests::seed::Seed;
 
 /// Posts per test: three rounds, each written in a different state of the cluster.
 pub const POSTS: usize = 1_500;
@@ -71,63 +70,35 @@ impl TestCluster {
 pub fn interaction(n: usize) -> Interaction {
     let at = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap()
         + chrono::Duration::seconds((n * 86_000 / POSTS) as i64);
-    let source = ["hn", "reddit", "rss"][n % 3];
-    let mut post = Post::new(format!("{source}:{n}"), format!("post {n}"));
-    post.published_at = Some(at);
-    post.author.handle = Some(format!("author{}", n % 17));
-    post.author.reach = Some((n % 50) as u64 * 10);
-    let mut matches = vec![Match {
-        kind: EntityKind::Brand,
-        entity_id: ["acme", "initech"][n % 2].into(),
-        rule: "r".into(),
-        span: None,
-    }];
+    let mut s = Seed::new(n.to_string(), at);
+    s.source = ["hn", "reddit", "rss"][n % 3];
+    s.text = Some(format!("post {n}"));
+    s.handle = Some(format!("author{}", n % 17));
+    s.reach = (n % 50) as u64 * 10;
+    s.fetched_after = None;
+    s.mentions = vec![(EntityKind::Brand, ["acme", "initech"][n % 2])];
     if n.is_multiple_of(5) {
-        matches.push(Match {
-            kind: EntityKind::Competitor,
-            entity_id: "globex".into(),
-            rule: "r".into(),
-            span: None,
-        });
+        s.mentions.push((EntityKind::Competitor, "globex"));
     }
-    let label = [
+    s.label = [
         SentimentLabel::Negative,
         SentimentLabel::Neutral,
         SentimentLabel::Positive,
         SentimentLabel::Negative,
     ][n % 4];
-    let compound = match label {
-        SentimentLabel::Negative => -0.6,
-        SentimentLabel::Neutral => 0.0,
-        SentimentLabel::Positive => 0.6,
-    };
-    let (intents, route) = match n % 7 {
+    (s.intents, s.route) = match n % 7 {
         0 => (vec![Intent::Complaint], Route::Support),
         1 => (vec![Intent::PurchaseIntent], Route::Sales),
         2 => (vec![Intent::Question], Route::None),
         _ => (vec![], Route::None),
     };
-    Interaction {
-        schema_version: SCHEMA_VERSION,
-        post,
-        matches,
-        sentiment: Sentiment {
-            compound,
-            pos: 0.3,
-            neu: 0.4,
-            neg: 0.3,
-            label,
-        },
-        entity_sentiment: vec![],
-        intents,
-        route,
-        priority: (n % 4) as u8,
-        priority_reasons: vec![],
-        watchlist_version: "test".into(),
-        scored_at: at + chrono::Duration::seconds(10),
-        truncated: false,
-        noise: Default::default(),
+    s.priority = (n % 4) as u8;
+    let mut i = s.build();
+    // Every match of this data set is named by rule `r`.
+    for m in &mut i.matches {
+        m.rule = "r".into();
     }
+    i
 }
 
 pub fn produce(brokers: &str, topic: &str, range: std::ops::Range<usize>) {

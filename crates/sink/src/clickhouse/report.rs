@@ -201,7 +201,7 @@ struct NetRow {
 
 #[derive(Row, Deserialize)]
 pub(crate) struct PostRow {
-    post_id: String,
+    pub(crate) post_id: String,
     source: String,
     author_handle: String,
     author_reach: u64,

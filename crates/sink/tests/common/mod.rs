@@ -7,10 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use earshot_model::{
-    EntityKind, EntitySentiment, Intent, Interaction, Match, Post, Route, Sentiment,
-    SentimentLabel, SCHEMA_VERSION,
-};
+use earshot_model::{EntityKind, Interaction};
 use earshot_sink::{SinkConfig, SinkKind};
 
 /// A sink config for a fresh, uniquely named database on `url`.
@@ -47,95 +44,7 @@ pub fn client(config: &SinkConfig) -> clickhouse::Client {
     earshot_sink::clickhouse::client(&config.clickhouse, true)
 }
 
-/// One entity a seeded post mentions.
-pub type Mention<'a> = (EntityKind, &'a str);
-
-/// Builder for a scored interaction.
-#[derive(Clone)]
-pub struct Seed<'a> {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub mentions: Vec<Mention<'a>>,
-    pub label: SentimentLabel,
-    pub intents: Vec<Intent>,
-    pub route: Route,
-    pub priority: u8,
-    pub reach: u64,
-    pub source: &'a str,
-    /// Entity-specific sentiment overrides.
-    pub entity_labels: Vec<(&'a str, SentimentLabel)>,
-}
-
-impl<'a> Seed<'a> {
-    pub fn new(id: impl Into<String>, at: DateTime<Utc>) -> Seed<'a> {
-        Seed {
-            id: id.into(),
-            at,
-            mentions: Vec::new(),
-            label: SentimentLabel::Neutral,
-            intents: Vec::new(),
-            route: Route::None,
-            priority: 0,
-            reach: 0,
-            source: "hn",
-            entity_labels: Vec::new(),
-        }
-    }
-
-    pub fn build(&self) -> Interaction {
-        let compound = |l: SentimentLabel| match l {
-            SentimentLabel::Positive => 0.6,
-            SentimentLabel::Neutral => 0.0,
-            SentimentLabel::Negative => -0.6,
-        };
-        let mut post = Post::new(
-            format!("{}:{}", self.source, self.id),
-            format!("post {} about things", self.id),
-        );
-        post.published_at = Some(self.at);
-        post.fetched_at = Some(self.at + chrono::Duration::seconds(5));
-        post.author.handle = Some(format!("author{}", self.reach));
-        post.author.reach = Some(self.reach);
-        Interaction {
-            schema_version: SCHEMA_VERSION,
-            post,
-            matches: self
-                .mentions
-                .iter()
-                .map(|(kind, id)| Match {
-                    kind: *kind,
-                    entity_id: id.to_string(),
-                    rule: id.to_string(),
-                    span: None,
-                })
-                .collect(),
-            sentiment: Sentiment {
-                compound: compound(self.label),
-                pos: 0.3,
-                neu: 0.4,
-                neg: 0.3,
-                label: self.label,
-            },
-            entity_sentiment: self
-                .entity_labels
-                .iter()
-                .map(|(e, l)| EntitySentiment {
-                    entity_id: e.to_string(),
-                    compound: compound(*l),
-                    label: *l,
-                })
-                .collect(),
-            intents: self.intents.clone(),
-            route: self.route,
-            priority: self.priority,
-            priority_reasons: vec![],
-            watchlist_version: "test".into(),
-            scored_at: self.at + chrono::Duration::seconds(10),
-            truncated: false,
-            noise: Default::default(),
-        }
-    }
-}
+pub use earshot_tests::seed::Seed;
 
 /// A simple interaction `hn:<n>` mentioning brand `acme`, published at `at`.
 pub fn simple(n: usize, at: DateTime<Utc>) -> Interaction {

@@ -1,5 +1,5 @@
-//! `earshot score`: scores posts from standard input, one JSON line out per
-//! line in, in input order.
+//! What `earshot score` runs: scores posts read line by line (standard
+//! input, for the command), one JSON line out per line in, in input order.
 //!
 //! Input is JSON Lines of posts (at minimum `{"id": "...", "text": "..."}`)
 //! or, in text mode, one raw text per line (ids `text:<line>`). A line that
@@ -257,6 +257,15 @@ mod tests {
     use super::*;
     use earshot_match::{MatcherConfig, MemorySource};
 
+    /// The output, one JSON value a line.
+    fn json_lines(out: Vec<u8>) -> Vec<serde_json::Value> {
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
     fn opts(text_mode: bool, max_line_bytes: usize, threads: usize) -> ScoreOptions {
         ScoreOptions {
             text_mode,
@@ -324,11 +333,7 @@ mod tests {
                 failed: 2
             }
         );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = json_lines(out);
         assert_eq!(lines[0]["matches"][0]["entity_id"], "acme");
         assert_eq!(lines[1]["error"]["line"], 2);
         assert!(lines[1]["error"]["reason"]
@@ -382,11 +387,7 @@ mod tests {
                 failed: 2
             }
         );
-        let lines: Vec<serde_json::Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = json_lines(out);
         assert_eq!(lines[0]["error"]["line"], 1);
         let reason = lines[0]["error"]["reason"].as_str().unwrap();
         assert!(reason.contains("longer than the limit of 1000"), "{reason}");
