@@ -1,9 +1,43 @@
-//! Running an Earshot daemon as a real subprocess: start it, signal it, kill
-//! it, read its log.
+//! Running Earshot as a real subprocess: a one-shot command with its
+//! output, or a daemon to start, signal, kill and read the log of.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// `bin args...` run in `dir` as a test runs the CLI: no configuration,
+/// broker or metrics address from the environment, warnings only in the log.
+pub fn command(bin: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin);
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("EARSHOT_CONFIG")
+        .env_remove("EARSHOT_KAFKA_BROKERS")
+        .env_remove("EARSHOT_METRICS_ADDR")
+        .env("EARSHOT_LOG", "warn");
+    c
+}
+
+/// Runs `command` to its end with `stdin` as its input.
+pub fn output_with_stdin(mut command: Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run earshot");
+    // Written from a thread: a command that answers before reading all its
+    // input must not block on a full pipe.
+    let mut input = child.stdin.take().expect("piped stdin");
+    let stdin = stdin.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let out = child.wait_with_output().expect("wait for earshot");
+    writer.join().expect("stdin writer");
+    out
+}
 
 /// A running `earshot` subprocess; killed (SIGKILL) if still running when dropped.
 pub struct Daemon {

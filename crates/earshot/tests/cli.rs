@@ -4,13 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn earshot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env_remove("EARSHOT_KAFKA_BROKERS")
+    earshot_tests::process::command(Path::new(env!("CARGO_BIN_EXE_earshot")), dir, args)
         .env("EARSHOT_METRICS_ADDR", "127.0.0.1:0")
-        .env("EARSHOT_LOG", "warn")
         .output()
         .expect("run earshot")
 }

@@ -3,10 +3,9 @@
 //! "wrong match" feedback; `earshot score` explains its decisions; a running
 //! `earshot run --follow` reloads the model file when it changes.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use earshot_tests::process::Daemon;
@@ -70,24 +69,12 @@ fn posts() -> String {
     out
 }
 
-fn earshot(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env("EARSHOT_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn earshot(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_earshot"));
+    earshot_tests::process::output_with_stdin(
+        earshot_tests::process::command(bin, dir, args),
+        stdin,
+    )
 }
 
 fn ok(out: &Output) -> String {

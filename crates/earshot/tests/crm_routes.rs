@@ -3,28 +3,14 @@
 //! owner, tier, `Twitter`, aliases, other columns kept as attributes), and
 //! route rules naming brands, customers, owners and account attributes.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-fn earshot(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env("EARSHOT_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run earshot");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn earshot(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_earshot"));
+    earshot_tests::process::output_with_stdin(
+        earshot_tests::process::command(bin, dir, args),
+        stdin,
+    )
 }
 
 const EXPORT: &str =

@@ -2,9 +2,6 @@
 //! labelled posts; the figures agree with what `earshot score` finds on the
 //! same posts, and every miss is listed with its reason.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 const LABELLED: &str = concat!(
     "{\"id\": \"t:1\", \"text\": \"Acme support is terrible, worst service ever\", \"labels\": {\"entities\": [\"acme\"], \"sentiment\": \"negative\"}}\n",
     "{\"id\": \"t:2\", \"text\": \"Globex launched a new phone today\", \"labels\": {\"entities\": []}}\n",
@@ -12,23 +9,11 @@ const LABELLED: &str = concat!(
 );
 
 fn earshot(dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env("EARSHOT_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_earshot"));
+    earshot_tests::process::output_with_stdin(
+        earshot_tests::process::command(bin, dir, args),
+        stdin,
+    )
 }
 
 /// The cells of the table row whose first cell is `key`.

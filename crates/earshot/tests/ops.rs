@@ -7,7 +7,7 @@ mod kafka_common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use earshot_tests::embedded::{file_connector_toml, write_config};
@@ -190,13 +190,7 @@ fn issue_13_ready_is_503_naming_the_failing_check_until_the_broker_answers() {
 }
 
 fn earshot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env_remove("EARSHOT_KAFKA_BROKERS")
-        .env_remove("EARSHOT_METRICS_ADDR")
-        .env("EARSHOT_LOG", "warn")
+    earshot_tests::process::command(bin(), dir, args)
         .output()
         .expect("run earshot")
 }

@@ -4,14 +4,10 @@
 //! an error naming it.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn earshot(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_earshot"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("EARSHOT_CONFIG")
-        .env("EARSHOT_LOG", "warn")
+    earshot_tests::process::command(Path::new(env!("CARGO_BIN_EXE_earshot")), dir, args)
         .output()
         .expect("run earshot")
 }
