@@ -15,6 +15,7 @@ cd "$root"
 # name | command | what it measures
 benches=(
 "score|benches/score/run.sh|whole process: earshot score vs the least work its interface needs, and vs vaderSentiment"
+"noise|benches/score/noise.sh|whole process: earshot score with [matcher.noise] on vs off (the near-duplicate fingerprint's cost)"
 "embedded|benches/score/embedded.sh|whole process: earshot run (file -> in-memory bus -> match -> SQLite) CPU per post vs earshot score"
 "e2e|benches/e2e/run.sh|end to end Kafka -> match -> sink -> ClickHouse vs a bare consumer and ClickHouse's Kafka engine"
 "kafka-e2e|benches/scripts/kafka-e2e.sh|raw -> earshot match -> scored on a real broker: posts/s and latency percentiles"
@@ -31,8 +32,9 @@ benches=(
 "lang-eval|cargo run --release -p earshot-benches --bin lang-eval --|language detection accuracy and speed, 29 languages"
 "compile-rss|cargo run --release -p earshot-benches --bin compile-rss --|watchlist compile time and peak memory (run under /usr/bin/time -f %M)"
 )
-# Scripts that are helpers of the benchmarks above, not benchmarks.
-helpers=(benches/sentiment-eval/vader-env.sh benches/run.sh)
+# Scripts that are not benchmarks: helpers of the ones above, and the
+# training of the hybrid sentiment model (benches/sentiment-eval/train.sh).
+helpers=(benches/sentiment-eval/vader-env.sh benches/sentiment-eval/train.sh benches/run.sh)
 
 field() { cut -d'|' -f"$2" <<<"$1"; }
 
