@@ -41,6 +41,7 @@
 mod automaton;
 mod config;
 pub mod context;
+mod context_terms;
 mod customers;
 mod error;
 pub mod eval;
@@ -59,6 +60,7 @@ mod shared;
 mod watchlist;
 
 pub use config::{FileSource, LexiconRef, MatcherConfig, MemorySource};
+pub use context_terms::ContextTerms;
 pub use customers::Customer;
 pub use error::ConfigError;
 pub use intent::IntentDef;

@@ -35,6 +35,8 @@ enum Use {
     },
     Context {
         brand: u32,
+        /// Counts only in posts in this language (or of unknown language).
+        lang: Option<[u8; 2]>,
     },
     /// A word that marks a bare name as not about the brand.
     NegContext {
@@ -252,8 +254,12 @@ impl Matcher {
                 bl.term(&d, Mode::Exact, Some(Use::Domain { brand: i, rule }));
                 domains.insert(d, (i, rule));
             }
-            for c in &def.context {
-                bl.term(c, mode, Some(Use::Context { brand: i }));
+            for (c, lang) in def.context.terms() {
+                let lang = lang.map(|l| {
+                    let b = l.as_bytes();
+                    [b[0], b[1]]
+                });
+                bl.term(c, mode, Some(Use::Context { brand: i, lang }));
             }
             for c in &def.negative_context {
                 bl.term(c, mode, Some(Use::NegContext { brand: i }));
@@ -510,7 +516,15 @@ impl Matcher {
             for u in &self.use_index[a as usize..b as usize] {
                 match *u {
                     Use::Alias { brand, rule } => s.aliases.push((brand, rule, h.start, h.end)),
-                    Use::Context { brand } => s.context.push(brand),
+                    Use::Context { brand, lang: None } => s.context.push(brand),
+                    Use::Context {
+                        brand,
+                        lang: Some(only),
+                    } => {
+                        if lang.is_none_or(|l| l.as_bytes() == only) {
+                            s.context.push(brand)
+                        }
+                    }
                     Use::NegContext { brand } => s.neg_context.push(brand),
                     Use::Exclude { brand } => s.excludes.push((brand, h.start, h.end)),
                     Use::Query(q) => s.cand.push(q),

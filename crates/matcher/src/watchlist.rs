@@ -40,9 +40,12 @@ pub struct BrandDef {
     /// Boolean query (Brandwatch syntax) that also matches the brand.
     pub query: Option<String>,
     /// When non-empty, an alias only counts if one of these terms also
-    /// appears in the post (Apple next to iPhone, not next to pie).
+    /// appears in the post (Apple next to iPhone, not next to pie). A list,
+    /// or lists by language (`{ en = [...], fr = [...], any = [...] }`): a
+    /// language's terms count in posts in that language or of unknown
+    /// language.
     #[serde(default)]
-    pub context: Vec<String>,
+    pub context: crate::ContextTerms,
     /// Terms that mark a bare alias (one without a `context` term in the
     /// post) as not about the brand: such a hit never counts, and the post
     /// is a negative example when the context model is trained.
@@ -98,7 +101,7 @@ pub(crate) fn parse_brands(file: &str, text: &str) -> (Vec<ParsedBrand>, Vec<Con
             .aliases
             .iter()
             .flatten()
-            .chain(&def.context)
+            .chain(def.context.all())
             .chain(&def.negative_context)
             .chain(&def.exclude)
             .find(|a| a.contains('*'));

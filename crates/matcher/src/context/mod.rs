@@ -304,7 +304,7 @@ pub(crate) fn brand_own_words(norm: &Normalizer, def: &BrandDef) -> HashSet<Stri
     terms.extend(def.aliases.iter().flatten().map(String::as_str));
     terms.extend(def.handles.iter().map(String::as_str));
     terms.extend(def.hashtags.iter().map(String::as_str));
-    terms.extend(def.context.iter().map(String::as_str));
+    terms.extend(def.context.all().map(String::as_str));
     terms.extend(def.negative_context.iter().map(String::as_str));
     own_words(norm, &terms)
 }
