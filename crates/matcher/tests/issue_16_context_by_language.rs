@@ -71,13 +71,12 @@ fn issue_16_context_by_language_uses_the_detected_language() {
 #[test]
 fn issue_16_context_language_that_is_not_a_code_is_refused() {
     let config: MatcherConfig = toml::from_str("brands = [\"brands.toml\"]\n").unwrap();
-    let err = config
-        .compile(&MemorySource::default().with(
-            "brands.toml",
-            "[[brand]]\nid = \"delta\"\nname = \"Delta\"\ncontext = { french = [\"vol\"] }\n",
-        ))
-        .err()
-        .expect("refused");
+    let Err(err) = config.compile(&MemorySource::default().with(
+        "brands.toml",
+        "[[brand]]\nid = \"delta\"\nname = \"Delta\"\ncontext = { french = [\"vol\"] }\n",
+    )) else {
+        panic!("a language key that is no code must be refused");
+    };
     let text = format!("{err:?}");
     assert!(text.contains("brands.toml"), "{text}");
     assert!(text.contains("`french` is not a language"), "{text}");
