@@ -50,6 +50,15 @@ struct State {
     abandoned: bool,
 }
 
+/// Every bit of `n` (at most 64) groups.
+fn all_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// A kept record: key, payload, headers, timestamp (Unix ms), in
 /// end-to-end mode the producer waiting for its downstream acknowledgement,
 /// and the producer's value of the payload until the first delivery takes it.
@@ -68,8 +77,10 @@ struct Completion {
 }
 
 struct CompletionState {
-    /// Groups that have not acknowledged yet.
-    waiting: Vec<String>,
+    /// Groups that have not acknowledged yet: bit `i` stands for the `i`th
+    /// group declared downstream of the topic (a bit set, not their names,
+    /// so a produce allocates no strings).
+    waiting: u64,
     /// Resolves the producer's delivery future; taken on the first outcome.
     tx: Option<oneshot::Sender<Result<(), String>>>,
 }
@@ -78,7 +89,8 @@ struct CompletionState {
 /// delivery: settling the token settles it.
 pub(crate) struct Downstream {
     completion: Arc<Completion>,
-    group: String,
+    /// The acknowledging group's bit in [`CompletionState::waiting`].
+    group: u64,
 }
 
 impl std::fmt::Debug for Downstream {
@@ -96,8 +108,8 @@ impl Downstream {
         let mut state = self.completion.state.lock().expect("completion lock");
         match outcome {
             Ok(()) => {
-                state.waiting.retain(|g| *g != self.group);
-                if state.waiting.is_empty() {
+                state.waiting &= !self.group;
+                if state.waiting == 0 {
                     if let Some(tx) = state.tx.take() {
                         let _ = tx.send(Ok(()));
                     }
@@ -147,10 +159,15 @@ impl MemoryBus {
     pub fn end_to_end<'a>(downstream: impl IntoIterator<Item = (&'a str, &'a str)>) -> MemoryBus {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
         for (topic, group) in downstream {
-            map.entry(topic.to_string())
-                .or_default()
-                .push(group.to_string());
+            let groups = map.entry(topic.to_string()).or_default();
+            if !groups.iter().any(|g| g == group) {
+                groups.push(group.to_string());
+            }
         }
+        assert!(
+            map.values().all(|groups| groups.len() <= 64),
+            "at most 64 groups acknowledge a topic of the in-memory bus"
+        );
         MemoryBus {
             shared: Arc::new(Shared {
                 downstream: map,
@@ -312,7 +329,7 @@ impl Producer for MemoryBus {
                 let (tx, rx) = oneshot::channel();
                 let completion = Arc::new(Completion {
                     state: Mutex::new(CompletionState {
-                        waiting: groups.clone(),
+                        waiting: all_bits(groups.len()),
                         tx: Some(tx),
                     }),
                 });
@@ -399,6 +416,8 @@ struct Assigned {
     partition: i32,
     position: i64,
     watermark: Arc<PartitionWatermark>,
+    /// This group's bit among the topic's downstream groups (0: not one).
+    downstream_bit: u64,
 }
 
 impl MemoryConsumer {
@@ -462,6 +481,8 @@ impl MemoryConsumer {
             .position(|m| *m == self.member)
             .unwrap_or(0);
         let n = group.members.len().max(1);
+        let downstream = &self.bus.shared.downstream;
+        let own = &self.options.group;
         self.assigned = all
             .into_iter()
             .enumerate()
@@ -469,7 +490,12 @@ impl MemoryConsumer {
             .map(|(_, (topic, partition))| {
                 let committed = group.committed.get(&(topic.clone(), partition)).copied();
                 let base = state.topics[&topic][partition as usize].base;
+                let downstream_bit = downstream
+                    .get(&topic)
+                    .and_then(|groups| groups.iter().position(|g| g == own))
+                    .map_or(0, |i| 1 << i);
                 Assigned {
+                    downstream_bit,
                     position: committed.unwrap_or(base).max(base),
                     topic,
                     partition,
@@ -513,7 +539,7 @@ impl MemoryConsumer {
                 };
                 let downstream = completion.as_ref().map(|c| Downstream {
                     completion: c.clone(),
-                    group: self.options.group.clone(),
+                    group: a.downstream_bit,
                 });
                 a.watermark.track(a.position);
                 a.position += 1;
