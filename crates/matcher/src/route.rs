@@ -157,7 +157,10 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                 match def.route.as_deref().map(str::parse::<Route>) {
                     Some(Ok(route)) => r.route = Some(route),
                     Some(Err(e)) => err(format!("route: {e}")),
-                    None => err("expected `route` (support, sales, marketing, pr, none)".into()),
+                    None => err(
+                        "expected `route`: the team's name (such as support, sales, or your own), or none"
+                            .into(),
+                    ),
                 }
                 match def.priority {
                     Some(p) if p <= 100 => r.priority = p.into(),
@@ -180,7 +183,7 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                 }
             }
             for i in &def.intents {
-                match i.parse() {
+                match i.parse::<Intent>() {
                     Ok(i) => r.intents.push(i),
                     Err(e) => err(format!("intents: {e}")),
                 }
@@ -340,17 +343,53 @@ impl Routes {
         errors
     }
 
+    /// Intents the rules' `intents` conditions name that no intent rule
+    /// produces: such a condition could never hold (a typo, or an intent
+    /// renamed in `intents.toml` only).
+    pub fn check_intents(&self, file: &str, intents: &[Intent]) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for r in self.rules.iter().chain(&self.boosts) {
+            for i in r.intents.iter().filter(|i| !intents.contains(i)) {
+                let mut e = ConfigError::new(
+                    file,
+                    &r.at.0,
+                    format!(
+                        "intents: `{i}` is produced by no rule of the intents file; expected one of: {}",
+                        join(intents)
+                    ),
+                );
+                e.line = r.at.1;
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// The routes the rules produce, in first-rule order, then
+    /// [`Route::NONE`] (always possible: a post no rule holds for).
+    pub fn names(&self) -> Vec<Route> {
+        let mut out: Vec<Route> = Vec::new();
+        for r in self.rules.iter().filter_map(|r| r.route.as_ref()) {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        out.retain(|r| *r != Route::NONE);
+        out.push(Route::NONE);
+        out
+    }
+
     /// Route, priority and the reasons for them.
     pub fn decide(&self, x: &RouteInput) -> (Route, u8, Vec<String>) {
         let mut why = Vec::new();
         let mut reasons = Vec::new();
         let Some(rule) = self.rules.iter().find(|r| r.holds(x, &mut why)) else {
-            return (Route::None, 0, vec!["no routing rule matched".into()]);
+            return (Route::NONE, 0, vec!["no routing rule matched".into()]);
         };
-        let route = rule.route.unwrap_or(Route::None);
+        let route = rule.route.clone().unwrap_or(Route::NONE);
         let mut priority = rule.priority;
         reasons.push(describe("rule", &rule.name, &why, None));
-        if route != Route::None {
+        if route.is_routed() {
             for b in &self.boosts {
                 if b.holds(x, &mut why) {
                     priority += b.priority;
@@ -360,6 +399,18 @@ impl Routes {
         }
         (route, priority.clamp(0, 100) as u8, reasons)
     }
+}
+
+/// Names as a readable list (`none` for an empty one).
+pub(crate) fn join<T: std::fmt::Display>(names: &[T]) -> String {
+    if names.is_empty() {
+        return "none (no rule defines any)".into();
+    }
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(kind: &str, name: &str, why: &[String], add: Option<i32>) -> String {
@@ -434,12 +485,12 @@ add = 10
         let (r, errs) = parse_routes("routes.toml", ROUTES);
         assert!(errs.is_empty(), "{errs:?}");
         let (route, p, why) = r.decide(&input(
-            &[Intent::Complaint],
+            &[Intent::COMPLAINT],
             &["enterprise"],
             Some(50_000),
             -0.8,
         ));
-        assert_eq!(route, Route::Support);
+        assert_eq!(route, Route::SUPPORT);
         assert_eq!(p, 85);
         assert_eq!(
             why,
@@ -449,21 +500,41 @@ add = 10
                 "boost angry: compound=-0.80<-0.6 (+10)"
             ]
         );
-        let (route, p, _) = r.decide(&input(&[Intent::Complaint], &["free"], None, -0.2));
-        assert_eq!((route, p), (Route::Support, 40));
-        let (route, p, why) = r.decide(&input(&[Intent::Praise], &[], None, 0.9));
-        assert_eq!((route, p), (Route::None, 0));
+        let (route, p, _) = r.decide(&input(&[Intent::COMPLAINT], &["free"], None, -0.2));
+        assert_eq!((route, p), (Route::SUPPORT, 40));
+        let (route, p, why) = r.decide(&input(&[Intent::PRAISE], &[], None, 0.9));
+        assert_eq!((route, p), (Route::NONE, 0));
         assert_eq!(why, ["no routing rule matched"]);
     }
 
     #[test]
     fn bad_rules_are_reported() {
-        let text = "[[rule]]\nname = \"x\"\nroute = \"legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
+        let text = "[[rule]]\nname = \"x\"\nroute = \"Legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
         let (_, errs) = parse_routes("routes.toml", text);
         assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].message.contains("expected one of: support"));
+        assert!(errs[0].message.contains("`Legal` is no valid route name"), "{}", errs[0]);
         assert!(errs[1].message.contains("priority"));
         assert_eq!(errs[2].key, "boost y");
         assert_eq!(errs[2].line, Some(6));
+    }
+
+    #[test]
+    fn issue_16_routes_are_the_rules_names_and_intents_must_exist() {
+        let text = "[[rule]]\nname = \"ideas\"\nintents = [\"feature_request\", \"complaint\"]\nroute = \"product\"\npriority = 30\n\n[[rule]]\nname = \"rest\"\nroute = \"none\"\npriority = 0\n";
+        let (r, errs) = parse_routes("routes.toml", text);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(r.names(), [Route::new("product").unwrap(), Route::NONE]);
+        let errs = r.check_intents("routes.toml", &[Intent::COMPLAINT]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!((errs[0].key.as_str(), errs[0].line), ("rule ideas", Some(2)));
+        assert!(
+            errs[0].message.contains("`feature_request` is produced by no rule")
+                && errs[0].message.contains("expected one of: complaint"),
+            "{}",
+            errs[0]
+        );
+        let custom = Intent::new("feature_request").unwrap();
+        let (route, p, _) = r.decide(&input(std::slice::from_ref(&custom), &[], None, 0.0));
+        assert_eq!((route.as_str(), p), ("product", 30));
     }
 }
