@@ -65,7 +65,14 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
         SentimentLabel::Neutral,
         SentimentLabel::Negative,
     ];
-    let routes = [Route::NONE, Route::SUPPORT, Route::SALES, Route::PR];
+    // An analyst's own route (issue 16) beside the bundled ones.
+    let routes = [
+        Route::NONE,
+        Route::SUPPORT,
+        Route::SALES,
+        Route::PR,
+        Route::new("product").unwrap(),
+    ];
     let sources = ["hn", "reddit", "rss"];
     let mut rng = Lcg(13);
     let mut out = Vec::new();
@@ -89,7 +96,7 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
             .filter(|_| rng.next(5) == 0)
             .cloned()
             .collect();
-        s.route = routes[rng.next(4) as usize].clone();
+        s.route = routes[rng.next(5) as usize].clone();
         s.priority = rng.next(101) as u8;
         s.reach = rng.next(10) * 1000 + rng.next(1000);
         out.push(s);
