@@ -189,3 +189,82 @@ fn issue_16_migration_24_keeps_old_routes_on_26() {
         format!("hn:old-1\tsupport\t{lc}\nhn:old-2\tmarketing\t{lc}\n")
     );
 }
+
+/// A scored record naming an invalid intent or route (not the name form, or
+/// unbounded) is undecodable: dead-lettered with the reason, committed,
+/// and never stored; a custom route beside them is stored.
+#[tokio::test]
+async fn issue_16_invalid_names_in_records_are_dead_lettered() {
+    use earshot_transport::{Bus, ConsumerOptions, MemoryBus, Record, TopicsConfig};
+    use std::sync::Arc;
+    let Some(url) = earshot_tests::clickhouse() else {
+        return;
+    };
+    let mut config = clickhouse_config(&url);
+    earshot_sink::migrate(&config).await.unwrap();
+    config.batch.max_age_ms = 50;
+    let bus = MemoryBus::new();
+    let topics = TopicsConfig::default();
+    bus.ensure_topics(&topics.specs()).await.unwrap();
+    let mut seed = Seed::new("custom", Utc::now() - TimeDelta::minutes(5));
+    seed.mentions = vec![(EntityKind::Brand, "acme")];
+    seed.route = Route::new("product").unwrap();
+    let good = seed.build();
+    let json = String::from_utf8(good.to_json()).unwrap();
+    assert!(json.contains("\"route\":\"product\""), "{json}");
+    let bad_intent = json
+        .replace("\"intents\":[]", "\"intents\":[\"Bad Name\"]")
+        .replace("hn:custom", "hn:bad-intent");
+    let huge_route = json
+        .replace("\"route\":\"product\"", &format!("\"route\":\"{}\"", "x".repeat(100_000)))
+        .replace("hn:custom", "hn:huge-route");
+    assert_ne!(bad_intent, json);
+    let producer = bus.producer();
+    for (key, payload) in [
+        ("hn:custom", json.clone()),
+        ("hn:bad-intent", bad_intent),
+        ("hn:huge-route", huge_route),
+    ] {
+        producer
+            .send(&topics.scored, Record::new(key, payload.into_bytes()))
+            .await
+            .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let task = earshot_sink::spawn(
+        Arc::new(bus.clone()),
+        topics.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bus.len(&topics.dead_letter) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no dead letters");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    shutdown.cancel();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!((stats.stored, stats.undecodable), (1, 2));
+    let stored: Vec<(String, String)> = client(&config)
+        .query("SELECT post_id, toString(route) FROM interactions")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(stored, [("hn:custom".to_string(), "product".to_string())]);
+
+    let mut dlq = bus
+        .consumer(ConsumerOptions::new("check", [&topics.dead_letter]))
+        .await
+        .unwrap();
+    let mut reasons = std::collections::BTreeMap::new();
+    while reasons.len() < 2 {
+        let d = dlq.recv().await.unwrap().unwrap();
+        let reason = d.message.header("earshot-error").unwrap_or_default().to_string();
+        reasons.insert(d.message.key.clone().unwrap_or_default(), reason);
+    }
+    let intent = &reasons["hn:bad-intent"];
+    assert!(intent.contains("`Bad Name` is no valid intent name"), "{intent}");
+    let route = &reasons["hn:huge-route"];
+    assert!(route.contains("is no valid route name") && route.len() < 400, "{route}");
+}
