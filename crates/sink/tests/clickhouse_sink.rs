@@ -77,7 +77,8 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "018_forgotten",
             "021_author_posts",
             "022_crm_standings",
-            "023_noise"
+            "023_noise",
+            "024_route_names"
         ]
     );
     assert_eq!(first.already_applied, 0);
