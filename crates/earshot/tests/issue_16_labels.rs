@@ -109,7 +109,10 @@ async fn issue_16_own_intent_and_route_through_run_sqlite_and_console() {
     ] {
         assert!(all.contains(want), "queue lacks {want}");
     }
-    assert!(!all.contains("<option value=\"none\""), "none is nobody's work");
+    assert!(
+        !all.contains("<option value=\"none\""),
+        "none is nobody's work"
+    );
     let shown = |html: &str| -> Vec<String> {
         html.split("<code>")
             .skip(1)
@@ -123,11 +126,17 @@ async fn issue_16_own_intent_and_route_through_run_sqlite_and_console() {
     let listed = shown(&products);
     assert!(!listed.is_empty(), "{products}");
     for id in &listed {
-        assert!(product.iter().any(|(p, _, _)| p == id), "{id} is not routed to product");
+        assert!(
+            product.iter().any(|(p, _, _)| p == id),
+            "{id} is not routed to product"
+        );
     }
     assert!(products.contains("Intents: feature_request"), "{products}");
     let by_intent = shown(&page(&c.url("/queue?window=30d&intent=feature_request")).await);
-    assert!(listed.iter().all(|id| by_intent.contains(id)), "{by_intent:?}");
+    assert!(
+        listed.iter().all(|id| by_intent.contains(id)),
+        "{by_intent:?}"
+    );
     let bad = client()
         .get(c.url("/queue?route=Product%3B"))
         .send()
@@ -137,22 +146,32 @@ async fn issue_16_own_intent_and_route_through_run_sqlite_and_console() {
     assert!(bad.text().await.unwrap().contains("no route name"));
     // The overview counts the own intent by name.
     let overview = page(&c.url("/?window=30d")).await;
-    assert!(overview.contains("feature_request"), "overview lacks the intent");
+    assert!(
+        overview.contains("feature_request"),
+        "overview lacks the intent"
+    );
 }
 
 #[test]
 fn issue_16_config_names_are_checked() {
     // A route condition on an intent no intents rule produces (a typo).
-    let (dir, config) = setup(FEATURE_REQUEST, &PRODUCT.replace("[\"feature_request\"]", "[\"feature_requets\"]"));
+    let (dir, config) = setup(
+        FEATURE_REQUEST,
+        &PRODUCT.replace("[\"feature_request\"]", "[\"feature_requets\"]"),
+    );
     let err = fails(&earshot(dir.path(), Some(&config), &["check"]));
     assert!(
-        err.contains("routes.toml") && err.contains("rule ideas")
+        err.contains("routes.toml")
+            && err.contains("rule ideas")
             && err.contains("`feature_requets` is produced by no rule of the intents file")
             && err.contains("feature_request"),
         "{err}"
     );
     // An invalid name.
-    let (dir, config) = setup(&FEATURE_REQUEST.replace("feature_request", "Feature-Request"), "");
+    let (dir, config) = setup(
+        &FEATURE_REQUEST.replace("feature_request", "Feature-Request"),
+        "",
+    );
     let err = fails(&earshot(dir.path(), Some(&config), &["check"]));
     assert!(
         err.contains("intents.toml") && err.contains("`Feature-Request` is no valid intent name"),
@@ -168,8 +187,13 @@ fn issue_16_config_names_are_checked() {
     let err = fails(&earshot(dir.path(), Some(&config), &["check"]));
     assert!(
         err.contains("cases.routes[1]: `legal`: no rule of routes.toml produces this route")
-            && err.contains("alert.pr_risk_intents[1]: `boycott`: no rule of intents.toml produces this intent"),
+            && err.contains(
+                "alert.pr_risk_intents[1]: `boycott`: no rule of intents.toml produces this intent"
+            ),
         "{err}"
     );
-    assert!(!err.contains("cases.routes[0]") && !err.contains("cases.intents"), "{err}");
+    assert!(
+        !err.contains("cases.routes[0]") && !err.contains("cases.intents"),
+        "{err}"
+    );
 }

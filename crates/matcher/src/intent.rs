@@ -69,7 +69,10 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
         let intent = match def.intent.parse::<Intent>() {
             Ok(i) => Some(i),
             Err(e) => {
-                errors.push(ConfigError::new(file, format!("{key}: intent"), e.to_string()).at_offset(text, at));
+                errors.push(
+                    ConfigError::new(file, format!("{key}: intent"), e.to_string())
+                        .at_offset(text, at),
+                );
                 None
             }
         };
@@ -175,7 +178,11 @@ intent = "praise"
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].intent, Intent::COMPLAINT);
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].message.contains("no valid intent name"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("no valid intent name"),
+            "{}",
+            errs[0]
+        );
         assert!(errs[0].key.ends_with(": intent"), "{}", errs[0]);
         assert_eq!(errs[0].line, Some(8));
         assert!(errs[1].message.contains("every post"));

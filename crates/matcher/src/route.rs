@@ -512,7 +512,11 @@ add = 10
         let text = "[[rule]]\nname = \"x\"\nroute = \"Legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
         let (_, errs) = parse_routes("routes.toml", text);
         assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].message.contains("`Legal` is no valid route name"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("`Legal` is no valid route name"),
+            "{}",
+            errs[0]
+        );
         assert!(errs[1].message.contains("priority"));
         assert_eq!(errs[2].key, "boost y");
         assert_eq!(errs[2].line, Some(6));
@@ -526,9 +530,14 @@ add = 10
         assert_eq!(r.names(), [Route::new("product").unwrap(), Route::NONE]);
         let errs = r.check_intents("routes.toml", &[Intent::COMPLAINT]);
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert_eq!((errs[0].key.as_str(), errs[0].line), ("rule ideas", Some(2)));
+        assert_eq!(
+            (errs[0].key.as_str(), errs[0].line),
+            ("rule ideas", Some(2))
+        );
         assert!(
-            errs[0].message.contains("`feature_request` is produced by no rule")
+            errs[0]
+                .message
+                .contains("`feature_request` is produced by no rule")
                 && errs[0].message.contains("expected one of: complaint"),
             "{}",
             errs[0]

@@ -337,7 +337,8 @@ fn compile_reports_every_problem() {
         "{text:#?}"
     );
     assert!(
-        text[4].starts_with("i.toml:2:10: intent #1 (No-pe): intent: `No-pe` is no valid intent name"),
+        text[4]
+            .starts_with("i.toml:2:10: intent #1 (No-pe): intent: `No-pe` is no valid intent name"),
         "{text:#?}"
     );
     assert!(

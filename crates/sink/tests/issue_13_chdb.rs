@@ -134,7 +134,11 @@ fn issue_13_same_fields_compare_numbers_loosely_and_text_exactly() {
 /// query receives them all; each uses those it names).
 fn windows(until: DateTime<Utc>) -> Vec<(String, Vec<(&'static str, Param)>)> {
     let until_s = until.timestamp() as u32;
-    let intents = format!("{},{}", Intent::BUNDLED[0].as_str(), Intent::BUNDLED[1].as_str());
+    let intents = format!(
+        "{},{}",
+        Intent::BUNDLED[0].as_str(),
+        Intent::BUNDLED[1].as_str()
+    );
     [
         (24 * 3600, "", 0, String::new()),
         (3 * 86_400, "acme", 0, intents),

@@ -12,9 +12,7 @@ use chdb::{chdb_python, Chdb, Step};
 use chrono::{TimeDelta, Utc};
 use common::{clickhouse_config, client, Seed};
 use earshot_model::{EntityKind, Route};
-use earshot_sink::clickhouse::schema::{
-    render, Features, MIGRATIONS, MIGRATIONS_TABLE,
-};
+use earshot_sink::clickhouse::schema::{render, Features, MIGRATIONS, MIGRATIONS_TABLE};
 use earshot_sink::clickhouse::{probe, ClickHouseSink};
 use earshot_sink::work::{QueueFilter, WorkStore};
 use earshot_sink::{RetryPolicy, Sink};
@@ -67,7 +65,10 @@ async fn issue_16_migration_24_keeps_old_routes_and_stores_custom_ones_on_18() {
     let db = config.clickhouse.database.clone();
     let server = earshot_sink::clickhouse::client(&config.clickhouse, false);
     let features = probe(&server).await.unwrap();
-    for sql in schema_before_24(&features, &db).into_iter().chain(old_rows(&db)) {
+    for sql in schema_before_24(&features, &db)
+        .into_iter()
+        .chain(old_rows(&db))
+    {
         server.query(&sql).execute().await.unwrap();
     }
     for m in MIGRATIONS.iter().filter(|m| m.version < 24) {
@@ -110,7 +111,11 @@ async fn issue_16_migration_24_keeps_old_routes_and_stores_custom_ones_on_18() {
         [s("hn:old-1", "support"), s("hn:old-2", "marketing")]
     );
     // Again: nothing left to apply.
-    assert!(earshot_sink::migrate(&config).await.unwrap().applied.is_empty());
+    assert!(earshot_sink::migrate(&config)
+        .await
+        .unwrap()
+        .applied
+        .is_empty());
 
     // An analyst's own route, through the sink and the work queue.
     let mut sink = ClickHouseSink::connect(
@@ -141,10 +146,19 @@ async fn issue_16_migration_24_keeps_old_routes_and_stores_custom_ones_on_18() {
         limit: 50,
     };
     let ids = |items: Vec<earshot_sink::work::QueueItem>| {
-        items.into_iter().map(|i| i.post.post_id).collect::<Vec<_>>()
+        items
+            .into_iter()
+            .map(|i| i.post.post_id)
+            .collect::<Vec<_>>()
     };
-    assert_eq!(ids(work.queue(&queue("product")).await.unwrap()), ["hn:new-1"]);
-    assert_eq!(ids(work.queue(&queue("support")).await.unwrap()), ["hn:old-1"]);
+    assert_eq!(
+        ids(work.queue(&queue("product")).await.unwrap()),
+        ["hn:new-1"]
+    );
+    assert_eq!(
+        ids(work.queue(&queue("support")).await.unwrap()),
+        ["hn:old-1"]
+    );
     let mut all = ids(work.queue(&queue("")).await.unwrap());
     all.sort();
     assert_eq!(all, ["hn:new-1", "hn:old-1", "hn:old-2"]);
@@ -173,10 +187,16 @@ fn issue_16_migration_24_keeps_old_routes_on_26() {
     let m24 = MIGRATIONS.iter().find(|m| m.version == 24).unwrap();
     // Twice: an interrupted migration runs again.
     for _ in 0..2 {
-        steps.extend(m24.statements.iter().map(|s| Step::sql(render(s, db, &features, 0))));
+        steps.extend(
+            m24.statements
+                .iter()
+                .map(|s| Step::sql(render(s, db, &features, 0))),
+        );
     }
     for table in ["interactions", "mentions"] {
-        steps.push(Step::sql(ROUTES_QUERY.replace("{table}", &format!("{db}.{table}"))));
+        steps.push(Step::sql(
+            ROUTES_QUERY.replace("{table}", &format!("{db}.{table}")),
+        ));
     }
     let out = chdb.run_ok(&steps);
     let lc = "LowCardinality(String)";
@@ -216,7 +236,10 @@ async fn issue_16_invalid_names_in_records_are_dead_lettered() {
         .replace("\"intents\":[]", "\"intents\":[\"Bad Name\"]")
         .replace("hn:custom", "hn:bad-intent");
     let huge_route = json
-        .replace("\"route\":\"product\"", &format!("\"route\":\"{}\"", "x".repeat(100_000)))
+        .replace(
+            "\"route\":\"product\"",
+            &format!("\"route\":\"{}\"", "x".repeat(100_000)),
+        )
         .replace("hn:custom", "hn:huge-route");
     assert_ne!(bad_intent, json);
     let producer = bus.producer();
@@ -260,11 +283,21 @@ async fn issue_16_invalid_names_in_records_are_dead_lettered() {
     let mut reasons = std::collections::BTreeMap::new();
     while reasons.len() < 2 {
         let d = dlq.recv().await.unwrap().unwrap();
-        let reason = d.message.header("earshot-error").unwrap_or_default().to_string();
+        let reason = d
+            .message
+            .header("earshot-error")
+            .unwrap_or_default()
+            .to_string();
         reasons.insert(d.message.key.clone().unwrap_or_default(), reason);
     }
     let intent = &reasons["hn:bad-intent"];
-    assert!(intent.contains("`Bad Name` is no valid intent name"), "{intent}");
+    assert!(
+        intent.contains("`Bad Name` is no valid intent name"),
+        "{intent}"
+    );
     let route = &reasons["hn:huge-route"];
-    assert!(route.contains("is no valid route name") && route.len() < 400, "{route}");
+    assert!(
+        route.contains("is no valid route name") && route.len() < 400,
+        "{route}"
+    );
 }

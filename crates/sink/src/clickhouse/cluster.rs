@@ -270,7 +270,10 @@ mod tests {
         let err = cluster()
             .transform("ALTER TABLE e.nope ADD COLUMN x String", "e")
             .unwrap_err();
-        assert_eq!(err.reason, "a column change to a table no migration creates");
+        assert_eq!(
+            err.reason,
+            "a column change to a table no migration creates"
+        );
     }
 
     /// Issue 16 item 3: a retyped column (`route` from Enum8 to a name)
