@@ -26,25 +26,13 @@ priority = 35
 
 "#;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
 
 /// The bundled config in `dir`, with `intents` appended to its intents
 /// file and `routes` put before its first routing rule.
 fn setup(intents: &str, routes: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    copy_dir(&config, dir.path());
+    earshot_tests::copy_dir(&config, dir.path());
     let path = |f: &str| dir.path().join(f);
     let mut text = std::fs::read_to_string(path("intents.toml")).unwrap();
     text.push_str(intents);

@@ -195,6 +195,21 @@ impl Labels {
     }
 }
 
+/// A file's text, or `None` with the problem added to `errors`.
+fn read_file(files: &dyn FileSource, path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match files.read(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(ConfigError::new(
+                path.display().to_string(),
+                "",
+                format!("cannot read: {e}"),
+            ));
+            None
+        }
+    }
+}
+
 fn check_name<T>(name: &str, known: &[T], what: &str, file: &str) -> Option<String>
 where
     T: std::str::FromStr<Err = earshot_model::NameError> + PartialEq + std::fmt::Display,
@@ -214,17 +229,7 @@ impl MatcherConfig {
     /// only those two files), or their problems.
     pub fn labels(&self, files: &dyn FileSource) -> Result<Labels, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let mut read = |path: &Path, errors: &mut Vec<ConfigError>| match files.read(path) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                errors.push(ConfigError::new(
-                    path.display().to_string(),
-                    "",
-                    format!("cannot read: {e}"),
-                ));
-                None
-            }
-        };
+        let mut read = |path: &Path, errors: &mut Vec<ConfigError>| read_file(files, path, errors);
         let (intents, routes) = self.parse_labels(&mut read, &mut errors);
         if !errors.is_empty() {
             return Err(errors);
@@ -259,12 +264,12 @@ impl MatcherConfig {
         if let Some(path) = &self.routes {
             if let Some(text) = read(path, errors) {
                 let file = path.display().to_string();
-                let (parsed, errs) = parse_routes(&file, &text);
+                let (mut parsed, errs) = parse_routes(&file, &text);
                 errors.extend(errs);
                 // Only against a whole intents file: a broken one is
                 // reported already, and its rules are not all known.
                 if intents_ok {
-                    errors.extend(parsed.check_intents(&file, &intent_names(&intents)));
+                    errors.extend(parsed.resolve_intents(&file, &intent_names(&intents)));
                 }
                 routes = parsed;
             }
@@ -278,23 +283,12 @@ impl MatcherConfig {
         let mut hash = Sha256::new();
         hash.update(format!("{self:?}").as_bytes());
         let mut read = |path: &Path, errors: &mut Vec<ConfigError>| -> Option<String> {
-            match files.read(path) {
-                Ok(t) => {
-                    hash.update(path.to_string_lossy().as_bytes());
-                    hash.update([0]);
-                    hash.update(t.as_bytes());
-                    hash.update([0]);
-                    Some(t)
-                }
-                Err(e) => {
-                    errors.push(ConfigError::new(
-                        path.display().to_string(),
-                        "",
-                        format!("cannot read: {e}"),
-                    ));
-                    None
-                }
-            }
+            let t = read_file(files, path, errors)?;
+            hash.update(path.to_string_lossy().as_bytes());
+            hash.update([0]);
+            hash.update(t.as_bytes());
+            hash.update([0]);
+            Some(t)
         };
 
         let mut brands: Vec<ParsedBrand> = Vec::new();

@@ -833,6 +833,8 @@ impl Matcher {
             .iter()
             .map(|&(i, _)| self.intent_names[i as usize].clone())
             .collect();
+        s.intent_ids.clear();
+        s.intent_ids.extend(found.iter().map(|&(i, _)| i));
 
         // Routing.
         let mut tiers: Vec<&str> = s
@@ -856,7 +858,8 @@ impl Matcher {
             )
         } else {
             self.routes.decide(&RouteInput {
-                intents: &intents,
+                intents: &s.intent_ids,
+                intent_names: &self.intent_names,
                 compound: sentiment.compound,
                 label: sentiment.label,
                 tiers: &tiers,
@@ -953,6 +956,8 @@ struct Scratch {
     without_model: bool,
     cand: Vec<u32>,
     intent_hits: Vec<(u32, usize)>,
+    /// The post's intents (indices into `Matcher::intent_names`), for routing.
+    intent_ids: Vec<u32>,
     customer_hits: Vec<u32>,
     matches: Vec<Match>,
     order: Vec<u32>,

@@ -65,6 +65,9 @@ pub(crate) struct Rule {
     route: Option<Route>,
     priority: i32,
     intents: Vec<Intent>,
+    /// `intents` as indices into the configured intents (see
+    /// [`Routes::resolve_intents`]): routing compares numbers.
+    intent_ids: Vec<u32>,
     labels: Vec<SentimentLabel>,
     sentiment_below: Option<f32>,
     sentiment_above: Option<f32>,
@@ -94,7 +97,10 @@ pub(crate) struct Routes {
 
 /// What routing looks at.
 pub(crate) struct RouteInput<'a> {
-    pub intents: &'a [Intent],
+    /// The post's intents, as indices into `intent_names`.
+    pub intents: &'a [u32],
+    /// The configured intents.
+    pub intent_names: &'a [Intent],
     pub compound: f32,
     pub label: SentimentLabel,
     pub tiers: &'a [&'a str],
@@ -215,8 +221,8 @@ impl Rule {
     fn holds(&self, x: &RouteInput, why: &mut Vec<String>) -> bool {
         why.clear();
         if !self.intents.is_empty() {
-            match self.intents.iter().find(|i| x.intents.contains(i)) {
-                Some(i) => why.push(format!("intent={i}")),
+            match self.intent_ids.iter().find(|i| x.intents.contains(i)) {
+                Some(&i) => why.push(format!("intent={}", x.intent_names[i as usize])),
                 None => return false,
             }
         }
@@ -343,23 +349,30 @@ impl Routes {
         errors
     }
 
-    /// Intents the rules' `intents` conditions name that no intent rule
-    /// produces: such a condition could never hold (a typo, or an intent
-    /// renamed in `intents.toml` only).
-    pub fn check_intents(&self, file: &str, intents: &[Intent]) -> Vec<ConfigError> {
+    /// Resolves the rules' `intents` conditions against the configured
+    /// intents (`intents`, indexed as the matcher indexes them), returning
+    /// the names no intent rule produces: such a condition could never hold
+    /// (a typo, or an intent renamed in `intents.toml` only).
+    pub fn resolve_intents(&mut self, file: &str, intents: &[Intent]) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        for r in self.rules.iter().chain(&self.boosts) {
-            for i in r.intents.iter().filter(|i| !intents.contains(i)) {
-                let mut e = ConfigError::new(
-                    file,
-                    &r.at.0,
-                    format!(
-                        "intents: `{i}` is produced by no rule of the intents file; expected one of: {}",
-                        join(intents)
-                    ),
-                );
-                e.line = r.at.1;
-                errors.push(e);
+        for r in self.rules.iter_mut().chain(&mut self.boosts) {
+            r.intent_ids.clear();
+            for i in &r.intents {
+                match intents.iter().position(|n| n == i) {
+                    Some(p) => r.intent_ids.push(p as u32),
+                    None => {
+                        let mut e = ConfigError::new(
+                            file,
+                            &r.at.0,
+                            format!(
+                                "intents: `{i}` is produced by no rule of the intents file; expected one of: {}",
+                                join(intents)
+                            ),
+                        );
+                        e.line = r.at.1;
+                        errors.push(e);
+                    }
+                }
             }
         }
         errors
@@ -461,13 +474,14 @@ add = 10
 "#;
 
     fn input<'a>(
-        intents: &'a [Intent],
+        intents: &'a [u32],
         tiers: &'a [&'a str],
         reach: Option<u64>,
         compound: f32,
     ) -> RouteInput<'a> {
         RouteInput {
             intents,
+            intent_names: Intent::BUNDLED,
             compound,
             label: SentimentLabel::from_compound(compound),
             tiers,
@@ -480,12 +494,18 @@ add = 10
         }
     }
 
+    /// The index of a bundled intent.
+    fn id(i: &Intent) -> u32 {
+        Intent::BUNDLED.iter().position(|x| x == i).unwrap() as u32
+    }
+
     #[test]
     fn first_rule_wins_and_boosts_add() {
-        let (r, errs) = parse_routes("routes.toml", ROUTES);
+        let (mut r, errs) = parse_routes("routes.toml", ROUTES);
         assert!(errs.is_empty(), "{errs:?}");
+        assert!(r.resolve_intents("routes.toml", Intent::BUNDLED).is_empty());
         let (route, p, why) = r.decide(&input(
-            &[Intent::COMPLAINT],
+            &[id(&Intent::COMPLAINT)],
             &["enterprise"],
             Some(50_000),
             -0.8,
@@ -500,9 +520,9 @@ add = 10
                 "boost angry: compound=-0.80<-0.6 (+10)"
             ]
         );
-        let (route, p, _) = r.decide(&input(&[Intent::COMPLAINT], &["free"], None, -0.2));
+        let (route, p, _) = r.decide(&input(&[id(&Intent::COMPLAINT)], &["free"], None, -0.2));
         assert_eq!((route, p), (Route::SUPPORT, 40));
-        let (route, p, why) = r.decide(&input(&[Intent::PRAISE], &[], None, 0.9));
+        let (route, p, why) = r.decide(&input(&[id(&Intent::PRAISE)], &[], None, 0.9));
         assert_eq!((route, p), (Route::NONE, 0));
         assert_eq!(why, ["no routing rule matched"]);
     }
@@ -525,10 +545,10 @@ add = 10
     #[test]
     fn issue_16_routes_are_the_rules_names_and_intents_must_exist() {
         let text = "[[rule]]\nname = \"ideas\"\nintents = [\"feature_request\", \"complaint\"]\nroute = \"product\"\npriority = 30\n\n[[rule]]\nname = \"rest\"\nroute = \"none\"\npriority = 0\n";
-        let (r, errs) = parse_routes("routes.toml", text);
+        let (mut r, errs) = parse_routes("routes.toml", text);
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(r.names(), [Route::new("product").unwrap(), Route::NONE]);
-        let errs = r.check_intents("routes.toml", &[Intent::COMPLAINT]);
+        let errs = r.resolve_intents("routes.toml", &[Intent::COMPLAINT]);
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(
             (errs[0].key.as_str(), errs[0].line),
@@ -542,8 +562,12 @@ add = 10
             "{}",
             errs[0]
         );
-        let custom = Intent::new("feature_request").unwrap();
-        let (route, p, _) = r.decide(&input(std::slice::from_ref(&custom), &[], None, 0.0));
+        let names = [Intent::new("feature_request").unwrap(), Intent::COMPLAINT];
+        assert!(r.resolve_intents("routes.toml", &names).is_empty());
+        let mut x = input(&[0], &[], None, 0.0);
+        x.intent_names = &names;
+        let (route, p, why) = r.decide(&x);
         assert_eq!((route.as_str(), p), ("product", 30));
+        assert_eq!(why, ["rule ideas: intent=feature_request"]);
     }
 }
