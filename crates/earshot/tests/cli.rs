@@ -331,7 +331,6 @@ fn issue_12_check_survives_deeply_nested_toml() {
     }
 }
 
-
 /// Issue 19: `earshot run --once` with a feed connector ends by itself, and a
 /// `jsonl` sink gets a clear "no report" instead of a failed run.
 #[test]

@@ -26,7 +26,6 @@ priority = 35
 
 "#;
 
-
 /// The bundled config in `dir`, with `intents` appended to its intents
 /// file and `routes` put before its first routing rule.
 fn setup(intents: &str, routes: &str) -> (tempfile::TempDir, PathBuf) {
