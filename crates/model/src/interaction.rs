@@ -207,7 +207,12 @@ impl Interaction {
 
     /// Serializes to compact JSON.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("an Interaction always serializes")
+        // Sized up front: growing the buffer by doubling cost a realloc and a
+        // copy of the text several times per post (issue 11).
+        let mut out =
+            Vec::with_capacity(self.post.json_size_hint() + 160 * self.matches.len() + 768);
+        serde_json::to_writer(&mut out, self).expect("an Interaction always serializes");
+        out
     }
 
     /// Ids of matched entities of one kind, deduplicated, in first-match order.

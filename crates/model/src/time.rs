@@ -15,23 +15,28 @@ const MAX: usize = 30;
 /// Writes `t` into `buf` as chrono's serializer would, or `None` when
 /// chrono's own path must write it.
 fn format(t: &DateTime<Utc>, buf: &mut [u8; MAX]) -> Option<usize> {
-    let year = t.year();
-    let nano = t.nanosecond();
+    // One conversion to the naive date and time: `DateTime`'s own getters
+    // redo it (offset arithmetic included) for every field.
+    let naive = t.naive_utc();
+    let (date, time) = (naive.date(), naive.time());
+    let year = date.year();
+    let nano = time.nanosecond();
     if !(0..=9999).contains(&year) || nano >= 1_000_000_000 {
         return None;
     }
     let mut out = Out { buf, n: 0 };
-    out.digits(year as u32, 4);
+    out.two(year as u32 / 100);
+    out.two(year as u32 % 100);
     out.byte(b'-');
-    out.digits(t.month(), 2);
+    out.two(date.month());
     out.byte(b'-');
-    out.digits(t.day(), 2);
+    out.two(date.day());
     out.byte(b'T');
-    out.digits(t.hour(), 2);
+    out.two(time.hour());
     out.byte(b':');
-    out.digits(t.minute(), 2);
+    out.two(time.minute());
     out.byte(b':');
-    out.digits(t.second(), 2);
+    out.two(time.second());
     // chrono's `SecondsFormat::AutoSi`: as many digits as the precision needs.
     if nano != 0 {
         out.byte(b'.');
@@ -56,6 +61,12 @@ impl Out<'_> {
     fn byte(&mut self, b: u8) {
         self.buf[self.n] = b;
         self.n += 1;
+    }
+
+    /// `v` (below 100) as two digits.
+    fn two(&mut self, v: u32) {
+        self.byte(b'0' + (v / 10) as u8);
+        self.byte(b'0' + (v % 10) as u8);
     }
 
     /// `v` zero-padded to `count` digits (`v` has no more).

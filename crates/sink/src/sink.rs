@@ -1,5 +1,7 @@
 //! The [`Sink`] trait every store implements, and how a write can fail.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::Batch;
@@ -15,6 +17,12 @@ use crate::Batch;
 pub trait Sink: Send {
     /// Stores a batch; see the trait documentation for the contract.
     async fn write(&mut self, batch: &Batch) -> Result<WriteReport, SinkError>;
+
+    /// [`Sink::write`] of a batch the caller shares, so a sink that writes on
+    /// another thread keeps a reference instead of copying every row.
+    async fn write_shared(&mut self, batch: &Arc<Batch>) -> Result<WriteReport, SinkError> {
+        self.write(batch).await
+    }
 
     /// Short name for logs (`clickhouse`, `sqlite`, `jsonl`).
     fn name(&self) -> &'static str;

@@ -300,12 +300,13 @@ async fn write_batch(
     dlq_tasks: &TaskTracker,
 ) -> Result<(), StageError> {
     let PendingBatch { batch, tokens } = pending;
+    let batch = Arc::new(batch);
     let started = Instant::now();
     // Sinks retry their own transient failures where they can do better (the
     // ClickHouse sink per table); this outer loop covers the rest.
     let mut attempt = 0;
     let result = loop {
-        match sink.write(&batch).await {
+        match sink.write_shared(&batch).await {
             Err(SinkError::Transient(reason)) => {
                 attempt += 1;
                 counters.retries.fetch_add(1, Ordering::Relaxed);

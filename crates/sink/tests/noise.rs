@@ -143,6 +143,31 @@ async fn issue_16_sqlite_stores_noise_flags_and_counts_a_cluster_once() {
     check_figures(&config).await;
 }
 
+/// A near-duplicate copy delivered again (a replay after a crash) is
+/// replaced with its mentions: the store once took a stored copy for a new
+/// post, kept its mention rows and refused the batch on their primary key.
+#[tokio::test]
+async fn issue_16_a_redelivered_cluster_copy_replaces_its_row_and_mentions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = SinkConfig {
+        kind: SinkKind::Sqlite,
+        ..SinkConfig::default()
+    };
+    config.sqlite.path = dir.path().join("e.db");
+    let store = SqliteStore::open(&config.sqlite.path).unwrap();
+    store.migrate().unwrap();
+    store.upsert(&batch_of(posts())).unwrap();
+    store
+        .upsert(&batch_of(posts()))
+        .expect("the same posts again are replaced, copies included");
+    let db = rusqlite::Connection::open(&config.sqlite.path).unwrap();
+    let mentions: i64 = db
+        .query_row("SELECT COUNT(*) FROM mentions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mentions, 8, "one mention row a post, not two");
+    check_figures(&config).await;
+}
+
 #[derive(clickhouse::Row, serde::Deserialize, Debug, PartialEq)]
 struct NoiseRow {
     cluster_id: String,

@@ -87,6 +87,7 @@ impl SqliteStore {
         let mut conn = self.conn.lock().expect("sqlite lock");
         let tx = conn.transaction().map_err(classify)?;
         {
+            let mut insert = tx.prepare_cached(INSERT_NEW).map_err(classify)?;
             let mut upsert = tx.prepare_cached(UPSERT).map_err(classify)?;
             let mut clear = tx
                 .prepare_cached("DELETE FROM mentions WHERE post_id = ?1")
@@ -94,14 +95,19 @@ impl SqliteStore {
             let mut mention = tx.prepare_cached(MENTION).map_err(classify)?;
             let mut hourly = rollup::Rollup::default();
             for item in &batch.items {
-                let stored =
-                    rollup::Stored::read(&tx, &item.interaction.post.id).map_err(classify)?;
-                if upsert_one(&mut upsert, item).map_err(classify)? == 0 {
-                    continue; // an older scoring than the stored one: keep the stored row and its mentions
-                }
                 let i = &item.interaction;
-                let existed = stored.existed;
-                hourly.remove(stored);
+                // Most posts are new: inserting first spares them the read of
+                // a stored row (issue 11). Only a post already stored is read
+                // (what it added to the rollups), replaced and its mentions
+                // cleared, whatever its cluster.
+                if bind_row(&mut insert, item).map_err(classify)? == 0 {
+                    let stored = rollup::Stored::read(&tx, &i.post.id).map_err(classify)?;
+                    if bind_row(&mut upsert, item).map_err(classify)? == 0 {
+                        continue; // an older scoring than the stored one: keep the stored row and its mentions
+                    }
+                    hourly.remove(stored);
+                    clear.execute([&i.post.id]).map_err(classify)?;
+                }
                 let written = mentions_of(i);
                 hourly.add(
                     i,
@@ -111,11 +117,6 @@ impl SqliteStore {
                         .map(|(e, k, l, _)| (*e, *k, *l))
                         .collect::<Vec<_>>(),
                 );
-                // Mentions are written with their post in one transaction,
-                // so a post without a row has none to clear.
-                if existed {
-                    clear.execute([&i.post.id]).map_err(classify)?;
-                }
                 for (entity_id, kind, label, compound) in written {
                     mention
                         .execute(params![
@@ -214,13 +215,25 @@ impl SqliteStore {
     }
 }
 
-const UPSERT: &str = "INSERT INTO interactions (
+/// The columns and values both row statements bind.
+macro_rules! interaction_row {
+    () => {
+        "INSERT INTO interactions (
     post_id, source, event_time, published_at, fetched_at, scored_at, url, author_handle, author_name,
     author_reach, title, text, lang, brands, competitors, customers, intents, route, priority,
     priority_reasons, sentiment_label, sentiment_compound, likes, replies, reposts, reply_to, thread_id,
     watchlist_version, version, clamped, cluster_id, cluster_size, near_duplicate, bot_like, bot_reasons
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
-ON CONFLICT(post_id) DO UPDATE SET
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+    };
+}
+
+/// A new post's row; nothing when the post is stored already.
+const INSERT_NEW: &str = concat!(interaction_row!(), "\nON CONFLICT(post_id) DO NOTHING");
+
+/// A post's row, replacing a stored one scored by an older version.
+const UPSERT: &str = concat!(
+    interaction_row!(),
+    "\nON CONFLICT(post_id) DO UPDATE SET
     source = excluded.source, event_time = excluded.event_time, published_at = excluded.published_at,
     fetched_at = excluded.fetched_at, scored_at = excluded.scored_at, url = excluded.url,
     author_handle = excluded.author_handle, author_name = excluded.author_name, author_reach = excluded.author_reach,
@@ -232,7 +245,8 @@ ON CONFLICT(post_id) DO UPDATE SET
     thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version,
     clamped = excluded.clamped, cluster_id = excluded.cluster_id, cluster_size = excluded.cluster_size,
     near_duplicate = excluded.near_duplicate, bot_like = excluded.bot_like, bot_reasons = excluded.bot_reasons
-WHERE excluded.version >= interactions.version";
+WHERE excluded.version >= interactions.version"
+);
 
 const MENTION: &str = "INSERT INTO mentions (
     entity_id, entity_kind, event_time, post_id, source, sentiment_label, sentiment_compound,
@@ -243,10 +257,8 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("string lists serialize")
 }
 
-fn upsert_one(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    item: &BatchItem,
-) -> rusqlite::Result<usize> {
+/// Runs `stmt` ([`INSERT_NEW`] or [`UPSERT`]) with `item`'s row; the rows changed.
+fn bind_row(stmt: &mut rusqlite::CachedStatement<'_>, item: &BatchItem) -> rusqlite::Result<usize> {
     let i = &item.interaction;
     let p = &i.post;
     let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
@@ -418,10 +430,13 @@ impl SqliteSink {
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write(&mut self, batch: &Batch) -> Result<WriteReport, SinkError> {
+        self.write_shared(&Arc::new(batch.clone())).await
+    }
+
+    async fn write_shared(&mut self, batch: &Arc<Batch>) -> Result<WriteReport, SinkError> {
         self.expire_if_due().await;
         let retries = std::sync::atomic::AtomicU64::new(0);
-        // SQLite blocks: run it off the async workers, on a copy of the batch.
-        let batch = Arc::new(batch.clone());
+        // SQLite blocks: run it off the async workers, sharing the batch.
         let mut report = self
             .retry
             .run("sqlite upsert", &retries, || {

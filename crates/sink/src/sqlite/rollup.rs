@@ -14,8 +14,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 /// A post's stored contribution to the rollups.
 pub(super) struct Stored {
-    /// Whether the post has a row: a new one has no mentions to clear either.
-    pub(super) existed: bool,
     posts: Vec<((i64, String, String, String), i64)>,
     mentions: Vec<((i64, String, String, String), i64)>,
 }
@@ -73,7 +71,8 @@ fn post_keys(
 }
 
 impl Stored {
-    /// What `post_id` as stored now adds to the rollups (nothing when new).
+    /// What `post_id` as stored now adds to the rollups (nothing when new,
+    /// or a near-duplicate copy).
     pub(super) fn read(conn: &Connection, post_id: &str) -> rusqlite::Result<Stored> {
         let list = |s: String| -> Vec<String> { serde_json::from_str(&s).unwrap_or_default() };
         let row: Option<(i64, String, String, String, String, String)> = conn
@@ -87,7 +86,6 @@ impl Stored {
             .optional()?;
         let Some((t, source, b, c, i, customers)) = row else {
             return Ok(Stored {
-                existed: false,
                 posts: Vec::new(),
                 mentions: Vec::new(),
             });
@@ -109,11 +107,7 @@ impl Stored {
                 Ok(((hour(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?), -1))
             })?
             .collect::<Result<_, _>>()?;
-        Ok(Stored {
-            existed: true,
-            posts,
-            mentions,
-        })
+        Ok(Stored { posts, mentions })
     }
 }
 
