@@ -57,7 +57,13 @@ fn fails(o: &std::process::Output) -> String {
 async fn issue_16_own_intent_and_route_through_run_sqlite_and_console() {
     let (dir, config) = setup(FEATURE_REQUEST, PRODUCT);
     let dir = dir.path();
-    ok(&earshot(dir, Some(&config), &["check"]));
+    let checked = ok(&earshot(dir, Some(&config), &["check"]));
+    assert!(
+        checked.contains(
+            "  intents: complaint, question, purchase_intent, churn_risk, praise, pr_risk, feature_request\n"
+        ) && checked.contains("  routes: product, pr, support, sales, marketing, none\n"),
+        "{checked}"
+    );
     ok(&earshot(dir, Some(&config), &["run"]));
 
     // What landed in SQLite: the own intent and route, beside the bundled ones.
