@@ -94,6 +94,19 @@ async fn issue_16_migration_24_keeps_old_routes_and_stores_custom_ones_on_18() {
         }
     };
     assert!(read("interactions").await[0].2.starts_with("Enum8("));
+    // A sink started before the migration refuses to run, saying why.
+    let refused = ClickHouseSink::connect(
+        &config.clickhouse,
+        RetryPolicy::new(&config.retry, CancellationToken::new()),
+    )
+    .await
+    .err()
+    .expect("the sink refuses an unmigrated route column");
+    assert!(
+        refused.to_string().contains("predates migration 024_route_names")
+            && refused.to_string().contains("earshot migrate"),
+        "{refused}"
+    );
 
     let report = earshot_sink::migrate(&config).await.unwrap();
     assert_eq!(report.applied, ["024_route_names"]);
