@@ -103,7 +103,9 @@ async fn issue_16_migration_24_keeps_old_routes_and_stores_custom_ones_on_18() {
     .err()
     .expect("the sink refuses an unmigrated route column");
     assert!(
-        refused.to_string().contains("predates migration 024_route_names")
+        refused
+            .to_string()
+            .contains("predates migration 024_route_names")
             && refused.to_string().contains("earshot migrate"),
         "{refused}"
     );
