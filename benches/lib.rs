@@ -195,11 +195,11 @@ pub fn stored_seed(
     s.compound = Some((n % 200) as f32 / 100.0 - 1.0);
     s.shares = (0.2, 0.6, 0.2);
     s.intents = if routed {
-        vec![Intent::Complaint]
+        vec![Intent::COMPLAINT]
     } else {
         vec![]
     };
-    s.route = if routed { Route::Support } else { Route::None };
+    s.route = if routed { Route::SUPPORT } else { Route::NONE };
     s.priority = (n % 100) as u8;
     s.watchlist_version = "bench";
     s

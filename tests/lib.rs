@@ -36,6 +36,20 @@ pub const KAFKA_ENV: &str = "EARSHOT_TEST_KAFKA";
 /// Environment variable naming the test ClickHouse HTTP endpoint (`http://host:port`).
 pub const CLICKHOUSE_ENV: &str = "EARSHOT_TEST_CLICKHOUSE";
 
+/// Copies the directory `from` (with its subdirectories) to `to`.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
 /// Whether we run under CI (`CI=true` or `CI=1`), where missing servers are errors.
 pub fn under_ci() -> bool {
     matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"))

@@ -99,7 +99,7 @@ impl<'a> Seed<'a> {
             compound: None,
             shares: (0.3, 0.4, 0.3),
             intents: Vec::new(),
-            route: Route::None,
+            route: Route::NONE,
             priority: 0,
             priority_reasons: Vec::new(),
             reach: 0,
@@ -168,7 +168,7 @@ impl<'a> Seed<'a> {
                 })
                 .collect(),
             intents: self.intents.clone(),
-            route: self.route,
+            route: self.route.clone(),
             priority: self.priority,
             priority_reasons: self.priority_reasons.clone(),
             watchlist_version: self.watchlist_version.into(),

@@ -81,12 +81,13 @@ panels = [
     panel(12, "Authors by posts", sql("author_profiles", {"source": "''", "handle": "''"}), 0, 57, 24, 10, description="author_profiles.sql: one row per network and handle"),
     panel(13, "Threads (time to first response: first own_times entry or responded after started)", sql("threads", {"own": "'${own}'"}), 0, 67, 24, 10, description="threads.sql; set the own variable to the brands' own accounts (network:handle, comma-separated)"),
     panel(14, "Time to first response per brand (p50, p90)", sql("response_times", {"own": "'${own}'"}), 0, 77, 24, 10, "barchart", description="response_times.sql: per brand, the median and 90th percentile seconds from a thread's first customer post to the first answer (an own account's post or a recorded response); threads, answered and unanswered negative threads beside them"),
+    panel(15, "Routes (routed posts per team)", sql("route_breakdown"), 0, 87, 24, 9, "barchart", description="route_breakdown.sql: distinct routed posts per route, by name (routes.toml's routes; none left out)"),
 ]
 # The percentiles in seconds, as durations; the counts stay plain.
-panels[-1]["fieldConfig"]["overrides"] = [
+panels[13]["fieldConfig"]["overrides"] = [
     {"matcher": {"id": "byRegexp", "options": "p\\d+_secs"}, "properties": [{"id": "unit", "value": "s"}]},
 ]
-panels[-1]["options"] = {"xField": "brand", "orientation": "horizontal"}
+panels[13]["options"] = {"xField": "brand", "orientation": "horizontal"}
 
 dashboard = {
     "uid": "earshot-pr",

@@ -5,16 +5,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// Intents the matcher can emit (see `config/intents.toml`).
-pub const KNOWN_INTENTS: &[&str] = &[
-    "complaint",
-    "question",
-    "purchase_intent",
-    "churn_risk",
-    "praise",
-    "pr_risk",
-];
-
 /// `[alert]`: when `earshot alert` tells the PR team, and where.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,8 +21,8 @@ pub struct AlertConfig {
     #[serde(default)]
     pub only: Vec<String>,
     /// Intents that count as PR risk for the `pr_risk_burst` rule (default
-    /// `["pr_risk", "churn_risk"]`; any of complaint, question,
-    /// purchase_intent, churn_risk, praise, pr_risk).
+    /// `["pr_risk", "churn_risk"]`): names `intents.toml` rules produce,
+    /// which `earshot` checks when it loads the configuration.
     #[serde(default = "default_pr_risk_intents")]
     pub pr_risk_intents: Vec<String>,
     /// Base URL of the link in each alert (the dashboard or console), e.g.
@@ -312,21 +302,12 @@ impl AlertConfig {
         if self.pr_risk_intents.is_empty() {
             err(
                 "pr_risk_intents".into(),
-                format!(
-                    "empty: expected one or more of {}",
-                    KNOWN_INTENTS.join(", ")
-                ),
+                "empty: expected one or more intents (names intents.toml rules produce)".into(),
             );
         }
         for (i, intent) in self.pr_risk_intents.iter().enumerate() {
-            if !KNOWN_INTENTS.contains(&intent.as_str()) {
-                err(
-                    format!("pr_risk_intents[{i}]"),
-                    format!(
-                        "`{intent}`: unknown intent, expected one of {}",
-                        KNOWN_INTENTS.join(", ")
-                    ),
-                );
+            if let Err(e) = intent.parse::<earshot_model::Intent>() {
+                err(format!("pr_risk_intents[{i}]"), e.to_string());
             }
         }
         if let Some(link) = &self.link {

@@ -156,7 +156,7 @@ fn issue_13_config_problems_name_every_key() {
     let config: AlertConfig = toml::from_str(
         r#"
         interval = "0s"
-        pr_risk_intents = ["pr_risk", "crisis"]
+        pr_risk_intents = ["pr_risk", "Crisis!"] # not a name (unknown names: earshot checks them against intents.toml)
         link = "ftp://x"
         top_posts = 0
         [defaults]

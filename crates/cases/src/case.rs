@@ -35,13 +35,13 @@ pub struct Case<'a> {
     /// Matched competitor ids.
     pub competitors: Vec<&'a str>,
     /// The team the post is routed to.
-    pub route: &'static str,
+    pub route: &'a str,
     /// 0-100.
     pub priority: u8,
     /// Each routing rule and boost applied, with the values that made it hold.
     pub reasons: &'a [String],
     /// Detected intents, strongest first.
-    pub intents: Vec<&'static str>,
+    pub intents: Vec<&'a str>,
     /// Compound sentiment, -1 to 1.
     pub sentiment: f32,
     /// `positive`, `neutral` or `negative`.

@@ -203,7 +203,7 @@ impl CasesConfig {
         }
         for (i, r) in self.routes.iter().enumerate() {
             match r.parse::<Route>() {
-                Ok(Route::None) => err(
+                Ok(r) if r == Route::NONE => err(
                     &format!("routes[{i}]"),
                     "`none`: posts routed nowhere never become cases".into(),
                 ),
@@ -234,7 +234,7 @@ impl CasesConfig {
 
     /// Whether `i` needs a case.
     pub fn wants(&self, i: &Interaction) -> bool {
-        i.route != Route::None
+        i.route.is_routed()
             && i.priority >= self.min_priority
             && (self.routes.is_empty() || self.routes.iter().any(|r| r == i.route.as_str()))
             && (self.brands.is_empty()

@@ -52,6 +52,10 @@ pub(crate) struct Inner {
     /// The brands' own accounts (`network:handle`), whose posts in a thread
     /// are the brand's replies.
     pub own: Vec<String>,
+    /// The configured intents and routes (less `none`), in config order:
+    /// the queue's filter choices. Empty: the filters take any name.
+    pub intents: Vec<String>,
+    pub routes: Vec<String>,
     /// Users and sessions (`[console] auth`).
     pub auth: crate::auth::Auth,
     /// SHA-256 of the API token, when its variable is set and not empty.
@@ -80,6 +84,8 @@ impl ConsoleState {
                 authors: AuthorStore::open(sink).await?,
                 conversations: ConversationStore::open(sink).await?,
                 own: Vec::new(),
+                intents: Vec::new(),
+                routes: Vec::new(),
                 auth: crate::auth::Auth::new(
                     config.auth,
                     config.users.clone(),
@@ -97,6 +103,17 @@ impl ConsoleState {
     pub fn with_own_accounts(mut self, own: Vec<String>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.own = own;
+        }
+        self
+    }
+
+    /// The intents and routes the matcher's config produces (`none` among
+    /// the routes is left out: it is nobody's work), which the queue offers
+    /// as filters; call before serving.
+    pub fn with_labels(mut self, intents: Vec<String>, routes: Vec<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.intents = intents;
+            inner.routes = routes.into_iter().filter(|r| r != "none").collect();
         }
         self
     }

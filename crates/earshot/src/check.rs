@@ -56,6 +56,26 @@ pub fn run(path: Option<&Path>, mut out: impl Write) -> std::io::Result<ExitCode
             }
         )?;
         writeln!(out, "  sink: {:?}", config.sink.kind)?;
+        // The names analysts define (intents.toml, routes.toml), as the
+        // cases, alerts and console filters must name them.
+        let labels = m.labels();
+        let list = |names: Vec<String>| {
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        writeln!(
+            out,
+            "  intents: {}",
+            list(labels.intents.iter().map(ToString::to_string).collect())
+        )?;
+        writeln!(
+            out,
+            "  routes: {}",
+            list(labels.routes.iter().map(ToString::to_string).collect())
+        )?;
         let names: Vec<String> = config
             .connect
             .connectors

@@ -251,6 +251,7 @@ impl Config {
         for (key, message) in sections.into_iter().flatten() {
             problems.push(format!("{}: {key}: {message}", self.name));
         }
+        problems.extend(self.label_problems());
         if self.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka
             && self.transport.kafka.is_none()
         {
@@ -260,6 +261,37 @@ impl Config {
                 self.name
             ));
         }
+        problems
+    }
+
+    /// Intents and routes other sections name that the matcher's intents
+    /// and routes files do not produce: a filter on a name no rule
+    /// produces would silently match nothing. (Problems in those files
+    /// themselves are the matcher's to report.) The default
+    /// `[alert] pr_risk_intents` is not checked: with other intents it
+    /// just counts nothing.
+    fn label_problems(&self) -> Vec<String> {
+        let Ok(labels) = self.matcher.labels(&self.files()) else {
+            return Vec::new();
+        };
+        let mut problems = Vec::new();
+        let mut check = |key: &str, names: &[String], intents: bool| {
+            for (i, n) in names.iter().enumerate() {
+                let problem = if intents {
+                    labels.check_intent(n)
+                } else {
+                    labels.check_route(n)
+                };
+                if let Some(p) = problem {
+                    problems.push(format!("{}: {key}[{i}]: {p}", self.name));
+                }
+            }
+        };
+        if self.alert.pr_risk_intents != earshot_alert::AlertConfig::default().pr_risk_intents {
+            check("alert.pr_risk_intents", &self.alert.pr_risk_intents, true);
+        }
+        check("cases.routes", &self.cases.routes, false);
+        check("cases.intents", &self.cases.intents, true);
         problems
     }
 

@@ -18,9 +18,7 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
             )
         })?,
     };
-    let state = earshot_console::ConsoleState::open(&config.sink, &config.console)
-        .await?
-        .with_own_accounts(crate::conversations::own_accounts(&config.matcher()?));
+    let state = open_state(&config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
@@ -40,9 +38,7 @@ pub async fn spawn(
             config.name, config.console.addr
         )
     })?;
-    let state = earshot_console::ConsoleState::open(&config.sink, &config.console)
-        .await?
-        .with_own_accounts(crate::conversations::own_accounts(&config.matcher()?));
+    let state = open_state(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
@@ -52,6 +48,22 @@ pub async fn spawn(
         }
     });
     Ok(())
+}
+
+/// The console's state: its stores, the brands' own accounts and the
+/// configured intents and routes (the queue's filters).
+async fn open_state(config: &Config) -> anyhow::Result<earshot_console::ConsoleState> {
+    let matcher = config.matcher()?;
+    let labels = matcher.labels();
+    Ok(
+        earshot_console::ConsoleState::open(&config.sink, &config.console)
+            .await?
+            .with_own_accounts(crate::conversations::own_accounts(&matcher))
+            .with_labels(
+                labels.intents.iter().map(ToString::to_string).collect(),
+                labels.routes.iter().map(ToString::to_string).collect(),
+            ),
+    )
 }
 
 /// Serves on `listener` until `stop` is cancelled.

@@ -331,19 +331,6 @@ fn issue_12_check_survives_deeply_nested_toml() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 /// Issue 19: `earshot run --once` with a feed connector ends by itself, and a
 /// `jsonl` sink gets a clear "no report" instead of a failed run.
 #[test]
@@ -367,7 +354,7 @@ fn issue_19_run_once_ends_with_feeds_and_a_jsonl_sink() {
     });
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("conf");
-    copy_dir(
+    earshot_tests::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
         &conf,
     );
@@ -478,7 +465,7 @@ fn issue_13_run_then_report_shows_figures_in_every_section() {
 #[test]
 fn issue_13_explicit_bundled_config_runs_like_the_default() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(
+    earshot_tests::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
         &dir.path().join("config"),
     );
@@ -507,7 +494,7 @@ fn issue_13_explicit_bundled_config_runs_like_the_default() {
 fn issue_13_check_verifies_named_files_exist() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("config");
-    copy_dir(
+    earshot_tests::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
         &conf,
     );

@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use earshot_model::{Intent, Route};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::customers::{parse_customers, Customer};
 use crate::error::{from_toml, locate_quoted, ConfigError};
-use crate::intent::{parse_intents, IntentRule};
+use crate::intent::{intent_names, parse_intents, IntentRule};
 use crate::lexicon::{Lexicon, LexiconFormat};
 use crate::matcher::{Build, Matcher};
 use crate::noise::NoiseConfig;
@@ -172,30 +173,122 @@ struct RulesetDef {
 /// bury the other errors.
 const MAX_LEXICON_ERRORS: usize = 5;
 
+/// The intents and routes a configuration produces: the names of its
+/// `intents.toml` rules, and of its `routes.toml` rules plus `none`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// Intents, in the order of their first rule.
+    pub intents: Vec<Intent>,
+    /// Routes, in the order of their first rule, `none` last.
+    pub routes: Vec<Route>,
+}
+
+impl Labels {
+    /// The problem with `name` as one of the configured intents, if any.
+    pub fn check_intent(&self, name: &str) -> Option<String> {
+        check_name::<Intent>(name, &self.intents, "intent", "intents.toml")
+    }
+
+    /// The problem with `name` as one of the configured routes, if any.
+    pub fn check_route(&self, name: &str) -> Option<String> {
+        check_name::<Route>(name, &self.routes, "route", "routes.toml")
+    }
+}
+
+/// A file's text, or `None` with the problem added to `errors`.
+fn read_file(files: &dyn FileSource, path: &Path, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match files.read(path) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            errors.push(ConfigError::new(
+                path.display().to_string(),
+                "",
+                format!("cannot read: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+fn check_name<T>(name: &str, known: &[T], what: &str, file: &str) -> Option<String>
+where
+    T: std::str::FromStr<Err = earshot_model::NameError> + PartialEq + std::fmt::Display,
+{
+    match name.parse::<T>() {
+        Err(e) => Some(e.to_string()),
+        Ok(n) if known.contains(&n) => None,
+        Ok(_) => Some(format!(
+            "`{name}`: no rule of {file} produces this {what}; expected one of: {}",
+            crate::route::join(known)
+        )),
+    }
+}
+
 impl MatcherConfig {
+    /// The intents and routes the intents and routes files define (reading
+    /// only those two files), or their problems.
+    pub fn labels(&self, files: &dyn FileSource) -> Result<Labels, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut read = |path: &Path, errors: &mut Vec<ConfigError>| read_file(files, path, errors);
+        let (intents, routes) = self.parse_labels(&mut read, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Labels {
+            intents: intent_names(&intents),
+            routes: routes.names(),
+        })
+    }
+
+    /// Parses the intents and routes files, and checks that every intent a
+    /// route condition names is one an intent rule produces.
+    fn parse_labels(
+        &self,
+        read: &mut dyn FnMut(&Path, &mut Vec<ConfigError>) -> Option<String>,
+        errors: &mut Vec<ConfigError>,
+    ) -> (Vec<IntentRule>, Routes) {
+        let mut intents: Vec<IntentRule> = Vec::new();
+        let mut intents_ok = true;
+        if let Some(path) = &self.intents {
+            match read(path, errors) {
+                Some(text) => {
+                    let (parsed, errs) = parse_intents(&path.display().to_string(), &text);
+                    intents_ok = errs.is_empty();
+                    intents = parsed;
+                    errors.extend(errs);
+                }
+                None => intents_ok = false,
+            }
+        }
+        let mut routes = Routes::default();
+        if let Some(path) = &self.routes {
+            if let Some(text) = read(path, errors) {
+                let file = path.display().to_string();
+                let (mut parsed, errs) = parse_routes(&file, &text);
+                errors.extend(errs);
+                // Only against a whole intents file: a broken one is
+                // reported already, and its rules are not all known.
+                if intents_ok {
+                    errors.extend(parsed.resolve_intents(&file, &intent_names(&intents)));
+                }
+                routes = parsed;
+            }
+        }
+        (intents, routes)
+    }
+
     /// Reads and compiles every file; returns every problem found, not only the first.
     pub fn compile(&self, files: &dyn FileSource) -> Result<Matcher, Vec<ConfigError>> {
         let mut errors = Vec::new();
         let mut hash = Sha256::new();
         hash.update(format!("{self:?}").as_bytes());
         let mut read = |path: &Path, errors: &mut Vec<ConfigError>| -> Option<String> {
-            match files.read(path) {
-                Ok(t) => {
-                    hash.update(path.to_string_lossy().as_bytes());
-                    hash.update([0]);
-                    hash.update(t.as_bytes());
-                    hash.update([0]);
-                    Some(t)
-                }
-                Err(e) => {
-                    errors.push(ConfigError::new(
-                        path.display().to_string(),
-                        "",
-                        format!("cannot read: {e}"),
-                    ));
-                    None
-                }
-            }
+            let t = read_file(files, path, errors)?;
+            hash.update(path.to_string_lossy().as_bytes());
+            hash.update([0]);
+            hash.update(t.as_bytes());
+            hash.update([0]);
+            Some(t)
         };
 
         let mut brands: Vec<ParsedBrand> = Vec::new();
@@ -348,25 +441,12 @@ impl MatcherConfig {
             }
         }
 
-        let mut intents: Vec<IntentRule> = Vec::new();
-        if let Some(path) = &self.intents {
-            if let Some(text) = read(path, &mut errors) {
-                let (parsed, errs) = parse_intents(&path.display().to_string(), &text);
-                intents = parsed;
-                errors.extend(errs);
-            }
-        }
-        let mut routes = Routes::default();
+        let (intents, routes) = self.parse_labels(&mut read, &mut errors);
         if let Some(path) = &self.routes {
-            if let Some(text) = read(path, &mut errors) {
-                let file = path.display().to_string();
-                let (parsed, errs) = parse_routes(&file, &text);
-                errors.extend(errs);
-                let brand_ids: HashSet<&str> = brands.iter().map(|b| b.def.id.as_str()).collect();
-                let customer_ids: HashSet<&str> = customers.iter().map(|c| c.id.as_str()).collect();
-                errors.extend(parsed.check_ids(&file, &brand_ids, &customer_ids));
-                routes = parsed;
-            }
+            let file = path.display().to_string();
+            let brand_ids: HashSet<&str> = brands.iter().map(|b| b.def.id.as_str()).collect();
+            let customer_ids: HashSet<&str> = customers.iter().map(|c| c.id.as_str()).collect();
+            errors.extend(routes.check_ids(&file, &brand_ids, &customer_ids));
         }
         errors.extend(self.noise.validate());
         if !(self.context_threshold > 0.0 && self.context_threshold < 1.0) {

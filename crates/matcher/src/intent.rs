@@ -18,7 +18,8 @@ struct IntentsFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntentDef {
-    /// Which intent the rule detects.
+    /// Which intent the rule detects: a name (`[a-z][a-z0-9_]{0,47}`); the
+    /// rules' names are the configuration's intents.
     pub intent: String,
     /// Query over the text (same syntax as brand queries).
     pub query: Option<String>,
@@ -41,6 +42,9 @@ fn one() -> f32 {
 #[derive(Debug, Clone)]
 pub(crate) struct IntentRule {
     pub intent: Intent,
+    /// Index of `intent` among the configured intents (first rule first):
+    /// ties in strength list intents in that order.
+    pub order: u32,
     pub query: Option<Query>,
     pub sentiment_below: Option<f32>,
     pub sentiment_above: Option<f32>,
@@ -48,12 +52,14 @@ pub(crate) struct IntentRule {
     pub weight: f32,
 }
 
+/// The rules of an intents file, and every problem in it.
 pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<ConfigError>) {
     let parsed: IntentsFile = match toml::from_str(text) {
         Ok(p) => p,
         Err(e) => return (Vec::new(), vec![from_toml(file, text, &e)]),
     };
     let mut out = Vec::new();
+    let mut names: Vec<Intent> = Vec::new();
     let mut errors = Vec::new();
     let mut cursor = 0;
     for (n, def) in parsed.intent.into_iter().enumerate() {
@@ -63,7 +69,10 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
         let intent = match def.intent.parse::<Intent>() {
             Ok(i) => Some(i),
             Err(e) => {
-                errors.push(ConfigError::new(file, &key, e).at_offset(text, at));
+                errors.push(
+                    ConfigError::new(file, format!("{key}: intent"), e.to_string())
+                        .at_offset(text, at),
+                );
                 None
             }
         };
@@ -97,8 +106,16 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
             continue;
         }
         if let (Some(intent), true) = (intent, def.query.is_none() || query.is_some()) {
+            let order = match names.iter().position(|n| *n == intent) {
+                Some(p) => p,
+                None => {
+                    names.push(intent.clone());
+                    names.len() - 1
+                }
+            } as u32;
             out.push(IntentRule {
                 intent,
+                order,
                 query,
                 sentiment_below: def.sentiment_below,
                 sentiment_above: def.sentiment_above,
@@ -108,6 +125,17 @@ pub(crate) fn parse_intents(file: &str, text: &str) -> (Vec<IntentRule>, Vec<Con
         }
     }
     (out, errors)
+}
+
+/// The intents `rules` produce, each once, indexed by [`IntentRule::order`].
+pub(crate) fn intent_names(rules: &[IntentRule]) -> Vec<Intent> {
+    let mut names: Vec<Intent> = Vec::new();
+    for r in rules {
+        if r.order as usize == names.len() {
+            names.push(r.intent.clone());
+        }
+    }
+    names
 }
 
 const QUESTION_OPENERS: &[&str] = &[
@@ -140,7 +168,7 @@ query = 'broken OR "not working"'
 sentiment_below = 0.3
 
 [[intent]]
-intent = "grumble"
+intent = "Grumble"
 query = "meh"
 
 [[intent]]
@@ -148,9 +176,14 @@ intent = "praise"
 "#;
         let (rules, errs) = parse_intents("intents.toml", text);
         assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].intent, Intent::Complaint);
+        assert_eq!(rules[0].intent, Intent::COMPLAINT);
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].message.contains("expected one of"), "{}", errs[0]);
+        assert!(
+            errs[0].message.contains("no valid intent name"),
+            "{}",
+            errs[0]
+        );
+        assert!(errs[0].key.ends_with(": intent"), "{}", errs[0]);
         assert_eq!(errs[0].line, Some(8));
         assert!(errs[1].message.contains("every post"));
     }

@@ -59,7 +59,7 @@ mod sentiment;
 mod shared;
 mod watchlist;
 
-pub use config::{FileSource, LexiconRef, MatcherConfig, MemorySource};
+pub use config::{FileSource, Labels, LexiconRef, MatcherConfig, MemorySource};
 pub use context_terms::ContextTerms;
 pub use customers::Customer;
 pub use error::ConfigError;

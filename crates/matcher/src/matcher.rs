@@ -118,6 +118,8 @@ pub struct Matcher {
     domains: HashMap<String, (u32, u32)>,
     queries: Vec<CompiledQuery>,
     intents: Vec<IntentRule>,
+    /// The configured intents, indexed by [`IntentRule::order`].
+    intent_names: Vec<Intent>,
     intent_query: Vec<Option<u32>>,
     routes: Routes,
     analyzer: Analyzer,
@@ -325,6 +327,7 @@ impl Matcher {
         }
         let mut intent_query = Vec::new();
         let mut intents = b.intents;
+        let intent_names = crate::intent::intent_names(&intents);
         for (i, rule) in intents.iter_mut().enumerate() {
             intent_query.push(rule.query.take().map(|q| {
                 let qid = queries.len() as u32;
@@ -370,6 +373,7 @@ impl Matcher {
             authors,
             domains,
             queries,
+            intent_names,
             intents,
             intent_query,
             routes: b.routes,
@@ -443,6 +447,14 @@ impl Matcher {
     /// Content hash of the config and every file it read.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The intents and routes this matcher can produce.
+    pub fn labels(&self) -> crate::Labels {
+        crate::Labels {
+            intents: self.intent_names.clone(),
+            routes: self.routes.names(),
+        }
     }
 
     /// Sizes, for logs and benchmarks.
@@ -787,7 +799,9 @@ impl Matcher {
         // Intents.
         // Read only when a rule asks: most posts meet no rule that does.
         let question = OnceCell::new();
-        let mut found: Vec<(Intent, f32)> = Vec::new();
+        // By the intent's index among the configured ones: comparing and
+        // sorting numbers, one clone per intent found.
+        let mut found: Vec<(u32, f32)> = Vec::new();
         for (i, rule) in self.intents.iter().enumerate() {
             let strength = match self.intent_query[i] {
                 Some(_) => match s.intent_hits.iter().find(|(x, _)| *x as usize == i) {
@@ -809,13 +823,18 @@ impl Matcher {
                 continue;
             }
             let strength = rule.weight * (strength + sentiment.compound.abs() * 0.5);
-            match found.iter_mut().find(|(x, _)| *x == rule.intent) {
+            match found.iter_mut().find(|(x, _)| *x == rule.order) {
                 Some(f) => f.1 = f.1.max(strength),
-                None => found.push((rule.intent, strength)),
+                None => found.push((rule.order, strength)),
             }
         }
         found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let intents: Vec<Intent> = found.iter().map(|(i, _)| *i).collect();
+        let intents: Vec<Intent> = found
+            .iter()
+            .map(|&(i, _)| self.intent_names[i as usize].clone())
+            .collect();
+        s.intent_ids.clear();
+        s.intent_ids.extend(found.iter().map(|&(i, _)| i));
 
         // Routing.
         let mut tiers: Vec<&str> = s
@@ -833,13 +852,14 @@ impl Matcher {
         // (it stays stored and queryable, scored as usual).
         let (route, priority, priority_reasons) = if s.matches.is_empty() {
             (
-                earshot_model::Route::None,
+                earshot_model::Route::NONE,
                 0,
                 vec!["no brand, competitor or customer matched".to_string()],
             )
         } else {
             self.routes.decide(&RouteInput {
-                intents: &intents,
+                intents: &s.intent_ids,
+                intent_names: &self.intent_names,
                 compound: sentiment.compound,
                 label: sentiment.label,
                 tiers: &tiers,
@@ -936,6 +956,8 @@ struct Scratch {
     without_model: bool,
     cand: Vec<u32>,
     intent_hits: Vec<(u32, usize)>,
+    /// The post's intents (indices into `Matcher::intent_names`), for routing.
+    intent_ids: Vec<u32>,
     customer_hits: Vec<u32>,
     matches: Vec<Match>,
     order: Vec<u32>,

@@ -65,6 +65,9 @@ pub(crate) struct Rule {
     route: Option<Route>,
     priority: i32,
     intents: Vec<Intent>,
+    /// `intents` as indices into the configured intents (see
+    /// [`Routes::resolve_intents`]): routing compares numbers.
+    intent_ids: Vec<u32>,
     labels: Vec<SentimentLabel>,
     sentiment_below: Option<f32>,
     sentiment_above: Option<f32>,
@@ -94,7 +97,10 @@ pub(crate) struct Routes {
 
 /// What routing looks at.
 pub(crate) struct RouteInput<'a> {
-    pub intents: &'a [Intent],
+    /// The post's intents, as indices into `intent_names`.
+    pub intents: &'a [u32],
+    /// The configured intents.
+    pub intent_names: &'a [Intent],
     pub compound: f32,
     pub label: SentimentLabel,
     pub tiers: &'a [&'a str],
@@ -157,7 +163,10 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                 match def.route.as_deref().map(str::parse::<Route>) {
                     Some(Ok(route)) => r.route = Some(route),
                     Some(Err(e)) => err(format!("route: {e}")),
-                    None => err("expected `route` (support, sales, marketing, pr, none)".into()),
+                    None => err(
+                        "expected `route`: the team's name (such as support, sales, or your own), or none"
+                            .into(),
+                    ),
                 }
                 match def.priority {
                     Some(p) if p <= 100 => r.priority = p.into(),
@@ -180,7 +189,7 @@ pub(crate) fn parse_routes(file: &str, text: &str) -> (Routes, Vec<ConfigError>)
                 }
             }
             for i in &def.intents {
-                match i.parse() {
+                match i.parse::<Intent>() {
                     Ok(i) => r.intents.push(i),
                     Err(e) => err(format!("intents: {e}")),
                 }
@@ -212,8 +221,8 @@ impl Rule {
     fn holds(&self, x: &RouteInput, why: &mut Vec<String>) -> bool {
         why.clear();
         if !self.intents.is_empty() {
-            match self.intents.iter().find(|i| x.intents.contains(i)) {
-                Some(i) => why.push(format!("intent={i}")),
+            match self.intent_ids.iter().find(|i| x.intents.contains(i)) {
+                Some(&i) => why.push(format!("intent={}", x.intent_names[i as usize])),
                 None => return false,
             }
         }
@@ -340,17 +349,60 @@ impl Routes {
         errors
     }
 
+    /// Resolves the rules' `intents` conditions against the configured
+    /// intents (`intents`, indexed as the matcher indexes them), returning
+    /// the names no intent rule produces: such a condition could never hold
+    /// (a typo, or an intent renamed in `intents.toml` only).
+    pub fn resolve_intents(&mut self, file: &str, intents: &[Intent]) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for r in self.rules.iter_mut().chain(&mut self.boosts) {
+            r.intent_ids.clear();
+            for i in &r.intents {
+                match intents.iter().position(|n| n == i) {
+                    Some(p) => r.intent_ids.push(p as u32),
+                    None => {
+                        let mut e = ConfigError::new(
+                            file,
+                            &r.at.0,
+                            format!(
+                                "intents: `{i}` is produced by no rule of the intents file; expected one of: {}",
+                                join(intents)
+                            ),
+                        );
+                        e.line = r.at.1;
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    /// The routes the rules produce, in first-rule order, then
+    /// [`Route::NONE`] (always possible: a post no rule holds for).
+    pub fn names(&self) -> Vec<Route> {
+        let mut out: Vec<Route> = Vec::new();
+        for r in self.rules.iter().filter_map(|r| r.route.as_ref()) {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        out.retain(|r| *r != Route::NONE);
+        out.push(Route::NONE);
+        out
+    }
+
     /// Route, priority and the reasons for them.
     pub fn decide(&self, x: &RouteInput) -> (Route, u8, Vec<String>) {
         let mut why = Vec::new();
         let mut reasons = Vec::new();
         let Some(rule) = self.rules.iter().find(|r| r.holds(x, &mut why)) else {
-            return (Route::None, 0, vec!["no routing rule matched".into()]);
+            return (Route::NONE, 0, vec!["no routing rule matched".into()]);
         };
-        let route = rule.route.unwrap_or(Route::None);
+        let route = rule.route.clone().unwrap_or(Route::NONE);
         let mut priority = rule.priority;
         reasons.push(describe("rule", &rule.name, &why, None));
-        if route != Route::None {
+        if route.is_routed() {
             for b in &self.boosts {
                 if b.holds(x, &mut why) {
                     priority += b.priority;
@@ -360,6 +412,18 @@ impl Routes {
         }
         (route, priority.clamp(0, 100) as u8, reasons)
     }
+}
+
+/// Names as a readable list (`none` for an empty one).
+pub(crate) fn join<T: std::fmt::Display>(names: &[T]) -> String {
+    if names.is_empty() {
+        return "none (no rule defines any)".into();
+    }
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(kind: &str, name: &str, why: &[String], add: Option<i32>) -> String {
@@ -410,13 +474,14 @@ add = 10
 "#;
 
     fn input<'a>(
-        intents: &'a [Intent],
+        intents: &'a [u32],
         tiers: &'a [&'a str],
         reach: Option<u64>,
         compound: f32,
     ) -> RouteInput<'a> {
         RouteInput {
             intents,
+            intent_names: Intent::BUNDLED,
             compound,
             label: SentimentLabel::from_compound(compound),
             tiers,
@@ -429,17 +494,23 @@ add = 10
         }
     }
 
+    /// The index of a bundled intent.
+    fn id(i: &Intent) -> u32 {
+        Intent::BUNDLED.iter().position(|x| x == i).unwrap() as u32
+    }
+
     #[test]
     fn first_rule_wins_and_boosts_add() {
-        let (r, errs) = parse_routes("routes.toml", ROUTES);
+        let (mut r, errs) = parse_routes("routes.toml", ROUTES);
         assert!(errs.is_empty(), "{errs:?}");
+        assert!(r.resolve_intents("routes.toml", Intent::BUNDLED).is_empty());
         let (route, p, why) = r.decide(&input(
-            &[Intent::Complaint],
+            &[id(&Intent::COMPLAINT)],
             &["enterprise"],
             Some(50_000),
             -0.8,
         ));
-        assert_eq!(route, Route::Support);
+        assert_eq!(route, Route::SUPPORT);
         assert_eq!(p, 85);
         assert_eq!(
             why,
@@ -449,21 +520,54 @@ add = 10
                 "boost angry: compound=-0.80<-0.6 (+10)"
             ]
         );
-        let (route, p, _) = r.decide(&input(&[Intent::Complaint], &["free"], None, -0.2));
-        assert_eq!((route, p), (Route::Support, 40));
-        let (route, p, why) = r.decide(&input(&[Intent::Praise], &[], None, 0.9));
-        assert_eq!((route, p), (Route::None, 0));
+        let (route, p, _) = r.decide(&input(&[id(&Intent::COMPLAINT)], &["free"], None, -0.2));
+        assert_eq!((route, p), (Route::SUPPORT, 40));
+        let (route, p, why) = r.decide(&input(&[id(&Intent::PRAISE)], &[], None, 0.9));
+        assert_eq!((route, p), (Route::NONE, 0));
         assert_eq!(why, ["no routing rule matched"]);
     }
 
     #[test]
     fn bad_rules_are_reported() {
-        let text = "[[rule]]\nname = \"x\"\nroute = \"legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
+        let text = "[[rule]]\nname = \"x\"\nroute = \"Legal\"\n\n[[boost]]\nname = \"y\"\nroute = \"pr\"\nadd = 1\n";
         let (_, errs) = parse_routes("routes.toml", text);
         assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].message.contains("expected one of: support"));
+        assert!(
+            errs[0].message.contains("`Legal` is no valid route name"),
+            "{}",
+            errs[0]
+        );
         assert!(errs[1].message.contains("priority"));
         assert_eq!(errs[2].key, "boost y");
         assert_eq!(errs[2].line, Some(6));
+    }
+
+    #[test]
+    fn issue_16_routes_are_the_rules_names_and_intents_must_exist() {
+        let text = "[[rule]]\nname = \"ideas\"\nintents = [\"feature_request\", \"complaint\"]\nroute = \"product\"\npriority = 30\n\n[[rule]]\nname = \"rest\"\nroute = \"none\"\npriority = 0\n";
+        let (mut r, errs) = parse_routes("routes.toml", text);
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(r.names(), [Route::new("product").unwrap(), Route::NONE]);
+        let errs = r.resolve_intents("routes.toml", &[Intent::COMPLAINT]);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            (errs[0].key.as_str(), errs[0].line),
+            ("rule ideas", Some(2))
+        );
+        assert!(
+            errs[0]
+                .message
+                .contains("`feature_request` is produced by no rule")
+                && errs[0].message.contains("expected one of: complaint"),
+            "{}",
+            errs[0]
+        );
+        let names = [Intent::new("feature_request").unwrap(), Intent::COMPLAINT];
+        assert!(r.resolve_intents("routes.toml", &names).is_empty());
+        let mut x = input(&[0], &[], None, 0.0);
+        x.intent_names = &names;
+        let (route, p, why) = r.decide(&x);
+        assert_eq!((route.as_str(), p), ("product", 30));
+        assert_eq!(why, ["rule ideas: intent=feature_request"]);
     }
 }

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{default_schema_version, DecodeError, Noise, Post, SCHEMA_VERSION};
+use crate::{default_schema_version, DecodeError, Intent, Noise, Post, Route, SCHEMA_VERSION};
 
 /// A post after the matcher scored it: what it mentions, how it feels,
 /// what the author wants, and who should act on it.
@@ -109,40 +109,6 @@ pub struct EntitySentiment {
     pub label: SentimentLabel,
 }
 
-/// What the author wants or signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    /// Something went wrong for them.
-    Complaint,
-    /// They ask for help or information.
-    Question,
-    /// They consider buying.
-    PurchaseIntent,
-    /// They consider leaving.
-    ChurnRisk,
-    /// They are pleased.
-    Praise,
-    /// Legal threats, boycotts, press, safety: a reputational risk.
-    PrRisk,
-}
-
-/// The team an interaction is routed to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// Customer support.
-    Support,
-    /// Sales.
-    Sales,
-    /// Marketing.
-    Marketing,
-    /// Public relations.
-    Pr,
-    /// Nobody needs to act.
-    None,
-}
-
 macro_rules! str_enum {
     ($ty:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
         impl $ty {
@@ -175,15 +141,6 @@ macro_rules! str_enum {
 
 str_enum!(EntityKind { Customer => "customer", Brand => "brand", Competitor => "competitor" });
 str_enum!(SentimentLabel { Positive => "positive", Neutral => "neutral", Negative => "negative" });
-str_enum!(Intent {
-    Complaint => "complaint",
-    Question => "question",
-    PurchaseIntent => "purchase_intent",
-    ChurnRisk => "churn_risk",
-    Praise => "praise",
-    PrRisk => "pr_risk",
-});
-str_enum!(Route { Support => "support", Sales => "sales", Marketing => "marketing", Pr => "pr", None => "none" });
 
 impl SentimentLabel {
     /// Label for a compound score with VADER's ±0.05 thresholds.
@@ -221,7 +178,7 @@ impl Interaction {
             },
             entity_sentiment: Vec::new(),
             intents: Vec::new(),
-            route: Route::None,
+            route: Route::NONE,
             priority: 0,
             priority_reasons: Vec::new(),
             watchlist_version: watchlist_version.into(),
@@ -276,16 +233,12 @@ mod tests {
 
     #[test]
     fn enums_round_trip_through_strings_and_json() {
-        for r in Route::ALL {
-            assert_eq!(r.as_str().parse::<Route>().unwrap(), *r);
-            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
+        for k in EntityKind::ALL {
+            assert_eq!(k.as_str().parse::<EntityKind>().unwrap(), *k);
+            assert_eq!(serde_json::to_string(k).unwrap(), format!("\"{k}\""));
         }
-        assert_eq!(
-            "purchase_intent".parse::<Intent>().unwrap(),
-            Intent::PurchaseIntent
-        );
-        let err = "sale".parse::<Route>().unwrap_err();
-        assert!(err.contains("support, sales"), "{err}");
+        let err = "brnad".parse::<EntityKind>().unwrap_err();
+        assert!(err.contains("customer, brand"), "{err}");
     }
 
     #[test]
@@ -323,8 +276,8 @@ mod tests {
                 label: SentimentLabel::Positive,
             },
             entity_sentiment: vec![],
-            intents: vec![Intent::Praise],
-            route: Route::Marketing,
+            intents: vec![Intent::PRAISE],
+            route: Route::MARKETING,
             priority: 20,
             priority_reasons: vec!["praise".into()],
             watchlist_version: "abc".into(),

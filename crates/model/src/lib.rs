@@ -17,14 +17,14 @@
 
 mod dead_letter;
 mod interaction;
+mod name;
 mod noise;
 mod post;
 mod time;
 
 pub use dead_letter::{DeadLetter, Origin};
-pub use interaction::{
-    EntityKind, EntitySentiment, Intent, Interaction, Match, Route, Sentiment, SentimentLabel,
-};
+pub use interaction::{EntityKind, EntitySentiment, Interaction, Match, Sentiment, SentimentLabel};
+pub use name::{valid_name, Intent, NameError, Route, MAX_NAME_LEN};
 pub use noise::Noise;
 pub use post::{Author, DecodeError, Engagement, Post};
 

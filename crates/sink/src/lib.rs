@@ -32,7 +32,7 @@
 //!     sentiment: Sentiment { compound: 0.6, pos: 0.5, neu: 0.5, neg: 0.0, label: SentimentLabel::Positive },
 //!     entity_sentiment: vec![],
 //!     intents: vec![],
-//!     route: Route::None,
+//!     route: Route::NONE,
 //!     priority: 0,
 //!     priority_reasons: vec![],
 //!     watchlist_version: "v1".into(),

@@ -47,7 +47,7 @@ pub struct QueueFilter {
     pub since: DateTime<Utc>,
     /// End of the window (exclusive).
     pub until: DateTime<Utc>,
-    /// Team the post is routed to (`support`, `sales`, `marketing`, `pr`).
+    /// Team the post is routed to: a route name from `routes.toml` (empty for any).
     pub route: String,
     /// Brand, competitor or customer id among the post's matches.
     pub brand: String,

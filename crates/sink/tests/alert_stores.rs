@@ -44,10 +44,10 @@ fn seeds() -> Vec<Seed<'static>> {
             s.reach = (i * 100 + n) as u64;
             if i == 12 && n < 5 {
                 s.intents = match n {
-                    0 => vec![Intent::PrRisk, Intent::ChurnRisk], // counted once
-                    1 | 2 => vec![Intent::PrRisk],
-                    3 => vec![Intent::ChurnRisk],
-                    _ => vec![Intent::Complaint], // not PR risk
+                    0 => vec![Intent::PR_RISK, Intent::CHURN_RISK], // counted once
+                    1 | 2 => vec![Intent::PR_RISK],
+                    3 => vec![Intent::CHURN_RISK],
+                    _ => vec![Intent::COMPLAINT], // not PR risk
                 };
             }
             if n == 0 {

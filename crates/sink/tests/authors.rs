@@ -39,7 +39,7 @@ fn seeds() -> Vec<earshot_model::Interaction> {
         // author7: one negative post: not repeated.
         post("s1", 7, 7, "acme", Negative),
     ];
-    out[5].intents = vec![Intent::ChurnRisk];
+    out[5].intents = vec![Intent::CHURN_RISK];
     out.iter().map(Seed::build).collect()
 }
 
@@ -237,7 +237,7 @@ fn varied() -> (
         s.mentions = entities
             .iter()
             .filter(|_| rng.next(2) == 0)
-            .copied()
+            .cloned()
             .collect();
         if s.mentions.is_empty() {
             s.mentions.push(entities[0]);
@@ -248,10 +248,10 @@ fn varied() -> (
                 s.entity_labels.push((id, labels[rng.next(3) as usize]));
             }
         }
-        s.intents = Intent::ALL
+        s.intents = Intent::BUNDLED
             .iter()
             .filter(|_| rng.next(4) == 0)
-            .copied()
+            .cloned()
             .collect();
         s.reach = 10 + rng.next(5000);
         seeds.push(s);
@@ -288,7 +288,7 @@ fn varied() -> (
                 .collect();
             s.entity_labels = kept;
             s.label = labels[(labels.iter().position(|l| *l == s.label).unwrap() + 1) % 3];
-            s.intents = vec![Intent::ALL[0]];
+            s.intents = vec![Intent::BUNDLED[0].clone()];
             let mut i = build(&s, *a);
             i.scored_at += Duration::hours(1);
             i

@@ -77,13 +77,14 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "018_forgotten",
             "021_author_posts",
             "022_crm_standings",
-            "023_noise"
+            "023_noise",
+            "024_route_names"
         ]
     );
     assert_eq!(first.already_applied, 0);
     let again = earshot_sink::migrate(&config).await.unwrap();
     assert!(again.applied.is_empty(), "{again:?}");
-    assert_eq!(again.already_applied, 16);
+    assert_eq!(again.already_applied, 17);
 
     let tables: Vec<String> = client(&config)
         .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
@@ -122,7 +123,7 @@ async fn migrations_run_from_empty_then_are_idempotent() {
             "SELECT toUInt64(count()) FROM (SELECT DISTINCT version FROM schema_migrations)"
         )
         .await,
-        16
+        17
     );
 }
 

@@ -65,7 +65,14 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
         SentimentLabel::Neutral,
         SentimentLabel::Negative,
     ];
-    let routes = [Route::None, Route::Support, Route::Sales, Route::Pr];
+    // An analyst's own route (issue 16) beside the bundled ones.
+    let routes = [
+        Route::NONE,
+        Route::SUPPORT,
+        Route::SALES,
+        Route::PR,
+        Route::new("product").unwrap(),
+    ];
     let sources = ["hn", "reddit", "rss"];
     let mut rng = Lcg(13);
     let mut out = Vec::new();
@@ -76,7 +83,7 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
         s.mentions = ENTITIES
             .iter()
             .filter(|_| rng.next(3) == 0)
-            .copied()
+            .cloned()
             .collect();
         s.label = labels[rng.next(3) as usize];
         if let Some((_, id)) = s.mentions.first() {
@@ -84,12 +91,12 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
                 s.entity_labels.push((id, labels[rng.next(3) as usize]));
             }
         }
-        s.intents = Intent::ALL
+        s.intents = Intent::BUNDLED
             .iter()
             .filter(|_| rng.next(5) == 0)
-            .copied()
+            .cloned()
             .collect();
-        s.route = routes[rng.next(4) as usize];
+        s.route = routes[rng.next(5) as usize].clone();
         s.priority = rng.next(101) as u8;
         s.reach = rng.next(10) * 1000 + rng.next(1000);
         out.push(s);
@@ -98,7 +105,7 @@ fn seeds(until: DateTime<Utc>) -> Vec<Seed<'static>> {
         let mut s = Seed::new(format!("burst{n}"), until - TimeDelta::seconds(60 + n * 97));
         s.mentions = vec![(EntityKind::Brand, "acme")];
         s.label = SentimentLabel::Negative;
-        s.route = Route::Support;
+        s.route = Route::SUPPORT;
         s.priority = 90;
         s.reach = 500 + n as u64;
         s.source = "reddit";
@@ -127,7 +134,11 @@ fn issue_13_same_fields_compare_numbers_loosely_and_text_exactly() {
 /// query receives them all; each uses those it names).
 fn windows(until: DateTime<Utc>) -> Vec<(String, Vec<(&'static str, Param)>)> {
     let until_s = until.timestamp() as u32;
-    let intents = format!("{},{}", Intent::ALL[0].as_str(), Intent::ALL[1].as_str());
+    let intents = format!(
+        "{},{}",
+        Intent::BUNDLED[0].as_str(),
+        Intent::BUNDLED[1].as_str()
+    );
     [
         (24 * 3600, "", 0, String::new()),
         (3 * 86_400, "acme", 0, intents),

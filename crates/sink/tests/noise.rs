@@ -29,8 +29,8 @@ fn posts() -> Vec<Interaction> {
         let mut s = Seed::new(*id, until() - chrono::Duration::minutes(60 - n as i64));
         s.mentions.push((EntityKind::Brand, "acme"));
         s.label = SentimentLabel::Negative;
-        s.intents.push(Intent::Complaint);
-        s.route = Route::Support;
+        s.intents.push(Intent::COMPLAINT);
+        s.route = Route::SUPPORT;
         s.priority = 80;
         s.reach = 100 + n as u64;
         let mut i = s.build();

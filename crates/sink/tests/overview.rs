@@ -47,10 +47,10 @@ fn seed_matching(n: u64, generation: u64, matched: fn(u64) -> bool) -> Seed<'sta
         }
     }
     if x.is_multiple_of(3) {
-        s.intents.push(Intent::Complaint);
+        s.intents.push(Intent::COMPLAINT);
     }
     if x.is_multiple_of(4) {
-        s.intents.push(Intent::Praise);
+        s.intents.push(Intent::PRAISE);
     }
     s
 }
@@ -173,12 +173,12 @@ async fn queue_agrees_with_the_seeds(config: &SinkConfig, mut target: Target) {
                 s.mentions.push((EntityKind::Brand, "initech"));
             }
             if n % 3 == 0 {
-                s.intents.push(Intent::Complaint);
+                s.intents.push(Intent::COMPLAINT);
             }
             s.route = if n % 2 == 0 {
-                Route::Support
+                Route::SUPPORT
             } else {
-                Route::None
+                Route::NONE
             };
             s.priority = (n % 100) as u8;
             s.reach = n % 977;
@@ -192,10 +192,10 @@ async fn queue_agrees_with_the_seeds(config: &SinkConfig, mut target: Target) {
         .iter_mut()
         .step_by(10)
         .map(|s| {
-            s.route = if s.route == Route::None {
-                Route::Support
+            s.route = if s.route == Route::NONE {
+                Route::SUPPORT
             } else {
-                Route::None
+                Route::NONE
             };
             s.priority = 99 - s.priority;
             s.clone()
@@ -217,11 +217,11 @@ async fn queue_agrees_with_the_seeds(config: &SinkConfig, mut target: Target) {
     ] {
         let mut expected: Vec<&Seed> = seeds
             .iter()
-            .filter(|s| s.route != Route::None && s.at >= since && s.at < until())
+            .filter(|s| s.route != Route::NONE && s.at >= since && s.at < until())
             .filter(|s| brand.is_empty() || s.mentions.iter().any(|(_, e)| *e == brand))
             .filter(|s| {
                 intent.is_empty()
-                    || (intent == "complaint" && s.intents.contains(&Intent::Complaint))
+                    || (intent == "complaint" && s.intents.contains(&Intent::COMPLAINT))
             })
             .collect();
         expected.sort_by(|a, b| {

@@ -45,7 +45,7 @@ fn seeds() -> Vec<Seed<'static>> {
         SentimentLabel::Neutral,
         SentimentLabel::Negative,
     ];
-    let routes = [Route::None, Route::Support, Route::Sales, Route::Pr];
+    let routes = [Route::NONE, Route::SUPPORT, Route::SALES, Route::PR];
     let sources = ["hn", "reddit", "rss"];
     let mut out = Vec::new();
     // 400 posts over the 9 days before `until`.
@@ -64,12 +64,12 @@ fn seeds() -> Vec<Seed<'static>> {
                 s.entity_labels.push((id, labels[rng.next(3) as usize]));
             }
         }
-        for intent in Intent::ALL {
+        for intent in Intent::BUNDLED {
             if rng.next(5) == 0 {
-                s.intents.push(*intent);
+                s.intents.push(intent.clone());
             }
         }
-        s.route = routes[rng.next(4) as usize];
+        s.route = routes[rng.next(4) as usize].clone();
         s.priority = rng.next(101) as u8;
         s.reach = rng.next(10) * 1000 + rng.next(1000);
         out.push(s);
@@ -82,7 +82,7 @@ fn seeds() -> Vec<Seed<'static>> {
         );
         s.mentions = vec![(EntityKind::Brand, "acme")];
         s.label = SentimentLabel::Negative;
-        s.route = Route::Support;
+        s.route = Route::SUPPORT;
         s.priority = 90;
         s.reach = 500 + n as u64;
         s.source = "reddit";
@@ -227,7 +227,7 @@ fn check(r: &Report, seeds: &[Seed<'_>], brand: Option<&str>) {
     // Work queue.
     let mut queue: Vec<&Seed<'_>> = seeds
         .iter()
-        .filter(|s| in_window(s, since, until) && s.route != Route::None)
+        .filter(|s| in_window(s, since, until) && s.route != Route::NONE)
         .filter(|s| !answered.contains(&post_id(s)) && matches_brand(s, brand, true))
         .collect();
     queue.sort_by(|a, b| {

@@ -14,9 +14,6 @@ use crate::layout::{agent_from_cookie, error_page, sep, shell, store_error, wind
 use crate::window::{Window, WindowQuery};
 use crate::ConsoleState;
 
-/// Teams a post can be routed to (the route enum of the stores, less `none`).
-pub const ROUTES: &[&str] = &["support", "sales", "marketing", "pr"];
-
 /// Query string of the queue.
 #[derive(Debug, Default, Deserialize)]
 pub struct QueueQuery {
@@ -55,12 +52,14 @@ impl QueueQuery {
                 return Err(format!("{k}: longer than {MAX_FILTER} bytes"));
             }
         }
-        let route = self.route.trim();
-        if !route.is_empty() && !ROUTES.contains(&route) {
-            return Err(format!(
-                "route: `{route}` is not one of {}",
-                ROUTES.join(", ")
-            ));
+        // Any well-formed name: a route or intent no longer configured may
+        // still be in the stored posts.
+        for (key, v) in [("route", self.route.trim()), ("intent", self.intent.trim())] {
+            if !v.is_empty() && !earshot_model::valid_name(v) {
+                return Err(format!(
+                    "{key}: `{v}` is no {key} name (lowercase letters, digits and `_`)"
+                ));
+            }
         }
         Ok(())
     }
@@ -123,14 +122,11 @@ fn render(
             form.filter-form method="get" action="/queue" {
                 @for (k, v) in w.query() { input type="hidden" name=(k) value=(v); }
                 label for="f-route" { "Route" }
-                select #f-route name="route" {
-                    option value="" selected[q.route.trim().is_empty()] { "any" }
-                    @for r in ROUTES { option value=(r) selected[q.route.trim() == *r] { (r) } }
-                }
+                (choice("f-route", "route", q.route.trim(), &state.inner.routes))
                 label for="f-brand" { "Brand" }
                 input #f-brand type="text" name="brand" value=(q.brand.trim()) size="12";
                 label for="f-intent" { "Intent" }
-                input #f-intent type="text" name="intent" value=(q.intent.trim()) size="12";
+                (choice("f-intent", "intent", q.intent.trim(), &state.inner.intents))
                 label for="f-tier" { "Customer tier" }
                 input #f-tier type="text" name="tier" value=(q.tier.trim()) size="10";
                 button type="submit" { "Filter" }
@@ -143,6 +139,23 @@ fn render(
         }
     };
     shell("Work queue", Nav::Queue, body)
+}
+
+/// A filter's field: a choice among the configured names (and the current
+/// value, should it no longer be configured), or a text field when the
+/// console was given none.
+fn choice(id: &str, name: &str, current: &str, names: &[String]) -> Markup {
+    if names.is_empty() {
+        return html! { input id=(id) type="text" name=(name) value=(current) size="12"; };
+    }
+    let stale = !current.is_empty() && !names.iter().any(|n| n == current);
+    html! {
+        select id=(id) name=(name) {
+            option value="" selected[current.is_empty()] { "any" }
+            @for n in names { option value=(n) selected[current == n] { (n) } }
+            @if stale { option value=(current) selected { (current) } }
+        }
+    }
 }
 
 fn notice(done: &str) -> &'static str {

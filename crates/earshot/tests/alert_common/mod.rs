@@ -269,7 +269,7 @@ pub fn surge_seeds(now: DateTime<Utc>) -> Vec<Interaction> {
             100 + n as u64,
         );
         if (3..7).contains(&n) {
-            i.intents = vec![earshot_model::Intent::PrRisk];
+            i.intents = vec![earshot_model::Intent::PR_RISK];
         }
         out.push(i);
     }

@@ -87,10 +87,10 @@ pub fn interaction(n: usize) -> Interaction {
         SentimentLabel::Negative,
     ][n % 4];
     (s.intents, s.route) = match n % 7 {
-        0 => (vec![Intent::Complaint], Route::Support),
-        1 => (vec![Intent::PurchaseIntent], Route::Sales),
-        2 => (vec![Intent::Question], Route::None),
-        _ => (vec![], Route::None),
+        0 => (vec![Intent::COMPLAINT], Route::SUPPORT),
+        1 => (vec![Intent::PURCHASE_INTENT], Route::SALES),
+        2 => (vec![Intent::QUESTION], Route::NONE),
+        _ => (vec![], Route::NONE),
     };
     s.priority = (n % 4) as u8;
     let mut i = s.build();

@@ -89,16 +89,17 @@ impl Cluster {
         if let Some(rest) = sql.strip_prefix("ALTER TABLE ") {
             let (table, body) = qualified_name(rest, &prefix).ok_or_else(|| err("table name"))?;
             let local = format!("ALTER TABLE {db}.{table}{LOCAL_SUFFIX} ON CLUSTER {c}{body}");
-            if !body.trim_start().starts_with("ADD COLUMN") {
+            let body = body.trim_start();
+            if !body.starts_with("ADD COLUMN") && !body.starts_with("MODIFY COLUMN") {
                 return Ok(vec![local]);
             }
-            // A new column must be on the distributed table too, which
-            // inserts and queries go through. An ALTER of it ON CLUSTER is
+            // A new (or retyped) column must be on the distributed table
+            // too, which inserts and queries go through. An ALTER of it ON CLUSTER is
             // refused where shards are replicated (code 371), so it is
             // created again over the altered local table: it holds no rows
             // (the sink inserts with `insert_distributed_sync`).
             let key = sharding_key_of(table)
-                .ok_or_else(|| err("ADD COLUMN to a table no migration creates"))?;
+                .ok_or_else(|| err("a column change to a table no migration creates"))?;
             return Ok(vec![
                 local,
                 format!("DROP TABLE IF EXISTS {db}.{table} ON CLUSTER {c}"),
@@ -269,7 +270,29 @@ mod tests {
         let err = cluster()
             .transform("ALTER TABLE e.nope ADD COLUMN x String", "e")
             .unwrap_err();
-        assert_eq!(err.reason, "ADD COLUMN to a table no migration creates");
+        assert_eq!(
+            err.reason,
+            "a column change to a table no migration creates"
+        );
+    }
+
+    /// Issue 16 item 3: a retyped column (`route` from Enum8 to a name)
+    /// reaches the distributed table the same way.
+    #[test]
+    fn issue_16_modify_column_recreates_the_distributed_table() {
+        let sql = "ALTER TABLE e.mentions MODIFY COLUMN route String";
+        let out = cluster().transform(sql, "e").unwrap();
+        assert_eq!(out.len(), 3, "{out:#?}");
+        assert_eq!(
+            out[0],
+            "ALTER TABLE e.mentions_local ON CLUSTER c1 MODIFY COLUMN route String"
+        );
+        assert_eq!(out[1], "DROP TABLE IF EXISTS e.mentions ON CLUSTER c1");
+        assert!(
+            out[2].starts_with("CREATE TABLE IF NOT EXISTS e.mentions ON CLUSTER c1 AS e.mentions_local ENGINE = Distributed("),
+            "{}",
+            out[2]
+        );
     }
 
     #[test]

@@ -295,6 +295,27 @@ impl ClickHouseSink {
                 config.database, config.url
             )));
         }
+        // Migration 024 made `route` a name: rows with a route of the
+        // analyst's own cannot go into the older Enum8 column.
+        let route_type: Vec<String> = retry
+            .run("check schema", &retries, || {
+                let client = client.clone();
+                async move {
+                    client
+                        .query("SELECT type FROM system.columns WHERE database = ? AND table = 'interactions' AND name = 'route'")
+                        .bind(config.database.as_str())
+                        .fetch_all()
+                        .await
+                        .map_err(error::classify)
+                }
+            })
+            .await?;
+        if route_type.iter().any(|t| t.starts_with("Enum8")) {
+            return Err(SinkError::Fatal(format!(
+                "database `{}` at {} predates migration 024_route_names (`route` is still an Enum8): run `earshot migrate` first",
+                config.database, config.url
+            )));
+        }
         tracing::info!(version = %features.version, features = ?features.names(), "connected to ClickHouse");
         Ok(ClickHouseSink {
             client,

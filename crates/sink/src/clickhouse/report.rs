@@ -33,6 +33,10 @@ pub const QUERIES: &[(&str, &str)] = &[
         include_str!("../../../../deploy/clickhouse/queries/intent_breakdown.sql"),
     ),
     (
+        "route_breakdown",
+        include_str!("../../../../deploy/clickhouse/queries/route_breakdown.sql"),
+    ),
+    (
         "source_breakdown",
         include_str!("../../../../deploy/clickhouse/queries/source_breakdown.sql"),
     ),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
-use earshot_model::{EntityKind, Interaction, Route, SentimentLabel};
+use earshot_model::{EntityKind, Interaction, SentimentLabel};
 use serde::Serialize;
 
 use crate::BatchItem;
@@ -26,8 +26,8 @@ pub(crate) struct InteractionRow<'a> {
     pub brands: Vec<&'a str>,
     pub competitors: Vec<&'a str>,
     pub customers: Vec<&'a str>,
-    pub intents: Vec<&'static str>,
-    pub route: i8,
+    pub intents: Vec<&'a str>,
+    pub route: &'a str,
     pub priority: u8,
     pub priority_reasons: &'a [String],
     pub sentiment_label: i8,
@@ -58,7 +58,7 @@ pub(crate) struct MentionRow<'a> {
     pub sentiment_compound: f32,
     pub author_reach: u64,
     pub priority: u8,
-    pub route: i8,
+    pub route: &'a str,
     pub version: u64,
 }
 
@@ -82,17 +82,6 @@ pub(crate) fn label_code(label: SentimentLabel) -> i8 {
         SentimentLabel::Negative => -1,
         SentimentLabel::Neutral => 0,
         SentimentLabel::Positive => 1,
-    }
-}
-
-/// Enum8 value of a route (matches the DDL).
-pub(crate) fn route_code(route: Route) -> i8 {
-    match route {
-        Route::None => 0,
-        Route::Support => 1,
-        Route::Sales => 2,
-        Route::Marketing => 3,
-        Route::Pr => 4,
     }
 }
 
@@ -154,7 +143,7 @@ pub(crate) fn interaction_row(item: &BatchItem) -> InteractionRow<'_> {
         competitors: i.entities(EntityKind::Competitor),
         customers: i.entities(EntityKind::Customer),
         intents: i.intents.iter().map(|x| x.as_str()).collect(),
-        route: route_code(i.route),
+        route: i.route.as_str(),
         priority: i.priority,
         priority_reasons: &i.priority_reasons,
         sentiment_label: label_code(i.sentiment.label),
@@ -212,7 +201,7 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
             sentiment_compound: compound,
             author_reach: i.post.author.reach.unwrap_or(0),
             priority: i.priority,
-            route: route_code(i.route),
+            route: i.route.as_str(),
             version,
         })
     })

@@ -493,6 +493,22 @@ WHERE standing != '' AND (period, refresh) GLOBAL IN (SELECT period, max(refresh
         ],
         backfill: None,
     },
+    // Issue 16: intents and routes are names from config, so `route` is no
+    // longer an Enum8 of the five bundled routes but a string (low
+    // cardinality where the server has it, as `intents` already is).
+    // MODIFY COLUMN converts each stored value to its name ('support' stays
+    // 'support'); on a cluster the distributed tables are created again over
+    // the altered local tables, as for an added column. Queries compare
+    // `route` with names only (`route != 'none'`), never by enum order.
+    Migration {
+        version: 24,
+        name: "route_names",
+        statements: &[
+            "ALTER TABLE {db}.interactions MODIFY COLUMN route {lc}",
+            "ALTER TABLE {db}.mentions MODIFY COLUMN route {lc}",
+        ],
+        backfill: None,
+    },
 ];
 
 /// Tables with a retention TTL, and the column it counts from.
@@ -735,11 +751,14 @@ mod tests {
                 .iter()
                 .filter(|s| s.contains("ENGINE = Distributed(prod, e, "))
                 .count();
-            // A column added to a table is added to its distributed table
-            // too, by dropping and creating it again.
+            // A column added to (or retyped in) a table is changed in its
+            // distributed table too, by dropping and creating it again.
             let added = single
                 .iter()
-                .filter(|s| s.starts_with("ALTER TABLE") && s.contains("ADD COLUMN"))
+                .filter(|s| {
+                    s.starts_with("ALTER TABLE")
+                        && (s.contains("ADD COLUMN") || s.contains("MODIFY COLUMN"))
+                })
                 .count();
             assert_eq!(
                 (replicated, distributed),

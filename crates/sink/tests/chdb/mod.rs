@@ -1,6 +1,7 @@
 //! chdb for the ClickHouse 26.x tests: installing it, running SQL in it
 //! through `driver.py`, and comparing its TabSeparated results with 18.16's.
 
+#![allow(dead_code)]
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
