@@ -96,8 +96,8 @@ async fn check_figures(config: &SinkConfig) {
     assert!(shown.contains(&("hn:o1", 0)), "{shown:?}");
 }
 
-#[tokio::test]
-async fn issue_16_sqlite_stores_noise_flags_and_counts_a_cluster_once() {
+/// A migrated embedded store in a temporary directory, holding [`posts`].
+fn sqlite_with_posts() -> (tempfile::TempDir, SinkConfig, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = SinkConfig {
         kind: SinkKind::Sqlite,
@@ -107,6 +107,12 @@ async fn issue_16_sqlite_stores_noise_flags_and_counts_a_cluster_once() {
     let store = SqliteStore::open(&config.sqlite.path).unwrap();
     store.migrate().unwrap();
     store.upsert(&batch_of(posts())).unwrap();
+    (dir, config, store)
+}
+
+#[tokio::test]
+async fn issue_16_sqlite_stores_noise_flags_and_counts_a_cluster_once() {
+    let (_dir, config, _store) = sqlite_with_posts();
     let db = rusqlite::Connection::open(&config.sqlite.path).unwrap();
     let row: (String, i64, bool, bool, String, i64) = db
         .query_row(
@@ -148,15 +154,7 @@ async fn issue_16_sqlite_stores_noise_flags_and_counts_a_cluster_once() {
 /// post, kept its mention rows and refused the batch on their primary key.
 #[tokio::test]
 async fn issue_16_a_redelivered_cluster_copy_replaces_its_row_and_mentions() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = SinkConfig {
-        kind: SinkKind::Sqlite,
-        ..SinkConfig::default()
-    };
-    config.sqlite.path = dir.path().join("e.db");
-    let store = SqliteStore::open(&config.sqlite.path).unwrap();
-    store.migrate().unwrap();
-    store.upsert(&batch_of(posts())).unwrap();
+    let (_dir, config, store) = sqlite_with_posts();
     store
         .upsert(&batch_of(posts()))
         .expect("the same posts again are replaced, copies included");
