@@ -33,15 +33,18 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
-/// Earshot's producer settings (`kafka/producer.rs`, defaults of `[transport.kafka]`).
+/// Earshot's producer settings (`kafka/producer.rs`, defaults of
+/// `[transport.kafka]`); `RELAY_LINGER_MS` sets another `linger.ms`, as
+/// `[transport.kafka] linger_ms` does.
 fn producer(brokers: &str) -> BaseProducer {
+    let linger = std::env::var("RELAY_LINGER_MS").unwrap_or_else(|_| "200".into());
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("client.id", "earshot")
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", "lz4")
-        .set("linger.ms", "5")
+        .set("linger.ms", linger)
         .create()
         .unwrap_or_else(|e| fail("producer", e))
 }
@@ -81,7 +84,8 @@ fn send(p: &BaseProducer, topic: &str, key: &[u8], payload: &[u8]) {
 fn relay(brokers: &str, group: &str, input: &str, output: &str) {
     let stop = stop_on_signal();
     let (c, p) = (consumer(brokers, group), producer(brokers));
-    c.subscribe(&[input]).unwrap_or_else(|e| fail("subscribe", e));
+    c.subscribe(&[input])
+        .unwrap_or_else(|e| fail("subscribe", e));
     let mut last_commit = Instant::now();
     let mut relayed = 0u64;
     // Commits the positions once every record read before them is durable.
@@ -155,7 +159,8 @@ fn produce(brokers: &str, topic: &str) {
     let mut n = 0u64;
     for line in std::io::stdin().lock().lines() {
         let line = line.unwrap_or_else(|e| fail("stdin", e));
-        let id: Id = serde_json::from_str(&line).unwrap_or_else(|e| fail("a line without an id", e));
+        let id: Id =
+            serde_json::from_str(&line).unwrap_or_else(|e| fail("a line without an id", e));
         send(&p, topic, id.id.as_bytes(), line.as_bytes());
         p.poll(Duration::ZERO);
         n += 1;
