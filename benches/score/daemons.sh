@@ -19,7 +19,10 @@
 #   LANGS="none" POSTS=20000 benches/score/daemons.sh  # only the posts without `lang`
 #
 # The match daemon runs the bundled config's [matcher] (config/earshot.toml,
-# detect_language as shipped) with the stage defaults.
+# detect_language as shipped) with the stage defaults. With
+# EARSHOT_TEST_CLICKHOUSE set (an HTTP URL), `earshot sink` then drains each
+# round's scored topic (the match side's) into a new database on that
+# server until it holds every post, and its CPU a post is printed too.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -123,6 +126,38 @@ EOF
     drain "$out" "$group" "$exe" --config "$cfg" match
 }
 
+# `earshot sink` from the scored topic $1 into database $2, until it holds
+# every post (the same CPU accounting as drain).
+run_sink() {
+    local scored=$1 db=$2
+    local cfg="$dir/config/bench-$db.toml"
+    printf '%s\n' "[transport.kafka]" "brokers = \"$brokers\"" "[transport.topics]" \
+        "raw = \"unused_$tag\"" "scored = \"$scored\"" "dead_letter = \"dlq_$tag\"" \
+        "partitions = $partitions" "[sink]" 'kind = "clickhouse"' "group = \"$db\"" \
+        "[sink.clickhouse]" "url = \"$EARSHOT_TEST_CLICKHOUSE\"" "database = \"$db\"" >"$cfg"
+    "$earshot" --config "$cfg" migrate >/dev/null 2>"$dir/$db.migrate.log"
+    local started
+    started=$(date +%s.%N)
+    EARSHOT_METRICS_ADDR=127.0.0.1:0 /usr/bin/time -f '%U %S' -o "$dir/$db.cpu" "$earshot" --config "$cfg" sink 2>"$dir/$db.log" &
+    child=$!
+    local deadline=$(($(date +%s) + 1800))
+    while [[ "$(curl -fsS "$EARSHOT_TEST_CLICKHOUSE" --data-binary "SELECT uniqExact(post_id) FROM $db.interactions" 2>/dev/null || echo 0)" -lt "$posts" ]]; do
+        if [[ $(date +%s) -gt $deadline ]] || ! kill -0 "$child" 2>/dev/null; then
+            echo "sink: $db does not hold $posts posts; log:" >&2
+            tail -20 "$dir/$db.log" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+    local wall
+    wall=$(echo "$(date +%s.%N) - $started" | bc)
+    pkill -TERM -P "$child"
+    wait "$child" || { echo "sink exited with an error; log:" >&2; tail -20 "$dir/$db.log" >&2; exit 1; }
+    child=""
+    curl -fsS "$EARSHOT_TEST_CLICKHOUSE" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null || true
+    awk -v n="$posts" -v w="$wall" '{ printf "%.1f %.1f\n", ($1 + $2) * 1e6 / n, w }' "$dir/$db.cpu" >"$dir/result"
+}
+
 sides="relay match"
 [[ -n "${BASE:-}" ]] && sides="relay match base"
 median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -144,6 +179,12 @@ for r in $(seq 1 "$rounds"); do
             cpu[$lang,$side]+="$us "
             printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$lang" "$side" "$us" "$wall"
         done
+        if [[ -n "${EARSHOT_TEST_CLICKHOUSE:-}" ]]; then
+            run_sink "out_match_${lang}_${r}_$tag" "sink_${lang}_${r}_$tag"
+            read -r us wall <"$dir/result"
+            cpu[$lang,sink]+="$us "
+            printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$lang" "sink" "$us" "$wall"
+        fi
     done
 done
 for lang in $langs; do
@@ -155,4 +196,8 @@ for lang in $langs; do
         awk -v l="$lang" -v s="$side" -v m="$m" -v f="$relay_us" \
             'BEGIN { printf "median lang=%s %-6s %7.1f us CPU a post (%+.1f us beyond the bare relay)\n", l, s, m, m - f }'
     done
+    if [[ -n "${cpu[$lang,sink]:-}" ]]; then
+        # shellcheck disable=SC2086
+        echo "median lang=$lang sink   $(median ${cpu[$lang,sink]}) us CPU a post (scored topic -> ClickHouse)"
+    fi
 done
