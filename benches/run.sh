@@ -17,6 +17,7 @@ benches=(
 "score|benches/score/run.sh|whole process: earshot score vs the least work its interface needs, and vs vaderSentiment"
 "noise|benches/score/noise.sh|whole process: earshot score with [matcher.noise] on vs off (the near-duplicate fingerprint's cost)"
 "embedded|benches/score/embedded.sh|whole process: earshot run (file -> in-memory bus -> match -> SQLite) CPU per post vs earshot score"
+"daemons|benches/score/daemons.sh|whole process: earshot match draining a 100k backlog on a broker, CPU per post vs a bare rdkafka relay (benches/relay_floor.rs)"
 "e2e|benches/e2e/run.sh|end to end Kafka -> match -> sink -> ClickHouse vs a bare consumer and ClickHouse's Kafka engine"
 "kafka-e2e|benches/scripts/kafka-e2e.sh|raw -> earshot match -> scored on a real broker: posts/s and latency percentiles"
 "daemons-cpu|benches/scripts/daemons-cpu.sh|capacity: CPU per post of connect, match and sink, whole processes"
@@ -31,6 +32,7 @@ benches=(
 "score-floor|cargo run --release -p earshot-benches --bin earshot-score-floor --|the least work earshot score's interface needs (used by score)"
 "lang-eval|cargo run --release -p earshot-benches --bin lang-eval --|language detection accuracy and speed, 29 languages"
 "compile-rss|cargo run --release -p earshot-benches --bin compile-rss --|watchlist compile time and peak memory (run under /usr/bin/time -f %M)"
+"relay-floor|cargo run --release -p earshot-benches --bin earshot-relay-floor --|a bare rdkafka relay with Earshot's client settings (used by daemons)"
 )
 # Scripts that are not benchmarks: helpers of the ones above, and the
 # training of the hybrid sentiment model (benches/sentiment-eval/train.sh).

@@ -33,7 +33,12 @@ pub struct KafkaConfig {
     /// Consumer group session timeout in milliseconds (default 10,000).
     #[serde(default = "default_session_timeout")]
     pub session_timeout_ms: u32,
-    /// Producer linger in milliseconds: how long to wait to fill a batch (default 5).
+    /// Producer linger in milliseconds: how long to wait to fill a batch
+    /// (default 200). librdkafka's idempotent producer keeps one request in
+    /// flight per partition and, once a waiting batch's linger is over,
+    /// polls in a busy loop until that request is answered: a short linger
+    /// costs a core's worth of wake-ups whenever the broker acknowledges
+    /// slowly (benches/RESULTS.md, "earshot match draining a backlog").
     #[serde(default = "default_linger")]
     pub linger_ms: u32,
     /// A consumer left with no partitions while its topics have lag (and its
@@ -322,7 +327,7 @@ fn default_session_timeout() -> u32 {
     10_000
 }
 fn default_linger() -> u32 {
-    5
+    200
 }
 fn default_raw() -> String {
     "earshot.raw".into()

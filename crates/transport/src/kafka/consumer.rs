@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
-use rdkafka::message::{Headers, Message as _, OwnedMessage};
+use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::context::{Ctx, Part, Shared};
@@ -227,13 +227,20 @@ impl Poller {
                 Err(std_mpsc::TryRecvError::Empty) => {}
             }
             let stopping = self.stop.load(Ordering::SeqCst) || self.options.shutdown.is_cancelled();
-            self.set_paused(stopping || self.budget.available_permits() == 0);
+            let free = self.budget.available_permits();
+            // Paused when the budget is used up, resumed only once a margin of
+            // it is free again: resuming on a single permit paused again at
+            // the next message, and each pause drops what librdkafka had
+            // prefetched, so the same records were fetched over and over.
+            let exhausted = free == 0 || (self.paused && free < self.resume_margin());
+            self.set_paused(stopping || exhausted);
             if !stopping {
                 self.deliver_stash();
             }
             match self.consumer.poll(POLL) {
                 Some(Ok(m)) => {
-                    let m = m.detach();
+                    // One copy out of librdkafka's buffer, handed on as it is.
+                    let m = to_message(&m);
                     let mut stash = self.shared.stash.lock().expect("stash lock");
                     if stopping || !stash.is_empty() {
                         stash.push_back(m);
@@ -310,6 +317,12 @@ impl Poller {
             .map_err(|e| TransportError::Broker(format!("commit: {e}")))
     }
 
+    /// Free permits needed to resume a paused assignment: an eighth of the
+    /// budget (at least one), enough for several fetches' worth of records.
+    fn resume_margin(&self) -> usize {
+        (self.options.max_in_flight / 8).max(1)
+    }
+
     /// Pauses or resumes the whole assignment. While paused we keep polling:
     /// that serves rebalances and keeps the member alive, and librdkafka drops
     /// what it had prefetched for paused partitions, so memory stays bounded.
@@ -352,20 +365,20 @@ impl Poller {
     }
 
     /// Tracks `m` in its partition's watermark and hands it to the async side.
-    fn deliver(&mut self, m: OwnedMessage, permit: OwnedSemaphorePermit) {
+    fn deliver(&mut self, message: Message, permit: OwnedSemaphorePermit) {
         let watermark = {
             let mut parts = self.shared.parts.lock().expect("assignment lock");
-            let Some(part) = parts.get_mut(&(m.topic().to_string(), m.partition())) else {
+            let Some(part) = parts.get_mut(&(message.topic.clone(), message.partition)) else {
                 // Not (or no longer) ours: never tracked, so never committed past.
                 return;
             };
-            if part.last_tracked.is_some_and(|last| m.offset() <= last) {
+            if part.last_tracked.is_some_and(|last| message.offset <= last) {
                 // The partition rewound (e.g. an offset reset): start a fresh
                 // tracker so the old one's tokens cannot commit.
                 tracing::warn!(
-                    topic = m.topic(),
-                    partition = m.partition(),
-                    offset = m.offset(),
+                    topic = %message.topic,
+                    partition = message.partition,
+                    offset = message.offset,
                     "partition rewound"
                 );
                 *part = Part {
@@ -374,11 +387,10 @@ impl Poller {
                     committed: part.committed,
                 };
             }
-            part.watermark.track(m.offset());
-            part.last_tracked = Some(m.offset());
+            part.watermark.track(message.offset);
+            part.last_tracked = Some(message.offset);
             part.watermark.clone()
         };
-        let message = to_message(&m);
         let ack = AckToken::new(watermark, message.offset, Some(permit));
         // If the receiver is gone the delivery (and its token) is dropped: held.
         let _ = self.deliveries.send(Ok(Delivery {
@@ -410,7 +422,7 @@ fn member(
     Ok(consumer)
 }
 
-fn to_message(m: &OwnedMessage) -> Message {
+fn to_message(m: &BorrowedMessage<'_>) -> Message {
     Message {
         topic: m.topic().to_string(),
         partition: m.partition(),

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
-use rdkafka::message::OwnedMessage;
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::PartitionWatermark;
+use crate::{Message, PartitionWatermark};
 
 /// One assigned partition.
 pub(super) struct Part {
@@ -44,8 +43,9 @@ pub(super) struct Shared {
     /// Whether the poll loop keeps the assignment paused (budget used up or stopping).
     pub paused: AtomicBool,
     /// Messages librdkafka returned after we paused (already fetched); they
-    /// are delivered first once there is budget again, in order.
-    pub stash: Mutex<VecDeque<OwnedMessage>>,
+    /// are delivered first once there is budget again, in order. Kept as
+    /// [`Message`]s: the one copy out of librdkafka's buffer is the one handed on.
+    pub stash: Mutex<VecDeque<Message>>,
     /// Set when the member is leaving: `close` already drained, so the final
     /// revoke does not wait for in-flight work again.
     pub closing: AtomicBool,
@@ -205,11 +205,11 @@ impl ConsumerContext for Ctx {
                     parts.remove(&(e.topic().to_string(), e.partition()));
                 }
                 drop(parts);
-                self.shared.stash.lock().expect("stash lock").retain(|m| {
-                    revoked
-                        .find_partition(rdkafka::Message::topic(m), rdkafka::Message::partition(m))
-                        .is_none()
-                });
+                self.shared
+                    .stash
+                    .lock()
+                    .expect("stash lock")
+                    .retain(|m| revoked.find_partition(&m.topic, m.partition).is_none());
                 tracing::info!(partitions = ?offsets_of(revoked), "partitions revoked");
                 crate::ready::readiness().fail(
                     &crate::ready::partitions_check(&self.group),
