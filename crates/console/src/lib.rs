@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 
 pub use auth::hash_password;
 pub use config::{AuthMode, ConsoleConfig, Role, UserConfig};
-pub use state::{ConsoleError, ConsoleState};
+pub use state::{ConsoleError, ConsoleState, LabelSource};
 
 /// Largest request body accepted (forms and API calls are a few fields).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -36,6 +36,9 @@ pub enum ConsoleError {
     Store(#[from] earshot_sink::StoreError),
 }
 
+/// The configured intents and routes, `(intents, routes)` in config order.
+pub type LabelSource = Arc<dyn Fn() -> (Vec<String>, Vec<String>) + Send + Sync>;
+
 /// Shared by every request (cheap to clone).
 #[derive(Clone)]
 pub struct ConsoleState {
@@ -52,10 +55,9 @@ pub(crate) struct Inner {
     /// The brands' own accounts (`network:handle`), whose posts in a thread
     /// are the brand's replies.
     pub own: Vec<String>,
-    /// The configured intents and routes (less `none`), in config order:
-    /// the queue's filter choices. Empty: the filters take any name.
-    pub intents: Vec<String>,
-    pub routes: Vec<String>,
+    /// Where the configured intents and routes come from: the queue's
+    /// filter choices. None: the filters take any name.
+    pub labels: Option<LabelSource>,
     /// Users and sessions (`[console] auth`).
     pub auth: crate::auth::Auth,
     /// SHA-256 of the API token, when its variable is set and not empty.
@@ -84,8 +86,7 @@ impl ConsoleState {
                 authors: AuthorStore::open(sink).await?,
                 conversations: ConversationStore::open(sink).await?,
                 own: Vec::new(),
-                intents: Vec::new(),
-                routes: Vec::new(),
+                labels: None,
                 auth: crate::auth::Auth::new(
                     config.auth,
                     config.users.clone(),
@@ -110,12 +111,29 @@ impl ConsoleState {
     /// The intents and routes the matcher's config produces (`none` among
     /// the routes is left out: it is nobody's work), which the queue offers
     /// as filters; call before serving.
-    pub fn with_labels(mut self, intents: Vec<String>, routes: Vec<String>) -> Self {
+    pub fn with_labels(self, intents: Vec<String>, routes: Vec<String>) -> Self {
+        self.with_label_source(Arc::new(move || (intents.clone(), routes.clone())))
+    }
+
+    /// Like [`ConsoleState::with_labels`], asked on every page, so a console
+    /// in the same process as a reloading matcher shows its current names.
+    pub fn with_label_source(mut self, source: LabelSource) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.intents = intents;
-            inner.routes = routes.into_iter().filter(|r| r != "none").collect();
+            inner.labels = Some(source);
         }
         self
+    }
+
+    /// The intents and routes the queue offers (`none` left out).
+    pub(crate) fn labels(&self) -> (Vec<String>, Vec<String>) {
+        let Some(source) = &self.inner.labels else {
+            return (Vec::new(), Vec::new());
+        };
+        let (intents, routes) = source();
+        (
+            intents,
+            routes.into_iter().filter(|r| r != "none").collect(),
+        )
     }
 
     /// Whether the pages ask who is there (`[console] auth` is not `none`).

@@ -2,8 +2,10 @@
 //! configured store until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use earshot_match::SharedMatcher;
 
 use crate::config::Config;
 
@@ -18,7 +20,7 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
             )
         })?,
     };
-    let state = open_state(&config).await?;
+    let state = open_state(&config, None).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
@@ -27,9 +29,11 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
 
 /// `earshot run --follow` with `--console` or `[console] enabled`: binds
 /// `[console] addr` (failing the run when it cannot) and serves in the
-/// background until `stop`.
+/// background until `stop`. The queue's intents and routes are read from
+/// `matcher` on each page, so a reload shows there at once.
 pub async fn spawn(
     config: &Config,
+    matcher: Arc<SharedMatcher>,
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = config.console.addr.parse().with_context(|| {
@@ -38,7 +42,7 @@ pub async fn spawn(
             config.name, config.console.addr
         )
     })?;
-    let state = open_state(config).await?;
+    let state = open_state(config, Some(matcher)).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
@@ -51,19 +55,31 @@ pub async fn spawn(
 }
 
 /// The console's state: its stores, the brands' own accounts and the
-/// configured intents and routes (the queue's filters).
-async fn open_state(config: &Config) -> anyhow::Result<earshot_console::ConsoleState> {
+/// configured intents and routes (the queue's filters): those of `live`,
+/// the running matcher, when the console shares its process, else of the
+/// config as it is now.
+async fn open_state(
+    config: &Config,
+    live: Option<Arc<SharedMatcher>>,
+) -> anyhow::Result<earshot_console::ConsoleState> {
     let matcher = config.matcher()?;
-    let labels = matcher.labels();
-    Ok(
-        earshot_console::ConsoleState::open(&config.sink, &config.console)
-            .await?
-            .with_own_accounts(crate::conversations::own_accounts(&matcher))
-            .with_labels(
-                labels.intents.iter().map(ToString::to_string).collect(),
-                labels.routes.iter().map(ToString::to_string).collect(),
-            ),
-    )
+    let state = earshot_console::ConsoleState::open(&config.sink, &config.console)
+        .await?
+        .with_own_accounts(crate::conversations::own_accounts(&matcher));
+    let names = |m: &earshot_match::Matcher| {
+        let labels = m.labels();
+        (
+            labels.intents.iter().map(ToString::to_string).collect(),
+            labels.routes.iter().map(ToString::to_string).collect(),
+        )
+    };
+    Ok(match live {
+        Some(live) => state.with_label_source(Arc::new(move || names(&live.load()))),
+        None => {
+            let (intents, routes) = names(&matcher);
+            state.with_labels(intents, routes)
+        }
+    })
 }
 
 /// Serves on `listener` until `stop` is cancelled.

@@ -111,7 +111,7 @@ pub async fn run(
         ));
     }
     if follow && config.console.enabled {
-        crate::console::spawn(&config, shutdown.clone()).await?;
+        crate::console::spawn(&config, matcher.clone(), shutdown.clone()).await?;
     }
     let stages = CancellationToken::new();
     let tracker = TaskTracker::new();

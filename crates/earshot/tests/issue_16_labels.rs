@@ -145,6 +145,46 @@ async fn issue_16_own_intent_and_route_through_run_sqlite_and_console() {
     );
 }
 
+/// The console of `earshot run --follow --console` read the intents and
+/// routes once, at start: an intent added to the running config was
+/// matched at once but offered as a queue filter only after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_a_reloaded_intent_shows_in_the_running_console() {
+    let (dir, config) = setup("", "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[console]\naddr = \"127.0.0.1:0\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut c = Console::spawn(
+        dir.path(),
+        Some(&config),
+        &["run", "--follow", "--console"],
+        None,
+    );
+    let offered = "<option value=\"feature_request\">feature_request</option>";
+    let before = page(&c.url("/queue?window=30d")).await;
+    assert!(
+        before.contains("<option value=\"complaint\">complaint</option>"),
+        "{before}"
+    );
+    assert!(!before.contains(offered));
+    // The running process watches its files and reloads the matcher.
+    let intents = dir.path().join("intents.toml");
+    let mut text = std::fs::read_to_string(&intents).unwrap();
+    text.push_str(FEATURE_REQUEST);
+    std::fs::write(&intents, text).unwrap();
+    let started = std::time::Instant::now();
+    while !page(&c.url("/queue?window=30d")).await.contains(offered) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the reloaded intent never showed:\n{}",
+            c.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let status = c.terminate();
+    assert!(status.success(), "{status}: {}", c.log());
+}
+
 #[test]
 fn issue_16_config_names_are_checked() {
     // A route condition on an intent no intents rule produces (a typo).

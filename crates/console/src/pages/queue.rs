@@ -112,6 +112,7 @@ fn render(
     let mut back = w.query();
     back.extend(filters.iter().cloned());
     let back = crate::layout::query_string(&back);
+    let (intents, routes) = state.labels();
     let body = html! {
         h1 { "Work queue" }
         @if !q.done.is_empty() {
@@ -122,11 +123,11 @@ fn render(
             form.filter-form method="get" action="/queue" {
                 @for (k, v) in w.query() { input type="hidden" name=(k) value=(v); }
                 label for="f-route" { "Route" }
-                (choice("f-route", "route", q.route.trim(), &state.inner.routes))
+                (choice("f-route", "route", q.route.trim(), &routes))
                 label for="f-brand" { "Brand" }
                 input #f-brand type="text" name="brand" value=(q.brand.trim()) size="12";
                 label for="f-intent" { "Intent" }
-                (choice("f-intent", "intent", q.intent.trim(), &state.inner.intents))
+                (choice("f-intent", "intent", q.intent.trim(), &intents))
                 label for="f-tier" { "Customer tier" }
                 input #f-tier type="text" name="tier" value=(q.tier.trim()) size="10";
                 button type="submit" { "Filter" }
