@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use earshot_match::eval::{evaluate, parse_labelled, Counts};
+use earshot_match::eval::{check_intents, evaluate, parse_labelled, Counts};
 use earshot_match::Matcher;
 
 use crate::report::{section, table};
@@ -19,7 +19,9 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(labels)
         .with_context(|| format!("cannot read labels file {}", labels.display()))?;
-    let posts = parse_labelled(&text).map_err(|e| anyhow::anyhow!("{}: {e}", labels.display()))?;
+    let in_file = |e| anyhow::anyhow!("{}: {e}", labels.display());
+    let posts = parse_labelled(&text).map_err(in_file)?;
+    check_intents(&posts, &matcher.labels()).map_err(in_file)?;
     let e = evaluate(matcher, &posts);
     writeln!(
         out,

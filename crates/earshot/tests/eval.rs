@@ -91,3 +91,49 @@ fn issue_16_eval_reports_precision_recall_and_misses() {
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("labels.jsonl: line 1: expected a `labels` object"));
 }
+
+/// An intent label the config cannot produce (a typo) is refused with the
+/// file, the line and the configured intents, not reported as a miss.
+#[test]
+fn issue_16_eval_refuses_an_unknown_intent_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.jsonl");
+    let eval = |text: &str| {
+        std::fs::write(&labels, text).unwrap();
+        earshot(
+            dir.path(),
+            &["eval", "--labels", labels.to_str().unwrap()],
+            "",
+        )
+    };
+    let known = concat!(
+        "{\"id\": \"t:1\", \"text\": \"Acme support is terrible\", \"labels\": {\"intents\": [\"complaint\"]}}\n",
+        "\n",
+    );
+    let ok = eval(known);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("complaint"));
+
+    let bad = eval(&format!(
+        "{known}{}",
+        "{\"id\": \"t:2\", \"text\": \"Acme support is terrible\", \"labels\": {\"intents\": [\"complain\"]}}\n"
+    ));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        bad.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("labels.jsonl: line 3: labels.intents: `complain`: no rule of intents.toml produces this intent; expected one of: "),
+        "{err}"
+    );
+    for intent in ["complaint", "question", "praise", "churn_risk"] {
+        assert!(err.contains(intent), "{err}");
+    }
+}

@@ -37,6 +37,8 @@ pub struct Labelled {
     pub post: Post,
     /// Its labels.
     pub labels: Labels,
+    /// Its line in the labels file (1-based).
+    pub line: usize,
 }
 
 /// Counts for one entity or intent.
@@ -291,9 +293,30 @@ pub fn parse_labelled(text: &str) -> Result<Vec<Labelled>, LabelsError> {
         }
         let post = Post::from_json(v.to_string().as_bytes())
             .map_err(|e| err(format!("not a post: {e}")))?;
-        out.push(Labelled { post, labels });
+        out.push(Labelled {
+            post,
+            labels,
+            line: n + 1,
+        });
     }
     Ok(out)
+}
+
+/// The first intent label the matcher cannot produce (a typo, or an
+/// intent of another config), named with its line and the known intents:
+/// evaluated, it would only ever show as missed.
+pub fn check_intents(posts: &[Labelled], known: &crate::Labels) -> Result<(), LabelsError> {
+    for l in posts {
+        for name in l.labels.intents.iter().flatten() {
+            if let Some(problem) = known.check_intent(name) {
+                return Err(LabelsError::Line {
+                    line: l.line,
+                    message: format!("labels.intents: {problem}"),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
