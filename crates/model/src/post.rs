@@ -171,7 +171,9 @@ impl Post {
     /// Serializes to compact JSON.
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.json_size_hint());
-        serde_json::to_writer(&mut out, self).expect("a Post always serializes");
+        // The same bytes as serde_json, encoded faster (see
+        // `Interaction::write_json`).
+        sonic_rs::to_writer(&mut out, self).expect("a Post always serializes");
         out
     }
 

@@ -200,7 +200,10 @@ fn score_line(
     summary.lines += 1;
     // Writing JSON into a Vec cannot fail.
     let written = match post {
-        Ok(post) => serde_json::to_writer(&mut *out, &matcher.score(&post)),
+        Ok(post) => {
+            matcher.score(&post).write_json(out);
+            Ok(())
+        }
         Err(reason) => {
             summary.failed += 1;
             let err = serde_json::json!({ "error": { "line": line.no, "reason": reason } });
