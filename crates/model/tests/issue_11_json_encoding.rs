@@ -24,14 +24,16 @@ fn float() -> impl Strategy<Value = f32> {
         -1.0f32..1.0,
         Just(f32::NAN),
         Just(f32::INFINITY),
-        Just(1e-7)
+        Just(1e-7),
+        Just(-0.0)
     ]
 }
 
 /// Any JSON number or string a connector may keep in `raw`.
 fn raw() -> impl Strategy<Value = serde_json::Value> {
     prop_oneof![
-        any::<f64>().prop_map(|f| serde_json::json!({ "f": f, "list": [f, -f] })),
+        prop_oneof![any::<f64>(), Just(-0.0), Just(1e21), Just(5e-324)]
+            .prop_map(|f| serde_json::json!({ "f": f, "list": [f, -f] })),
         (any::<i64>(), any::<u64>()).prop_map(|(i, u)| serde_json::json!({ "i": i, "u": u })),
         text().prop_map(
             |s| serde_json::json!({ s.clone(): s, "nested": { "null": null, "t": true } })
