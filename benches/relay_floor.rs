@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! earshot-relay-floor relay BROKERS GROUP IN OUT    # until SIGTERM, then flush, commit, exit
+//! RELAY_PAD_BYTES=400 earshot-relay-floor relay ...  # each record 400 bytes longer
 //! earshot-relay-floor produce BROKERS TOPIC < posts.jsonl   # one record a line, key = "id"
 //! earshot-relay-floor create BROKERS PARTITIONS TOPIC...
 //! earshot-relay-floor count BROKERS TOPIC            # records in TOPIC (sum of high watermarks)
@@ -99,15 +100,29 @@ fn relay(brokers: &str, group: &str, input: &str, output: &str) {
             }
         }
     };
+    // `RELAY_PAD_BYTES`: each produced record this many bytes longer
+    // (trailing JSON whitespace), to relay records the size of what
+    // `earshot match` writes (an interaction is its post and about 400
+    // bytes more) and so tell the broker's cost of bigger records from the
+    // daemon's own.
+    let pad: usize = std::env::var("RELAY_PAD_BYTES")
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|e| fail("RELAY_PAD_BYTES", e)))
+        .unwrap_or(0);
+    let mut padded = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         match c.poll(Duration::from_millis(50)) {
             Some(Ok(m)) => {
-                send(
-                    &p,
-                    output,
-                    m.key().unwrap_or_default(),
-                    m.payload().unwrap_or_default(),
-                );
+                let payload = m.payload().unwrap_or_default();
+                let payload = if pad == 0 {
+                    payload
+                } else {
+                    padded.clear();
+                    padded.extend_from_slice(payload);
+                    padded.resize(payload.len() + pad, b' ');
+                    &padded
+                };
+                send(&p, output, m.key().unwrap_or_default(), payload);
                 relayed += 1;
             }
             Some(Err(e)) => eprintln!("earshot-relay-floor: consume: {e}"),

@@ -17,6 +17,8 @@
 #   EARSHOT_TEST_KAFKA=127.0.0.1:9092 benches/score/daemons.sh   # that broker
 #   BASE=/path/to/other/earshot ROUNDS=5 benches/score/daemons.sh  # also an earlier build, alternated
 #   LANGS="none" POSTS=20000 benches/score/daemons.sh  # only the posts without `lang`
+#   RELAY_PAD_BYTES=413 benches/score/daemons.sh      # the relay's records as long as
+#                                                     # the interactions (550 bytes on average)
 #
 # The match daemon runs the bundled config's [matcher] (config/earshot.toml,
 # detect_language as shipped) with the stage defaults. With
