@@ -36,18 +36,22 @@ fn fail(what: &str, e: impl std::fmt::Display) -> ! {
 
 /// Earshot's producer settings (`kafka/producer.rs`, defaults of
 /// `[transport.kafka]`); `RELAY_LINGER_MS` sets another `linger.ms`, as
-/// `[transport.kafka] linger_ms` does.
+/// `[transport.kafka] linger_ms` does, and `RELAY_IDEMPOTENT=false` what
+/// `[transport.kafka] idempotent = false` sets.
 fn producer(brokers: &str) -> BaseProducer {
     let linger = std::env::var("RELAY_LINGER_MS").unwrap_or_else(|_| "200".into());
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let idempotent = std::env::var("RELAY_IDEMPOTENT").map_or(true, |v| v != "false");
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
         .set("client.id", "earshot")
-        .set("enable.idempotence", "true")
+        .set("enable.idempotence", idempotent.to_string())
         .set("acks", "all")
         .set("compression.type", "lz4")
-        .set("linger.ms", linger)
-        .create()
-        .unwrap_or_else(|e| fail("producer", e))
+        .set("linger.ms", linger);
+    if !idempotent {
+        c.set("max.in.flight.requests.per.connection", "1");
+    }
+    c.create().unwrap_or_else(|e| fail("producer", e))
 }
 
 /// Earshot's consumer-group member settings (`kafka/mod.rs`, `kafka/consumer.rs`).

@@ -19,6 +19,8 @@
 #   LANGS="none" POSTS=20000 benches/score/daemons.sh  # only the posts without `lang`
 #   RELAY_PAD_BYTES=413 benches/score/daemons.sh      # the relay's records as long as
 #                                                     # the interactions (550 bytes on average)
+#   IDEMPOTENT=false benches/score/daemons.sh         # both sides' producers not idempotent
+#                                                     # ([transport.kafka] idempotent = false)
 #
 # The match daemon runs the bundled config's [matcher] (config/earshot.toml,
 # detect_language as shipped) with the stage defaults. With
@@ -116,6 +118,7 @@ run_match() {
     cat >>"$cfg" <<EOF
 [transport.kafka]
 brokers = "$brokers"
+idempotent = ${IDEMPOTENT:-true}
 [transport.topics]
 raw = "raw_${lang}_$tag"
 scored = "$out"
@@ -173,7 +176,7 @@ for r in $(seq 1 "$rounds"); do
             group="${side}_${lang}_${r}_$tag"
             "$relay" create "$brokers" "$partitions" "$out"
             case $side in
-            relay) drain "$out" "$group" "$relay" relay "$brokers" "$group" "raw_${lang}_$tag" "$out" ;;
+            relay) RELAY_IDEMPOTENT="${IDEMPOTENT:-true}" drain "$out" "$group" "$relay" relay "$brokers" "$group" "raw_${lang}_$tag" "$out" ;;
             match) run_match "$earshot" "$lang" "$out" "$group" ;;
             base) run_match "$BASE" "$lang" "$out" "$group" ;;
             esac

@@ -22,6 +22,7 @@ async fn file_replay_reaches_kafka_with_keys_and_headers() {
         compression: "lz4".into(),
         session_timeout_ms: 10_000,
         linger_ms: 5,
+        idempotent: true,
         unassigned_rejoin_ms: None,
         properties: BTreeMap::new(),
     })
@@ -113,6 +114,7 @@ async fn issue_18_imported_produced_ids_can_be_forgotten() {
         compression: "lz4".into(),
         session_timeout_ms: 6_000,
         linger_ms: 5,
+        idempotent: true,
         properties: BTreeMap::new(),
         unassigned_rejoin_ms: None,
     })

@@ -58,8 +58,15 @@ struct Kafka {
 
 impl Kafka {
     fn new() -> Option<Kafka> {
+        Kafka::with_idempotence(true)
+    }
+
+    /// `idempotent = false`: the contract holds without librdkafka's
+    /// idempotent producer too (issue 11).
+    fn with_idempotence(idempotent: bool) -> Option<Kafka> {
         let brokers = earshot_tests::kafka()?;
-        let config = kafka_config(&brokers, BTreeMap::new());
+        let mut config = kafka_config(&brokers, BTreeMap::new());
+        config.idempotent = idempotent;
         Some(Kafka {
             bus: KafkaBus::new(&config).unwrap(),
             brokers,
@@ -74,6 +81,7 @@ fn kafka_config(brokers: &str, properties: BTreeMap<String, String>) -> KafkaCon
         // Lower than the default so joins and hand-overs are quick in tests.
         session_timeout_ms: 6000,
         linger_ms: 5,
+        idempotent: true,
         unassigned_rejoin_ms: None,
         properties,
     }
@@ -498,6 +506,29 @@ macro_rules! conformance {
             )*
         }
     };
+}
+
+/// The producer without idempotence (`[transport.kafka] idempotent =
+/// false`, one request in flight per connection) keeps the contract: every
+/// record arrives once, and offsets commit as a contiguous watermark.
+mod kafka_not_idempotent {
+    macro_rules! scenarios {
+        ($($scenario:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(h) = super::Kafka::with_idempotence(false) else { return };
+                    super::$scenario(&h).await;
+                }
+            )*
+        };
+    }
+    scenarios!(
+        round_trip_with_headers,
+        out_of_order_acks_commit_contiguously,
+        nack_holds_the_watermark_and_is_redelivered,
+        close_drains_and_commits,
+    );
 }
 
 conformance!(

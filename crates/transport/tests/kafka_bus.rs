@@ -15,6 +15,7 @@ fn bus(brokers: &str, properties: &[(&str, &str)]) -> KafkaBus {
         compression: "zstd".into(),
         session_timeout_ms: 6000,
         linger_ms: 5,
+        idempotent: true,
         unassigned_rejoin_ms: None,
         properties: properties
             .iter()

@@ -18,6 +18,7 @@ fn bus(brokers: &str) -> KafkaBus {
         compression: "lz4".into(),
         session_timeout_ms: 6000,
         linger_ms: 5,
+        idempotent: true,
         properties: BTreeMap::new(),
         unassigned_rejoin_ms: None,
     })

@@ -49,6 +49,7 @@ fn bus(brokers: &str, client_id: Option<&str>, rejoin_ms: Option<u32>) -> KafkaB
         compression: "lz4".into(),
         session_timeout_ms: 6000,
         linger_ms: 5,
+        idempotent: true,
         unassigned_rejoin_ms: rejoin_ms,
         properties,
     })

@@ -23,12 +23,20 @@ impl KafkaProducer {
     pub(super) fn new(config: &KafkaConfig) -> Result<KafkaProducer, TransportError> {
         let mut c = base_config(config);
         // Set after the user's properties so they cannot weaken them.
-        // Idempotence makes librdkafka's internal retries safe (no duplicates,
-        // no reordering within a partition); it requires acks=all.
-        c.set("enable.idempotence", "true")
+        // Idempotence makes librdkafka's internal retries write nothing twice
+        // (and keeps partitions in order); it requires acks=all, which stays
+        // when `idempotent = false` trades it for CPU.
+        c.set("enable.idempotence", config.idempotent.to_string())
             .set("acks", "all")
             .set("compression.type", &config.compression)
             .set("linger.ms", config.linger_ms.to_string());
+        if !config.idempotent {
+            // Without idempotence, a retried request could land after a
+            // later one: one request at a time per connection keeps each
+            // partition in order (issue 11: 31 µs a post against 28 µs
+            // with librdkafka's default of many).
+            c.set("max.in.flight.requests.per.connection", "1");
+        }
         let inner = c
             .create()
             .map_err(|e| TransportError::Config(format!("Kafka producer: {e}")))?;
