@@ -218,8 +218,9 @@ impl Interaction {
     /// Appends the compact JSON of [`Interaction::to_json`] to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         // sonic-rs writes the same bytes as serde_json (a test compares
-        // them) with SIMD string escaping: a fifth less CPU to encode an
-        // interaction, which every stage does once per post (issue 11).
+        // them) with SIMD string escaping: a fifth fewer instructions to
+        // encode an interaction, which every stage does once per post
+        // (issue 11).
         sonic_rs::to_writer(out, self).expect("an Interaction always serializes");
     }
 

@@ -48,11 +48,12 @@ pub struct KafkaConfig {
     /// comes again; every store deduplicates by post id and keeps the newest
     /// scoring), so `false` costs only the rare duplicate of a retried
     /// request, and saves the busy loop librdkafka's idempotent producer
-    /// runs while a broker is slow to acknowledge: `earshot match` 68 → 31
+    /// runs while a broker is slow to acknowledge: `earshot match` 85 → 30
     /// µs CPU a post on the test broker (benches/RESULTS.md). With `false`,
     /// one request per broker connection is in flight, so a retry cannot
-    /// reorder a partition's records, and `acks=all` stays. The cursor
-    /// topic's producer stays idempotent either way.
+    /// reorder a partition's records, and `acks=all` stays. It applies to
+    /// every topic Earshot writes, the cursor topic too (a cursor written
+    /// twice is the same key and value, in order).
     #[serde(default = "default_true")]
     pub idempotent: bool,
     /// A consumer left with no partitions while its topics have lag (and its

@@ -1,5 +1,5 @@
 //! A compacted topic as a key-value log: writes go through the bus's
-//! idempotent `acks=all` producer to an explicit partition; a read assigns
+//! `acks=all` producer (idempotent by default) to an explicit partition; a read assigns
 //! one partition (no consumer group) and folds it from the beginning up to
 //! the high watermark taken when the read started.
 

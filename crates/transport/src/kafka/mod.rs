@@ -1,4 +1,4 @@
-//! The Kafka bus: an idempotent `acks=all` producer, and consumer-group
+//! The Kafka bus: an `acks=all` producer (idempotent by default), and consumer-group
 //! members that commit only contiguous watermarks.
 //!
 //! Works with Apache Kafka, Redpanda, MSK and tansu (librdkafka bundled, no
