@@ -85,19 +85,27 @@ PY
     "$relay" produce "$brokers" "raw_${lang}_$tag" <"$dir/posts-$lang.jsonl"
 done
 
-# Runs "$@" under /usr/bin/time until topic $out holds $posts records, then
-# SIGTERM; writes the process's CPU µs per post and its wall seconds to $dir/result.
+# How many records topic $1 holds, and how many distinct posts database $1
+# stores: what `drain` waits for.
+topic_records() { "$relay" count "$brokers" "$1" 2>/dev/null || echo 0; }
+stored_posts() {
+    curl -fsS "$EARSHOT_TEST_CLICKHOUSE" --data-binary "SELECT uniqExact(post_id) FROM $1.interactions" 2>/dev/null || echo 0
+}
+
+# drain NAME COUNTER TARGET CMD...: runs CMD under /usr/bin/time until
+# `COUNTER TARGET` reaches $posts, then SIGTERM; writes the process's CPU µs
+# per post and its wall seconds to $dir/result.
 drain() {
-    local out=$1 name=$2
-    shift 2
+    local name=$1 counter=$2 target=$3
+    shift 3
     local started
     started=$(date +%s.%N)
     EARSHOT_METRICS_ADDR=127.0.0.1:0 /usr/bin/time -f '%U %S' -o "$dir/$name.cpu" "$@" 2>"$dir/$name.log" &
     child=$!
     local deadline=$(($(date +%s) + 1800))
-    while [[ "$("$relay" count "$brokers" "$out" 2>/dev/null || echo 0)" -lt "$posts" ]]; do
+    while [[ "$("$counter" "$target")" -lt "$posts" ]]; do
         if [[ $(date +%s) -gt $deadline ]] || ! kill -0 "$child" 2>/dev/null; then
-            echo "$name: $out does not hold $posts records; log:" >&2
+            echo "$name: $target does not hold $posts posts; log:" >&2
             tail -20 "$dir/$name.log" >&2
             exit 1
         fi
@@ -128,7 +136,7 @@ partitions = $partitions
 [match]
 group = "$group"
 EOF
-    drain "$out" "$group" "$exe" --config "$cfg" match
+    drain "$group" topic_records "$out" "$exe" --config "$cfg" match
 }
 
 # `earshot sink` from the scored topic $1 into database $2, until it holds
@@ -141,26 +149,8 @@ run_sink() {
         "partitions = $partitions" "[sink]" 'kind = "clickhouse"' "group = \"$db\"" \
         "[sink.clickhouse]" "url = \"$EARSHOT_TEST_CLICKHOUSE\"" "database = \"$db\"" >"$cfg"
     "$earshot" --config "$cfg" migrate >/dev/null 2>"$dir/$db.migrate.log"
-    local started
-    started=$(date +%s.%N)
-    EARSHOT_METRICS_ADDR=127.0.0.1:0 /usr/bin/time -f '%U %S' -o "$dir/$db.cpu" "$earshot" --config "$cfg" sink 2>"$dir/$db.log" &
-    child=$!
-    local deadline=$(($(date +%s) + 1800))
-    while [[ "$(curl -fsS "$EARSHOT_TEST_CLICKHOUSE" --data-binary "SELECT uniqExact(post_id) FROM $db.interactions" 2>/dev/null || echo 0)" -lt "$posts" ]]; do
-        if [[ $(date +%s) -gt $deadline ]] || ! kill -0 "$child" 2>/dev/null; then
-            echo "sink: $db does not hold $posts posts; log:" >&2
-            tail -20 "$dir/$db.log" >&2
-            exit 1
-        fi
-        sleep 0.5
-    done
-    local wall
-    wall=$(echo "$(date +%s.%N) - $started" | bc)
-    pkill -TERM -P "$child"
-    wait "$child" || { echo "sink exited with an error; log:" >&2; tail -20 "$dir/$db.log" >&2; exit 1; }
-    child=""
+    drain "$db" stored_posts "$db" "$earshot" --config "$cfg" sink
     curl -fsS "$EARSHOT_TEST_CLICKHOUSE" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null || true
-    awk -v n="$posts" -v w="$wall" '{ printf "%.1f %.1f\n", ($1 + $2) * 1e6 / n, w }' "$dir/$db.cpu" >"$dir/result"
 }
 
 sides="relay match"
@@ -176,7 +166,7 @@ for r in $(seq 1 "$rounds"); do
             group="${side}_${lang}_${r}_$tag"
             "$relay" create "$brokers" "$partitions" "$out"
             case $side in
-            relay) RELAY_IDEMPOTENT="${IDEMPOTENT:-true}" drain "$out" "$group" "$relay" relay "$brokers" "$group" "raw_${lang}_$tag" "$out" ;;
+            relay) RELAY_IDEMPOTENT="${IDEMPOTENT:-true}" drain "$group" topic_records "$out" "$relay" relay "$brokers" "$group" "raw_${lang}_$tag" "$out" ;;
             match) run_match "$earshot" "$lang" "$out" "$group" ;;
             base) run_match "$BASE" "$lang" "$out" "$group" ;;
             esac
