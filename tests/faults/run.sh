@@ -158,6 +158,18 @@ campaign() { # mode counter fed_file faults...
 # ---------------------------------------------------------------- Kafka mode
 stored_kafka() { ch "SELECT uniqExact(post_id) FROM $DB.interactions WHERE post_id LIKE 'fault:%'" 2>/dev/null || echo 0; }
 
+# Waits until the dead-letter topic holds WANT scored-poison records, at most
+# TIMEOUT seconds.
+wait_dead_letters() { # want
+    local start=$SECONDS got
+    while (( SECONDS - start < TIMEOUT )); do
+        got=$("$KTOOL" dump "$KAFKA" "${DB}_dlq" 3 2>>"$WORK/ktool.log" | grep -c $'^[^\t]*\tpoison-scored:') || true
+        (( ${got:-0} >= $1 )) && return 0
+        sleep 2
+    done
+    return 1
+}
+
 kafka_mode() {
     start_servers
     small_disk "$WORK/cur" 16m
@@ -203,6 +215,11 @@ TOML
     log "Kafka mode: ${#faults[@]} faults: ${faults[*]}"
     campaign kafka stored_kafka "$WORK/kin/posts.jsonl" "${faults[@]}"
     wait_all stored_kafka || log "Kafka mode: timed out waiting for every post"
+    # A poison injected after the last post is stored is still on its way to
+    # the dead-letter topic (the sink may be rejoining its group after a
+    # fault); stopping now would count it missing though nothing is lost.
+    wait_dead_letters "$(wc -l <"$WORK/scored_poison")" \
+        || log "Kafka mode: timed out waiting for the scored poison's dead letters"
     stop_daemons
     kill "$SCRAPER" 2>/dev/null || true
     "$KTOOL" dump "$KAFKA" "${DB}_dlq" 3 >"$WORK/kafka.dlq" 2>>"$WORK/ktool.log" || log "could not read the dead-letter topic"
