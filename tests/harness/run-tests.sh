@@ -34,6 +34,8 @@ benches/run.sh --check
 
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 cargo test --workspace --no-fail-fast "$@"
+# The patched vendored crate's own tests (vendor/ is outside the workspace).
+if [[ $# -eq 0 ]]; then cargo test -p whichlang; fi
 
 # The fault campaign at smoke size (issue 12; about 2-3 minutes): the whole
 # pipeline on 3,000 posts while daemons are killed, the broker and ClickHouse
