@@ -7,6 +7,8 @@
 //! A post's thread is its `thread_id`, else the post it replies to, else
 //! itself. Every value reaches SQL as a bound parameter.
 
+mod sqlite_threads;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -139,24 +141,6 @@ pub struct ConversationStore {
     inner: Queryable,
 }
 
-const SQLITE_THREADS: &str = "
-SELECT thread, MIN(CASE WHEN own = 0 THEN t END) AS started, COUNT(*),
-       MAX(CASE WHEN own = 0 AND neg THEN 1 ELSE 0 END),
-       json_group_array(json(brands)), json_group_array(json(competitors)),
-       json_group_array(CASE WHEN own = 1 THEN t END), MIN(resp)
-FROM (
-    SELECT i.post_id, COALESCE(NULLIF(i.thread_id, ''), NULLIF(i.reply_to, ''), i.post_id) AS thread,
-           i.event_time AS t, i.brands, i.competitors,
-           lower(i.source || ':' || i.author_handle) IN (SELECT value FROM json_each(?3)) AS own,
-           i.sentiment_label = 'negative' AS neg,
-           (SELECT MIN(r.responded_at) FROM responses r WHERE r.post_id = i.post_id) AS resp
-    FROM interactions i
-    WHERE i.event_time >= ?1 AND i.event_time < ?2)
-GROUP BY thread
-HAVING started IS NOT NULL
-ORDER BY started DESC, thread
-LIMIT ?4";
-
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct ThreadRow {
     thread: String,
@@ -201,10 +185,6 @@ struct PostRow {
     responded: u32,
 }
 
-fn lists(json: &str) -> Vec<Vec<String>> {
-    serde_json::from_str(json).unwrap_or_default()
-}
-
 impl ConversationStore {
     /// Opens the configured store.
     pub async fn open(config: &SinkConfig) -> Result<ConversationStore, ConversationsError> {
@@ -225,42 +205,9 @@ impl ConversationStore {
         match &self.inner {
             Queryable::Sqlite(store) => {
                 let store = store.clone();
-                let own = serde_json::to_string(own).expect("strings serialize");
+                let own = own.to_vec();
                 tokio::task::spawn_blocking(move || {
-                    store.with_connection(|c| {
-                        let mut stmt = c.prepare_cached(SQLITE_THREADS)?;
-                        let rows = stmt.query_map(
-                            rusqlite::params![since, until, own, MAX_THREADS],
-                            |r| {
-                                let started: i64 = r.get(1)?;
-                                let mut entities: Vec<String> = lists(&r.get::<_, String>(4)?)
-                                    .into_iter()
-                                    .chain(lists(&r.get::<_, String>(5)?))
-                                    .flatten()
-                                    .collect();
-                                entities.sort_unstable();
-                                entities.dedup();
-                                let own_times: Vec<i64> = serde_json::from_str::<Vec<Option<i64>>>(
-                                    &r.get::<_, String>(6)?,
-                                )
-                                .unwrap_or_default()
-                                .into_iter()
-                                .flatten()
-                                .collect();
-                                let responded: Option<i64> = r.get(7)?;
-                                Ok(ThreadSummary {
-                                    thread: r.get(0)?,
-                                    started: from_secs(started),
-                                    posts: r.get::<_, i64>(2)?.max(0) as u64,
-                                    negative: r.get::<_, i64>(3)? != 0,
-                                    entities,
-                                    first_response: first_response(started, &own_times, responded)
-                                        .map(from_secs),
-                                })
-                            },
-                        )?;
-                        rows.collect::<rusqlite::Result<Vec<_>>>()
-                    })
+                    store.with_connection(|c| sqlite_threads::threads(c, since, until, &own))
                 })
                 .await?
                 .map_err(ConversationsError::from)
