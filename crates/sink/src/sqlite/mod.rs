@@ -287,8 +287,8 @@ mod tests {
     use super::*;
     use crate::{BatchItem, Position};
     use earshot_model::Interaction;
-    use write::clamp;
     use earshot_model::Post;
+    use write::clamp;
 
     fn item(post: Post) -> BatchItem {
         let interaction = Interaction::neutral(post, "v");

@@ -102,7 +102,12 @@ impl Stored {
             v.iter().map(String::as_str).collect()
         }
         let owned = |(h, e, s, i): Key<'_>| -> Key<'static> {
-            (h, e.into_owned().into(), s.into_owned().into(), i.into_owned().into())
+            (
+                h,
+                e.into_owned().into(),
+                s.into_owned().into(),
+                i.into_owned().into(),
+            )
         };
         let posts = post_keys(t, &source, matched, &as_str(&b), &as_str(&c), &as_str(&i))
             .into_iter()

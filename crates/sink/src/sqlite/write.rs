@@ -50,7 +50,8 @@ const ON_CONFLICT_REPLACE: &str = "ON CONFLICT(post_id) DO UPDATE SET
     near_duplicate = excluded.near_duplicate, bot_like = excluded.bot_like, bot_reasons = excluded.bot_reasons
 WHERE excluded.version >= interactions.version";
 
-const MENTION_COLUMNS: &str = "entity_id, entity_kind, event_time, post_id, source, sentiment_label,
+const MENTION_COLUMNS: &str =
+    "entity_id, entity_kind, event_time, post_id, source, sentiment_label,
     sentiment_compound, author_reach, priority, route, version, cluster_id";
 const MENTION_COLUMN_COUNT: usize = 12;
 
@@ -93,7 +94,13 @@ fn sql() -> &'static Sql {
             mentions: sizes()
                 .map(|n| insert_sql("mentions", MENTION_COLUMNS, MENTION_COLUMN_COUNT, n, ""))
                 .collect(),
-            replace: insert_sql("interactions", COLUMNS, COLUMN_COUNT, 1, ON_CONFLICT_REPLACE),
+            replace: insert_sql(
+                "interactions",
+                COLUMNS,
+                COLUMN_COUNT,
+                1,
+                ON_CONFLICT_REPLACE,
+            ),
         }
     })
 }
@@ -117,7 +124,10 @@ pub(super) fn write_items<'a>(
                 write_one(conn, item, hourly)?;
             }
         } else {
-            let written: Vec<_> = run.iter().map(|item| mentions_of(&item.interaction)).collect();
+            let written: Vec<_> = run
+                .iter()
+                .map(|item| mentions_of(&item.interaction))
+                .collect();
             insert_mentions(conn, run, &written)?;
             for (item, mentions) in run.iter().zip(&written) {
                 add_to_rollup(hourly, &item.interaction, mentions);
@@ -166,13 +176,20 @@ fn write_one<'a>(
             .execute([&i.post.id])?;
     }
     let mentions = mentions_of(i);
-    insert_mentions(conn, std::slice::from_ref(item), std::slice::from_ref(&mentions))?;
+    insert_mentions(
+        conn,
+        std::slice::from_ref(item),
+        std::slice::from_ref(&mentions),
+    )?;
     add_to_rollup(hourly, i, &mentions);
     Ok(())
 }
 
 fn add_to_rollup<'a>(hourly: &mut Rollup<'a>, i: &'a Interaction, mentions: &[Mention<'a>]) {
-    let keys: Vec<_> = mentions.iter().map(|m| (m.entity, m.kind, m.label)).collect();
+    let keys: Vec<_> = mentions
+        .iter()
+        .map(|m| (m.entity, m.kind, m.label))
+        .collect();
     hourly.add(i, event_time(i).into(), &keys);
 }
 
@@ -310,7 +327,10 @@ struct Mention<'a> {
 fn mentions_of(i: &Interaction) -> Vec<Mention<'_>> {
     let mut out: Vec<Mention<'_>> = Vec::new();
     for m in &i.matches {
-        if out.iter().any(|o| o.entity == m.entity_id && o.kind == m.kind) {
+        if out
+            .iter()
+            .any(|o| o.entity == m.entity_id && o.kind == m.kind)
+        {
             continue;
         }
         let (label, compound) = i
