@@ -37,13 +37,8 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(|e| file(path, format!("opening: {e}")))?;
         // WAL lets `earshot report` read while the sink writes; synchronous = FULL makes
         // a committed batch survive power loss, since its offsets are committed right after.
-        // Issue 11: with SQLite's default 2 MiB page cache, a 300k-post store
-        // re-read index pages with a syscall each (0.44 a post), and the
-        // write path's statement journals spilled to temporary files; 64 MiB
-        // (as the cursor store) and journals in memory keep both off the disk.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
-             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
         )?;
         // The write path alone caches a dozen statements (sqlite/write.rs);
         // the default 16 would let the console's and reports' evict them.
