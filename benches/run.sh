@@ -29,6 +29,7 @@ benches=(
 "sentiment-instructions|benches/sentiment-eval/instructions.sh|instructions and mispredicted branches per text (cachegrind)"
 "matcher|cargo bench -p earshot-benches --bench matcher --|kernel: watchlist compile, find_matches, score (criterion)"
 "sink-insert|cargo bench -p earshot-benches --bench sink_insert --|kernel: ClickHouseSink::write rows/s (needs EARSHOT_TEST_CLICKHOUSE)"
+"sqlite-upsert|cargo run --release -p earshot-benches --bin earshot-sqlite-upsert --|kernel: the embedded store's write path (SqliteStore::upsert), CPU a row"
 "score-floor|cargo run --release -p earshot-benches --bin earshot-score-floor --|the least work earshot score's interface needs (used by score)"
 "lang-eval|cargo run --release -p earshot-benches --bin lang-eval --|language detection accuracy and speed, 29 languages"
 "compile-rss|cargo run --release -p earshot-benches --bin compile-rss --|watchlist compile time and peak memory (run under /usr/bin/time -f %M)"

@@ -5,17 +5,16 @@ mod alerts;
 pub(crate) mod report;
 mod rollup;
 mod schema;
+mod write;
 
 use crate::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use earshot_model::{EntityKind, Interaction};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::clickhouse::rows::{event_time, version};
-use crate::{Batch, BatchItem, MigrationReport, Sink, SinkError, WriteReport};
+use crate::{Batch, MigrationReport, Sink, SinkError, WriteReport};
 
 /// A handle on the embedded database (cheap to clone; one connection behind a lock).
 #[derive(Clone)]
@@ -41,6 +40,9 @@ impl SqliteStore {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
         )?;
+        // The write path alone caches a dozen statements (sqlite/write.rs);
+        // the default 16 would let the console's and reports' evict them.
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
@@ -86,58 +88,9 @@ impl SqliteStore {
     pub fn upsert(&self, batch: &Batch) -> Result<WriteReport, SinkError> {
         let mut conn = self.conn.lock().expect("sqlite lock");
         let tx = conn.transaction().map_err(classify)?;
-        {
-            let mut insert = tx.prepare_cached(INSERT_NEW).map_err(classify)?;
-            let mut upsert = tx.prepare_cached(UPSERT).map_err(classify)?;
-            let mut clear = tx
-                .prepare_cached("DELETE FROM mentions WHERE post_id = ?1")
-                .map_err(classify)?;
-            let mut mention = tx.prepare_cached(MENTION).map_err(classify)?;
-            let mut hourly = rollup::Rollup::default();
-            for item in &batch.items {
-                let i = &item.interaction;
-                // Most posts are new: inserting first spares them the read of
-                // a stored row (issue 11). Only a post already stored is read
-                // (what it added to the rollups), replaced and its mentions
-                // cleared, whatever its cluster.
-                if bind_row(&mut insert, item).map_err(classify)? == 0 {
-                    let stored = rollup::Stored::read(&tx, &i.post.id).map_err(classify)?;
-                    if bind_row(&mut upsert, item).map_err(classify)? == 0 {
-                        continue; // an older scoring than the stored one: keep the stored row and its mentions
-                    }
-                    hourly.remove(stored);
-                    clear.execute([&i.post.id]).map_err(classify)?;
-                }
-                let written = mentions_of(i);
-                hourly.add(
-                    i,
-                    event_time(i).into(),
-                    &written
-                        .iter()
-                        .map(|(e, k, l, _)| (*e, *k, *l))
-                        .collect::<Vec<_>>(),
-                );
-                for (entity_id, kind, label, compound) in written {
-                    mention
-                        .execute(params![
-                            entity_id,
-                            kind.as_str(),
-                            event_time(i),
-                            i.post.id,
-                            i.post.source,
-                            label,
-                            compound,
-                            clamp(i.post.author.reach).0,
-                            i.priority,
-                            i.route.as_str(),
-                            version(i) as i64,
-                            i.noise.cluster_id.as_deref().unwrap_or(""),
-                        ])
-                        .map_err(classify)?;
-                }
-            }
-            hourly.apply(&tx).map_err(classify)?;
-        }
+        let mut hourly = rollup::Rollup::default();
+        write::write_items(&tx, &batch.items, &mut hourly).map_err(classify)?;
+        hourly.apply(&tx).map_err(classify)?;
         tx.commit().map_err(classify)?;
         Ok(WriteReport {
             stored: batch.len(),
@@ -213,137 +166,6 @@ impl SqliteStore {
     ) -> rusqlite::Result<T> {
         f(&self.conn.lock().expect("sqlite lock"))
     }
-}
-
-/// The columns and values both row statements bind.
-macro_rules! interaction_row {
-    () => {
-        "INSERT INTO interactions (
-    post_id, source, event_time, published_at, fetched_at, scored_at, url, author_handle, author_name,
-    author_reach, title, text, lang, brands, competitors, customers, intents, route, priority,
-    priority_reasons, sentiment_label, sentiment_compound, likes, replies, reposts, reply_to, thread_id,
-    watchlist_version, version, clamped, cluster_id, cluster_size, near_duplicate, bot_like, bot_reasons
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
-    };
-}
-
-/// A new post's row; nothing when the post is stored already.
-const INSERT_NEW: &str = concat!(interaction_row!(), "\nON CONFLICT(post_id) DO NOTHING");
-
-/// A post's row, replacing a stored one scored by an older version.
-const UPSERT: &str = concat!(
-    interaction_row!(),
-    "\nON CONFLICT(post_id) DO UPDATE SET
-    source = excluded.source, event_time = excluded.event_time, published_at = excluded.published_at,
-    fetched_at = excluded.fetched_at, scored_at = excluded.scored_at, url = excluded.url,
-    author_handle = excluded.author_handle, author_name = excluded.author_name, author_reach = excluded.author_reach,
-    title = excluded.title, text = excluded.text, lang = excluded.lang, brands = excluded.brands,
-    competitors = excluded.competitors, customers = excluded.customers, intents = excluded.intents,
-    route = excluded.route, priority = excluded.priority, priority_reasons = excluded.priority_reasons,
-    sentiment_label = excluded.sentiment_label, sentiment_compound = excluded.sentiment_compound,
-    likes = excluded.likes, replies = excluded.replies, reposts = excluded.reposts, reply_to = excluded.reply_to,
-    thread_id = excluded.thread_id, watchlist_version = excluded.watchlist_version, version = excluded.version,
-    clamped = excluded.clamped, cluster_id = excluded.cluster_id, cluster_size = excluded.cluster_size,
-    near_duplicate = excluded.near_duplicate, bot_like = excluded.bot_like, bot_reasons = excluded.bot_reasons
-WHERE excluded.version >= interactions.version"
-);
-
-const MENTION: &str = "INSERT INTO mentions (
-    entity_id, entity_kind, event_time, post_id, source, sentiment_label, sentiment_compound,
-    author_reach, priority, route, version, cluster_id
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
-
-fn json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("string lists serialize")
-}
-
-/// Runs `stmt` ([`INSERT_NEW`] or [`UPSERT`]) with `item`'s row; the rows changed.
-fn bind_row(stmt: &mut rusqlite::CachedStatement<'_>, item: &BatchItem) -> rusqlite::Result<usize> {
-    let i = &item.interaction;
-    let p = &i.post;
-    let intents: Vec<&str> = i.intents.iter().map(|x| x.as_str()).collect();
-    let counts = [
-        ("author_reach", p.author.reach),
-        ("likes", p.engagement.likes),
-        ("replies", p.engagement.replies),
-        ("reposts", p.engagement.reposts),
-    ]
-    .map(|(name, v)| (name, clamp(v)));
-    let clamped: Vec<&str> = counts
-        .iter()
-        .filter(|(_, (_, was_clamped))| *was_clamped)
-        .map(|(name, _)| *name)
-        .collect();
-    let [reach, likes, replies, reposts] = counts.map(|(_, (v, _))| v);
-    stmt.execute(params![
-        p.id,
-        p.source,
-        event_time(i),
-        p.published_at.map(|t| t.timestamp()),
-        p.fetched_at.map(|t| t.timestamp()),
-        i.scored_at.timestamp(),
-        p.url.as_deref().unwrap_or(""),
-        p.author.handle.as_deref().unwrap_or(""),
-        p.author.display_name.as_deref().unwrap_or(""),
-        reach,
-        p.title.as_deref().unwrap_or(""),
-        p.text,
-        p.lang.as_deref().unwrap_or(""),
-        json(&i.entities(EntityKind::Brand)),
-        json(&i.entities(EntityKind::Competitor)),
-        json(&i.entities(EntityKind::Customer)),
-        json(&intents),
-        i.route.as_str(),
-        i.priority,
-        json(&i.priority_reasons),
-        i.sentiment.label.as_str(),
-        i.sentiment.compound,
-        likes,
-        replies,
-        reposts,
-        p.reply_to.as_deref().unwrap_or(""),
-        p.thread_id.as_deref().unwrap_or(""),
-        i.watchlist_version,
-        version(i) as i64,
-        clamped.join(","),
-        i.noise.cluster_id.as_deref().unwrap_or(""),
-        i.noise.cluster_size,
-        i.noise.near_duplicate,
-        i.noise.bot_like,
-        json(&i.noise.bot_reasons),
-    ])
-}
-
-/// A count as SQLite stores it (0 when unknown), and whether it had to be
-/// clamped to `i64::MAX`: `as i64` would have wrapped `u64::MAX` to -1.
-fn clamp(v: Option<u64>) -> (i64, bool) {
-    let v = v.unwrap_or(0);
-    match i64::try_from(v) {
-        Ok(v) => (v, false),
-        Err(_) => (i64::MAX, true),
-    }
-}
-
-/// Distinct (entity, kind) pairs with the entity's own sentiment where known.
-fn mentions_of(i: &Interaction) -> Vec<(&str, EntityKind, &'static str, f32)> {
-    let mut out: Vec<(&str, EntityKind, &'static str, f32)> = Vec::new();
-    for m in &i.matches {
-        if out
-            .iter()
-            .any(|(e, k, _, _)| *e == m.entity_id && *k == m.kind)
-        {
-            continue;
-        }
-        let (label, compound) = i
-            .entity_sentiment
-            .iter()
-            .find(|e| e.entity_id == m.entity_id)
-            .map_or((i.sentiment.label, i.sentiment.compound), |e| {
-                (e.label, e.compound)
-            });
-        out.push((&m.entity_id, m.kind, label.as_str(), compound));
-    }
-    out
 }
 
 /// Busy/locked databases and I/O hiccups may pass; anything else is a broken store.
@@ -463,8 +285,10 @@ impl Sink for SqliteSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Position;
+    use crate::{BatchItem, Position};
+    use earshot_model::Interaction;
     use earshot_model::Post;
+    use write::clamp;
 
     fn item(post: Post) -> BatchItem {
         let interaction = Interaction::neutral(post, "v");

@@ -5,26 +5,32 @@
 //! transaction. Per-row triggers did the same at about 40 µs a post; this
 //! costs two primary-key lookups a post. A post repeating a near-duplicate
 //! cluster (issue 16) adds nothing: its cluster is counted once, by its
-//! first post.
+//! first post. Keys borrow the batch's strings (issue 11: building owned
+//! keys was a third of the write cost of a matched post); only a replaced
+//! post's stored contribution owns its strings.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use earshot_model::{EntityKind, Interaction};
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// A rollup row's key: an hour and three names.
+type Key<'a> = (i64, Cow<'a, str>, Cow<'a, str>, Cow<'a, str>);
+
 /// A post's stored contribution to the rollups.
 pub(super) struct Stored {
-    posts: Vec<((i64, String, String, String), i64)>,
-    mentions: Vec<((i64, String, String, String), i64)>,
+    posts: Vec<(Key<'static>, i64)>,
+    mentions: Vec<(Key<'static>, i64)>,
 }
 
 /// The changes of one batch.
 #[derive(Default)]
-pub(super) struct Rollup {
+pub(super) struct Rollup<'a> {
     /// (hour, entity id or '' for all, source, intent or '' for the post) → posts.
-    posts: HashMap<(i64, String, String, String), i64>,
+    posts: HashMap<Key<'a>, i64>,
     /// (hour, entity id, entity kind, sentiment label) → mentions.
-    mentions: HashMap<(i64, String, String, String), i64>,
+    mentions: HashMap<Key<'a>, i64>,
 }
 
 fn hour(t: i64) -> i64 {
@@ -44,14 +50,14 @@ fn distinct<'a>(v: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
 /// `('' ∪ brands ∪ competitors) × ('' ∪ intents)`, each list without repeats;
 /// nothing for a post about no brand, competitor or customer (`matched`
 /// false): it stays stored but out of every figure, as in the reports.
-fn post_keys(
+fn post_keys<'a>(
     t: i64,
-    source: &str,
+    source: &'a str,
     matched: bool,
-    brands: &[&str],
-    competitors: &[&str],
-    intents: &[&str],
-) -> Vec<(i64, String, String, String)> {
+    brands: &[&'a str],
+    competitors: &[&'a str],
+    intents: &[&'a str],
+) -> Vec<Key<'a>> {
     if !matched {
         return Vec::new();
     }
@@ -65,7 +71,7 @@ fn post_keys(
         .flat_map(|e| {
             intents
                 .iter()
-                .map(move |i| (hour(t), e.to_string(), source.to_string(), i.to_string()))
+                .map(move |i| (hour(t), Cow::from(e), Cow::from(source), Cow::from(*i)))
         })
         .collect()
 }
@@ -95,23 +101,32 @@ impl Stored {
         fn as_str(v: &[String]) -> Vec<&str> {
             v.iter().map(String::as_str).collect()
         }
+        let owned = |(h, e, s, i): Key<'_>| -> Key<'static> {
+            (
+                h,
+                e.into_owned().into(),
+                s.into_owned().into(),
+                i.into_owned().into(),
+            )
+        };
         let posts = post_keys(t, &source, matched, &as_str(&b), &as_str(&c), &as_str(&i))
             .into_iter()
-            .map(|k| (k, -1))
+            .map(|k| (owned(k), -1))
             .collect();
         let mut stmt = conn.prepare_cached(
             "SELECT event_time, entity_id, entity_kind, sentiment_label FROM mentions WHERE post_id = ?1",
         )?;
         let mentions = stmt
             .query_map([post_id], |r| {
-                Ok(((hour(r.get(0)?), r.get(1)?, r.get(2)?, r.get(3)?), -1))
+                let name = |n| r.get::<_, String>(n).map(Cow::Owned);
+                Ok(((hour(r.get(0)?), name(1)?, name(2)?, name(3)?), -1))
             })?
             .collect::<Result<_, _>>()?;
         Ok(Stored { posts, mentions })
     }
 }
 
-impl Rollup {
+impl<'a> Rollup<'a> {
     /// Takes away a replaced post's stored contribution.
     pub(super) fn remove(&mut self, stored: Stored) {
         for (k, d) in stored.posts {
@@ -124,7 +139,12 @@ impl Rollup {
 
     /// Adds a stored post: `t` its event time, `mentions` as written to
     /// `mentions` (entity, kind, label).
-    pub(super) fn add(&mut self, i: &Interaction, t: i64, mentions: &[(&str, EntityKind, &str)]) {
+    pub(super) fn add(
+        &mut self,
+        i: &'a Interaction,
+        t: i64,
+        mentions: &[(&'a str, EntityKind, &'static str)],
+    ) {
         if i.noise.is_repeat() {
             return;
         }
@@ -142,9 +162,9 @@ impl Rollup {
         for (entity, kind, label) in mentions {
             let k = (
                 hour(t),
-                entity.to_string(),
-                kind.as_str().to_string(),
-                label.to_string(),
+                Cow::from(*entity),
+                Cow::from(kind.as_str()),
+                Cow::from(*label),
             );
             *self.mentions.entry(k).or_default() += 1;
         }
