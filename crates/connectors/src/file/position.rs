@@ -71,7 +71,16 @@ impl Progress {
         for &[fl, fo, tl, to] in &c.done {
             // A span that does not move forward is not Earshot's: ignored.
             if tl > fl && to > fo && fl >= c.line {
-                let span = (Pos { line: fl, offset: fo }, Pos { line: tl, offset: to });
+                let span = (
+                    Pos {
+                        line: fl,
+                        offset: fo,
+                    },
+                    Pos {
+                        line: tl,
+                        offset: to,
+                    },
+                );
                 p.done.insert(fl, span);
             }
         }
@@ -187,7 +196,8 @@ mod tests {
         p.failed(pos(10));
         assert!(p.must_check(pos(0)));
         assert!(!p.must_check(pos(20)));
-        let saved: Cursor = serde_json::from_str(&serde_json::to_string(&p.cursor()).unwrap()).unwrap();
+        let saved: Cursor =
+            serde_json::from_str(&serde_json::to_string(&p.cursor()).unwrap()).unwrap();
         let mut p = Progress::from_cursor(&saved);
         assert!(p.must_check(pos(0)));
         p.ack(pos(0), pos(10));
@@ -199,7 +209,13 @@ mod tests {
     fn a_cursor_from_before_spans_still_reads() {
         let c: Cursor = serde_json::from_str(r#"{"line":3,"offset":42}"#).unwrap();
         let p = Progress::from_cursor(&c);
-        assert_eq!(p.base(), Pos { line: 3, offset: 42 });
+        assert_eq!(
+            p.base(),
+            Pos {
+                line: 3,
+                offset: 42
+            }
+        );
         assert!(p.skip().is_empty());
     }
 }
