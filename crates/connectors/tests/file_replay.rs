@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use earshot_connect::CursorStore;
-use earshot_transport::{Producer, TopicsConfig, TransportError};
+use earshot_transport::{DeliveryFuture, Producer, TopicsConfig, TransportError};
 use futures::FutureExt;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -42,8 +42,43 @@ fn file_config(
     )
 }
 
+/// One run of the connectors of `cfg` on `bus`, to its end (they are one-shot).
+async fn replay(
+    bus: Arc<dyn earshot_transport::Bus>,
+    cfg: &earshot_connect::ConnectConfig,
+) -> Result<earshot_connect::ConnectStats, earshot_connect::ConnectError> {
+    let topics = TopicsConfig::default();
+    earshot_connect::run(bus, &topics, cfg, CancellationToken::new()).await
+}
+
 fn number(key: &str) -> u32 {
     key.strip_prefix("file:").unwrap().parse().unwrap()
+}
+
+/// A bus on which the deliveries of the posts numbered `which` go through
+/// `fault` (given the topic) while `on` is set; the rest are delivered.
+fn faulty(
+    on: Arc<AtomicBool>,
+    which: impl Fn(u32) -> bool + Send + Sync + 'static,
+    fault: impl Fn(String) -> DeliveryFuture + Send + Sync + 'static,
+) -> FaultyBus {
+    FaultyBus::new(move |inner, topic, record| {
+        let n = record
+            .key
+            .strip_prefix("file:")
+            .and_then(|n| n.parse().ok());
+        if n.is_some_and(&which) && on.load(Ordering::SeqCst) {
+            return fault(topic.to_string());
+        }
+        inner.send(topic, record)
+    })
+}
+
+fn delivery_error(topic: String) -> Result<(), TransportError> {
+    Err(TransportError::Delivery {
+        topic,
+        message: "partition leader gone".into(),
+    })
 }
 
 /// How many records of each post id reached the raw topic.
@@ -67,34 +102,12 @@ async fn issue_11_file_half_failed_chunk_is_completed_without_duplicates() {
     let cfg = file_config(&dir, &data, 10);
     // Posts 23 and 27 (in the third chunk, 20..30) fail while `down`.
     let down = Arc::new(AtomicBool::new(true));
-    let bus = {
-        let down = down.clone();
-        FaultyBus::new(move |inner, topic, record| {
-            let n = record
-                .key
-                .strip_prefix("file:")
-                .and_then(|n| n.parse::<u32>().ok());
-            if matches!(n, Some(23 | 27)) && down.load(Ordering::SeqCst) {
-                let topic = topic.to_string();
-                return async move {
-                    Err(TransportError::Delivery {
-                        topic,
-                        message: "request timed out".into(),
-                    })
-                }
-                .boxed();
-            }
-            inner.send(topic, record)
-        })
-    };
-    let topics = TopicsConfig::default();
-    let first = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await;
+    let bus = faulty(
+        down.clone(),
+        |n| n == 23 || n == 27,
+        |topic| async move { delivery_error(topic) }.boxed(),
+    );
+    let first = replay(Arc::new(bus.clone()), &cfg).await;
     assert!(
         first.is_err() || first.unwrap().connectors["replay"].errors > 0,
         "the failed delivery is reported"
@@ -112,14 +125,7 @@ async fn issue_11_file_half_failed_chunk_is_completed_without_duplicates() {
     drop(store);
 
     down.store(false, Ordering::SeqCst);
-    let stats = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
     let all = counts(&bus.inner).await;
     assert_eq!(all.len(), 50, "every post: {all:?}");
     assert!(all.values().all(|&n| n == 1), "none twice: {all:?}");
@@ -128,14 +134,7 @@ async fn issue_11_file_half_failed_chunk_is_completed_without_duplicates() {
     assert_eq!(s.duplicates, 8, "the recorded ids were checked: {s:?}");
 
     // Done: a third run reads nothing.
-    let stats = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
     assert_eq!(stats.connectors["replay"].produced, 0);
     assert_eq!(posts(&bus.inner).await.len(), 50);
 }
@@ -153,15 +152,7 @@ async fn issue_11_file_rotation_and_repeated_ids() {
     std::fs::write(&data, lines(0..40) + &lines(5..7)).unwrap();
     let cfg = file_config(&dir, &data, 8);
     let bus = earshot_transport::MemoryBus::new();
-    let topics = TopicsConfig::default();
-    let stats = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
     let s = &stats.connectors["replay"];
     assert_eq!((s.produced, s.duplicates), (42, 0), "{s:?}");
     let all = counts(&bus).await;
@@ -169,14 +160,7 @@ async fn issue_11_file_rotation_and_repeated_ids() {
 
     // Rotated: a new, shorter file under the same name.
     std::fs::write(&data, lines(100..110)).unwrap();
-    let stats = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
     assert_eq!(stats.connectors["replay"].produced, 10);
     let all = counts(&bus).await;
     assert!((100..110).all(|i| all[&i] == 1), "{all:?}");
@@ -198,20 +182,11 @@ async fn issue_11_file_restart_skips_chunks_acknowledged_out_of_order() {
     let cfg = file_config(&dir, &data, 10);
     // The first chunk (0..10) never completes while `stuck`.
     let stuck = Arc::new(AtomicBool::new(true));
-    let bus = {
-        let stuck = stuck.clone();
-        FaultyBus::new(move |inner, topic, record| {
-            let first = record
-                .key
-                .strip_prefix("file:")
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n < 10);
-            if first && stuck.load(Ordering::SeqCst) {
-                return futures::future::pending().boxed();
-            }
-            inner.send(topic, record)
-        })
-    };
+    let bus = faulty(
+        stuck.clone(),
+        |n| n < 10,
+        |_| futures::future::pending().boxed(),
+    );
     let topics = TopicsConfig::default();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn({
@@ -246,14 +221,7 @@ async fn issue_11_file_restart_skips_chunks_acknowledged_out_of_order() {
     assert_eq!(posts(&bus.inner).await.len(), 30);
 
     stuck.store(false, Ordering::SeqCst);
-    let stats = earshot_connect::run(
-        Arc::new(bus.clone()),
-        &topics,
-        &cfg,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
     let s = &stats.connectors["replay"];
     assert_eq!(
         (s.produced, s.duplicates),
@@ -263,4 +231,43 @@ async fn issue_11_file_restart_skips_chunks_acknowledged_out_of_order() {
     let all = counts(&bus.inner).await;
     assert_eq!(all.len(), 40);
     assert!(all.values().all(|&n| n == 1), "{all:?}");
+}
+
+/// Several chunks are in flight at once; the cursor must still cover only
+/// chunks that are wholly acknowledged. Here the first chunk fails after the
+/// three behind it succeeded: the next run must re-read it (a cursor saved
+/// past it would lose its posts) and produce only it, each post once.
+#[tokio::test]
+async fn issue_11_file_cursor_moves_in_order_with_chunks_in_flight() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("posts.jsonl");
+    std::fs::write(&data, lines(0..40)).unwrap();
+    let cfg = file_config(&dir, &data, 10);
+    // The first chunk's posts (`file:0`..`file:9`) fail after a delay while
+    // `down`, so later chunks are acknowledged before it.
+    let down = Arc::new(AtomicBool::new(true));
+    let bus = faulty(
+        down.clone(),
+        |n| n < 10,
+        |topic| {
+            async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                delivery_error(topic)
+            }
+            .boxed()
+        },
+    );
+    let failed = replay(Arc::new(bus.clone()), &cfg).await;
+    let first_run = unique_ids(&posts(&bus.inner).await);
+    assert!(first_run.iter().all(|id| number(id) >= 10), "{first_run:?}");
+    assert!(failed.is_err() || failed.unwrap().connectors["replay"].errors > 0);
+
+    down.store(false, Ordering::SeqCst);
+    let stats = replay(Arc::new(bus.clone()), &cfg).await.unwrap();
+    let all = counts(&bus.inner).await;
+    assert_eq!(all.len(), 40, "every post once the bus is back: {all:?}");
+    assert!(all.values().all(|&n| n == 1), "none twice: {all:?}");
+    let s = &stats.connectors["replay"];
+    assert_eq!(s.produced, 40 - first_run.len() as u64, "{s:?}");
 }
