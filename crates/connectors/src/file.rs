@@ -235,7 +235,8 @@ impl File {
     async fn replay(&self, ctx: &Ctx, path: &Path) -> SourceResult<()> {
         let key = format!("file:{}", path.display());
         let saved: Cursor = ctx.cursor(&key).await?.unwrap_or_default();
-        let mut progress = Progress::from_cursor(&saved);
+        let in_flight_lines = (CHUNKS_IN_FLIGHT * self.cfg.batch_size) as u64;
+        let mut progress = Progress::from_cursor(&saved, in_flight_lines);
         let len = fs::metadata(path)?.len();
         let gz = is_gzip(path)?;
         if !gz && len < progress.furthest() {

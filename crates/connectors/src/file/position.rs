@@ -28,9 +28,13 @@ pub(super) struct Pos {
 pub(super) type Span = (Pos, Pos);
 
 /// The saved cursor of one file, as JSON. A cursor written before spans
-/// existed (`{"line", "offset"}`) reads as one without spans.
+/// existed (`{"line", "offset"}`, no `v`) reads as one without spans.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Cursor {
+    /// 2 since the cursor is exact; absent (0) before, when the chunks
+    /// acknowledged past the position were recorded by id instead.
+    #[serde(default)]
+    v: u8,
     /// Lines before this point are all acknowledged.
     line: u64,
     /// Bytes before this point.
@@ -59,7 +63,9 @@ pub(super) struct Progress {
 }
 
 impl Progress {
-    pub fn from_cursor(c: &Cursor) -> Progress {
+    /// The progress `c` saved; `in_flight_lines` is how far past its
+    /// position an earlier version may have produced and recorded ids.
+    pub fn from_cursor(c: &Cursor, in_flight_lines: u64) -> Progress {
         let mut p = Progress {
             base: Pos {
                 line: c.line,
@@ -68,6 +74,12 @@ impl Progress {
             done: BTreeMap::new(),
             recheck: c.recheck,
         };
+        if c.v < 2 && c.line > 0 {
+            // Written by an earlier version, which recorded by id the chunks
+            // acknowledged past the position (at most `in_flight_lines`):
+            // check them, once, rather than produce them again.
+            p.recheck = p.recheck.max(c.line + in_flight_lines);
+        }
         for &[fl, fo, tl, to] in &c.done {
             // A span that does not move forward is not Earshot's: ignored.
             if tl > fl && to > fo && fl >= c.line {
@@ -90,6 +102,7 @@ impl Progress {
 
     pub fn cursor(&self) -> Cursor {
         Cursor {
+            v: 2,
             line: self.base.line,
             offset: self.base.offset,
             done: self
@@ -177,15 +190,15 @@ mod tests {
         let json = serde_json::to_string(&p.cursor()).unwrap();
         assert_eq!(
             json,
-            r#"{"line":0,"offset":0,"done":[[10,100,20,200],[20,200,30,300]]}"#
+            r#"{"v":2,"line":0,"offset":0,"done":[[10,100,20,200],[20,200,30,300]]}"#
         );
         let back: Cursor = serde_json::from_str(&json).unwrap();
-        assert_eq!(Progress::from_cursor(&back), p);
+        assert_eq!(Progress::from_cursor(&back, 40), p);
         p.ack(pos(0), pos(10));
         assert_eq!((p.base(), p.skip()), (pos(30), vec![]));
         assert_eq!(
             serde_json::to_string(&p.cursor()).unwrap(),
-            r#"{"line":30,"offset":300}"#
+            r#"{"v":2,"line":30,"offset":300}"#
         );
     }
 
@@ -198,7 +211,7 @@ mod tests {
         assert!(!p.must_check(pos(20)));
         let saved: Cursor =
             serde_json::from_str(&serde_json::to_string(&p.cursor()).unwrap()).unwrap();
-        let mut p = Progress::from_cursor(&saved);
+        let mut p = Progress::from_cursor(&saved, 40);
         assert!(p.must_check(pos(0)));
         p.ack(pos(0), pos(10));
         assert_eq!(p.base(), pos(20));
@@ -206,9 +219,9 @@ mod tests {
     }
 
     #[test]
-    fn a_cursor_from_before_spans_still_reads() {
+    fn a_cursor_from_before_spans_still_reads_and_checks_what_followed_it() {
         let c: Cursor = serde_json::from_str(r#"{"line":3,"offset":42}"#).unwrap();
-        let p = Progress::from_cursor(&c);
+        let p = Progress::from_cursor(&c, 40);
         assert_eq!(
             p.base(),
             Pos {
@@ -217,5 +230,20 @@ mod tests {
             }
         );
         assert!(p.skip().is_empty());
+        assert!(p.must_check(Pos {
+            line: 42,
+            offset: 400
+        }));
+        assert!(!p.must_check(Pos {
+            line: 43,
+            offset: 410
+        }));
+        // A fresh file, or a cursor of this version, has nothing to check.
+        assert!(!Progress::from_cursor(&Cursor::default(), 40).must_check(Pos::default()));
+        let c: Cursor = serde_json::from_str(r#"{"v":2,"line":3,"offset":42}"#).unwrap();
+        assert!(!Progress::from_cursor(&c, 40).must_check(Pos {
+            line: 3,
+            offset: 42
+        }));
     }
 }
