@@ -6,6 +6,11 @@
 //! "already produced?" check and the claim of the ids to produce are made
 //! under one lock per connector ([`Claims`]), and a claim is held until the
 //! ids are recorded in the store, so two tasks never both produce one id.
+//!
+//! A source whose cursor is exact (a position in a file, each batch recorded
+//! when acknowledged) produces with [`Emitter::emit_positioned`] instead:
+//! no id is looked up or recorded, except the delivered ids of a batch that
+//! failed half-way, which the source records with its position.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -55,6 +60,28 @@ impl Claims {
             f.remove(id);
         }
     }
+}
+
+/// What became of one batch's deliveries.
+#[derive(Default)]
+struct Delivered {
+    /// Ids delivered, or refused for good and dead-lettered: handled.
+    delivered: Vec<String>,
+    /// Posts delivered (the handled ones less the refused).
+    produced: usize,
+    /// Per source, the posts delivered.
+    out: SourceTally,
+    /// A delivery that failed and may succeed when retried.
+    failure: Option<earshot_transport::TransportError>,
+}
+
+/// A batch of [`Emitter::emit_positioned`] that was not wholly delivered.
+#[derive(Debug)]
+pub(crate) struct Undelivered {
+    /// Ids that were handled all the same (delivered, or dead-lettered).
+    pub delivered: Vec<String>,
+    /// Why the rest was not.
+    pub error: SourceError,
 }
 
 /// What one [`Emitter::emit`] did.
@@ -132,6 +159,35 @@ impl Emitter {
             .await?)
     }
 
+    /// Produces `posts` as they are, for a source whose cursor alone says
+    /// exactly what was produced (the file connector: lines of a file).
+    /// Nothing is checked or recorded per id: the caller records the batch's
+    /// position once it returns. When a delivery fails, the ids that were
+    /// delivered come back in [`Undelivered`] for the caller to record with
+    /// that position, so its re-read can skip them.
+    pub async fn emit_positioned(&self, posts: Vec<Post>) -> Result<Emitted, Undelivered> {
+        let mut fetched = SourceTally::default();
+        for p in &posts {
+            fetched.count(source_of_key(Some(&p.id)));
+        }
+        self.counters.metrics.posts_in.add(&fetched);
+        let d = self.deliver(posts).await;
+        self.count(d.produced, &d.out, 0);
+        match d.failure {
+            None => Ok(Emitted {
+                produced: d.produced,
+                duplicates: 0,
+            }),
+            Some(cause) => Err(Undelivered {
+                delivered: d.delivered,
+                error: SourceError::Delivery {
+                    delivered: d.produced,
+                    cause,
+                },
+            }),
+        }
+    }
+
     /// Produces claimed posts, waits, records them and the cursor.
     async fn produce(
         &self,
@@ -139,11 +195,39 @@ impl Emitter {
         duplicates: usize,
         cursor: Option<(String, String)>,
     ) -> SourceResult<Emitted> {
+        let Delivered {
+            delivered,
+            produced,
+            out,
+            failure,
+        } = self.deliver(fresh).await;
+        let cursor = if failure.is_none() { cursor } else { None };
+        let moved = cursor.is_some();
+        self.cursors.commit(&self.name, cursor, delivered).await?;
+        if moved {
+            self.counters.cursor_saved();
+        }
+        self.count(produced, &out, duplicates);
+        match failure {
+            None => Ok(Emitted {
+                produced,
+                duplicates,
+            }),
+            Some(cause) => Err(SourceError::Delivery {
+                delivered: produced,
+                cause,
+            }),
+        }
+    }
+
+    /// Produces `posts` and waits for every acknowledgement. A post the
+    /// transport refuses for good is dead-lettered and counts as handled.
+    async fn deliver(&self, posts: Vec<Post>) -> Delivered {
         let now = chrono::Utc::now();
-        let mut ids = Vec::new();
-        let mut payloads = Vec::new();
-        let mut deliveries = Vec::new();
-        for mut p in fresh {
+        let mut ids = Vec::with_capacity(posts.len());
+        let mut payloads = Vec::with_capacity(posts.len());
+        let mut deliveries = Vec::with_capacity(posts.len());
+        for mut p in posts {
             if !self.keep_raw {
                 p.raw = None;
             }
@@ -162,17 +246,18 @@ impl Emitter {
             );
         }
         let results = futures::future::join_all(deliveries).await;
-        let mut delivered = Vec::with_capacity(ids.len());
-        let mut failure = None;
+        let mut d = Delivered {
+            delivered: Vec::with_capacity(ids.len()),
+            ..Delivered::default()
+        };
         let mut refused = 0;
-        let mut out = SourceTally::default();
         for ((id, r), payload) in ids.into_iter().zip(results).zip(payloads) {
             match r {
                 Ok(()) => {
                     // One event per post, for following a post from connector to store.
                     tracing::debug!(connector = %self.name, post_id = %id, "connector emitted");
-                    out.count(source_of_key(Some(&id)));
-                    delivered.push(id);
+                    d.out.count(source_of_key(Some(&id)));
+                    d.delivered.push(id);
                 }
                 // The transport refuses this post itself (over the broker's
                 // message size limit, say): producing it again cannot work,
@@ -185,21 +270,20 @@ impl Emitter {
                         &payload,
                     )
                     .await;
-                    delivered.push(id);
+                    d.delivered.push(id);
                     refused += 1;
                 }
-                Err(e) => failure = Some(e),
+                Err(e) => d.failure = Some(e),
             }
         }
-        let produced = delivered.len() - refused;
-        let cursor = if failure.is_none() { cursor } else { None };
-        let moved = cursor.is_some();
-        self.cursors.commit(&self.name, cursor, delivered).await?;
-        if moved {
-            self.counters.cursor_saved();
-        }
+        d.produced = d.delivered.len() - refused;
+        d
+    }
+
+    /// Counts what one batch produced and how many duplicates it dropped.
+    fn count(&self, produced: usize, out: &SourceTally, duplicates: usize) {
         self.counters.add(&self.counters.produced, produced as u64);
-        self.counters.metrics.posts_out.add(&out);
+        self.counters.metrics.posts_out.add(out);
         if duplicates > 0 {
             self.counters
                 .add(&self.counters.duplicates, duplicates as u64);
@@ -207,16 +291,6 @@ impl Emitter {
                 .metrics
                 .duplicates
                 .increment(duplicates as u64);
-        }
-        match failure {
-            None => Ok(Emitted {
-                produced,
-                duplicates,
-            }),
-            Some(cause) => Err(SourceError::Delivery {
-                delivered: produced,
-                cause,
-            }),
         }
     }
 

@@ -1,10 +1,13 @@
 //! File replay and backfill: JSON Lines of posts (plain or gzip), with a
 //! progress bar on a terminal. The cursor per file is the number of lines
-//! and bytes consumed, saved after each acknowledged batch, so a restart
-//! resumes mid-file. Without `one_shot` the files are watched for appended
-//! lines (a partial last line waits for its newline) and directories for new files.
+//! and bytes consumed plus the chunks acknowledged beyond them, saved as
+//! each chunk is acknowledged, so a restart resumes mid-file and produces
+//! each line once without remembering each post's id (see [`position`]).
+//! Without `one_shot` the files are watched for appended lines (a partial
+//! last line waits for its newline) and directories for new files.
 
 mod config;
+mod position;
 pub use config::FileConfig;
 
 use std::fs;
@@ -16,15 +19,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use earshot_model::Post;
 use flate2::read::MultiGzDecoder;
-use futures::stream::{FuturesOrdered, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::secs;
-use crate::emit::Emitted;
+use crate::emit::{Emitted, Undelivered};
 use crate::error::{SourceError, SourceResult};
 use crate::source::{Ctx, Source};
+use position::{Cursor, Pos, Progress, Span};
 
 /// Chunks produced and not yet acknowledged, per file.
 const CHUNKS_IN_FLIGHT: usize = 4;
@@ -39,18 +42,12 @@ impl File {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
-struct Cursor {
-    /// Lines consumed.
-    line: u64,
-    /// Bytes consumed (of the uncompressed stream).
-    offset: u64,
-}
-
-/// Lines read by the blocking reader: `(line number, bytes)`, and the position after them.
+/// Lines read by the blocking reader: `(line number, bytes)`, and the
+/// positions before and after them (consecutive lines).
 struct Chunk {
     lines: Vec<(u64, Vec<u8>)>,
-    end: Cursor,
+    from: Pos,
+    end: Pos,
     /// Bytes of the file on disk read so far (for the progress bar).
     disk_pos: u64,
 }
@@ -134,10 +131,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Reads lines after `start` and sends them in chunks until EOF or the receiver is gone.
+/// Reads lines after `start`, except those of the spans in `skip` (in file
+/// order), and sends them in chunks of consecutive lines until EOF or the
+/// receiver is gone.
 fn read_lines(
     path: &Path,
-    start: Cursor,
+    start: Pos,
+    skip: Vec<Span>,
     batch: usize,
     whole_last_line: bool,
     tx: mpsc::Sender<SourceResult<Chunk>>,
@@ -174,8 +174,39 @@ fn read_lines(
             ))
         };
         let mut reader = reader;
+        let mut skip = skip.into_iter().peekable();
         let mut lines = Vec::with_capacity(batch);
+        let mut from = cur;
+        // Sends the lines gathered so far as one chunk; false once the receiver is gone.
+        let send = |lines: &mut Vec<(u64, Vec<u8>)>, from: Pos, end: Pos| {
+            let chunk = Chunk {
+                lines: std::mem::take(lines),
+                from,
+                end,
+                disk_pos: pos.load(Ordering::Relaxed),
+            };
+            chunk.lines.is_empty() || tx.blocking_send(Ok(chunk)).is_ok()
+        };
         loop {
+            // An acknowledged span starts here: the lines so far make a
+            // chunk of their own, and the span's lines are read past.
+            if let Some((_, to)) = skip.next_if(|(f, _)| f.line <= cur.line) {
+                if !send(&mut lines, from, cur) {
+                    return Ok(());
+                }
+                let mut buf = Vec::new();
+                while cur.line < to.line {
+                    buf.clear();
+                    let n = reader.read_until(b'\n', &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    cur.line += 1;
+                    cur.offset += n as u64;
+                }
+                from = cur;
+                continue;
+            }
             let mut buf = Vec::new();
             let n = reader.read_until(b'\n', &mut buf)?;
             let partial = n > 0 && buf.last() != Some(&b'\n');
@@ -186,23 +217,13 @@ fn read_lines(
             cur.offset += n as u64;
             lines.push((cur.line, buf));
             if lines.len() >= batch {
-                let chunk = Chunk {
-                    lines: std::mem::take(&mut lines),
-                    end: cur,
-                    disk_pos: pos.load(Ordering::Relaxed),
-                };
-                if tx.blocking_send(Ok(chunk)).is_err() {
+                if !send(&mut lines, from, cur) {
                     return Ok(());
                 }
+                from = cur;
             }
         }
-        if !lines.is_empty() {
-            let _ = tx.blocking_send(Ok(Chunk {
-                lines,
-                end: cur,
-                disk_pos: pos.load(Ordering::Relaxed),
-            }));
-        }
+        send(&mut lines, from, cur);
         Ok(())
     })();
     if let Err(e) = result {
@@ -213,48 +234,72 @@ fn read_lines(
 impl File {
     async fn replay(&self, ctx: &Ctx, path: &Path) -> SourceResult<()> {
         let key = format!("file:{}", path.display());
-        let mut start: Cursor = ctx.cursor(&key).await?.unwrap_or_default();
+        let saved: Cursor = ctx.cursor(&key).await?.unwrap_or_default();
+        let in_flight_lines = (CHUNKS_IN_FLIGHT * self.cfg.batch_size) as u64;
+        let mut progress = Progress::from_cursor(&saved, in_flight_lines);
         let len = fs::metadata(path)?.len();
         let gz = is_gzip(path)?;
-        if !gz && len < start.offset {
+        if !gz && len < progress.furthest() {
             tracing::warn!(connector = %ctx.name, file = %path.display(), "file shrank (rotated or truncated); reading it from the start");
-            start = Cursor::default();
+            progress = Progress::default();
         }
+        let start = progress.base();
         if !gz && len == start.offset {
             return Ok(());
         }
         let bar = self.progress_bar(path, len, if gz { 0 } else { start.offset });
         let (tx, mut rx) = mpsc::channel(2);
         let (p, batch, whole) = (path.to_path_buf(), self.cfg.batch_size, self.cfg.one_shot);
-        let reader = tokio::task::spawn_blocking(move || read_lines(&p, start, batch, whole, tx));
+        let skip = progress.skip();
+        let reader =
+            tokio::task::spawn_blocking(move || read_lines(&p, start, skip, batch, whole, tx));
         let locator = path.display().to_string();
         // Several chunks in flight, so the stages downstream see more than
         // one chunk's posts at a time (in the embedded mode a produce waits
         // for the store, and one chunk at a time meant small transactions).
-        // Each chunk's ids are recorded when it is acknowledged; the cursor
-        // moves only in file order, past chunks that are all acknowledged, so
-        // a crash re-reads from the oldest unfinished chunk and the recorded
-        // ids keep the re-read from producing anything twice.
-        let mut in_flight = FuturesOrdered::new();
+        // Each chunk is recorded in the cursor as soon as it is acknowledged,
+        // in any order; a crash re-reads only the chunks not recorded.
+        let mut in_flight = FuturesUnordered::new();
         let mut eof = false;
+        let mut failure = None;
         loop {
             tokio::select! {
                 biased;
-                Some((done, end, disk_pos)) = in_flight.next(), if !in_flight.is_empty() => {
-                    let done: SourceResult<Emitted> = done;
-                    done?;
-                    ctx.emitter.save_cursor(Ctx::cursor_value(&key, &end)).await?;
-                    ctx.counters.add(&ctx.counters.polls, 1);
+                Some((done, from, end, disk_pos)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let done: Result<Emitted, Undelivered> = done;
+                    match done {
+                        Ok(_) => {
+                            progress.ack(from, end);
+                            ctx.emitter.save_cursor(Ctx::cursor_value(&key, &progress.cursor())).await?;
+                            ctx.counters.add(&ctx.counters.polls, 1);
+                        }
+                        // The ids it did deliver are recorded with a cursor
+                        // saying that a re-read of this chunk checks them.
+                        Err(Undelivered { delivered, error }) => {
+                            progress.failed(end);
+                            let cursor = Ctx::cursor_value(&key, &progress.cursor());
+                            ctx.cursors.commit(&ctx.name, Some(cursor), delivered).await?;
+                            failure.get_or_insert(error);
+                        }
+                    }
                     if let Some(b) = &bar {
-                        b.set_position(disk_pos);
+                        b.set_position(b.position().max(disk_pos));
                     }
                 }
-                chunk = rx.recv(), if !eof && in_flight.len() < CHUNKS_IN_FLIGHT && !ctx.shutdown.is_cancelled() => {
-                    let Some(chunk) = chunk else {
-                        eof = true;
-                        continue;
+                // After a failure, the chunks in flight finish (and are
+                // recorded) but no more are read: the next pass re-reads.
+                chunk = rx.recv(), if !eof && failure.is_none() && in_flight.len() < CHUNKS_IN_FLIGHT && !ctx.shutdown.is_cancelled() => {
+                    let chunk = match chunk {
+                        Some(Ok(chunk)) => chunk,
+                        Some(Err(e)) => {
+                            failure = Some(e);
+                            continue;
+                        }
+                        None => {
+                            eof = true;
+                            continue;
+                        }
                     };
-                    let chunk = chunk?;
                     let mut posts = Vec::with_capacity(chunk.lines.len());
                     for (n, line) in &chunk.lines {
                         let trimmed = line.trim_ascii();
@@ -270,9 +315,22 @@ impl File {
                             }
                         }
                     }
-                    let (end, disk_pos) = (chunk.end, chunk.disk_pos);
+                    let (from, end, disk_pos) = (chunk.from, chunk.end, chunk.disk_pos);
+                    let by_id = progress.must_check(from);
                     let emitter = &ctx.emitter;
-                    in_flight.push_back(async move { (emitter.emit(posts, None).await, end, disk_pos) });
+                    in_flight.push(async move {
+                        let done = if by_id {
+                            // Rare: after a half-failed chunk. Its delivered
+                            // ids were recorded, and are checked here.
+                            emitter.emit(posts, None).await.map_err(|error| Undelivered {
+                                delivered: Vec::new(),
+                                error,
+                            })
+                        } else {
+                            emitter.emit_positioned(posts).await
+                        };
+                        (done, from, end, disk_pos)
+                    });
                 }
                 else => break,
             }
@@ -282,7 +340,7 @@ impl File {
         if let Some(b) = bar {
             b.finish();
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     fn progress_bar(&self, path: &Path, len: u64, pos: u64) -> Option<ProgressBar> {
