@@ -316,6 +316,19 @@ fn issue_14_forget_an_author_and_never_store_them_again() {
     assert!(cli(&["run"]).status.success());
     assert!(cli(&["respond", "hn:1", "--by", "ann"]).status.success());
     assert_eq!(count("store.db", "SELECT COUNT(*) FROM interactions"), 3);
+    // A polling connector (Hacker News, Reddit) remembers the ids it
+    // produced; the file connector keeps an exact cursor instead (issue 11),
+    // so record them here as a poller of the same posts would have.
+    {
+        let c = rusqlite::Connection::open(dir.path().join("cursors.db")).unwrap();
+        for (id, _, _) in posts {
+            c.execute(
+                "INSERT INTO seen (connector, post_id, seen_at) VALUES ('hn-poller', ?1, 0)",
+                [id],
+            )
+            .unwrap();
+        }
+    }
 
     let dry = cli(&["forget", "--author", "hn:JANE"]);
     assert!(
@@ -360,6 +373,7 @@ fn issue_14_forget_an_author_and_never_store_them_again() {
         ),
         0
     );
+    assert_eq!(count("cursors.db", "SELECT COUNT(*) FROM seen"), 1);
     assert_eq!(
         count(
             "store.db",
