@@ -188,6 +188,18 @@ impl Interaction {
         }
     }
 
+    /// The sentiment toward `entity_id` in this post, as its label and
+    /// compound: the entity's own when the matcher scored one (a mention
+    /// row stores it), else the whole post's.
+    pub fn sentiment_toward(&self, entity_id: &str) -> (SentimentLabel, f32) {
+        self.entity_sentiment
+            .iter()
+            .find(|e| e.entity_id == entity_id)
+            .map_or((self.sentiment.label, self.sentiment.compound), |e| {
+                (e.label, e.compound)
+            })
+    }
+
     /// Decodes and checks the schema version.
     pub fn from_json(bytes: &[u8]) -> Result<Interaction, DecodeError> {
         Interaction::checked(serde_json::from_slice(bytes)?)

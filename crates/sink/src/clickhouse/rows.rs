@@ -184,13 +184,7 @@ pub(crate) fn mention_rows(item: &BatchItem) -> impl Iterator<Item = MentionRow<
             return None;
         }
         seen.push((m.entity_id.as_str(), m.kind));
-        let (label, compound) = i
-            .entity_sentiment
-            .iter()
-            .find(|e| e.entity_id == m.entity_id)
-            .map_or((i.sentiment.label, i.sentiment.compound), |e| {
-                (e.label, e.compound)
-            });
+        let (label, compound) = i.sentiment_toward(&m.entity_id);
         Some(MentionRow {
             entity_id: &m.entity_id,
             entity_kind: kind_code(m.kind),

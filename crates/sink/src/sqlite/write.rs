@@ -333,13 +333,7 @@ fn mentions_of(i: &Interaction) -> Vec<Mention<'_>> {
         {
             continue;
         }
-        let (label, compound) = i
-            .entity_sentiment
-            .iter()
-            .find(|e| e.entity_id == m.entity_id)
-            .map_or((i.sentiment.label, i.sentiment.compound), |e| {
-                (e.label, e.compound)
-            });
+        let (label, compound) = i.sentiment_toward(&m.entity_id);
         out.push(Mention {
             entity: &m.entity_id,
             kind: m.kind,
