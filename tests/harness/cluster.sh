@@ -36,8 +36,22 @@ zookeeper_ok() {
 }
 
 start_zookeeper() {
+    # A JVM that exits during start-up (a port taken between the check and
+    # the bind, once in CI) gets two more tries on fresh ports.
+    local attempt
+    for attempt in 1 2 3; do
+        try_zookeeper && return 0
+        log "zookeeper exited during start-up (attempt $attempt); its log ends:"
+        tail -n 20 "$DIR/zookeeper.log" >&2 || true
+    done
+    die "zookeeper exited during start-up three times; see $DIR/zookeeper.log"
+}
+
+# Starts ZooKeeper on a free port: 0 once it answers, 1 if it exited.
+try_zookeeper() {
     local port pid
     port="$(free_port)"
+    rm -rf "$DIR/zookeeper"
     mkdir -p "$DIR/zookeeper"
     # A short tick keeps start-up and session expiry fast; the admin server
     # (port 8080 by default) is off; 256 MB of heap is plenty for two servers.
@@ -64,7 +78,7 @@ CFG
             ZK_PORT=$port
             return 0
         fi
-        kill -0 "$pid" 2>/dev/null || die "zookeeper exited during start-up; see $DIR/zookeeper.log"
+        kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.1
     done
     die "zookeeper did not answer within 30s; see $DIR/zookeeper.log"
