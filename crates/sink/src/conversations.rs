@@ -193,8 +193,9 @@ impl ConversationStore {
         })
     }
 
-    /// Threads with a customer post in `[since, until)`, newest first;
-    /// `own` lists the brands' accounts as `network:handle` (lowercase).
+    /// Threads with a customer post in `[since, until)` that name a brand,
+    /// competitor or customer, newest first; `own` lists the brands'
+    /// accounts as `network:handle` (lowercase).
     pub async fn threads(
         &self,
         since: DateTime<Utc>,

@@ -24,8 +24,31 @@ fn post(
     thread: Option<&str>,
     label: SentimentLabel,
 ) -> Interaction {
+    naming(
+        id,
+        minutes,
+        author,
+        thread,
+        label,
+        (EntityKind::Brand, "acme"),
+    )
+}
+
+/// A post naming `entity`, or nothing when its id is empty.
+fn naming(
+    id: &str,
+    minutes: i64,
+    author: &str,
+    thread: Option<&str>,
+    label: SentimentLabel,
+    entity: (EntityKind, &'static str),
+) -> Interaction {
     let mut s = Seed::new(id, t0() + Duration::minutes(minutes));
-    s.mentions = vec![(EntityKind::Brand, "acme")];
+    s.mentions = if entity.1.is_empty() {
+        vec![]
+    } else {
+        vec![entity]
+    };
     s.label = label;
     let mut i = s.build();
     i.post.author.handle = Some(author.into());
@@ -47,6 +70,17 @@ fn seeds() -> Vec<Interaction> {
         post("400", -5, "acmesupport", None, Neutral),
         post("401", 3, "cust4", Some("hn:400"), Neutral),
         post("402", 4, "acmesupport", Some("hn:400"), Neutral),
+        // Names no brand, competitor or customer: not a thread of the dashboards.
+        naming("500", 5, "cust5", None, Negative, (EntityKind::Brand, "")),
+        // Names a customer only: a thread, with no brand to count it for.
+        naming(
+            "600",
+            6,
+            "cust6",
+            None,
+            Negative,
+            (EntityKind::Customer, "initech"),
+        ),
     ]
 }
 
@@ -84,6 +118,7 @@ async fn check(config: &SinkConfig) {
             ("hn:200".to_string(), None, true, 1),
             ("hn:300".to_string(), Some(3600), false, 1),
             ("hn:400".to_string(), Some(60), false, 3),
+            ("hn:600".to_string(), None, true, 1),
         ]
     );
     let times = response_times(&threads);

@@ -438,13 +438,13 @@ async fn embedded_store_dashboards_match_the_seeded_data() {
         ..SinkConfig::default()
     };
     let first = earshot_sink::migrate(&config).await.unwrap();
-    assert_eq!(first.applied.len(), 17);
+    assert_eq!(first.applied.len(), 18);
     assert_eq!(
         earshot_sink::migrate(&config)
             .await
             .unwrap()
             .already_applied,
-        17
+        18
     );
     let store = SqliteStore::open(&config.sqlite.path).unwrap();
     let seeds = seeds();

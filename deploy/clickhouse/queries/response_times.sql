@@ -29,19 +29,20 @@ FROM (
         FROM (
             SELECT post_id, if(x_thread != '', x_thread, if(x_reply != '', x_reply, post_id)) AS thread,
                    x_time AS t, toUInt8(has(splitByChar(',', {own:String}), lower(concat(x_source, ':', x_handle)))) AS own,
-                   toUInt8(x_label = 'negative') AS neg, x_entities, r_at
+                   toUInt8(x_label = 'negative') AS neg, x_entities, x_named, r_at
             FROM (
                 SELECT post_id, argMax(thread_id, version) AS x_thread, argMax(reply_to, version) AS x_reply,
                        argMax(event_time, version) AS x_time, toString(argMax(source, version)) AS x_source,
                        argMax(author_handle, version) AS x_handle,
                        toString(argMax(sentiment_label, version)) AS x_label,
-                       argMax(arrayConcat(brands, competitors), version) AS x_entities
+                       argMax(arrayConcat(brands, competitors), version) AS x_entities,
+                       argMax(toUInt8(notEmpty(brands) OR notEmpty(competitors) OR notEmpty(customers)), version) AS x_named
                 FROM interactions
                 WHERE event_time >= toDateTime({since:UInt32}) AND event_time < toDateTime({until:UInt32})
                 GROUP BY post_id) AS p
             ANY LEFT JOIN (SELECT post_id, toUInt32(responded_at) AS r_at FROM responses) AS r USING (post_id))
         GROUP BY thread
-        HAVING customer_posts > 0
+        HAVING customer_posts > 0 AND max(x_named) = 1
         ORDER BY started DESC, thread
         LIMIT 200000))
 ARRAY JOIN entities AS brand

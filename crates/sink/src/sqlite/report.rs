@@ -235,3 +235,58 @@ fn spikes(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for `sql` with the report's parameters, one line a step.
+    pub(crate) fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params![0, 1, ""], |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A migrated store in `dir`.
+    pub(crate) fn migrated(dir: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::open(&dir.join("plan.db")).unwrap();
+        store.migrate().unwrap();
+        store
+    }
+
+    /// The report's queries about named or routed posts read them through
+    /// the partial indexes of migration 25, not every post of the window:
+    /// an edit to their conditions that loses the index fails here.
+    #[test]
+    fn issue_11_report_queries_read_only_named_or_routed_posts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = migrated(dir.path());
+        store
+            .with_connection(|conn| {
+                for (name, sql, index) in [
+                    ("intents", INTENTS.to_string(), "interactions_named"),
+                    ("sources", SOURCES.to_string(), "interactions_named"),
+                    (
+                        "top negative",
+                        format!("SELECT {POST_COLUMNS} {TOP_NEGATIVE}"),
+                        "interactions_named",
+                    ),
+                    (
+                        "work queue",
+                        format!("SELECT {POST_COLUMNS} {WORK_QUEUE}"),
+                        "interactions_routed",
+                    ),
+                ] {
+                    let plan = plan(conn, &sql);
+                    assert!(
+                        plan.contains(&format!("SEARCH i USING INDEX {index}")),
+                        "{name}: {plan}"
+                    );
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}

@@ -337,6 +337,21 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         ALTER TABLE mentions ADD COLUMN cluster_id TEXT NOT NULL DEFAULT '';
         CREATE INDEX IF NOT EXISTS interactions_cluster ON interactions (cluster_id) WHERE cluster_id != '';",
     ),
+    (
+        25,
+        "named_and_routed",
+        // Issue 11: the report's intents, sources, top negative posts and
+        // threads are about posts naming a brand, competitor or customer,
+        // and its work queue about routed posts. Read through the time index,
+        // each scanned every post of the window (most of `earshot report`'s
+        // CPU on a store where few posts name anything); these partial
+        // indexes hold only the posts concerned, so unnamed, unrouted posts
+        // cost nothing to write either. A query uses one only if its WHERE
+        // has the index's condition word for word (report.rs, sqlite_threads.rs).
+        "CREATE INDEX IF NOT EXISTS interactions_named ON interactions (event_time)
+            WHERE brands != '[]' OR competitors != '[]' OR customers != '[]';
+        CREATE INDEX IF NOT EXISTS interactions_routed ON interactions (event_time) WHERE route != 'none';",
+    ),
 ];
 
 /// Table recording applied migrations.
