@@ -20,9 +20,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use super::{first_response, ThreadSummary, MAX_THREADS};
 use crate::report::from_secs;
 
-/// Threads summed up in a hash map at most; a window with more is grouped
-/// by sorting (a thread costs about 150 bytes in the map).
-const HASHED_THREADS: usize = 1_000_000;
+/// Threads summed up in a hash map at most (about 200 bytes each, so some
+/// 50 MB; the summaries kept are up to [`MAX_THREADS`] anyway); a window
+/// with more is grouped by sorting.
+const HASHED_THREADS: usize = 250_000;
 
 /// A post's thread: its `thread_id`, else the post it replies to, else itself.
 macro_rules! thread_of {
