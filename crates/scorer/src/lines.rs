@@ -232,7 +232,7 @@ fn read_line_bounded(
         if chunk.is_empty() {
             return Ok(total);
         }
-        let (take, done) = match memchr_newline(chunk) {
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
@@ -244,10 +244,6 @@ fn read_line_bounded(
             return Ok(total);
         }
     }
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 fn trim_newline(line: &[u8]) -> &[u8] {
