@@ -49,11 +49,13 @@ unsafe extern "C" {
 
 /// How long mimalloc keeps freed memory before returning it to the OS, in
 /// milliseconds, unless `MIMALLOC_PURGE_DELAY` says otherwise. Its default of
-/// 1 s made `earshot match` return pages that a batch later needed again: a
+/// 1 s made `earshot match` return pages that a later batch needed again: a
 /// drain of 100k posts purged 385 MiB and faulted it back in (the kernel
-/// zeroing fresh pages was a quarter of the daemon's CPU; issue 11). Memory
-/// unused for this long still goes back, so an idle daemon shrinks.
-const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+/// zeroing fresh pages was a quarter of the daemon's CPU; issue 11). 10 s
+/// still did on a slower drain (the idle end of an arena outlives it); a
+/// minute did not. Memory unused for that long still goes back, so a daemon
+/// shrinks after a burst.
+const PURGE_DELAY_MS: std::ffi::c_long = 60_000;
 
 fn configure_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
