@@ -1,7 +1,7 @@
 //! `earshot match` draining a backlog on the real broker must not hand its
 //! memory back to the OS and fault it in again (issue 11). With mimalloc's
 //! default purge delay (1 s) the daemon purged 385 MiB over a 100k-post drain
-//! whose peak RSS was 130 MiB: 110k page faults, a quarter of its CPU spent
+//! whose peak RSS was 145 MiB: 110k page faults, a quarter of its CPU spent
 //! by the kernel zeroing pages. Counted, not timed: once the drain is under
 //! way, the pages the process faults in beyond its growth (memory it had and
 //! faulted in again) against its peak resident memory. Here (45k posts, debug
