@@ -39,6 +39,31 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (the same number in its v2 and v3).
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+unsafe extern "C" {
+    /// mimalloc's public option setter (linked with the allocator above).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// How long mimalloc keeps freed memory before returning it to the OS, in
+/// milliseconds, unless `MIMALLOC_PURGE_DELAY` says otherwise. Its default of
+/// 1 s made `earshot match` return pages that a later batch needed again: a
+/// drain of 100k posts purged 385 MiB and faulted it back in (the kernel
+/// zeroing fresh pages was a quarter of the daemon's CPU; issue 11). 10 s
+/// still did on a slower drain (the idle end of an arena outlives it); a
+/// minute did not. Memory unused for that long still goes back, so a daemon
+/// shrinks after a burst.
+const PURGE_DELAY_MS: std::ffi::c_long = 60_000;
+
+fn configure_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain setter of a process-wide option, safe at any time.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
+}
+
 /// Social listening ingestion for Social CRM.
 #[derive(Debug, Parser)]
 #[command(name = "earshot", version, about, long_about = None)]
@@ -318,6 +343,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    configure_allocator();
     let cli = Cli::parse();
     daemon::init_logging(matches!(cli.log_format, LogFormat::Json));
     match dispatch(cli) {

@@ -4,7 +4,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use earshot_transport::post_metrics::{self, source_of_key};
-use earshot_transport::{dead_letter_record, shrink_refused, Delivery, DeliveryFuture, Record};
+use earshot_transport::{
+    dead_letter_record, shrink_refused, Attached, Delivery, DeliveryFuture, Record,
+};
 
 use crate::config::STAGE;
 use crate::stage::Ctx;
@@ -20,13 +22,12 @@ use crate::stage::Ctx;
 pub(crate) async fn deliver(
     ctx: Arc<Ctx>,
     d: Delivery,
-    topic: String,
     record: Record,
     first: DeliveryFuture,
     poison: Option<&'static str>,
 ) {
     // `poison`: why the post is being dead-lettered (a fixed label value).
-    let (mut topic, mut record, mut poison) = (topic, record, poison);
+    let (mut record, mut poison) = (record, poison);
     let source = source_of_key(d.message.key.as_deref());
     let mut pending = first;
     let mut attempt = 0;
@@ -56,15 +57,18 @@ pub(crate) async fn deliver(
                 let m = &d.message;
                 let reason = format!("scored record refused: {e}");
                 tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "permanent produce error: raw post dead-lettered");
-                topic = ctx.topics.dead_letter.clone();
                 record = dead_letter_record(m, STAGE, &reason);
                 poison = Some("scored_refused");
-                pending = ctx.producer.send(&topic, record.clone());
+                pending = ctx
+                    .producer
+                    .send_copy(ctx.topic(poison), &record, Attached::none());
             }
             Err(e) if e.is_permanent() && shrink_refused(&mut record) => {
                 let m = &d.message;
                 tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, error = %e, keep = record.payload.len(), "dead letter refused; sending it again with its payload cut");
-                pending = ctx.producer.send(&topic, record.clone());
+                pending = ctx
+                    .producer
+                    .send_copy(ctx.topic(poison), &record, Attached::none());
             }
             Err(e) if e.is_permanent() => {
                 let m = &d.message;
@@ -78,12 +82,14 @@ pub(crate) async fn deliver(
                 metrics::counter!("earshot_retries_total", "stage" => STAGE).increment(1);
                 attempt += 1;
                 let backoff = ctx.backoff.delay(attempt);
-                tracing::warn!(%topic, key = %record.key, error = %e, retry_in = ?backoff, "delivery failed; retrying");
+                tracing::warn!(topic = ctx.topic(poison), key = %record.key, error = %e, retry_in = ?backoff, "delivery failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = ctx.abandon.cancelled() => break,
                 }
-                pending = ctx.producer.send(&topic, record.clone());
+                pending = ctx
+                    .producer
+                    .send_copy(ctx.topic(poison), &record, Attached::none());
             }
         }
     }

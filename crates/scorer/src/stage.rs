@@ -11,7 +11,7 @@ use earshot_model::Post;
 use earshot_transport::post_metrics::{source_of_key, PostCounters, SourceTally};
 use earshot_transport::stage::{Backoff, Progress};
 use earshot_transport::{
-    dead_letter_record, Attached, Bus, ConsumerOptions, Delivery, Producer, TopicsConfig,
+    dead_letter_record, Attached, Bus, ConsumerOptions, Delivery, Producer, Record, TopicsConfig,
     TransportError,
 };
 use futures::FutureExt;
@@ -41,6 +41,54 @@ pub(crate) struct Ctx {
     pub posts_dead: PostCounters,
     /// Near-duplicate clusters and authors of the recent window (issue 16).
     pub noise: std::sync::Mutex<NoiseTracker>,
+    /// Batches done with, kept for the next ones (see [`Batch`]).
+    pub spares: std::sync::Mutex<Vec<Batch>>,
+}
+
+/// A batch's raw deliveries and, once scored, the outcome of each (same
+/// order): a record to send, with the interaction for a consumer in this
+/// process, or why the post is dead-lettered. Batches are reused: a new
+/// buffer of a few hundred deliveries per batch, made on one thread and freed
+/// on another, was a steady source of fresh pages the kernel had to zero
+/// (issue 11).
+#[derive(Default)]
+pub(crate) struct Batch {
+    deliveries: Vec<Delivery>,
+    outcomes: Vec<Result<(Record, Attached), String>>,
+}
+
+/// Spare batches kept: one per scoring worker in flight and one filling,
+/// with a margin; more would only hold memory.
+const MAX_SPARES: usize = 16;
+
+impl Ctx {
+    /// An empty batch with room for `capacity` deliveries, reused if one is spare.
+    fn spare_batch(&self, capacity: usize) -> Batch {
+        let spare = self.spares.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        spare.unwrap_or_else(|| Batch {
+            deliveries: Vec::with_capacity(capacity),
+            outcomes: Vec::with_capacity(capacity),
+        })
+    }
+
+    /// Keeps `batch`'s buffers for a later batch.
+    fn return_batch(&self, mut batch: Batch) {
+        batch.deliveries.clear();
+        batch.outcomes.clear();
+        let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+        if spares.len() < MAX_SPARES {
+            spares.push(batch);
+        }
+    }
+
+    /// Where a post's record goes: the scored topic, or the dead-letter
+    /// topic when it is dead-lettered (`poison` names why).
+    pub(crate) fn topic(&self, poison: Option<&'static str>) -> &str {
+        match poison {
+            None => &self.topics.scored,
+            Some(_) => &self.topics.dead_letter,
+        }
+    }
 }
 
 /// Runs the match stage until `shutdown` is cancelled, then stops fetching,
@@ -71,6 +119,7 @@ pub async fn run(
         posts_out: PostCounters::new(STAGE, "out"),
         posts_dead: PostCounters::new(STAGE, "dead_letter"),
         noise: Default::default(),
+        spares: Default::default(),
     });
     let workers = Arc::new(Semaphore::new(config.workers()));
     let tracker = TaskTracker::new();
@@ -80,7 +129,7 @@ pub async fn run(
     );
 
     let mut progress = Progress::new(STAGE, Duration::from_secs(config.progress_interval_secs));
-    let mut batch: Vec<Delivery> = Vec::with_capacity(config.batch_size);
+    let mut batch = ctx.spare_batch(config.batch_size);
     'consume: loop {
         let first = tokio::select! {
             d = consumer.recv() => d,
@@ -92,7 +141,7 @@ pub async fn run(
         };
         match first {
             None => break,
-            Some(Ok(d)) => batch.push(d),
+            Some(Ok(d)) => batch.deliveries.push(d),
             Some(Err(e)) => {
                 consumer_error(&ctx, &e);
                 continue;
@@ -100,30 +149,24 @@ pub async fn run(
         }
         // Take whatever else is ready right away (recv is cancel-safe), so
         // batches grow under load and stay small when traffic is light.
-        while batch.len() < config.batch_size {
+        while batch.deliveries.len() < config.batch_size {
             match consumer.recv().now_or_never() {
-                Some(Some(Ok(d))) => batch.push(d),
+                Some(Some(Ok(d))) => batch.deliveries.push(d),
                 Some(Some(Err(e))) => consumer_error(&ctx, &e),
                 Some(None) => {
-                    spawn_batch(
-                        &tracker,
-                        &ctx,
-                        &matcher,
-                        &workers,
-                        std::mem::take(&mut batch),
-                    )
-                    .await;
+                    spawn_batch(&tracker, &ctx, &matcher, &workers, batch).await;
                     break 'consume;
                 }
                 None => break,
             }
         }
+        let next = ctx.spare_batch(config.batch_size);
         spawn_batch(
             &tracker,
             &ctx,
             &matcher,
             &workers,
-            std::mem::take(&mut batch),
+            std::mem::replace(&mut batch, next),
         )
         .await;
     }
@@ -159,16 +202,17 @@ async fn spawn_batch(
     ctx: &Arc<Ctx>,
     matcher: &Arc<SharedMatcher>,
     workers: &Arc<Semaphore>,
-    batch: Vec<Delivery>,
+    mut batch: Batch,
 ) {
-    if batch.is_empty() {
+    if batch.deliveries.is_empty() {
+        ctx.return_batch(batch);
         return;
     }
     ctx.counters
         .received
-        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        .fetch_add(batch.deliveries.len() as u64, Ordering::Relaxed);
     let mut tally = SourceTally::default();
-    for d in &batch {
+    for d in &batch.deliveries {
         tally.count(source_of_key(d.message.key.as_deref()));
     }
     ctx.posts_in.add(&tally);
@@ -179,30 +223,37 @@ async fn spawn_batch(
         .expect("semaphore never closed");
     let (ctx, matcher) = (ctx.clone(), matcher.load());
     let max = ctx.max_record_bytes;
+    // A bus that crosses processes has no use for the scored interactions:
+    // they are freed here, on the thread that made them, not on the one that
+    // sees the delivery reports (cross-thread frees left the allocator
+    // abandoning pages, returning them to the OS and faulting fresh ones in:
+    // issue 11).
+    let keep_interactions = ctx.producer.takes_attached();
     tracker.spawn(async move {
         let scoring = ctx.clone();
         let scored = tokio::task::spawn_blocking(move || {
             let mut brands = BrandTally::default();
-            let scored = batch
-                .into_iter()
-                .map(|mut d| {
-                    let attached = d.attached.take::<Post>();
-                    // A panic anywhere in decoding, scoring or encoding one
-                    // post must not take the batch's deliveries down with the
-                    // task (they would hold their partitions, silently): the
-                    // post is dead-lettered with the panic's message instead.
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, &d, attached, max, &mut brands, &scoring.noise)))
-                        .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))));
-                    (d, outcome)
-                })
-                .collect::<Vec<_>>();
+            let Batch { deliveries, outcomes } = &mut batch;
+            outcomes.extend(deliveries.iter_mut().map(|d| {
+                let attached = d.attached.take::<Post>();
+                // A panic anywhere in decoding, scoring or encoding one
+                // post must not take the batch's deliveries down with the
+                // task (they would hold their partitions, silently): the
+                // post is dead-lettered with the panic's message instead.
+                std::panic::catch_unwind(AssertUnwindSafe(|| score(&matcher, d, attached, max, &mut brands, &scoring.noise)))
+                    .unwrap_or_else(|panic| Err(format!("scoring panicked: {}", panic_message(&*panic))))
+                    .map(|(record, interaction)| {
+                        let attached = if keep_interactions { Attached::new(interaction) } else { Attached::none() };
+                        (record, attached)
+                    })
+            }));
             brands.publish();
-            scored
+            batch
         })
         .await;
         drop(permit);
-        let scored = match scored {
-            Ok(s) => s,
+        let mut batch = match scored {
+            Ok(b) => b,
             Err(e) => {
                 // Only reachable if the pool is shutting down: the deliveries
                 // were dropped unacknowledged, so they will be redelivered.
@@ -210,20 +261,23 @@ async fn spawn_batch(
                 return;
             }
         };
-        let sends = scored.into_iter().map(|(d, outcome)| {
-            let (topic, record, attached, poison) = match outcome {
-                Ok((record, interaction)) => (ctx.topics.scored.clone(), record, Attached::new(interaction), None),
+        let Batch { deliveries, outcomes } = &mut batch;
+        let sends = deliveries.drain(..).zip(outcomes.drain(..)).map(|(d, outcome)| {
+            let (record, attached, poison) = match outcome {
+                Ok((record, attached)) => (record, attached, None),
                 Err(reason) => {
                     let m = &d.message;
                     tracing::warn!(topic = %m.topic, partition = m.partition, offset = m.offset, key = ?m.key, %reason, "poison message: dead-lettered");
-                    (ctx.topics.dead_letter.clone(), dead_letter_record(m, STAGE, &reason), Attached::none(), Some("poison"))
+                    (dead_letter_record(m, STAGE, &reason), Attached::none(), Some("poison"))
                 }
             };
-            // A sink in this process takes the interaction as it is.
-            let first = ctx.producer.send_attached(&topic, record.clone(), attached);
-            deliver(ctx.clone(), d, topic, record, first, poison)
+            // A sink in this process takes the interaction as it is; the
+            // record is kept to send it again after a transient failure.
+            let first = ctx.producer.send_copy(ctx.topic(poison), &record, attached);
+            deliver(ctx.clone(), d, record, first, poison)
         });
         futures::future::join_all(sends).await;
+        ctx.return_batch(batch);
     });
 }
 

@@ -140,6 +140,20 @@ pub trait Producer: Send + Sync {
         self.send(topic, record)
     }
 
+    /// [`Producer::send_attached`] of a copy of `record`, for a caller that
+    /// keeps it (to send it again after a failure). A bus that copies records
+    /// anyway (Kafka) borrows it instead of copying it twice.
+    fn send_copy(&self, topic: &str, record: &Record, attached: Attached) -> DeliveryFuture {
+        self.send_attached(topic, record.clone(), attached)
+    }
+
+    /// Whether [`Producer::send_attached`] hands `attached` on. When it does
+    /// not (a bus that crosses processes), a caller can skip making it, or
+    /// free it on the thread that made it.
+    fn takes_attached(&self) -> bool {
+        true
+    }
+
     /// Waits until every enqueued record was delivered or failed.
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>>;
 }

@@ -37,8 +37,8 @@ impl CompactedLog for KafkaLog {
         self.producer.send_to(
             &self.topic,
             Some(partition),
-            key.as_bytes().to_vec(),
-            value.map(<[u8]>::to_vec),
+            key.as_bytes(),
+            value,
             OwnedHeaders::new(),
         )
     }

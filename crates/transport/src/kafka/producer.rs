@@ -10,7 +10,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
 use super::base_config;
-use crate::{DeliveryFuture, KafkaConfig, Producer, Record, TransportError};
+use crate::{Attached, DeliveryFuture, KafkaConfig, Producer, Record, TransportError};
 
 /// Wait before retrying an enqueue when librdkafka's local queue is full.
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(20);
@@ -97,27 +97,28 @@ fn record<'a>(
 
 impl KafkaProducer {
     /// Enqueues a record now (so records keep the caller's order; librdkafka
-    /// copies them) and returns a future resolving on its delivery report.
-    /// `partition: None` lets the key choose it; `payload: None` is a tombstone.
+    /// copies it, so the caller's buffers are only borrowed) and returns a
+    /// future resolving on its delivery report. `partition: None` lets the
+    /// key choose it; `payload: None` is a tombstone.
     pub(super) fn send_to(
         &self,
         topic: &str,
         partition: Option<i32>,
-        key: Vec<u8>,
-        payload: Option<Vec<u8>>,
+        key: &[u8],
+        payload: Option<&[u8]>,
         headers: OwnedHeaders,
     ) -> DeliveryFuture {
+        let first = self
+            .inner
+            .send_result(record(topic, partition, key, payload, &headers));
         let topic = topic.to_string();
-        let first = self.inner.send_result(record(
-            &topic,
-            partition,
-            &key,
-            payload.as_deref(),
-            &headers,
-        ));
         let pending = match first {
             Ok(delivery) => Ok(delivery),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => Err(()),
+            // Only a full local queue keeps the record for later: a copy then,
+            // instead of one for every record (issue 11).
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Err((key.to_vec(), payload.map(<[u8]>::to_vec)))
+            }
             Err((e, _)) => return futures::future::ready(Err(delivery_error(topic, &e))).boxed(),
         };
         let inner = self.inner.clone();
@@ -127,7 +128,7 @@ impl KafkaProducer {
                 // The local queue is full (the broker is slower than we
                 // produce): wait for room instead of failing. Only then may
                 // this record land after one sent later.
-                Err(()) => loop {
+                Err((key, payload)) => loop {
                     tokio::time::sleep(QUEUE_FULL_BACKOFF).await;
                     match inner.send_result(record(
                         &topic,
@@ -156,14 +157,23 @@ impl KafkaProducer {
 
 impl Producer for KafkaProducer {
     fn send(&self, topic: &str, record: Record) -> DeliveryFuture {
-        let headers = headers(&record);
+        self.send_copy(topic, &record, Attached::none())
+    }
+
+    fn send_copy(&self, topic: &str, record: &Record, attached: Attached) -> DeliveryFuture {
+        // Nothing in this process reads the attached value back.
+        drop(attached);
         self.send_to(
             topic,
             None,
-            record.key.into_bytes(),
-            Some(record.payload),
-            headers,
+            record.key.as_bytes(),
+            Some(&record.payload),
+            headers(record),
         )
+    }
+
+    fn takes_attached(&self) -> bool {
+        false
     }
 
     fn flush(&self, timeout: Duration) -> BoxFuture<'_, Result<(), TransportError>> {
