@@ -5,8 +5,10 @@
 //! by the kernel zeroing pages. Counted, not timed: once the drain is under
 //! way, the pages the process faults in beyond its growth (memory it had and
 //! faulted in again) against its peak resident memory. Here (45k posts, debug
-//! build): 61 MiB for a peak of 97 MiB with the 1 s delay, 31 MiB with 10 s,
-//! 12 MiB with `earshot`'s 60 s, none when never purging.
+//! build): 61–75 MiB for a peak of 97–108 MiB with the 1 s delay, 31 MiB
+//! with 10 s, 12–22 MiB with `earshot`'s 60 s (the rest is other memory,
+//! librdkafka's among it), none when never purging. The bound, half the
+//! peak, lies between the two with room either side on a busy machine.
 
 mod kafka_common;
 
@@ -76,7 +78,7 @@ fn issue_11_match_drain_does_not_fault_its_memory_in_again() {
         again >> 20
     );
     assert!(
-        again <= peak / 4,
+        again <= peak / 2,
         "at least {} MiB faulted in again in the last {} posts, for a peak RSS of {} MiB: memory is returned to the OS and faulted in again",
         again >> 20,
         POSTS - POSTS / 3,
