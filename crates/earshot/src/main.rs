@@ -62,7 +62,28 @@ fn configure_allocator() {
         // SAFETY: a plain setter of a process-wide option, safe at any time.
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
     }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        disable_transparent_huge_pages();
+    }
 }
+
+/// Asks the kernel for no transparent huge pages in this process (Linux).
+///
+/// mimalloc asks for them on its arenas, so each first touch of an arena
+/// page zeroed 2 MiB: with `earshot match` the kernel's `clear_page_erms`
+/// was 8–10 % of the daemon's CPU and the peak RSS 135 MB (110 MB without),
+/// and `earshot run` spent a quarter more CPU (issue 11, benches/RESULTS.md).
+/// The prctl also covers a kernel set to `always`, where mimalloc's own
+/// option would not. `MIMALLOC_ALLOW_THP=1` keeps huge pages.
+#[cfg(target_os = "linux")]
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag
+    // of this process's memory map; it fails harmlessly on old kernels.
+    let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn disable_transparent_huge_pages() {}
 
 /// Social listening ingestion for Social CRM.
 #[derive(Debug, Parser)]
