@@ -195,6 +195,14 @@ pub(crate) fn publish_lag(group: &str, topic: &str, partition: i32, lag: i64) {
     .set(lag.max(0) as f64);
 }
 
+/// Publishes `earshot_consumer_fetched_records_total{group}`: records this
+/// member's client has received from brokers, records fetched again after a
+/// pause or a rebalance counted each time (librdkafka's `rxmsgs`).
+pub(crate) fn publish_fetched(group: &str, records: i64) {
+    metrics::counter!("earshot_consumer_fetched_records_total", "group" => group.to_string())
+        .absolute(records.max(0) as u64);
+}
+
 /// Says, at most once per `interval`, which partitions of a consumer are
 /// held and why: a warn log line per held partition and the gauge
 /// `earshot_watermark_held_seconds{group, topic, partition}` (0 once released),

@@ -42,8 +42,11 @@ pub(super) struct Shared {
     pub parts: Mutex<HashMap<(String, i32), Part>>,
     /// Whether the poll loop keeps the assignment paused (budget used up or stopping).
     pub paused: AtomicBool,
-    /// Messages librdkafka returned after we paused (already fetched); they
-    /// are delivered first once there is budget again, in order. Kept as
+    /// Messages already fetched and not yet delivered: those moved out of
+    /// librdkafka's queue just before a pause (which would drop them) and
+    /// those it returned after; they are delivered first once there is
+    /// budget again, in order, and the assignment resumes only once they
+    /// are nearly all delivered. Kept as
     /// [`Message`]s: the one copy out of librdkafka's buffer is the one handed on.
     pub stash: Mutex<VecDeque<Message>>,
     /// Set when the member is leaving: `close` already drained, so the final
@@ -155,7 +158,8 @@ impl Ctx {
 
 impl ClientContext for Ctx {
     /// librdkafka's periodic statistics (`statistics.interval.ms`): each
-    /// assigned partition's lag behind the group's committed offset, and
+    /// assigned partition's lag behind the group's committed offset, the
+    /// records fetched from brokers (refetches included), and
     /// whether any broker is up (the `broker` readiness check).
     fn stats(&self, statistics: Statistics) {
         let parts = self.shared.parts.lock().expect("assignment lock");
@@ -168,6 +172,7 @@ impl ClientContext for Ctx {
             }
         }
         drop(parts);
+        crate::watermark::publish_fetched(&self.group, statistics.rxmsgs);
         // librdkafka's own "internal" and "logical" brokers are not servers.
         let up = statistics
             .brokers
