@@ -312,18 +312,34 @@ fn issue_18_three_connect_processes_share_connectors_and_survive_kill_9() {
         started.elapsed(),
         f64::from(sum) * 100.0 / total as f64
     );
-    // At least once: only the moved connectors' pages in flight at the kill
-    // (produced, their ids not yet saved) may come twice.
-    let bound = (moved.len() * CHUNKS_IN_FLIGHT * BATCH) as u32;
+    // At least once: only the pages in flight (produced, their ids not yet
+    // saved) of the killed process's connectors may come twice, and those of
+    // a connector a survivor handed over without it stopping in time (it is
+    // aborted after 8 s then, which a loaded broker can cause). A connector
+    // handed over cleanly comes once.
+    let logs: String = procs.iter().map(|(d, _)| d.log()).collect();
+    let aborted: Vec<&String> = s
+        .connectors
+        .iter()
+        .filter(|c| {
+            logs.lines()
+                .any(|l| l.contains("did not stop within") && l.contains(&format!("connector={c}")))
+        })
+        .collect();
+    let bound = ((moved.len() + aborted.len()) * CHUNKS_IN_FLIGHT * BATCH) as u32;
     assert!(sum <= bound, "{sum} duplicates, more than {bound}");
     for (c, n) in &duplicates {
+        let about_c: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains(&format!("connector={c}")))
+            .collect();
         assert!(
-            *n == 0 || moved.iter().any(|m| m == c),
-            "{c} was not moved but produced {n} duplicates"
+            *n == 0 || moved.iter().any(|m| m == c) || aborted.contains(&&c.to_string()),
+            "{c} was not killed nor aborted but produced {n} duplicates; its log lines:\n{}",
+            about_c.join("\n")
         );
     }
     // The moved connectors resumed from their saved cursors.
-    let logs: String = procs.iter().map(|(d, _)| d.log()).collect();
     for c in &moved {
         assert!(
             logs.lines().any(|l| l.contains("cursors loaded")
