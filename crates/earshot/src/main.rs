@@ -71,8 +71,9 @@ fn configure_allocator() {
 ///
 /// mimalloc asks for them on its arenas, so each first touch of an arena
 /// page zeroed 2 MiB: with `earshot match` the kernel's `clear_page_erms`
-/// was 8–10 % of the daemon's CPU and the peak RSS 135 MB (110 MB without),
-/// and `earshot run` spent a quarter more CPU (issue 11, benches/RESULTS.md).
+/// was 8–10 % of the daemon's CPU and the peak RSS 135 MB (110 MB without);
+/// `earshot run`'s peak RSS is 10 % lower without them (issue 11,
+/// benches/RESULTS.md).
 /// The prctl also covers a kernel set to `always`, where mimalloc's own
 /// option would not. `MIMALLOC_ALLOW_THP=1` keeps huge pages.
 #[cfg(target_os = "linux")]
