@@ -16,6 +16,11 @@ use crate::ops::{Daemon, OpsArgs};
 
 /// Runs `earshot alert` (`once`: one evaluation, then exit).
 pub async fn run(config: Config, once: bool, ops: &OpsArgs) -> anyhow::Result<()> {
+    // `--once` is a command, not a daemon: Ctrl-C ends it at once.
+    let shutdown = match once {
+        true => CancellationToken::new(),
+        false => crate::daemon::shutdown_on_signal(),
+    };
     let _ops = crate::daemon::start_ops(Daemon::Alert, !once, ops, &config, true, &[]).await?;
     let store = AlertStore::open(&config.sink)
         .await
@@ -36,7 +41,6 @@ pub async fn run(config: Config, once: bool, ops: &OpsArgs) -> anyhow::Result<()
         }
         return Ok(());
     }
-    let shutdown = crate::daemon::shutdown_on_signal();
     // Rules, thresholds, channels and the watchlist's brands reload on
     // SIGHUP and on file change; the interval needs a restart.
     let (_, watched) = config.matcher_and_files()?;

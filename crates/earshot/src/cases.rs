@@ -9,6 +9,7 @@ use crate::ops::{Daemon, OpsArgs};
 
 /// `earshot cases`.
 pub async fn run(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
+    let shutdown = crate::daemon::shutdown_on_signal();
     if !config.cases.enabled {
         anyhow::bail!(
             "{}: [cases] is not enabled: set `enabled = true` and the CRM endpoint's variables (`url_env`, `secret_env`)",
@@ -24,8 +25,9 @@ pub async fn run(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
         &[&config.cases.group],
     )
     .await?;
-    let bus = crate::daemon::bus(&config, "cases").await?;
-    let shutdown = crate::daemon::shutdown_on_signal();
+    let Some(bus) = crate::daemon::daemon_bus(&config, "cases", &shutdown).await? else {
+        return Ok(());
+    };
     tokio::spawn(crate::reload::ignore_sighup("cases", shutdown.clone()));
     tokio::spawn(crate::authors::refresh_standings_until(
         config.clone(),

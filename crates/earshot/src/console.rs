@@ -11,6 +11,7 @@ use crate::config::Config;
 
 /// Opens the store, binds `addr` (or `[console] addr`) and serves.
 pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()> {
+    let shutdown = crate::daemon::shutdown_on_signal();
     let addr = match addr {
         Some(a) => a,
         None => config.console.addr.parse().with_context(|| {
@@ -24,7 +25,7 @@ pub async fn run(config: Config, addr: Option<SocketAddr>) -> anyhow::Result<()>
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("console: cannot listen on {addr}"))?;
-    serve(listener, state, crate::daemon::shutdown_on_signal()).await
+    serve(listener, state, shutdown).await
 }
 
 /// `earshot run --follow` with `--console` or `[console] enabled`: binds

@@ -32,36 +32,84 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// A token cancelled on SIGINT or SIGTERM: daemons then stop fetching, drain,
-/// commit and exit 0. A second signal exits at once.
+/// The process's token, cancelled on SIGINT or SIGTERM: daemons then stop
+/// fetching, drain, commit and exit 0. A second signal exits at once.
+///
+/// Daemons call it first thing: until the handlers exist a SIGTERM kills
+/// the process outright, and a supervisor that stops a daemon still
+/// connecting to its broker must see a clean exit (issue 18's CI run lost
+/// a restart that way). The handlers are registered before this returns,
+/// not when a spawned task first runs; later calls share the same token.
 pub fn shutdown_on_signal() -> CancellationToken {
-    let token = CancellationToken::new();
-    let cancel = token.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutdown requested: draining in-flight work and committing");
-        // Load balancers stop sending work while the daemon drains.
-        readiness().fail("shutdown", "stopping: draining in-flight work");
-        cancel.cancel();
-        wait_for_signal().await;
-        tracing::warn!("second signal: exiting without draining");
-        std::process::exit(130);
-    });
-    token
+    static TOKEN: std::sync::OnceLock<CancellationToken> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            let token = CancellationToken::new();
+            let cancel = token.clone();
+            let mut signals = Signals::register();
+            tokio::spawn(async move {
+                signals.next().await;
+                tracing::info!("shutdown requested: draining in-flight work and committing");
+                // Load balancers stop sending work while the daemon drains.
+                readiness().fail("shutdown", "stopping: draining in-flight work");
+                cancel.cancel();
+                signals.next().await;
+                tracing::warn!("second signal: exiting without draining");
+                std::process::exit(130);
+            });
+            token
+        })
+        .clone()
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened to from the moment `register` returns.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// [`bus`] for a daemon: `None` when `shutdown` comes first. Provisioning
+/// waits for the broker, and a daemon told to stop while its broker is down
+/// exits 0 instead of waiting on.
+pub async fn daemon_bus(
+    config: &Config,
+    daemon: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Arc<dyn Bus>>> {
+    tokio::select! {
+        bus = bus(config, daemon) => bus.map(Some),
+        _ = shutdown.cancelled() => {
+            tracing::info!("stopped before the broker answered");
+            Ok(None)
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// The configured bus, with every topic provisioned. Daemons other than
@@ -105,6 +153,7 @@ pub async fn start_ops(
 
 /// `earshot match`.
 pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
     let config = config.validated()?;
     let _ops = start_ops(
         Daemon::Match,
@@ -118,8 +167,9 @@ pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
     let (compiled, watched) = config.matcher_and_files()?;
     let matcher = Arc::new(SharedMatcher::new(compiled));
     ops::watchlist_loaded(None, matcher.load().version());
-    let bus = bus(&config, "match").await?;
-    let shutdown = shutdown_on_signal();
+    let Some(bus) = daemon_bus(&config, "match", &shutdown).await? else {
+        return Ok(());
+    };
     tokio::spawn(crate::reload::run(
         config.path.clone(),
         matcher.clone(),
@@ -140,6 +190,7 @@ pub async fn run_match(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
 
 /// `earshot connect`.
 pub async fn run_connect(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
     let config = config.validated()?;
     // Sharing connectors: ready once this process has its share of them.
     let shared = config.connect.connect.cursors == earshot_connect::share::CursorsKind::Kafka;
@@ -148,8 +199,9 @@ pub async fn run_connect(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
         false => vec![],
     };
     let _ops = start_ops(Daemon::Connect, true, ops, &config, false, &groups).await?;
-    let bus = bus(&config, "connect").await?;
-    let shutdown = shutdown_on_signal();
+    let Some(bus) = daemon_bus(&config, "connect", &shutdown).await? else {
+        return Ok(());
+    };
     tokio::spawn(crate::reload::ignore_sighup("connect", shutdown.clone()));
     let stats =
         earshot_connect::run(bus, &config.transport.topics, &config.connect, shutdown).await?;
@@ -188,6 +240,7 @@ pub async fn import_cursors(config: Config, file: &std::path::Path) -> anyhow::R
 
 /// `earshot sink`.
 pub async fn run_sink(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
     let config = config.validated()?;
     let _ops = start_ops(
         Daemon::Sink,
@@ -198,8 +251,9 @@ pub async fn run_sink(config: Config, ops: &OpsArgs) -> anyhow::Result<()> {
         &[&config.sink.group],
     )
     .await?;
-    let bus = bus(&config, "sink").await?;
-    let shutdown = shutdown_on_signal();
+    let Some(bus) = daemon_bus(&config, "sink", &shutdown).await? else {
+        return Ok(());
+    };
     tokio::spawn(crate::reload::ignore_sighup("sink", shutdown.clone()));
     // Built here rather than in `earshot_sink::run` so that readiness can say
     // when the store answered (ClickHouse: `build` waits until it does).

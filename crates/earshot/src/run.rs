@@ -27,6 +27,7 @@ pub async fn run(
     once: bool,
     ops: &crate::ops::OpsArgs,
 ) -> anyhow::Result<()> {
+    let shutdown = daemon::shutdown_on_signal();
     if once {
         config.connect.connect.once = true;
     }
@@ -99,9 +100,11 @@ pub async fn run(
             earshot_transport::readiness().pass(earshot_transport::ready::BROKER);
             Arc::new(m.clone())
         }
-        None => daemon::bus(&config, "run").await?,
+        None => match daemon::daemon_bus(&config, "run", &shutdown).await? {
+            Some(bus) => bus,
+            None => return Ok(()),
+        },
     };
-    let shutdown = daemon::shutdown_on_signal();
     if follow {
         tokio::spawn(crate::reload::run(
             config.path.clone(),
