@@ -35,7 +35,10 @@ use clap::{Parser, Subcommand};
 // Every stage hands posts between tasks and threads as many small, short-lived
 // buffers; under glibc's allocator that cost about a third of `earshot run`'s
 // CPU in malloc, free and consolidation (perf), and mimalloc's per-thread
-// free lists cut it (benches/RESULTS.md, "Whole process").
+// free lists cut it (benches/RESULTS.md, "Whole process"). Its `override`
+// feature makes it the process's `malloc` too: librdkafka allocates each
+// message on the producing thread and frees it on a broker thread, which
+// cost 12 % of `earshot match`'s CPU in glibc's allocator (issue 11).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
