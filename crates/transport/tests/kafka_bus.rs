@@ -123,3 +123,59 @@ async fn a_member_paused_by_backpressure_keeps_its_partitions() {
     }
     consumer.close(Duration::from_secs(5)).await.unwrap();
 }
+
+/// A producer whose local queue is full waits for room and sends each record
+/// later with its own headers: librdkafka hands the headers back when it
+/// refuses a record, and the retry sends those (issue 11 stopped copying
+/// them for every record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_local_queue_delays_records_with_their_headers() {
+    let Some(brokers) = earshot_tests::kafka() else {
+        return;
+    };
+    let bus = bus(&brokers, &[("queue.buffering.max.messages", "4")]);
+    let topic = earshot_tests::unique_name("queuefull");
+    bus.ensure_topics(&[TopicSpec::new(&topic, 1)])
+        .await
+        .unwrap();
+    let producer = bus.producer();
+    let n = 300;
+    let sends: Vec<_> = (0..n)
+        .map(|i| {
+            let record = Record::new(format!("k{i}"), format!("payload {i}").into_bytes())
+                .header("n", i.to_string())
+                .header("origin", "queue-full test");
+            producer.send(&topic, record)
+        })
+        .collect();
+    for (i, sent) in futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        sent.unwrap_or_else(|e| panic!("record {i}: {e}"));
+    }
+    let mut consumer = bus
+        .consumer(ConsumerOptions::new(
+            earshot_tests::unique_name("g"),
+            [topic.as_str()],
+        ))
+        .await
+        .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < n {
+        let d = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("every record arrives")
+            .unwrap()
+            .unwrap();
+        let m = &d.message;
+        let i = m.header("n").expect("header n").to_string();
+        assert_eq!(m.key.as_deref(), Some(format!("k{i}").as_str()));
+        assert_eq!(m.payload, format!("payload {i}").into_bytes());
+        assert_eq!(m.header("origin"), Some("queue-full test"));
+        seen.insert(i);
+        d.ack.ack();
+    }
+    consumer.close(Duration::from_secs(5)).await.unwrap();
+}
