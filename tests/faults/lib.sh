@@ -33,10 +33,22 @@ free_disk() { rm -f "$1/.earshot-filler"; }
 start_servers() {
     mkdir -p "$HDIR/clickhouse/data"
     small_disk "$HDIR/clickhouse/data" "$CH_DISK"
-    local env_file="$WORK/servers.env"
-    env -u EARSHOT_TEST_KAFKA -u EARSHOT_TEST_CLICKHOUSE -u EARSHOT_TEST_CLUSTER \
-        EARSHOT_HARNESS_DIR="$HDIR" EARSHOT_HARNESS_SERVICES="kafka clickhouse" \
-        "$ROOT/tests/harness/start.sh" >"$env_file" 2>>"$WORK/harness.log" || die "servers did not start; see $WORK/harness.log"
+    local env_file="$WORK/servers.env" attempt
+    # A second try after a failed start: the ports are picked at random
+    # without a reservation, so one can be taken between the pick and the
+    # bind (seen once in CI, with the suite's own servers still up). The
+    # logs are shown before the work directory is removed.
+    for attempt in 1 2; do
+        if env -u EARSHOT_TEST_KAFKA -u EARSHOT_TEST_CLICKHOUSE -u EARSHOT_TEST_CLUSTER \
+            EARSHOT_HARNESS_DIR="$HDIR" EARSHOT_HARNESS_SERVICES="kafka clickhouse" \
+            "$ROOT/tests/harness/start.sh" >"$env_file" 2>>"$WORK/harness.log"; then
+            break
+        fi
+        log "servers did not start (attempt $attempt); the harness log and the servers' logs end with:"
+        tail -n 20 "$WORK/harness.log" "$HDIR"/*.log >&2 2>/dev/null || true
+        stop_servers
+        [[ $attempt == 1 ]] || die "servers did not start twice; see the logs above"
+    done
     # shellcheck disable=SC1090
     source "$env_file"
     KAFKA=$EARSHOT_TEST_KAFKA CH=$EARSHOT_TEST_CLICKHOUSE
