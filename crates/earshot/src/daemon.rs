@@ -37,8 +37,8 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 ///
 /// Daemons call it first thing: until the handlers exist a SIGTERM kills
 /// the process outright, and a supervisor that stops a daemon still
-/// connecting to its broker must see a clean exit (issue 18's CI run lost
-/// a restart that way). The handlers are registered before this returns,
+/// connecting to its broker must see a clean exit (a CI run of the
+/// `kafka_crash` test stopped a just-restarted daemon and saw it killed). The handlers are registered before this returns,
 /// not when a spawned task first runs; later calls share the same token.
 pub fn shutdown_on_signal() -> CancellationToken {
     static TOKEN: std::sync::OnceLock<CancellationToken> = std::sync::OnceLock::new();
