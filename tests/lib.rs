@@ -179,3 +179,23 @@ pub async fn wait_for_topic(brokers: &str, topic: &str, partitions: i32) {
         .await
         .expect("waiting for topic");
 }
+
+/// CPU nanoseconds this process's threads whose name starts with `prefix`
+/// have used (`/proc/self/task/*/schedstat`), `None` when no such thread
+/// exists or the kernel keeps no schedstat. Tests of threads that must not
+/// spin compare it with the wall time: a spinning thread accumulates CPU
+/// whenever it runs, so the machine's load cannot make such a test pass.
+pub fn thread_cpu_ns(prefix: &str) -> Option<u64> {
+    let mut total = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+        let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+        *total.get_or_insert(0) += ns;
+    }
+    total
+}

@@ -23,26 +23,6 @@ use std::time::{Duration, Instant};
 
 use earshot_transport::{Bus, KafkaBus, KafkaConfig, Record, TopicSpec};
 
-/// CPU nanoseconds of this process's threads whose name starts with `prefix`.
-fn thread_cpu_ns(prefix: &str) -> u64 {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
-        let dir = task.expect("task").path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if !comm.starts_with(prefix) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(dir.join("schedstat"))
-            .expect("schedstat (a kernel with CONFIG_SCHEDSTATS)");
-        total += stat
-            .split_whitespace()
-            .next()
-            .and_then(|ns| ns.parse::<u64>().ok())
-            .expect("schedstat's first field");
-    }
-    total
-}
-
 const PER_TICK: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +52,7 @@ async fn issue_11_an_idempotent_producer_does_not_spin_while_a_request_is_out() 
         .unwrap();
 
     // librdkafka names them `rdk:broker<id>` (Linux keeps 15 bytes).
-    let before = thread_cpu_ns("rdk:broker");
+    let before = earshot_tests::thread_cpu_ns("rdk:broker").expect("broker threads and schedstat");
     let started = Instant::now();
     let mut sends = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(2));
@@ -89,7 +69,7 @@ async fn issue_11_an_idempotent_producer_does_not_spin_while_a_request_is_out() 
         sent.unwrap();
     }
     let wall = started.elapsed();
-    let cpu = thread_cpu_ns("rdk:broker") - before;
+    let cpu = earshot_tests::thread_cpu_ns("rdk:broker").expect("broker threads") - before;
     let share = cpu as f64 / wall.as_nanos() as f64;
     println!(
         "{n} records in {wall:?}: broker threads {:.0} ms CPU ({:.0} % of the wall time)",

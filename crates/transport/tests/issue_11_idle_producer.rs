@@ -15,22 +15,6 @@ use std::time::Duration;
 use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 
-/// CPU nanoseconds of this process's threads whose name starts with `prefix`.
-fn thread_cpu_ns(prefix: &str) -> Option<u64> {
-    let mut total = None;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let dir = task.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if !comm.starts_with(prefix) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
-        let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
-        *total.get_or_insert(0) += ns;
-    }
-    total
-}
-
 #[test]
 fn issue_11_an_idle_producer_polling_thread_does_not_spin() {
     // No broker is needed: the polling thread runs from creation on. The
@@ -43,7 +27,7 @@ fn issue_11_an_idle_producer_polling_thread_does_not_spin() {
     // The thread is named by rdkafka ("producer polling thread"; Linux
     // keeps 15 bytes of it).
     std::thread::sleep(Duration::from_millis(300));
-    let Some(before) = thread_cpu_ns("producer pollin") else {
+    let Some(before) = earshot_tests::thread_cpu_ns("producer pollin") else {
         // schedstat needs a kernel with CONFIG_SCHEDSTATS; say so rather
         // than pass silently.
         panic!(
@@ -51,7 +35,8 @@ fn issue_11_an_idle_producer_polling_thread_does_not_spin() {
         );
     };
     std::thread::sleep(Duration::from_secs(2));
-    let spent = thread_cpu_ns("producer pollin").expect("thread still there") - before;
+    let spent =
+        earshot_tests::thread_cpu_ns("producer pollin").expect("thread still there") - before;
     drop(producer);
     // Unpatched: about 20 ms (1 ms of spinning every 100 ms). Patched: 20
     // wake-ups that each find nothing, tens of microseconds in all.
